@@ -1,0 +1,12 @@
+export { VezaMetric, VEZA_CATALOG, findCatalogEntry } from './catalog/catalog';
+export type { VezaMetricDefinition, VezaMetricKind, VezaMetricName } from './catalog/catalog';
+export type { VezaMetricOf, VezaMetricTypes, VezaHistogramName } from './catalog/catalog.types';
+export { InjectMetric, getMetricToken } from './inject-metric.decorator';
+export { VezaMetricsModule } from './veza-metrics.module';
+export { VEZA_METRICS_OPTIONS } from './veza-metrics.module-definition';
+export type { VezaMetricsModuleOptions, DefaultMetricsOptions, HttpMetricsOptions } from './options/veza-metrics-options.interface';
+export { VezaMetricsRegistry } from './registry/veza-metrics.registry';
+export { VezaMetricsService } from './veza-metrics.service';
+export type { HealthCheckStatus } from './veza-metrics.service';
+export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS } from './http/http-metrics.recorder';
+export { statusLabelOf } from './http/status-label';

@@ -1,0 +1,122 @@
+import { Registry } from 'prom-client';
+import { VEZA_CATALOG } from '../catalog/catalog';
+import { invalidOption, unknownOption } from '../veza-metrics.messages';
+import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface';
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedVezaMetricsOptions {
+  readonly path: string;
+  readonly defaultMetrics: { readonly enabled: boolean; readonly prefix: string };
+  readonly defaultLabels: Readonly<Record<string, string>>;
+  readonly registry: Registry | undefined;
+  readonly buckets: Readonly<Record<string, readonly number[]>>;
+  readonly statusLabel: 'class' | 'code';
+  readonly naming: 'seed' | 'strict';
+  readonly http: { readonly enabled: boolean; readonly exclude: readonly string[] };
+}
+
+const KNOWN_KEYS = ['path', 'defaultMetrics', 'defaultLabels', 'registry', 'buckets', 'statusLabel', 'naming', 'http'] as const;
+const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+
+function checkKeys(option: string, value: Record<string, unknown>, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new Error(unknownOption(option ? `${option}.${key}` : key, known));
+  }
+}
+
+/**
+ * Validates the module's options and fills in the defaults. Throws one clear error, naming the
+ * option and what it expects, on the first mistake: this runs while the application starts.
+ */
+export function resolveOptions(input: VezaMetricsModuleOptions | undefined | null): ResolvedVezaMetricsOptions {
+  const options: unknown = input ?? {};
+  if (!isPlainObject(options)) throw new Error(invalidOption('options', 'an object', options));
+  checkKeys('', options, KNOWN_KEYS);
+
+  const path = options.path ?? '/metrics';
+  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path) || path.length < 2) {
+    throw new Error(invalidOption('path', 'a non-empty absolute path such as "/metrics" (no spaces, query or fragment)', path));
+  }
+
+  const defaultMetrics = resolveDefaultMetrics(options.defaultMetrics);
+  const defaultLabels = resolveDefaultLabels(options.defaultLabels);
+
+  const registry = options.registry;
+  if (registry !== undefined && !(registry instanceof Registry)) {
+    throw new Error(invalidOption('registry', 'a prom-client Registry (new Registry())', registry));
+  }
+
+  const buckets = resolveBuckets(options.buckets);
+
+  const statusLabel = options.statusLabel ?? 'class';
+  if (statusLabel !== 'class' && statusLabel !== 'code') {
+    throw new Error(invalidOption('statusLabel', '"class" (2xx, 4xx, ...) or "code" (200, 404, ...)', statusLabel));
+  }
+  const naming = options.naming ?? 'seed';
+  if (naming !== 'seed' && naming !== 'strict') {
+    throw new Error(invalidOption('naming', '"seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules)', naming));
+  }
+
+  return { path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http: resolveHttp(options.http) };
+}
+
+function resolveDefaultMetrics(value: unknown): ResolvedVezaMetricsOptions['defaultMetrics'] {
+  if (value === undefined || value === true) return { enabled: true, prefix: '' };
+  if (value === false) return { enabled: false, prefix: '' };
+  if (!isPlainObject(value)) throw new Error(invalidOption('defaultMetrics', 'true, false or { enabled?, prefix? }', value));
+  checkKeys('defaultMetrics', value, ['enabled', 'prefix']);
+  const enabled = value.enabled ?? true;
+  if (typeof enabled !== 'boolean') throw new Error(invalidOption('defaultMetrics.enabled', 'a boolean', enabled));
+  const prefix = value.prefix ?? '';
+  if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_PREFIX.test(prefix))) {
+    throw new Error(invalidOption('defaultMetrics.prefix', 'a metric name prefix such as "veza_" (letters, digits, _ and :)', prefix));
+  }
+  return { enabled, prefix };
+}
+
+function resolveDefaultLabels(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new Error(invalidOption('defaultLabels', 'an object of label names to string values', value));
+  for (const [name, labelValue] of Object.entries(value)) {
+    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+      throw new Error(invalidOption(`defaultLabels key "${name}"`, 'a Prometheus label name (letters, digits and _, not starting with a digit or __)', name));
+    }
+    if (typeof labelValue !== 'string') throw new Error(invalidOption(`defaultLabels.${name}`, 'a string', labelValue));
+  }
+  return { ...(value as Record<string, string>) };
+}
+
+function resolveBuckets(value: unknown): Record<string, readonly number[]> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new Error(invalidOption('buckets', 'an object of histogram names to bucket arrays', value));
+  const out: Record<string, readonly number[]> = {};
+  for (const [name, bounds] of Object.entries(value)) {
+    if (!HISTOGRAMS.includes(name)) throw new Error(unknownOption(`buckets.${name}`, HISTOGRAMS));
+    const valid =
+      Array.isArray(bounds) &&
+      bounds.length > 0 &&
+      bounds.every((b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (bounds[i - 1] as number)));
+    if (!valid) throw new Error(invalidOption(`buckets.${name}`, 'a non-empty array of finite numbers in strictly increasing order', bounds));
+    out[name] = Object.freeze([...(bounds as number[])]);
+  }
+  return out;
+}
+
+function resolveHttp(value: unknown): ResolvedVezaMetricsOptions['http'] {
+  if (value === undefined || value === true) return { enabled: true, exclude: [] };
+  if (value === false) return { enabled: false, exclude: [] };
+  if (!isPlainObject(value)) throw new Error(invalidOption('http', 'true, false or { enabled?, exclude? }', value));
+  checkKeys('http', value, ['enabled', 'exclude']);
+  const enabled = value.enabled ?? true;
+  if (typeof enabled !== 'boolean') throw new Error(invalidOption('http.enabled', 'a boolean', enabled));
+  const exclude = value.exclude ?? [];
+  if (!Array.isArray(exclude) || !exclude.every((p) => typeof p === 'string' && p.startsWith('/'))) {
+    throw new Error(invalidOption('http.exclude', 'an array of route templates starting with "/"', exclude));
+  }
+  return { enabled, exclude: [...(exclude as string[])] };
+}

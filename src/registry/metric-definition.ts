@@ -1,0 +1,84 @@
+import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import type { VezaMetricDefinition } from '../catalog/catalog';
+
+/** A catalog row as it is exposed under the chosen naming and bucket overrides. */
+export interface ExposedDefinition {
+  readonly catalogName: string;
+  readonly name: string;
+  readonly kind: VezaMetricDefinition['kind'];
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+  /** Multiplies what the helpers observe (milliseconds to seconds under strict naming). */
+  readonly scale: number;
+}
+
+const roundBound = (b: number): number => Number(b.toPrecision(12));
+
+/** Applies the naming mode and the bucket overrides to a catalog row. */
+export function exposedDefinition(
+  def: VezaMetricDefinition,
+  naming: 'seed' | 'strict',
+  bucketOverrides: Readonly<Record<string, readonly number[]>>,
+): ExposedDefinition {
+  const strict = naming === 'strict' ? def.strict : undefined;
+  const scale = strict?.scale ?? 1;
+  const override = bucketOverrides[def.name];
+  const buckets = def.buckets && (override ?? def.buckets.map((b) => roundBound(b * scale)));
+  return {
+    catalogName: def.name,
+    name: strict?.name ?? def.name,
+    kind: def.kind,
+    help: strict?.help ?? def.help,
+    labelNames: def.labelNames,
+    ...(buckets ? { buckets } : {}),
+    scale,
+  };
+}
+
+/** `counter{method,endpoint,status} "help"`: how clash messages show a definition. */
+export function describeDefinition(d: { kind: string; labelNames: readonly string[]; buckets?: readonly number[]; help: string }): string {
+  const buckets = d.buckets ? ` buckets [${d.buckets.join(', ')}]` : '';
+  return `${d.kind}{${d.labelNames.join(',')}}${buckets} "${d.help}"`;
+}
+
+interface MetricInternals {
+  type?: string;
+  help?: string;
+  labelNames?: string[];
+  upperBounds?: number[];
+}
+
+/** The definition of a metric some other code registered, read off the prom-client object. */
+export function definitionOf(metric: Metric): { kind: string; labelNames: string[]; buckets?: number[]; help: string } {
+  const m = metric as unknown as MetricInternals;
+  return {
+    kind: m.type ?? 'unknown',
+    labelNames: [...(m.labelNames ?? [])],
+    ...(m.upperBounds ? { buckets: [...m.upperBounds] } : {}),
+    help: m.help ?? '',
+  };
+}
+
+/** True when an existing metric has exactly the catalog's type, labels, buckets and help. */
+export function sameDefinition(existing: Metric, wanted: ExposedDefinition): boolean {
+  const d = definitionOf(existing);
+  const sameLabels = d.labelNames.length === wanted.labelNames.length && wanted.labelNames.every((l) => d.labelNames.includes(l));
+  const sameBuckets =
+    (d.buckets === undefined && wanted.buckets === undefined) ||
+    (d.buckets !== undefined && wanted.buckets !== undefined && d.buckets.length === wanted.buckets.length && d.buckets.every((b, i) => b === wanted.buckets?.[i]));
+  return d.kind === wanted.kind && sameLabels && sameBuckets && d.help === wanted.help;
+}
+
+/** Creates the prom-client metric of a definition in `registry`. */
+export function createMetric(def: ExposedDefinition, registry: Registry): Metric {
+  const common = { name: def.name, help: def.help, labelNames: [...def.labelNames], registers: [registry] };
+  switch (def.kind) {
+    case 'counter':
+      return new Counter(common);
+    case 'gauge':
+      return new Gauge(common);
+    case 'histogram':
+      return new Histogram({ ...common, buckets: [...(def.buckets ?? [])] });
+  }
+}

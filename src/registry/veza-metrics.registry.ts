@@ -1,0 +1,119 @@
+import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { collectDefaultMetrics, register as globalRegistry, Registry, type Metric } from 'prom-client';
+import { VEZA_CATALOG, type VezaMetricName } from '../catalog/catalog';
+import type { VezaMetricOf } from '../catalog/catalog.types';
+import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
+import { duplicateCatalogMetric, metricClash } from '../veza-metrics.messages';
+import { createMetric, definitionOf, describeDefinition, exposedDefinition, sameDefinition, type ExposedDefinition } from './metric-definition';
+
+/** prom-client's default gauges whose `_total` suffix breaks the naming rules (`promtool check metrics`). */
+const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/**
+ * The application's metrics: its prom-client registry and every catalog metric in it.
+ *
+ * One instance per application (per `VezaMetricsModule` import), so two applications in one
+ * process never share counts. Inject it to reach the registry, e.g. to register metrics of your own.
+ */
+@Injectable()
+export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDestroy {
+  /** The registry `/metrics` renders. */
+  readonly registry: Registry;
+  private readonly metrics = new Map<string, Metric>();
+  private readonly definitions = new Map<string, ExposedDefinition>();
+  private readonly ownsRegistry: boolean;
+
+  constructor(readonly options: ResolvedVezaMetricsOptions) {
+    this.ownsRegistry = options.registry === undefined;
+    this.registry = options.registry ?? new Registry();
+    const { defaultLabels } = options;
+    if (Object.keys(defaultLabels).length > 0) this.registry.setDefaultLabels({ ...defaultLabels });
+
+    for (const row of VEZA_CATALOG) {
+      const def = exposedDefinition(row, options.naming, options.buckets);
+      this.definitions.set(row.name, def);
+      this.metrics.set(row.name, this.adoptOrCreate(def));
+    }
+    if (options.defaultMetrics.enabled) this.collectDefaults();
+  }
+
+  /** The catalog metric registered under the catalog (seed) name `name`, whatever the naming mode. */
+  get<N extends VezaMetricName>(name: N): VezaMetricOf<N> {
+    return this.metrics.get(name) as VezaMetricOf<N>;
+  }
+
+  /** How the catalog metric `name` is exposed (its name, buckets and the unit scale of strict naming). */
+  definition(name: VezaMetricName): ExposedDefinition {
+    return this.definitions.get(name) as ExposedDefinition;
+  }
+
+  /** The Content-Type of the exposition: prom-client's exactly. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * The exposition: this application's registry, followed by the metrics other code registered in
+   * prom-client's global registry (those of `@willsoto/nestjs-prometheus`'s `make*Provider`), so that
+   * one `/metrics` shows them all.
+   */
+  async render(): Promise<string> {
+    const own = await this.registry.metrics();
+    const foreign = this.foreignMetrics();
+    if (foreign.length === 0) return own;
+    const extra = new Registry();
+    extra.setDefaultLabels({ ...this.options.defaultLabels });
+    for (const metric of foreign) extra.registerMetric(metric);
+    return own + (await extra.metrics());
+  }
+
+  /** Late declarations of a catalog name (made after this registry was built) fail the start-up. */
+  onApplicationBootstrap(): void {
+    if (this.registry === globalRegistry) return;
+    for (const def of this.definitions.values()) {
+      const other = globalRegistry.getSingleMetric(def.name);
+      if (!other || other === this.metrics.get(def.catalogName)) continue;
+      if (!sameDefinition(other, def)) throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(other))));
+      throw new Error(duplicateCatalogMetric(def.name, describeDefinition(definitionOf(other))));
+    }
+  }
+
+  onModuleDestroy(): void {
+    if (this.ownsRegistry) this.registry.clear();
+  }
+
+  private foreignMetrics(): Metric[] {
+    if (this.registry === globalRegistry) return [];
+    return (globalRegistry.getMetricsAsArray() as unknown as Metric[]).filter((m) => this.registry.getSingleMetric((m as unknown as { name: string }).name) === undefined);
+  }
+
+  /**
+   * A metric already registered under a catalog name (in a registry the app brought, or in
+   * prom-client's global registry) is used as it is when its definition is the catalog's, and fails
+   * the start-up otherwise: two definitions of one name is what crashed the seed at init.
+   */
+  private adoptOrCreate(def: ExposedDefinition): Metric {
+    const registries = this.registry === globalRegistry ? [this.registry] : [this.registry, globalRegistry];
+    for (const registry of registries) {
+      const existing = registry.getSingleMetric(def.name);
+      if (!existing) continue;
+      if (!sameDefinition(existing, def)) {
+        throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(existing))));
+      }
+      if (registry !== this.registry) this.registry.registerMetric(existing);
+      return existing;
+    }
+    return createMetric(def, this.registry);
+  }
+
+  private collectDefaults(): void {
+    const { prefix } = this.options.defaultMetrics;
+    // A registry the app brought may already hold them (a previous app, or the app itself).
+    if (this.registry.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined) {
+      collectDefaultMetrics({ register: this.registry, prefix });
+    }
+    if (this.options.naming === 'strict') {
+      for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(`${prefix}${name}`);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/** Every user-facing string of the library, as functions of their context. */
+
+export const OPTION_ERROR_PREFIX = 'VezaMetricsModule:';
+
+export const unknownOption = (key: string, known: readonly string[]): string =>
+  `${OPTION_ERROR_PREFIX} unknown option "${key}"; expected one of ${known.join(', ')}.`;
+
+export const invalidOption = (option: string, expected: string, got: unknown): string =>
+  `${OPTION_ERROR_PREFIX} option "${option}" must be ${expected}, got ${describe(got)}.`;
+
+export const metricClash = (name: string, ours: string, theirs: string): string =>
+  `${OPTION_ERROR_PREFIX} metric "${name}" is already registered as ${theirs}, but the Veza catalog defines it as ${ours}; ` +
+  `remove or rename the other definition (the catalog's names, types and labels are fixed).`;
+
+export const duplicateCatalogMetric = (name: string, theirs: string): string =>
+  `${OPTION_ERROR_PREFIX} metric "${name}" is declared by the application (${theirs}) and by the Veza catalog; ` +
+  `remove the application's declaration and inject the catalog's metric with @InjectMetric('${name}').`;
+
+export const metricsRouteUnavailable = (path: string): string =>
+  `The metrics endpoint "${path}" is not served: the application has no HTTP server (an application context or a microservice).`;
+
+export const metricsServed = (path: string): string => `Serving Prometheus metrics at ${path}`;
+
+export const scrapeFailed = (error: unknown): string =>
+  `Rendering the metrics failed: ${error instanceof Error ? error.message : String(error)}`;
+
+export const recordingFailed = (where: string, error: unknown): string =>
+  `Recording metrics in ${where} failed and was skipped: ${error instanceof Error ? error.message : String(error)}`;
+
+/** A short, bounded description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array (${truncate(JSON.stringify(value))})`;
+  if (typeof value === 'string') return `the string ${truncate(JSON.stringify(value))}`;
+  if (typeof value === 'object') return `an object (${truncate(safeJson(value))})`;
+  return `${typeof value} ${truncate(String(value))}`;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,0 +1,80 @@
+import { Module, type FactoryProvider, type NestModule } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { VEZA_CATALOG } from './catalog/catalog';
+import { MetricsEndpoint } from './controllers/metrics-endpoint';
+import { HttpMetricsRecorder } from './http/http-metrics.recorder';
+import { getMetricToken } from './inject-metric.decorator';
+import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
+import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
+import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
+import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
+import { VEZA_METRICS_OPTIONS, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
+import { VezaMetricsService } from './veza-metrics.service';
+
+/** One provider per catalog metric, under its seed name and (where it differs) its strict name. */
+const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
+  [row.name, ...(row.strict ? [row.strict.name] : [])].map((token) => ({
+    provide: getMetricToken(token),
+    useFactory: (metrics: VezaMetricsRegistry) => metrics.get(row.name as never),
+    inject: [VezaMetricsRegistry],
+  })),
+);
+
+/**
+ * The whole Veza metric catalog in one import: every metric registered in the application's own
+ * registry and injectable with `@InjectMetric(name)`, HTTP requests recorded, `VezaMetricsService`
+ * with the seed's helpers, and the exposition served at `/metrics`.
+ *
+ * @example
+ * ```ts
+ * @Module({ imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } })] })
+ * export class AppModule {}
+ *
+ * // or, from configuration:
+ * VezaMetricsModule.forRootAsync({
+ *   imports: [ConfigModule],
+ *   inject: [ConfigService],
+ *   useFactory: (config: ConfigService) => ({ path: config.get('METRICS_PATH', '/metrics') }),
+ * })
+ * ```
+ */
+@Module({
+  providers: [
+    {
+      provide: VEZA_METRICS_RESOLVED_OPTIONS,
+      useFactory: (options: VezaMetricsModuleOptions) => resolveOptions(options),
+      inject: [VEZA_METRICS_OPTIONS],
+    },
+    {
+      provide: VezaMetricsRegistry,
+      useFactory: (options: ResolvedVezaMetricsOptions) => new VezaMetricsRegistry(options),
+      inject: [VEZA_METRICS_RESOLVED_OPTIONS],
+    },
+    ...metricProviders,
+    VezaMetricsService,
+    HttpMetricsRecorder,
+    MetricsEndpoint,
+  ],
+  exports: [VezaMetricsRegistry, VezaMetricsService, ...metricProviders.map((p) => p.provide)],
+})
+export class VezaMetricsModule extends VezaMetricsConfigurableModule implements NestModule {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly metrics: VezaMetricsRegistry,
+    private readonly recorder: HttpMetricsRecorder,
+    private readonly endpoint: MetricsEndpoint,
+  ) {
+    super();
+  }
+
+  /**
+   * Nest calls this while it sets up an HTTP application, before it registers any route: the moment
+   * to hook the adapter, so that the recorder sees every request and `/metrics` is routed.
+   */
+  configure(): void {
+    const adapter = this.adapterHost?.httpAdapter;
+    if (!adapter) return;
+    if (this.metrics.options.http.enabled) this.recorder.attach(adapter);
+    this.endpoint.register(adapter);
+  }
+}

@@ -1,0 +1,67 @@
+'use strict';
+/**
+ * Jest transformer for the ESM-only packages of the Nest 12 ecosystem.
+ *
+ * Node runs them from CommonJS through require(esm), but Jest's own module system on Node 20 cannot
+ * (it needs Node 24.9+). So test runs turn those files into CommonJS once (Jest caches the result):
+ * TypeScript's transpiler rewrites import/export and dynamic import(), and `import.meta.url`
+ * becomes the file's URL. Files of CommonJS packages pass through untouched.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const ts = require('typescript');
+
+const typeCache = new Map();
+
+function isEsmFile(filename) {
+  if (filename.endsWith('.mjs')) return true;
+  if (filename.endsWith('.cjs')) return false;
+  let dir = path.dirname(filename);
+  const seen = [];
+  while (true) {
+    if (typeCache.has(dir)) break;
+    seen.push(dir);
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg)) {
+      let esm = false;
+      try {
+        esm = JSON.parse(fs.readFileSync(pkg, 'utf8')).type === 'module';
+      } catch {
+        esm = false;
+      }
+      typeCache.set(dir, esm);
+      break;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      typeCache.set(dir, false);
+      break;
+    }
+    dir = parent;
+  }
+  const result = typeCache.get(dir);
+  for (const d of seen) typeCache.set(d, result);
+  return result;
+}
+
+module.exports = {
+  getCacheKey(source, filename) {
+    return crypto.createHash('sha1').update('esm-to-cjs-v1\0').update(filename).update('\0').update(source).digest('hex');
+  },
+  process(source, filename) {
+    if (!isEsmFile(filename)) return { code: source };
+    const withMeta = source.replace(/\bimport\.meta\.url\b/g, 'require("node:url").pathToFileURL(__filename).href');
+    const out = ts.transpileModule(withMeta, {
+      fileName: filename,
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        esModuleInterop: true,
+        allowJs: true,
+        sourceMap: false,
+      },
+    });
+    return { code: out.outputText };
+  },
+};
