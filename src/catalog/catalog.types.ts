@@ -60,8 +60,4 @@ export type VezaMetricOf<N extends VezaMetricName> = VezaMetricTypes[N];
 
 /** The names of the catalog's histograms: the keys the `buckets` option accepts. */
 export type VezaHistogramName =
-  | M['HttpRequestDuration']
-  | M['DatabaseQueryDuration']
-  | M['FileUploadSize']
-  | M['HealthCheckDuration']
-  | M['CommerceCheckoutDuration'];
+  M['HttpRequestDuration'] | M['DatabaseQueryDuration'] | M['FileUploadSize'] | M['HealthCheckDuration'] | M['CommerceCheckoutDuration'];

@@ -81,7 +81,12 @@ export class HttpMetricsRecorder {
       res.once('close', () => {
         const finished = res.writableFinished;
         const path = req.route?.path;
-        this.record(req.method ?? '', typeof path === 'string' ? path : undefined, finished ? res.statusCode : CLIENT_CLOSED_STATUS, req[START]);
+        this.record(
+          req.method ?? '',
+          typeof path === 'string' ? path : undefined,
+          finished ? res.statusCode : CLIENT_CLOSED_STATUS,
+          req[START],
+        );
       });
     });
   }

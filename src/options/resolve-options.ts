@@ -21,7 +21,10 @@ const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
 function checkKeys(option: string, value: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
@@ -84,7 +87,13 @@ function resolveDefaultLabels(value: unknown): Record<string, string> {
   if (!isPlainObject(value)) throw new Error(invalidOption('defaultLabels', 'an object of label names to string values', value));
   for (const [name, labelValue] of Object.entries(value)) {
     if (!LABEL_NAME.test(name) || name.startsWith('__')) {
-      throw new Error(invalidOption(`defaultLabels key "${name}"`, 'a Prometheus label name (letters, digits and _, not starting with a digit or __)', name));
+      throw new Error(
+        invalidOption(
+          `defaultLabels key "${name}"`,
+          'a Prometheus label name (letters, digits and _, not starting with a digit or __)',
+          name,
+        ),
+      );
     }
     if (typeof labelValue !== 'string') throw new Error(invalidOption(`defaultLabels.${name}`, 'a string', labelValue));
   }
@@ -101,7 +110,8 @@ function resolveBuckets(value: unknown): Record<string, readonly number[]> {
       Array.isArray(bounds) &&
       bounds.length > 0 &&
       bounds.every((b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (bounds[i - 1] as number)));
-    if (!valid) throw new Error(invalidOption(`buckets.${name}`, 'a non-empty array of finite numbers in strictly increasing order', bounds));
+    if (!valid)
+      throw new Error(invalidOption(`buckets.${name}`, 'a non-empty array of finite numbers in strictly increasing order', bounds));
     out[name] = Object.freeze([...(bounds as number[])]);
   }
   return out;

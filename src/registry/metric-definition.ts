@@ -66,7 +66,10 @@ export function sameDefinition(existing: Metric, wanted: ExposedDefinition): boo
   const sameLabels = d.labelNames.length === wanted.labelNames.length && wanted.labelNames.every((l) => d.labelNames.includes(l));
   const sameBuckets =
     (d.buckets === undefined && wanted.buckets === undefined) ||
-    (d.buckets !== undefined && wanted.buckets !== undefined && d.buckets.length === wanted.buckets.length && d.buckets.every((b, i) => b === wanted.buckets?.[i]));
+    (d.buckets !== undefined &&
+      wanted.buckets !== undefined &&
+      d.buckets.length === wanted.buckets.length &&
+      d.buckets.every((b, i) => b === wanted.buckets?.[i]));
   return d.kind === wanted.kind && sameLabels && sameBuckets && d.help === wanted.help;
 }
 

@@ -4,7 +4,14 @@ import { VEZA_CATALOG, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
 import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
 import { duplicateCatalogMetric, metricClash } from '../veza-metrics.messages';
-import { createMetric, definitionOf, describeDefinition, exposedDefinition, sameDefinition, type ExposedDefinition } from './metric-definition';
+import {
+  createMetric,
+  definitionOf,
+  describeDefinition,
+  exposedDefinition,
+  sameDefinition,
+  type ExposedDefinition,
+} from './metric-definition';
 
 /** prom-client's default gauges whose `_total` suffix breaks the naming rules (`promtool check metrics`). */
 const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
@@ -73,7 +80,8 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     for (const def of this.definitions.values()) {
       const other = globalRegistry.getSingleMetric(def.name);
       if (!other || other === this.metrics.get(def.catalogName)) continue;
-      if (!sameDefinition(other, def)) throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(other))));
+      if (!sameDefinition(other, def))
+        throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(other))));
       throw new Error(duplicateCatalogMetric(def.name, describeDefinition(definitionOf(other))));
     }
   }
@@ -84,7 +92,9 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
 
   private foreignMetrics(): Metric[] {
     if (this.registry === globalRegistry) return [];
-    return (globalRegistry.getMetricsAsArray() as unknown as Metric[]).filter((m) => this.registry.getSingleMetric((m as unknown as { name: string }).name) === undefined);
+    return (globalRegistry.getMetricsAsArray() as unknown as Metric[]).filter(
+      (m) => this.registry.getSingleMetric((m as unknown as { name: string }).name) === undefined,
+    );
   }
 
   /**
