@@ -8,6 +8,9 @@ export const unknownOption = (key: string, known: readonly string[]): string =>
 export const invalidOption = (option: string, expected: string, got: unknown): string =>
   `${OPTION_ERROR_PREFIX} option "${option}" must be ${expected}, got ${describe(got)}.`;
 
+export const invalidLabelName = (option: string, name: string): string =>
+  `${OPTION_ERROR_PREFIX} option "${option}" must have Prometheus label names as keys (letters, digits and _, not starting with a digit or __), got the key ${JSON.stringify(name)}.`;
+
 export const metricClash = (name: string, ours: string, theirs: string): string =>
   `${OPTION_ERROR_PREFIX} metric "${name}" is already registered as ${theirs}, but the Veza catalog defines it as ${ours}; ` +
   `remove or rename the other definition (the catalog's names, types and labels are fixed).`;

@@ -1,4 +1,4 @@
-import { Module, type FactoryProvider, type NestModule } from '@nestjs/common';
+import { Module, type DynamicModule, type FactoryProvider, type NestModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { VEZA_CATALOG } from './catalog/catalog';
 import { MetricsEndpoint } from './controllers/metrics-endpoint';
@@ -8,7 +8,7 @@ import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resol
 import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
 import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
-import { VEZA_METRICS_OPTIONS, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
+import { VEZA_METRICS_OPTIONS, VEZA_METRICS_OPTIONS_TYPE, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
 import { VezaMetricsService } from './veza-metrics.service';
 
 /** One provider per catalog metric, under its seed name and (where it differs) its strict name. */
@@ -65,6 +65,14 @@ export class VezaMetricsModule extends VezaMetricsConfigurableModule implements 
     private readonly endpoint: MetricsEndpoint,
   ) {
     super();
+  }
+
+  /**
+   * Registers the catalog with `options` (all optional). The module is global unless
+   * `isGlobal: false` is given.
+   */
+  static override forRoot(options: typeof VEZA_METRICS_OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { VEZA_CATALOG } from '../catalog/catalog';
-import { invalidOption, unknownOption } from '../veza-metrics.messages';
+import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.messages';
 import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface';
 
 /** Options after validation, with every default filled in. */
@@ -87,13 +87,7 @@ function resolveDefaultLabels(value: unknown): Record<string, string> {
   if (!isPlainObject(value)) throw new Error(invalidOption('defaultLabels', 'an object of label names to string values', value));
   for (const [name, labelValue] of Object.entries(value)) {
     if (!LABEL_NAME.test(name) || name.startsWith('__')) {
-      throw new Error(
-        invalidOption(
-          `defaultLabels key "${name}"`,
-          'a Prometheus label name (letters, digits and _, not starting with a digit or __)',
-          name,
-        ),
-      );
+      throw new Error(invalidLabelName('defaultLabels', name));
     }
     if (typeof labelValue !== 'string') throw new Error(invalidOption(`defaultLabels.${name}`, 'a string', labelValue));
   }
