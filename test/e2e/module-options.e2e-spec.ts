@@ -1,0 +1,176 @@
+import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { Registry } from 'prom-client';
+import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
+import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
+import { parseExposition, sampleValue } from '../utils/exposition';
+
+@Controller('tracks')
+class TracksController {
+  @Get(':id')
+  get(@Param('id') id: string): { id: string } {
+    return { id };
+  }
+}
+
+async function withApp(
+  kind: (typeof ADAPTERS)[number],
+  imports: NonNullable<Parameters<typeof startApp>[1]['imports']>,
+  run: (s: StartedApp) => Promise<void>,
+): Promise<void> {
+  const started = await startApp(kind, { imports, controllers: [TracksController] });
+  try {
+    await run(started);
+  } finally {
+    await started.app.close();
+  }
+}
+
+describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
+  it("serves the exposition at /metrics by default, with prom-client's exact Content-Type", async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot()], async ({ url }) => {
+      const res = await fetch(`${url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(Registry.PROMETHEUS_CONTENT_TYPE);
+      const text = await res.text();
+      expect(text).toContain('# TYPE veza_http_requests_total counter');
+      expect(text).toContain('# TYPE process_cpu_user_seconds_total counter');
+    });
+  });
+
+  it('serves at the configured path only', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ path: '/internal/prometheus' })], async ({ url }) => {
+      expect(await scrape(url, '/internal/prometheus')).toContain('veza_auth_sessions_active 0');
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    });
+  });
+
+  it('turns default metrics off, or prefixes them', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ defaultMetrics: false })], async ({ url }) => {
+      const text = await scrape(url);
+      expect(text).not.toContain('process_cpu_user_seconds_total');
+      expect(text).not.toContain('nodejs_');
+      expect(text).toContain('veza_active_users 0');
+    });
+    await withApp(kind, [VezaMetricsModule.forRoot({ defaultMetrics: { prefix: 'veza_node_' } })], async ({ url }) => {
+      const text = await scrape(url);
+      expect(text).toContain('# TYPE veza_node_process_cpu_user_seconds_total counter');
+      expect(text).not.toMatch(/^process_cpu_user_seconds_total/m);
+    });
+  });
+
+  it('adds default labels to every series', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api', env: 'test' } })], async ({ url }) => {
+      await fetch(`${url}/tracks/1`);
+      const families = parseExposition(await scrape(url));
+      let series = 0;
+      for (const family of families.values()) {
+        for (const sample of family.samples) {
+          series++;
+          expect(sample.labels.env).toBe('test');
+          // veza_health_check_* carry their own "service" label (the checked service); every other series gets the default.
+          if (!family.name.startsWith('veza_health_check')) expect(sample.labels.service).toBe('veza-api');
+        }
+      }
+      expect(series).toBeGreaterThan(50);
+    });
+  });
+
+  it('uses a registry the app brings', async () => {
+    const registry = new Registry();
+    await withApp(kind, [VezaMetricsModule.forRoot({ registry, defaultMetrics: false })], async ({ url }) => {
+      await fetch(`${url}/tracks/9`);
+      const text = await registry.metrics();
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(1);
+      expect(await scrape(url)).toBe(text);
+    });
+  });
+
+  it("overrides a histogram's buckets", async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ buckets: { veza_http_request_duration_seconds: [0.25, 2.5] } })], async ({ url }) => {
+      await fetch(`${url}/tracks/1`);
+      const text = await scrape(url);
+      const les = parseExposition(text)
+        .get('veza_http_request_duration_seconds')
+        ?.samples.filter((s) => s.name.endsWith('_bucket'))
+        .map((s) => s.labels.le);
+      expect(les).toEqual(['0.25', '2.5', '+Inf']);
+    });
+  });
+
+  it('labels the status by class by default and by code with statusLabel "code"', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot()], async ({ url }) => {
+      await fetch(`${url}/tracks/1`);
+      await fetch(`${url}/nowhere`);
+      const text = await scrape(url);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '<unmatched>', status: '4xx' })).toBe(1);
+    });
+    await withApp(kind, [VezaMetricsModule.forRoot({ statusLabel: 'code' })], async ({ url }) => {
+      await fetch(`${url}/tracks/1`);
+      await fetch(`${url}/nowhere`);
+      const text = await scrape(url);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '200' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '<unmatched>', status: '404' })).toBe(1);
+    });
+  });
+
+  it('renames the two non-conforming metrics and drops prom-client\'s *_total gauges with naming "strict"', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ naming: 'strict' })], async ({ url }) => {
+      const families = parseExposition(await scrape(url));
+      expect(families.get('veza_health_check_duration_seconds')?.type).toBe('histogram');
+      expect(families.get('veza_live_stream_viewers')?.type).toBe('gauge');
+      expect(families.has('veza_health_check_duration_ms')).toBe(false);
+      expect(families.has('veza_live_stream_viewers_total')).toBe(false);
+      expect(families.has('nodejs_active_handles_total')).toBe(false);
+      expect(families.has('nodejs_active_handles')).toBe(true);
+    });
+  });
+});
+
+describe.each(ADAPTERS)('forRootAsync (%s)', (kind) => {
+  const env = { METRICS_PATH: '/ops/metrics', SERVICE_NAME: 'veza-async' };
+
+  @Injectable()
+  class MetricsConfig {
+    createVezaMetricsOptions(): VezaMetricsModuleOptions {
+      return { path: '/class/metrics', defaultLabels: { service: 'from-class' } };
+    }
+  }
+
+  @Module({ providers: [MetricsConfig], exports: [MetricsConfig] })
+  class MetricsConfigModule {}
+
+  it('takes its options from ConfigService through useFactory', async () => {
+    const imports = [
+      VezaMetricsModule.forRootAsync({
+        imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => env] })],
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => ({
+          path: config.getOrThrow<string>('METRICS_PATH'),
+          defaultLabels: { service: config.getOrThrow<string>('SERVICE_NAME') },
+        }),
+      }),
+    ];
+    await withApp(kind, imports, async ({ url }) => {
+      const text = await scrape(url, '/ops/metrics');
+      expect(text).toContain('veza_active_users{service="veza-async"} 0');
+    });
+  });
+
+  it('takes its options from a class through useClass', async () => {
+    await withApp(kind, [VezaMetricsModule.forRootAsync({ useClass: MetricsConfig })], async ({ url }) => {
+      expect(await scrape(url, '/class/metrics')).toContain('veza_active_users{service="from-class"} 0');
+    });
+  });
+
+  it('takes its options from an existing provider through useExisting', async () => {
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRootAsync({ imports: [MetricsConfigModule], useExisting: MetricsConfig })],
+      async ({ url }) => {
+        expect(await scrape(url, '/class/metrics')).toContain('veza_active_users{service="from-class"} 0');
+      },
+    );
+  });
+});
