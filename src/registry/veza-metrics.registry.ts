@@ -122,8 +122,8 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     if (this.registry.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined) {
       collectDefaultMetrics({ register: this.registry, prefix });
     }
-    if (this.options.naming === 'strict') {
-      for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(`${prefix}${name}`);
-    }
+    // Gauges named *_total break Prometheus' naming rules; each is the sum of its unsuffixed twin
+    // (sum(nodejs_active_handles) in PromQL), so dropping them loses nothing.
+    for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(`${prefix}${name}`);
   }
 }
