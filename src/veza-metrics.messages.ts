@@ -36,7 +36,10 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array (${truncate(JSON.stringify(value))})`;
   if (typeof value === 'string') return `the string ${truncate(JSON.stringify(value))}`;
   if (typeof value === 'object') return `an object (${truncate(safeJson(value))})`;
-  return `${typeof value} ${truncate(String(value))}`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return `symbol ${truncate(value.description ?? '')}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return 'undefined';
 }
 
 function safeJson(value: unknown): string {

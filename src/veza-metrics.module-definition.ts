@@ -1,6 +1,10 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
 
+/**
+ * The module's configurable-module pieces. `VEZA_METRICS_OPTIONS` is the injection token of the raw
+ * options given to `forRoot` / `forRootAsync`, for providers that need to read them.
+ */
 export const {
   ConfigurableModuleClass: VezaMetricsConfigurableModule,
   MODULE_OPTIONS_TOKEN: VEZA_METRICS_OPTIONS,

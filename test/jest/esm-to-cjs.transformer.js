@@ -9,7 +9,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const crypto = require('node:crypto');
+const { createHash } = require('node:crypto');
 const ts = require('typescript');
 
 const typeCache = new Map();
@@ -24,7 +24,7 @@ function isEsmFile(filename) {
     seen.push(dir);
     const pkg = path.join(dir, 'package.json');
     if (fs.existsSync(pkg)) {
-      let esm = false;
+      let esm;
       try {
         esm = JSON.parse(fs.readFileSync(pkg, 'utf8')).type === 'module';
       } catch {
@@ -47,7 +47,7 @@ function isEsmFile(filename) {
 
 module.exports = {
   getCacheKey(source, filename) {
-    return crypto.createHash('sha1').update('esm-to-cjs-v1\0').update(filename).update('\0').update(source).digest('hex');
+    return createHash('sha1').update('esm-to-cjs-v1\0').update(filename).update('\0').update(source).digest('hex');
   },
   process(source, filename) {
     if (!isEsmFile(filename)) return { code: source };

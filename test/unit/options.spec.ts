@@ -127,7 +127,7 @@ describe('options', () => {
     @Module({})
     class ConfigHolder {}
     const compile = Test.createTestingModule({
-      imports: [VezaMetricsModule.forRootAsync({ imports: [ConfigHolder], useFactory: async () => ({ path: '' }) })],
+      imports: [VezaMetricsModule.forRootAsync({ imports: [ConfigHolder], useFactory: () => Promise.resolve({ path: '' }) })],
     }).compile();
     await expect(compile).rejects.toThrow('VezaMetricsModule: option "path" must be a non-empty absolute path');
   });

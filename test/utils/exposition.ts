@@ -51,8 +51,8 @@ export function parseExposition(text: string): Map<string, Family> {
       const m = SAMPLE.exec(line);
       if (!m) throw new Error(`not a sample line: ${line}`);
       const labels: Record<string, string> = {};
-      for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1] as string] = unescapeLabel(l[2] as string);
-      const sample = { name: m[1] as string, labels, value: Number(m[3] === '+Inf' ? Infinity : m[3]) };
+      for (const l of (m[2] ?? '').matchAll(LABEL)) labels[l[1]] = unescapeLabel(l[2]);
+      const sample = { name: m[1], labels, value: Number(m[3] === '+Inf' ? Infinity : m[3]) };
       (current && sample.name.startsWith(current.name) ? current : family(sample.name)).samples.push(sample);
     }
   }
