@@ -1,0 +1,45 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, UseGuards } from '@nestjs/common';
+import { toPublicUser, type PublicUser } from '../users/user.entity';
+import { UsersService } from '../users/users.service';
+import { AuthGuard } from './auth.guard';
+import { AuthService } from './auth.service';
+import { CurrentUser } from './current-user.decorator';
+import { LoginDto } from './dto/login.dto';
+import { RegisterDto } from './dto/register.dto';
+import { LoginThrottleGuard } from './login-throttle.guard';
+import type { AuthUser } from './session';
+
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly users: UsersService,
+  ) {}
+
+  @Post('register')
+  register(@Body() dto: RegisterDto): PublicUser {
+    return this.auth.register(dto.email, dto.password, dto.displayName);
+  }
+
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @UseGuards(LoginThrottleGuard)
+  login(@Body() dto: LoginDto): { token: string; userId: string } {
+    const session = this.auth.login(dto.email, dto.password);
+    return { token: session.token, userId: session.userId };
+  }
+
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @UseGuards(AuthGuard)
+  logout(@CurrentUser() user: AuthUser): void {
+    this.auth.logout(user.token);
+  }
+
+  @Get('me')
+  @UseGuards(AuthGuard)
+  me(@CurrentUser() user: AuthUser): PublicUser | undefined {
+    const found = this.users.findById(user.id);
+    return found && toPublicUser(found);
+  }
+}

@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { TracksModule } from '../tracks/tracks.module';
+import { PlaylistsController } from './playlists.controller';
+import { PlaylistsService } from './playlists.service';
+
+@Module({ imports: [TracksModule], controllers: [PlaylistsController], providers: [PlaylistsService] })
+export class PlaylistsModule {}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { UploadsModule } from '../uploads/uploads.module';
+import { TracksController } from './tracks.controller';
+import { TracksService } from './tracks.service';
+
+@Module({
+  imports: [UploadsModule],
+  controllers: [TracksController],
+  providers: [TracksService],
+  exports: [TracksService],
+})
+export class TracksModule {}
