@@ -19,9 +19,6 @@ export const duplicateCatalogMetric = (name: string, theirs: string): string =>
   `${OPTION_ERROR_PREFIX} metric "${name}" is declared by the application (${theirs}) and by the Veza catalog; ` +
   `remove the application's declaration and inject the catalog's metric with @InjectMetric('${name}').`;
 
-export const metricsRouteUnavailable = (path: string): string =>
-  `The metrics endpoint "${path}" is not served: the application has no HTTP server (an application context or a microservice).`;
-
 export const metricsServed = (path: string): string => `Serving Prometheus metrics at ${path}`;
 
 export const scrapeFailed = (error: unknown): string =>
@@ -53,3 +50,14 @@ function safeJson(value: unknown): string {
 function truncate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
+
+export const collectorFailed = (metric: string, reason: 'error' | 'timeout', error: unknown): string =>
+  reason === 'timeout'
+    ? `The scrape-time source of "${metric}" did not answer in time; the metric is left out of this scrape.`
+    : `The scrape-time source of "${metric}" failed (${error instanceof Error ? error.message : String(error as string)}); the metric is left out of this scrape.`;
+
+export const metricsServerListening = (host: string, port: number, path: string): string =>
+  `Serving Prometheus metrics on their own listener at http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
+
+export const metricsServerFailed = (host: string, port: number, error: unknown): string =>
+  `${OPTION_ERROR_PREFIX} option "metricsServer" could not listen on ${host}:${port} (${error instanceof Error ? error.message : String(error as string)}); choose a free port.`;

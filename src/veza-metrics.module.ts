@@ -1,7 +1,9 @@
 import { Module, type DynamicModule, type FactoryProvider, type NestModule } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { VEZA_CATALOG } from './catalog/catalog';
-import { MetricsEndpoint } from './controllers/metrics-endpoint';
+import { MetricsEndpoint } from './endpoint/metrics-endpoint';
+import { MetricsScraper } from './endpoint/metrics-scraper';
+import { MetricsServer } from './endpoint/metrics-server';
 import { HttpMetricsRecorder } from './http/http-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
@@ -53,9 +55,11 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     ...metricProviders,
     VezaMetricsService,
     HttpMetricsRecorder,
+    MetricsScraper,
     MetricsEndpoint,
+    MetricsServer,
   ],
-  exports: [VezaMetricsRegistry, VezaMetricsService, ...metricProviders.map((p) => p.provide)],
+  exports: [VezaMetricsRegistry, VezaMetricsService, MetricsServer, ...metricProviders.map((p) => p.provide)],
 })
 export class VezaMetricsModule extends VezaMetricsConfigurableModule implements NestModule {
   constructor(

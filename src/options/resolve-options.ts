@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { VEZA_CATALOG } from '../catalog/catalog';
 import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.messages';
 import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface';
+import { resolveEndpointOptions, type ResolvedEndpointOptions } from './resolve-endpoint-options';
 
 /** Options after validation, with every default filled in. */
 export interface ResolvedVezaMetricsOptions {
@@ -13,9 +14,24 @@ export interface ResolvedVezaMetricsOptions {
   readonly statusLabel: 'class' | 'code';
   readonly naming: 'seed' | 'strict';
   readonly http: { readonly enabled: boolean; readonly exclude: readonly string[] };
+  /** Where and how `/metrics` is served: `appEndpoint`, `metricsServer`, `auth`, `scrape`. */
+  readonly endpoint: ResolvedEndpointOptions;
 }
 
-const KNOWN_KEYS = ['path', 'defaultMetrics', 'defaultLabels', 'registry', 'buckets', 'statusLabel', 'naming', 'http'] as const;
+const KNOWN_KEYS = [
+  'path',
+  'defaultMetrics',
+  'defaultLabels',
+  'registry',
+  'buckets',
+  'statusLabel',
+  'naming',
+  'http',
+  'appEndpoint',
+  'metricsServer',
+  'auth',
+  'scrape',
+] as const;
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -65,7 +81,17 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     throw new Error(invalidOption('naming', '"seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules)', naming));
   }
 
-  return { path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http: resolveHttp(options.http) };
+  return {
+    path,
+    defaultMetrics,
+    defaultLabels,
+    registry,
+    buckets,
+    statusLabel,
+    naming,
+    http: resolveHttp(options.http),
+    endpoint: resolveEndpointOptions(options),
+  };
 }
 
 function resolveDefaultMetrics(value: unknown): ResolvedVezaMetricsOptions['defaultMetrics'] {

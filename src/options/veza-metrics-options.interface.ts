@@ -21,6 +21,32 @@ export interface HttpMetricsOptions {
   exclude?: string[];
 }
 
+/** Authentication that `/metrics` requires. Either scheme is accepted when both are set. */
+export interface MetricsAuthOptions {
+  /** `Authorization: Bearer <token>` (Prometheus' `authorization` / `bearer_token` scrape settings). */
+  bearerToken?: string;
+  /** `Authorization: Basic …` (Prometheus' `basic_auth` scrape setting). The user name has no `:`. */
+  basic?: { username: string; password: string };
+}
+
+/** A listener of its own for `/metrics`, apart from the application's port. */
+export interface MetricsServerOptions {
+  /** TCP port; `0` picks a free one. */
+  port: number;
+  /** Address to bind. @defaultValue `'0.0.0.0'` */
+  host?: string;
+}
+
+/** Limits that keep a scrape from stalling the application. */
+export interface ScrapeOptions {
+  /** Scrapes rendered at once; more are answered 503 at once. @defaultValue `2` */
+  maxConcurrent?: number;
+  /** A scrape's whole budget; metrics not collected by then are left out (and counted). @defaultValue `10000` */
+  timeoutMs?: number;
+  /** One scrape-time source's budget (a gauge's `collect`, a `@GaugeSource`). @defaultValue `3000` */
+  collectTimeoutMs?: number;
+}
+
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
  * wrong shape, fails the application's start-up with a message that names it.
@@ -61,11 +87,23 @@ export interface VezaMetricsModuleOptions {
   /**
    * `'seed'` keeps the catalog's names exactly (what existing dashboards query); `'strict'` renames
    * the two that break Prometheus' naming rules (`veza_health_check_duration_seconds`, observed in
-   * seconds, and `veza_live_stream_viewers`) and drops prom-client's default gauges named `*_total`,
-   * so that `promtool check metrics` finds nothing.
+   * seconds, and `veza_live_stream_viewers`), so that `promtool check metrics` finds nothing.
+   * (prom-client's default gauges named `*_total` are left out in both modes.)
    * @defaultValue `'seed'`
    */
   naming?: 'seed' | 'strict';
   /** HTTP request recording. `false` turns it off. @defaultValue `true` */
   http?: boolean | HttpMetricsOptions;
+  /**
+   * Serve `/metrics` on the application's own HTTP server. `false` with `metricsServer` keeps
+   * metrics off the public port.
+   * @defaultValue `true`
+   */
+  appEndpoint?: boolean;
+  /** Serve `/metrics` on a listener of its own (e.g. `{ port: 9464 }`), with the same path and auth. */
+  metricsServer?: MetricsServerOptions;
+  /** Require a bearer token or basic credentials on `/metrics` (compared in constant time). */
+  auth?: MetricsAuthOptions;
+  /** Scrape limits: concurrency, whole-scrape and per-source timeouts. */
+  scrape?: ScrapeOptions;
 }

@@ -1,5 +1,6 @@
 import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { collectDefaultMetrics, register as globalRegistry, Registry, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, register as globalRegistry, Registry, type Metric } from 'prom-client';
+import { renderExposition, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
 import { VEZA_CATALOG, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
 import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
@@ -12,6 +13,16 @@ import {
   sameDefinition,
   type ExposedDefinition,
 } from './metric-definition';
+
+/** Rendering yields to the event loop after this many milliseconds of work. */
+const RENDER_SLICE_MS = 10;
+
+/** Limits of one render: see `ScrapeOptions`. */
+export interface RenderLimits {
+  readonly deadline: number;
+  readonly collectTimeoutMs: number;
+  readonly onCollectFailure: (metric: string, reason: CollectFailure, error?: unknown) => void;
+}
 
 /** prom-client's default gauges whose `_total` suffix breaks the naming rules (`promtool check metrics`). */
 const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
@@ -62,16 +73,34 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   /**
    * The exposition: this application's registry, followed by the metrics other code registered in
    * prom-client's global registry (those of `@willsoto/nestjs-prometheus`'s `make*Provider`), so that
-   * one `/metrics` shows them all.
+   * one `/metrics` shows them all. The text format is byte for byte prom-client's.
    */
-  async render(): Promise<string> {
-    const own = await this.registry.metrics();
-    const foreign = this.foreignMetrics();
-    if (foreign.length === 0) return own;
-    const extra = new Registry();
-    extra.setDefaultLabels({ ...this.options.defaultLabels });
-    for (const metric of foreign) extra.registerMetric(metric);
-    return own + (await extra.metrics());
+  async render(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<string> {
+    const now = performance.now();
+    return renderExposition([...this.registry.getMetricsAsArray(), ...this.foreignMetrics()] as Metric[], {
+      format,
+      defaultLabels: (this.registry as unknown as { _defaultLabels?: Record<string, string> })._defaultLabels ?? this.options.defaultLabels,
+      collectTimeoutMs: limits.collectTimeoutMs ?? this.options.endpoint.scrape.collectTimeoutMs,
+      deadline: limits.deadline ?? now + this.options.endpoint.scrape.timeoutMs,
+      sliceMs: RENDER_SLICE_MS,
+      onCollectFailure: limits.onCollectFailure ?? (() => undefined),
+    });
+  }
+
+  /**
+   * A counter of the library's own (`veza_metrics_*`) in the application's registry: created once,
+   * found again when the registry is shared by several applications.
+   */
+  selfCounter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    const existing = this.registry.getSingleMetric(name);
+    if (existing) {
+      const wanted = { catalogName: name, name, kind: 'counter' as const, help, labelNames, scale: 1 };
+      if (!sameDefinition(existing, wanted)) {
+        throw new Error(metricClash(name, describeDefinition(wanted), describeDefinition(definitionOf(existing))));
+      }
+      return existing as Counter<L>;
+    }
+    return new Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
   }
 
   /** Late declarations of a catalog name (made after this registry was built) fail the start-up. */

@@ -28,6 +28,12 @@ describe('options', () => {
       statusLabel: 'class',
       naming: 'seed',
       http: { enabled: true, exclude: [] },
+      endpoint: {
+        app: true,
+        server: undefined,
+        auth: undefined,
+        scrape: { maxConcurrent: 2, timeoutMs: 10_000, collectTimeoutMs: 3_000 },
+      },
     });
   });
 
@@ -61,7 +67,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape.',
     ],
     [
       'an empty path',

@@ -1,0 +1,70 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
+import { MetricsScraper } from './metrics-scraper';
+
+/**
+ * The optional listener of its own for `/metrics` (option `metricsServer`): nothing but the
+ * metrics path is served there, matched exactly (no case folding, trailing slash or decoding), so
+ * the application's routes, guards and prefix never apply. Starts with the application (a port in
+ * use fails the start-up) and closes with it. Works for application contexts without HTTP too.
+ */
+@Injectable()
+export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('VezaMetrics');
+  private server: Server | undefined;
+
+  constructor(
+    private readonly metrics: VezaMetricsRegistry,
+    private readonly scraper: MetricsScraper,
+  ) {}
+
+  /** The bound address, once listening (useful with `port: 0`). */
+  address(): AddressInfo | undefined {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? address : undefined;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const options = this.metrics.options.endpoint.server;
+    if (!options || this.server) return;
+    const server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) => reject(new Error(metricsServerFailed(options.host, options.port, error))));
+      server.listen(options.port, options.host, () => resolve());
+    });
+    this.server = server;
+    const bound = this.address();
+    this.logger.log(metricsServerListening(bound?.address ?? options.host, bound?.port ?? options.port, this.metrics.options.path));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (path !== this.metrics.options.path) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed\n');
+      return;
+    }
+    void this.scraper.scrape(req).then((answer) => {
+      res.writeHead(answer.status, answer.headers);
+      res.end(req.method === 'HEAD' ? undefined : answer.body);
+    });
+  }
+}
