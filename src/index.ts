@@ -10,3 +10,5 @@ export { VezaMetricsService } from './veza-metrics.service';
 export type { HealthCheckStatus } from './veza-metrics.service';
 export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS } from './http/http-metrics.recorder';
 export { statusLabelOf } from './http/status-label';
+export { MetricsServer } from './endpoint/metrics-server';
+export type { MetricsAuthOptions, MetricsServerOptions, ScrapeOptions } from './options/veza-metrics-options.interface';

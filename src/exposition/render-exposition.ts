@@ -136,7 +136,7 @@ function escapeText(text: string): string {
 }
 
 function escapeLabelValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value as string);
+  const text = typeof value === 'string' ? value : String(value);
   return escapeText(text).replace(/"/g, '\\"');
 }
 
