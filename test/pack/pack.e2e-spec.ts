@@ -1,0 +1,246 @@
+/**
+ * The package as users get it: `npm pack` (which builds dist/ through prepack), then a fresh Nest 12
+ * application outside the repository that installs the tarball, starts, and serves the whole
+ * catalog; and a TypeScript consumer type-checked against the installed declarations.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+jest.setTimeout(6 * 60_000);
+
+const REPO = resolve(__dirname, '../..');
+const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
+
+/** The 30 names of the Veza catalog (shared/catalog.md), written out here rather than read from src/. */
+const CATALOG_NAMES = [
+  'veza_http_requests_total',
+  'veza_http_request_duration_seconds',
+  'veza_auth_login_attempts_total',
+  'veza_auth_sessions_active',
+  'veza_database_query_duration_seconds',
+  'veza_database_connections_active',
+  'veza_database_query_errors_total',
+  'veza_file_uploads_total',
+  'veza_file_upload_size_bytes',
+  'veza_rate_limit_hits_total',
+  'veza_active_users',
+  'veza_websocket_connections_active',
+  'veza_websocket_messages_total',
+  'veza_errors_total',
+  'veza_health_check_duration_ms',
+  'veza_health_check_status',
+  'veza_tracks_uploaded_total',
+  'veza_commerce_orders_total',
+  'veza_commerce_checkout_duration_seconds',
+  'veza_users_registered_total',
+  'veza_playlists_created_total',
+  'veza_uploads_failed_total',
+  'veza_transfer_retry_total',
+  'veza_transfer_retry_success_total',
+  'veza_transfer_retry_failures_total',
+  'veza_transfer_retry_permanent_failures_total',
+  'veza_live_streams_active',
+  'veza_live_stream_viewers_total',
+  'veza_cache_hits_total',
+  'veza_cache_misses_total',
+];
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end; throws with its output when it fails. */
+function run(command: string, args: string[], cwd: string): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, NO_UPDATE_NOTIFIER: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const result = { code, stdout, stderr };
+      if (code === 0) resolvePromise(result);
+      else reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+    });
+  });
+}
+
+/** Starts `node main.js` in `cwd` and resolves with the child and the port it printed. */
+function startConsumer(cwd: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['main.js'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the consumer app did not start within 30 s:\n${output}`)), 30_000);
+    const onData = (d: Buffer): void => {
+      output += d.toString();
+      const match = /LISTENING (\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise({ child, port: Number(match[1]) });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the consumer app exited with ${code} before listening:\n${output}`));
+    });
+  });
+}
+
+const CONSUMER_MAIN = `'use strict';
+require('reflect-metadata');
+const { Module } = require('@nestjs/common');
+const { NestFactory } = require('@nestjs/core');
+const { VezaMetricsModule } = require('@veza/nestjs-metrics');
+
+class AppModule {}
+Module({ imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'pack-consumer' } })] })(AppModule);
+
+async function main() {
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  console.log('LISTENING ' + app.getHttpServer().address().port);
+  process.once('SIGTERM', () => app.close().then(() => process.exit(0)));
+}
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`;
+
+// Type errors expected on the @ts-expect-error lines prove the declarations are typed, not `any`.
+const CONSUMER_TS = `import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { InjectMetric, VezaMetric, VezaMetricsModule, VezaMetricsService, type VezaMetricOf } from '@veza/nestjs-metrics';
+
+@Injectable()
+export class AuthService {
+  constructor(
+    @InjectMetric(VezaMetric.LoginAttempts) private readonly logins: VezaMetricOf<typeof VezaMetric.LoginAttempts>,
+    private readonly metrics: VezaMetricsService,
+  ) {}
+
+  login(ok: boolean): void {
+    this.logins.inc({ success: ok ? 'success' : 'failure' });
+    this.metrics.recordHealthCheck('database', 3, 'ok');
+    // @ts-expect-error: not a label of veza_auth_login_attempts_total
+    this.logins.inc({ ok: 'yes' });
+  }
+}
+
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' }, naming: 'strict', statusLabel: 'class' })],
+  providers: [AuthService],
+})
+export class AppModule {}
+
+// @ts-expect-error: not an option of VezaMetricsModule
+VezaMetricsModule.forRoot({ nope: true });
+`;
+
+const CONSUMER_TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'node20',
+    moduleResolution: 'node16',
+    strict: true,
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+    skipLibCheck: true,
+    noEmit: true,
+    types: ['node'],
+  },
+  files: ['consumer.ts'],
+};
+
+describe('npm pack', () => {
+  const workDir = mkdtempSync(join(tmpdir(), 'veza-pack-'));
+  const consumerDir = join(workDir, 'consumer');
+  let tarball = '';
+  let tarballFiles: string[] = [];
+  let consumer: ChildProcess | undefined;
+
+  beforeAll(async () => {
+    await run('npm', ['pack', '--pack-destination', workDir], REPO);
+    const tgz = readdirSync(workDir).filter((f) => f.endsWith('.tgz'));
+    expect(tgz).toHaveLength(1);
+    tarball = join(workDir, tgz[0]);
+    tarballFiles = (await run('tar', ['-tzf', tarball], workDir)).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ''));
+  });
+
+  afterAll(async () => {
+    if (consumer && consumer.exitCode === null && consumer.signalCode === null) {
+      const child = consumer;
+      await new Promise<void>((done) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        child.kill('SIGTERM');
+      });
+    }
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('packs dist/, README.md and package.json, and nothing of src/, test/ or sample-app/', () => {
+    expect(tarballFiles).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'README.md', 'package.json']));
+    expect(tarballFiles.filter((f) => /^(src|test|sample-app|bench)\//.test(f))).toEqual([]);
+    expect(tarballFiles.filter((f) => /\.spec\.|tsbuildinfo|^node_modules\//.test(f))).toEqual([]);
+  });
+
+  it('installs into a fresh Nest 12 app, which serves every catalog metric at /metrics', async () => {
+    mkdirSync(consumerDir);
+    writeFileSync(
+      join(consumerDir, 'package.json'),
+      JSON.stringify(
+        {
+          name: 'veza-pack-consumer',
+          version: '0.0.0',
+          private: true,
+          dependencies: {
+            '@nestjs/common': '^12.0.0',
+            '@nestjs/core': '^12.0.0',
+            '@nestjs/platform-express': '^12.0.0',
+            '@veza/nestjs-metrics': `file:${tarball}`,
+            'prom-client': '^15.0.0',
+            'reflect-metadata': '^0.2.0',
+            rxjs: '^7.8.0',
+          },
+          devDependencies: { '@types/node': '^20.19.0' },
+        },
+        null,
+        2,
+      ),
+    );
+    writeFileSync(join(consumerDir, 'main.js'), CONSUMER_MAIN);
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], consumerDir);
+
+    const started = await startConsumer(consumerDir);
+    consumer = started.child;
+    const res = await fetch(`http://127.0.0.1:${started.port}/metrics`);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const typed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    expect(CATALOG_NAMES.filter((name) => !typed.has(name))).toEqual([]);
+    expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it("type-checks a TypeScript consumer against the installed package's declarations", async () => {
+    writeFileSync(join(consumerDir, 'consumer.ts'), CONSUMER_TS);
+    writeFileSync(join(consumerDir, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG, null, 2));
+    const { stdout } = await run(process.execPath, [TSC, '-p', 'tsconfig.json', '--listFiles'], consumerDir);
+    // The declarations checked are the installed ones, not the repository's.
+    expect(stdout).toContain(join(consumerDir, 'node_modules/@veza/nestjs-metrics/dist/index.d.ts'));
+  });
+});
