@@ -1,0 +1,50 @@
+import { VezaMetric } from '../catalog/catalog';
+import { SUCCESS } from '../explorer/instrument';
+import { counterSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link CountCacheLookup}. */
+export interface CountCacheLookupOptions<R = any> {
+  /**
+   * Whether the lookup's result is a hit.
+   * @defaultValue a result other than `undefined` and `null` is a hit
+   */
+  isHit?: (result: R) => unknown;
+}
+
+const found = (result: unknown): boolean => result !== undefined && result !== null;
+
+/**
+ * Counts a cache lookup of the cache `subsystem`: `veza_cache_hits_total{subsystem}` or
+ * `veza_cache_misses_total{subsystem}`, from the method's result. A lookup that throws is neither.
+ *
+ * @example
+ * ```ts
+ * @CountCacheLookup('tracks', { isHit: (track) => track !== undefined })
+ * get(id: string): Track | undefined { return this.cache.get(id); }
+ * ```
+ */
+export function CountCacheLookup<R = any>(subsystem: string, options?: CountCacheLookupOptions<R>): MethodDecorator {
+  const decorator = `@CountCacheLookup(${JSON.stringify(subsystem)})`;
+  return instrumentMethod(decorator, (check) => {
+    check.string('subsystem', subsystem);
+    const isHit = check.optionalFunction<(result: R) => unknown>('isHit', check.options(options, ['isHit']).isHit) ?? found;
+    return {
+      decorator,
+      name: 'CountCacheLookup',
+      identity: 'CountCacheLookup',
+      timed: false,
+      needsArgs: false,
+      writes: [VezaMetric.CacheHits, VezaMetric.CacheMisses],
+      build: ({ metrics }) => {
+        const hits = counterSeries(metrics.get(VezaMetric.CacheHits), { subsystem });
+        const misses = counterSeries(metrics.get(VezaMetric.CacheMisses), { subsystem });
+        return {
+          end(outcome, value) {
+            if (outcome === SUCCESS) (isHit(value as R) ? hits : misses).inc();
+          },
+        };
+      },
+    };
+  });
+}

@@ -1,0 +1,51 @@
+import { VezaMetric } from '../catalog/catalog';
+import { SUCCESS, FAILURE } from '../explorer/instrument';
+import { counterSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link CountLogin}. */
+export interface CountLoginOptions<R = any> {
+  /**
+   * For a method that reports bad credentials by returning (`null`, `false`) rather than throwing:
+   * whether the returned value is a successful login. A truthy answer counts `success`.
+   * @defaultValue every call that returns is a success
+   */
+  isSuccess?: (result: R) => unknown;
+}
+
+/**
+ * Counts a login attempt in `veza_auth_login_attempts_total`: `success="success"` when the method
+ * returns (or its Promise resolves, its Observable completes), `success="failure"` when it throws
+ * (or rejects, or errors). An Observable unsubscribed before it completes counts nothing.
+ *
+ * @example
+ * ```ts
+ * @CountLogin({ isSuccess: (user) => user !== null })
+ * async login(email: string, password: string): Promise<User | null> { ... }
+ * ```
+ */
+export function CountLogin<R = any>(options?: CountLoginOptions<R>): MethodDecorator {
+  return instrumentMethod('@CountLogin()', (check) => {
+    const { isSuccess } = check.options(options, ['isSuccess']);
+    check.optionalFunction('isSuccess', isSuccess);
+    return {
+      decorator: '@CountLogin()',
+      name: 'CountLogin',
+      identity: 'CountLogin',
+      timed: false,
+      needsArgs: false,
+      writes: [VezaMetric.LoginAttempts],
+      build: ({ metrics }) => {
+        const counter = metrics.get(VezaMetric.LoginAttempts);
+        const success = counterSeries(counter, { success: 'success' });
+        const failure = counterSeries(counter, { success: 'failure' });
+        return {
+          end(outcome, value) {
+            if (outcome === SUCCESS) (isSuccess === undefined || isSuccess(value as R) ? success : failure).inc();
+            else if (outcome === FAILURE) failure.inc();
+          },
+        };
+      },
+    };
+  });
+}

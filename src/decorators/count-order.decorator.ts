@@ -1,0 +1,84 @@
+import { VezaMetric } from '../catalog/catalog';
+import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
+import { SeriesCache } from '../explorer/labels';
+import { counterSeries, histogramSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link CountOrder}. */
+export interface CountOrderOptions<R = any> {
+  /**
+   * The order's `status` label, from the method's result. Keep it bounded (`pending`, `completed`, …).
+   * @defaultValue the result's `status` property when it is a string, else `completed`
+   */
+  status?: (result: R) => string;
+}
+
+const defaultStatus = (result: unknown): unknown => {
+  const status = (result as { status?: unknown } | null | undefined)?.status;
+  return typeof status === 'string' ? status : 'completed';
+};
+
+/**
+ * Counts an order in `veza_commerce_orders_total{status}`: the status of the order the method
+ * returns, or `failed` when it throws.
+ *
+ * @example
+ * ```ts
+ * @CountOrder()
+ * async placeOrder(cart: Cart): Promise<Order> { ... } // counts status="pending" for { status: 'pending', ... }
+ * ```
+ */
+export function CountOrder<R = any>(options?: CountOrderOptions<R>): MethodDecorator {
+  return instrumentMethod('@CountOrder()', (check) => {
+    const statusOf = check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status) ?? defaultStatus;
+    return {
+      decorator: '@CountOrder()',
+      name: 'CountOrder',
+      identity: 'CountOrder',
+      timed: false,
+      needsArgs: false,
+      writes: [VezaMetric.CommerceOrders],
+      build: ({ metrics }) => {
+        const orders = metrics.get(VezaMetric.CommerceOrders);
+        const byStatus = new SeriesCache(['status'], (labels) => counterSeries(orders, labels));
+        const failed = byStatus.one('failed');
+        return {
+          end(outcome, value) {
+            if (outcome === SUCCESS) byStatus.one(statusOf(value as R)).inc();
+            else if (outcome === FAILURE) failed.inc();
+          },
+        };
+      },
+    };
+  });
+}
+
+/**
+ * Times a checkout (cart to order) in `veza_commerce_checkout_duration_seconds`, for every call that
+ * ends, success or failure.
+ *
+ * @example
+ * ```ts
+ * @TimeCheckout()
+ * @CountOrder()
+ * async checkout(cartId: string): Promise<Order> { ... }
+ * ```
+ */
+export function TimeCheckout(): MethodDecorator {
+  return instrumentMethod('@TimeCheckout()', () => ({
+    decorator: '@TimeCheckout()',
+    name: 'TimeCheckout',
+    identity: 'TimeCheckout',
+    timed: true,
+    needsArgs: false,
+    writes: [VezaMetric.CommerceCheckoutDuration],
+    build: ({ metrics }) => {
+      const duration = histogramSeries(metrics.get(VezaMetric.CommerceCheckoutDuration));
+      return {
+        end(outcome, _value, seconds) {
+          if (outcome !== CANCELLED) duration.observe(seconds);
+        },
+      };
+    },
+  }));
+}

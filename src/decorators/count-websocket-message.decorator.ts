@@ -1,0 +1,56 @@
+import { VezaMetric } from '../catalog/catalog';
+import { FAILURE, SUCCESS } from '../explorer/instrument';
+import { labelFrom, SeriesCache } from '../explorer/labels';
+import { counterSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link CountWebSocketMessage}. */
+export interface CountWebSocketMessageOptions<R = any> {
+  /**
+   * The `status` of a handled message, from the handler's result (e.g. `rejected` for a refusal it
+   * returns rather than throws). Keep it bounded.
+   * @defaultValue `'ok'`; a handler that throws counts `'error'`
+   */
+  status?: (result: R) => string;
+}
+
+/**
+ * Counts a WebSocket message in `veza_websocket_messages_total{type, status}` when its handler ends:
+ * `status="ok"` when it returns, `"error"` when it throws. Put it on a `@SubscribeMessage` handler.
+ *
+ * @example
+ * ```ts
+ * @SubscribeMessage('chat')
+ * @CountWebSocketMessage('chat')
+ * onChat(@MessageBody() body: ChatMessage) { ... }
+ * ```
+ */
+export function CountWebSocketMessage<A extends unknown[] = any[], R = any>(
+  type: string | ((...args: A) => string),
+  options?: CountWebSocketMessageOptions<R>,
+): MethodDecorator {
+  const decorator = `@CountWebSocketMessage(${typeof type === 'string' ? JSON.stringify(type) : 'fn'})`;
+  return instrumentMethod(decorator, (check) => {
+    const label = check.stringOrFunction<(...args: A) => string>('type', type);
+    const statusOf = check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status);
+    return {
+      decorator,
+      name: 'CountWebSocketMessage',
+      identity: 'CountWebSocketMessage',
+      timed: false,
+      needsArgs: typeof label === 'function',
+      writes: [VezaMetric.WebSocketMessages],
+      build: ({ metrics }) => {
+        const messages = metrics.get(VezaMetric.WebSocketMessages);
+        const series = new SeriesCache(['type', 'status'], (labels) => counterSeries(messages, labels));
+        return {
+          end(outcome, value, _seconds, args) {
+            if (outcome === SUCCESS)
+              series.get({ type: labelFrom('type', label, args), status: statusOf ? statusOf(value as R) : 'ok' }).inc();
+            else if (outcome === FAILURE) series.get({ type: labelFrom('type', label, args), status: 'error' }).inc();
+          },
+        };
+      },
+    };
+  });
+}

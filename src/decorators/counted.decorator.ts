@@ -1,0 +1,58 @@
+import { type Counter } from 'prom-client';
+import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
+import { SeriesCache } from '../explorer/labels';
+import { counterSeries } from '../explorer/series';
+import { callInfo, checkAppMetric, checkLabels, type AppMetricOptions, type CallInfo } from './app-metric-options';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link Counted}. */
+export interface CountedOptions<A extends unknown[] = any[], R = any> extends AppMetricOptions {
+  /** Fixed label values, or a function of the call (arguments, result or error, outcome). */
+  labels?: Readonly<Record<string, string>> | ((call: CallInfo<A, R>) => Record<string, string>);
+  /** Which calls count. @defaultValue `'settled'`: every call that returns or throws */
+  on?: 'success' | 'failure' | 'settled';
+}
+
+/**
+ * Counts calls of the method in a counter of the application's own, created in the application's
+ * registry at start-up (a metric of that name registered by anything else fails the start-up).
+ *
+ * @example
+ * ```ts
+ * @Counted({
+ *   name: 'veza_emails_sent_total',
+ *   help: 'Emails sent, by template and outcome',
+ *   labelNames: ['template', 'outcome'],
+ *   labels: ({ args: [template], outcome }) => ({ template, outcome }),
+ * })
+ * async send(template: string, to: string): Promise<void> { ... }
+ * ```
+ */
+export function Counted<A extends unknown[] = any[], R = any>(options: CountedOptions<A, R>): MethodDecorator {
+  const decorator = `@Counted(${JSON.stringify(options?.name)})`;
+  return instrumentMethod(decorator, (check) => {
+    const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'on']);
+    const definition = checkAppMetric(check, opts);
+    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(check, definition.labelNames, opts.labels);
+    const on = opts.on === undefined ? 'settled' : check.oneOf('on', opts.on, ['success', 'failure', 'settled'] as const);
+    return {
+      decorator,
+      name: 'Counted',
+      identity: `Counted:${definition.name}`,
+      timed: false,
+      needsArgs: typeof labels === 'function',
+      writes: [],
+      build: ({ appMetric }) => {
+        const counter = appMetric(definition, decorator) as Counter<string>;
+        const fixed = typeof labels === 'function' ? undefined : counterSeries(counter, labels);
+        const cache = new SeriesCache(definition.labelNames, (l) => counterSeries(counter, l));
+        return {
+          end(outcome, value, _seconds, args) {
+            if (outcome === CANCELLED || (on === 'success' && outcome !== SUCCESS) || (on === 'failure' && outcome !== FAILURE)) return;
+            (fixed ?? cache.get((labels as (call: CallInfo) => Record<string, unknown>)(callInfo(args, outcome, value)))).inc();
+          },
+        };
+      },
+    };
+  });
+}

@@ -1,0 +1,55 @@
+import { type Gauge } from 'prom-client';
+import { SeriesCache } from '../explorer/labels';
+import { gaugeSeries, type GaugeSeries } from '../explorer/series';
+import { checkAppMetric, checkLabels, type AppMetricOptions } from './app-metric-options';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link InProgress}. */
+export interface InProgressOptions<A extends unknown[] = any[]> extends AppMetricOptions {
+  /** Fixed label values, or a function of the call's arguments (the outcome is not known yet). */
+  labels?: Readonly<Record<string, string>> | ((...args: A) => Record<string, string>);
+}
+
+/**
+ * Counts the calls in flight in a gauge of the application's own, created in the application's
+ * registry at start-up: up when the work starts (a Promise returned, an Observable subscribed), down
+ * when it ends, whatever the outcome (an unsubscription too). A sync call is over before anyone can
+ * scrape, so it leaves the gauge as it was.
+ *
+ * @example
+ * ```ts
+ * @InProgress({ name: 'veza_transcodes_in_progress', help: 'Transcodes running' })
+ * async transcode(trackId: string): Promise<void> { ... }
+ * ```
+ */
+export function InProgress<A extends unknown[] = any[]>(options: InProgressOptions<A>): MethodDecorator {
+  const decorator = `@InProgress(${JSON.stringify(options?.name)})`;
+  return instrumentMethod(decorator, (check) => {
+    const opts = check.options(options, ['name', 'help', 'labelNames', 'labels']);
+    const definition = { ...checkAppMetric(check, opts), kind: 'gauge' as const };
+    const labels = checkLabels<(...args: A) => Record<string, string>>(check, definition.labelNames, opts.labels);
+    return {
+      decorator,
+      name: 'InProgress',
+      identity: `InProgress:${definition.name}`,
+      timed: false,
+      needsArgs: typeof labels === 'function',
+      writes: [],
+      build: ({ appMetric }) => {
+        const gauge = appMetric(definition, decorator) as Gauge<string>;
+        const fixed = typeof labels === 'function' ? undefined : gaugeSeries(gauge, labels);
+        const cache = new SeriesCache(definition.labelNames, (l) => gaugeSeries(gauge, l));
+        return {
+          start(args) {
+            const series = fixed ?? cache.get((labels as (...a: unknown[]) => Record<string, unknown>)(...Array.from(args ?? [])));
+            series.inc();
+            return series;
+          },
+          end(_outcome, _value, _seconds, _args, started) {
+            (started as GaugeSeries | undefined)?.dec();
+          },
+        };
+      },
+    };
+  });
+}

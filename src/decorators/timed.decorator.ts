@@ -1,0 +1,55 @@
+import { type Histogram } from 'prom-client';
+import { CANCELLED } from '../explorer/instrument';
+import { SeriesCache } from '../explorer/labels';
+import { histogramSeries } from '../explorer/series';
+import { callInfo, checkAppMetric, checkBuckets, checkLabels, type AppMetricOptions, type CallInfo } from './app-metric-options';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link Timed}. */
+export interface TimedOptions<A extends unknown[] = any[], R = any> extends AppMetricOptions {
+  /** Fixed label values, or a function of the call (arguments, result or error, outcome). */
+  labels?: Readonly<Record<string, string>> | ((call: CallInfo<A, R>) => Record<string, string>);
+  /** Bucket upper bounds, in seconds. @defaultValue prom-client's (0.005 to 10) */
+  buckets?: readonly number[];
+}
+
+/**
+ * Observes the duration of every call that ends (returns or throws; for an Observable, from
+ * subscription to completion or error), in seconds, in a histogram of the application's own,
+ * created in the application's registry at start-up.
+ *
+ * @example
+ * ```ts
+ * @Timed({ name: 'veza_transcode_duration_seconds', help: 'Transcoding time', buckets: [1, 5, 30, 120] })
+ * async transcode(trackId: string): Promise<void> { ... }
+ * ```
+ */
+export function Timed<A extends unknown[] = any[], R = any>(options: TimedOptions<A, R>): MethodDecorator {
+  const decorator = `@Timed(${JSON.stringify(options?.name)})`;
+  return instrumentMethod(decorator, (check) => {
+    const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'buckets']);
+    const base = checkAppMetric(check, opts, ['le']);
+    const buckets = checkBuckets(check, opts.buckets);
+    const definition = { ...base, kind: 'histogram' as const, ...(buckets ? { buckets } : {}) };
+    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(check, definition.labelNames, opts.labels);
+    return {
+      decorator,
+      name: 'Timed',
+      identity: `Timed:${definition.name}`,
+      timed: true,
+      needsArgs: typeof labels === 'function',
+      writes: [],
+      build: ({ appMetric }) => {
+        const histogram = appMetric(definition, decorator) as Histogram<string>;
+        const fixed = typeof labels === 'function' ? undefined : histogramSeries(histogram, labels);
+        const cache = new SeriesCache(definition.labelNames, (l) => histogramSeries(histogram, l));
+        return {
+          end(outcome, value, seconds, args) {
+            if (outcome === CANCELLED) return;
+            (fixed ?? cache.get((labels as (call: CallInfo) => Record<string, unknown>)(callInfo(args, outcome, value)))).observe(seconds);
+          },
+        };
+      },
+    };
+  });
+}

@@ -1,0 +1,57 @@
+import { VezaMetric } from '../catalog/catalog';
+import { CANCELLED, FAILURE } from '../explorer/instrument';
+import { errorType, SeriesCache } from '../explorer/labels';
+import { counterSeries, histogramSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link TrackDbQuery}. */
+export interface TrackDbQueryOptions {
+  /**
+   * The `error_type` of a failed query. Keep it bounded: a code or a class, never a message.
+   * @defaultValue the error's `code` when it is short (`ER_DUP_ENTRY`, `23505`), else its class name
+   */
+  errorType?: (error: unknown) => string;
+}
+
+/**
+ * Times a database query in `veza_database_query_duration_seconds{operation, table}` (every call
+ * that ends, success or failure), and counts a failure in
+ * `veza_database_query_errors_total{operation, error_type}`.
+ *
+ * @example
+ * ```ts
+ * @TrackDbQuery('select', 'tracks')
+ * findById(id: string): Promise<Track | null> { ... }
+ * ```
+ */
+export function TrackDbQuery(operation: string, table: string, options?: TrackDbQueryOptions): MethodDecorator {
+  const decorator = `@TrackDbQuery(${JSON.stringify(operation)}, ${JSON.stringify(table)})`;
+  return instrumentMethod(decorator, (check) => {
+    check.string('operation', operation);
+    check.string('table', table);
+    const classify = check.optionalFunction<(error: unknown) => unknown>('errorType', check.options(options, ['errorType']).errorType);
+    return {
+      decorator,
+      name: 'TrackDbQuery',
+      identity: 'TrackDbQuery',
+      timed: true,
+      needsArgs: false,
+      writes: [VezaMetric.DatabaseQueryDuration, VezaMetric.DatabaseQueryErrors],
+      build: ({ metrics }) => {
+        const duration = histogramSeries(metrics.get(VezaMetric.DatabaseQueryDuration), { operation, table });
+        const errorsMetric = metrics.get(VezaMetric.DatabaseQueryErrors);
+        const errors = new SeriesCache(['error_type'], (labels) => counterSeries(errorsMetric, { operation, ...labels }));
+        return {
+          end(outcome, value, seconds) {
+            if (outcome === CANCELLED) return;
+            if (outcome === FAILURE) {
+              const failed = errors.one(classify ? classify(value) : errorType(value));
+              duration.observe(seconds);
+              failed.inc();
+            } else duration.observe(seconds);
+          },
+        };
+      },
+    };
+  });
+}

@@ -1,0 +1,99 @@
+import { VezaMetric } from '../catalog/catalog';
+import { CANCELLED, SUCCESS } from '../explorer/instrument';
+import { labelFrom, SeriesCache } from '../explorer/labels';
+import { histogramSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link TrackHealthCheck}. */
+export interface TrackHealthCheckOptions<R = any> {
+  /** A check that succeeds but takes longer than this many milliseconds is `slow` (0.5). @defaultValue never slow */
+  slowMs?: number;
+  /**
+   * Whether the returned value is a healthy result, for checks that report `down` without throwing.
+   * @defaultValue a `@nestjs/terminus` result (`{ key: { status } }`) is healthy when no status is
+   * `down`, and `slow` (0.5) when one is `degraded`; any other value is healthy
+   */
+  isHealthy?: (result: R) => unknown;
+}
+
+const OK = 1;
+const SLOW = 0.5;
+const DOWN = 0;
+
+/** The status of a `@nestjs/terminus` indicator result, or `undefined` when `result` is not one. */
+function terminusStatus(result: unknown): number | undefined {
+  if (typeof result !== 'object' || result === null) return undefined;
+  const entries = Object.values(result);
+  if (entries.length === 0) return undefined;
+  let status = OK;
+  for (const entry of entries) {
+    const s = (entry as { status?: unknown } | null)?.status;
+    if (typeof s !== 'string') return undefined;
+    if (s === 'down') return DOWN;
+    if (s === 'degraded') status = SLOW;
+  }
+  return status;
+}
+
+/**
+ * Records a health check: its duration in `veza_health_check_duration_ms{service}` (observed in
+ * milliseconds; in seconds in `veza_health_check_duration_seconds` under `naming: 'strict'`), and
+ * `veza_health_check_status{service}`: 1 when it succeeds, 0.5 when it takes more than `slowMs` (or
+ * terminus says `degraded`), 0 when it throws (or terminus says `down`). Works on a
+ * `@nestjs/terminus` health indicator.
+ *
+ * @example
+ * ```ts
+ * @Injectable()
+ * export class DatabaseHealthIndicator {
+ *   constructor(private readonly health: HealthIndicatorService) {}
+ *
+ *   @TrackHealthCheck('database', { slowMs: 250 })
+ *   async isHealthy(key: string) {
+ *     await this.db.ping();
+ *     return this.health.check(key).up();
+ *   }
+ * }
+ * ```
+ */
+export function TrackHealthCheck<A extends unknown[] = any[], R = any>(
+  service: string | ((...args: A) => string),
+  options?: TrackHealthCheckOptions<R>,
+): MethodDecorator {
+  const decorator = `@TrackHealthCheck(${typeof service === 'string' ? JSON.stringify(service) : 'fn'})`;
+  return instrumentMethod(decorator, (check) => {
+    const label = check.stringOrFunction<(...args: A) => string>('service', service);
+    const opts = check.options(options, ['slowMs', 'isHealthy']);
+    const slowMs = check.optionalNumber('slowMs', opts.slowMs) ?? Infinity;
+    const isHealthy = check.optionalFunction<(result: R) => unknown>('isHealthy', opts.isHealthy);
+    return {
+      decorator,
+      name: 'TrackHealthCheck',
+      identity: 'TrackHealthCheck',
+      timed: true,
+      needsArgs: typeof label === 'function',
+      writes: [VezaMetric.HealthCheckDuration, VezaMetric.HealthCheckStatus],
+      build: ({ metrics }) => {
+        const scale = metrics.definition(VezaMetric.HealthCheckDuration).scale;
+        const durationMetric = metrics.get(VezaMetric.HealthCheckDuration);
+        const statusGauge = metrics.get(VezaMetric.HealthCheckStatus);
+        const durations = new SeriesCache(['service'], (labels) => histogramSeries(durationMetric, labels));
+        return {
+          end(outcome, value, seconds, args) {
+            if (outcome === CANCELLED) return;
+            const s = labelFrom('service', label, args);
+            const ms = seconds * 1000;
+            let status = DOWN;
+            if (outcome === SUCCESS) {
+              const reported = isHealthy ? (isHealthy(value as R) ? OK : DOWN) : (terminusStatus(value) ?? OK);
+              status = reported === OK && ms > slowMs ? SLOW : reported;
+            }
+            const duration = durations.one(s);
+            duration.observe(ms * scale);
+            statusGauge.set({ service: s }, status);
+          },
+        };
+      },
+    };
+  });
+}

@@ -1,0 +1,43 @@
+import { VezaMetric } from '../catalog/catalog';
+import { SUCCESS } from '../explorer/instrument';
+import { gaugeSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/**
+ * Moves `veza_auth_sessions_active` when the method succeeds: up by one for `'open'`, down by one
+ * for `'close'`. A method that throws changes nothing.
+ *
+ * @example
+ * ```ts
+ * @TrackSession('open')
+ * async createSession(userId: string): Promise<Session> { ... }
+ *
+ * @TrackSession('close')
+ * async logout(sessionId: string): Promise<void> { ... }
+ * ```
+ */
+export function TrackSession(change: 'open' | 'close'): MethodDecorator {
+  const decorator = `@TrackSession(${JSON.stringify(change)})`;
+  return instrumentMethod(decorator, (check) => {
+    const open = check.oneOf('change', change, ['open', 'close'] as const) === 'open';
+    return {
+      decorator,
+      name: 'TrackSession',
+      identity: 'TrackSession',
+      timed: false,
+      needsArgs: false,
+      writes: [VezaMetric.SessionsActive],
+      steps: [VezaMetric.SessionsActive],
+      build: ({ metrics }) => {
+        const sessions = gaugeSeries(metrics.get(VezaMetric.SessionsActive));
+        return {
+          end(outcome) {
+            if (outcome !== SUCCESS) return;
+            if (open) sessions.inc();
+            else sessions.dec();
+          },
+        };
+      },
+    };
+  });
+}

@@ -1,0 +1,66 @@
+import { VezaMetric } from '../catalog/catalog';
+import { FAILURE, SUCCESS } from '../explorer/instrument';
+import { counterSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** Options of {@link TrackTransferRetry}. */
+export interface TrackTransferRetryOptions<R = any> {
+  /**
+   * For a method that reports a failed attempt by its result rather than by throwing.
+   * @defaultValue every call that returns is a success
+   */
+  isSuccess?: (result: R) => unknown;
+  /**
+   * Whether a thrown error means the transfer will not be retried again (max retries exceeded).
+   * @defaultValue never: every failure is an ordinary one
+   */
+  isPermanent?: (error: unknown) => unknown;
+}
+
+/**
+ * One transfer retry attempt per call (per subscription for an Observable):
+ * `veza_transfer_retry_total` when the attempt starts, then, when it ends,
+ * `veza_transfer_retry_success_total`, or `veza_transfer_retry_permanent_failures_total` when
+ * `isPermanent` says the failure is final, or `veza_transfer_retry_failures_total`.
+ *
+ * @example
+ * ```ts
+ * @TrackTransferRetry({ isPermanent: (e) => e instanceof MaxRetriesExceededError })
+ * async retryTransfer(transferId: string): Promise<void> { ... }
+ * ```
+ */
+export function TrackTransferRetry<R = any>(options?: TrackTransferRetryOptions<R>): MethodDecorator {
+  return instrumentMethod('@TrackTransferRetry()', (check) => {
+    const opts = check.options(options, ['isSuccess', 'isPermanent']);
+    const isSuccess = check.optionalFunction<(result: R) => unknown>('isSuccess', opts.isSuccess);
+    const isPermanent = check.optionalFunction<(error: unknown) => unknown>('isPermanent', opts.isPermanent);
+    return {
+      decorator: '@TrackTransferRetry()',
+      name: 'TrackTransferRetry',
+      identity: 'TrackTransferRetry',
+      timed: false,
+      needsArgs: false,
+      writes: [
+        VezaMetric.TransferRetries,
+        VezaMetric.TransferRetrySuccesses,
+        VezaMetric.TransferRetryFailures,
+        VezaMetric.TransferRetryPermanentFailures,
+      ],
+      build: ({ metrics }) => {
+        const attempts = counterSeries(metrics.get(VezaMetric.TransferRetries));
+        const successes = counterSeries(metrics.get(VezaMetric.TransferRetrySuccesses));
+        const failures = counterSeries(metrics.get(VezaMetric.TransferRetryFailures));
+        const permanent = counterSeries(metrics.get(VezaMetric.TransferRetryPermanentFailures));
+        return {
+          start() {
+            attempts.inc();
+          },
+          end(outcome, value) {
+            if (outcome === SUCCESS) (isSuccess === undefined || isSuccess(value as R) ? successes : failures).inc();
+            else if (outcome === FAILURE) (isPermanent !== undefined && isPermanent(value) ? permanent : failures).inc();
+          },
+        };
+      },
+    };
+  });
+}

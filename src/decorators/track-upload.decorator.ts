@@ -1,0 +1,92 @@
+import { VezaMetric } from '../catalog/catalog';
+import { FAILURE, SUCCESS } from '../explorer/instrument';
+import { amount, labelFrom, SeriesCache } from '../explorer/labels';
+import { counterSeries, histogramSeries } from '../explorer/series';
+import { instrumentMethod } from './instrument-method';
+
+/** The bounded reasons of `veza_uploads_failed_total` the default classification gives. */
+export type UploadFailureReason = 'ClamAV' | 'validation' | 'quota' | 'other';
+
+/** Options of {@link TrackUpload}. */
+export interface TrackUploadOptions<A extends unknown[] = any[], R = any> {
+  /** The `type` label (`audio`, `image`, …): a constant, or a function of the method's arguments. */
+  type: string | ((...args: A) => string);
+  /** The size in bytes, from the arguments or the result. Without it, no size is observed. */
+  size?: (call: { args: A; result: R }) => number;
+  /**
+   * The `reason` of a failed upload. Keep it bounded.
+   * @defaultValue the error's `reason` when it is one of `ClamAV`, `validation`, `quota`; HTTP 400/422
+   * (or a `ValidationError`) → `validation`; HTTP 413/507 → `quota`; anything else → `other`
+   */
+  failureReason?: (error: unknown, ...args: A) => string;
+}
+
+const REASONS: readonly string[] = ['ClamAV', 'validation', 'quota'];
+
+/** The default, bounded classification of a failed upload. */
+export function uploadFailureReason(error: unknown): UploadFailureReason {
+  if (typeof error !== 'object' || error === null) return 'other';
+  const { reason, status, name } = error as { reason?: unknown; status?: unknown; name?: unknown };
+  const getStatus = (error as { getStatus?: () => unknown }).getStatus;
+  if (typeof reason === 'string' && REASONS.includes(reason)) return reason as UploadFailureReason;
+  const code = typeof getStatus === 'function' ? getStatus.call(error) : status;
+  if (code === 400 || code === 422 || name === 'ValidationError') return 'validation';
+  if (code === 413 || code === 507) return 'quota';
+  return 'other';
+}
+
+/**
+ * Records a file upload: `veza_file_uploads_total{type, status}` (`success` or `failure`), its size
+ * in `veza_file_upload_size_bytes{type}` on success when `size` says it, and on failure
+ * `veza_uploads_failed_total{reason}` with a bounded reason.
+ *
+ * @example
+ * ```ts
+ * @TrackUpload<[UploadedFile]>({ type: (file) => file.kind, size: ({ args: [file] }) => file.bytes.length })
+ * async upload(file: UploadedFile): Promise<StoredFile> { ... }
+ * ```
+ */
+export function TrackUpload<A extends unknown[] = any[], R = any>(options: TrackUploadOptions<A, R>): MethodDecorator {
+  return instrumentMethod('@TrackUpload()', (check) => {
+    const opts = check.options(options, ['type', 'size', 'failureReason']);
+    if (options === undefined) check.invalid('options', '{ type, size?, failureReason? }', options);
+    const type = check.stringOrFunction<(...args: A) => string>('type', opts.type);
+    const size = check.optionalFunction<(call: { args: A; result: R }) => unknown>('size', opts.size);
+    const reasonOf = check.optionalFunction<(error: unknown, ...args: A) => unknown>('failureReason', opts.failureReason);
+    return {
+      decorator: '@TrackUpload()',
+      name: 'TrackUpload',
+      identity: 'TrackUpload',
+      timed: false,
+      needsArgs: typeof type === 'function' || size !== undefined || reasonOf !== undefined,
+      writes: [VezaMetric.FileUploads, VezaMetric.FileUploadSize, VezaMetric.UploadsFailed],
+      build: ({ metrics }) => {
+        const uploadsMetric = metrics.get(VezaMetric.FileUploads);
+        const sizeMetric = metrics.get(VezaMetric.FileUploadSize);
+        const failedMetric = metrics.get(VezaMetric.UploadsFailed);
+        const uploads = new SeriesCache(['type', 'status'], (labels) => counterSeries(uploadsMetric, labels));
+        const sizes = new SeriesCache(['type'], (labels) => histogramSeries(sizeMetric, labels));
+        const failed = new SeriesCache(['reason'], (labels) => counterSeries(failedMetric, labels));
+        return {
+          end(outcome, value, _seconds, args) {
+            if (outcome === SUCCESS) {
+              const t = labelFrom('type', type, args);
+              const bytes = size && amount('size', size({ args: Array.from(args ?? []) as A, result: value as R }));
+              const counted = uploads.get({ type: t, status: 'success' });
+              const observed = bytes === undefined ? undefined : sizes.one(t);
+              counted.inc();
+              observed?.observe(bytes as number);
+            } else if (outcome === FAILURE) {
+              const t = labelFrom('type', type, args);
+              const reason = reasonOf ? reasonOf(value, ...(Array.from(args ?? []) as A)) : uploadFailureReason(value);
+              const counted = uploads.get({ type: t, status: 'failure' });
+              const reasoned = failed.one(reason);
+              counted.inc();
+              reasoned.inc();
+            }
+          },
+        };
+      },
+    };
+  });
+}

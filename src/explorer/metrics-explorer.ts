@@ -1,0 +1,172 @@
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
+import type { Counter, Metric } from 'prom-client';
+import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import {
+  gaugeSourceAndSteps,
+  gaugeSourceNotSingleton,
+  instrumentationProblem,
+  instrumentationSetupFailed,
+  scopedInstancesNotMeasured,
+  untrackedReturn,
+} from '../veza-metrics.messages';
+import { AppMetrics } from './app-metrics';
+import { gaugeSourcesOf, installGaugeSources, type BoundGaugeSource, type GaugeSourceSpec } from './gauge-sources';
+import { hookFutureInstances } from './instance-hooks';
+import type { Instrument } from './instrument';
+import { Recorder, type ProblemSink } from './recorder';
+import { bindRecorder, sitesOf, unbindRecorder, type Site } from './trampoline';
+
+/** The self-metric: problems the decorators met while recording (the calls themselves were not affected). */
+export const INSTRUMENTATION_ERRORS = 'veza_metrics_instrumentation_errors_total';
+
+/** The parts of Nest's `InstanceWrapper` the explorer reads. */
+interface Wrapper {
+  readonly instance: unknown;
+  readonly isTransient?: boolean;
+  isDependencyTreeStatic?(): boolean;
+  getStaticTransientInstances?(): Array<{ instance: unknown }>;
+}
+
+/** The prototypes of `object`'s chain, own class first, up to (not including) `Object.prototype`. */
+function prototypes(object: object): object[] {
+  const chain: object[] = [];
+  for (let p = Object.getPrototypeOf(object) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    chain.push(p);
+  }
+  return chain;
+}
+
+/**
+ * Binds, at bootstrap, the decorated methods of every provider, controller and enhancer of this
+ * application to this application's metrics: each instance gets, per decorated method, the recorder
+ * its trampoline looks for. Instances created later (request-scoped, transient) are bound as Nest
+ * creates them. Scrape-time sources (`@GaugeSource`) are installed on their gauges.
+ */
+@Injectable()
+export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, ProblemSink {
+  private readonly logger = new Logger('VezaMetrics');
+  private readonly recorders = new Map<Site, Recorder>();
+  private readonly bound: Array<[object, Site, Recorder]> = [];
+  private readonly undo: Array<() => void> = [];
+  private readonly logged = new Set<string>();
+  private readonly appMetrics: AppMetrics;
+  private problems: Counter<'decorator' | 'method'> | undefined;
+
+  constructor(
+    private readonly modules: ModulesContainer,
+    private readonly metrics: VezaMetricsRegistry,
+  ) {
+    // The series cap and run-time safety the registry gives its own metrics, where it offers them.
+    const protect = (metrics as { protect?: (metric: Metric) => void }).protect?.bind(metrics);
+    this.appMetrics = new AppMetrics(metrics.registry, protect);
+  }
+
+  onModuleInit(): void {
+    this.problems = this.appMetrics.get(
+      {
+        kind: 'counter',
+        name: INSTRUMENTATION_ERRORS,
+        help: 'Problems met while recording a decorated method (the call itself was not affected)',
+        labelNames: ['decorator', 'method'],
+      },
+      'VezaMetricsModule',
+      'VezaMetricsExplorer',
+    ) as Counter<'decorator' | 'method'>;
+    const sources: BoundGaugeSource[] = [];
+    const steps = new Map<string, string>();
+    for (const module of this.modules.values()) {
+      for (const wrappers of [module.providers, module.controllers, module.injectables]) {
+        for (const wrapper of wrappers.values()) this.explore(wrapper as unknown as Wrapper, sources, steps);
+      }
+    }
+    for (const { spec } of sources) {
+      const stepper = steps.get(spec.metric);
+      if (stepper) throw new Error(gaugeSourceAndSteps(spec.metric, spec.place, stepper));
+    }
+    this.undo.push(installGaugeSources(this.metrics, sources, this));
+  }
+
+  onModuleDestroy(): void {
+    for (const [instance, site, recorder] of this.bound) unbindRecorder(instance, site, recorder);
+    this.bound.length = 0;
+    for (const undo of this.undo.splice(0)) undo();
+    this.appMetrics.release();
+  }
+
+  problem(place: string, decorator: string, error: unknown): void {
+    try {
+      this.problems?.inc({ decorator, method: place });
+    } catch {
+      // The self-metric is best effort: nothing here may reach the call.
+    }
+    this.once(`${decorator} ${place}`, () => instrumentationProblem(decorator, place, error));
+  }
+
+  untracked(place: string, what: string): void {
+    this.once(`untracked ${place}`, () => untrackedReturn(place, what));
+  }
+
+  private once(key: string, message: () => string): void {
+    if (this.logged.has(key)) return;
+    this.logged.add(key);
+    this.logger.warn(message());
+  }
+
+  private explore(wrapper: Wrapper, sources: BoundGaugeSource[], steps: Map<string, string>): void {
+    const { instance } = wrapper;
+    if (typeof instance !== 'object' || instance === null) return;
+    const chain = prototypes(instance);
+    const sites = chain.flatMap((p) => sitesOf(p));
+    const gauges = chain.flatMap((p) => gaugeSourcesOf(p));
+    if (sites.length === 0 && gauges.length === 0) return;
+    const singleton = wrapper.isTransient !== true && wrapper.isDependencyTreeStatic?.() !== false;
+    if (gauges.length > 0) {
+      if (!singleton) throw new Error(gaugeSourceNotSingleton((gauges[0] as GaugeSourceSpec).place));
+      for (const spec of gauges) sources.push({ instance: instance as BoundGaugeSource['instance'], spec });
+    }
+    if (sites.length === 0) return;
+    const recorders = sites.map((site) => this.recorderFor(site));
+    for (const site of sites)
+      for (const spec of site.specs) for (const gauge of spec.steps ?? []) steps.set(gauge, `${spec.decorator} on "${site.place}"`);
+    const bind = (object: object, track: boolean): void => {
+      sites.forEach((site, i) => {
+        bindRecorder(object, site, recorders[i] as Recorder);
+        if (track) this.bound.push([object, site, recorders[i] as Recorder]);
+      });
+    };
+    bind(instance, true);
+    if (singleton) return;
+    for (const host of wrapper.getStaticTransientInstances?.() ?? []) {
+      if (typeof host.instance === 'object' && host.instance !== null) bind(host.instance, true);
+    }
+    const unhook = hookFutureInstances(wrapper, (object) => bind(object, false));
+    if (unhook) this.undo.push(unhook);
+    else this.logger.warn(scopedInstancesNotMeasured(sites.map((s) => s.place)));
+  }
+
+  private recorderFor(site: Site): Recorder {
+    let recorder = this.recorders.get(site);
+    if (recorder) return recorder;
+    const instruments: Instrument[] = site.specs.map((spec) => {
+      try {
+        return spec.build({
+          place: site.place,
+          metrics: this.metrics,
+          appMetric: (definition, decorator) => this.appMetrics.get(definition, decorator, site.place),
+        });
+      } catch (error) {
+        throw new Error(instrumentationSetupFailed(spec.decorator, site.place, error), { cause: error });
+      }
+    });
+    recorder = new Recorder(
+      site.place,
+      site.specs.some((s) => s.timed),
+      instruments,
+      site.specs.map((s) => s.name),
+      this,
+    );
+    this.recorders.set(site, recorder);
+    return recorder;
+  }
+}

@@ -1,0 +1,166 @@
+import { Observable, type Subscriber } from 'rxjs';
+import { CANCELLED, FAILURE, SUCCESS, type CallArgs, type Instrument, type Outcome } from './instrument';
+
+/** Where a recorder reports a problem of its own (never the call's): logged once per place, counted. */
+export interface ProblemSink {
+  problem(place: string, decorator: string, error: unknown): void;
+  /** A return value it cannot follow without changing it (a frozen thenable): logged once per place. */
+  untracked(place: string, what: string): void;
+}
+
+const { now } = performance;
+const clock = (): number => now.call(performance);
+const promiseThen = Promise.prototype.then;
+
+/**
+ * The measurement of one decorated method in one application, shared by every instance of the class
+ * that application created. The trampoline calls the method itself; the recorder only sees what came
+ * out, hands the caller that very value (or lets the very error through), and settles the record
+ * when the work ends: at once for a plain value, in one reaction for a Promise, per subscription for
+ * an Observable, at the first `then` for another thenable (which may be lazy: it is never run twice).
+ */
+export class Recorder {
+  private readonly starts: boolean;
+
+  constructor(
+    readonly place: string,
+    /** At least one instrument needs the call's duration. */
+    readonly timed: boolean,
+    private readonly instruments: readonly Instrument[],
+    private readonly names: readonly string[],
+    private readonly sink: ProblemSink,
+  ) {
+    this.starts = instruments.some((i) => i.start !== undefined);
+  }
+
+  /** The method threw `error` (synchronously): record, and the trampoline rethrows it. */
+  thrown(error: unknown, t0: number, args: CallArgs): void {
+    this.settle(FAILURE, error, t0, args, this.start(args));
+  }
+
+  /** The method returned `result`: record now or when it settles, and give `result` back untouched. */
+  returned<T>(result: T, t0: number, args: CallArgs): T {
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
+      this.settle(SUCCESS, result, t0, args, this.start(args));
+      return result;
+    }
+    if (result instanceof Promise) {
+      const started = this.start(args);
+      promiseThen.call(
+        result,
+        (value: unknown) => this.settle(SUCCESS, value, t0, args, started),
+        (error: unknown) => this.settle(FAILURE, error, t0, args, started),
+      );
+      return result;
+    }
+    const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown };
+    // A Subject is also an Observer: wrapping it would take `next` away from the caller.
+    if (typeof candidate.subscribe === 'function' && typeof candidate.lift === 'function' && typeof candidate.next !== 'function') {
+      return this.observable(result as unknown as Observable<unknown>, args) as T;
+    }
+    if (typeof candidate.then === 'function') return this.thenable(result, args);
+    this.settle(SUCCESS, result, t0, args, this.start(args));
+    return result;
+  }
+
+  private observable(source: Observable<unknown>, args: CallArgs): Observable<unknown> {
+    return new Observable((subscriber: Subscriber<unknown>) => {
+      const t0 = this.timed ? clock() : 0;
+      const started = this.start(args);
+      let open = true;
+      let last: unknown;
+      const inner = source.subscribe({
+        next: (value) => {
+          last = value;
+          subscriber.next(value);
+        },
+        error: (error: unknown) => {
+          if (open) this.settle(FAILURE, error, t0, args, started);
+          open = false;
+          subscriber.error(error);
+        },
+        complete: () => {
+          if (open) this.settle(SUCCESS, last, t0, args, started);
+          open = false;
+          subscriber.complete();
+        },
+      });
+      return () => {
+        if (open) this.settle(CANCELLED, undefined, t0, args, started);
+        open = false;
+        inner.unsubscribe();
+      };
+    });
+  }
+
+  /**
+   * A thenable that is not a native Promise (a query builder, terminus' `HealthCheckAttempt`) may run
+   * only when awaited, and again on every `then`: calling `then` here would run it twice. Its first
+   * `then` is followed instead, once, and the object is given back as it was.
+   */
+  private thenable<T>(target: T, args: CallArgs): T {
+    const object = target as unknown as { then: (ok?: unknown, ko?: unknown) => unknown };
+    const own = Object.getOwnPropertyDescriptor(object, 'then');
+    const original = object.then;
+    const restore = (): void => {
+      if (own) Object.defineProperty(object, 'then', own);
+      else delete (object as { then?: unknown }).then;
+    };
+    const recorder = this;
+    const follow = function (this: unknown, onFulfilled?: unknown, onRejected?: unknown): unknown {
+      restore();
+      const t0 = recorder.timed ? clock() : 0;
+      const started = recorder.start(args);
+      return original.call(
+        this,
+        (value: unknown) => {
+          recorder.settle(SUCCESS, value, t0, args, started);
+          return typeof onFulfilled === 'function' ? onFulfilled(value) : value;
+        },
+        (error: unknown) => {
+          recorder.settle(FAILURE, error, t0, args, started);
+          if (typeof onRejected === 'function') return onRejected(error);
+          throw error;
+        },
+      );
+    };
+    try {
+      Object.defineProperty(object, 'then', { value: follow, configurable: true, writable: true, enumerable: own?.enumerable ?? false });
+    } catch {
+      this.sink.untracked(this.place, 'a thenable that cannot be followed (frozen)');
+    }
+    return target;
+  }
+
+  /** Starts the instruments that care; what each returned, by position (`undefined` when none does). */
+  private start(args: CallArgs): unknown[] | undefined {
+    if (!this.starts) return undefined;
+    const { instruments } = this;
+    const started = new Array<unknown>(instruments.length);
+    for (let i = 0; i < instruments.length; i++) {
+      const instrument = instruments[i] as Instrument;
+      if (instrument.start === undefined) continue;
+      try {
+        started[i] = instrument.start(args);
+      } catch (error) {
+        this.sink.problem(this.place, this.names[i] as string, error);
+      }
+    }
+    return started;
+  }
+
+  private settle(outcome: Outcome, value: unknown, t0: number, args: CallArgs, started: unknown[] | undefined): void {
+    const seconds = this.timed ? (clock() - t0) / 1000 : 0;
+    const { instruments } = this;
+    for (let i = 0; i < instruments.length; i++) {
+      try {
+        (instruments[i] as Instrument).end(outcome, value, seconds, args, started?.[i]);
+      } catch (error) {
+        this.sink.problem(this.place, this.names[i] as string, error);
+      }
+    }
+  }
+}
+
+/** The clock the trampoline reads before a timed call (milliseconds, sub-microsecond resolution). */
+export { clock };
