@@ -110,7 +110,9 @@ export class VezaMetricsService {
     this.safely('recordHealthCheck', () => {
       const scale = this.metrics.definition(VezaMetric.HealthCheckDuration).scale;
       this.metrics.get(VezaMetric.HealthCheckDuration).observe({ service }, durationMs * scale);
-      this.metrics.get(VezaMetric.HealthCheckStatus).set({ service }, HEALTH_STATUS_VALUE[status] ?? 0);
+      this.metrics
+        .get(VezaMetric.HealthCheckStatus)
+        .set({ service }, Object.hasOwn(HEALTH_STATUS_VALUE, status) ? HEALTH_STATUS_VALUE[status] : 0);
     });
   }
 

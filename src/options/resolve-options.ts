@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { VEZA_CATALOG } from '../catalog/catalog';
 import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.messages';
 import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface';
+import { resolveCardinalityOptions, type ResolvedCardinalityOptions } from './resolve-cardinality-options';
 import { resolveEndpointOptions, type ResolvedEndpointOptions } from './resolve-endpoint-options';
 
 /** Options after validation, with every default filled in. */
@@ -16,6 +17,8 @@ export interface ResolvedVezaMetricsOptions {
   readonly http: { readonly enabled: boolean; readonly exclude: readonly string[] };
   /** Where and how `/metrics` is served: `appEndpoint`, `metricsServer`, `auth`, `scrape`. */
   readonly endpoint: ResolvedEndpointOptions;
+  /** Caps on label sets per metric. */
+  readonly cardinality: ResolvedCardinalityOptions;
 }
 
 const KNOWN_KEYS = [
@@ -31,6 +34,7 @@ const KNOWN_KEYS = [
   'metricsServer',
   'auth',
   'scrape',
+  'cardinality',
 ] as const;
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -91,6 +95,7 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     naming,
     http: resolveHttp(options.http),
     endpoint: resolveEndpointOptions(options),
+    cardinality: resolveCardinalityOptions(options.cardinality),
   };
 }
 

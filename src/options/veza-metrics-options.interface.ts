@@ -47,6 +47,19 @@ export interface ScrapeOptions {
   collectTimeoutMs?: number;
 }
 
+/** Caps on the number of label sets (series) a metric may hold. */
+export interface CardinalityOptions {
+  /**
+   * The cap of every metric. Past it, new label sets are folded into one overflow series whose
+   * labels are all `__overflow__`, so totals stay exact; the first overflow is logged and every
+   * folded recording counted in `veza_metrics_series_overflow_total{metric}`.
+   * @defaultValue `2000`
+   */
+  maxSeries?: number;
+  /** Caps per metric name (as exposed), e.g. `{ veza_errors_total: 200 }`. */
+  perMetric?: Record<string, number>;
+}
+
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
  * wrong shape, fails the application's start-up with a message that names it.
@@ -106,4 +119,6 @@ export interface VezaMetricsModuleOptions {
   auth?: MetricsAuthOptions;
   /** Scrape limits: concurrency, whole-scrape and per-source timeouts. */
   scrape?: ScrapeOptions;
+  /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
+  cardinality?: CardinalityOptions;
 }

@@ -1,10 +1,11 @@
-import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, register as globalRegistry, Registry, type Metric } from 'prom-client';
 import { renderExposition, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
 import { VEZA_CATALOG, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
 import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
-import { duplicateCatalogMetric, metricClash } from '../veza-metrics.messages';
+import { duplicateCatalogMetric, metricClash, recordingRefused, seriesOverflow } from '../veza-metrics.messages';
+import { guardMetric, type SeriesGuardHooks } from './series-guard';
 import {
   createMetric,
   definitionOf,
@@ -40,6 +41,8 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   private readonly metrics = new Map<string, Metric>();
   private readonly definitions = new Map<string, ExposedDefinition>();
   private readonly ownsRegistry: boolean;
+  private readonly logger = new Logger('VezaMetrics');
+  private readonly guardHooks: SeriesGuardHooks;
 
   constructor(readonly options: ResolvedVezaMetricsOptions) {
     this.ownsRegistry = options.registry === undefined;
@@ -53,6 +56,45 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
       this.metrics.set(row.name, this.adoptOrCreate(def));
     }
     if (options.defaultMetrics.enabled) this.collectDefaults();
+    const overflows = this.selfCounter(
+      'veza_metrics_series_overflow_total',
+      'Recordings folded into the overflow series of a metric at its series cap',
+      ['metric'],
+    );
+    const refused = this.selfCounter(
+      'veza_metrics_recording_errors_total',
+      'Recordings refused: a value Prometheus forbids, an unknown label, an error',
+      ['metric'],
+    );
+    const logged = new Set<string>();
+    const logOnce = (key: string, message: () => string): void => {
+      if (logged.has(key)) return;
+      logged.add(key);
+      this.logger.warn(message());
+    };
+    this.guardHooks = {
+      onOverflow: (metric) => {
+        overflows.inc({ metric });
+        logOnce(`overflow:${metric}`, () => seriesOverflow(metric, this.seriesCap(metric)));
+      },
+      onError: (metric, error) => {
+        refused.inc({ metric });
+        logOnce(`error:${metric}`, () => recordingRefused(metric, error));
+      },
+    };
+    for (const metric of this.metrics.values()) this.protect(metric);
+  }
+
+  /**
+   * Puts a metric under the application's series cap and run-time safety (see `cardinality`):
+   * every catalog metric is; call it for metrics of your own in this registry.
+   */
+  protect(metric: Metric): void {
+    guardMetric(metric, this.seriesCap((metric as unknown as { name: string }).name), this.guardHooks);
+  }
+
+  private seriesCap(name: string): number {
+    return this.options.cardinality.perMetric[name] ?? this.options.cardinality.maxSeries;
   }
 
   /** The catalog metric registered under the catalog (seed) name `name`, whatever the naming mode. */

@@ -34,6 +34,7 @@ describe('options', () => {
         auth: undefined,
         scrape: { maxConcurrent: 2, timeoutMs: 10_000, collectTimeoutMs: 3_000 },
       },
+      cardinality: { maxSeries: 2000, perMetric: {} },
     });
   });
 
@@ -67,7 +68,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality.',
     ],
     [
       'an empty path',

@@ -146,6 +146,8 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
     ['slow', 0.5],
     ['error', 0],
     ['anything else', 0],
+    ['toString', 0],
+    ['constructor', 0],
   ])('recordHealthCheck with status %s observes milliseconds and sets the status to %d', async (status, value) => {
     ctx.service.recordHealthCheck('database', 12, status);
     const text = await ctx.render();

@@ -1,0 +1,180 @@
+import type { Metric } from 'prom-client';
+
+/** The label value every series past a metric's cap is folded into (all its labels take it). */
+export const OVERFLOW_LABEL_VALUE = '__overflow__';
+/** The label value of a value that is not a string, number, boolean, bigint, null or undefined. */
+export const INVALID_LABEL_VALUE = '__invalid__';
+/** Longer label values are cut to this many UTF-16 units (and made well-formed again). */
+export const MAX_LABEL_VALUE_LENGTH = 256;
+
+/** What a guard reports; both are called at most once per event and must not throw. */
+export interface SeriesGuardHooks {
+  /** A recording was folded into the overflow series. */
+  onOverflow(metric: string): void;
+  /** A recording was refused (a bad value, an unknown label, prom-client threw). */
+  onError(metric: string, error: unknown): void;
+}
+
+type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * Turns anything code may pass as a label value into a valid, bounded string: numbers and booleans
+ * as text, `null`/`undefined` as empty, objects as `__invalid__`, 64 KiB strings cut to 256 units,
+ * lone surrogates replaced (the exposition must be valid UTF-8).
+ */
+export function sanitizeLabelValue(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
+  else if (value === undefined || value === null) text = '';
+  else text = INVALID_LABEL_VALUE;
+  if (text.length > MAX_LABEL_VALUE_LENGTH) text = text.slice(0, MAX_LABEL_VALUE_LENGTH);
+  const wf = text as unknown as WellFormed;
+  return wf.isWellFormed() ? text : wf.toWellFormed();
+}
+
+type Labels = Record<string, unknown>;
+type AnyFn = (...args: unknown[]) => unknown;
+interface Guardable {
+  name: string;
+  type: string;
+  labelNames: string[];
+  enableExemplars?: boolean;
+  [method: string]: unknown;
+}
+
+const GUARDED = Symbol('vezaSeriesGuard');
+const isLabels = (v: unknown): v is Labels => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class InvalidRecording extends Error {}
+
+/**
+ * Installs a guard on a prom-client metric's own methods, so that every path that records into it
+ * (helpers, the HTTP recorder, decorators, code that injected the metric) gets the same treatment:
+ * label values sanitised, unknown label names dropped, at most `cap` label sets (past it, the new
+ * ones are folded into one overflow series, so sums stay exact), values Prometheus forbids refused
+ * (a counter decreased, a non-finite observation), and nothing ever thrown to the caller.
+ */
+export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks): void {
+  const m = metric as unknown as Guardable;
+  if (m[GUARDED as unknown as string]) return;
+  Object.defineProperty(m, GUARDED, { value: true });
+  const labelNames = [...m.labelNames];
+  const admitted = new Set<string>();
+  const overflow: Record<string, string> = Object.fromEntries(labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]));
+  const report = (error: unknown): undefined => {
+    hooks.onError(m.name, error);
+    return undefined;
+  };
+
+  /** Sanitised labels of an admitted series, or the overflow series. */
+  const guard = (labels: Labels): Record<string, string> => {
+    const out: Record<string, string> = {};
+    let key = '';
+    for (const name of labelNames) {
+      if (Object.prototype.hasOwnProperty.call(labels, name)) {
+        const value = sanitizeLabelValue(labels[name]);
+        out[name] = value;
+        key += value;
+      }
+      key += '\u0000';
+    }
+    for (const name of Object.keys(labels)) {
+      if (!labelNames.includes(name)) hooks.onError(m.name, new InvalidRecording(`label "${name}" is not one of ${labelNames.join(', ')}`));
+    }
+    if (admitted.has(key)) return out;
+    if (admitted.size < cap) {
+      admitted.add(key);
+      return out;
+    }
+    hooks.onOverflow(m.name);
+    return overflow;
+  };
+
+  const finite = (value: unknown, allowNegative: boolean): boolean => {
+    if (value === undefined) return true;
+    if (typeof value !== 'number' || !Number.isFinite(value) || (!allowNegative && value < 0)) {
+      hooks.onError(m.name, new InvalidRecording(`value ${String(value as string)} refused`));
+      return false;
+    }
+    return true;
+  };
+
+  /** Wraps `method(labels?, value?)`; `check` validates the value. */
+  const wrapValued = (method: string, allowNegative: boolean): void => {
+    const original = m[method] as AnyFn | undefined;
+    if (typeof original !== 'function') return;
+    m[method] = function guarded(this: unknown, a?: unknown, b?: unknown): unknown {
+      try {
+        if (m.enableExemplars && isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
+          const opts = a as { labels?: Labels; value?: unknown };
+          if (!finite(opts.value, allowNegative)) return undefined;
+          return original.call(m, { ...opts, labels: guard(opts.labels ?? {}) });
+        }
+        if (isLabels(a)) return finite(b, allowNegative) ? original.call(m, guard(a), b) : undefined;
+        return finite(a, allowNegative) ? original.call(m, a) : undefined;
+      } catch (error) {
+        return report(error);
+      }
+    };
+  };
+
+  /** Wraps `method(labels?)` (labels only). */
+  const wrapLabelled = (method: string): void => {
+    const original = m[method] as AnyFn | undefined;
+    if (typeof original !== 'function') return;
+    m[method] = function guarded(this: unknown, ...args: unknown[]): unknown {
+      try {
+        if (args.length === 0 || args[0] === undefined) return original.call(m);
+        const labels = isLabels(args[0]) ? args[0] : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
+        return original.call(m, guard(labels));
+      } catch (error) {
+        return report(error);
+      }
+    };
+  };
+
+  if (m.type === 'counter') {
+    wrapValued('inc', false);
+  } else if (m.type === 'gauge') {
+    wrapValued('inc', true);
+    wrapValued('dec', true);
+    wrapValued('set', true);
+    wrapLabelled('setToCurrentTime');
+  } else {
+    wrapValued('observe', true);
+    wrapLabelled('zero');
+  }
+  wrapLabelled('labels');
+  wrapLabelled('remove');
+  wrapStartTimer(m, report);
+
+  const reset = m.reset as AnyFn;
+  m.reset = function guardedReset(): unknown {
+    admitted.clear();
+    return reset.call(m);
+  };
+}
+
+/**
+ * `startTimer(labels)` returns `end(moreLabels)`, which records the merged labels at `end`: through
+ * the guarded `observe` (or `set`), so the merged labels are guarded too.
+ */
+function wrapStartTimer(m: Guardable, report: (e: unknown) => undefined): void {
+  if (typeof m.startTimer !== 'function') return;
+  // Already guarded: the merged labels go through the guard there.
+  const record = (m.type === 'gauge' ? m.set : m.observe) as AnyFn;
+  m.startTimer = function guardedStartTimer(startLabels?: unknown): (endLabels?: unknown) => number | undefined {
+    const started = process.hrtime.bigint();
+    return (endLabels?: unknown) => {
+      try {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const labels = { ...(isLabels(startLabels) ? startLabels : {}), ...(isLabels(endLabels) ? endLabels : {}) };
+        record.call(m, labels, seconds);
+        return seconds;
+      } catch (error) {
+        return report(error);
+      }
+    };
+  };
+}
