@@ -12,3 +12,48 @@ export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS } from './http/h
 export { statusLabelOf } from './http/status-label';
 export { MetricsServer } from './endpoint/metrics-server';
 export type { MetricsAuthOptions, MetricsServerOptions, ScrapeOptions } from './options/veza-metrics-options.interface';
+export {
+  CountLogin,
+  TrackSession,
+  TrackDbQuery,
+  TrackUpload,
+  uploadFailureReason,
+  CountTrackUploaded,
+  CountUserRegistered,
+  CountPlaylistCreated,
+  CountOrder,
+  TimeCheckout,
+  TrackTransferRetry,
+  TrackHealthCheck,
+  TrackLiveStream,
+  TrackLiveViewers,
+  CountCacheLookup,
+  CountErrors,
+  CountWebSocketMessage,
+  CountRateLimitHit,
+  GaugeSource,
+  Counted,
+  Timed,
+  InProgress,
+} from './decorators';
+export type {
+  CountLoginOptions,
+  TrackDbQueryOptions,
+  TrackUploadOptions,
+  UploadFailureReason,
+  CountOrderOptions,
+  TrackTransferRetryOptions,
+  TrackHealthCheckOptions,
+  CountCacheLookupOptions,
+  CountErrorsOptions,
+  CountWebSocketMessageOptions,
+  CountRateLimitHitOptions,
+  GaugeSourceOptions,
+  VezaGaugeName,
+  CountedOptions,
+  TimedOptions,
+  InProgressOptions,
+  AppMetricOptions,
+  CallInfo,
+} from './decorators';
+export { INSTRUMENTATION_ERRORS } from './explorer/metrics-explorer';

@@ -67,3 +67,91 @@ export const seriesOverflow = (metric: string, cap: number): string =>
 
 export const recordingRefused = (metric: string, error: unknown): string =>
   `A recording into "${metric}" was refused and skipped: ${error instanceof Error ? error.message : String(error as string)}.`;
+
+// Decorators (src/decorators, src/explorer). Each says what is wrong, where, and how to fix it.
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const on = (decorator: string, place: string): string => `${decorator} on "${place}"`;
+
+export const decoratorOnNonMethod = (decorator: string, place: string): string =>
+  `${on(decorator, place)}: "${place}" is not a method; put ${decorator} on a method of a provider or controller.`;
+
+export const decoratorOnStaticMethod = (decorator: string, place: string): string =>
+  `${on(decorator, place)}: "${place}" is a static method, which no Nest instance owns; put ${decorator} on an instance method.`;
+
+export const standardDecoratorsUnsupported = (decorator: string): string =>
+  `${decorator} was applied as a TC39 standard decorator; Nest needs "experimentalDecorators": true in tsconfig.json.`;
+
+export const decoratorAppliedTwice = (decorator: string, place: string): string =>
+  `${on(decorator, place)}: the method already has this decorator, so each call would be recorded twice; remove one of them.`;
+
+export const invalidDecoratorOption = (decorator: string, place: string, option: string, expected: string, got: unknown): string =>
+  `${on(decorator, place)}: "${option}" must be ${expected}, got ${describe(got)}.`;
+
+export const unknownDecoratorOption = (decorator: string, place: string, key: string, known: readonly string[]): string =>
+  `${on(decorator, place)}: unknown option "${key}"; expected one of ${known.join(', ')}.`;
+
+export const unknownCatalogMetric = (decorator: string, place: string, metric: string): string =>
+  `${on(decorator, place)}: "${metric}" is not a Veza catalog metric; use a name from VezaMetric (e.g. VezaMetric.ActiveUsers).`;
+
+export const gaugeSourceNotAGauge = (decorator: string, place: string, metric: string, kind: string): string =>
+  `${on(decorator, place)}: "${metric}" is a ${kind}, and only a gauge can be read at scrape time; use the decorator that records it.`;
+
+export const wrongLabelNames = (decorator: string, place: string, given: readonly string[], expected: readonly string[]): string =>
+  `${on(decorator, place)}: labels {${given.join(', ')}} do not match the metric's label names {${expected.join(', ')}}; ` +
+  `give a string value for each of them, and nothing else.`;
+
+export const appMetricIsCatalogMetric = (decorator: string, place: string, name: string): string =>
+  `${on(decorator, place)}: "${name}" is a Veza catalog metric, which the module already registers; ` +
+  `use its own decorator (see the README's table) or choose another name.`;
+
+export const appMetricLabelsRequired = (decorator: string, place: string, labelNames: readonly string[]): string =>
+  `${on(decorator, place)}: the metric has label names {${labelNames.join(', ')}} but no "labels"; ` +
+  `give fixed values or a function of the call.`;
+
+export const appMetricClash = (where: string, name: string, ours: string, theirs: string): string =>
+  `${where}: metric "${name}" (${ours}) is already registered by other code as ${theirs}; ` +
+  `rename one of them (the decorator creates its own metric).`;
+
+export const appMetricConflict = (name: string, firstWhere: string, first: string, secondWhere: string, second: string): string =>
+  `Metric "${name}" is declared as ${first} by ${firstWhere} and as ${second} by ${secondWhere}; ` +
+  `give both the same definition, or different names.`;
+
+export const gaugeSourceTwice = (metric: string, labels: Readonly<Record<string, string>>, first: string, second: string): string =>
+  `@GaugeSource: "${metric}"${Object.keys(labels).length ? ` ${JSON.stringify(labels)}` : ''} is read from both "${first}" and "${second}"; ` +
+  `keep one source per series.`;
+
+export const gaugeSourceAndSteps = (metric: string, sourcePlace: string, stepper: string): string =>
+  `@GaugeSource on "${sourcePlace}" sets "${metric}" at each scrape, and ${stepper} moves it up and down: one would undo the other; ` +
+  `keep only one of them.`;
+
+export const gaugeSourceNotSingleton = (place: string): string =>
+  `@GaugeSource on "${place}": the provider is request-scoped or transient, and a scrape belongs to no request; ` +
+  `move the method to a singleton provider.`;
+
+export const instrumentationSetupFailed = (decorator: string, place: string, error: unknown): string =>
+  `${on(decorator, place)} could not be set up: ${errorText(error)}`;
+
+export const instrumentationProblem = (decorator: string, place: string, error: unknown): string =>
+  `@${decorator} on "${place}" could not record this call (the call itself was not affected; logged once, counted in ` +
+  `veza_metrics_instrumentation_errors_total): ${errorText(error)}`;
+
+export const untrackedReturn = (place: string, what: string): string =>
+  `"${place}" returned ${what}: its outcome is not recorded (logged once); return a Promise (an async method) instead.`;
+
+export const scopedInstancesNotMeasured = (places: readonly string[]): string =>
+  `This Nest version does not let request-scoped or transient instances be followed: calls of ${places.join(', ')} on them are not recorded.`;
+
+export const labelNotString = (label: string, value: unknown): string => `label "${label}" must be a string, got ${describe(value)}`;
+
+export const labelsDoNotMatch = (given: readonly string[], expected: readonly string[]): string =>
+  `labels {${given.join(', ')}} do not match the label names {${expected.join(', ')}}`;
+
+export const notANumber = (what: string, value: unknown, nonNegative = true): string =>
+  `${what} must be a finite number${nonNegative ? ' >= 0' : ''}, got ${describe(value)}`;
+
+export const seriesOverflow = (metric: string, cap: number): string =>
+  `Metric "${metric}" reached its cap of ${cap} label sets; new ones are folded into its __overflow__ series (raise cardinality.perMetric["${metric}"] if this is expected).`;
+
+export const recordingRefused = (metric: string, error: unknown): string =>
+  `A recording into "${metric}" was refused and skipped: ${error instanceof Error ? error.message : String(error as string)}.`;

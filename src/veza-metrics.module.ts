@@ -4,6 +4,7 @@ import { VEZA_CATALOG } from './catalog/catalog';
 import { MetricsEndpoint } from './endpoint/metrics-endpoint';
 import { MetricsScraper } from './endpoint/metrics-scraper';
 import { MetricsServer } from './endpoint/metrics-server';
+import { VezaMetricsExplorer } from './explorer/metrics-explorer';
 import { HttpMetricsRecorder } from './http/http-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
@@ -58,6 +59,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     MetricsScraper,
     MetricsEndpoint,
     MetricsServer,
+    // Binds the decorated methods (@CountLogin, @Timed, ...) of this application's instances to its metrics.
+    VezaMetricsExplorer,
   ],
   exports: [VezaMetricsRegistry, VezaMetricsService, MetricsServer, ...metricProviders.map((p) => p.provide)],
 })
