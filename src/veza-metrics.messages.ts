@@ -62,12 +62,6 @@ export const metricsServerListening = (host: string, port: number, path: string)
 export const metricsServerFailed = (host: string, port: number, error: unknown): string =>
   `${OPTION_ERROR_PREFIX} option "metricsServer" could not listen on ${host}:${port} (${error instanceof Error ? error.message : String(error as string)}); choose a free port.`;
 
-export const seriesOverflow = (metric: string, cap: number): string =>
-  `Metric "${metric}" reached its cap of ${cap} label sets; new ones are folded into its __overflow__ series (raise cardinality.perMetric["${metric}"] if this is expected).`;
-
-export const recordingRefused = (metric: string, error: unknown): string =>
-  `A recording into "${metric}" was refused and skipped: ${error instanceof Error ? error.message : String(error as string)}.`;
-
 // Decorators (src/decorators, src/explorer). Each says what is wrong, where, and how to fix it.
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
