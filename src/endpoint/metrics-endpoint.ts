@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricsServed } from '../veza-metrics.messages';
-import { MetricsScraper, type ScrapeRequest } from './metrics-scraper';
+import { MetricsScraper, type ScrapeRequest, type ScrapeResponse } from './metrics-scraper';
 
 /**
  * Serves the exposition at the configured path, on the application's own HTTP adapter.
@@ -25,11 +25,29 @@ export class MetricsEndpoint {
     if (!this.metrics.options.endpoint.app) return;
     const path = this.metrics.options.path;
     adapter.get(path, (req: ScrapeRequest, res: unknown) => {
-      void this.scraper.scrape(req).then((answer) => {
-        for (const [name, value] of Object.entries(answer.headers)) adapter.setHeader(res, name, value);
-        adapter.reply(res, answer.body, answer.status);
-      });
+      void this.scraper.scrape(req).then((answer) => send(adapter.getType(), res, answer));
     });
     this.logger.log(metricsServed(path));
   }
+}
+
+interface FastifyReplyLike {
+  code(status: number): FastifyReplyLike;
+  headers(values: Record<string, string | number>): FastifyReplyLike;
+  send(payload: Buffer | string): unknown;
+}
+interface NodeResponseLike {
+  writeHead(status: number, headers: Record<string, string | number>): NodeResponseLike;
+  end(body: Buffer | string): unknown;
+}
+
+/**
+ * Sends the answer as bytes. Nest's `reply()` would JSON-encode a Buffer on Express, so the
+ * response is written directly: Fastify's reply, or Express' Node response (which drops the body of
+ * a HEAD request by itself).
+ */
+function send(adapterType: string, res: unknown, answer: ScrapeResponse): void {
+  const headers = { ...answer.headers, 'Content-Length': Buffer.byteLength(answer.body) };
+  if (adapterType === 'fastify') (res as FastifyReplyLike).code(answer.status).headers(headers).send(answer.body);
+  else (res as NodeResponseLike).writeHead(answer.status, headers).end(answer.body);
 }

@@ -9,7 +9,7 @@ import { MetricsAuthenticator } from './metrics-auth';
 export interface ScrapeResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  readonly body: string | Buffer;
 }
 
 /** The parts of a request the scrape looks at. */
@@ -62,7 +62,7 @@ export class MetricsScraper {
     this.inFlight++;
     try {
       const format = negotiate(request.headers.accept);
-      const body = await this.metrics.render(format, {
+      const body = await this.metrics.renderBytes(format, {
         deadline: performance.now() + timeoutMs,
         collectTimeoutMs,
         onCollectFailure: (metric, reason, error) => this.onCollectFailure(metric, reason, error),

@@ -25,108 +25,226 @@ export interface RenderOptions {
   readonly onCollectFailure: (metric: string, reason: CollectFailure, error?: unknown) => void;
 }
 
+type Labels = Record<string, unknown>;
+interface Exemplar {
+  labelSet: Labels;
+  value: number;
+  timestamp: number;
+}
 interface Sample {
   metricName?: string;
-  labels?: Record<string, unknown>;
-  sharedLabels?: Record<string, unknown>;
+  labels?: Labels;
+  sharedLabels?: Labels;
   value: number;
-  exemplar?: { labelSet: Record<string, unknown>; value: number; timestamp: number };
+  exemplar?: Exemplar | null;
 }
-
 interface MetricData {
   name: string;
   help: string;
   type: string;
   values?: Sample[];
 }
+/** prom-client 15's layout: series in `hashMap`, histogram buckets per bound, not yet cumulative. */
+interface SeriesEntry {
+  labels?: Labels;
+  value?: number;
+  exemplar?: Exemplar | null;
+  bucketValues?: Record<string, number>;
+  bucketExemplars?: Record<string, Exemplar | null> | null;
+  sum?: number;
+  count?: number;
+}
+type Collectable = Metric & {
+  name: string;
+  help: string;
+  type: string;
+  collect?: (this: unknown) => unknown;
+  hashMap?: Record<string, SeriesEntry>;
+  upperBounds?: number[];
+  getForPromString?: () => Promise<MetricData>;
+};
 
-type Collectable = Metric & { name: string; collect?: unknown; getForPromString?: () => Promise<MetricData> };
+/**
+ * The exposition is written into a growing Buffer, outside V8's heap: each line string dies as soon
+ * as it is written, so young-generation collections stay short (keeping 10 MB of lines alive in
+ * arrays made each scavenge copy them, stalling the event loop for 100 ms at a time).
+ */
+class ByteSink {
+  private buffer = Buffer.allocUnsafe(1 << 16);
+  private length = 0;
+
+  line(text: string): void {
+    const needed = this.length + text.length * 3 + 1;
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length, 'utf8');
+    this.buffer[this.length++] = 0x0a;
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
 
 const TIMED_OUT = Symbol('timed out');
+const DONE = Symbol('collected');
+/** Series rendered between two looks at the clock. */
+const SERIES_PER_CHECK = 32;
 
 /**
  * Renders metrics in the Prometheus text format (byte for byte what prom-client's
- * `registry.metrics()` renders) or in OpenMetrics, without holding the event loop: scrape-time
- * collectors run concurrently, each under a timeout, one that fails or hangs is left out (and
- * reported) while every other metric is rendered, and the work yields between slices.
+ * `registry.metrics()` renders) or in OpenMetrics, without holding the event loop: series are read
+ * straight from prom-client's own map and rendered a few at a time, yielding whenever a slice of
+ * work is spent; scrape-time sources run concurrently, each under a timeout, and one that fails or
+ * hangs is left out (and reported) while every other metric is rendered.
  */
-export async function renderExposition(metrics: readonly Metric[], options: RenderOptions): Promise<string> {
+export async function renderExposition(metrics: readonly Metric[], options: RenderOptions): Promise<Buffer> {
   const all = metrics as readonly Collectable[];
-  // Start the metrics that collect at scrape time first, so slow sources overlap.
-  const pending = new Map<Collectable, Promise<MetricData | typeof TIMED_OUT>>();
+  const pending = new Map<Collectable, Promise<MetricData | typeof DONE | typeof TIMED_OUT>>();
   for (const metric of all) {
-    if (typeof metric.collect === 'function') pending.set(metric, collectWithTimeout(metric, options));
+    if (typeof metric.collect === 'function' || !hasKnownLayout(metric)) pending.set(metric, prepare(metric, options));
   }
-  const families: string[] = [];
-  let sliceStart = performance.now();
+  const slice = { start: performance.now() };
+  const pause = async (): Promise<void> => {
+    if (performance.now() - slice.start < options.sliceMs) return;
+    await nextTurn();
+    slice.start = performance.now();
+  };
+  const sink = new ByteSink();
+  let first = true;
   for (const metric of all) {
-    let data: MetricData | typeof TIMED_OUT;
+    let prepared: MetricData | typeof DONE | typeof TIMED_OUT = DONE;
     try {
-      data = await (pending.get(metric) ?? dataOf(metric));
+      prepared = (await pending.get(metric)) ?? DONE;
     } catch (error) {
       options.onCollectFailure(metric.name, 'error', error);
       continue;
     }
-    if (data === TIMED_OUT) {
+    if (prepared === TIMED_OUT) {
       options.onCollectFailure(metric.name, 'timeout');
       continue;
     }
-    families.push(renderFamily(data, options));
-    if (performance.now() - sliceStart >= options.sliceMs) {
-      await nextTurn();
-      sliceStart = performance.now();
-    }
+    // The text format separates families with an empty line; OpenMetrics does not.
+    if (!first && options.format === 'text') sink.line('');
+    first = false;
+    if (prepared === DONE) await renderSeries(metric, options, sink, pause);
+    else renderData(prepared, options, sink);
+    await pause();
   }
-  return options.format === 'openmetrics' ? `${families.join('\n')}\n# EOF\n` : `${families.join('\n\n')}\n`;
+  if (options.format === 'openmetrics') sink.line('# EOF');
+  return sink.bytes();
 }
 
-function dataOf(metric: Collectable): Promise<MetricData> {
-  return typeof metric.getForPromString === 'function' ? metric.getForPromString() : (metric.get() as unknown as Promise<MetricData>);
+function hasKnownLayout(metric: Collectable): boolean {
+  if (typeof metric.hashMap !== 'object' || metric.hashMap === null) return false;
+  if (metric.type === 'counter' || metric.type === 'gauge') return true;
+  return metric.type === 'histogram' && Array.isArray(metric.upperBounds);
 }
 
-function collectWithTimeout(metric: Collectable, options: RenderOptions): Promise<MetricData | typeof TIMED_OUT> {
+/** Runs a metric's scrape-time source (or, for unknown layouts, prom-client's `get()`) under the timeout. */
+function prepare(metric: Collectable, options: RenderOptions): Promise<MetricData | typeof DONE | typeof TIMED_OUT> {
   const budget = Math.max(0, Math.min(options.collectTimeoutMs, options.deadline - performance.now()));
+  let work: Promise<MetricData | typeof DONE>;
+  try {
+    if (hasKnownLayout(metric)) {
+      const collected = metric.collect?.call(metric);
+      work = collected instanceof Promise ? collected.then(() => DONE) : Promise.resolve(DONE);
+    } else {
+      work = typeof metric.getForPromString === 'function' ? metric.getForPromString() : (metric.get() as unknown as Promise<MetricData>);
+    }
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+  // A source that settles after its timeout must not surface as an unhandled rejection.
+  work.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
     timer = setTimeout(resolve, budget, TIMED_OUT);
   });
-  const data = dataOf(metric);
-  // A collector that settles after its timeout must not surface as an unhandled rejection.
-  data.catch(() => undefined);
-  return Promise.race([data, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-function renderFamily(data: MetricData, options: RenderOptions): string {
+function header(sink: ByteSink, name: string, help: string, type: string): void {
+  sink.line(`# HELP ${name} ${escapeText(help)}`);
+  sink.line(`# TYPE ${name} ${type}`);
+}
+
+/** Renders a counter, gauge or histogram from its series map, pausing between slices. */
+async function renderSeries(metric: Collectable, options: RenderOptions, sink: ByteSink, pause: () => Promise<void>): Promise<void> {
+  const openMetrics = options.format === 'openmetrics';
+  const counter = metric.type === 'counter';
+  const familyName = escapeText(openMetrics && counter ? metric.name.replace(/_total$/, '') : metric.name);
+  header(sink, familyName, metric.help, metric.type);
+  const defaults = options.defaultLabels;
+  const hasDefaults = Object.keys(defaults).length > 0;
+  const entries = Object.values(metric.hashMap ?? {});
+  const bounds = metric.upperBounds ?? [];
+  for (let i = 0; i < entries.length; i++) {
+    if (i % SERIES_PER_CHECK === SERIES_PER_CHECK - 1) await pause();
+    const entry = entries[i] as SeriesEntry;
+    const own = entry.labels ?? {};
+    if (metric.type !== 'histogram') {
+      const sampleName = openMetrics && counter ? `${familyName}_total` : familyName;
+      const labels = hasDefaults ? { ...own, ...defaults, ...own } : own;
+      sink.line(
+        `${sampleName}${braces(formatLabels(labels).join(','))} ${formatValue(entry.value ?? 0)}${exemplarOf(entry.exemplar, openMetrics)}`,
+      );
+      continue;
+    }
+    // prom-client's order: le, then default labels the series does not set, then the series' labels.
+    const shared = formatLabels(own).join(',');
+    const extra = hasDefaults ? formatLabels(defaults, own).join(',') : '';
+    const rest = [extra, shared].filter(Boolean).join(',');
+    const tail = rest ? `,${rest}` : '';
+    let cumulative = 0;
+    for (const bound of bounds) {
+      cumulative += entry.bucketValues?.[bound] ?? 0;
+      const exemplar = exemplarOf(entry.bucketExemplars?.[bound], openMetrics);
+      sink.line(`${familyName}_bucket{le="${bound}"${tail}} ${formatValue(cumulative)}${exemplar}`);
+    }
+    sink.line(
+      `${familyName}_bucket{le="+Inf"${tail}} ${formatValue(entry.count ?? 0)}${exemplarOf(entry.bucketExemplars?.['-1'], openMetrics)}`,
+    );
+    sink.line(`${familyName}_sum${braces(rest)} ${formatValue(entry.sum ?? 0)}`);
+    sink.line(`${familyName}_count${braces(rest)} ${formatValue(entry.count ?? 0)}`);
+  }
+}
+
+/** Renders what prom-client's `get()` returned (summaries, metrics of unknown layout). */
+function renderData(data: MetricData, options: RenderOptions, sink: ByteSink): void {
   const openMetrics = options.format === 'openmetrics';
   const counter = data.type === 'counter';
-  const familyName = openMetrics && counter ? data.name.replace(/_total$/, '') : data.name;
-  const name = escapeText(familyName);
-  const lines = [`# HELP ${name} ${escapeText(data.help)}`, `# TYPE ${name} ${data.type}`];
+  const familyName = escapeText(openMetrics && counter ? data.name.replace(/_total$/, '') : data.name);
+  header(sink, familyName, data.help, data.type);
   const defaults = Object.keys(options.defaultLabels).length > 0 ? options.defaultLabels : undefined;
   for (const sample of data.values ?? []) {
-    let metricName = sample.metricName ?? name;
+    let metricName = sample.metricName ?? familyName;
     if (openMetrics && counter) metricName = `${familyName}_total`;
-    let labels: Record<string, unknown> = sample.labels ?? {};
+    let labels: Labels = sample.labels ?? {};
     if (defaults) labels = { ...labels, ...defaults, ...labels };
     const shared = sample.sharedLabels ?? {};
     const parts = formatLabels(labels, shared);
     const flatShared = formatLabels(shared).join(',');
     if (flatShared) parts.push(flatShared);
-    let line = `${metricName}${parts.length ? `{${parts.join(',')}}` : ''} ${formatValue(sample.value)}`;
-    if (openMetrics && sample.exemplar) {
-      const e = sample.exemplar;
-      line += ` # {${formatLabels(e.labelSet).join(',')}} ${formatValue(e.value)} ${e.timestamp}`;
-    }
-    lines.push(line);
+    sink.line(`${metricName}${braces(parts.join(','))} ${formatValue(sample.value)}${exemplarOf(sample.exemplar, openMetrics)}`);
   }
-  return lines.join('\n');
 }
 
-function formatLabels(labels: Record<string, unknown>, exclude?: Record<string, unknown>): string[] {
+const braces = (labels: string): string => (labels ? `{${labels}}` : '');
+
+function exemplarOf(exemplar: Exemplar | null | undefined, openMetrics: boolean): string {
+  if (!openMetrics || !exemplar || typeof exemplar.value !== 'number' || !exemplar.labelSet) return '';
+  return ` # {${formatLabels(exemplar.labelSet).join(',')}} ${formatValue(exemplar.value)} ${exemplar.timestamp}`;
+}
+
+function formatLabels(labels: Labels, exclude?: Labels): string[] {
   const out: string[] = [];
-  for (const [name, value] of Object.entries(labels)) {
+  for (const name of Object.keys(labels)) {
     if (exclude && Object.prototype.hasOwnProperty.call(exclude, name)) continue;
-    out.push(`${name}="${escapeLabelValue(value)}"`);
+    out.push(`${name}="${escapeLabelValue(labels[name])}"`);
   }
   return out;
 }

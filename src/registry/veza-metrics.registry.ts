@@ -118,6 +118,11 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
    * one `/metrics` shows them all. The text format is byte for byte prom-client's.
    */
   async render(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<string> {
+    return (await this.renderBytes(format, limits)).toString('utf8');
+  }
+
+  /** {@link render} as UTF-8 bytes, built outside V8's heap: what `/metrics` sends. */
+  renderBytes(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer> {
     const now = performance.now();
     return renderExposition([...this.registry.getMetricsAsArray(), ...this.foreignMetrics()] as Metric[], {
       format,

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:scrape`: the figures of the hardening issue, measured in one run.
+ *
+ * 1. Cardinality: an Express app is sent 100,000 requests to distinct random unmatched URLs (with
+ *    query strings and odd headers), 100,000 distinct ids on one route, and every method Node
+ *    accepts; then the exposition's series per metric, whether any raw path, query, id or header
+ *    leaked into it, and the heap growth (after GC) are printed.
+ * 2. Scrape at the caps: every labelled catalog metric is filled to its cap (2,000 label sets) and
+ *    past it; the scrape's duration (p50, p99, max) and the worst event-loop delay while scrapes run
+ *    are printed, next to prom-client's own `registry.metrics()` on the same registry for scale.
+ *
+ * Run with `--expose-gc` (the npm script does). BENCH_REQUESTS (100000) and BENCH_SCRAPES (50) scale it.
+ */
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Agent, METHODS, request } from 'node:http';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { VEZA_CATALOG, VezaMetricsModule, VezaMetricsRegistry } from '../src';
+import { MetricsScraper } from '../src/endpoint/metrics-scraper';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
+const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 50);
+const CONCURRENCY = 64;
+
+@Controller('tracks')
+class TracksController {
+  @Get(':id')
+  get(@Param('id') id: string): string {
+    return id;
+  }
+}
+
+@Module({ imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } })], controllers: [TracksController] })
+class BenchModule {}
+
+/** The longest the event loop went without running a 1 ms timer, while `work` ran. */
+async function worstStall<T>(work: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 1);
+  try {
+    const result = await work();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    worst = Math.max(worst, performance.now() - last);
+    return { result, stallMs: worst };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const gc = (): void => {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('run with node --expose-gc');
+  collect();
+  collect();
+};
+const heapMiB = (): number => process.memoryUsage().heapUsed / 2 ** 20;
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const random = (): string => Math.random().toString(36).slice(2);
+
+function send(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>): Promise<void> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+      res.on('error', () => resolve());
+    });
+    req.on('error', () => resolve());
+    req.end();
+  });
+}
+
+async function drive(port: number, count: number, make: (i: number) => { method: string; path: string; headers: Record<string, string> }): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const r = make(next++);
+      await send(agent, port, r.method, r.path, r.headers);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  agent.destroy();
+}
+
+async function cardinality(): Promise<void> {
+  const app = await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  const secrets = new Set<string>();
+  gc();
+  const before = heapMiB();
+  const started = performance.now();
+  await drive(port, REQUESTS, () => {
+    const token = `leak${random()}`;
+    if (secrets.size < 1000) secrets.add(token);
+    return { method: 'GET', path: `/${token}/${random()}?q=${token}`, headers: { 'X-Leak': token } };
+  });
+  await drive(port, REQUESTS, () => {
+    const token = `leak${random()}`;
+    if (secrets.size < 2000) secrets.add(token);
+    return { method: 'GET', path: `/tracks/${token}`, headers: {} };
+  });
+  const methods = METHODS.filter((m) => m !== 'CONNECT');
+  await drive(port, methods.length * 10, (i) => ({ method: methods[i % methods.length] as string, path: `/tracks/${i}`, headers: {} }));
+  const elapsed = (performance.now() - started) / 1000;
+  gc();
+  const after = heapMiB();
+  const text = await app.get(VezaMetricsRegistry).render();
+  const series = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('veza_http_requests_total') || line.startsWith('veza_http_request_duration_seconds_count')) {
+      const name = line.slice(0, line.indexOf('{'));
+      series.set(name, (series.get(name) ?? 0) + 1);
+    }
+  }
+  const leaked = [...secrets].filter((s) => text.includes(s)).length;
+  console.log(`\n## Cardinality under hostile traffic (Express, ${(REQUESTS * 2 + methods.length * 10).toLocaleString('en')} requests in ${elapsed.toFixed(1)} s)`);
+  console.log(`- series: ${[...series].map(([n, c]) => `${n} ${c}`).join(', ')}`);
+  console.log(`- raw paths, queries, ids or headers found in the exposition: ${leaked} of ${secrets.size} sampled`);
+  console.log(`- heap growth after GC: ${(after - before).toFixed(2)} MiB (${before.toFixed(1)} → ${after.toFixed(1)} MiB)`);
+  await app.close();
+}
+
+async function scrapeAtCaps(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } }), { logger: false });
+  const metrics = app.get(VezaMetricsRegistry);
+  const cap = metrics.options.cardinality.maxSeries;
+  let totalSeries = 0;
+  for (const row of VEZA_CATALOG) {
+    if (row.labelNames.length === 0) continue;
+    const metric = metrics.get(row.name as never) as unknown as Counter<string> | Gauge<string> | Histogram<string>;
+    for (let i = 0; i < cap + 100; i++) {
+      const labels = Object.fromEntries(row.labelNames.map((l) => [l, `${l}-${i}`]));
+      if (metric instanceof Histogram) metric.observe(labels, i / 1000);
+      else if (metric instanceof Gauge) metric.set(labels, i);
+      else metric.inc(labels);
+    }
+    totalSeries += cap + 1;
+  }
+  const scraper = app.get(MetricsScraper);
+  const size = (await scraper.scrape({ headers: {} })).body.length;
+  const durations: number[] = [];
+  const ours = await worstStall(async () => {
+    for (let i = 0; i < SCRAPES; i++) {
+      const t = performance.now();
+      await scraper.scrape({ headers: {} });
+      durations.push(performance.now() - t);
+    }
+  });
+  const refDurations: number[] = [];
+  const reference = await worstStall(async () => {
+    for (let i = 0; i < Math.min(10, SCRAPES); i++) {
+      const t = performance.now();
+      await metrics.registry.metrics();
+      refDurations.push(performance.now() - t);
+    }
+  });
+  durations.sort((a, b) => a - b);
+  refDurations.sort((a, b) => a - b);
+  console.log(`\n## Scrape with the catalog at its caps (${totalSeries.toLocaleString('en')} labelled series, ${(size / 2 ** 20).toFixed(1)} MiB of text, ${SCRAPES} scrapes)`);
+  console.log(`- scrape duration: p50 ${percentile(durations, 50).toFixed(1)} ms, p99 ${percentile(durations, 99).toFixed(1)} ms, max ${durations.at(-1)?.toFixed(1)} ms`);
+  console.log(`- worst event-loop delay during the scrapes: ${ours.stallMs.toFixed(1)} ms (target: at most 50 ms)`);
+  console.log(
+    `- for scale, prom-client's registry.metrics() on the same registry: p50 ${percentile(refDurations, 50).toFixed(1)} ms, worst event-loop delay ${reference.stallMs.toFixed(1)} ms`,
+  );
+  await app.close();
+}
+
+async function main(): Promise<void> {
+  console.log(`# bench:scrape (node ${process.version}, ${new Date().toISOString()})`);
+  await cardinality();
+  await scrapeAtCaps();
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
