@@ -2,9 +2,10 @@ import { findCatalogEntry } from '../catalog/catalog';
 import type { AppMetricDefinition } from '../explorer/instrument';
 import { appMetricIsCatalogMetric, appMetricLabelsRequired, wrongLabelNames } from '../veza-metrics.messages';
 import type { OptionCheck } from './instrument-method';
+import type { AnyArgs, AnyResult } from './loose-types';
 
 /** What a generic decorator's label function is given: the call, and how it ended. */
-export interface CallInfo<A extends unknown[] = any[], R = any> {
+export interface CallInfo<A extends unknown[] = AnyArgs, R = AnyResult> {
   readonly args: A;
   /** The value returned (resolved, last emitted) when the call succeeded. */
   readonly result: R | undefined;
@@ -31,7 +32,7 @@ export function checkAppMetric(check: OptionCheck, options: AppMetricOptions, re
   if (!METRIC_NAME.test(name)) check.invalid('name', 'a Prometheus metric name (letters, digits, _ and :)', name);
   if (findCatalogEntry(name)) check.fail(appMetricIsCatalogMetric(check.decorator, check.place, name));
   const help = check.string('help', options.help);
-  const labelNames = options.labelNames ?? [];
+  const labelNames: unknown = options.labelNames ?? [];
   const valid =
     Array.isArray(labelNames) &&
     new Set(labelNames).size === labelNames.length &&
@@ -40,7 +41,7 @@ export function checkAppMetric(check: OptionCheck, options: AppMetricOptions, re
     const rule = `distinct Prometheus label names (not starting with __${reserved.length ? `, not ${reserved.join(', ')}` : ''})`;
     check.invalid('labelNames', `an array of ${rule}`, labelNames);
   }
-  return { kind: 'counter', name, help, labelNames: [...labelNames] };
+  return { kind: 'counter', name, help, labelNames: [...(labelNames as string[])] };
 }
 
 /**

@@ -2,9 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../explorer/instrument';
 import { counterSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountCacheLookup}. */
-export interface CountCacheLookupOptions<R = any> {
+export interface CountCacheLookupOptions<R = AnyResult> {
   /**
    * Whether the lookup's result is a hit.
    * @defaultValue a result other than `undefined` and `null` is a hit
@@ -24,7 +25,7 @@ const found = (result: unknown): boolean => result !== undefined && result !== n
  * get(id: string): Track | undefined { return this.cache.get(id); }
  * ```
  */
-export function CountCacheLookup<R = any>(subsystem: string, options?: CountCacheLookupOptions<R>): MethodDecorator {
+export function CountCacheLookup<R = AnyResult>(subsystem: string, options?: CountCacheLookupOptions<R>): MethodDecorator {
   const decorator = `@CountCacheLookup(${JSON.stringify(subsystem)})`;
   return instrumentMethod(decorator, (check) => {
     check.string('subsystem', subsystem);

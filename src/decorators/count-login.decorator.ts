@@ -2,9 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS, FAILURE } from '../explorer/instrument';
 import { counterSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountLogin}. */
-export interface CountLoginOptions<R = any> {
+export interface CountLoginOptions<R = AnyResult> {
   /**
    * For a method that reports bad credentials by returning (`null`, `false`) rather than throwing:
    * whether the returned value is a successful login. A truthy answer counts `success`.
@@ -24,7 +25,7 @@ export interface CountLoginOptions<R = any> {
  * async login(email: string, password: string): Promise<User | null> { ... }
  * ```
  */
-export function CountLogin<R = any>(options?: CountLoginOptions<R>): MethodDecorator {
+export function CountLogin<R = AnyResult>(options?: CountLoginOptions<R>): MethodDecorator {
   return instrumentMethod('@CountLogin()', (check) => {
     const { isSuccess } = check.options(options, ['isSuccess']);
     check.optionalFunction('isSuccess', isSuccess);

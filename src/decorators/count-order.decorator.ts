@@ -3,9 +3,10 @@ import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
 import { SeriesCache } from '../explorer/labels';
 import { counterSeries, histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountOrder}. */
-export interface CountOrderOptions<R = any> {
+export interface CountOrderOptions<R = AnyResult> {
   /**
    * The order's `status` label, from the method's result. Keep it bounded (`pending`, `completed`, …).
    * @defaultValue the result's `status` property when it is a string, else `completed`
@@ -28,7 +29,7 @@ const defaultStatus = (result: unknown): unknown => {
  * async placeOrder(cart: Cart): Promise<Order> { ... } // counts status="pending" for { status: 'pending', ... }
  * ```
  */
-export function CountOrder<R = any>(options?: CountOrderOptions<R>): MethodDecorator {
+export function CountOrder<R = AnyResult>(options?: CountOrderOptions<R>): MethodDecorator {
   return instrumentMethod('@CountOrder()', (check) => {
     const statusOf = check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status) ?? defaultStatus;
     return {

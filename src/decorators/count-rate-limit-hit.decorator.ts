@@ -2,9 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../explorer/instrument';
 import { counterSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountRateLimitHit}. */
-export interface CountRateLimitHitOptions<R = any> {
+export interface CountRateLimitHitOptions<R = AnyResult> {
   /** For a check that refuses by its result (`false`) rather than by throwing: whether the result is a refusal. */
   isHit?: (result: R) => unknown;
   /**
@@ -32,7 +33,11 @@ function tooManyRequests(error: unknown): boolean {
  * allow(ip: string): boolean { ... }
  * ```
  */
-export function CountRateLimitHit<R = any>(endpoint: string, limitType: string, options?: CountRateLimitHitOptions<R>): MethodDecorator {
+export function CountRateLimitHit<R = AnyResult>(
+  endpoint: string,
+  limitType: string,
+  options?: CountRateLimitHitOptions<R>,
+): MethodDecorator {
   const decorator = `@CountRateLimitHit(${JSON.stringify(endpoint)}, ${JSON.stringify(limitType)})`;
   return instrumentMethod(decorator, (check) => {
     check.string('endpoint', endpoint);

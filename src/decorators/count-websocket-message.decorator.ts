@@ -3,9 +3,10 @@ import { FAILURE, SUCCESS } from '../explorer/instrument';
 import { labelFrom, SeriesCache } from '../explorer/labels';
 import { counterSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link CountWebSocketMessage}. */
-export interface CountWebSocketMessageOptions<R = any> {
+export interface CountWebSocketMessageOptions<R = AnyResult> {
   /**
    * The `status` of a handled message, from the handler's result (e.g. `rejected` for a refusal it
    * returns rather than throws). Keep it bounded.
@@ -25,7 +26,7 @@ export interface CountWebSocketMessageOptions<R = any> {
  * onChat(@MessageBody() body: ChatMessage) { ... }
  * ```
  */
-export function CountWebSocketMessage<A extends unknown[] = any[], R = any>(
+export function CountWebSocketMessage<A extends unknown[] = AnyArgs, R = AnyResult>(
   type: string | ((...args: A) => string),
   options?: CountWebSocketMessageOptions<R>,
 ): MethodDecorator {

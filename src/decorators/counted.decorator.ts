@@ -4,9 +4,10 @@ import { SeriesCache } from '../explorer/labels';
 import { counterSeries } from '../explorer/series';
 import { callInfo, checkAppMetric, checkLabels, type AppMetricOptions, type CallInfo } from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
+import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link Counted}. */
-export interface CountedOptions<A extends unknown[] = any[], R = any> extends AppMetricOptions {
+export interface CountedOptions<A extends unknown[] = AnyArgs, R = AnyResult> extends AppMetricOptions {
   /** Fixed label values, or a function of the call (arguments, result or error, outcome). */
   labels?: Readonly<Record<string, string>> | ((call: CallInfo<A, R>) => Record<string, string>);
   /** Which calls count. @defaultValue `'settled'`: every call that returns or throws */
@@ -28,7 +29,7 @@ export interface CountedOptions<A extends unknown[] = any[], R = any> extends Ap
  * async send(template: string, to: string): Promise<void> { ... }
  * ```
  */
-export function Counted<A extends unknown[] = any[], R = any>(options: CountedOptions<A, R>): MethodDecorator {
+export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(options: CountedOptions<A, R>): MethodDecorator {
   const decorator = `@Counted(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (check) => {
     const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'on']);

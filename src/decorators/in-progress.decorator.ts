@@ -3,9 +3,10 @@ import { SeriesCache } from '../explorer/labels';
 import { gaugeSeries, type GaugeSeries } from '../explorer/series';
 import { checkAppMetric, checkLabels, type AppMetricOptions } from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
+import type { AnyArgs } from './loose-types';
 
 /** Options of {@link InProgress}. */
-export interface InProgressOptions<A extends unknown[] = any[]> extends AppMetricOptions {
+export interface InProgressOptions<A extends unknown[] = AnyArgs> extends AppMetricOptions {
   /** Fixed label values, or a function of the call's arguments (the outcome is not known yet). */
   labels?: Readonly<Record<string, string>> | ((...args: A) => Record<string, string>);
 }
@@ -22,7 +23,7 @@ export interface InProgressOptions<A extends unknown[] = any[]> extends AppMetri
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
-export function InProgress<A extends unknown[] = any[]>(options: InProgressOptions<A>): MethodDecorator {
+export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOptions<A>): MethodDecorator {
   const decorator = `@InProgress(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (check) => {
     const opts = check.options(options, ['name', 'help', 'labelNames', 'labels']);

@@ -54,7 +54,7 @@ export class OptionCheck {
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < min)) {
       this.invalid(option, `a finite number >= ${min}`, value);
     }
-    return value as number | undefined;
+    return value;
   }
 
   oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
@@ -65,9 +65,10 @@ export class OptionCheck {
 
 /** `"AuthService#login"`, or the class alone when there is no member. */
 export function placeOf(target: unknown, key: unknown): string {
-  const cls = typeof target === 'function' ? target : (target as { constructor?: { name?: string } } | null)?.constructor;
-  const name = (cls as { name?: string } | undefined)?.name || 'anonymous class';
-  return key === undefined ? name : `${name}#${String(key)}`;
+  const cls: unknown = typeof target === 'function' ? target : (target as { constructor?: unknown } | null)?.constructor;
+  const name = (typeof cls === 'function' && cls.name) || 'anonymous class';
+  if (key === undefined) return name;
+  return `${name}#${typeof key === 'symbol' ? key.toString() : typeof key === 'string' || typeof key === 'number' ? String(key) : typeof key}`;
 }
 
 /**

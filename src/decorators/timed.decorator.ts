@@ -4,9 +4,10 @@ import { SeriesCache } from '../explorer/labels';
 import { histogramSeries } from '../explorer/series';
 import { callInfo, checkAppMetric, checkBuckets, checkLabels, type AppMetricOptions, type CallInfo } from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
+import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link Timed}. */
-export interface TimedOptions<A extends unknown[] = any[], R = any> extends AppMetricOptions {
+export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> extends AppMetricOptions {
   /** Fixed label values, or a function of the call (arguments, result or error, outcome). */
   labels?: Readonly<Record<string, string>> | ((call: CallInfo<A, R>) => Record<string, string>);
   /** Bucket upper bounds, in seconds. @defaultValue prom-client's (0.005 to 10) */
@@ -24,7 +25,7 @@ export interface TimedOptions<A extends unknown[] = any[], R = any> extends AppM
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
-export function Timed<A extends unknown[] = any[], R = any>(options: TimedOptions<A, R>): MethodDecorator {
+export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(options: TimedOptions<A, R>): MethodDecorator {
   const decorator = `@Timed(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (check) => {
     const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'buckets']);

@@ -3,9 +3,10 @@ import { CANCELLED, SUCCESS } from '../explorer/instrument';
 import { labelFrom, SeriesCache } from '../explorer/labels';
 import { histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link TrackHealthCheck}. */
-export interface TrackHealthCheckOptions<R = any> {
+export interface TrackHealthCheckOptions<R = AnyResult> {
   /** A check that succeeds but takes longer than this many milliseconds is `slow` (0.5). @defaultValue never slow */
   slowMs?: number;
   /**
@@ -56,7 +57,7 @@ function terminusStatus(result: unknown): number | undefined {
  * }
  * ```
  */
-export function TrackHealthCheck<A extends unknown[] = any[], R = any>(
+export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
   service: string | ((...args: A) => string),
   options?: TrackHealthCheckOptions<R>,
 ): MethodDecorator {

@@ -2,9 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../explorer/instrument';
 import { counterSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyResult } from './loose-types';
 
 /** Options of {@link TrackTransferRetry}. */
-export interface TrackTransferRetryOptions<R = any> {
+export interface TrackTransferRetryOptions<R = AnyResult> {
   /**
    * For a method that reports a failed attempt by its result rather than by throwing.
    * @defaultValue every call that returns is a success
@@ -29,7 +30,7 @@ export interface TrackTransferRetryOptions<R = any> {
  * async retryTransfer(transferId: string): Promise<void> { ... }
  * ```
  */
-export function TrackTransferRetry<R = any>(options?: TrackTransferRetryOptions<R>): MethodDecorator {
+export function TrackTransferRetry<R = AnyResult>(options?: TrackTransferRetryOptions<R>): MethodDecorator {
   return instrumentMethod('@TrackTransferRetry()', (check) => {
     const opts = check.options(options, ['isSuccess', 'isPermanent']);
     const isSuccess = check.optionalFunction<(result: R) => unknown>('isSuccess', opts.isSuccess);

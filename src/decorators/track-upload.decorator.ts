@@ -3,12 +3,13 @@ import { FAILURE, SUCCESS } from '../explorer/instrument';
 import { amount, labelFrom, SeriesCache } from '../explorer/labels';
 import { counterSeries, histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
+import type { AnyArgs, AnyResult } from './loose-types';
 
 /** The bounded reasons of `veza_uploads_failed_total` the default classification gives. */
 export type UploadFailureReason = 'ClamAV' | 'validation' | 'quota' | 'other';
 
 /** Options of {@link TrackUpload}. */
-export interface TrackUploadOptions<A extends unknown[] = any[], R = any> {
+export interface TrackUploadOptions<A extends unknown[] = AnyArgs, R = AnyResult> {
   /** The `type` label (`audio`, `image`, …): a constant, or a function of the method's arguments. */
   type: string | ((...args: A) => string);
   /** The size in bytes, from the arguments or the result. Without it, no size is observed. */
@@ -46,7 +47,7 @@ export function uploadFailureReason(error: unknown): UploadFailureReason {
  * async upload(file: UploadedFile): Promise<StoredFile> { ... }
  * ```
  */
-export function TrackUpload<A extends unknown[] = any[], R = any>(options: TrackUploadOptions<A, R>): MethodDecorator {
+export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(options: TrackUploadOptions<A, R>): MethodDecorator {
   return instrumentMethod('@TrackUpload()', (check) => {
     const opts = check.options(options, ['type', 'size', 'failureReason']);
     if (options === undefined) check.invalid('options', '{ type, size?, failureReason? }', options);

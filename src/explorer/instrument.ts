@@ -40,7 +40,7 @@ export interface BuildContext {
   readonly place: string;
   readonly metrics: VezaMetricsRegistry;
   /** The application's metric for a generic decorator: created on first use, shared by identical definitions. */
-  appMetric(definition: AppMetricDefinition, decorator: string): Metric;
+  readonly appMetric: (definition: AppMetricDefinition, decorator: string) => Metric;
 }
 
 /** What a decorator records, as data: kept on the method at decoration time, built per application at bootstrap. */

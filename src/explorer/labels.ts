@@ -36,7 +36,7 @@ export class SeriesCache<S> {
 
   /** The series of a metric with one label. */
   one(value: unknown): S {
-    const name = this.labelNames[0] as string;
+    const name = this.labelNames[0];
     if (typeof value !== 'string') throw new Error(labelNotString(name, value));
     let series = this.cache.get(value);
     if (series === undefined) {

@@ -11,7 +11,7 @@ import {
   untrackedReturn,
 } from '../veza-metrics.messages';
 import { AppMetrics } from './app-metrics';
-import { gaugeSourcesOf, installGaugeSources, type BoundGaugeSource, type GaugeSourceSpec } from './gauge-sources';
+import { gaugeSourcesOf, installGaugeSources, type BoundGaugeSource } from './gauge-sources';
 import { hookFutureInstances } from './instance-hooks';
 import type { Instrument } from './instrument';
 import { Recorder, type ProblemSink } from './recorder';
@@ -122,7 +122,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     if (sites.length === 0 && gauges.length === 0) return;
     const singleton = wrapper.isTransient !== true && wrapper.isDependencyTreeStatic?.() !== false;
     if (gauges.length > 0) {
-      if (!singleton) throw new Error(gaugeSourceNotSingleton((gauges[0] as GaugeSourceSpec).place));
+      if (!singleton) throw new Error(gaugeSourceNotSingleton(gauges[0].place));
       for (const spec of gauges) sources.push({ instance: instance as BoundGaugeSource['instance'], spec });
     }
     if (sites.length === 0) return;
@@ -131,8 +131,8 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       for (const spec of site.specs) for (const gauge of spec.steps ?? []) steps.set(gauge, `${spec.decorator} on "${site.place}"`);
     const bind = (object: object, track: boolean): void => {
       sites.forEach((site, i) => {
-        bindRecorder(object, site, recorders[i] as Recorder);
-        if (track) this.bound.push([object, site, recorders[i] as Recorder]);
+        bindRecorder(object, site, recorders[i]);
+        if (track) this.bound.push([object, site, recorders[i]]);
       });
     };
     bind(instance, true);

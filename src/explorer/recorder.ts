@@ -8,9 +8,12 @@ export interface ProblemSink {
   untracked(place: string, what: string): void;
 }
 
-const { now } = performance;
-const clock = (): number => now.call(performance);
-const promiseThen = Promise.prototype.then;
+const now = performance.now.bind(performance);
+/** Milliseconds, sub-microsecond resolution: what the trampoline reads before a timed call. */
+const clock = (): number => now();
+/** Promise's own `then`: a Promise subclass that overrides it is still followed in one reaction. */
+const promiseThen: (this: Promise<unknown>, ok: (v: unknown) => void, ko: (e: unknown) => void) => Promise<void> =
+  Object.getOwnPropertyDescriptor(Promise.prototype, 'then')?.value as never;
 
 /**
  * The measurement of one decorated method in one application, shared by every instance of the class
@@ -46,7 +49,7 @@ export class Recorder {
     }
     if (result instanceof Promise) {
       const started = this.start(args);
-      promiseThen.call(
+      void promiseThen.call(
         result,
         (value: unknown) => this.settle(SUCCESS, value, t0, args, started),
         (error: unknown) => this.settle(FAILURE, error, t0, args, started),
@@ -106,20 +109,19 @@ export class Recorder {
       if (own) Object.defineProperty(object, 'then', own);
       else delete (object as { then?: unknown }).then;
     };
-    const recorder = this;
-    const follow = function (this: unknown, onFulfilled?: unknown, onRejected?: unknown): unknown {
+    const follow = (onFulfilled?: unknown, onRejected?: unknown): unknown => {
       restore();
-      const t0 = recorder.timed ? clock() : 0;
-      const started = recorder.start(args);
+      const t0 = this.timed ? clock() : 0;
+      const started = this.start(args);
       return original.call(
-        this,
+        object,
         (value: unknown) => {
-          recorder.settle(SUCCESS, value, t0, args, started);
-          return typeof onFulfilled === 'function' ? onFulfilled(value) : value;
+          this.settle(SUCCESS, value, t0, args, started);
+          return typeof onFulfilled === 'function' ? (onFulfilled as (v: unknown) => unknown)(value) : value;
         },
         (error: unknown) => {
-          recorder.settle(FAILURE, error, t0, args, started);
-          if (typeof onRejected === 'function') return onRejected(error);
+          this.settle(FAILURE, error, t0, args, started);
+          if (typeof onRejected === 'function') return (onRejected as (e: unknown) => unknown)(error);
           throw error;
         },
       );
@@ -138,12 +140,12 @@ export class Recorder {
     const { instruments } = this;
     const started = new Array<unknown>(instruments.length);
     for (let i = 0; i < instruments.length; i++) {
-      const instrument = instruments[i] as Instrument;
+      const instrument = instruments[i];
       if (instrument.start === undefined) continue;
       try {
         started[i] = instrument.start(args);
       } catch (error) {
-        this.sink.problem(this.place, this.names[i] as string, error);
+        this.sink.problem(this.place, this.names[i], error);
       }
     }
     return started;
@@ -154,13 +156,12 @@ export class Recorder {
     const { instruments } = this;
     for (let i = 0; i < instruments.length; i++) {
       try {
-        (instruments[i] as Instrument).end(outcome, value, seconds, args, started?.[i]);
+        instruments[i].end(outcome, value, seconds, args, started?.[i]);
       } catch (error) {
-        this.sink.problem(this.place, this.names[i] as string, error);
+        this.sink.problem(this.place, this.names[i], error);
       }
     }
   }
 }
 
-/** The clock the trampoline reads before a timed call (milliseconds, sub-microsecond resolution). */
 export { clock };

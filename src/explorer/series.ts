@@ -106,12 +106,12 @@ class FastHistogram implements HistogramSeries {
     const { bounds } = this;
     let key = this.overflow;
     for (let i = 0; i < bounds.length; i++) {
-      if (value <= (bounds[i] as number)) {
+      if (value <= bounds[i]) {
         key = this.keys[i];
         break;
       }
     }
-    if (key !== undefined) (entry.bucketValues[key] as number) += 1;
+    if (key !== undefined) entry.bucketValues[key] += 1;
     entry.sum += value;
     entry.count += 1;
   }

@@ -58,7 +58,10 @@ export function attach(prototype: object, key: string | symbol, descriptor: Prop
 
 function trampolineFor(site: Site, readArgs: boolean, previous: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
   const { original, key } = site;
-  // Method shorthand: like the class method it replaces, the trampoline is not a constructor.
+  // Method shorthand: like the class method it replaces, the trampoline is not a constructor. It reads
+  // `arguments` rather than rest parameters: `original.apply(this, arguments)` allocates nothing, and
+  // the variant that does not hand them on never materialises them (about 10 ns per call).
+  /* eslint-disable prefer-rest-params, @typescript-eslint/unbound-method */
   const { trampoline } = readArgs
     ? {
         trampoline(this: unknown): unknown {
@@ -90,6 +93,7 @@ function trampolineFor(site: Site, readArgs: boolean, previous: (...args: unknow
           return recorder.returned(result, t0, undefined);
         },
       };
+  /* eslint-enable prefer-rest-params, @typescript-eslint/unbound-method */
   copyIdentity(previous, trampoline);
   siteOfTrampoline.set(trampoline, site);
   return trampoline;

@@ -33,7 +33,9 @@ jest.mock('../../node_modules/@nestjs/terminus/dist/utils/checkPackage.util.js',
   loadPackages: () => Promise.resolve([]),
   loadPackage: () => Promise.resolve(undefined),
 }));
-jest.mock('../../node_modules/@nestjs/terminus/dist/health-indicator/microservice/grpc.health.js', () => ({ GRPCHealthIndicator: class {} }));
+jest.mock('../../node_modules/@nestjs/terminus/dist/health-indicator/microservice/grpc.health.js', () => ({
+  GRPCHealthIndicator: class {},
+}));
 
 @Injectable()
 class Jobs {
@@ -210,7 +212,7 @@ describe('a @SubscribeMessage handler over a real WebSocket (express, ws adapter
     try {
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
       const replies: unknown[] = [];
-      socket.on('message', (data) => replies.push(JSON.parse(String(data))));
+      socket.on('message', (data: Buffer) => replies.push(JSON.parse(data.toString('utf8'))));
       socket.send(JSON.stringify({ event: 'chat', data: 'hello' }));
       socket.send(JSON.stringify({ event: 'chat', data: 'buy spam' }));
       while (replies.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));

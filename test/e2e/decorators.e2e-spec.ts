@@ -69,6 +69,7 @@ class RolesGuard implements CanActivate {
 export class AuthService {
   @CountLogin({ isSuccess: (token) => token !== null })
   async login(email: string, password: string): Promise<string | null> {
+    await Promise.resolve();
     if (password === 'throw') throw new UnauthorizedException();
     return password === 'secret' ? `token-${email}` : null;
   }
@@ -78,7 +79,7 @@ export class AuthService {
 class RequestScopedRepository {
   @TrackDbQuery('select', 'scoped')
   async find(): Promise<string> {
-    return 'row';
+    return Promise.resolve('row');
   }
 }
 

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await, @typescript-eslint/only-throw-error -- methods under test: async without await on purpose, and they throw whatever they are given */
 import { BadRequestException, HttpException, HttpStatus } from '@nestjs/common';
 import { lastValueFrom, of, throwError } from 'rxjs';
 import {

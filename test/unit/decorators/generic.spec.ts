@@ -36,7 +36,7 @@ class Mailer {
     labelNames: ['template'],
     labels: (template: string) => ({ template }),
   })
-  send(template: string): Promise<string> {
+  send(_template: string): Promise<string> {
     const d = deferred();
     this.pending.push(d);
     return d.promise;

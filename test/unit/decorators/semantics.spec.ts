@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- the property throws and rejects with any value on purpose */
 import fc from 'fast-check';
 import { Observable } from 'rxjs';
 import {
@@ -190,7 +191,7 @@ describe('decorated methods behave exactly like the undecorated ones', () => {
         async (shapes, picked, at, args) => {
           const stack = [...picked.map((make) => make())];
           stack.splice(Math.min(at, stack.length), 0, OUTCOMES());
-          let current: Shape = shapes[0] as Shape;
+          let current: Shape = shapes[0];
           let produced: unknown;
           const subscriptions = { count: 0 };
           const behaviour = () => (produced = produce(current, subscriptions));
@@ -219,7 +220,7 @@ describe('decorated methods behave exactly like the undecorated ones', () => {
             expect((await h.value('test_calls_total', { outcome: 'success' })) ?? 0).toBe(expected.success);
             expect((await h.value('test_calls_total', { outcome: 'failure' })) ?? 0).toBe(expected.failure);
             expect((await h.value(INSTRUMENTATION_ERRORS)) ?? 0).toBe(0);
-            if (picked.includes(healthy[4] as () => AnyDecorator)) expect(await h.value('test_in_progress')).toBe(0);
+            if (picked.includes(healthy[4])) expect(await h.value('test_in_progress')).toBe(0);
           } finally {
             h.close();
           }
@@ -318,10 +319,10 @@ describe('instrumentation never throws into business code (point 4)', () => {
         ),
         fc.boolean(),
         async (which, badLabel, badSize, shapes, above) => {
-          const failure = failures[which] as (typeof failures)[number];
+          const failure = failures[which];
           const bad = failure.bad === 'size' ? badSize : badLabel;
           const warnings = captureWarnings();
-          let current: Shape = shapes[0] as Shape;
+          let current: Shape = shapes[0];
           let produced: unknown;
           const subscriptions = { count: 0 };
           const behaviour = () => (produced = produce(current, subscriptions));

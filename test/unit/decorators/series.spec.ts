@@ -122,7 +122,7 @@ describe('series resolved at bootstrap stay exactly consistent with prom-client'
     }
     const shop = new Shop();
     const warnings = captureWarnings();
-    const h = harness([shop], { cardinality: { perMetric: { [VezaMetric.CommerceOrders]: 2 } } } as never);
+    const h = harness([shop], { cardinality: { perMetric: { [VezaMetric.CommerceOrders]: 2 } } });
     try {
       for (const status of ['pending', 'completed', 'refunded', 'refunded', 'pending']) shop.order(status);
       expect(await h.value(VezaMetric.CommerceOrders, { status: 'pending' })).toBe(2);
