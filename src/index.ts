@@ -57,3 +57,9 @@ export type {
   CallInfo,
 } from './decorators';
 export { INSTRUMENTATION_ERRORS } from './explorer/metrics-explorer';
+export { MetricsPusher } from './push/metrics-pusher';
+export type { PushgatewayOptions } from './push/pushgateway-options';
+export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';
+export type { ClusterAggregator, ClusterMetricsOptions } from './cluster/cluster-aggregator';
+export { serveClusterMetrics } from './cluster/serve-cluster-metrics';
+export type { ClusterMetricsServer, ClusterMetricsServerOptions } from './cluster/serve-cluster-metrics';

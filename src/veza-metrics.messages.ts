@@ -62,6 +62,61 @@ export const metricsServerListening = (host: string, port: number, path: string)
 export const metricsServerFailed = (host: string, port: number, error: unknown): string =>
   `${OPTION_ERROR_PREFIX} option "metricsServer" could not listen on ${host}:${port} (${error instanceof Error ? error.message : String(error as string)}); choose a free port.`;
 
+// Pushgateway (option `pushgateway`).
+
+/** Why a push to the Pushgateway failed: the `reason` label of `veza_metrics_push_failures_total`. */
+export type PushFailureReason = 'unreachable' | 'timeout' | 'rejected' | 'render';
+
+export const pushFailed = (target: string, reason: PushFailureReason, detail: string): string => {
+  const what = {
+    unreachable: 'the Pushgateway could not be reached',
+    timeout: 'the Pushgateway did not answer in time',
+    rejected: 'the Pushgateway rejected the metrics',
+    render: 'rendering the metrics failed',
+  }[reason];
+  return `Pushing metrics to ${target} failed: ${what} (${detail}). Failures of this kind are counted in veza_metrics_push_failures_total{reason="${reason}"} and not logged again until a push succeeds.`;
+};
+
+export const pushRecovered = (target: string): string => `Pushing metrics to ${target} works again.`;
+
+// Node cluster (ClusterMetricsAggregator, serveClusterMetrics).
+
+export const CLUSTER_ERROR_PREFIX = 'VezaMetrics cluster:';
+
+export const invalidClusterOption = (option: string, expected: string, got: unknown): string =>
+  `${CLUSTER_ERROR_PREFIX} option "${option}" must be ${expected}, got ${describe(got)}.`;
+
+export const unknownClusterOption = (key: string, known: readonly string[]): string =>
+  `${CLUSTER_ERROR_PREFIX} unknown option "${key}"; expected one of ${known.join(', ')}.`;
+
+export const clusterNotPrimary = (): string =>
+  `${CLUSTER_ERROR_PREFIX} ClusterMetricsAggregator aggregates the workers' metrics and runs in the cluster's primary process; in a worker, VezaMetricsModule answers the primary by itself (option "cluster").`;
+
+export const clusterWorkerTimedOut = (workerId: number, pid: number | undefined, timeoutMs: number): string =>
+  `Cluster worker ${workerId} (pid ${pid ?? '?'}) did not send its metrics within ${timeoutMs} ms; its last answer is used. Counted in veza_metrics_cluster_worker_timeouts_total, not logged again.`;
+
+export const clusterWorkerFailed = (workerId: number, error: string): string =>
+  `Cluster worker ${workerId} could not send its metrics (${error}); its last answer is used. Counted in veza_metrics_cluster_worker_errors_total, not logged again.`;
+
+export const clusterMetricsListening = (url: string): string => `Serving the cluster's aggregated Prometheus metrics at ${url}`;
+
+// Testing helpers (@veza/nestjs-metrics/testing).
+
+export const testingNoMetricsModule = (helper: string): string =>
+  `${helper}: the application has no VezaMetricsRegistry; import VezaMetricsModule.forRoot() in the module under test.`;
+
+export const testingUnknownMetric = (helper: string, name: string): string =>
+  `${helper}: no metric named "${name}" is registered in the application's registry (nor in prom-client's global registry).`;
+
+export const testingUnknownLabel = (helper: string, name: string, label: string, known: readonly string[]): string =>
+  `${helper}: metric "${name}" has no label "${label}"; its labels are ${known.length > 0 ? known.join(', ') : '(none)'}.`;
+
+export const testingInvalidSelector = (helper: string, name: string, type: string, problem: string): string =>
+  `${helper}: "${name}" is a ${type}; ${problem}.`;
+
+export const testingNoExpect = (): string =>
+  'setupMetricsMatchers: no global expect() was found; pass it explicitly: setupMetricsMatchers(expect).';
+
 // Decorators (src/decorators, src/explorer). Each says what is wrong, where, and how to fix it.
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));

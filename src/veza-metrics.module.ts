@@ -13,6 +13,8 @@ import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
 import { VEZA_METRICS_OPTIONS, VEZA_METRICS_OPTIONS_TYPE, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
 import { VezaMetricsService } from './veza-metrics.service';
+import { MetricsPusher } from './push/metrics-pusher';
+import { ClusterWorkerMetrics } from './cluster/cluster-worker';
 
 /** One provider per catalog metric, under its seed name and (where it differs) its strict name. */
 const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
@@ -56,6 +58,9 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     ...metricProviders,
     VezaMetricsService,
     HttpMetricsRecorder,
+    // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
+    MetricsPusher,
+    ClusterWorkerMetrics,
     MetricsScraper,
     MetricsEndpoint,
     MetricsServer,

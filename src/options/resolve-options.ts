@@ -4,6 +4,7 @@ import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.
 import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface';
 import { resolveCardinalityOptions, type ResolvedCardinalityOptions } from './resolve-cardinality-options';
 import { resolveEndpointOptions, type ResolvedEndpointOptions } from './resolve-endpoint-options';
+import { resolvePushgatewayOptions, type ResolvedPushgatewayOptions } from '../push/pushgateway-options';
 
 /** Options after validation, with every default filled in. */
 export interface ResolvedVezaMetricsOptions {
@@ -19,6 +20,10 @@ export interface ResolvedVezaMetricsOptions {
   readonly endpoint: ResolvedEndpointOptions;
   /** Caps on label sets per metric. */
   readonly cardinality: ResolvedCardinalityOptions;
+  /** The Pushgateway to push to, if any. */
+  readonly pushgateway: ResolvedPushgatewayOptions | undefined;
+  /** Answer the cluster primary's aggregation requests (in a cluster worker). */
+  readonly cluster: boolean;
 }
 
 const KNOWN_KEYS = [
@@ -35,6 +40,8 @@ const KNOWN_KEYS = [
   'auth',
   'scrape',
   'cardinality',
+  'pushgateway',
+  'cluster',
 ] as const;
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -96,6 +103,8 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     http: resolveHttp(options.http),
     endpoint: resolveEndpointOptions(options),
     cardinality: resolveCardinalityOptions(options.cardinality),
+    pushgateway: resolvePushgatewayOptions(options.pushgateway),
+    cluster: resolveCluster(options.cluster),
   };
 }
 
@@ -154,4 +163,10 @@ function resolveHttp(value: unknown): ResolvedVezaMetricsOptions['http'] {
     throw new Error(invalidOption('http.exclude', 'an array of route templates starting with "/"', exclude));
   }
   return { enabled, exclude: [...(exclude as string[])] };
+}
+
+function resolveCluster(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new Error(invalidOption('cluster', 'a boolean', value));
+  return value;
 }

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { VezaHistogramName } from '../catalog/catalog.types';
+import type { PushgatewayOptions } from '../push/pushgateway-options';
 
 /** How Node's default process metrics are collected. */
 export interface DefaultMetricsOptions {
@@ -119,6 +120,19 @@ export interface VezaMetricsModuleOptions {
   auth?: MetricsAuthOptions;
   /** Scrape limits: concurrency, whole-scrape and per-source timeouts. */
   scrape?: ScrapeOptions;
+  /**
+   * Push the metrics to a Prometheus Pushgateway, for batch jobs and cron workers that live shorter
+   * than a scrape interval: periodically (`intervalMs`) and once more on shutdown.
+   * @defaultValue no push
+   */
+  pushgateway?: PushgatewayOptions;
+  /**
+   * In a Node `cluster` worker, answer the primary's `ClusterMetricsAggregator` (or
+   * `serveClusterMetrics`) with this application's metrics, so the primary serves their sum.
+   * Nothing happens in a process that is not a cluster worker.
+   * @defaultValue `true`
+   */
+  cluster?: boolean;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
 }

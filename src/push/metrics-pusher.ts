@@ -1,0 +1,181 @@
+import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Registry, type Counter, type Metric } from 'prom-client';
+import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
+import type { ResolvedPushgatewayOptions } from './pushgateway-options';
+
+/** The self-metric counting failed pushes, by `reason`. */
+export const PUSH_FAILURES_METRIC = 'veza_metrics_push_failures_total';
+const PUSH_FAILURES_HELP = 'Pushes to the Pushgateway that failed, by reason (unreachable, timeout, rejected, render)';
+
+/** The longest part of a rejection's body kept for the log line. */
+const MAX_DETAIL = 300;
+
+class PushError extends Error {
+  constructor(
+    readonly reason: PushFailureReason,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/**
+ * Pushes the application's metrics to a Pushgateway (option `pushgateway`): every `intervalMs`
+ * while the application runs, and once more when it closes. A push replaces the metrics of its
+ * group (HTTP `PUT`), with the body `/metrics` would serve.
+ *
+ * A push never throws into the application: a failure is logged once per kind (until a push
+ * succeeds again) and counted in `veza_metrics_push_failures_total{reason}`.
+ */
+@Injectable()
+export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
+  private readonly logger = new Logger('VezaMetrics');
+  private readonly options: ResolvedPushgatewayOptions | undefined;
+  private readonly failures: Counter<'reason'> | undefined;
+  private readonly logged = new Set<PushFailureReason>();
+  private timer: NodeJS.Timeout | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  /** The registry's metrics as they were just before the module destroyed it (see `beforeApplicationShutdown`). */
+  private snapshot: Metric[] = [];
+  private finalPushDone = false;
+
+  constructor(private readonly metrics: VezaMetricsRegistry) {
+    this.options = metrics.options.pushgateway;
+    if (this.options) this.failures = metrics.selfCounter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
+  }
+
+  onApplicationBootstrap(): void {
+    const interval = this.options?.intervalMs;
+    if (interval === undefined || this.timer) return;
+    this.timer = setInterval(() => {
+      // A slow Pushgateway does not pile up pushes: skip a tick while one is still on its way.
+      if (this.pending === 0) void this.push();
+    }, interval);
+    this.timer.unref();
+  }
+
+  /**
+   * Stops the periodic push, and notes the registry's metrics: Nest destroys this provider before
+   * the registry it depends on, which clears the registry it owns.
+   */
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.options?.pushOnShutdown) this.snapshot = this.metrics.registry.getMetricsAsArray() as unknown as Metric[];
+  }
+
+  /**
+   * The final push: after every `onModuleDestroy` hook of the application has run, so that what a
+   * job records while it shuts down is pushed too.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.options?.pushOnShutdown || this.finalPushDone) return;
+    this.finalPushDone = true;
+    await this.push(this.snapshot);
+    this.snapshot = [];
+  }
+
+  /**
+   * Pushes now (after any push on its way). Resolves `true` when the Pushgateway accepted the
+   * metrics, `false` otherwise; never rejects. Resolves `false` at once without a `pushgateway` option.
+   */
+  push(snapshot: readonly Metric[] = []): Promise<boolean> {
+    const options = this.options;
+    if (!options) return Promise.resolve(false);
+    this.pending++;
+    const run = this.queue.then(() => this.pushOnce(options, snapshot));
+    this.queue = run.finally(() => this.pending--);
+    return run;
+  }
+
+  private async pushOnce(options: ResolvedPushgatewayOptions, snapshot: readonly Metric[]): Promise<boolean> {
+    try {
+      let body: string;
+      try {
+        body = await this.render(snapshot);
+      } catch (error) {
+        throw new PushError('render', error instanceof Error ? error.message : String(error));
+      }
+      await put(options, body);
+      if (this.logged.size > 0) {
+        this.logged.clear();
+        this.logger.log(pushRecovered(options.target));
+      }
+      return true;
+    } catch (error) {
+      const reason = error instanceof PushError ? error.reason : 'unreachable';
+      this.failures?.inc({ reason });
+      if (!this.logged.has(reason)) {
+        this.logged.add(reason);
+        this.logger.warn(pushFailed(options.target, reason, error instanceof Error ? error.message : String(error)));
+      }
+      return false;
+    }
+  }
+
+  /**
+   * What `/metrics` serves. At shutdown the registry the module owns is already cleared: its metrics
+   * (still counting) go back in for the time of the render, with its default labels.
+   */
+  private async render(snapshot: readonly Metric[]): Promise<string> {
+    const registry = this.metrics.registry;
+    if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0) return this.metrics.render('text');
+    for (const metric of snapshot) registry.registerMetric(metric);
+    const labels = this.metrics.options.defaultLabels;
+    if (Object.keys(labels).length > 0) registry.setDefaultLabels({ ...labels });
+    try {
+      return await this.metrics.render('text');
+    } finally {
+      registry.clear();
+    }
+  }
+}
+
+/** `PUT`s `body` to the group's URL on a connection of its own (closed after: nothing keeps a job alive). */
+function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
+  const url = new URL(options.groupUrl);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<void>((resolve, reject) => {
+    const req = send(url, {
+      method: 'PUT',
+      agent: false,
+      headers: {
+        ...options.headers,
+        'Content-Type': Registry.PROMETHEUS_CONTENT_TYPE,
+        'Content-Length': Buffer.byteLength(body),
+        Connection: 'close',
+      },
+    });
+    const timer = setTimeout(() => req.destroy(new PushError('timeout', `no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    timer.unref();
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      reject(error instanceof PushError ? error : new PushError('unreachable', describeNetworkError(error)));
+    };
+    req.on('error', fail);
+    req.on('response', (res: IncomingMessage) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (text.length < MAX_DETAIL) text += chunk;
+      });
+      res.on('error', fail);
+      res.on('end', () => {
+        clearTimeout(timer);
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve();
+        else reject(new PushError('rejected', `HTTP ${status}${text.trim() ? `: ${text.trim().slice(0, MAX_DETAIL)}` : ''}`));
+      });
+    });
+    req.end(body);
+  });
+}
+
+function describeNetworkError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+}
