@@ -9,6 +9,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Counter, Registry } from 'prom-client';
 import { createServer, type Server, type Socket } from 'node:net';
 import { MetricsPusher, VezaMetricsModule, VezaMetricsService, type PushgatewayOptions } from '../../src';
 import { getMetricValue } from '../../src/testing';
@@ -219,6 +220,19 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     const pushedAt = sampleValue(text, 'push_time_seconds', group) as number;
     expect(Math.abs(pushedAt - Date.now() / 1000)).toBeLessThan(30);
     expect(sampleValue(text, 'push_failure_time_seconds', group)).toBe(0);
+  });
+
+  it('with a registry the application brought (option registry), the final push renders it, its own metrics included', async () => {
+    const registry = new Registry();
+    const ownMetric = new Counter({ name: 'import_rows_total', help: 'Rows imported', registers: [registry] });
+    const app = await createContext(jobModule({ url: pgw.url, jobName: 'own-registry' }, { registry, defaultMetrics: false }));
+    ownMetric.inc(42);
+    app.get(ImportJob).run();
+    await app.close();
+    const text = await pgw.metrics();
+    expect(sampleValue(text, 'import_rows_total', { job: 'own-registry' })).toBe(42);
+    expect(sampleValue(text, 'veza_tracks_uploaded_total', { job: 'own-registry' })).toBe(3);
+    expect(sampleValue(text, 'process_cpu_user_seconds_total', { job: 'own-registry' })).toBeUndefined();
   });
 
   it.each(ADAPTERS)('an HTTP application on %s pushes the requests it served when it closes', async (kind) => {
