@@ -18,7 +18,7 @@ import { sampleValue } from '../utils/exposition';
 import { freePort } from '../utils/prometheus';
 import { findTool } from '../utils/tools';
 
-const binary = findTool('prometheus-pushgateway');
+const binary = findTool('prometheus-pushgateway', 'prometheus-pushgateway');
 const describeWithPushgateway = binary ? describe : describe.skip;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,14 +4,14 @@ import { spawnSync } from 'node:child_process';
  * Finds an external tool (promtool, prometheus) on the PATH. Under `CI=true` a missing tool fails
  * the test (CI installs it: `.ci/run`); on a developer's machine the caller skips, with a notice.
  */
-export function findTool(name: string): string | undefined {
+export function findTool(name: string, debianPackage = 'prometheus'): string | undefined {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.status === 0 ? found.stdout.trim() : '';
   if (path) return path;
   if (process.env.CI === 'true') {
-    throw new Error(`${name} is required under CI=true but is not on the PATH: install the Debian package "prometheus" (.ci/run does).`);
+    throw new Error(`${name} is required under CI=true but is not on the PATH: install the Debian package "${debianPackage}" (.ci/run does).`);
   }
-  process.stdout.write(`NOTICE: ${name} is not installed; skipping the tests that need it (apt-get install prometheus).\n`);
+  process.stdout.write(`NOTICE: ${name} is not installed; skipping the tests that need it (apt-get install ${debianPackage}).\n`);
   return undefined;
 }
 
