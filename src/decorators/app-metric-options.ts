@@ -1,5 +1,6 @@
 import { findCatalogEntry } from '../catalog/catalog';
 import type { AppMetricDefinition } from '../explorer/instrument';
+import { argsArray } from '../explorer/labels';
 import { appMetricIsCatalogMetric, appMetricLabelsRequired, wrongLabelNames } from '../veza-metrics.messages';
 import type { OptionCheck } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
@@ -76,7 +77,7 @@ export function checkBuckets(check: OptionCheck, buckets: unknown): readonly num
 export function callInfo(args: ArrayLike<unknown> | undefined, outcome: number, value: unknown): CallInfo {
   const success = outcome === 0;
   return {
-    args: Array.from(args ?? []),
+    args: argsArray(args),
     result: success ? value : undefined,
     error: success ? undefined : value,
     outcome: success ? 'success' : 'failure',

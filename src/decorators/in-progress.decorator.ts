@@ -1,5 +1,5 @@
 import { type Gauge } from 'prom-client';
-import { SeriesCache } from '../explorer/labels';
+import { applyArgs, SeriesCache } from '../explorer/labels';
 import { gaugeSeries, type GaugeSeries } from '../explorer/series';
 import { checkAppMetric, checkLabels, type AppMetricOptions } from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
@@ -42,7 +42,7 @@ export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOpt
         const cache = new SeriesCache(definition.labelNames, (l) => gaugeSeries(gauge, l));
         return {
           start(args) {
-            const series = fixed ?? cache.get((labels as (...a: unknown[]) => Record<string, unknown>)(...Array.from(args ?? [])));
+            const series = fixed ?? cache.get(applyArgs(labels as unknown as (...a: never[]) => Record<string, unknown>, args));
             series.inc();
             return series;
           },

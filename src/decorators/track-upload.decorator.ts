@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../explorer/instrument';
-import { amount, labelFrom, SeriesCache } from '../explorer/labels';
+import { amount, applyArgs, argsArray, labelFrom, SeriesCache } from '../explorer/labels';
 import { counterSeries, histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
@@ -72,14 +72,14 @@ export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(option
           end(outcome, value, _seconds, args) {
             if (outcome === SUCCESS) {
               const t = labelFrom('type', type, args);
-              const bytes = size && amount('size', size({ args: Array.from(args ?? []) as A, result: value as R }));
+              const bytes = size && amount('size', size({ args: argsArray(args) as A, result: value as R }));
               const counted = uploads.get({ type: t, status: 'success' });
               const observed = bytes === undefined ? undefined : sizes.one(t);
               counted.inc();
               observed?.observe(bytes as number);
             } else if (outcome === FAILURE) {
               const t = labelFrom('type', type, args);
-              const reason = reasonOf ? reasonOf(value, ...(Array.from(args ?? []) as A)) : uploadFailureReason(value);
+              const reason = reasonOf ? applyArgs(reasonOf, args, value) : uploadFailureReason(value);
               const counted = uploads.get({ type: t, status: 'failure' });
               const reasoned = failed.one(reason);
               counted.inc();

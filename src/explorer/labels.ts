@@ -18,6 +18,7 @@ export class SeriesCache<S> {
 
   /** The series of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
   get(labels: Readonly<Record<string, unknown>>): S {
+    if (this.labelNames.length === 1 && Object.keys(labels).length === 1) return this.one(labels[this.labelNames[0]]);
     let key = '';
     for (const name of this.labelNames) {
       const value = labels[name];
@@ -47,10 +48,26 @@ export class SeriesCache<S> {
   }
 }
 
+const NO_ARGS: readonly unknown[] = [];
+
+/** The call's arguments as an array (a plain loop: `Array.from(arguments)` costs half a microsecond). */
+export function argsArray(args: ArrayLike<unknown> | undefined): unknown[] {
+  if (args === undefined) return [];
+  const copy = new Array<unknown>(args.length);
+  for (let i = 0; i < args.length; i++) copy[i] = args[i];
+  return copy;
+}
+
+/** Calls `fn` with the call's arguments, without copying them. */
+export function applyArgs<R>(fn: (...args: never[]) => R, args: ArrayLike<unknown> | undefined, ...before: unknown[]): R {
+  if (before.length > 0) return (fn as (...a: unknown[]) => R)(...before, ...argsArray(args));
+  return Reflect.apply(fn, undefined, args ?? NO_ARGS) as R;
+}
+
 /** A label value: `source` itself, or what it returns for the call's arguments (checked to be a string). */
 export function labelFrom(label: string, source: string | ((...args: never[]) => unknown), args: ArrayLike<unknown> | undefined): string {
   if (typeof source === 'string') return source;
-  const value = source(...(Array.from(args ?? []) as never[]));
+  const value = applyArgs(source, args);
   if (typeof value !== 'string') throw new Error(labelNotString(label, value));
   return value;
 }
