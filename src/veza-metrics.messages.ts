@@ -191,6 +191,9 @@ export const untrackedReturn = (place: string, what: string): string =>
 export const scopedInstancesNotMeasured = (places: readonly string[]): string =>
   `This Nest version does not let request-scoped or transient instances be followed: calls of ${places.join(', ')} on them are not recorded.`;
 
+export const instanceNotExtensible = (places: readonly string[]): string =>
+  `An instance with ${places.join(', ')} is frozen (not extensible), so its calls cannot be followed and are not recorded; do not freeze providers.`;
+
 export const labelNotString = (label: string, value: unknown): string => `label "${label}" must be a string, got ${describe(value)}`;
 
 export const labelsDoNotMatch = (given: readonly string[], expected: readonly string[]): string =>

@@ -7,6 +7,7 @@ import {
   gaugeSourceNotSingleton,
   instrumentationProblem,
   instrumentationSetupFailed,
+  instanceNotExtensible,
   scopedInstancesNotMeasured,
   untrackedReturn,
 } from '../veza-metrics.messages';
@@ -130,6 +131,10 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     for (const site of sites)
       for (const spec of site.specs) for (const gauge of spec.steps ?? []) steps.set(gauge, `${spec.decorator} on "${site.place}"`);
     const bind = (object: object, track: boolean): void => {
+      if (!Object.isExtensible(object)) {
+        this.once(`frozen ${sites[0].place}`, () => instanceNotExtensible(sites.map((s) => s.place)));
+        return;
+      }
       sites.forEach((site, i) => {
         bindRecorder(object, site, recorders[i]);
         if (track) this.bound.push([object, site, recorders[i]]);

@@ -11,7 +11,7 @@ import {
   TrackUpload,
   VezaMetric,
 } from '../../../src';
-import { harness } from './harness';
+import { captureWarnings, harness } from './harness';
 
 /* Point 5: misuse fails at decoration time or at start-up, naming the decorator and Class#method. */
 
@@ -161,5 +161,27 @@ describe('misuse is refused at start-up', () => {
     expect(() => harness([new Sessions()])).toThrow(
       '@GaugeSource on "Sessions#count" sets "veza_auth_sessions_active" at each scrape, and @TrackSession("open") on "Sessions#open" moves it up and down',
     );
+  });
+
+  it('a frozen provider does not stop the start-up: its calls run, unrecorded, and the reason is logged once', async () => {
+    class Frozen {
+      @CountLogin()
+      login() {
+        return 'ok';
+      }
+    }
+    const warnings = captureWarnings();
+    const frozen = Object.freeze(new Frozen());
+    const h = harness([frozen]);
+    try {
+      expect(frozen.login()).toBe('ok');
+      expect(await h.value(VezaMetric.LoginAttempts, { success: 'success' })).toBeUndefined();
+      expect(warnings.messages).toEqual([
+        'An instance with Frozen#login is frozen (not extensible), so its calls cannot be followed and are not recorded; do not freeze providers.',
+      ]);
+    } finally {
+      h.close();
+      warnings.restore();
+    }
   });
 });
