@@ -1,4 +1,4 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { defer, tap, type Observable } from 'rxjs';
 import { CANCELLED, FAILURE, SUCCESS, type CallArgs, type Instrument, type Outcome } from './instrument';
 
 /** Where a recorder reports a problem of its own (never the call's): logged once per place, counted. */
@@ -66,33 +66,32 @@ export class Recorder {
     return result;
   }
 
+  /**
+   * Per subscription: the clock and the instruments start when it subscribes, and the record settles
+   * when it completes, errors or is left. An operator (`tap`), not a subscription of our own, so that
+   * a subscriber leaving early (`take(1)`) closes the source at once, as it would undecorated.
+   */
   private observable(source: Observable<unknown>, args: CallArgs): Observable<unknown> {
-    return new Observable((subscriber: Subscriber<unknown>) => {
+    return defer(() => {
       const t0 = this.timed ? clock() : 0;
       const started = this.start(args);
       let open = true;
       let last: unknown;
-      const inner = source.subscribe({
-        next: (value) => {
-          last = value;
-          subscriber.next(value);
-        },
-        error: (error: unknown) => {
-          if (open) this.settle(FAILURE, error, t0, args, started);
-          open = false;
-          subscriber.error(error);
-        },
-        complete: () => {
-          if (open) this.settle(SUCCESS, last, t0, args, started);
-          open = false;
-          subscriber.complete();
-        },
-      });
-      return () => {
-        if (open) this.settle(CANCELLED, undefined, t0, args, started);
+      const end = (outcome: Outcome, value: unknown): void => {
+        if (!open) return;
         open = false;
-        inner.unsubscribe();
+        this.settle(outcome, value, t0, args, started);
       };
+      return source.pipe(
+        tap({
+          next: (value) => {
+            last = value;
+          },
+          error: (error: unknown) => end(FAILURE, error),
+          complete: () => end(SUCCESS, last),
+          unsubscribe: () => end(CANCELLED, undefined),
+        }),
+      );
     });
   }
 

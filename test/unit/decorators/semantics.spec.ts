@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- the property throws and rejects with any value on purpose */
 import fc from 'fast-check';
-import { Observable } from 'rxjs';
+import { Observable, take } from 'rxjs';
 import {
   CountCacheLookup,
   CountErrors,
@@ -250,6 +250,40 @@ describe('decorated methods behave exactly like the undecorated ones', () => {
     expect(subscriptions.count).toBe(2);
     expect(await h.value('veza_auth_login_attempts_total', { success: 'success' })).toBe(4); // per subscription
     h.close();
+  });
+});
+
+describe('an Observable left early stops its source as soon as without the decorator', () => {
+  it('take(1) on a synchronous source that checks `closed` makes it stop after one value', async () => {
+    let produced = 0;
+    const source = () =>
+      new Observable<number>((subscriber) => {
+        for (let i = 0; i < 1000 && !subscriber.closed; i++) {
+          produced += 1;
+          subscriber.next(i);
+        }
+        subscriber.complete();
+      });
+    const Decorated = subjectClass([CountLogin(), InProgress({ name: 'test_streams_in_flight', help: 'x' })], source, []);
+    const Plain = subjectClass([], source, []);
+    const decorated = new Decorated();
+    const h = harness([decorated]);
+    try {
+      const plainValues: unknown[] = [];
+      (new Plain().run() as Observable<number>).pipe(take(1)).subscribe((v) => plainValues.push(v));
+      const plainProduced = produced;
+      produced = 0;
+      const values: unknown[] = [];
+      (decorated.run() as Observable<number>).pipe(take(1)).subscribe((v) => values.push(v));
+      expect(values).toEqual(plainValues);
+      expect(produced).toBe(plainProduced);
+      expect(produced).toBe(1);
+      // Left before it completed: no login counted, and nothing left in flight.
+      expect(await h.value('veza_auth_login_attempts_total', { success: 'success' })).toBeUndefined();
+      expect(await h.value('test_streams_in_flight')).toBe(0);
+    } finally {
+      h.close();
+    }
   });
 });
 
