@@ -12,15 +12,16 @@ const now = performance.now.bind(performance);
 /** Milliseconds, sub-microsecond resolution: what the trampoline reads before a timed call. */
 const clock = (): number => now();
 /** Promise's own `then`: a Promise subclass that overrides it is still followed in one reaction. */
-const promiseThen: (this: Promise<unknown>, ok: (v: unknown) => void, ko: (e: unknown) => void) => Promise<void> =
+const promiseThen: (this: Promise<unknown>, ok: (v: unknown) => unknown, ko: (e: unknown) => never) => Promise<unknown> =
   Object.getOwnPropertyDescriptor(Promise.prototype, 'then')?.value as never;
 
 /**
  * The measurement of one decorated method in one application, shared by every instance of the class
  * that application created. The trampoline calls the method itself; the recorder only sees what came
  * out, hands the caller that very value (or lets the very error through), and settles the record
- * when the work ends: at once for a plain value, in one reaction for a Promise, per subscription for
- * an Observable, at the first `then` for another thenable (which may be lazy: it is never run twice).
+ * when the work ends: at once for a plain value, in one reaction for a Promise (the caller awaits
+ * that reaction's Promise: same value, same error, one tick later), per subscription for an
+ * Observable, at the first `then` for another thenable (which may be lazy: it is never run twice).
  */
 export class Recorder {
   private readonly starts: boolean;
@@ -48,13 +49,21 @@ export class Recorder {
       return result;
     }
     if (result instanceof Promise) {
+      // The caller gets the Promise of this one reaction, which settles as the method's did: with the
+      // same value, or the same error. Handing back the method's own Promise would keep its identity
+      // but mark it handled here, and a rejection nobody handles would no longer be reported.
       const started = this.start(args);
-      void promiseThen.call(
+      return promiseThen.call(
         result,
-        (value: unknown) => this.settle(SUCCESS, value, t0, args, started),
-        (error: unknown) => this.settle(FAILURE, error, t0, args, started),
-      );
-      return result;
+        (value: unknown) => {
+          this.settle(SUCCESS, value, t0, args, started);
+          return value;
+        },
+        (error: unknown) => {
+          this.settle(FAILURE, error, t0, args, started);
+          throw error;
+        },
+      ) as T;
     }
     const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown };
     // A Subject is also an Observer: wrapping it would take `next` away from the caller.

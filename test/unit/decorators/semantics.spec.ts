@@ -1,4 +1,6 @@
 /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- the property throws and rejects with any value on purpose */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { Observable, take } from 'rxjs';
 import {
@@ -162,7 +164,8 @@ function expectSameObservation(decorated: Observed, plain: Observed, produced: u
     expect(sameList(decorated.notifications, plain.notifications)).toBe(true);
     return;
   }
-  expect(same(decorated.returned, s.kind === 'throw' ? s.error : produced)).toBe(true); // the very value, Promise or error
+  if (s.kind === 'resolve' || s.kind === 'reject') expect(decorated.returned).toBeInstanceOf(Promise);
+  else expect(same(decorated.returned, s.kind === 'throw' ? s.error : produced)).toBe(true); // the very value or error
   if (plain.settled) {
     expect(decorated.settled?.ok).toBe(plain.settled.ok);
     expect(same(decorated.settled?.value, plain.settled.value)).toBe(true);
@@ -230,7 +233,7 @@ describe('decorated methods behave exactly like the undecorated ones', () => {
     );
   });
 
-  it('sync stays sync, a Promise stays the same Promise, an Observable stays lazy', async () => {
+  it('sync stays sync, a Promise stays a Promise, an Observable stays lazy', async () => {
     const subscriptions = { count: 0 };
     let next: Shape = { kind: 'value', value: 1 };
     const Decorated = subjectClass([CountLogin(), TrackDbQuery('insert', 'users')], () => produce(next, subscriptions), []);
@@ -250,6 +253,38 @@ describe('decorated methods behave exactly like the undecorated ones', () => {
     expect(subscriptions.count).toBe(2);
     expect(await h.value('veza_auth_login_attempts_total', { success: 'success' })).toBe(4); // per subscription
     h.close();
+  });
+});
+
+describe('a rejection nobody handles is still reported', () => {
+  // Jest turns unhandled rejections into test failures in its sandbox: watch one in a plain Node process.
+  it('as an unhandled rejection with the very same reason, as without the decorator', () => {
+    const script = `
+      const fs = require('node:fs'), ts = require('typescript');
+      require.extensions['.ts'] = (m, f) => m._compile(ts.transpileModule(fs.readFileSync(f, 'utf8'), { fileName: f, compilerOptions:
+        { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, esModuleInterop: true } }).outputText, f);
+      require('reflect-metadata');
+      const { CountLogin } = require('./src/index.ts');
+      const { VezaMetricsRegistry } = require('./src/registry/veza-metrics.registry.ts');
+      const { resolveOptions } = require('./src/options/resolve-options.ts');
+      const { VezaMetricsExplorer } = require('./src/explorer/metrics-explorer.ts');
+      class Auth { login() { return Promise.reject(Object.assign(new Error('nobody awaits me'), { id: 42 })); } }
+      const d = Object.getOwnPropertyDescriptor(Auth.prototype, 'login');
+      Object.defineProperty(Auth.prototype, 'login', CountLogin()(Auth.prototype, 'login', d));
+      const auth = new Auth();
+      const metrics = new VezaMetricsRegistry(resolveOptions({ defaultMetrics: false }));
+      const modules = new Map([['m', { providers: new Map([[0, { instance: auth, isDependencyTreeStatic: () => true }]]), controllers: new Map(), injectables: new Map() }]]);
+      new VezaMetricsExplorer(modules, metrics).onModuleInit();
+      process.on('unhandledRejection', async (reason) => {
+        const failures = (await metrics.get('veza_auth_login_attempts_total').get()).values[0].value;
+        console.log(JSON.stringify({ message: reason.message, id: reason.id, failures }));
+        process.exit(0);
+      });
+      auth.login();
+      setTimeout(() => { console.log('no unhandled rejection'); process.exit(1); }, 2000);
+    `;
+    const out = execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '../../..'), encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual({ message: 'nobody awaits me', id: 42, failures: 1 });
   });
 });
 
