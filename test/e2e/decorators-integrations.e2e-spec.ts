@@ -18,25 +18,6 @@ import { CountUserRegistered, CountWebSocketMessage, Counted, TrackHealthCheck, 
 import { ADAPTERS, scrape, startApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 
-// The ESM-to-CJS test transformer cannot compile the files of these packages that declare their own
-// `require` or use `import.meta.resolve` (the Swagger UI bundle, mapped-types' helpers, terminus'
-// @HealthCheck and optional-peer checks, gRPC indicator): stand-ins, without the optional wiring. What
-// is under test (ApiOperation, createDocument, HealthCheckService, HealthIndicatorService) is real.
-jest.mock('../../node_modules/@nestjs/swagger/dist/swagger-ui/swagger-ui.js', () => ({}));
-jest.mock('../../node_modules/@nestjs/mapped-types/dist/type-helpers.utils.js', () => ({}));
-jest.mock('../../node_modules/@nestjs/terminus/dist/health-check/health-check.decorator.js', () => {
-  const { Header } = jest.requireActual<typeof import('@nestjs/common')>('@nestjs/common');
-  return { HealthCheck: () => Header('Cache-Control', 'no-cache, no-store, must-revalidate') };
-});
-jest.mock('../../node_modules/@nestjs/terminus/dist/utils/checkPackage.util.js', () => ({
-  assertPackages: () => undefined,
-  loadPackages: () => Promise.resolve([]),
-  loadPackage: () => Promise.resolve(undefined),
-}));
-jest.mock('../../node_modules/@nestjs/terminus/dist/health-indicator/microservice/grpc.health.js', () => ({
-  GRPCHealthIndicator: class {},
-}));
-
 @Injectable()
 class Jobs {
   fail = false;

@@ -4,8 +4,9 @@
  *
  * Node runs them from CommonJS through require(esm), but Jest's own module system on Node 20 cannot
  * (it needs Node 24.9+). So test runs turn those files into CommonJS once (Jest caches the result):
- * TypeScript's transpiler rewrites import/export and dynamic import(), and `import.meta.url`
- * becomes the file's URL. Files of CommonJS packages pass through untouched.
+ * TypeScript's transpiler rewrites import/export and dynamic import(), `import.meta.url` becomes the
+ * file's URL, `import.meta.resolve` a `require.resolve`, and a `require` made with `createRequire`
+ * the file's own. Files of CommonJS packages pass through untouched.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -47,11 +48,18 @@ function isEsmFile(filename) {
 
 module.exports = {
   getCacheKey(source, filename) {
-    return createHash('sha1').update('esm-to-cjs-v1\0').update(filename).update('\0').update(source).digest('hex');
+    return createHash('sha1').update('esm-to-cjs-v3\0').update(filename).update('\0').update(source).digest('hex');
   },
   process(source, filename) {
     if (!isEsmFile(filename)) return { code: source };
-    const withMeta = source.replace(/\bimport\.meta\.url\b/g, 'require("node:url").pathToFileURL(__filename).href');
+    const withMeta = source
+      // `const require = createRequire(import.meta.url)` is what CommonJS gives every file already,
+      // and would redeclare the module's own `require`.
+      .replace(/^\s*(?:const|let|var)\s+require\s*=\s*createRequire\(\s*import\.meta\.url\s*\);?\s*$/gm, '')
+      .replace(/\bimport\.meta\.resolve\(/g, '((s) => require("node:url").pathToFileURL(require.resolve(s)).href)(')
+      .replace(/\bimport\.meta\.url\b/g, 'require("node:url").pathToFileURL(__filename).href')
+      .replace(/\bimport\.meta\.dirname\b/g, '__dirname')
+      .replace(/\bimport\.meta\.filename\b/g, '__filename');
     const out = ts.transpileModule(withMeta, {
       fileName: filename,
       compilerOptions: {
