@@ -59,7 +59,8 @@ const gc = (): void => {
   collect();
 };
 const heapMiB = (): number => process.memoryUsage().heapUsed / 2 ** 20;
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const random = (): string => Math.random().toString(36).slice(2);
 
 function send(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>): Promise<void> {
@@ -74,7 +75,11 @@ function send(agent: Agent, port: number, method: string, path: string, headers:
   });
 }
 
-async function drive(port: number, count: number, make: (i: number) => { method: string; path: string; headers: Record<string, string> }): Promise<void> {
+async function drive(
+  port: number,
+  count: number,
+  make: (i: number) => { method: string; path: string; headers: Record<string, string> },
+): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -106,7 +111,7 @@ async function cardinality(): Promise<void> {
     return { method: 'GET', path: `/tracks/${token}`, headers: {} };
   });
   const methods = METHODS.filter((m) => m !== 'CONNECT');
-  await drive(port, methods.length * 10, (i) => ({ method: methods[i % methods.length] as string, path: `/tracks/${i}`, headers: {} }));
+  await drive(port, methods.length * 10, (i) => ({ method: methods[i % methods.length], path: `/tracks/${i}`, headers: {} }));
   const elapsed = (performance.now() - started) / 1000;
   gc();
   const after = heapMiB();
@@ -119,7 +124,9 @@ async function cardinality(): Promise<void> {
     }
   }
   const leaked = [...secrets].filter((s) => text.includes(s)).length;
-  console.log(`\n## Cardinality under hostile traffic (Express, ${(REQUESTS * 2 + methods.length * 10).toLocaleString('en')} requests in ${elapsed.toFixed(1)} s)`);
+  console.log(
+    `\n## Cardinality under hostile traffic (Express, ${(REQUESTS * 2 + methods.length * 10).toLocaleString('en')} requests in ${elapsed.toFixed(1)} s)`,
+  );
   console.log(`- series: ${[...series].map(([n, c]) => `${n} ${c}`).join(', ')}`);
   console.log(`- raw paths, queries, ids or headers found in the exposition: ${leaked} of ${secrets.size} sampled`);
   console.log(`- heap growth after GC: ${(after - before).toFixed(2)} MiB (${before.toFixed(1)} → ${after.toFixed(1)} MiB)`);
@@ -127,7 +134,9 @@ async function cardinality(): Promise<void> {
 }
 
 async function scrapeAtCaps(): Promise<void> {
-  const app = await NestFactory.createApplicationContext(VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } }), { logger: false });
+  const app = await NestFactory.createApplicationContext(VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } }), {
+    logger: false,
+  });
   const metrics = app.get(VezaMetricsRegistry);
   const cap = metrics.options.cardinality.maxSeries;
   let totalSeries = 0;
@@ -162,8 +171,12 @@ async function scrapeAtCaps(): Promise<void> {
   });
   durations.sort((a, b) => a - b);
   refDurations.sort((a, b) => a - b);
-  console.log(`\n## Scrape with the catalog at its caps (${totalSeries.toLocaleString('en')} labelled series, ${(size / 2 ** 20).toFixed(1)} MiB of text, ${SCRAPES} scrapes)`);
-  console.log(`- scrape duration: p50 ${percentile(durations, 50).toFixed(1)} ms, p99 ${percentile(durations, 99).toFixed(1)} ms, max ${durations.at(-1)?.toFixed(1)} ms`);
+  console.log(
+    `\n## Scrape with the catalog at its caps (${totalSeries.toLocaleString('en')} labelled series, ${(size / 2 ** 20).toFixed(1)} MiB of text, ${SCRAPES} scrapes)`,
+  );
+  console.log(
+    `- scrape duration: p50 ${percentile(durations, 50).toFixed(1)} ms, p99 ${percentile(durations, 99).toFixed(1)} ms, max ${durations.at(-1)?.toFixed(1)} ms`,
+  );
   console.log(`- worst event-loop delay during the scrapes: ${ours.stallMs.toFixed(1)} ms (target: at most 50 ms)`);
   console.log(
     `- for scale, prom-client's registry.metrics() on the same registry: p50 ${percentile(refDurations, 50).toFixed(1)} ms, worst event-loop delay ${reference.stallMs.toFixed(1)} ms`,

@@ -2,6 +2,10 @@
 
 export const OPTION_ERROR_PREFIX = 'VezaMetricsModule:';
 
+/** The message of an error, or a bounded description of whatever else was thrown. */
+export const errorText = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === 'string' ? error : describe(error);
+
 export const unknownOption = (key: string, known: readonly string[]): string =>
   `${OPTION_ERROR_PREFIX} unknown option "${key}"; expected one of ${known.join(', ')}.`;
 
@@ -21,11 +25,10 @@ export const duplicateCatalogMetric = (name: string, theirs: string): string =>
 
 export const metricsServed = (path: string): string => `Serving Prometheus metrics at ${path}`;
 
-export const scrapeFailed = (error: unknown): string =>
-  `Rendering the metrics failed: ${error instanceof Error ? error.message : String(error)}`;
+export const scrapeFailed = (error: unknown): string => `Rendering the metrics failed: ${errorText(error)}`;
 
 export const recordingFailed = (where: string, error: unknown): string =>
-  `Recording metrics in ${where} failed and was skipped: ${error instanceof Error ? error.message : String(error)}`;
+  `Recording metrics in ${where} failed and was skipped: ${errorText(error)}`;
 
 /** A short, bounded description of a value for error messages. */
 export function describe(value: unknown): string {
@@ -54,13 +57,13 @@ function truncate(text: string): string {
 export const collectorFailed = (metric: string, reason: 'error' | 'timeout', error: unknown): string =>
   reason === 'timeout'
     ? `The scrape-time source of "${metric}" did not answer in time; the metric is left out of this scrape.`
-    : `The scrape-time source of "${metric}" failed (${error instanceof Error ? error.message : String(error as string)}); the metric is left out of this scrape.`;
+    : `The scrape-time source of "${metric}" failed (${errorText(error)}); the metric is left out of this scrape.`;
 
 export const metricsServerListening = (host: string, port: number, path: string): string =>
   `Serving Prometheus metrics on their own listener at http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
 
 export const metricsServerFailed = (host: string, port: number, error: unknown): string =>
-  `${OPTION_ERROR_PREFIX} option "metricsServer" could not listen on ${host}:${port} (${error instanceof Error ? error.message : String(error as string)}); choose a free port.`;
+  `${OPTION_ERROR_PREFIX} option "metricsServer" could not listen on ${host}:${port} (${errorText(error)}); choose a free port.`;
 
 // Pushgateway (option `pushgateway`).
 
@@ -119,7 +122,6 @@ export const testingNoExpect = (): string =>
 
 // Decorators (src/decorators, src/explorer). Each says what is wrong, where, and how to fix it.
 
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const on = (decorator: string, place: string): string => `${decorator} on "${place}"`;
 
 export const decoratorOnNonMethod = (decorator: string, place: string): string =>
@@ -206,4 +208,4 @@ export const seriesOverflow = (metric: string, cap: number): string =>
   `Metric "${metric}" reached its cap of ${cap} label sets; new ones are folded into its __overflow__ series (raise cardinality.perMetric["${metric}"] if this is expected).`;
 
 export const recordingRefused = (metric: string, error: unknown): string =>
-  `A recording into "${metric}" was refused and skipped: ${error instanceof Error ? error.message : String(error as string)}.`;
+  `A recording into "${metric}" was refused and skipped: ${errorText(error)}.`;

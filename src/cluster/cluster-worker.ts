@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { COLLECT_RESPONSE, isCollectRequest, type CollectResponse, type MetricJson } from './cluster-protocol';
+import { errorText } from '../veza-metrics.messages';
 
 /** The registries of every application of this worker process that answers the primary (two apps may share one). */
 const members = new Map<Registry, number>();
@@ -29,7 +30,7 @@ function answer(message: unknown): void {
   };
   collect().then(
     (metrics) => reply({ type: COLLECT_RESPONSE, id: message.id, metrics }),
-    (error: unknown) => reply({ type: COLLECT_RESPONSE, id: message.id, error: error instanceof Error ? error.message : String(error) }),
+    (error: unknown) => reply({ type: COLLECT_RESPONSE, id: message.id, error: errorText(error) }),
   );
 }
 

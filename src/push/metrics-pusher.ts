@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Registry, type Counter, type Metric } from 'prom-client';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
+import { errorText, pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
 import type { ResolvedPushgatewayOptions } from './pushgateway-options';
 
 /** The self-metric counting failed pushes, by `reason`. */
@@ -98,7 +98,7 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
       try {
         body = await this.render(snapshot);
       } catch (error) {
-        throw new PushError('render', error instanceof Error ? error.message : String(error));
+        throw new PushError('render', errorText(error));
       }
       await put(options, body);
       if (this.logged.size > 0) {
@@ -111,7 +111,7 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
       this.failures?.inc({ reason });
       if (!this.logged.has(reason)) {
         this.logged.add(reason);
-        this.logger.warn(pushFailed(options.target, reason, error instanceof Error ? error.message : String(error)));
+        this.logger.warn(pushFailed(options.target, reason, errorText(error)));
       }
       return false;
     }

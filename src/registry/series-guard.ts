@@ -1,4 +1,5 @@
 import type { Metric } from 'prom-client';
+import { describe } from '../veza-metrics.messages';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -94,7 +95,7 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
   const finite = (value: unknown, allowNegative: boolean): boolean => {
     if (value === undefined) return true;
     if (typeof value !== 'number' || !Number.isFinite(value) || (!allowNegative && value < 0)) {
-      hooks.onError(m.name, new InvalidRecording(`value ${String(value as string)} refused`));
+      hooks.onError(m.name, new InvalidRecording(`value ${describe(value)} refused`));
       return false;
     }
     return true;

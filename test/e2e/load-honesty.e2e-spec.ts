@@ -66,7 +66,7 @@ function histogramProblems(text: string): string[] {
     for (const [key, e] of series) {
       if (e.inf !== e.count) problems.push(`${family.name}${key}: _count ${e.count} != +Inf ${e.inf}`);
       const all = [...e.buckets, e.inf ?? Infinity];
-      if (all.some((v, i) => i > 0 && v < (all[i - 1] as number))) problems.push(`${family.name}${key}: buckets decrease`);
+      if (all.some((v, i) => i > 0 && v < all[i - 1])) problems.push(`${family.name}${key}: buckets decrease`);
     }
   }
   return problems;

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { Counter, Gauge, Histogram } from 'prom-client';
 import { VezaMetric } from '../../src';
 import { metricsContext, type MetricsContext } from '../utils/module';
 import { parseExposition, sampleValue } from '../utils/exposition';
@@ -58,9 +57,9 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
   });
 
   it('guards the injected prom-client metric itself, whatever path records into it', async () => {
-    const counter = ctx.registry.get(VezaMetric.Errors) as Counter<'type' | 'severity'>;
+    const counter = ctx.registry.get(VezaMetric.Errors);
     for (let i = 0; i < 8; i++) counter.labels({ type: `E${i}`, severity: 'high' }).inc();
-    const histogram = ctx.registry.get(VezaMetric.FileUploadSize) as Histogram<'type'>;
+    const histogram = ctx.registry.get(VezaMetric.FileUploadSize);
     for (let i = 0; i < 8; i++) histogram.startTimer({ type: `t${i}` })();
     const text = await ctx.render();
     expect(seriesOf(text, 'veza_errors_total')).toHaveLength(6);
@@ -69,10 +68,10 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
   });
 
   it('never throws, refuses what Prometheus forbids, and counts each refusal', async () => {
-    const counter = ctx.registry.get(VezaMetric.TracksUploaded) as Counter;
-    const gauge = ctx.registry.get(VezaMetric.ActiveUsers) as Gauge;
-    const histogram = ctx.registry.get(VezaMetric.CommerceCheckoutDuration) as Histogram;
-    const labelled = ctx.registry.get(VezaMetric.LoginAttempts) as Counter<'success'>;
+    const counter = ctx.registry.get(VezaMetric.TracksUploaded);
+    const gauge = ctx.registry.get(VezaMetric.ActiveUsers);
+    const histogram = ctx.registry.get(VezaMetric.CommerceCheckoutDuration);
+    const labelled = ctx.registry.get(VezaMetric.LoginAttempts);
     expect(() => counter.inc(-1)).not.toThrow();
     expect(() => counter.inc(Number.NaN)).not.toThrow();
     expect(() => gauge.set(Number.POSITIVE_INFINITY)).not.toThrow();
@@ -97,9 +96,9 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
 
   it('turns any label value into a bounded, valid string', async () => {
     const values: unknown[] = ['a"b\\c\nd\re\u0000f', '\ud800lone', 'x'.repeat(65_536), 42, true, { a: 1 }, [1, 2], null, undefined];
-    const counter = ctx.registry.get(VezaMetric.CacheMisses) as Counter<'subsystem'>;
+    const counter = ctx.registry.get(VezaMetric.CacheMisses);
     const guarded = await metricsContext({ defaultMetrics: false });
-    const wide = guarded.registry.get(VezaMetric.CacheMisses) as Counter<'subsystem'>;
+    const wide = guarded.registry.get(VezaMetric.CacheMisses);
     for (const value of values) wide.inc({ subsystem: value as string });
     const series = seriesOf(await guarded.render(), 'veza_cache_misses_total').map((s) => [s.labels.subsystem, s.value]);
     // Objects and arrays share __invalid__; null and undefined share the empty value.
@@ -117,7 +116,7 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
   });
 
   it('starts counting again from zero after reset()', async () => {
-    const counter = ctx.registry.get(VezaMetric.CacheHits) as Counter<'subsystem'>;
+    const counter = ctx.registry.get(VezaMetric.CacheHits);
     for (let i = 0; i < 5; i++) counter.inc({ subsystem: `a${i}` });
     counter.reset();
     for (let i = 0; i < 5; i++) counter.inc({ subsystem: `b${i}` });

@@ -9,7 +9,9 @@ export function findTool(name: string, debianPackage = 'prometheus'): string | u
   const path = found.status === 0 ? found.stdout.trim() : '';
   if (path) return path;
   if (process.env.CI === 'true') {
-    throw new Error(`${name} is required under CI=true but is not on the PATH: install the Debian package "${debianPackage}" (.ci/run does).`);
+    throw new Error(
+      `${name} is required under CI=true but is not on the PATH: install the Debian package "${debianPackage}" (.ci/run does).`,
+    );
   }
   process.stdout.write(`NOTICE: ${name} is not installed; skipping the tests that need it (apt-get install ${debianPackage}).\n`);
   return undefined;
