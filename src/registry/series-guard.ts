@@ -45,6 +45,16 @@ interface Guardable {
 }
 
 const GUARDED = Symbol('vezaSeriesGuard');
+
+/** What `labels()` returns when it cannot resolve a series: every method of a child, recording nothing. */
+const NOOP_CHILD = Object.freeze({
+  inc: (): void => undefined,
+  dec: (): void => undefined,
+  set: (): void => undefined,
+  setToCurrentTime: (): void => undefined,
+  observe: (): void => undefined,
+  startTimer: (): (() => number) => () => 0,
+});
 const isLabels = (v: unknown): v is Labels => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class InvalidRecording extends Error {}
@@ -73,12 +83,14 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
     const out: Record<string, string> = {};
     let key = '';
     for (const name of labelNames) {
+      // A missing label and an empty one are two series for prom-client: two keys here.
       if (Object.prototype.hasOwnProperty.call(labels, name)) {
         const value = sanitizeLabelValue(labels[name]);
         out[name] = value;
-        key += value;
+        key += `=${value}\u0000`;
+      } else {
+        key += '\u0000';
       }
-      key += '\u0000';
     }
     for (const name of Object.keys(labels)) {
       if (!labelNames.includes(name)) hooks.onError(m.name, new InvalidRecording(`label "${name}" is not one of ${labelNames.join(', ')}`));
@@ -120,17 +132,20 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
     };
   };
 
-  /** Wraps `method(labels?)` (labels only). */
-  const wrapLabelled = (method: string): void => {
+  /** Wraps `method(labels?)` (labels only); `child` also for `labels()`, which must return a child. */
+  const wrapLabelled = (method: string, child = false): void => {
     const original = m[method] as AnyFn | undefined;
     if (typeof original !== 'function') return;
     m[method] = function guarded(this: unknown, ...args: unknown[]): unknown {
       try {
-        if (args.length === 0 || args[0] === undefined) return original.call(m);
+        if (!child && (args.length === 0 || args[0] === undefined)) return original.call(m);
+        // labels('a', 'b') is positional; labels({ ... }) names them. Either way a full, guarded set.
         const labels = isLabels(args[0]) ? args[0] : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
         return original.call(m, guard(labels));
       } catch (error) {
-        return report(error);
+        report(error);
+        // `metric.labels(x).inc()` must not throw either: a child that records nothing.
+        return child ? NOOP_CHILD : undefined;
       }
     };
   };
@@ -146,7 +161,7 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
     wrapValued('observe', true);
     wrapLabelled('zero');
   }
-  wrapLabelled('labels');
+  wrapLabelled('labels', true);
   wrapLabelled('remove');
   wrapStartTimer(m, report);
 

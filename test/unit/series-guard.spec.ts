@@ -115,6 +115,28 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     await guarded.close();
   });
 
+  it('hands back a working child from labels(), whatever its arguments', async () => {
+    const counter = ctx.registry.get(VezaMetric.CacheHits);
+    expect(() => counter.labels(undefined as unknown as string).inc()).not.toThrow();
+    expect(() => counter.labels().inc()).not.toThrow();
+    expect(() => counter.labels({ subsystem: { nested: true } } as never).inc()).not.toThrow();
+    expect(() => counter.labels('a', 'b', 'c').inc()).not.toThrow();
+    const text = await ctx.render();
+    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: '' })).toBe(2);
+    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: '__invalid__' })).toBe(1);
+    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'a' })).toBe(1);
+  });
+
+  it('counts a missing label and an empty one as two label sets, as prom-client does', async () => {
+    const counter = ctx.registry.get(VezaMetric.CacheHits);
+    for (let i = 0; i < 3; i++) counter.inc({ subsystem: `s${i}` });
+    counter.inc({});
+    counter.inc({ subsystem: '' });
+    counter.inc({ subsystem: 'one-too-many' });
+    const series = seriesOf(await ctx.render(), 'veza_cache_hits_total');
+    expect(series.map((s) => s.labels.subsystem)).toEqual(['s0', 's1', 's2', undefined, '', '__overflow__']);
+  });
+
   it('starts counting again from zero after reset()', async () => {
     const counter = ctx.registry.get(VezaMetric.CacheHits);
     for (let i = 0; i < 5; i++) counter.inc({ subsystem: `a${i}` });

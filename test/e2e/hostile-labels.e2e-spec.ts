@@ -1,0 +1,159 @@
+import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
+import fc from 'fast-check';
+import {
+  Counted,
+  CountErrors,
+  InjectMetric,
+  VezaMetric,
+  VezaMetricsModule,
+  VezaMetricsRegistry,
+  VezaMetricsService,
+  type VezaMetricOf,
+} from '../../src';
+import { startApp } from '../utils/app';
+import { rawRequest } from '../utils/raw-http';
+import { findTool, promtoolCheckMetrics } from '../utils/tools';
+
+const promtool = findTool('promtool');
+const describeWithPromtool = promtool ? describe : describe.skip;
+
+/** Values code might hand over as a label value, hostile ones first. */
+const hostile: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(
+    '"',
+    '\\',
+    '\n',
+    '\r',
+    '\r\n',
+    '\u0000',
+    '\ud800',
+    '\udfff',
+    '\u2028',
+    '{',
+    '}',
+    '=',
+    ',',
+    '# EOF',
+    '"} 1\nfake 2',
+    '\\"\\n',
+  ),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }).map((s) => s.repeat(Math.ceil(65_536 / s.length))),
+  fc.integer(),
+  fc.double(),
+  fc.bigInt(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+  fc.object(),
+  fc.array(fc.anything(), { maxLength: 3 }),
+);
+
+/** Where hostile values enter through the app: decorators with label functions, an injected metric. */
+@Injectable()
+class Feeder {
+  constructor(@InjectMetric(VezaMetric.CacheHits) private readonly hits: VezaMetricOf<typeof VezaMetric.CacheHits>) {}
+
+  @Counted({
+    name: 'app_hostile_total',
+    help: 'Calls labelled by their argument',
+    labelNames: ['value'],
+    labels: ({ args }) => ({ value: args[0] as string }),
+  })
+  counted(_value: unknown): void {}
+
+  @CountErrors({ type: (error) => (error as { label: string }).label, severity: (error) => (error as { label: string }).label })
+  failing(value: unknown): void {
+    throw Object.assign(new Error('boom'), { label: value });
+  }
+
+  injected(value: unknown): void {
+    this.hits.inc({ subsystem: value as string });
+    this.hits.labels(value as string).inc();
+  }
+}
+
+/** Route templates and error classes are label values too: an exception class with a hostile name. */
+@Controller('hostile')
+class HostileController {
+  @Get(':id')
+  fail(@Param('id') id: string): never {
+    const Named = class extends Error {};
+    Object.defineProperty(Named, 'name', { value: id });
+    throw new Named('hostile');
+  }
+}
+
+@Module({ providers: [Feeder], controllers: [HostileController] })
+class HostileModule {}
+
+function feed(service: VezaMetricsService, feeder: Feeder, v: unknown): void {
+  const s = v as string;
+  service.recordHttpRequest(s, s, 200, 0.01);
+  service.recordDatabaseQuery(s, s, 0.002);
+  service.recordDatabaseError(s, s);
+  service.recordFileUpload(s, s, 2048);
+  service.recordRateLimitHit(s, s);
+  service.recordWebSocketMessage(s, s);
+  service.recordError(s, s);
+  service.recordHealthCheck(s, 12, s);
+  service.recordCommerceOrder(s);
+  service.recordUploadFailed(s);
+  service.recordCacheMiss(s);
+  feeder.counted(v);
+  try {
+    feeder.failing(v);
+  } catch {
+    // the business error, rethrown as it was
+  }
+  feeder.injected(v);
+}
+
+describeWithPromtool('10,000 hostile label values through every path that produces one', () => {
+  it('keeps the exposition valid for promtool, in the text format and in OpenMetrics', async () => {
+    const values = fc.sample(hostile, { numRuns: 10_000, seed: 20261124 });
+    expect(values).toHaveLength(10_000);
+    const { app, url } = await startApp('express', { imports: [VezaMetricsModule.forRoot({ naming: 'strict' }), HostileModule] });
+    try {
+      const service = app.get(VezaMetricsService);
+      const feeder = app.get(Feeder);
+      for (let batch = 0; batch < 5; batch++) {
+        for (const v of values.slice(batch * 2000, (batch + 1) * 2000)) feed(service, feeder, v);
+        // 50 hostile exception class names reach veza_errors_total through real requests per batch.
+        for (const v of values.slice(batch * 50, batch * 50 + 50)) {
+          const text = (String(v as string).slice(0, 200) as unknown as { toWellFormed(): string }).toWellFormed() || 'empty';
+          const res = await rawRequest(url, `/hostile/${encodeURIComponent(text)}`);
+          expect([text, res.status]).toEqual([text, 500]);
+        }
+        const text = (await rawRequest(url, '/metrics')).body;
+        expect(promtoolCheckMetrics(promtool as string, text)).toEqual({ status: 0, findings: [] });
+        const om = await rawRequest(url, '/metrics', { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
+        const omText = om.body;
+        expect(om.headers['content-type']).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+        expect(omText.endsWith('\n# EOF\n')).toBe(true);
+        expect(omText.split('\n# EOF\n')).toHaveLength(2);
+        // promtool reads the text format only: it must parse OpenMetrics' lines too (no parse error),
+        // its only remarks being that OpenMetrics names counter families without _total.
+        const checked = promtoolCheckMetrics(promtool as string, omText);
+        expect(checked.findings.filter((f) => !/^[a-zA-Z_:][a-zA-Z0-9_:]*_total no help text$/.test(f))).toEqual([]);
+      }
+      const registry = app.get(VezaMetricsRegistry);
+      const text = await registry.render();
+      // Every value is valid UTF-8 and no series count exceeds its cap plus the overflow series.
+      expect(Buffer.from(text, 'utf8').toString('utf8')).toBe(text);
+      const perMetric = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        if (line.startsWith('#') || line === '') continue;
+        const name = line.slice(0, line.search(/[{ ]/));
+        perMetric.set(name, (perMetric.get(name) ?? 0) + 1);
+      }
+      for (const [name, count] of perMetric) {
+        if (name.endsWith('_bucket')) continue;
+        expect([name, count <= registry.options.cardinality.maxSeries + 1]).toEqual([name, true]);
+      }
+      expect(text).not.toContain('NaN');
+    } finally {
+      await app.close();
+    }
+  }, 180_000);
+});
