@@ -20,6 +20,8 @@ export interface ResolvedVezaMetricsOptions {
   readonly endpoint: ResolvedEndpointOptions;
   /** Caps on label sets per metric. */
   readonly cardinality: ResolvedCardinalityOptions;
+  /** Exemplars (trace ids) on the HTTP duration histogram, when OpenTelemetry's API is installed. */
+  readonly exemplars: boolean;
   /** The Pushgateway to push to, if any. */
   readonly pushgateway: ResolvedPushgatewayOptions | undefined;
   /** Answer the cluster primary's aggregation requests (in a cluster worker). */
@@ -40,6 +42,7 @@ const KNOWN_KEYS = [
   'auth',
   'scrape',
   'cardinality',
+  'exemplars',
   'pushgateway',
   'cluster',
 ] as const;
@@ -103,6 +106,7 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     http: resolveHttp(options.http),
     endpoint: resolveEndpointOptions(options),
     cardinality: resolveCardinalityOptions(options.cardinality),
+    exemplars: resolveBoolean('exemplars', options.exemplars, true),
     pushgateway: resolvePushgatewayOptions(options.pushgateway),
     cluster: resolveCluster(options.cluster),
   };
@@ -168,5 +172,11 @@ function resolveHttp(value: unknown): ResolvedVezaMetricsOptions['http'] {
 function resolveCluster(value: unknown): boolean {
   if (value === undefined) return true;
   if (typeof value !== 'boolean') throw new Error(invalidOption('cluster', 'a boolean', value));
+  return value;
+}
+
+function resolveBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new Error(invalidOption(option, 'a boolean', value));
   return value;
 }

@@ -135,4 +135,11 @@ export interface VezaMetricsModuleOptions {
   cluster?: boolean;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
+  /**
+   * Exemplars on `veza_http_request_duration_seconds`: when `@opentelemetry/api` is installed and a
+   * span is active for the request, its `trace_id` and `span_id` are attached to the observation,
+   * and shown to scrapers that ask for OpenMetrics (Prometheus with `--enable-feature=exemplar-storage`).
+   * @defaultValue `true` (inert without `@opentelemetry/api`)
+   */
+  exemplars?: boolean;
 }

@@ -74,7 +74,7 @@ export function sameDefinition(existing: Metric, wanted: ExposedDefinition): boo
 }
 
 /** Creates the prom-client metric of a definition in `registry`. */
-export function createMetric(def: ExposedDefinition, registry: Registry): Metric {
+export function createMetric(def: ExposedDefinition, registry: Registry, enableExemplars = false): Metric {
   const common = { name: def.name, help: def.help, labelNames: [...def.labelNames], registers: [registry] };
   switch (def.kind) {
     case 'counter':
@@ -82,6 +82,13 @@ export function createMetric(def: ExposedDefinition, registry: Registry): Metric
     case 'gauge':
       return new Gauge(common);
     case 'histogram':
-      return new Histogram({ ...common, buckets: [...(def.buckets ?? [])] });
+      if (!enableExemplars) return new Histogram({ ...common, buckets: [...(def.buckets ?? [])] });
+      {
+        // prom-client only allows exemplars on metrics created in OpenMetrics registries; this module
+        // renders both formats itself, so the histogram is created apart and registered afterwards.
+        const histogram = new Histogram({ ...common, registers: [], buckets: [...(def.buckets ?? [])], enableExemplars: true });
+        registry.registerMetric(histogram);
+        return histogram;
+      }
   }
 }

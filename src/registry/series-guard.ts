@@ -35,6 +35,19 @@ export function sanitizeLabelValue(value: unknown): string {
 }
 
 type Labels = Record<string, unknown>;
+
+/** Exemplar labels: sanitised values, and at most 128 UTF-8 bytes in all as OpenMetrics requires. */
+function sanitizeLabels(labels: Labels): Record<string, string> {
+  const out: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, value] of Object.entries(labels)) {
+    const text = sanitizeLabelValue(value);
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(text);
+    if (bytes > 128) break;
+    out[name] = text;
+  }
+  return out;
+}
 type AnyFn = (...args: unknown[]) => unknown;
 interface Guardable {
   name: string;
@@ -119,10 +132,17 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
     if (typeof original !== 'function') return;
     m[method] = function guarded(this: unknown, a?: unknown, b?: unknown): unknown {
       try {
-        if (m.enableExemplars && isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
-          const opts = a as { labels?: Labels; value?: unknown };
-          if (!finite(opts.value, allowNegative)) return undefined;
-          return original.call(m, { ...opts, labels: guard(opts.labels ?? {}) });
+        if (m.enableExemplars) {
+          // prom-client takes ({ labels, value, exemplarLabels }) once exemplars are on; the
+          // classic (labels, value) and (value) calls are translated so every caller keeps working.
+          if (isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
+            const opts = a as { labels?: Labels; value?: unknown; exemplarLabels?: Labels };
+            if (!finite(opts.value, allowNegative)) return undefined;
+            const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
+            return original.call(m, { ...opts, labels: guard(opts.labels ?? {}), ...(exemplarLabels ? { exemplarLabels } : {}) });
+          }
+          if (isLabels(a)) return finite(b, allowNegative) ? original.call(m, { labels: guard(a), value: b }) : undefined;
+          return finite(a, allowNegative) ? original.call(m, { value: a }) : undefined;
         }
         if (isLabels(a)) return finite(b, allowNegative) ? original.call(m, guard(a), b) : undefined;
         return finite(a, allowNegative) ? original.call(m, a) : undefined;

@@ -1,11 +1,12 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, register as globalRegistry, Registry, type Metric } from 'prom-client';
 import { renderExposition, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
-import { VEZA_CATALOG, type VezaMetricName } from '../catalog/catalog';
+import { VEZA_CATALOG, VezaMetric, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
 import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
 import { duplicateCatalogMetric, metricClash, recordingRefused, seriesOverflow } from '../veza-metrics.messages';
 import { guardMetric, type SeriesGuardHooks } from './series-guard';
+import { loadTraceReader, type TraceReader } from '../tracing/trace-context';
 import {
   createMetric,
   definitionOf,
@@ -41,6 +42,11 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   private readonly metrics = new Map<string, Metric>();
   private readonly definitions = new Map<string, ExposedDefinition>();
   private readonly ownsRegistry: boolean;
+  /**
+   * Reads the active OpenTelemetry span for exemplars; `undefined` when exemplars are off or
+   * `@opentelemetry/api` is not installed.
+   */
+  readonly traceReader: TraceReader | undefined;
   private readonly logger = new Logger('VezaMetrics');
   private readonly guardHooks: SeriesGuardHooks;
 
@@ -50,6 +56,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     const { defaultLabels } = options;
     if (Object.keys(defaultLabels).length > 0) this.registry.setDefaultLabels({ ...defaultLabels });
 
+    this.traceReader = options.exemplars ? loadTraceReader() : undefined;
     for (const row of VEZA_CATALOG) {
       const def = exposedDefinition(row, options.naming, options.buckets);
       this.definitions.set(row.name, def);
@@ -189,7 +196,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
       if (registry !== this.registry) this.registry.registerMetric(existing);
       return existing;
     }
-    return createMetric(def, this.registry);
+    return createMetric(def, this.registry, this.traceReader !== undefined && def.catalogName === VezaMetric.HttpRequestDuration);
   }
 
   private collectDefaults(): void {

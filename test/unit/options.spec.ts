@@ -35,6 +35,7 @@ describe('options', () => {
         scrape: { maxConcurrent: 2, timeoutMs: 10_000, collectTimeoutMs: 3_000 },
       },
       cardinality: { maxSeries: 2000, perMetric: {} },
+      exemplars: true,
       pushgateway: undefined,
       cluster: true,
     });
@@ -70,7 +71,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, pushgateway, cluster.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster.',
     ],
     [
       'an empty path',

@@ -1,0 +1,34 @@
+/** The ids of the active OpenTelemetry span, as exemplar labels. */
+export interface TraceExemplar {
+  readonly trace_id: string;
+  readonly span_id: string;
+}
+
+/** Reads the active span's ids; `undefined` when there is no valid active span. */
+export type TraceReader = () => TraceExemplar | undefined;
+
+interface OtelApi {
+  trace: { getActiveSpan(): { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | undefined };
+  isSpanContextValid(context: { traceId: string; spanId: string; traceFlags: number }): boolean;
+}
+
+/**
+ * A reader of the active span, when `@opentelemetry/api` (an optional peer) is installed; `undefined`
+ * otherwise. The API is a no-op until the app registers an OpenTelemetry SDK, in which case the
+ * reader finds no span and returns `undefined`.
+ */
+export function loadTraceReader(load: (id: string) => unknown = require): TraceReader | undefined {
+  let api: OtelApi;
+  try {
+    api = load('@opentelemetry/api') as OtelApi;
+  } catch {
+    return undefined;
+  }
+  if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function') return undefined;
+  return () => {
+    const span = api.trace.getActiveSpan();
+    if (!span) return undefined;
+    const context = span.spanContext();
+    return api.isSpanContextValid(context) ? { trace_id: context.traceId, span_id: context.spanId } : undefined;
+  };
+}
