@@ -182,7 +182,7 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
       audio: await valueOr0(bytesOf('audio')),
       image: await valueOr0(bytesOf('image')),
       audioOk: await valueOr0(countOf('audio', 'success')),
-      failedOther: await valueOr0(countOf('other', 'failed')),
+      failedOther: await valueOr0(countOf('other', 'failure')),
       validation: await valueOr0(`sum(veza_uploads_failed_total{job="${JOB}", reason="validation"})`),
     };
 
@@ -195,7 +195,7 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     expect(await valueOr0(bytesOf('audio'))).toBe(before.audio + 1000 + 2500 + 7000);
     expect(await valueOr0(bytesOf('image'))).toBe(before.image + 4096);
     expect(await valueOr0(countOf('audio', 'success'))).toBe(before.audioOk + 3);
-    expect(await valueOr0(countOf('other', 'failed'))).toBe(before.failedOther + 1);
+    expect(await valueOr0(countOf('other', 'failure'))).toBe(before.failedOther + 1);
     expect(await valueOr0(`sum(veza_uploads_failed_total{job="${JOB}", reason="validation"})`)).toBe(before.validation + 1);
     // 7000 bytes: counted in the 8 KiB bucket and above, not in the 4 KiB one.
     const le = (bound: string): string => `sum(veza_file_upload_size_bytes_bucket{job="${JOB}", type="audio", le="${bound}"})`;

@@ -5,7 +5,7 @@
 import { UNMATCHED_ENDPOINT } from '@veza/nestjs-metrics';
 import { io, type Socket } from 'socket.io-client';
 import { AppModule } from '../../sample-app/src/app.module';
-import { DATABASE_POOL_SIZE } from '../../sample-app/src/database/database.service';
+import { DATABASE_POOL_SIZE, DatabaseService } from '../../sample-app/src/database/database.service';
 import { MAX_FAILED_LOGINS } from '../../sample-app/src/auth/login-throttle.service';
 import { MAX_TRANSFER_RETRIES } from '../../sample-app/src/commerce/transfers.service';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
@@ -55,6 +55,16 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     const after = await scrape(url);
     const delta: Delta = (name, labels = {}) => (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
     return { result, delta, after };
+  }
+
+  /** Scrapes until `predicate` holds (what a socket's close does is seen a little later). */
+  async function until(predicate: (text: string) => boolean): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const text = await scrape(url);
+      if (predicate(text)) return text;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error('the exposition never reached the expected state');
   }
 
   const requests = (method: string, endpoint: string, status: string): [string, Labels] => [
@@ -232,6 +242,8 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
   describe('uploads', () => {
     const size = (labels: Labels): [string, Labels] => ['veza_file_upload_size_bytes_bucket', { type: 'audio', ...labels }];
+    /** The sample's own histogram (`@Timed` on `VirusScanner#isInfected`): scans by verdict. */
+    const scans = (verdict: string): [string, Labels] => ['sample_virus_scan_duration_seconds_count', { verdict }];
 
     it('an upload of N bytes adds N to the size sum, 1 to the count and to every bucket from the first le >= N', async () => {
       const { token } = await signUp();
@@ -249,9 +261,14 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta(...size({ le: '+Inf' }))).toBe(1);
       expect(delta('veza_uploads_failed_total', { reason: 'validation' })).toBe(0);
       expect(delta(...requests('POST', '/uploads', '2xx'))).toBe(1);
+      expect(delta(...scans('clean'))).toBe(1);
+      expect(delta(...scans('infected'))).toBe(0);
+      expect(delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'uploads' })).toBe(1);
 
-      const listed = await call('GET', '/uploads', undefined, token);
-      expect(listed.body).toHaveLength(1);
+      const listed = await measure(() => call('GET', '/uploads', undefined, token));
+      expect(listed.result.body).toHaveLength(1);
+      expect(listed.delta(...requests('GET', '/uploads', '2xx'))).toBe(1);
+      expect(listed.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'uploads' })).toBe(1);
     });
 
     it('a file of exactly 1024 bytes falls in le="1024" (bounds are inclusive)', async () => {
@@ -261,14 +278,19 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta('veza_file_upload_size_bytes_sum', { type: 'audio' })).toBe(1024);
     });
 
-    it('an unsupported type is refused for validation (400), counted as failed with type "other"', async () => {
+    // @TrackUpload counts a refused upload as status="failure" (the helper the sample called before
+    // was given "failed"), and observes the size of stored files only: a refused file is not stored.
+    it('an unsupported type is refused for validation (400), counted as a failure with type "other", no size, no scan', async () => {
       const { token } = await signUp();
       const body = { filename: 'notes.txt', mimeType: 'text/plain', content: Buffer.from('hello').toString('base64') };
       const { result, delta } = await measure(() => call('POST', '/uploads', body, token));
       expect(result.status).toBe(400);
       expect(delta('veza_uploads_failed_total', { reason: 'validation' })).toBe(1);
-      expect(delta('veza_file_uploads_total', { type: 'other', status: 'failed' })).toBe(1);
-      expect(delta('veza_file_upload_size_bytes_sum', { type: 'other' })).toBe(5);
+      expect(delta('veza_file_uploads_total', { type: 'other', status: 'failure' })).toBe(1);
+      expect(delta('veza_file_uploads_total', { type: 'other', status: 'success' })).toBe(0);
+      expect(delta('veza_file_upload_size_bytes_count', { type: 'other' })).toBe(0);
+      expect(delta('veza_file_upload_size_bytes_sum', { type: 'other' })).toBe(0);
+      expect(delta(...scans('clean'))).toBe(0);
       expect(delta(...requests('POST', '/uploads', '4xx'))).toBe(1);
     });
 
@@ -280,11 +302,12 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(result.status).toBe(413);
       expect(delta('veza_uploads_failed_total', { reason: 'quota' })).toBe(1);
       expect(delta('veza_uploads_failed_total', { reason: 'validation' })).toBe(0);
-      expect(delta('veza_file_uploads_total', { type: 'audio', status: 'failed' })).toBe(1);
+      expect(delta('veza_file_uploads_total', { type: 'audio', status: 'failure' })).toBe(1);
       expect(delta('veza_file_uploads_total', { type: 'audio', status: 'success' })).toBe(0);
-      expect(delta(...size({ le: '32768' }))).toBe(0);
-      expect(delta(...size({ le: '65536' }))).toBe(1);
-      expect(delta('veza_file_upload_size_bytes_sum', { type: 'audio' })).toBe(N);
+      expect(delta(...size({ le: '+Inf' }))).toBe(0);
+      expect(delta('veza_file_upload_size_bytes_sum', { type: 'audio' })).toBe(0);
+      expect(delta(...scans('clean'))).toBe(0);
+      expect(delta(...requests('POST', '/uploads', '4xx'))).toBe(1);
     });
 
     it('an infected file is refused (422) with reason "ClamAV"', async () => {
@@ -293,7 +316,11 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       const { result, delta } = await measure(() => call('POST', '/uploads', body, token));
       expect(result.status).toBe(422);
       expect(delta('veza_uploads_failed_total', { reason: 'ClamAV' })).toBe(1);
-      expect(delta('veza_file_uploads_total', { type: 'audio', status: 'failed' })).toBe(1);
+      expect(delta('veza_file_uploads_total', { type: 'audio', status: 'failure' })).toBe(1);
+      expect(delta('veza_file_upload_size_bytes_count', { type: 'audio' })).toBe(0);
+      expect(delta(...scans('infected'))).toBe(1);
+      expect(delta(...scans('clean'))).toBe(0);
+      expect(delta(...requests('POST', '/uploads', '4xx'))).toBe(1);
     });
   });
 
@@ -319,9 +346,16 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   describe('commerce', () => {
     it('a paid checkout is one completed order and one checkout duration', async () => {
       const { token } = await signUp();
-      expect((await call('GET', '/commerce/products')).body.length).toBeGreaterThan(0);
-      expect((await call('POST', '/commerce/cart/items', { productId: 'license-basic', quantity: 2 }, token)).status).toBe(201);
-      expect((await call('GET', '/commerce/cart', undefined, token)).body).toEqual([{ productId: 'license-basic', quantity: 2 }]);
+      const products = await measure(() => call('GET', '/commerce/products'));
+      expect(products.result.body.length).toBeGreaterThan(0);
+      expect(products.delta(...requests('GET', '/commerce/products', '2xx'))).toBe(1);
+      const added = await measure(() => call('POST', '/commerce/cart/items', { productId: 'license-basic', quantity: 2 }, token));
+      expect(added.result.status).toBe(201);
+      expect(added.delta('sample_cart_additions_total', { product: 'license-basic' })).toBe(1);
+      expect(added.delta(...requests('POST', '/commerce/cart/items', '2xx'))).toBe(1);
+      const cart = await measure(() => call('GET', '/commerce/cart', undefined, token));
+      expect(cart.result.body).toEqual([{ productId: 'license-basic', quantity: 2 }]);
+      expect(cart.delta(...requests('GET', '/commerce/cart', '2xx'))).toBe(1);
 
       const { result, delta } = await measure(() => call('POST', '/commerce/checkout', { paymentToken: 'tok_visa' }, token));
       expect(result.status).toBe(201);
@@ -331,10 +365,26 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta('veza_commerce_checkout_duration_seconds_count')).toBe(1);
       expect(delta('veza_commerce_checkout_duration_seconds_bucket', { le: '+Inf' })).toBe(1);
       expect(delta('veza_commerce_checkout_duration_seconds_sum')).toBeGreaterThanOrEqual(0);
+      expect(delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' })).toBe(1);
+      expect(delta('veza_errors_total', { type: 'payment_declined', severity: 'warning' })).toBe(0);
       expect(delta(...requests('POST', '/commerce/checkout', '2xx'))).toBe(1);
 
-      expect((await call('GET', '/commerce/orders', undefined, token)).body).toHaveLength(1);
+      const orders = await measure(() => call('GET', '/commerce/orders', undefined, token));
+      expect(orders.result.body).toHaveLength(1);
+      expect(orders.delta(...requests('GET', '/commerce/orders', '2xx'))).toBe(1);
+      expect(orders.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'orders' })).toBe(1);
       expect((await call('GET', '/commerce/cart', undefined, token)).body).toEqual([]);
+    });
+
+    it("an unknown product is a 404 and is not counted: the app's own counter labels only products of the catalog", async () => {
+      const { token } = await signUp();
+      const { result, delta, after } = await measure(() =>
+        call('POST', '/commerce/cart/items', { productId: 'no-such-product', quantity: 1 }, token),
+      );
+      expect(result.status).toBe(404);
+      expect(delta(...requests('POST', '/commerce/cart/items', '4xx'))).toBe(1);
+      expect(after).toContain('# TYPE sample_cart_additions_total counter');
+      expect(after).not.toContain('no-such-product');
     });
 
     it('a declined payment is a failed order, an error of severity warning and a 402', async () => {
@@ -346,6 +396,7 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta('veza_commerce_orders_total', { status: 'completed' })).toBe(0);
       expect(delta('veza_commerce_checkout_duration_seconds_count')).toBe(1);
       expect(delta('veza_errors_total', { type: 'payment_declined', severity: 'warning' })).toBe(1);
+      expect(delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' })).toBe(1);
       expect(delta(...requests('POST', '/commerce/checkout', '4xx'))).toBe(1);
     });
 
@@ -371,6 +422,7 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(retried.delta('veza_transfer_retry_success_total')).toBe(1);
       expect(retried.delta('veza_transfer_retry_failures_total')).toBe(0);
       expect(retried.delta('veza_transfer_retry_permanent_failures_total')).toBe(0);
+      expect(retried.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' })).toBe(0);
       expect(retried.delta(...requests('POST', '/commerce/transfers/:id/retry', '2xx'))).toBe(1);
     });
 
@@ -387,10 +439,15 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         ...Array.from({ length: MAX_TRANSFER_RETRIES - 1 }, () => 'failed'),
         'permanently_failed',
       ]);
+      // @TrackTransferRetry ends each attempt in exactly one of success, failure or permanent failure:
+      // the last retry is a permanent failure, no longer also an ordinary one (the sample counted both).
       expect(retries.delta('veza_transfer_retry_total')).toBe(MAX_TRANSFER_RETRIES);
-      expect(retries.delta('veza_transfer_retry_failures_total')).toBe(MAX_TRANSFER_RETRIES);
+      expect(retries.delta('veza_transfer_retry_failures_total')).toBe(MAX_TRANSFER_RETRIES - 1);
       expect(retries.delta('veza_transfer_retry_success_total')).toBe(0);
       expect(retries.delta('veza_transfer_retry_permanent_failures_total')).toBe(1);
+      expect(retries.delta('veza_database_query_duration_seconds_count', { operation: 'update', table: 'transfers' })).toBe(
+        MAX_TRANSFER_RETRIES,
+      );
       expect(retries.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' })).toBe(1);
 
       const again = await measure(() => call('POST', `/commerce/transfers/${transfer.body.id}/retry`, undefined, token));
@@ -418,12 +475,93 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(joined.delta(...requests('POST', '/live/streams/:id/viewers', '2xx'))).toBe(3);
       expect(joined.delta(...requests('DELETE', '/live/streams/:id/viewers', '2xx'))).toBe(1);
 
-      expect((await call('GET', '/live/streams')).body.map((s: { id: string }) => s.id)).toContain(id);
+      const listed = await measure(() => call('GET', '/live/streams'));
+      expect(listed.result.body.map((s: { id: string }) => s.id)).toContain(id);
+      expect(listed.delta(...requests('GET', '/live/streams', '2xx'))).toBe(1);
+      expect(listed.delta('veza_live_streams_active')).toBe(0);
+
+      const notTheHost = await measure(async () => call('DELETE', `/live/streams/${id}`, undefined, (await signUp()).token));
+      expect(notTheHost.result.status).toBe(403);
+      expect(notTheHost.delta('veza_live_streams_active')).toBe(0);
+      expect(notTheHost.delta('veza_live_stream_viewers_total')).toBe(0);
 
       const ended = await measure(() => call('DELETE', `/live/streams/${id}`, undefined, token));
       expect(ended.result.status).toBe(204);
       expect(ended.delta('veza_live_streams_active')).toBe(-1);
       expect(ended.delta('veza_live_stream_viewers_total')).toBe(-2);
+      expect(ended.delta(...requests('DELETE', '/live/streams/:id', '2xx'))).toBe(1);
+    });
+
+    it('leaving a stream nobody watches changes nothing; an unknown stream is a 404', async () => {
+      const { token } = await signUp();
+      const id: string = (await call('POST', '/live/streams', { title: 'Empty room' }, token)).body.id;
+      const left = await measure(() => call('DELETE', `/live/streams/${id}/viewers`));
+      expect(left.result.status).toBe(200);
+      expect(left.result.body.viewers).toBe(0);
+      expect(left.delta('veza_live_stream_viewers_total')).toBe(0);
+      expect(left.delta(...requests('DELETE', '/live/streams/:id/viewers', '2xx'))).toBe(1);
+
+      const unknown = await measure(() => call('POST', '/live/streams/no-such-stream/viewers'));
+      expect(unknown.result.status).toBe(404);
+      expect(unknown.delta('veza_live_stream_viewers_total')).toBe(0);
+      expect(unknown.delta(...requests('POST', '/live/streams/:id/viewers', '4xx'))).toBe(1);
+      await call('DELETE', `/live/streams/${id}`, undefined, token);
+    });
+
+    /** Follows a stream's server-sent events; `readUntil` reads until `marker` shows up or the stream ends. */
+    async function follow(id: string): Promise<{ status: number; readUntil: (marker?: string) => Promise<string>; leave: () => void }> {
+      const controller = new AbortController();
+      const res = await fetch(`${url}/live/streams/${id}/events`, { signal: controller.signal });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const readUntil = async (marker?: string): Promise<string> => {
+        while (marker === undefined || !text.includes(marker)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+        }
+        return text;
+      };
+      return { status: res.status, readUntil, leave: () => controller.abort() };
+    }
+
+    it("counts the clients following a stream's events (server-sent events) in the app's own @InProgress gauge", async () => {
+      const gauge = 'sample_live_event_subscribers';
+      const { token } = await signUp();
+      const id: string = (await call('POST', '/live/streams', { title: 'Listening party' }, token)).body.id;
+      const events = (text: string, status: string): number =>
+        sampleValue(text, ...requests('GET', '/live/streams/:id/events', status)) ?? 0;
+      const before = await scrape(url);
+      expect(sampleValue(before, gauge)).toBe(0);
+      const first = await follow(id);
+      const second = await follow(id);
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(await first.readUntil('event: state')).toContain(`"id":"${id}"`);
+      await second.readUntil('event: state');
+      expect(sampleValue(await scrape(url), gauge)).toBe(2);
+
+      await call('POST', `/live/streams/${id}/viewers`);
+      expect(await second.readUntil('event: viewers')).toContain('"viewers":1');
+
+      // One client leaves: its subscription ends.
+      first.leave();
+      await until((text) => sampleValue(text, gauge) === 1);
+
+      // The stream ends: the other client gets `ended`, and its event stream completes.
+      await call('DELETE', `/live/streams/${id}`, undefined, token);
+      expect(await second.readUntil()).toContain('event: ended');
+      await until((text) => sampleValue(text, gauge) === 0);
+      // Each response is recorded when it closes: the one that completed (2xx), the one the client
+      // left (499, a 4xx).
+      const after = await until((text) => events(text, '2xx') + events(text, '4xx') >= events(before, '2xx') + events(before, '4xx') + 2);
+      expect(events(after, '2xx') - events(before, '2xx')).toBe(1);
+      expect(events(after, '4xx') - events(before, '4xx')).toBe(1);
+
+      const unknown = await measure(() => call('GET', '/live/streams/no-such-stream/events'));
+      expect(unknown.result.status).toBe(404);
+      expect(sampleValue(unknown.after, gauge)).toBe(0);
+      expect(unknown.delta(...requests('GET', '/live/streams/:id/events', '4xx'))).toBe(1);
     });
   });
 
@@ -431,13 +569,37 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     it('GET /health records one check of the database and one of redis, both ok', async () => {
       const { result, delta, after } = await measure(() => call('GET', '/health'));
       expect(result.status).toBe(200);
-      expect(result.body.status).toBe('ok');
+      expect(result.body).toMatchObject({ status: 'ok', error: {}, details: { database: { status: 'up' }, redis: { status: 'up' } } });
       for (const service of ['database', 'redis']) {
         expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
         expect(delta('veza_health_check_duration_ms_bucket', { service, le: '+Inf' })).toBe(1);
         expect(sampleValue(after, 'veza_health_check_status', { service })).toBe(1);
       }
       expect(delta(...requests('GET', '/health', '2xx'))).toBe(1);
+    });
+
+    it("GET /health answers 503 while the database is down: its status 0, redis still 1 (terminus' report)", async () => {
+      const database = started.app.get(DatabaseService, { strict: false });
+      database.onModuleDestroy();
+      try {
+        const { result, delta, after } = await measure(() => call('GET', '/health'));
+        expect(result.status).toBe(503);
+        expect(result.body).toMatchObject({
+          status: 'error',
+          info: { redis: { status: 'up' } },
+          error: { database: { status: 'down', message: 'the database pool is closed' } },
+        });
+        for (const service of ['database', 'redis']) expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
+        expect(sampleValue(after, 'veza_health_check_status', { service: 'database' })).toBe(0);
+        expect(sampleValue(after, 'veza_health_check_status', { service: 'redis' })).toBe(1);
+        expect(sampleValue(after, 'veza_database_connections_active')).toBe(0);
+        expect(delta(...requests('GET', '/health', '5xx'))).toBe(1);
+      } finally {
+        database.onModuleInit();
+      }
+      const again = await measure(() => call('GET', '/health'));
+      expect(again.result.status).toBe(200);
+      expect(sampleValue(again.after, 'veza_health_check_status', { service: 'database' })).toBe(1);
     });
 
     it('reports the database pool', async () => {
@@ -477,15 +639,6 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       return socket;
     }
 
-    async function until(predicate: (text: string) => boolean): Promise<string> {
-      for (let i = 0; i < 100; i++) {
-        const text = await scrape(url);
-        if (predicate(text)) return text;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error('the exposition never reached the expected state');
-    }
-
     it('counts open connections and chat messages by status', async () => {
       const before = await scrape(url);
       const connections = (text: string): number => sampleValue(text, 'veza_websocket_connections_active') ?? 0;
@@ -513,5 +666,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       }
       await until((t) => connections(t) === base);
     });
+  });
+
+  it('every decorated method was recorded without a problem (the self-metric has no series)', async () => {
+    expect(await scrape(url)).not.toMatch(/^veza_metrics_instrumentation_errors_total\{/m);
   });
 });

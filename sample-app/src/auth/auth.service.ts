@@ -1,5 +1,5 @@
 import { Injectable, UnauthorizedException } from '@nestjs/common';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
+import { CountLogin, CountUserRegistered } from '@veza/nestjs-metrics';
 import { toPublicUser, type PublicUser } from '../users/user.entity';
 import { normalizeEmail, UsersService } from '../users/users.service';
 import { verifyPassword } from '../users/password';
@@ -14,21 +14,19 @@ export class AuthService {
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
     private readonly throttle: LoginThrottleService,
-    private readonly metrics: VezaMetricsService,
   ) {}
 
+  /** A taken email is a 409, and registers no one. */
+  @CountUserRegistered()
   register(email: string, password: string, displayName: string): PublicUser {
-    const user = this.users.create(email, password, displayName);
-    this.metrics.recordUserRegistered();
-    return toPublicUser(user);
+    return toPublicUser(this.users.create(email, password, displayName));
   }
 
-  /** Opens a session for valid credentials; anything else is a 401 and a failed attempt. */
+  /** Opens a session for valid credentials (a successful attempt); anything else is a 401 (a failed one). */
+  @CountLogin()
   login(email: string, password: string): Session {
     const user = this.users.findByEmail(email);
-    const success = user !== undefined && verifyPassword(password, user.passwordHash);
-    this.metrics.recordLoginAttempt(success);
-    if (!success) {
+    if (user === undefined || !verifyPassword(password, user.passwordHash)) {
       this.throttle.recordFailure(normalizeEmail(email));
       throw new UnauthorizedException('Invalid email or password');
     }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { CountRateLimitHit } from '@veza/nestjs-metrics';
 
 /** Failed logins allowed per email within the window, before further attempts are refused. */
 export const MAX_FAILED_LOGINS = 5;
@@ -9,8 +10,10 @@ export const FAILED_LOGIN_WINDOW_MS = 15 * 60_000;
 export class LoginThrottleService {
   private readonly failures = new Map<string, number[]>();
 
-  isBlocked(email: string): boolean {
-    return this.recent(email).length >= MAX_FAILED_LOGINS;
+  /** Whether a login for `email` may be tried; each refusal is a rate limit hit. */
+  @CountRateLimitHit('/auth/login', 'failed_logins', { isHit: (allowed: boolean) => !allowed })
+  allows(email: string): boolean {
+    return this.recent(email).length < MAX_FAILED_LOGINS;
   }
 
   recordFailure(email: string): void {

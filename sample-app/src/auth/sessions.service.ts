@@ -1,22 +1,21 @@
 import { Injectable } from '@nestjs/common';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
+import { GaugeSource, TrackSession, VezaMetric } from '@veza/nestjs-metrics';
 import { randomBytes } from 'node:crypto';
 import type { Session } from './session';
 
 /**
- * Open sessions, kept in memory as Redis would keep them. Every change updates
- * `veza_auth_sessions_active` and `veza_active_users` (users with at least one session).
+ * Open sessions, kept in memory as Redis would keep them. Opening and closing one moves
+ * `veza_auth_sessions_active`; `veza_active_users` (users with at least one session) is read when
+ * Prometheus scrapes.
  */
 @Injectable()
 export class SessionsService {
   private readonly sessions = new Map<string, Session>();
 
-  constructor(private readonly metrics: VezaMetricsService) {}
-
+  @TrackSession('open')
   open(userId: string): Session {
     const session: Session = { token: randomBytes(24).toString('base64url'), userId, createdAt: new Date().toISOString() };
     this.sessions.set(session.token, session);
-    this.publish();
     return session;
   }
 
@@ -26,13 +25,20 @@ export class SessionsService {
 
   /** Closes the session of `token`; false when there was none. */
   close(token: string): boolean {
-    const closed = this.sessions.delete(token);
-    if (closed) this.publish();
-    return closed;
+    const session = this.sessions.get(token);
+    if (!session) return false;
+    this.remove(session);
+    return true;
   }
 
-  private publish(): void {
-    this.metrics.updateActiveSessions(this.sessions.size);
-    this.metrics.updateActiveUsers(new Set([...this.sessions.values()].map((s) => s.userId)).size);
+  @GaugeSource(VezaMetric.ActiveUsers)
+  activeUsers(): number {
+    return new Set([...this.sessions.values()].map((s) => s.userId)).size;
+  }
+
+  /** Only a session that was open is closed: closing an unknown token moves no gauge. */
+  @TrackSession('close')
+  private remove(session: Session): void {
+    this.sessions.delete(session.token);
   }
 }

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
 
 interface Entry {
   value: unknown;
@@ -10,22 +9,18 @@ interface Entry {
 export type CacheSubsystem = 'tracks' | 'users' | 'playlists';
 
 /**
- * The sample's Redis: an in-memory key-value store with expiry. Every lookup is a hit or a miss of
- * its subsystem (`veza_cache_hits_total`, `veza_cache_misses_total`).
+ * The sample's Redis: an in-memory key-value store with expiry. Each subsystem's lookups are
+ * counted as hits and misses where the subsystem reads (`@CountCacheLookup('tracks')` on
+ * `TracksService#cached`).
  */
 @Injectable()
 export class CacheService {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly metrics: VezaMetricsService) {}
-
+  /** The value of `key`, or `undefined` when it is absent or expired. */
   get<T>(subsystem: CacheSubsystem, key: string): T | undefined {
     const entry = this.entries.get(`${subsystem}:${key}`);
-    if (!entry || entry.expiresAt <= Date.now()) {
-      this.metrics.recordCacheMiss(subsystem);
-      return undefined;
-    }
-    this.metrics.recordCacheHit(subsystem);
+    if (!entry || entry.expiresAt <= Date.now()) return undefined;
     return entry.value as T;
   }
 

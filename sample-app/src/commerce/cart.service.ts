@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Counted } from '@veza/nestjs-metrics';
 import type { CartItem } from './commerce.entities';
 import { ProductsService } from './products.service';
 
@@ -13,6 +14,14 @@ export class CartService {
     return this.carts.get(userId) ?? [];
   }
 
+  /** An unknown product is a 404 and is not counted, so the `product` label stays within the catalog. */
+  @Counted<[string, string, number]>({
+    name: 'sample_cart_additions_total',
+    help: 'Products added to a cart, by product',
+    labelNames: ['product'],
+    labels: ({ args: [, productId] }) => ({ product: productId }),
+    on: 'success',
+  })
   add(userId: string, productId: string, quantity: number): readonly CartItem[] {
     this.products.get(productId);
     const others = this.items(userId).filter((i) => i.productId !== productId);

@@ -1,34 +1,55 @@
 import { BadRequestException, HttpException, HttpStatus, Injectable } from '@nestjs/common';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
+import { CountErrors, CountOrder, TimeCheckout } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
 import { CartService } from './cart.service';
-import type { Order } from './commerce.entities';
+import type { CartItem, Order } from './commerce.entities';
+import { OrdersRepository } from './orders.repository';
 import { PaymentProvider } from './payment-provider';
 
+/** The payment provider declined the charge: a 402; the order is stored as `failed` and the cart kept. */
+export class PaymentDeclinedException extends HttpException {
+  constructor(readonly orderId: string) {
+    super({ message: 'The payment was declined', orderId }, HttpStatus.PAYMENT_REQUIRED);
+  }
+}
+
+const declined = (error: unknown): boolean => error instanceof PaymentDeclinedException;
+
 /**
- * Turns a cart into an order: charges it, stores the order as `completed` or `failed`, counts it by
- * status and observes how long the checkout took. A declined payment is a 402 (cart kept).
+ * Turns a cart into an order: charges it and stores the order as `completed` or `failed`. An empty
+ * cart is a 400 before any checkout starts; a declined payment is a 402 (cart kept).
  */
 @Injectable()
 export class CheckoutService {
-  private readonly orders: InMemoryTable<Order>;
-
   constructor(
-    database: DatabaseService,
+    private readonly orders: OrdersRepository,
     private readonly cart: CartService,
     private readonly payments: PaymentProvider,
-    private readonly metrics: VezaMetricsService,
-  ) {
-    this.orders = database.table<Order>('orders');
-  }
+  ) {}
 
   checkout(userId: string, paymentToken: string): Order {
     const items = this.cart.items(userId);
     if (items.length === 0) throw new BadRequestException('The cart is empty');
-    const started = performance.now();
+    const order = this.placeOrder(userId, items, paymentToken);
+    this.cart.clear(userId);
+    return order;
+  }
+
+  ordersOf(userId: string): Order[] {
+    return this.orders.findByUser(userId);
+  }
+
+  /**
+   * The checkout proper, timed whatever its outcome: the order it stores is counted by status
+   * (`completed`), or as `failed` when it throws (a declined payment, counted as an error too).
+   */
+  @TimeCheckout()
+  @CountOrder()
+  @CountErrors({
+    type: (error) => (declined(error) ? 'payment_declined' : 'checkout_failed'),
+    severity: (error) => (declined(error) ? 'warning' : 'error'),
+  })
+  private placeOrder(userId: string, items: readonly CartItem[], paymentToken: string): Order {
     const totalCents = this.cart.totalCents(items);
     const paid = this.payments.charge(paymentToken, totalCents) === 'succeeded';
     const order = this.orders.insert({
@@ -39,17 +60,7 @@ export class CheckoutService {
       status: paid ? 'completed' : 'failed',
       createdAt: new Date().toISOString(),
     });
-    this.metrics.recordCommerceOrder(order.status);
-    this.metrics.recordCheckoutDuration((performance.now() - started) / 1000);
-    if (!paid) {
-      this.metrics.recordError('payment_declined', 'warning');
-      throw new HttpException({ message: 'The payment was declined', orderId: order.id }, HttpStatus.PAYMENT_REQUIRED);
-    }
-    this.cart.clear(userId);
+    if (!paid) throw new PaymentDeclinedException(order.id);
     return order;
-  }
-
-  ordersOf(userId: string): Order[] {
-    return this.orders.findMany((o) => o.userId === userId);
   }
 }

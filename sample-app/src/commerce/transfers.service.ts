@@ -1,13 +1,22 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
+import { CountErrors, TrackTransferRetry } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
 import type { Transfer } from './commerce.entities';
 import { PaymentProvider } from './payment-provider';
+import { TransfersRepository } from './transfers.repository';
 
 /** Retries a failed payout gets before it is given up. */
 export const MAX_TRANSFER_RETRIES = 3;
+
+/** The last allowed retry failed too: the transfer, stored as `permanently_failed`, is given up. */
+export class TransferGivenUpError extends Error {
+  constructor(readonly transfer: Transfer) {
+    super(`Transfer ${transfer.id} failed ${transfer.retries} retries and is given up`);
+    this.name = 'TransferGivenUpError';
+  }
+}
+
+const givenUp = (error: unknown): boolean => error instanceof TransferGivenUpError;
 
 /**
  * Payouts to sellers. The first attempt is made when the transfer is created; a failed one is
@@ -15,15 +24,10 @@ export const MAX_TRANSFER_RETRIES = 3;
  */
 @Injectable()
 export class TransfersService {
-  private readonly transfers: InMemoryTable<Transfer>;
-
   constructor(
-    database: DatabaseService,
+    private readonly transfers: TransfersRepository,
     private readonly payments: PaymentProvider,
-    private readonly metrics: VezaMetricsService,
-  ) {
-    this.transfers = database.table<Transfer>('transfers');
-  }
+  ) {}
 
   create(sellerAccount: string, amountCents: number): Transfer {
     const id = randomUUID();
@@ -44,16 +48,26 @@ export class TransfersService {
     if (!transfer) throw new NotFoundException(`Transfer ${id} not found`);
     if (transfer.status !== 'failed')
       throw new ConflictException(`Transfer ${id} is ${transfer.status}; only a failed transfer is retried`);
-    this.metrics.recordTransferRetry();
-    const retries = transfer.retries + 1;
-    if (this.payments.payout(id, transfer.sellerAccount, transfer.amountCents)) {
-      this.metrics.recordTransferRetrySuccess();
-      return this.transfers.update(id, { status: 'paid', retries });
+    try {
+      return this.attempt(transfer);
+    } catch (error) {
+      if (error instanceof TransferGivenUpError) return error.transfer;
+      throw error;
     }
-    this.metrics.recordTransferRetryFailure();
-    if (retries < MAX_TRANSFER_RETRIES) return this.transfers.update(id, { retries });
-    this.metrics.recordTransferRetryPermanent();
-    this.metrics.recordError('transfer_permanently_failed', 'critical');
-    return this.transfers.update(id, { status: 'permanently_failed', retries });
+  }
+
+  /**
+   * One retry attempt: the transfer comes back `paid` (a successful retry) or still `failed` (a
+   * failed one); the last allowed failure throws {@link TransferGivenUpError} (a permanent failure,
+   * and a critical error).
+   */
+  @TrackTransferRetry<Transfer>({ isSuccess: (transfer) => transfer.status === 'paid', isPermanent: givenUp })
+  @CountErrors({ type: (error) => (givenUp(error) ? 'transfer_permanently_failed' : 'transfer_retry_failed'), severity: 'critical' })
+  private attempt(transfer: Transfer): Transfer {
+    const retries = transfer.retries + 1;
+    if (this.payments.payout(transfer.id, transfer.sellerAccount, transfer.amountCents))
+      return this.transfers.update(transfer.id, { status: 'paid', retries });
+    if (retries < MAX_TRANSFER_RETRIES) return this.transfers.update(transfer.id, { retries });
+    throw new TransferGivenUpError(this.transfers.update(transfer.id, { status: 'permanently_failed', retries }));
   }
 }

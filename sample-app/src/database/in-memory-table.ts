@@ -1,12 +1,15 @@
-import { performance } from 'node:perf_hooks';
-
 /** A row of an in-memory table: every table is keyed by `id`. */
 export interface Row {
   readonly id: string;
 }
 
-/** Thrown when an insert or update would duplicate a unique column, as a SQL database would. */
+/**
+ * Thrown when an insert or update would duplicate a unique column, as a SQL database would. Its
+ * `code`, like a driver's (`23505` in PostgreSQL), is the `error_type` of the failed query.
+ */
 export class UniqueViolationError extends Error {
+  readonly code = 'unique_violation';
+
   constructor(
     readonly table: string,
     readonly column: string,
@@ -18,6 +21,8 @@ export class UniqueViolationError extends Error {
 
 /** Thrown when an update or delete names a row that does not exist. */
 export class RowNotFoundError extends Error {
+  readonly code = 'not_found';
+
   constructor(
     readonly table: string,
     readonly id: string,
@@ -27,58 +32,48 @@ export class RowNotFoundError extends Error {
   }
 }
 
-/** What a table tells its database about every query it runs. */
-export interface QueryObserver {
-  queried(operation: string, table: string, seconds: number): void;
-  failed(operation: string, errorType: string): void;
-}
-
 /**
- * A table of the in-memory database: a map of rows with the few operations the sample needs. Every
- * operation is one "query": timed and reported to the observer, like a real driver's hook would.
+ * A table of the in-memory database: a map of rows with the few operations the sample needs. Each
+ * operation is one "query"; the repositories (`*.repository.ts`) run them, and their methods say
+ * with `@TrackDbQuery(operation, table)` what is measured.
  */
 export class InMemoryTable<T extends Row> {
   private readonly rows = new Map<string, T>();
 
   constructor(
     readonly name: string,
-    private readonly observer: QueryObserver,
     private readonly uniqueColumns: readonly (keyof T & string)[] = [],
   ) {}
 
   insert(row: T): T {
-    return this.query('insert', () => {
-      this.assertUnique(row);
-      this.rows.set(row.id, row);
-      return row;
-    });
+    this.assertUnique(row);
+    this.rows.set(row.id, row);
+    return row;
   }
 
   findById(id: string): T | undefined {
-    return this.query('select', () => this.rows.get(id));
+    return this.rows.get(id);
   }
 
   findOne(predicate: (row: T) => boolean): T | undefined {
-    return this.query('select', () => [...this.rows.values()].find(predicate));
+    return [...this.rows.values()].find(predicate);
   }
 
   findMany(predicate: (row: T) => boolean = () => true): T[] {
-    return this.query('select', () => [...this.rows.values()].filter(predicate));
+    return [...this.rows.values()].filter(predicate);
   }
 
   update(id: string, changes: Partial<Omit<T, 'id'>>): T {
-    return this.query('update', () => {
-      const current = this.rows.get(id);
-      if (!current) throw new RowNotFoundError(this.name, id);
-      const next = { ...current, ...changes };
-      this.assertUnique(next);
-      this.rows.set(id, next);
-      return next;
-    });
+    const current = this.rows.get(id);
+    if (!current) throw new RowNotFoundError(this.name, id);
+    const next = { ...current, ...changes };
+    this.assertUnique(next);
+    this.rows.set(id, next);
+    return next;
   }
 
   delete(id: string): boolean {
-    return this.query('delete', () => this.rows.delete(id));
+    return this.rows.delete(id);
   }
 
   private assertUnique(row: T): void {
@@ -87,23 +82,4 @@ export class InMemoryTable<T extends Row> {
       if (clash) throw new UniqueViolationError(this.name, column);
     }
   }
-
-  private query<R>(operation: string, run: () => R): R {
-    const started = performance.now();
-    try {
-      return run();
-    } catch (error) {
-      this.observer.failed(operation, errorTypeOf(error));
-      throw error;
-    } finally {
-      this.observer.queried(operation, this.name, (performance.now() - started) / 1000);
-    }
-  }
-}
-
-/** A bounded label value for a failed query. */
-function errorTypeOf(error: unknown): string {
-  if (error instanceof UniqueViolationError) return 'unique_violation';
-  if (error instanceof RowNotFoundError) return 'not_found';
-  return 'internal';
 }

@@ -1,6 +1,12 @@
 import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
-import { HealthService } from './health.service';
+import { RedisHealthIndicator } from './redis.health';
 
-@Module({ controllers: [HealthController], providers: [HealthService] })
+@Module({
+  imports: [TerminusModule],
+  controllers: [HealthController],
+  providers: [DatabaseHealthIndicator, RedisHealthIndicator],
+})
 export class HealthModule {}

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import type { Observable } from 'rxjs';
 import { AuthGuard } from '../auth/auth.guard';
 import { CurrentUser } from '../auth/current-user.decorator';
 import type { AuthUser } from '../auth/session';
@@ -19,6 +20,12 @@ export class LiveStreamsController {
   @UseGuards(AuthGuard)
   start(@CurrentUser() user: AuthUser, @Body() dto: StartLiveStreamDto): LiveStream {
     return this.streams.start(user.id, dto.title);
+  }
+
+  /** Server-sent events: the stream's state, each change of its audience, and `ended`. */
+  @Sse(':id/events')
+  events(@Param('id') id: string): Observable<MessageEvent> {
+    return this.streams.events(id);
   }
 
   @Post(':id/viewers')

@@ -6,7 +6,7 @@ import {
   type OnGatewayConnection,
   type OnGatewayDisconnect,
 } from '@nestjs/websockets';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
+import { CountWebSocketMessage, GaugeSource, VezaMetric } from '@veza/nestjs-metrics';
 import type { Socket } from 'socket.io';
 
 /** A chat message as clients send it. */
@@ -20,33 +20,32 @@ export type ChatAck = { ok: true } | { ok: false; error: string };
 
 /**
  * Live chat over Socket.IO (on the HTTP server's port, path `/socket.io`). Open connections are
- * `veza_websocket_connections_active`; each `chat` message is counted by status (`ok`, `rejected`).
+ * `veza_websocket_connections_active`, read when Prometheus scrapes; each `chat` message is counted
+ * by status (`ok`, `rejected`).
  */
 @WebSocketGateway({ cors: { origin: '*' } })
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly clients = new Set<string>();
 
-  constructor(private readonly metrics: VezaMetricsService) {}
-
   handleConnection(client: Socket): void {
     this.clients.add(client.id);
-    this.metrics.updateWebSocketConnections(this.clients.size);
   }
 
   handleDisconnect(client: Socket): void {
     this.clients.delete(client.id);
-    this.metrics.updateWebSocketConnections(this.clients.size);
+  }
+
+  @GaugeSource(VezaMetric.WebSocketConnectionsActive)
+  connections(): number {
+    return this.clients.size;
   }
 
   @SubscribeMessage('chat')
+  @CountWebSocketMessage('chat', { status: (ack: ChatAck) => (ack.ok ? 'ok' : 'rejected') })
   chat(@ConnectedSocket() client: Socket, @MessageBody() message: unknown): ChatAck {
-    if (!isChatMessage(message)) {
-      this.metrics.recordWebSocketMessage('chat', 'rejected');
-      return { ok: false, error: 'a chat message is { room, text } with a text of 1 to 2000 characters' };
-    }
+    if (!isChatMessage(message)) return { ok: false, error: 'a chat message is { room, text } with a text of 1 to 2000 characters' };
     void client.join(message.room);
     client.to(message.room).emit('chat', { from: client.id, text: message.text });
-    this.metrics.recordWebSocketMessage('chat', 'ok');
     return { ok: true };
   }
 }

@@ -1,34 +1,28 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { VezaMetricsService } from '@veza/nestjs-metrics';
+import { CountCacheLookup, CountTrackUploaded } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
 import { CacheService } from '../cache/cache.service';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
 import { UploadsService } from '../uploads/uploads.service';
 import type { CreateTrackDto } from './dto/create-track.dto';
 import type { Track } from './track.entity';
+import { TracksRepository } from './tracks.repository';
 
 /** The track catalog, read through the cache (cache-aside). */
 @Injectable()
 export class TracksService {
-  private readonly tracks: InMemoryTable<Track>;
-
   constructor(
-    database: DatabaseService,
+    private readonly tracks: TracksRepository,
     private readonly cache: CacheService,
     private readonly uploads: UploadsService,
-    private readonly metrics: VezaMetricsService,
-  ) {
-    this.tracks = database.table<Track>('tracks');
-  }
+  ) {}
 
   list(): Track[] {
-    return this.tracks.findMany().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return this.tracks.findAll().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   /** A track by id: from the cache when it is there, else from the database (then cached). */
   findOne(id: string): Track {
-    const cached = this.cache.get<Track>('tracks', id);
+    const cached = this.cached(id);
     if (cached) return cached;
     const track = this.tracks.findById(id);
     if (!track) throw new NotFoundException(`Track ${id} not found`);
@@ -37,12 +31,13 @@ export class TracksService {
   }
 
   /** Publishes a track, optionally from one of the owner's audio uploads. */
+  @CountTrackUploaded()
   create(ownerId: string, dto: CreateTrackDto): Track {
     if (dto.uploadId !== undefined) {
       const upload = this.uploads.findOwned(ownerId, dto.uploadId);
       if (!upload || upload.type !== 'audio') throw new BadRequestException(`Upload ${dto.uploadId} is not an audio file of yours`);
     }
-    const track = this.tracks.insert({
+    return this.tracks.insert({
       id: randomUUID(),
       title: dto.title,
       artist: dto.artist,
@@ -51,11 +46,15 @@ export class TracksService {
       ...(dto.uploadId !== undefined ? { uploadId: dto.uploadId } : {}),
       createdAt: new Date().toISOString(),
     });
-    this.metrics.recordTrackUploaded();
-    return track;
   }
 
   exists(id: string): boolean {
     return this.tracks.findById(id) !== undefined;
+  }
+
+  /** A lookup in the tracks cache: a hit when it holds the track, a miss otherwise. */
+  @CountCacheLookup('tracks')
+  private cached(id: string): Track | undefined {
+    return this.cache.get<Track>('tracks', id);
   }
 }

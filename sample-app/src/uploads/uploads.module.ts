@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { UploadsController } from './uploads.controller';
+import { UploadsRepository } from './uploads.repository';
 import { UploadsService } from './uploads.service';
 import { VirusScanner } from './virus-scanner';
 
 @Module({
   controllers: [UploadsController],
-  providers: [UploadsService, VirusScanner],
+  providers: [UploadsService, UploadsRepository, VirusScanner],
   exports: [UploadsService],
 })
 export class UploadsModule {}

@@ -1,18 +1,14 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DatabaseService } from '../database/database.service';
-import { UniqueViolationError, type InMemoryTable } from '../database/in-memory-table';
+import { UniqueViolationError } from '../database/in-memory-table';
 import { hashPassword } from './password';
 import type { User } from './user.entity';
+import { UsersRepository } from './users.repository';
 
-/** The `users` table. */
+/** Veza accounts. */
 @Injectable()
 export class UsersService {
-  private readonly users: InMemoryTable<User>;
-
-  constructor(database: DatabaseService) {
-    this.users = database.table<User>('users', ['email']);
-  }
+  constructor(private readonly users: UsersRepository) {}
 
   /** Inserts a user; a taken email is a 409. */
   create(email: string, password: string, displayName: string): User {
@@ -32,8 +28,7 @@ export class UsersService {
   }
 
   findByEmail(email: string): User | undefined {
-    const normalized = normalizeEmail(email);
-    return this.users.findOne((u) => u.email === normalized);
+    return this.users.findByEmail(normalizeEmail(email));
   }
 
   findById(id: string): User | undefined {
