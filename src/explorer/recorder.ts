@@ -65,9 +65,12 @@ export class Recorder {
         },
       ) as T;
     }
-    const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown };
-    // A Subject is also an Observer: wrapping it would take `next` away from the caller.
-    if (typeof candidate.subscribe === 'function' && typeof candidate.lift === 'function' && typeof candidate.next !== 'function') {
+    const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown; operator?: unknown };
+    // A Subject is also an Observer: wrapping it would take `next` away from the caller. But
+    // `subject.pipe(op)` is a Subject too in rxjs 7 (an AnonymousSubject, with the operator set): that
+    // is a derived stream, followed per subscription like any Observable.
+    const observable = typeof candidate.subscribe === 'function' && typeof candidate.lift === 'function';
+    if (observable && (typeof candidate.next !== 'function' || candidate.operator !== undefined)) {
       return this.observable(result as unknown as Observable<unknown>, args) as T;
     }
     if (typeof candidate.then === 'function') return this.thenable(result, args);
