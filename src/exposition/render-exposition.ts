@@ -116,7 +116,7 @@ export async function renderExposition(metrics: readonly Metric[], options: Rend
   const sink = new ByteSink();
   let first = true;
   for (const metric of all) {
-    let prepared: MetricData | typeof DONE | typeof TIMED_OUT = DONE;
+    let prepared: MetricData | typeof DONE | typeof TIMED_OUT;
     try {
       prepared = (await pending.get(metric)) ?? DONE;
     } catch (error) {
@@ -184,7 +184,7 @@ async function renderSeries(metric: Collectable, options: RenderOptions, sink: B
   const bounds = metric.upperBounds ?? [];
   for (let i = 0; i < entries.length; i++) {
     if (i % SERIES_PER_CHECK === SERIES_PER_CHECK - 1) await pause();
-    const entry = entries[i] as SeriesEntry;
+    const entry = entries[i];
     const own = entry.labels ?? {};
     if (metric.type !== 'histogram') {
       const sampleName = openMetrics && counter ? `${familyName}_total` : familyName;
