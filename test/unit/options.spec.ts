@@ -3,19 +3,7 @@ import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { resolveOptions } from '../../src/options/resolve-options';
-
-/** Compiles an app with `options` and returns the start-up error message ('' when it starts). */
-async function startupError(options: unknown): Promise<string> {
-  try {
-    const moduleRef = await Test.createTestingModule({
-      imports: [VezaMetricsModule.forRoot(options as VezaMetricsModuleOptions)],
-    }).compile();
-    await moduleRef.close();
-    return '';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
+import { startupError } from '../utils/module';
 
 describe('options', () => {
   it('fills in every default', () => {

@@ -1,20 +1,6 @@
-import { Test } from '@nestjs/testing';
-import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { resolveOptions } from '../../src/options/resolve-options';
+import { startupError } from '../utils/module';
 import { pushgatewayGroupUrl } from '../../src/push/pushgateway-options';
-
-/** Compiles an app with `options` and returns the start-up error message ('' when it starts). */
-async function startupError(options: unknown): Promise<string> {
-  try {
-    const moduleRef = await Test.createTestingModule({
-      imports: [VezaMetricsModule.forRoot(options as VezaMetricsModuleOptions)],
-    }).compile();
-    await moduleRef.close();
-    return '';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
 
 const base = { url: 'http://127.0.0.1:9091', jobName: 'nightly' };
 

@@ -23,3 +23,16 @@ export async function metricsContext(options: VezaMetricsModuleOptions = {}): Pr
     close: () => moduleRef.close(),
   };
 }
+
+/** Compiles an app with `options` and returns its start-up error message ('' when it starts). */
+export async function startupError(options: unknown): Promise<string> {
+  try {
+    const moduleRef = await Test.createTestingModule({
+      imports: [VezaMetricsModule.forRoot(options as VezaMetricsModuleOptions)],
+    }).compile();
+    await moduleRef.close();
+    return '';
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
