@@ -6,6 +6,7 @@ import { MetricsScraper } from './endpoint/metrics-scraper';
 import { MetricsServer } from './endpoint/metrics-server';
 import { VezaMetricsExplorer } from './explorer/metrics-explorer';
 import { HttpMetricsRecorder } from './http/http-metrics.recorder';
+import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
 import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
@@ -58,6 +59,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     ...metricProviders,
     VezaMetricsService,
     HttpMetricsRecorder,
+    // Counts gateway connections and @SubscribeMessage() messages (when @nestjs/websockets is installed).
+    WebSocketMetricsRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

@@ -1,108 +1,150 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { AbstractHttpAdapter } from '@nestjs/core';
-import { METHODS, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import type { Counter, Histogram } from 'prom-client';
+import { ApplicationConfig, ModuleRef, ModulesContainer, type AbstractHttpAdapter } from '@nestjs/core';
+import type { Server, ServerResponse } from 'node:http';
 import { VezaMetric } from '../catalog/catalog';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed } from '../veza-metrics.messages';
-import { statusLabelOf } from './status-label';
+import { CounterCell } from './metric-cells';
+import { defaultErrorSeverity, ErrorTypes } from './error-labels';
+import { captureHandledExceptions, handledException } from './exception-capture';
+import { resolveExcludedRoutes, type ExcludedRoutes } from './excluded-routes';
+import { DEFAULT_LIMIT_TYPE, isThrottlerException, limitTypeOf, throttlerNames } from './rate-limit';
+import { hookFastify } from './fastify.hooks';
+import { hookNodeServer, type ResponseSink, type UnmatchedRoutes } from './node-server.hooks';
+import { RESPONSE_MS } from './request-clock';
+import { SeriesTable } from './route-series';
 
 /** The `endpoint` of every request that matched no route: one series, whatever the URL. */
 export const UNMATCHED_ENDPOINT = '<unmatched>';
-/** The `method` of a request whose method is not one Node knows. */
-export const OTHER_METHOD = 'OTHER';
-/** The status recorded for a request the client aborted before its response ended (nginx's convention). */
-export const CLIENT_CLOSED_STATUS = 499;
-
-const KNOWN_METHODS = new Set(METHODS);
-const START = Symbol('vezaMetricsStart');
-
-type TimedRequest = IncomingMessage & { [START]?: number; route?: { path?: unknown } };
-
-interface FastifyLike {
-  addHook(name: string, hook: (...args: never[]) => unknown): unknown;
-}
-interface FastifyRequestLike {
-  method: string;
-  raw: TimedRequest;
-  routeOptions?: { url?: string };
-}
+export { CLIENT_CLOSED_STATUS } from './node-server.hooks';
+export { OTHER_METHOD } from './route-series';
 
 /**
  * Records every HTTP response into `veza_http_requests_total` and
  * `veza_http_request_duration_seconds`, at the adapter level rather than in a Nest interceptor:
- * the response's own end knows the status the client received (after guards, filters and the
- * 404 handler), and the router knows the route template.
+ * the response's own end knows the status the client received (after guards, filters and the 404
+ * handler), and the router knows the route template. Responses of 500 or more also count in
+ * `veza_errors_total`, and 429s of `@nestjs/throttler` in `veza_rate_limit_hits_total`.
+ *
+ * - Express (any adapter on a Node server): the server's request listener is wrapped to take a
+ *   start time and listen for the response's `close`; the template is `req.route.path`.
+ * - Fastify: an `onResponse` hook, with `reply.elapsedTime` (Fastify's own start time, taken as the
+ *   request arrives) and the route's URL; a client abort is seen on the socket's `close`, with the
+ *   reply in flight on it noted by an `onRequest` hook.
  */
 @Injectable()
 export class HttpMetricsRecorder {
   private readonly logger = new Logger('VezaMetrics');
-  private readonly requests: Counter<'method' | 'endpoint' | 'status'>;
-  private readonly duration: Histogram<'method' | 'endpoint'>;
-  private readonly excluded: Set<string>;
-  private readonly statusMode: 'class' | 'code';
+  private readonly excluded: ExcludedRoutes;
+  private readonly series: SeriesTable;
+  private readonly errorTypes = new ErrorTypes();
+  private readonly errorCells = new Map<string, CounterCell<'type' | 'severity'>>();
+  private readonly rateLimitCells = new Map<string, CounterCell<'endpoint' | 'limit_type'>>();
+  private throttlers = new Map<string, string>();
+  /** The names of the headers of a response, on the adapter in use (read for 429s only). */
+  private headerNames: (response: unknown) => string[] = () => [];
   private failed = false;
 
-  constructor(metrics: VezaMetricsRegistry) {
-    this.requests = metrics.get(VezaMetric.HttpRequestsTotal);
-    this.duration = metrics.get(VezaMetric.HttpRequestDuration);
-    this.excluded = new Set([metrics.options.path, ...metrics.options.http.exclude]);
-    this.statusMode = metrics.options.statusLabel;
+  constructor(
+    private readonly metrics: VezaMetricsRegistry,
+    private readonly modules: ModulesContainer,
+    private readonly config: ApplicationConfig,
+    private readonly moduleRef: ModuleRef,
+  ) {
+    const { options } = metrics;
+    this.excluded = { paths: new Set([options.path, ...options.http.exclude]), routes: new Set() };
+    this.series = new SeriesTable(
+      metrics.get(VezaMetric.HttpRequestsTotal),
+      metrics.get(VezaMetric.HttpRequestDuration),
+      options.statusLabel === 'code',
+      this.excluded,
+    );
   }
 
-  /** Hooks the recorder into the application's HTTP adapter (Express or Fastify). */
+  /**
+   * Hooks the recorder into the application's HTTP adapter (Express or Fastify). Called while the
+   * application initializes, before Nest registers its routes.
+   */
   attach(adapter: AbstractHttpAdapter): void {
-    if (adapter.getType() === 'fastify') this.attachFastify(adapter.getInstance<FastifyLike>());
-    else this.attachNode(adapter.getHttpServer() as Server);
+    captureHandledExceptions();
+    resolveExcludedRoutes(this.modules, this.config, adapter, this.excluded);
+    this.series.clear();
+    this.throttlers = throttlerNames(this.throttlerOptions());
+    const sink: ResponseSink = (method, template, status, request, response) => this.record(method, template, status, request, response);
+    if (adapter.getType() === 'fastify') {
+      this.headerNames = (reply) => Object.keys((reply as { getHeaders(): object }).getHeaders());
+      hookFastify(adapter.getInstance(), sink);
+      return;
+    }
+    const server = adapter.getHttpServer() as Server | undefined;
+    if (!server || typeof server.on !== 'function') return;
+    this.headerNames = (res) => (res as ServerResponse).getHeaderNames();
+    const unmatched: UnmatchedRoutes = { handler: undefined };
+    const setNotFoundHandler = adapter.setNotFoundHandler?.bind(adapter);
+    if (setNotFoundHandler) {
+      adapter.setNotFoundHandler = (handler: unknown, ...rest: unknown[]) => {
+        unmatched.handler = handler;
+        return (setNotFoundHandler as (...args: unknown[]) => unknown)(handler, ...rest);
+      };
+    }
+    hookNodeServer(server, adapter.getType() === 'express' ? adapter.getInstance() : undefined, unmatched, sink);
   }
 
-  /** Records one response. Never throws: a failure is logged once and the request goes on. */
-  record(method: string, template: string | undefined, statusCode: number, startedAt: number | undefined): void {
+  /**
+   * Records one response: `template` is the route template (`undefined` when no route matched),
+   * `request` and `response` the adapter's objects; its duration is in `RESPONSE_MS`.
+   */
+  record(method: string, template: string | undefined, status: number, request: object, response: object): void {
     try {
-      const endpoint = template ?? UNMATCHED_ENDPOINT;
-      if (this.excluded.has(endpoint)) return;
-      const m = KNOWN_METHODS.has(method) ? method : OTHER_METHOD;
-      const seconds = startedAt === undefined ? 0 : (performance.now() - startedAt) / 1000;
-      this.requests.inc({ method: m, endpoint, status: statusLabelOf(statusCode, this.statusMode) });
-      this.duration.observe({ method: m, endpoint }, seconds);
+      const series = this.series.get(method, template ?? UNMATCHED_ENDPOINT);
+      if (series.excluded) return;
+      series.duration.observeFrom(RESPONSE_MS, 0.001);
+      series.count(status);
+      if (status >= 500) this.countError(status, request);
+      else if (status === 429) this.countRateLimit(series.endpoint, request, response);
     } catch (error) {
-      if (this.failed) return;
-      this.failed = true;
-      this.logger.warn(recordingFailed('the HTTP recorder', error));
+      this.fail(error);
     }
   }
 
-  /** Express (and any adapter on a Node HTTP server): the request's arrival, and its response's close. */
-  private attachNode(server: Server | undefined): void {
-    if (!server || typeof server.prependListener !== 'function') return;
-    server.prependListener('request', (req: TimedRequest, res: ServerResponse) => {
-      req[START] = performance.now();
-      res.once('close', () => {
-        const finished = res.writableFinished;
-        const path = req.route?.path;
-        this.record(
-          req.method ?? '',
-          typeof path === 'string' ? path : undefined,
-          finished ? res.statusCode : CLIENT_CLOSED_STATUS,
-          req[START],
-        );
-      });
-    });
+  private countError(status: number, request: object): void {
+    const exception = handledException(request);
+    const type = this.errorTypes.typeOf(exception);
+    const severity = defaultErrorSeverity({ status, type, exception });
+    const key = `${type}\u0000${severity}`;
+    let cell = this.errorCells.get(key);
+    if (!cell) {
+      cell = new CounterCell(this.metrics.get(VezaMetric.Errors), { type, severity });
+      this.errorCells.set(key, cell);
+    }
+    cell.inc();
   }
 
-  private attachFastify(instance: FastifyLike): void {
-    instance.addHook('onRequest', (request: FastifyRequestLike, _reply: unknown, done: () => void) => {
-      request.raw[START] = performance.now();
-      done();
-    });
-    instance.addHook('onResponse', (request: FastifyRequestLike, reply: { statusCode: number }, done: () => void) => {
-      this.record(request.method, request.routeOptions?.url, reply.statusCode, request.raw[START]);
-      done();
-    });
-    instance.addHook('onRequestAbort', (request: FastifyRequestLike, done: () => void) => {
-      this.record(request.method, request.routeOptions?.url, CLIENT_CLOSED_STATUS, request.raw[START]);
-      done();
-    });
+  private countRateLimit(endpoint: string, request: object, response: unknown): void {
+    const limitType = limitTypeOf(this.headerNames(response), this.throttlers);
+    if (limitType === undefined && !isThrottlerException(handledException(request))) return;
+    const name = limitType ?? DEFAULT_LIMIT_TYPE;
+    const key = `${endpoint}\u0000${name}`;
+    let cell = this.rateLimitCells.get(key);
+    if (!cell) {
+      cell = new CounterCell(this.metrics.get(VezaMetric.RateLimitHits), { endpoint, limit_type: name });
+      this.rateLimitCells.set(key, cell);
+    }
+    cell.inc();
+  }
+
+  /** `@nestjs/throttler`'s options, when the application uses it: they give throttler names their case. */
+  private throttlerOptions(): unknown {
+    try {
+      return this.moduleRef.get('THROTTLER:MODULE_OPTIONS', { strict: false });
+    } catch {
+      return undefined;
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.logger.warn(recordingFailed('the HTTP recorder', error));
   }
 }

@@ -8,5 +8,5 @@ const CODES: readonly string[] = Array.from({ length: 600 }, (_, code) => String
  */
 export function statusLabelOf(code: number, mode: 'class' | 'code'): string {
   if (!Number.isInteger(code) || code < 100 || code > 599) return 'other';
-  return mode === 'class' ? (CLASSES[code]) : (CODES[code]);
+  return mode === 'class' ? CLASSES[code] : CODES[code];
 }

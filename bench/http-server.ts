@@ -1,0 +1,60 @@
+/**
+ * One application of the HTTP benchmark, in its own process: `node -r ./bench/http-register.js
+ * bench/http-server.ts <express|fastify> <bare|instrumented|noop-interceptor>`. It serves one
+ * trivial route, `GET /`, prints `PORT <n>` once listening, answers each line `cpu` on stdin with
+ * `CPU <microseconds of CPU this process used so far>`, and exits on SIGTERM.
+ */
+import 'reflect-metadata';
+import { Controller, Get, Module, type CallHandler, type ExecutionContext, type NestInterceptor, type Type } from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { Observable } from 'rxjs';
+import { VezaMetricsModule } from '../src';
+
+@Controller()
+class HelloController {
+  @Get()
+  hello(): { hello: string } {
+    return { hello: 'world' };
+  }
+}
+
+/** A global interceptor that does nothing: the reference cost the issue quotes (~15% on Fastify). */
+class NoopInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
+
+function appModule(variant: string): Type {
+  const imports = variant === 'instrumented' ? [VezaMetricsModule.forRoot()] : [];
+  const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
+  @Module({ imports, controllers: [HelloController], providers })
+  class BenchModule {}
+  return BenchModule;
+}
+
+async function main(): Promise<void> {
+  const [adapter = 'fastify', variant = 'bare'] = process.argv.slice(2);
+  const module = appModule(variant);
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create(module, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(module, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  process.stdout.write(`PORT ${address.port}\n`);
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (line.trim() !== 'cpu') continue;
+      const { user, system } = process.cpuUsage();
+      process.stdout.write(`CPU ${user + system}\n`);
+    }
+  });
+  process.on('SIGTERM', () => {
+    void app.close().then(() => process.exit(0));
+  });
+}
+
+void main();

@@ -1,0 +1,193 @@
+'use strict';
+/**
+ * `npm run bench:http`: the cost of HTTP recording on a trivial route.
+ *
+ * For each adapter (Express, Fastify) it starts two applications, each in its own process: `bare`
+ * (no VezaMetricsModule) and `instrumented` (`VezaMetricsModule.forRoot()`, defaults). A load
+ * generator, in a third process on loopback, drives them in turn, A B A B, for BENCH_ROUNDS rounds,
+ * and the report gives requests/s and p99 latency of every run, their medians, and the ratio
+ * instrumented / bare. The load generator is wrk when it is on the PATH (it costs the machine less
+ * CPU than a Node client), autocannon otherwise; BENCH_TOOL=autocannon|wrk forces one.
+ *
+ * Environment: BENCH_ROUNDS (5), BENCH_DURATION seconds per run (5), BENCH_WARMUP seconds (2),
+ * BENCH_CONNECTIONS (50), BENCH_ADAPTERS (express,fastify), BENCH_VARIANTS (bare,instrumented;
+ * `noop-interceptor` adds a global interceptor that does nothing, for reference).
+ */
+const { spawn, spawnSync } = require('node:child_process');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,instrumented').split(',');
+const TARGETS = { express: 0.97, fastify: 0.95 };
+const TOOL = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk');
+
+function startServer(adapter, variant) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--no-warnings', '-r', path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-server.ts'), adapter, variant],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    const server = { child, port: 0, adapter, variant, waiting: [] };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      let nl;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        const port = /^PORT (\d+)/.exec(line);
+        if (port) {
+          server.port = Number(port[1]);
+          resolve(server);
+        }
+        const cpu = /^CPU (\d+)/.exec(line);
+        if (cpu) server.waiting.shift()?.(Number(cpu[1]));
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`${adapter}/${variant} server exited with ${code} before listening`)));
+  });
+}
+
+/** Microseconds of CPU the server process has used so far. */
+function cpuOf(server) {
+  return new Promise((resolve) => {
+    server.waiting.push(resolve);
+    server.child.stdin.write('cpu\n');
+  });
+}
+
+function stopServer(server) {
+  return new Promise((resolve) => {
+    server.child.removeAllListeners('exit');
+    server.child.once('exit', resolve);
+    server.child.kill('SIGTERM');
+  });
+}
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err}`))));
+  });
+}
+
+const UNITS = { us: 0.001, ms: 1, s: 1000 };
+
+/** Drives `port` for `seconds`; resolves to { rps, p99 (ms), requests, non2xx }. */
+async function load(port, seconds) {
+  const url = `http://127.0.0.1:${port}/`;
+  if (TOOL === 'wrk') {
+    const out = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', url]);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+    const p = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+    const requests = Number(/(\d+) requests in/.exec(out)[1]);
+    return { rps, p99: Number(p[1]) * UNITS[p[2]], requests, non2xx };
+  }
+  const bin = require.resolve('autocannon/autocannon.js');
+  const out = await run(process.execPath, [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url]);
+  const r = JSON.parse(out);
+  return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+
+async function benchAdapter(adapter) {
+  const servers = [];
+  for (const variant of VARIANTS) servers.push(await startServer(adapter, variant));
+  const results = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+  try {
+    for (const s of servers) await load(s.port, WARMUP);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const s of servers) {
+        const cpuBefore = await cpuOf(s);
+        const r = await load(s.port, DURATION);
+        r.cpu = ((await cpuOf(s)) - cpuBefore) / r.requests;
+        if (r.non2xx > 0) throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses were not 2xx`);
+        results[s.variant].push(r);
+        console.log(
+          `  ${adapter.padEnd(8)} round ${round}  ${s.variant.padEnd(17)} ${fmt(r.rps).padStart(8)} req/s   p99 ${fmt(r.p99, 2).padStart(6)} ms   ` +
+            `server CPU ${fmt(r.cpu, 1).padStart(5)} µs/req`,
+        );
+      }
+    }
+  } finally {
+    for (const s of servers) await stopServer(s);
+  }
+  return results;
+}
+
+async function main() {
+  console.log(
+    `HTTP recording benchmark: ${TOOL}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION}s per variant (A B A B), ` +
+      `node ${process.version}, ${require('node:os').cpus().length} CPUs\n`,
+  );
+  const summary = [];
+  for (const adapter of ADAPTERS) {
+    const results = await benchAdapter(adapter);
+    const base = results[VARIANTS[0]];
+    for (const variant of VARIANTS) {
+      const rs = results[variant];
+      const rps = median(rs.map((r) => r.rps));
+      const p99 = median(rs.map((r) => r.p99));
+      // Per-round ratios against the run of the baseline in the same round, then their median.
+      const ratio = median(rs.map((r, i) => r.rps / base[i].rps));
+      const cpu = median(rs.map((r) => r.cpu));
+      const cpuRatio = median(rs.map((r, i) => base[i].cpu / r.cpu));
+      summary.push({ adapter, variant, rps, p99, ratio, cpu, cpuRatio });
+    }
+  }
+  console.log('\nmedians                          req/s   p99 (ms)   req/s ratio   server CPU µs/req   CPU ratio (bare/variant)');
+  for (const s of summary) {
+    const target = s.variant === 'instrumented' ? TARGETS[s.adapter] : undefined;
+    const verdict = target === undefined ? '' : s.ratio >= target ? `  (target >= ${target}: met)` : `  (target >= ${target}: NOT met)`;
+    console.log(
+      `  ${s.adapter.padEnd(8)} ${s.variant.padEnd(17)} ${fmt(s.rps).padStart(9)}   ${fmt(s.p99, 2).padStart(7)}   ` +
+        `${s.ratio.toFixed(3).padStart(11)}   ${fmt(s.cpu, 1).padStart(17)}   ${s.cpuRatio.toFixed(3).padStart(24)}${verdict}`,
+    );
+  }
+  console.log(
+    '\nreq/s ratio: median over rounds of instrumented / bare in the same round. CPU ratio: the same for the server\n' +
+      "process' CPU time per request (bare / instrumented), which other processes on a shared machine disturb less.",
+  );
+  if (process.env.BENCH_ALLOC !== '0') await allocation();
+}
+
+/** Heap bytes allocated per request (bench/http-alloc.ts), each variant in a fresh process. */
+async function allocation() {
+  console.log('\nheap allocated per request (V8 GC profiler over 50,000 requests; BENCH_ALLOC=0 skips):');
+  for (const adapter of ADAPTERS) {
+    const bytes = {};
+    for (const variant of ['bare', 'instrumented']) {
+      const script = [path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-alloc.ts')];
+      const out = await run(process.execPath, ['--no-warnings', '-r', script[0], script[1], adapter, variant]);
+      bytes[variant] = JSON.parse(out.trim().split('\n').pop()).bytesPerRequest;
+    }
+    const diff = bytes.instrumented - bytes.bare;
+    console.log(
+      `  ${adapter.padEnd(8)} bare ${fmt(bytes.bare).padStart(7)} B   instrumented ${fmt(bytes.instrumented).padStart(7)} B   ` +
+        `difference ${diff >= 0 ? '+' : ''}${fmt(diff)} B (${((diff / bytes.bare) * 100).toFixed(2)}%)`,
+    );
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
