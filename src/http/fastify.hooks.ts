@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLIENT_CLOSED_STATUS, type ResponseSink } from './node-server.hooks';
+import { noteTrace, type TraceReader } from '../tracing/trace-context';
 import { RESPONSE_MS } from './request-clock';
 
 interface FastifyLike {
@@ -25,7 +26,7 @@ interface FastifyReplyLike {
  * {@link CLIENT_CLOSED_STATUS}. Nothing is allocated per request: the socket's field is written in
  * place, and the route URL is read without `request.routeOptions` (which builds an object per read).
  */
-export function hookFastify(instance: FastifyLike, sink: ResponseSink): void {
+export function hookFastify(instance: FastifyLike, sink: ResponseSink, trace?: TraceReader): void {
   const IN_FLIGHT = Symbol('vezaMetricsInFlight');
   const WATCHED = Symbol('vezaMetricsWatched');
   const ABORTED = Symbol('vezaMetricsAborted');
@@ -57,6 +58,7 @@ export function hookFastify(instance: FastifyLike, sink: ResponseSink): void {
       }
       socket[IN_FLIGHT] = reply;
     }
+    noteTrace(trace, request.raw);
     done();
   });
   instance.addHook('onResponse', (request: FastifyRequestLike, reply: Reply, done: () => void) => {

@@ -13,6 +13,8 @@ import { hookFastify } from './fastify.hooks';
 import { hookNodeServer, type ResponseSink, type UnmatchedRoutes } from './node-server.hooks';
 import { RESPONSE_MS } from './request-clock';
 import { SeriesTable } from './route-series';
+import { notedTrace } from '../tracing/trace-context';
+import type { Histogram, LabelValues } from 'prom-client';
 
 /** The `endpoint` of every request that matched no route: one series, whatever the URL. */
 export const UNMATCHED_ENDPOINT = '<unmatched>';
@@ -37,6 +39,7 @@ export class HttpMetricsRecorder {
   private readonly logger = new Logger('VezaMetrics');
   private readonly excluded: ExcludedRoutes;
   private readonly series: SeriesTable;
+  private readonly duration: Histogram<'method' | 'endpoint'>;
   private readonly errorTypes = new ErrorTypes();
   private readonly errorCells = new Map<string, CounterCell<'type' | 'severity'>>();
   private readonly rateLimitCells = new Map<string, CounterCell<'endpoint' | 'limit_type'>>();
@@ -53,6 +56,7 @@ export class HttpMetricsRecorder {
   ) {
     const { options } = metrics;
     this.excluded = { paths: new Set([options.path, ...options.http.exclude]), routes: new Set() };
+    this.duration = metrics.get(VezaMetric.HttpRequestDuration);
     this.series = new SeriesTable(
       metrics.get(VezaMetric.HttpRequestsTotal),
       metrics.get(VezaMetric.HttpRequestDuration),
@@ -73,7 +77,7 @@ export class HttpMetricsRecorder {
     const sink: ResponseSink = (method, template, status, request, response) => this.record(method, template, status, request, response);
     if (adapter.getType() === 'fastify') {
       this.headerNames = (reply) => Object.keys((reply as { getHeaders(): object }).getHeaders());
-      hookFastify(adapter.getInstance(), sink);
+      hookFastify(adapter.getInstance(), sink, this.metrics.traceReader);
       return;
     }
     const server = adapter.getHttpServer() as Server | undefined;
@@ -87,7 +91,7 @@ export class HttpMetricsRecorder {
         return (setNotFoundHandler as (...args: unknown[]) => unknown)(handler, ...rest);
       };
     }
-    hookNodeServer(server, adapter.getType() === 'express' ? adapter.getInstance() : undefined, unmatched, sink);
+    hookNodeServer(server, adapter.getType() === 'express' ? adapter.getInstance() : undefined, unmatched, sink, this.metrics.traceReader);
   }
 
   /**
@@ -98,7 +102,16 @@ export class HttpMetricsRecorder {
     try {
       const series = this.series.get(method, template ?? UNMATCHED_ENDPOINT);
       if (series.excluded) return;
-      series.duration.observeFrom(RESPONSE_MS, 0.001);
+      const trace = this.metrics.traceReader === undefined ? undefined : notedTrace(rawRequest(request));
+      if (trace === undefined) series.duration.observeFrom(RESPONSE_MS, 0.001);
+      // With a trace id, through prom-client's API: the exemplar is kept on the bucket it falls in.
+      else
+        this.duration.observe({
+          labels: { method: series.method, endpoint: series.endpoint },
+          value: RESPONSE_MS[0] * 0.001,
+          // prom-client types exemplar labels as the metric's own label names; they are free-form.
+          exemplarLabels: trace as unknown as LabelValues<'method' | 'endpoint'>,
+        });
       series.count(status);
       if (status >= 500) this.countError(status, request);
       else if (status === 429) this.countRateLimit(series.endpoint, request, response);
@@ -147,4 +160,9 @@ export class HttpMetricsRecorder {
     this.failed = true;
     this.logger.warn(recordingFailed('the HTTP recorder', error));
   }
+}
+
+/** Node's request object: Express' request is one; Fastify's wraps it as `raw`. */
+function rawRequest(request: object): object {
+  return (request as { raw?: object }).raw ?? request;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { noteTrace, type TraceReader } from '../tracing/trace-context';
 import { RequestClock } from './request-clock';
 
 /**
@@ -41,7 +42,7 @@ export interface UnmatchedRoutes {
  * its slot in a Map instead. Only responses of `app` (when given) are passed on: requests that never
  * reached it (Socket.IO's polling transport, answered before the app) are not the app's.
  */
-export function hookNodeServer(server: Server, app: unknown, unmatched: UnmatchedRoutes, sink: ResponseSink): void {
+export function hookNodeServer(server: Server, app: unknown, unmatched: UnmatchedRoutes, sink: ResponseSink, trace?: TraceReader): void {
   const RESPONSE = Symbol('vezaMetricsResponse');
   const SLOT = Symbol('vezaMetricsSlot');
   type TimedSocket = Socket & { [RESPONSE]?: ServerResponse | null; [SLOT]: number };
@@ -78,6 +79,8 @@ export function hookNodeServer(server: Server, app: unknown, unmatched: Unmatche
       pipelined.set(res, clock.start());
     }
     res.on('close', closed);
+    // The request's span is active here (OpenTelemetry's HTTP instrumentation wraps this event).
+    noteTrace(trace, req);
   }
 
   // Wrapping the one listener (the Express app) spares `emit` a copy of its listener array per request.

@@ -32,3 +32,18 @@ export function loadTraceReader(load: (id: string) => unknown = require): TraceR
     return api.isSpanContextValid(context) ? { trace_id: context.traceId, span_id: context.spanId } : undefined;
   };
 }
+
+/** Where the HTTP hooks keep the trace ids read when a request arrived (on Node's request object). */
+export const TRACE_EXEMPLAR = Symbol('vezaMetricsTraceExemplar');
+
+/** Notes the active span's ids on `target`, if there is one: nothing is allocated otherwise. */
+export function noteTrace(reader: TraceReader | undefined, target: object): void {
+  if (reader === undefined) return;
+  const ids = reader();
+  if (ids !== undefined) (target as { [TRACE_EXEMPLAR]?: TraceExemplar })[TRACE_EXEMPLAR] = ids;
+}
+
+/** The trace ids noted on `target`, if any. */
+export function notedTrace(target: object): TraceExemplar | undefined {
+  return (target as { [TRACE_EXEMPLAR]?: TraceExemplar })[TRACE_EXEMPLAR];
+}

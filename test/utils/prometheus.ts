@@ -57,6 +57,8 @@ export interface PrometheusOptions {
   port?: number;
   /** How long to wait for `/-/ready`. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Feature flags (`--enable-feature=…`), e.g. `['exemplar-storage']`. */
+  features?: string[];
 }
 
 export interface PrometheusServer {
@@ -174,6 +176,7 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
       `--storage.tsdb.retention.time=1d`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-lifecycle',
+      ...(options.features?.length ? [`--enable-feature=${options.features.join(',')}`] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
