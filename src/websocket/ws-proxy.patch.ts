@@ -26,13 +26,13 @@ const PATCHED = Symbol.for('veza.metrics.wsProxyPatched');
  * when it completes), `error` when it throws, rejects or errors, with the same error passed on to the
  * gateway's exception filters. Clients of applications without the module are passed through.
  *
+ * @param load how to load a module (`require`; replaced in tests).
  * @returns false when `@nestjs/websockets` is not installed.
  */
-export function observeGatewayMessages(): boolean {
+export function observeGatewayMessages(load: (id: string) => unknown = require): boolean {
   let proto: WsProxyLike & { [PATCHED]?: true };
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    proto = (require('@nestjs/websockets/context/ws-proxy.js') as { WsProxy: { prototype: WsProxyLike } }).WsProxy.prototype;
+    proto = (load('@nestjs/websockets/context/ws-proxy.js') as { WsProxy: { prototype: WsProxyLike } }).WsProxy.prototype;
   } catch {
     return false;
   }

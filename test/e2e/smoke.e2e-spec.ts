@@ -1,34 +1,35 @@
+/**
+ * HTTP metrics are on with a bare `VezaMetricsModule.forRoot()`: nothing else to configure.
+ */
 import { Controller, Get, Module, Param } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { VezaMetricsModule, VezaMetricsService } from '../../src';
+import { VezaMetricsModule } from '../../src';
+import { ADAPTERS, scrape, startApp } from '../utils/app';
+import { sampleValue } from '../utils/exposition';
+
 @Controller('tracks')
-class C {
-  @Get(':id') x(@Param('id') id: string) {
+class TracksController {
+  @Get(':id')
+  get(@Param('id') id: string): { id: string } {
     return { id };
   }
 }
-@Module({ imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } })], controllers: [C] })
-class M {}
-it.each(['express', 'fastify'])('%s', async (kind) => {
-  const m = await Test.createTestingModule({ imports: [M] }).compile();
-  const app = kind === 'express' ? m.createNestApplication() : m.createNestApplication(new FastifyAdapter());
-  app.setGlobalPrefix('api');
-  await app.listen(0);
-  const url = await app.getUrl();
-  await fetch(url + '/api/tracks/3');
-  await fetch(url + '/nope/x?y=1');
-  app.get(VezaMetricsService).recordLoginAttempt(false);
-  const r = await fetch(url + '/metrics');
-  const t = await r.text();
-  console.log(
-    kind,
-    r.status,
-    r.headers.get('content-type'),
-    t
-      .split('\n')
-      .filter((l) => l.startsWith('veza_http') || l.startsWith('veza_auth'))
-      .join('\n'),
-  );
-  await app.close();
+
+@Module({ imports: [VezaMetricsModule.forRoot()], controllers: [TracksController] })
+class AppModule {}
+
+it.each(ADAPTERS)('records requests by default on %s', async (adapter) => {
+  const { app, url } = await startApp(adapter, { imports: [AppModule] }, (a) => a.setGlobalPrefix('api'));
+  try {
+    expect((await fetch(`${url}/api/tracks/3?x=1`)).status).toBe(200);
+    expect((await fetch(`${url}/api/tracks/4`)).status).toBe(200);
+    expect((await fetch(`${url}/nope/x?y=1`)).status).toBe(404);
+    const text = await scrape(url);
+    expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/api/tracks/:id', status: '2xx' })).toBe(2);
+    expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '<unmatched>', status: '4xx' })).toBe(1);
+    expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/api/tracks/:id' })).toBe(2);
+    expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '<unmatched>' })).toBe(1);
+    expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/metrics' })).toBeUndefined();
+  } finally {
+    await app.close();
+  }
 });

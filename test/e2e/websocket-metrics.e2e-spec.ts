@@ -192,3 +192,44 @@ describe.each(ADAPTERS)('WebSocket gateways on %s', (adapter) => {
     });
   });
 });
+
+describe('an application where @nestjs/websockets is not installed', () => {
+  it('starts and records HTTP, with nothing of WebSockets hooked', async () => {
+    let started: { app: INestApplication; url: string } | undefined;
+    let config: { getIoAdapter: unknown } | undefined;
+    let prototypeMethod: unknown;
+    await jest.isolateModulesAsync(async () => {
+      jest.doMock('@nestjs/websockets/context/ws-proxy.js', () => {
+        throw new Error("Cannot find module '@nestjs/websockets/context/ws-proxy.js'");
+      });
+      const { Module: M, Controller: C, Get: G } = jest.requireActual<typeof import('@nestjs/common')>('@nestjs/common');
+      const core = jest.requireActual<typeof import('@nestjs/core')>('@nestjs/core');
+      const lib = jest.requireActual<typeof import('../../src')>('../../src');
+      const fixture = jest.requireActual<typeof import('./http-app.fixture')>('./http-app.fixture');
+      @C('ping')
+      class Ping {
+        @G()
+        ping(): string {
+          return 'pong';
+        }
+      }
+      @M({ imports: [lib.VezaMetricsModule.forRoot({ defaultMetrics: false })], controllers: [Ping] })
+      class NoWsModule {}
+      started = await fixture.startHttpApp('express', { imports: [NoWsModule] }, () => undefined);
+      config = started.app.get(core.ApplicationConfig);
+      prototypeMethod = core.ApplicationConfig.prototype.getIoAdapter;
+    });
+    try {
+      const { app, url } = started as { app: INestApplication; url: string };
+      expect(Object.prototype.hasOwnProperty.call(config, 'getIoAdapter')).toBe(false);
+      expect(config?.getIoAdapter).toBe(prototypeMethod);
+      expect((await fetch(`${url}/ping`)).status).toBe(200);
+      const text = await scrape(url);
+      expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' })).toBe(1);
+      expect(sampleValue(text, 'veza_websocket_connections_active')).toBe(0);
+      await app.close();
+    } finally {
+      jest.dontMock('@nestjs/websockets/context/ws-proxy.js');
+    }
+  }, 60_000);
+});

@@ -1,0 +1,89 @@
+/**
+ * Issue 3, points 7 and 8: microservice (RPC) handlers of a hybrid application pass through
+ * untouched and never count as HTTP, with `VezaMetricsInterceptor` attached globally (and inherited
+ * by the microservice) or not.
+ */
+import { Controller, Get, Module, type INestApplication, type Type } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { ClientProxyFactory, MessagePattern, Payload, RpcException, Transport, type ClientProxy } from '@nestjs/microservices';
+import { createServer } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import { VezaMetricsInterceptor, VezaMetricsModule } from '../../src';
+import { ADAPTERS, scrape } from '../utils/app';
+import { startHttpApp } from './http-app.fixture';
+import { samples } from './http-client.fixture';
+
+@Controller('tracks')
+class TracksController {
+  @Get()
+  list(): number[] {
+    return [1, 2];
+  }
+
+  @MessagePattern('tracks.sum')
+  sum(@Payload() numbers: number[]): number {
+    return numbers.reduce((a, b) => a + b, 0);
+  }
+
+  @MessagePattern('tracks.fail')
+  fail(): never {
+    throw new RpcException('no such track');
+  }
+}
+
+function appModule(interceptor: boolean): Type {
+  @Module({
+    imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code' })],
+    controllers: [TracksController],
+    providers: interceptor ? [{ provide: APP_INTERCEPTOR, useClass: VezaMetricsInterceptor }] : [],
+  })
+  class RpcAppModule {}
+  return RpcAppModule;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) => {
+  describe.each([false, true])('with VezaMetricsInterceptor attached globally: %s', (interceptor) => {
+    let app: INestApplication;
+    let url: string;
+    let client: ClientProxy;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      // A hybrid application: the microservice is connected before the application starts.
+      ({ app, url } = await startHttpApp(adapter, { imports: [appModule(interceptor)] }, (a) => {
+        a.connectMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port } }, { inheritAppConfig: true });
+      }));
+      await app.startAllMicroservices();
+      client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+      await client.connect();
+    }, 60_000);
+
+    afterAll(async () => {
+      await client?.close();
+      await app?.close();
+    });
+
+    it('answers RPC messages exactly as without the module, errors included', async () => {
+      await expect(firstValueFrom(client.send('tracks.sum', [1, 2, 3]))).resolves.toBe(6);
+      await expect(firstValueFrom(client.send('tracks.fail', {}))).rejects.toEqual({ status: 'error', message: 'no such track' });
+    });
+
+    it('counts HTTP requests once each and RPC messages never', async () => {
+      for (let i = 0; i < 3; i++) await firstValueFrom(client.send('tracks.sum', [i]));
+      for (let i = 0; i < 4; i++) expect((await fetch(`${url}/tracks`)).status).toBe(200);
+      const text = await scrape(url);
+      expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({ 'GET /tracks 200': 4 });
+      expect(samples(text, 'veza_http_request_duration_seconds_count', ['method', 'endpoint'])).toEqual({ 'GET /tracks': 4 });
+      expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual({});
+    });
+  });
+});
