@@ -211,7 +211,7 @@ export class SecureController {
 @UseGuards(ThrottlerGuard)
 export class LimitedController {
   @Get('short')
-  @SkipThrottle({ long: true, default: true })
+  @SkipThrottle({ longTerm: true, default: true })
   @Throttle({ short: { limit: 3, ttl: 60_000 } })
   short(): { ok: true } {
     return { ok: true };
@@ -219,13 +219,13 @@ export class LimitedController {
 
   @Get('long')
   @SkipThrottle({ short: true, default: true })
-  @Throttle({ long: { limit: 5, ttl: 60_000 } })
+  @Throttle({ longTerm: { limit: 5, ttl: 60_000 } })
   long(): { ok: true } {
     return { ok: true };
   }
 
   @Get('default')
-  @SkipThrottle({ short: true, long: true })
+  @SkipThrottle({ short: true, longTerm: true })
   @Throttle({ default: { limit: 2, ttl: 60_000 } })
   byDefault(): { ok: true } {
     return { ok: true };
@@ -326,7 +326,8 @@ export function httpAppMetadata(options: VezaMetricsModuleOptions = {}, extraPro
       ThrottlerModule.forRoot([
         { name: 'default', ttl: 60_000, limit: 1_000 },
         { name: 'short', ttl: 60_000, limit: 1_000 },
-        { name: 'long', ttl: 60_000, limit: 1_000 },
+        // Mixed case: the Retry-After-longterm header gives it in lower case, the options give it back.
+        { name: 'longTerm', ttl: 60_000, limit: 1_000 },
       ]),
       Empty,
     ],

@@ -65,7 +65,7 @@ const MIX: RequestCase[] = [
   { method: 'GET', path: '/api/v1/secure/private', endpoint: '/api/v1/secure/private', times: 20, headers: { 'x-token': 'ok' } }, // 200
   { method: 'GET', path: '/api/v1/secure/admin', endpoint: '/api/v1/secure/admin', times: 20 }, // 403 guard
   { method: 'GET', path: '/api/v1/limited/short', endpoint: '/api/v1/limited/short', times: 20, limitType: 'short' }, // 3 × 200, 17 × 429
-  { method: 'GET', path: '/api/v1/limited/long', endpoint: '/api/v1/limited/long', times: 20, limitType: 'long' }, // 5 × 200, 15 × 429
+  { method: 'GET', path: '/api/v1/limited/long', endpoint: '/api/v1/limited/long', times: 20, limitType: 'longTerm' }, // 5 × 200, 15 × 429
   { method: 'GET', path: '/api/v1/limited/default', endpoint: '/api/v1/limited/default', times: 10, limitType: 'default' }, // 2 × 200, 8 × 429
   { method: 'GET', path: '/api/v1/files/slow', endpoint: '/api/v1/files/slow', times: 10 }, // 200, StreamableFile over 125 ms
   { method: 'GET', path: '/api/v1/files/endless', endpoint: '/api/v1/files/endless', times: 5, abortAfterFirstChunk: true }, // aborted mid-stream
@@ -172,7 +172,7 @@ describe.each(ADAPTERS)('HTTP metrics on %s', (adapter) => {
       const expected = tally(observed, (o) => (o.limitType ? `${o.endpoint} ${o.limitType}` : undefined));
       expect(expected).toEqual({
         '/api/v1/limited/short short': 17,
-        '/api/v1/limited/long long': 15,
+        '/api/v1/limited/long longTerm': 15,
         '/api/v1/limited/default default': 8,
       });
       expect(samples(text, 'veza_rate_limit_hits_total', ['endpoint', 'limit_type'])).toEqual(expected);

@@ -18,7 +18,9 @@ class TracksController {
 class AppModule {}
 
 it.each(ADAPTERS)('records requests by default on %s', async (adapter) => {
-  const { app, url } = await startApp(adapter, { imports: [AppModule] }, (a) => a.setGlobalPrefix('api'));
+  const { app, url } = await startApp(adapter, { imports: [AppModule] }, (a) => {
+    a.setGlobalPrefix('api');
+  });
   try {
     expect((await fetch(`${url}/api/tracks/3?x=1`)).status).toBe(200);
     expect((await fetch(`${url}/api/tracks/4`)).status).toBe(200);
