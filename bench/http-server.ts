@@ -1,6 +1,8 @@
 /**
  * One application of the HTTP benchmark, in its own process: `node -r ./bench/http-register.js
- * bench/http-server.ts <express|fastify> <bare|instrumented|noop-interceptor>`. It serves one
+ * bench/http-server.ts <express|fastify> <variant>`, the variant being `bare`, `instrumented`
+ * (`forRoot()`), `noop-interceptor`, `module-without-http` (`forRoot({ http: false })`: what the rest
+ * of the module costs) or `http-only` (no default metrics, no exemplars). It serves one
  * trivial route, `GET /`, prints `PORT <n>` once listening, answers each line `cpu` on stdin with
  * `CPU <microseconds of CPU this process used so far>`, and exits on SIGTERM.
  */
@@ -27,7 +29,14 @@ class NoopInterceptor implements NestInterceptor {
 }
 
 function appModule(variant: string): Type {
-  const imports = variant === 'instrumented' ? [VezaMetricsModule.forRoot()] : [];
+  const imports =
+    variant === 'instrumented'
+      ? [VezaMetricsModule.forRoot()]
+      : variant === 'module-without-http'
+        ? [VezaMetricsModule.forRoot({ http: false })]
+        : variant === 'http-only'
+          ? [VezaMetricsModule.forRoot({ defaultMetrics: false, exemplars: false })]
+          : [];
   const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
   @Module({ imports, controllers: [HelloController], providers })
   class BenchModule {}

@@ -28,8 +28,9 @@ export { OTHER_METHOD } from './route-series';
  * handler), and the router knows the route template. Responses of 500 or more also count in
  * `veza_errors_total`, and 429s of `@nestjs/throttler` in `veza_rate_limit_hits_total`.
  *
- * - Express (any adapter on a Node server): the server's request listener is wrapped to take a
- *   start time and listen for the response's `close`; the template is `req.route.path`.
+ * - Express: the app's `handle` is wrapped to take a start time and listen for the response's
+ *   `close`, so requests are seen whatever server serves the app; the template is `req.route.path`.
+ *   (Another adapter on a Node server: its server's request listener.)
  * - Fastify: an `onResponse` hook, with `reply.elapsedTime` (Fastify's own start time, taken as the
  *   request arrives) and the route's URL; a client abort is seen on the socket's `close`, with the
  *   reply in flight on it noted by an `onRequest` hook.
@@ -80,8 +81,6 @@ export class HttpMetricsRecorder {
       hookFastify(adapter.getInstance(), sink, this.metrics.traceReader);
       return;
     }
-    const server = adapter.getHttpServer() as Server | undefined;
-    if (!server || typeof server.on !== 'function') return;
     this.headerNames = (res) => (res as ServerResponse).getHeaderNames();
     const unmatched: UnmatchedRoutes = { handler: undefined };
     const setNotFoundHandler = adapter.setNotFoundHandler?.bind(adapter);
@@ -91,7 +90,8 @@ export class HttpMetricsRecorder {
         return (setNotFoundHandler as (...args: unknown[]) => unknown)(handler, ...rest);
       };
     }
-    hookNodeServer(server, adapter.getType() === 'express' ? adapter.getInstance() : undefined, unmatched, sink, this.metrics.traceReader);
+    const app: unknown = adapter.getType() === 'express' ? adapter.getInstance() : undefined;
+    hookNodeServer(adapter.getHttpServer() as Server | undefined, app, unmatched, sink, this.metrics.traceReader);
   }
 
   /**

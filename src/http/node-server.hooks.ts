@@ -31,23 +31,33 @@ export interface UnmatchedRoutes {
 }
 
 /**
- * Times every request of a Node HTTP server (Express's), from its `request` event to its response's
- * `close`, which comes once per response whether it finished or was aborted (then recorded as
- * {@link CLIENT_CLOSED_STATUS}). The template is the path of the Express route that matched
- * (`req.route.path`), global prefix and version included; none when the route is Nest's 404 route.
+ * Times every request of an Express application (or of any adapter's Node HTTP server), from its
+ * arrival to its response's `close`, which comes once per response whether it finished or was
+ * aborted (then recorded as {@link CLIENT_CLOSED_STATUS}). The template is the path of the Express
+ * route that matched (`req.route.path`), global prefix and version included; none when the route is
+ * Nest's 404 route.
+ *
+ * Express: the app's `handle` is wrapped, which the app function calls for every request whatever
+ * serves it (Nest's server, servers of the application's own, serverless wrappers), and only for
+ * requests that reach the app (not Socket.IO's polling transport, answered before it). Other
+ * adapters: the server's `request` listener is wrapped.
  *
  * The request's clock slot is kept on the socket, which lives as long as the connection: a field
  * written on every request, where a property added to each request would make V8 grow (copy) the
  * request's property store every time. A request pipelined behind another on one connection keeps
- * its slot in a Map instead. Only responses of `app` (when given) are passed on: requests that never
- * reached it (Socket.IO's polling transport, answered before the app) are not the app's.
+ * its slot in a Map instead.
  */
-export function hookNodeServer(server: Server, app: unknown, unmatched: UnmatchedRoutes, sink: ResponseSink, trace?: TraceReader): void {
+export function hookNodeServer(
+  server: Server | undefined,
+  app: unknown,
+  unmatched: UnmatchedRoutes,
+  sink: ResponseSink,
+  trace?: TraceReader,
+): void {
   const RESPONSE = Symbol('vezaMetricsResponse');
   const SLOT = Symbol('vezaMetricsSlot');
   type TimedSocket = Socket & { [RESPONSE]?: ServerResponse | null; [SLOT]: number };
   const clock = new RequestClock();
-  const appRequest = (app as { request?: object } | undefined)?.request;
   const pipelined = new Map<ServerResponse, number>();
 
   function closed(this: ServerResponse & { req: IncomingMessage & { route?: ExpressRoute } }): void {
@@ -63,7 +73,6 @@ export function hookNodeServer(server: Server, app: unknown, unmatched: Unmatche
       pipelined.delete(this);
     }
     clock.stop(slot);
-    if (appRequest !== undefined && Object.getPrototypeOf(req) !== appRequest) return;
     const route = req.route;
     const path = route === undefined || route.stack?.[0]?.handle === unmatched.handler ? undefined : route.path;
     const status = responseFinished(this) ? this.statusCode : CLIENT_CLOSED_STATUS;
@@ -83,7 +92,17 @@ export function hookNodeServer(server: Server, app: unknown, unmatched: Unmatche
     noteTrace(trace, req);
   }
 
-  // Wrapping the one listener (the Express app) spares `emit` a copy of its listener array per request.
+  const express = app as { handle?: (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown } | undefined;
+  const handle = express?.handle;
+  if (express !== undefined && typeof handle === 'function') {
+    express.handle = function vezaMetricsHandle(this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown): unknown {
+      start(req, res);
+      return handle.call(this, req, res, next);
+    };
+    return;
+  }
+  if (server === undefined || typeof server.on !== 'function') return;
+  // Wrapping the one listener spares `emit` a copy of its listener array per request.
   const listeners = server.listeners('request') as RequestListener[];
   if (listeners.length === 1) {
     const listener = listeners[0];
