@@ -13,8 +13,8 @@ import { hookFastify } from './fastify.hooks';
 import { hookNodeServer, type ResponseSink, type UnmatchedRoutes } from './node-server.hooks';
 import { RESPONSE_MS } from './request-clock';
 import { SeriesTable } from './route-series';
-import { notedTrace } from '../tracing/trace-context';
-import type { Histogram, LabelValues } from 'prom-client';
+import { notedTrace, type TraceExemplar, type TraceReader } from '../tracing/trace-context';
+import type { Histogram } from 'prom-client';
 
 /** The `endpoint` of every request that matched no route: one series, whatever the URL. */
 export const UNMATCHED_ENDPOINT = '<unmatched>';
@@ -48,6 +48,8 @@ export class HttpMetricsRecorder {
   /** The names of the headers of a response, on the adapter in use (read for 429s only). */
   private headerNames: (response: unknown) => string[] = () => [];
   private failed = false;
+  /** Set once a request arrived inside a span: until then no request carries trace ids to read. */
+  private tracing = false;
 
   constructor(
     private readonly metrics: VezaMetricsRegistry,
@@ -78,7 +80,7 @@ export class HttpMetricsRecorder {
     const sink: ResponseSink = (method, template, status, request, response) => this.record(method, template, status, request, response);
     if (adapter.getType() === 'fastify') {
       this.headerNames = (reply) => Object.keys((reply as { getHeaders(): object }).getHeaders());
-      hookFastify(adapter.getInstance(), sink, this.metrics.traceReader);
+      hookFastify(adapter.getInstance(), sink, this.traceReader());
       return;
     }
     this.headerNames = (res) => (res as ServerResponse).getHeaderNames();
@@ -91,7 +93,7 @@ export class HttpMetricsRecorder {
       };
     }
     const app: unknown = adapter.getType() === 'express' ? adapter.getInstance() : undefined;
-    hookNodeServer(adapter.getHttpServer() as Server | undefined, app, unmatched, sink, this.metrics.traceReader);
+    hookNodeServer(adapter.getHttpServer() as Server | undefined, app, unmatched, sink, this.traceReader());
   }
 
   /**
@@ -102,22 +104,34 @@ export class HttpMetricsRecorder {
     try {
       const series = this.series.get(method, template ?? UNMATCHED_ENDPOINT);
       if (series.excluded) return;
-      const trace = this.metrics.traceReader === undefined ? undefined : notedTrace(rawRequest(request));
+      // Reading the note costs an allocation on Express' request objects: only once a request had a span.
+      const trace = this.tracing ? notedTrace(rawRequest(request)) : undefined;
       if (trace === undefined) series.duration.observeFrom(RESPONSE_MS, 0.001);
-      // With a trace id, through prom-client's API: the exemplar is kept on the bucket it falls in.
-      else
-        this.duration.observe({
-          labels: { method: series.method, endpoint: series.endpoint },
-          value: RESPONSE_MS[0] * 0.001,
-          // prom-client types exemplar labels as the metric's own label names; they are free-form.
-          exemplarLabels: trace as unknown as LabelValues<'method' | 'endpoint'>,
-        });
+      else this.observeWithExemplar(series.method, series.endpoint, trace);
       series.count(status);
       if (status >= 500) this.countError(status, request);
       else if (status === 429) this.countRateLimit(series.endpoint, request, response);
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** With a trace id, through prom-client's API: the exemplar is kept on the bucket it falls in. */
+  private observeWithExemplar(method: string, endpoint: string, trace: TraceExemplar): void {
+    // prom-client types exemplar labels as the metric's own label names; they are free-form.
+    const exemplarLabels: Record<string, string> = { ...trace };
+    this.duration.observe({ labels: { method, endpoint }, value: RESPONSE_MS[0] * 0.001, exemplarLabels });
+  }
+
+  /** The registry's trace reader (exemplars), noting when a request first arrives inside a span. */
+  private traceReader(): TraceReader | undefined {
+    const read = this.metrics.traceReader;
+    if (read === undefined) return undefined;
+    return () => {
+      const ids = read();
+      if (ids !== undefined) this.tracing = true;
+      return ids;
+    };
   }
 
   private countError(status: number, request: object): void {
