@@ -10,13 +10,20 @@ export interface DefaultMetricsOptions {
   prefix?: string;
 }
 
-/** How HTTP requests are recorded into `veza_http_requests_total` and `veza_http_request_duration_seconds`. */
+/**
+ * How HTTP requests are recorded into `veza_http_requests_total` and
+ * `veza_http_request_duration_seconds` (with `veza_errors_total` for responses of 500 or more and
+ * `veza_rate_limit_hits_total` for `@nestjs/throttler`'s 429s). Every response is recorded once, at
+ * the adapter (Express or Fastify), with the status the client received; `endpoint` is the route
+ * template (`/api/v1/tracks/:id`), `<unmatched>` for every request that matched no route.
+ */
 export interface HttpMetricsOptions {
   /** Record HTTP requests at all. @defaultValue `true` */
   enabled?: boolean;
   /**
-   * Route templates not to record, as the router knows them (global prefix included), e.g.
-   * `['/api/health']`. The metrics path itself is never recorded.
+   * Route templates not to record, whatever the method, as the router knows them (global prefix and
+   * URI version included), e.g. `['/api/v1/health']`. The metrics path itself is never recorded. To
+   * leave out a controller or one handler (for its method only), mark it `@NoMetrics()`.
    * @defaultValue `[]`
    */
   exclude?: string[];
