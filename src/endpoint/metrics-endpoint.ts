@@ -1,8 +1,17 @@
+import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricsServed } from '../veza-metrics.messages';
-import { MetricsScraper, type ScrapeRequest, type ScrapeResponse } from './metrics-scraper';
+import {
+  bodyLength,
+  exposition,
+  MetricsScraper,
+  writeAnswer,
+  type NodeResponseLike,
+  type ScrapeRequest,
+  type ScrapeResponse,
+} from './metrics-scraper';
 
 /**
  * Serves the exposition at the configured path, on the application's own HTTP adapter.
@@ -24,8 +33,8 @@ export class MetricsEndpoint {
   register(adapter: AbstractHttpAdapter): void {
     if (!this.metrics.options.endpoint.app) return;
     const path = this.metrics.options.path;
-    adapter.get(path, (req: ScrapeRequest, res: unknown) => {
-      void this.scraper.scrape(req).then((answer) => send(adapter.getType(), res, answer));
+    adapter.get(path, (req: ScrapeRequest & { method?: string }, res: unknown) => {
+      void this.scraper.scrape(req).then((answer) => send(adapter.getType(), req, res, answer));
     });
     this.logger.log(metricsServed(path));
   }
@@ -34,20 +43,20 @@ export class MetricsEndpoint {
 interface FastifyReplyLike {
   code(status: number): FastifyReplyLike;
   headers(values: Record<string, string | number>): FastifyReplyLike;
-  send(payload: Buffer | string): unknown;
-}
-interface NodeResponseLike {
-  writeHead(status: number, headers: Record<string, string | number>): NodeResponseLike;
-  end(body: Buffer | string): unknown;
+  send(payload: Readable | string): unknown;
 }
 
 /**
  * Sends the answer as bytes. Nest's `reply()` would JSON-encode a Buffer on Express, so the
- * response is written directly: Fastify's reply, or Express' Node response (which drops the body of
- * a HEAD request by itself).
+ * response is written directly: on Fastify through its reply (a stream, so that its hooks and
+ * `HEAD` handling still apply), on Express to the Node response.
  */
-function send(adapterType: string, res: unknown, answer: ScrapeResponse): void {
-  const headers = { ...answer.headers, 'Content-Length': Buffer.byteLength(answer.body) };
-  if (adapterType === 'fastify') (res as FastifyReplyLike).code(answer.status).headers(headers).send(answer.body);
-  else (res as NodeResponseLike).writeHead(answer.status, headers).end(answer.body);
+function send(adapterType: string, req: { method?: string }, res: unknown, answer: ScrapeResponse): void {
+  if (adapterType !== 'fastify') {
+    writeAnswer(res as NodeResponseLike, answer, req.method === 'HEAD');
+    return;
+  }
+  const headers = { ...answer.headers, 'Content-Length': bodyLength(answer.body) };
+  const payload = typeof answer.body === 'string' ? answer.body : exposition(answer.body);
+  (res as FastifyReplyLike).code(answer.status).headers(headers).send(payload);
 }

@@ -1,4 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
 import { CONTENT_TYPES, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
@@ -9,7 +12,46 @@ import { MetricsAuthenticator } from './metrics-auth';
 export interface ScrapeResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string | Buffer;
+  /** A short message, or the exposition's bytes as the chunks it was rendered in. */
+  readonly body: string | readonly Buffer[];
+}
+
+/** The body's length in bytes, for `Content-Length`. */
+export function bodyLength(body: ScrapeResponse['body']): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  let total = 0;
+  for (const chunk of body) total += chunk.length;
+  return total;
+}
+
+/** Chunks of the exposition handed to the socket between two turns of the event loop (1 MiB). */
+const CHUNKS_PER_TURN = 16;
+
+/**
+ * The exposition's chunks as a stream that hands the socket at most {@link CHUNKS_PER_TURN} of them
+ * per turn of the event loop, starting on the turn after the render: writing megabytes at once,
+ * when the client reads as fast as we write, holds the event loop for as long as the kernel copies.
+ */
+export function exposition(chunks: readonly Buffer[]): Readable {
+  async function* paced(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < chunks.length; i++) {
+      if (i % CHUNKS_PER_TURN === 0) await nextTurn();
+      yield chunks[i];
+    }
+  }
+  return Readable.from(paced());
+}
+
+/** The parts of Node's `ServerResponse` an answer is written with. */
+export type NodeResponseLike = Pick<ServerResponse, 'writeHead' | 'end'> & NodeJS.WritableStream;
+
+/** Writes an answer to a Node response; the body of a `HEAD` request is left out. */
+export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head: boolean): void {
+  res.writeHead(answer.status, { ...answer.headers, 'Content-Length': bodyLength(answer.body) });
+  if (head) res.end();
+  else if (typeof answer.body === 'string') res.end(answer.body);
+  // A client that goes away ends the pipeline; there is nothing to report.
+  else pipeline(exposition(answer.body), res, () => undefined);
 }
 
 /** The parts of a request the scrape looks at. */
@@ -62,7 +104,7 @@ export class MetricsScraper {
     this.inFlight++;
     try {
       const format = negotiate(request.headers.accept);
-      const body = await this.metrics.renderBytes(format, {
+      const body = await this.metrics.renderChunks(format, {
         deadline: performance.now() + timeoutMs,
         collectTimeoutMs,
         onCollectFailure: (metric, reason, error) => this.onCollectFailure(metric, reason, error),

@@ -64,28 +64,37 @@ type Collectable = Metric & {
   getForPromString?: () => Promise<MetricData>;
 };
 
+/** Size of one chunk of the exposition: small enough to come from malloc's reused arena, not fresh pages. */
+const CHUNK_BYTES = 1 << 16;
+
 /**
- * The exposition is written into a growing Buffer, outside V8's heap: each line string dies as soon
- * as it is written, so young-generation collections stay short (keeping 10 MB of lines alive in
- * arrays made each scavenge copy them, stalling the event loop for 100 ms at a time).
+ * The exposition is written into a list of 64 KiB Buffers, outside V8's heap: each line string dies
+ * as soon as it is written, so young-generation collections stay short (keeping 10 MB of lines alive
+ * in arrays made each scavenge copy them, stalling the event loop for 100 ms at a time). The chunks
+ * are never joined on the way to the socket: growing one Buffer meant copying megabytes into freshly
+ * mapped memory, 35 ms at a time on a 16 MiB copy.
  */
 class ByteSink {
-  private buffer = Buffer.allocUnsafe(1 << 16);
+  private readonly chunks: Buffer[] = [];
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
   private length = 0;
 
   line(text: string): void {
-    const needed = this.length + text.length * 3 + 1;
-    if (needed > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
+    const worst = text.length * 3 + 1;
+    if (this.length + worst > this.buffer.length) {
+      if (this.length > 0) this.chunks.push(this.buffer.subarray(0, this.length));
+      this.buffer = Buffer.allocUnsafe(Math.max(worst, CHUNK_BYTES));
+      this.length = 0;
     }
     this.length += this.buffer.write(text, this.length, 'utf8');
     this.buffer[this.length++] = 0x0a;
   }
 
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
+  finish(): Buffer[] {
+    if (this.length > 0) this.chunks.push(this.buffer.subarray(0, this.length));
+    this.length = 0;
+    this.buffer = Buffer.alloc(0);
+    return this.chunks;
   }
 }
 
@@ -99,9 +108,10 @@ const SERIES_PER_CHECK = 32;
  * `registry.metrics()` renders) or in OpenMetrics, without holding the event loop: series are read
  * straight from prom-client's own map and rendered a few at a time, yielding whenever a slice of
  * work is spent; scrape-time sources run concurrently, each under a timeout, and one that fails or
- * hangs is left out (and reported) while every other metric is rendered.
+ * hangs is left out (and reported) while every other metric is rendered. The result is the
+ * exposition's UTF-8 bytes in order, as a list of chunks.
  */
-export async function renderExposition(metrics: readonly Metric[], options: RenderOptions): Promise<Buffer> {
+export async function renderExposition(metrics: readonly Metric[], options: RenderOptions): Promise<Buffer[]> {
   const all = metrics as readonly Collectable[];
   const pending = new Map<Collectable, Promise<MetricData | typeof DONE | typeof TIMED_OUT>>();
   for (const metric of all) {
@@ -135,7 +145,7 @@ export async function renderExposition(metrics: readonly Metric[], options: Rend
     await pause();
   }
   if (options.format === 'openmetrics') sink.line('# EOF');
-  return sink.bytes();
+  return sink.finish();
 }
 
 function hasKnownLayout(metric: Collectable): boolean {

@@ -17,7 +17,7 @@ import {
 } from './metric-definition';
 
 /** Rendering yields to the event loop after this many milliseconds of work. */
-const RENDER_SLICE_MS = 10;
+const RENDER_SLICE_MS = 5;
 
 /** Limits of one render: see `ScrapeOptions`. */
 export interface RenderLimits {
@@ -128,8 +128,16 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     return (await this.renderBytes(format, limits)).toString('utf8');
   }
 
-  /** {@link render} as UTF-8 bytes, built outside V8's heap: what `/metrics` sends. */
-  renderBytes(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer> {
+  /** {@link render} as UTF-8 bytes, built outside V8's heap. */
+  async renderBytes(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer> {
+    return Buffer.concat(await this.renderChunks(format, limits));
+  }
+
+  /**
+   * {@link renderBytes} as the list of chunks it is built in, never joined: what `/metrics` sends
+   * (joining megabytes at once would hold the event loop while fresh memory is copied into).
+   */
+  renderChunks(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer[]> {
     const now = performance.now();
     return renderExposition([...this.registry.getMetricsAsArray(), ...this.foreignMetrics()] as Metric[], {
       format,

@@ -1,9 +1,10 @@
 import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { Registry } from 'prom-client';
-import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
+import { Gauge, Registry } from 'prom-client';
+import { MetricsServer, VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
 import { parseExposition, sampleValue } from '../utils/exposition';
+import { rawRequest } from '../utils/raw-http';
 
 @Controller('tracks')
 class TracksController {
@@ -83,6 +84,26 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
       const text = await registry.metrics();
       expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(1);
       expect(await scrape(url)).toBe(text);
+    });
+  });
+
+  it('serves a multi-megabyte exposition whole, on the app port and on a listener of its own, with an exact Content-Length', async () => {
+    const registry = new Registry();
+    // ~4 MiB: 64 chunks of the renderer, paced over several turns of the event loop on the way out.
+    const big = new Gauge({ name: 'app_big_labels', help: 'Series with long label values', labelNames: ['key'], registers: [registry] });
+    for (let i = 0; i < 2000; i++) big.set({ key: `${i}-${'x'.repeat(2100)}` }, i);
+    const options = { registry, defaultMetrics: false, metricsServer: { port: 0, host: '127.0.0.1' } };
+    await withApp(kind, [VezaMetricsModule.forRoot(options)], async ({ app, url }) => {
+      const expected = await registry.metrics();
+      expect(Buffer.byteLength(expected)).toBeGreaterThan(4 * 2 ** 20);
+      const own = `http://127.0.0.1:${app.get(MetricsServer).address()?.port ?? 0}`;
+      for (const base of [url, own]) {
+        const get = await rawRequest(base, '/metrics');
+        expect([get.status, get.headers['content-length']]).toEqual([200, String(Buffer.byteLength(expected))]);
+        expect(get.body === expected).toBe(true);
+        const head = await rawRequest(base, '/metrics', { method: 'HEAD' });
+        expect([head.status, head.headers['content-length'], head.body]).toEqual([200, String(Buffer.byteLength(expected)), '']);
+      }
     });
   });
 
