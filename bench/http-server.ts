@@ -2,7 +2,8 @@
  * One application of the HTTP benchmark, in its own process: `node -r ./bench/http-register.js
  * bench/http-server.ts <express|fastify> <variant>`, the variant being `bare`, `instrumented`
  * (`forRoot()`), `noop-interceptor`, `module-without-http` (`forRoot({ http: false })`: what the rest
- * of the module costs) or `http-only` (no default metrics, no exemplars). It serves one
+ * of the module costs), `http-only` (no default metrics, no exemplars), `no-default-metrics` or
+ * `no-exemplars`. It serves one
  * trivial route, `GET /`, prints `PORT <n>` once listening, answers each line `cpu` on stdin with
  * `CPU <microseconds of CPU this process used so far>`, and exits on SIGTERM.
  */
@@ -36,7 +37,11 @@ function appModule(variant: string): Type {
         ? [VezaMetricsModule.forRoot({ http: false })]
         : variant === 'http-only'
           ? [VezaMetricsModule.forRoot({ defaultMetrics: false, exemplars: false })]
-          : [];
+          : variant === 'no-default-metrics'
+            ? [VezaMetricsModule.forRoot({ defaultMetrics: false })]
+            : variant === 'no-exemplars'
+              ? [VezaMetricsModule.forRoot({ exemplars: false })]
+              : [];
   const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
   @Module({ imports, controllers: [HelloController], providers })
   class BenchModule {}

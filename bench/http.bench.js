@@ -17,6 +17,13 @@
  *
  * Besides requests/s it reports the server's CPU time per request, measured in the server process
  * around each run: on a machine shared with other work it moves far less than throughput does.
+ *
+ * Side by side (BENCH_MODE=both, the default, or side-by-side; needs `taskset` and 2 CPUs): every
+ * variant's server is pinned to the same CPU and all are driven at once, each by its own load
+ * generator pinned to another CPU, for the same seconds. The kernel shares that CPU fairly between
+ * the servers, so whatever else slows the machine slows every variant alike, and the ratio of their
+ * requests (and of their CPU time per request) is the ratio of their costs. Every round starts
+ * fresh processes. BENCH_MODE=alternate runs the A B A B rounds only.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -30,14 +37,27 @@ const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,instrumented').split(',');
 const TARGETS = { express: 0.97, fastify: 0.95 };
 const TOOL = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk');
+const MODE = process.env.BENCH_MODE ?? 'both';
+const CAN_PIN = require('node:os').cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
+/** CPUs of the side-by-side runs: servers on one, load generators on another. */
+const SERVER_CPU = '1';
+const CLIENT_CPU = '0';
 
-function startServer(adapter, variant) {
+/** `[command, args]`, pinned to `cpu` with taskset when one is given. */
+const pinned = (cpu, command, args) => (cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]]);
+
+function startServer(adapter, variant, cpu) {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--no-warnings', '-r', path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-server.ts'), adapter, variant],
-      { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
-    );
+    const script = [
+      '--no-warnings',
+      '-r',
+      path.join(__dirname, 'http-register.js'),
+      path.join(__dirname, 'http-server.ts'),
+      adapter,
+      variant,
+    ];
+    const [command, args] = pinned(cpu, process.execPath, script);
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     const server = { child, port: 0, adapter, variant, waiting: [] };
     child.stdout.setEncoding('utf8');
@@ -76,7 +96,8 @@ function stopServer(server) {
   });
 }
 
-function run(command, args) {
+function run(command, args, cpu) {
+  [command, args] = pinned(cpu, command, args);
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -89,11 +110,11 @@ function run(command, args) {
 
 const UNITS = { us: 0.001, ms: 1, s: 1000 };
 
-/** Drives `port` for `seconds`; resolves to { rps, p99 (ms), requests, non2xx }. */
-async function load(port, seconds) {
+/** Drives `port` for `seconds` (from `cpu`, when given); resolves to { rps, p99 (ms), requests, non2xx }. */
+async function load(port, seconds, cpu) {
   const url = `http://127.0.0.1:${port}/`;
   if (TOOL === 'wrk') {
-    const out = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', url]);
+    const out = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', url], cpu);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
     const p = /^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
     const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -101,7 +122,7 @@ async function load(port, seconds) {
     return { rps, p99: Number(p[1]) * UNITS[p[2]], requests, non2xx };
   }
   const bin = require.resolve('autocannon/autocannon.js');
-  const out = await run(process.execPath, [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url]);
+  const out = await run(process.execPath, [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url], cpu);
   const r = JSON.parse(out);
   return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx };
 }
@@ -138,31 +159,59 @@ async function benchAdapter(adapter) {
   return results;
 }
 
-async function main() {
-  console.log(
-    `HTTP recording benchmark: ${TOOL}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION}s per variant (A B A B), ` +
-      `node ${process.version}, ${require('node:os').cpus().length} CPUs\n`,
-  );
-  const summary = [];
-  for (const adapter of ADAPTERS) {
-    const results = await benchAdapter(adapter);
-    const base = results[VARIANTS[0]];
-    for (const variant of VARIANTS) {
-      const rs = results[variant];
-      const rps = median(rs.map((r) => r.rps));
-      const p99 = median(rs.map((r) => r.p99));
-      // Per-round ratios against the run of the baseline in the same round, then their median.
-      const ratio = median(rs.map((r, i) => r.rps / base[i].rps));
-      const cpu = median(rs.map((r) => r.cpu));
-      const cpuRatio = median(rs.map((r, i) => base[i].cpu / r.cpu));
-      // Noise on a shared machine only ever adds: the least disturbed runs of each variant compared.
-      const best = Math.max(...rs.map((r) => r.rps)) / Math.max(...base.map((r) => r.rps));
-      const bestCpu = Math.min(...base.map((r) => r.cpu)) / Math.min(...rs.map((r) => r.cpu));
-      summary.push({ adapter, variant, rps, p99, ratio, cpu, cpuRatio, best, bestCpu });
+/**
+ * Every variant at once, servers sharing one CPU, for ROUNDS runs of DURATION seconds; each round
+ * starts fresh server processes, so that no variant keeps the luck of one process (its memory
+ * layout, what its JIT chose) across rounds.
+ */
+async function sideBySide(adapter) {
+  const results = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    const servers = [];
+    try {
+      for (const variant of VARIANTS) servers.push(await startServer(adapter, variant, SERVER_CPU));
+      await Promise.all(servers.map((s) => load(s.port, WARMUP, CLIENT_CPU)));
+      const before = await Promise.all(servers.map(cpuOf));
+      const runs = await Promise.all(servers.map((s) => load(s.port, DURATION, CLIENT_CPU)));
+      const after = await Promise.all(servers.map(cpuOf));
+      const line = [];
+      servers.forEach((s, i) => {
+        const r = runs[i];
+        if (r.non2xx > 0) throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses were not 2xx`);
+        r.cpu = (after[i] - before[i]) / r.requests;
+        results[s.variant].push(r);
+        line.push(`${s.variant} ${fmt(r.rps)} req/s, ${fmt(r.cpu, 1)} µs/req`);
+      });
+      console.log(`  ${adapter.padEnd(8)} side by side, round ${round}: ${line.join('   ')}`);
+    } finally {
+      for (const s of servers) await stopServer(s);
     }
   }
+  return results;
+}
+
+/** One summary row per variant: medians, per-round ratios against the first variant, best runs. */
+function summarize(adapter, results) {
+  const base = results[VARIANTS[0]];
+  return VARIANTS.map((variant) => {
+    const rs = results[variant];
+    const rps = median(rs.map((r) => r.rps));
+    const p99 = median(rs.map((r) => r.p99));
+    // Per-round ratios against the run of the baseline in the same round, then their median.
+    const ratio = median(rs.map((r, i) => r.rps / base[i].rps));
+    const cpu = median(rs.map((r) => r.cpu));
+    const cpuRatio = median(rs.map((r, i) => base[i].cpu / r.cpu));
+    // Noise on a shared machine only ever adds: the least disturbed runs of each variant compared.
+    const best = Math.max(...rs.map((r) => r.rps)) / Math.max(...base.map((r) => r.rps));
+    const bestCpu = Math.min(...base.map((r) => r.cpu)) / Math.min(...rs.map((r) => r.cpu));
+    return { adapter, variant, rps, p99, ratio, cpu, cpuRatio, best, bestCpu };
+  });
+}
+
+function printSummary(title, summary) {
   console.log(
-    '\n                              median   median  req/s ratio   best req/s  CPU µs/req   CPU ratio   best CPU\n' +
+    `\n${title}\n` +
+      '                              median   median  req/s ratio   best req/s  CPU µs/req   CPU ratio   best CPU\n' +
       '                               req/s p99 (ms)   (median)       ratio      (median)   (median)     ratio',
   );
   for (const s of summary) {
@@ -174,6 +223,24 @@ async function main() {
         `${s.cpuRatio.toFixed(3).padStart(9)}   ${s.bestCpu.toFixed(3).padStart(8)}${verdict}`,
     );
   }
+}
+
+async function main() {
+  console.log(
+    `HTTP recording benchmark: ${TOOL}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION}s per variant (A B A B), ` +
+      `node ${process.version}, ${require('node:os').cpus().length} CPUs\n`,
+  );
+  const alternate = [];
+  const together = [];
+  const sideBySideToo = MODE !== 'alternate' && CAN_PIN;
+  if (MODE !== 'alternate' && !CAN_PIN) console.log('side by side skipped: it needs taskset and at least 2 CPUs\n');
+  for (const adapter of ADAPTERS) {
+    if (MODE !== 'side-by-side') alternate.push(...summarize(adapter, await benchAdapter(adapter)));
+    if (sideBySideToo) together.push(...summarize(adapter, await sideBySide(adapter)));
+  }
+  if (alternate.length > 0) printSummary('A B A B, one variant at a time:', alternate);
+  if (together.length > 0)
+    printSummary(`side by side, the servers sharing CPU ${SERVER_CPU}, load generators on CPU ${CLIENT_CPU}:`, together);
   console.log(
     '\nreq/s ratio: the median over rounds of variant / bare in the same round (the target applies to it). Best: the\n' +
       "best run of each variant compared (noise from other work only ever slows a run). CPU: the server process'\n" +
