@@ -5,7 +5,10 @@
  */
 import { All, Controller, Get, Module, Post, Version, VERSION_NEUTRAL, VersioningType, type INestApplication } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import { NoMetrics, VezaMetricsModule } from '../../src';
+import { METHODS } from 'node:http';
+import { NoMetrics, OTHER_METHOD, UNMATCHED_ENDPOINT, VezaMetricsModule } from '../../src';
+import { parseExposition } from '../utils/exposition';
+import { rawRequest } from '../utils/raw-http';
 import { ADAPTERS, scrape } from '../utils/app';
 import { startHttpApp } from './http-app.fixture';
 import { random, samples, sendAll, type RequestCase } from './http-client.fixture';
@@ -162,5 +165,53 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
     expect([...endpoints].sort()).toEqual([...routes, '<unmatched>'].sort());
     const unmatched = samples(text, 'veza_http_requests_total', ['endpoint', 'status'])['<unmatched> 404'];
     expect(unmatched).toBe(10_000);
+  }, 180_000);
+
+  // Issue 5, point 1, at test scale (`npm run bench:scrape` runs it with 100,000 requests each and measures the heap).
+  it('lets no raw path, query, id or header into the exposition, and keeps every HTTP metric bounded, under hostile traffic', async () => {
+    const next = random(5);
+    const secret = (): string => `leak${Math.floor(next() * 36 ** 8).toString(36)}`;
+    const secrets: string[] = [];
+    const requests: Array<{ method: string; path: string; headers: Record<string, string> }> = [];
+    for (let i = 0; i < 1500; i++) {
+      const [a, b, c] = [secret(), secret(), secret()];
+      secrets.push(a, b, c);
+      requests.push({ method: 'GET', path: `/${a}/x?token=${b}`, headers: { 'X-Api-Key': c, 'User-Agent': c } });
+      const id = secret();
+      secrets.push(id);
+      requests.push({ method: 'GET', path: `/api/v1/catalog/albums/${id}/tracks/${id}?q=${id}`, headers: {} });
+    }
+    const methods = METHODS.filter((m) => m !== 'CONNECT');
+    for (const method of methods) requests.push({ method, path: '/api/v1/catalog/albums/stats', headers: {} });
+    let sent = 0;
+    const worker = async (): Promise<void> => {
+      while (sent < requests.length) {
+        const r = requests[sent++];
+        await rawRequest(url, r.path, { method: r.method, headers: r.headers });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+
+    const text = await scrape(url);
+    expect(secrets.filter((s) => text.includes(s))).toEqual([]);
+    const counted = samples(text, 'veza_http_requests_total', ['method', 'endpoint']);
+    const routes = new Set(ROUTES.flatMap((r) => (r.endpoint === null ? [] : [r.endpoint])));
+    for (const key of Object.keys(counted)) {
+      const [method, endpoint] = key.split(' ');
+      expect([...METHODS, OTHER_METHOD]).toContain(method);
+      expect([...routes, UNMATCHED_ENDPOINT]).toContain(endpoint);
+    }
+    expect(counted[`GET ${UNMATCHED_ENDPOINT}`]).toBeGreaterThanOrEqual(1500);
+    expect(counted['GET /api/v1/catalog/albums/:albumId/tracks/:trackId']).toBeGreaterThanOrEqual(1500);
+    // Every method Node accepts reached the stats route (or, for methods it has no handler for, <unmatched>).
+    const statsMethods = Object.keys(counted).filter(
+      (k) => k.endsWith(' /api/v1/catalog/albums/stats') || k.endsWith(` ${UNMATCHED_ENDPOINT}`),
+    );
+    expect(new Set(statsMethods.map((k) => k.split(' ')[0])).size).toBeGreaterThan(10);
+    const families = parseExposition(text);
+    for (const name of ['veza_http_requests_total', 'veza_http_request_duration_seconds']) {
+      const series = new Set(families.get(name)?.samples.map((x) => JSON.stringify({ ...x.labels, le: undefined })));
+      expect(series.size).toBeLessThanOrEqual(2001);
+    }
   }, 180_000);
 });
