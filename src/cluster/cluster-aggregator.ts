@@ -8,6 +8,7 @@ import {
   invalidClusterOption,
   unknownClusterOption,
 } from '../veza-metrics.messages';
+import { checkKeys, isPlainObject } from '../options/option-checks';
 import { COLLECT_REQUEST, isCollectResponse, type CollectRequest, type CollectResponse, type MetricJson } from './cluster-protocol';
 
 /** How a metric's series of several workers are merged into one (prom-client's aggregators). */
@@ -44,12 +45,6 @@ const MONOTONIC_TYPES = new Set(['counter', 'histogram']);
 /** Request ids, shared by every aggregator of the process so that their requests never mix. */
 let lastRequestId = 0;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' &&
-  v !== null &&
-  !Array.isArray(v) &&
-  (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
-
 /** Validates the aggregation options (shared with `serveClusterMetrics`). */
 export function resolveClusterMetricsOptions(
   value: unknown,
@@ -57,8 +52,7 @@ export function resolveClusterMetricsOptions(
 ): { timeoutMs: number; aggregators: Record<string, ClusterAggregator> } {
   const options = value ?? {};
   if (!isPlainObject(options)) throw new Error(invalidClusterOption('options', 'an object', options));
-  const known = [...KNOWN_KEYS, ...extraKeys];
-  for (const key of Object.keys(options)) if (!known.includes(key)) throw new Error(unknownClusterOption(key, known));
+  checkKeys('', options, [...KNOWN_KEYS, ...extraKeys], unknownClusterOption);
   const timeoutMs = options.timeoutMs ?? 2_000;
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) {
     throw new Error(invalidClusterOption('timeoutMs', 'a positive whole number of milliseconds', timeoutMs));

@@ -1,4 +1,5 @@
-import { invalidOption, unknownOption } from '../veza-metrics.messages';
+import { invalidOption } from '../veza-metrics.messages';
+import { checkKeys, isPlainObject } from './option-checks';
 
 /** Series caps after validation. */
 export interface ResolvedCardinalityOptions {
@@ -8,7 +9,6 @@ export interface ResolvedCardinalityOptions {
   readonly perMetric: Readonly<Record<string, number>>;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const MAX = 1_000_000;
 
 function cap(option: string, value: unknown): number {
@@ -22,8 +22,7 @@ function cap(option: string, value: unknown): number {
 export function resolveCardinalityOptions(value: unknown): ResolvedCardinalityOptions {
   if (value === undefined) return { maxSeries: 2000, perMetric: {} };
   if (!isPlainObject(value)) throw new Error(invalidOption('cardinality', '{ maxSeries?, perMetric? }', value));
-  for (const key of Object.keys(value))
-    if (key !== 'maxSeries' && key !== 'perMetric') throw new Error(unknownOption(`cardinality.${key}`, ['maxSeries', 'perMetric']));
+  checkKeys('cardinality', value, ['maxSeries', 'perMetric']);
   const maxSeries = value.maxSeries === undefined ? 2000 : cap('cardinality.maxSeries', value.maxSeries);
   const perMetric: Record<string, number> = {};
   if (value.perMetric !== undefined) {

@@ -1,4 +1,5 @@
-import { invalidOption, unknownOption } from '../veza-metrics.messages';
+import { invalidOption } from '../veza-metrics.messages';
+import { checkKeys, isPlainObject } from './option-checks';
 
 /** How and where `/metrics` is served, after validation. */
 export interface ResolvedEndpointOptions {
@@ -8,12 +9,6 @@ export interface ResolvedEndpointOptions {
   readonly server: { readonly port: number; readonly host: string } | undefined;
   readonly auth: { readonly bearerToken?: string; readonly basic?: { readonly username: string; readonly password: string } } | undefined;
   readonly scrape: { readonly maxConcurrent: number; readonly timeoutMs: number; readonly collectTimeoutMs: number };
-}
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function checkKeys(option: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) if (!known.includes(key)) throw new Error(unknownOption(`${option}.${key}`, known));
 }
 
 function positiveInteger(option: string, value: unknown, fallback: number, max: number): number {

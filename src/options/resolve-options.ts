@@ -5,6 +5,7 @@ import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface'
 import { resolveCardinalityOptions, type ResolvedCardinalityOptions } from './resolve-cardinality-options';
 import { resolveEndpointOptions, type ResolvedEndpointOptions } from './resolve-endpoint-options';
 import { resolvePushgatewayOptions, type ResolvedPushgatewayOptions } from '../push/pushgateway-options';
+import { checkKeys, isLabelName, isPlainObject } from './option-checks';
 
 /** Options after validation, with every default filled in. */
 export interface ResolvedVezaMetricsOptions {
@@ -47,20 +48,7 @@ const KNOWN_KEYS = [
   'cluster',
 ] as const;
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' &&
-  v !== null &&
-  !Array.isArray(v) &&
-  (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
-
-function checkKeys(option: string, value: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new Error(unknownOption(option ? `${option}.${key}` : key, known));
-  }
-}
 
 /**
  * Validates the module's options and fills in the defaults. Throws one clear error, naming the
@@ -130,7 +118,7 @@ function resolveDefaultLabels(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (!isPlainObject(value)) throw new Error(invalidOption('defaultLabels', 'an object of label names to string values', value));
   for (const [name, labelValue] of Object.entries(value)) {
-    if (!LABEL_NAME.test(name) || name.startsWith('__')) {
+    if (!isLabelName(name)) {
       throw new Error(invalidLabelName('defaultLabels', name));
     }
     if (typeof labelValue !== 'string') throw new Error(invalidOption(`defaultLabels.${name}`, 'a string', labelValue));

@@ -1,4 +1,5 @@
-import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.messages';
+import { invalidLabelName, invalidOption } from '../veza-metrics.messages';
+import { checkKeys, isLabelName, isPlainObject } from '../options/option-checks';
 
 /**
  * Option `pushgateway` of `VezaMetricsModule`: push the application's metrics to a Prometheus
@@ -56,16 +57,9 @@ export interface ResolvedPushgatewayOptions {
 }
 
 const KNOWN_KEYS = ['url', 'jobName', 'groupings', 'intervalMs', 'pushOnShutdown', 'timeoutMs', 'headers'] as const;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** setTimeout's limit: longer delays fire at once. */
 const MAX_DELAY_MS = 2_147_483_647;
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' &&
-  v !== null &&
-  !Array.isArray(v) &&
-  (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
 
 const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_DELAY_MS;
 
@@ -91,9 +85,7 @@ export function resolvePushgatewayOptions(value: unknown): ResolvedPushgatewayOp
   if (value === undefined) return undefined;
   if (!isPlainObject(value))
     throw new Error(invalidOption('pushgateway', 'an object { url, jobName, groupings?, intervalMs?, ... }', value));
-  for (const key of Object.keys(value)) {
-    if (!(KNOWN_KEYS as readonly string[]).includes(key)) throw new Error(unknownOption(`pushgateway.${key}`, KNOWN_KEYS));
-  }
+  checkKeys('pushgateway', value, KNOWN_KEYS);
 
   const url = parseUrl(value.url);
 
@@ -106,7 +98,7 @@ export function resolvePushgatewayOptions(value: unknown): ResolvedPushgatewayOp
   if (!isPlainObject(groupings))
     throw new Error(invalidOption('pushgateway.groupings', 'an object of label names to string values', groupings));
   for (const [name, labelValue] of Object.entries(groupings)) {
-    if (!LABEL_NAME.test(name) || name.startsWith('__')) throw new Error(invalidLabelName('pushgateway.groupings', name));
+    if (!isLabelName(name)) throw new Error(invalidLabelName('pushgateway.groupings', name));
     if (name === 'job') {
       throw new Error(invalidOption('pushgateway.groupings.job', 'left out (the job label is "pushgateway.jobName")', labelValue));
     }

@@ -48,6 +48,14 @@ describe('cluster options', () => {
       { port: 0, aggregators: { veza_active_users: 'median' } },
       'VezaMetrics cluster: option "aggregators.veza_active_users" must be one of "sum", "min", "max", "average", "first", "omit", got the string "median".',
     ],
+    [
+      'a class instance instead of a plain object',
+      new (class {
+        port = 0;
+        host = '127.0.0.1';
+      })(),
+      'VezaMetrics cluster: option "options" must be an object, got an object ({"port":0,"host":"127.0.0.1"}).',
+    ],
   ])('serveClusterMetrics fails on %s', async (_what, options, message) => {
     expect(await serveError(options)).toBe(message);
   });

@@ -116,6 +116,15 @@ describe('options', () => {
       { defaultMetrics: { enable: true } },
       'VezaMetricsModule: unknown option "defaultMetrics.enable"; expected one of enabled, prefix.',
     ],
+    [
+      'a class instance where a plain object is expected',
+      {
+        metricsServer: new (class {
+          port = 9100;
+        })(),
+      },
+      'VezaMetricsModule: option "metricsServer" must be { port, host? }, got an object ({"port":9100}).',
+    ],
   ])('rejects %s at start-up, naming the option', async (_case, options, message) => {
     expect(() => resolveOptions(options as VezaMetricsModuleOptions)).toThrow(message);
     await expect(startupError(options)).resolves.toBe(message);

@@ -62,6 +62,14 @@ describe('option pushgateway', () => {
       'VezaMetricsModule: option "pushgateway" must be an object { url, jobName, groupings?, intervalMs?, ... }, got the string "http://x".',
     ],
     [
+      'a class instance instead of a plain object',
+      new (class {
+        url = 'http://127.0.0.1:9091';
+        jobName = 'nightly';
+      })(),
+      'VezaMetricsModule: option "pushgateway" must be an object { url, jobName, groupings?, intervalMs?, ... }, got an object ({"url":"http://127.0.0.1:9091","jobName":"nightly"}).',
+    ],
+    [
       'an unknown key',
       { ...base, interval: 5 },
       'VezaMetricsModule: unknown option "pushgateway.interval"; expected one of url, jobName, groupings, intervalMs, pushOnShutdown, timeoutMs, headers.',
