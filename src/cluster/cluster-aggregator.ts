@@ -51,7 +51,7 @@ export function resolveClusterMetricsOptions(
   extraKeys: readonly string[] = [],
 ): { timeoutMs: number; aggregators: Record<string, ClusterAggregator> } {
   const options = value ?? {};
-  if (!isPlainObject(options)) throw new Error(invalidClusterOption('options', 'an object', options));
+  if (!isPlainObject(options)) throw new Error(invalidClusterOption('options', 'a plain object', options));
   checkKeys('', options, [...KNOWN_KEYS, ...extraKeys], unknownClusterOption);
   const timeoutMs = options.timeoutMs ?? 2_000;
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) {

@@ -54,7 +54,7 @@ describe('cluster options', () => {
         port = 0;
         host = '127.0.0.1';
       })(),
-      'VezaMetrics cluster: option "options" must be an object, got an object ({"port":0,"host":"127.0.0.1"}).',
+      'VezaMetrics cluster: option "options" must be a plain object, got an instance of an anonymous class ({"port":0,"host":"127.0.0.1"}).',
     ],
   ])('serveClusterMetrics fails on %s', async (_what, options, message) => {
     expect(await serveError(options)).toBe(message);

@@ -5,6 +5,11 @@ import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { resolveOptions } from '../../src/options/resolve-options';
 import { startupError } from '../utils/module';
 
+/** A settings class, where the options take plain objects. */
+class MetricsServerSettings {
+  port = 9100;
+}
+
 describe('options', () => {
   it('fills in every default', () => {
     expect(resolveOptions(undefined)).toEqual({
@@ -119,11 +124,9 @@ describe('options', () => {
     [
       'a class instance where a plain object is expected',
       {
-        metricsServer: new (class {
-          port = 9100;
-        })(),
+        metricsServer: new MetricsServerSettings(),
       },
-      'VezaMetricsModule: option "metricsServer" must be { port, host? }, got an object ({"port":9100}).',
+      'VezaMetricsModule: option "metricsServer" must be { port, host? }, got a MetricsServerSettings instance ({"port":9100}).',
     ],
   ])('rejects %s at start-up, naming the option', async (_case, options, message) => {
     expect(() => resolveOptions(options as VezaMetricsModuleOptions)).toThrow(message);

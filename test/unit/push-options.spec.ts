@@ -67,7 +67,7 @@ describe('option pushgateway', () => {
         url = 'http://127.0.0.1:9091';
         jobName = 'nightly';
       })(),
-      'VezaMetricsModule: option "pushgateway" must be an object { url, jobName, groupings?, intervalMs?, ... }, got an object ({"url":"http://127.0.0.1:9091","jobName":"nightly"}).',
+      'VezaMetricsModule: option "pushgateway" must be an object { url, jobName, groupings?, intervalMs?, ... }, got an instance of an anonymous class ({"url":"http://127.0.0.1:9091","jobName":"nightly"}).',
     ],
     [
       'an unknown key',
