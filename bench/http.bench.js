@@ -17,6 +17,7 @@
  *
  * Besides requests/s it reports the server's CPU time per request, measured in the server process
  * around each run: on a machine shared with other work it moves far less than throughput does.
+ * With `taskset` and 2 CPUs, servers run on CPU 1 and load generators on CPU 0.
  *
  * Side by side (BENCH_MODE=both, the default, or side-by-side; needs `taskset` and 2 CPUs): every
  * variant's server is pinned to the same CPU and all are driven at once, each by its own load
@@ -42,6 +43,9 @@ const CAN_PIN = require('node:os').cpus().length >= 2 && !spawnSync('taskset', [
 /** CPUs of the side-by-side runs: servers on one, load generators on another. */
 const SERVER_CPU = '1';
 const CLIENT_CPU = '0';
+/** The A B A B runs pin too, when they can: the server and its load generator never fight for a CPU. */
+const PIN_SERVER = CAN_PIN ? SERVER_CPU : undefined;
+const PIN_CLIENT = CAN_PIN ? CLIENT_CPU : undefined;
 
 /** `[command, args]`, pinned to `cpu` with taskset when one is given. */
 const pinned = (cpu, command, args) => (cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]]);
@@ -136,14 +140,14 @@ const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, 
 
 async function benchAdapter(adapter) {
   const servers = [];
-  for (const variant of VARIANTS) servers.push(await startServer(adapter, variant));
+  for (const variant of VARIANTS) servers.push(await startServer(adapter, variant, PIN_SERVER));
   const results = Object.fromEntries(VARIANTS.map((v) => [v, []]));
   try {
-    for (const s of servers) await load(s.port, WARMUP);
+    for (const s of servers) await load(s.port, WARMUP, PIN_CLIENT);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const s of servers) {
         const cpuBefore = await cpuOf(s);
-        const r = await load(s.port, DURATION);
+        const r = await load(s.port, DURATION, PIN_CLIENT);
         r.cpu = ((await cpuOf(s)) - cpuBefore) / r.requests;
         if (r.non2xx > 0) throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses were not 2xx`);
         results[s.variant].push(r);
