@@ -2,8 +2,9 @@
  * One application of the HTTP benchmark, in its own process: `node -r ./bench/http-register.js
  * bench/http-server.ts <express|fastify> <variant>`, the variant being `bare`, `instrumented`
  * (`forRoot()`), `noop-interceptor`, `module-without-http` (`forRoot({ http: false })`: what the rest
- * of the module costs), `http-only` (no default metrics, no exemplars), `no-default-metrics` or
- * `no-exemplars`. It serves one
+ * of the module costs), `http-only` (no default metrics, no exemplars), `no-default-metrics`,
+ * `no-exemplars` or, on Fastify, `noop-hooks` (no module; an onRequest and an onResponse hook that do
+ * nothing, the floor of a hook-based recorder). It serves one
  * trivial route, `GET /`, prints `PORT <n>` once listening, answers each line `cpu` on stdin with
  * `CPU <microseconds of CPU this process used so far>`, and exits on SIGTERM.
  */
@@ -55,6 +56,13 @@ async function main(): Promise<void> {
     adapter === 'fastify'
       ? await NestFactory.create(module, new FastifyAdapter(), { logger: false })
       : await NestFactory.create(module, { logger: false });
+  if (variant === 'noop-hooks' && adapter === 'fastify') {
+    // The floor of any hook-based recorder on Fastify: an onRequest and an onResponse hook that do nothing.
+    const fastify = app.getHttpAdapter().getInstance() as { addHook(name: string, hook: (...args: unknown[]) => void): void };
+    const pass = (_request: unknown, _reply: unknown, done: unknown): void => (done as () => void)();
+    fastify.addHook('onRequest', pass);
+    fastify.addHook('onResponse', pass);
+  }
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   process.stdout.write(`PORT ${address.port}\n`);
