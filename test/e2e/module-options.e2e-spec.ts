@@ -1,5 +1,6 @@
 import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { connect } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import { MetricsServer, VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
@@ -104,6 +105,20 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
         const head = await rawRequest(base, '/metrics', { method: 'HEAD' });
         expect([head.status, head.headers['content-length'], head.body]).toEqual([200, String(Buffer.byteLength(expected)), '']);
       }
+      // Scrapers that hang up after the first bytes: the app logs nothing, throws nothing, and serves the next scrape whole.
+      const errors: unknown[] = [];
+      const onError = (error: unknown): void => void errors.push(error);
+      process.on('uncaughtException', onError).on('unhandledRejection', onError);
+      try {
+        for (const base of [url, own]) {
+          for (let i = 0; i < 5; i++) await hangUpAfterFirstBytes(base);
+          const after = await rawRequest(base, '/metrics');
+          expect([after.status, after.body === expected]).toEqual([200, true]);
+        }
+      } finally {
+        process.off('uncaughtException', onError).off('unhandledRejection', onError);
+      }
+      expect(errors).toEqual([]);
     });
   });
 
@@ -195,3 +210,14 @@ describe.each(ADAPTERS)('forRootAsync (%s)', (kind) => {
     );
   });
 });
+
+/** Asks for /metrics, and closes the connection as soon as the first bytes of the answer arrive. */
+function hangUpAfterFirstBytes(base: string): Promise<void> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'));
+    socket.once('data', () => socket.destroy());
+    socket.once('close', () => resolve());
+    socket.once('error', reject);
+  });
+}
