@@ -4,7 +4,8 @@
  * is what this generator writes, and runs every query against a real Prometheus.
  *
  * Every query filters on the `job` and `instance` template variables and reads the default
- * (`naming: 'seed'`) metric names, which the Go service's dashboards read too.
+ * (`naming: 'seed'`) metric names, which the Go service's dashboards read too; the two metrics that
+ * `naming: 'strict'` renames are read under both names, so one dashboard serves services of either.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -350,10 +351,16 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Health check duration p95',
-        description: 'The 95th percentile of veza_health_check_duration_ms by checked service (milliseconds).',
+        description:
+          'The 95th percentile of veza_health_check_duration_ms by checked service (milliseconds), or of veza_health_check_duration_seconds × 1000 for services with naming: strict.',
         type: 'timeseries',
         unit: 'ms',
-        queries: [{ expr: quantile(0.95, 'veza_health_check_duration_ms', ['service']), legend: '{{service}}' }],
+        queries: [
+          {
+            expr: `${quantile(0.95, 'veza_health_check_duration_ms', ['service'])} or ${quantile(0.95, 'veza_health_check_duration_seconds', ['service'])} * 1000`,
+            legend: '{{service}}',
+          },
+        ],
       },
     ],
   },
@@ -450,13 +457,14 @@ const ROWS: RowSpec[] = [
     panels: [
       {
         title: 'Live streams and viewers',
-        description: 'veza_live_streams_active and veza_live_stream_viewers_total (viewers across all active streams).',
+        description:
+          'veza_live_streams_active and veza_live_stream_viewers_total (veza_live_stream_viewers under naming: strict): viewers across all active streams.',
         type: 'timeseries',
         unit: 'short',
         w: 24,
         queries: [
           { expr: `sum(veza_live_streams_active${sel()})`, legend: 'streams' },
-          { expr: `sum(veza_live_stream_viewers_total${sel()})`, legend: 'viewers' },
+          { expr: `sum(veza_live_stream_viewers_total${sel()} or veza_live_stream_viewers${sel()})`, legend: 'viewers' },
         ],
       },
     ],

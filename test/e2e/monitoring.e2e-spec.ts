@@ -7,9 +7,10 @@
  * Two things the sample app cannot do on demand are done here: a slow endpoint (a test-only
  * controller mounted next to the sample's, sleeping 600 ms, for the latency SLO) and a dependency
  * outage (the sample's database pool closed, so /health answers 503 and reports the database down).
+ * A second Prometheus scrapes an app with `naming: 'strict'`, for the panels of the two renamed metrics.
  */
 import { Controller, Get } from '@nestjs/common';
-import { VEZA_CATALOG } from '@veza/nestjs-metrics';
+import { VEZA_CATALOG, VezaMetricsModule, VezaMetricsService } from '@veza/nestjs-metrics';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,9 +119,9 @@ describe('monitoring/grafana-dashboard.json', () => {
     expect(overlaps).toEqual([]);
   });
 
-  it('has a panel for every metric of the catalog', () => {
+  it('has a panel for every metric of the catalog, under its seed name and under its strict name', () => {
     const exprs = panelQueries.map((q) => q.expr);
-    const missing = VEZA_CATALOG.map((m) => m.name).filter(
+    const missing = VEZA_CATALOG.flatMap((m) => (m.strict ? [m.name, m.strict.name] : [m.name])).filter(
       (name) => !exprs.some((e) => new RegExp(`\\b${name}(_bucket|_sum|_count)?\\b`).test(e)),
     );
     expect(missing).toEqual([]);
@@ -293,3 +294,58 @@ describeWithPrometheus('the dashboard and the alerts against a real Prometheus s
     expect(instances.map((s) => s.metric.instance)).toEqual([new URL(started.url).host]);
   });
 });
+
+/** Records the two metrics `naming: 'strict'` renames, on demand. */
+@Controller('strict')
+class StrictController {
+  constructor(private readonly metrics: VezaMetricsService) {}
+
+  @Get()
+  record(): { ok: true } {
+    this.metrics.recordHealthCheck('database', 250, 'ok');
+    this.metrics.updateLiveStreamViewers(7);
+    return { ok: true };
+  }
+}
+
+describeWithPrometheus(
+  "the dashboard's panels of the renamed metrics, against a real Prometheus scraping an app with naming: 'strict'",
+  () => {
+    let started: StartedApp;
+    let prometheus: PrometheusServer;
+
+    beforeAll(async () => {
+      started = await startApp('express', { imports: [VezaMetricsModule.forRoot({ naming: 'strict' })], controllers: [StrictController] });
+      prometheus = await startPrometheus({ binary: prometheusBinary, targets: [new URL(started.url).host], job: JOB });
+      await prometheus.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
+      // Two scrapes with observations between them: rate() needs the buckets to grow.
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 5; i++) await fetch(`${started.url}/strict`);
+        await prometheus.scrapedAfterNow();
+      }
+    }, 120_000);
+
+    afterAll(async () => {
+      await prometheus?.stop();
+      await started?.app.close();
+    });
+
+    it('shows health check durations in milliseconds and the live viewers, read under the strict names', async () => {
+      const exposition = await (await fetch(`${started.url}/metrics`)).text();
+      expect(exposition).toContain('# TYPE veza_health_check_duration_seconds histogram');
+      expect(exposition).toContain('# TYPE veza_live_stream_viewers gauge');
+      expect(exposition).not.toContain('veza_health_check_duration_ms');
+
+      const query = (title: string): string => {
+        const found = panelQueries.filter((q) => q.panel === title);
+        expect(found.length).toBeGreaterThan(0);
+        return substitute(found[found.length - 1].expr);
+      };
+      // 250 ms observed each time, in the (0.1 s, 0.25 s] bucket: the p95 interpolates to 0.1 + 0.95 × 0.15 s, shown in ms.
+      const p95 = await prometheus.vector(query('Health check duration p95'));
+      expect(p95.map((sample) => sample.metric.service)).toEqual(['database']);
+      expect(p95[0].value).toBeCloseTo(242.5, 6);
+      expect(await prometheus.value(query('Live streams and viewers'))).toBe(7);
+    });
+  },
+);
