@@ -200,6 +200,9 @@ export const untrackedReturn = (place: string, what: string): string =>
 export const scopedInstancesNotMeasured = (places: readonly string[]): string =>
   `This Nest version does not let request-scoped or transient instances be followed: calls of ${places.join(', ')} on them are not recorded.`;
 
+export const lazyModuleNotMeasured = (error: unknown): string =>
+  `A lazily loaded module could not be instrumented, so its decorated methods are not recorded: ${error instanceof Error ? error.message : String(error)}`;
+
 export const instanceNotExtensible = (places: readonly string[]): string =>
   `An instance with ${places.join(', ')} is frozen (not extensible), so its calls cannot be followed and are not recorded; do not freeze providers.`;
 

@@ -1,5 +1,5 @@
-import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
+import { Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { LazyModuleLoader, ModulesContainer } from '@nestjs/core';
 import type { Counter, Metric } from 'prom-client';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
@@ -8,6 +8,7 @@ import {
   instrumentationProblem,
   instrumentationSetupFailed,
   instanceNotExtensible,
+  lazyModuleNotMeasured,
   scopedInstancesNotMeasured,
   untrackedReturn,
 } from '../veza-metrics.messages';
@@ -38,11 +39,16 @@ function prototypes(object: object): object[] {
   return chain;
 }
 
+/** A module of the container, as far as the explorer reads it. */
+type ContainerModule = ReturnType<ModulesContainer['values']> extends Iterable<infer M> ? M : never;
+
 /**
  * Binds, at bootstrap, the decorated methods of every provider, controller and enhancer of this
  * application to this application's metrics: each instance gets, per decorated method, the recorder
  * its trampoline looks for. Instances created later (request-scoped, transient) are bound as Nest
- * creates them. Scrape-time sources (`@GaugeSource`) are installed on their gauges.
+ * creates them, and so are those of modules loaded later with `LazyModuleLoader` (which runs no
+ * lifecycle hook for them) as each load completes. Scrape-time sources (`@GaugeSource`) are
+ * installed on their gauges.
  */
 @Injectable()
 export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, ProblemSink {
@@ -53,10 +59,13 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
   private readonly logged = new Set<string>();
   private readonly appMetrics: AppMetrics;
   private problems: Counter<'decorator' | 'method'> | undefined;
+  /** The modules whose instances were explored, so that a lazy load explores only what it added. */
+  private readonly explored = new Set<ContainerModule>();
 
   constructor(
     private readonly modules: ModulesContainer,
     private readonly metrics: VezaMetricsRegistry,
+    @Optional() private readonly lazyLoader?: LazyModuleLoader,
   ) {
     // The series cap and run-time safety the registry gives its own metrics, where it offers them.
     const protect = (metrics as { protect?: (metric: Metric) => void }).protect?.bind(metrics);
@@ -74,9 +83,17 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       'VezaMetricsModule',
       'VezaMetricsExplorer',
     ) as Counter<'decorator' | 'method'>;
+    this.exploreNewModules();
+    this.followLazyLoads();
+  }
+
+  /** Explores the modules not explored yet; throws what a start-up must refuse. */
+  private exploreNewModules(): void {
     const sources: BoundGaugeSource[] = [];
     const steps = new Map<string, string>();
     for (const module of this.modules.values()) {
+      if (this.explored.has(module)) continue;
+      this.explored.add(module);
       for (const wrappers of [module.providers, module.controllers, module.injectables]) {
         for (const wrapper of wrappers.values()) this.explore(wrapper as unknown as Wrapper, sources, steps);
       }
@@ -85,7 +102,34 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       const stepper = steps.get(spec.metric);
       if (stepper) throw new Error(gaugeSourceAndSteps(spec.metric, spec.place, stepper));
     }
-    this.undo.push(installGaugeSources(this.metrics, sources, this));
+    if (sources.length > 0) this.undo.push(installGaugeSources(this.metrics, sources, this));
+  }
+
+  /**
+   * Wraps this application's `LazyModuleLoader.load` (one instance per application) so that the
+   * modules a load adds are explored once it completes. A module the explorer cannot instrument is
+   * logged and left unmeasured: the load itself always answers as Nest made it.
+   */
+  private followLazyLoads(): void {
+    const loader = this.lazyLoader;
+    if (!loader || typeof loader.load !== 'function') return;
+    const original = loader.load.bind(loader);
+    const ownBefore = Object.prototype.hasOwnProperty.call(loader, 'load');
+    const load: LazyModuleLoader['load'] = async (...args) => {
+      const ref = await original(...args);
+      try {
+        this.exploreNewModules();
+      } catch (error) {
+        this.logger.warn(lazyModuleNotMeasured(error));
+      }
+      return ref;
+    };
+    loader.load = load;
+    this.undo.push(() => {
+      if (loader.load !== load) return;
+      if (ownBefore) loader.load = original;
+      else delete (loader as { load?: unknown }).load;
+    });
   }
 
   onModuleDestroy(): void {
