@@ -35,18 +35,24 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `an array (${truncate(JSON.stringify(value))})`;
   if (typeof value === 'string') return `the string ${truncate(JSON.stringify(value))}`;
-  if (typeof value === 'object') {
-    const prototype: unknown = Object.getPrototypeOf(value);
-    if (prototype === Object.prototype || prototype === null) return `an object (${truncate(safeJson(value))})`;
-    // A class instance, a Map, a Date: options take plain objects only, so say what it is.
-    const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-    const kind = typeof name === 'string' && name !== '' ? `a ${name} instance` : 'an instance of an anonymous class';
-    return `${kind} (${truncate(safeJson(value))})`;
-  }
+  if (typeof value === 'object') return describeObject(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return `symbol ${truncate(value.description ?? '')}`;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
   return 'undefined';
+}
+
+/** An object: plain (any realm), or an instance of its class, named (options take plain objects only). */
+function describeObject(value: object): string {
+  const json = truncate(safeJson(value));
+  try {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype === null || Object.getPrototypeOf(prototype) === null) return `an object (${json})`;
+    const name = (Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as { name?: unknown } | undefined)?.name;
+    return typeof name === 'string' && name !== '' ? `an instance of ${name} (${json})` : `an instance of an anonymous class (${json})`;
+  } catch {
+    return `an object (${json})`;
+  }
 }
 
 function safeJson(value: unknown): string {

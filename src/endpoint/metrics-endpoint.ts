@@ -41,6 +41,7 @@ export class MetricsEndpoint {
 }
 
 interface FastifyReplyLike {
+  readonly sent: boolean;
   code(status: number): FastifyReplyLike;
   headers(values: Record<string, string | number>): FastifyReplyLike;
   send(payload: Readable | string): unknown;
@@ -49,14 +50,21 @@ interface FastifyReplyLike {
 /**
  * Sends the answer as bytes. Nest's `reply()` would JSON-encode a Buffer on Express, so the
  * response is written directly: on Fastify through its reply (a stream, so that its hooks and
- * `HEAD` handling still apply), on Express to the Node response.
+ * `HEAD` handling still apply), on Express to the Node response. Never throws: a response that was
+ * already answered (by a timeout, say) is left as it is.
  */
 function send(adapterType: string, req: { method?: string }, res: unknown, answer: ScrapeResponse): void {
   if (adapterType !== 'fastify') {
     writeAnswer(res as NodeResponseLike, answer, req.method === 'HEAD');
     return;
   }
-  const headers = { ...answer.headers, 'Content-Length': bodyLength(answer.body) };
-  const payload = typeof answer.body === 'string' ? answer.body : exposition(answer.body);
-  (res as FastifyReplyLike).code(answer.status).headers(headers).send(payload);
+  const reply = res as FastifyReplyLike;
+  if (reply.sent) return;
+  try {
+    const headers = { ...answer.headers, 'Content-Length': bodyLength(answer.body) };
+    const payload = typeof answer.body === 'string' ? answer.body : exposition(answer.body);
+    reply.code(answer.status).headers(headers).send(payload);
+  } catch {
+    // Answered or closed meanwhile: nothing of ours to send any more.
+  }
 }

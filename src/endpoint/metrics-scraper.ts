@@ -43,15 +43,25 @@ export function exposition(chunks: readonly Buffer[]): Readable {
 }
 
 /** The parts of Node's `ServerResponse` an answer is written with. */
-export type NodeResponseLike = Pick<ServerResponse, 'writeHead' | 'end'> & NodeJS.WritableStream;
+export type NodeResponseLike = Pick<ServerResponse, 'writeHead' | 'end' | 'headersSent' | 'writableEnded' | 'destroyed'> &
+  NodeJS.WritableStream;
 
-/** Writes an answer to a Node response; the body of a `HEAD` request is left out. */
+/**
+ * Writes an answer to a Node response; the body of a `HEAD` request is left out. Never throws: a
+ * response something else already answered (a timeout middleware) or whose client is gone is left
+ * as it is.
+ */
 export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head: boolean): void {
-  res.writeHead(answer.status, { ...answer.headers, 'Content-Length': bodyLength(answer.body) });
-  if (head) res.end();
-  else if (typeof answer.body === 'string') res.end(answer.body);
-  // A client that goes away ends the pipeline; there is nothing to report.
-  else pipeline(exposition(answer.body), res, () => undefined);
+  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  try {
+    res.writeHead(answer.status, { ...answer.headers, 'Content-Length': bodyLength(answer.body) });
+    if (head) res.end();
+    else if (typeof answer.body === 'string') res.end(answer.body);
+    // A client that goes away ends the pipeline; there is nothing to report.
+    else pipeline(exposition(answer.body), res, () => undefined);
+  } catch {
+    // The response was answered or closed meanwhile: nothing of ours to send any more.
+  }
 }
 
 /** The parts of a request the scrape looks at. */

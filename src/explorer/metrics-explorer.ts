@@ -5,6 +5,7 @@ import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
   gaugeSourceAndSteps,
   gaugeSourceNotSingleton,
+  gaugeSourceTwice,
   instrumentationProblem,
   instrumentationSetupFailed,
   instanceNotExtensible,
@@ -61,6 +62,11 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
   private problems: Counter<'decorator' | 'method'> | undefined;
   /** The modules whose instances were explored, so that a lazy load explores only what it added. */
   private readonly explored = new Set<ContainerModule>();
+  /** Gauges stepped by a decorator (`@TrackSession`…), with where: a `@GaugeSource` may not also set them. */
+  private readonly steps = new Map<string, string>();
+  /** The installed `@GaugeSource`s, by metric and labels, with where they are. */
+  private readonly sourceKeys = new Map<string, string>();
+  private closed = false;
 
   constructor(
     private readonly modules: ModulesContainer,
@@ -83,31 +89,54 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       'VezaMetricsModule',
       'VezaMetricsExplorer',
     ) as Counter<'decorator' | 'method'>;
-    this.exploreNewModules();
     this.followLazyLoads();
+    this.exploreNewModules(true);
   }
 
-  /** Explores the modules not explored yet; throws what a start-up must refuse. */
-  private exploreNewModules(): void {
+  /**
+   * Explores the modules not explored yet. At start-up a conflict throws; after lazy loads it is
+   * logged and the conflicting source left out, the rest installed.
+   */
+  private exploreNewModules(startup: boolean): void {
     const sources: BoundGaugeSource[] = [];
-    const steps = new Map<string, string>();
     for (const module of this.modules.values()) {
       if (this.explored.has(module)) continue;
       this.explored.add(module);
       for (const wrappers of [module.providers, module.controllers, module.injectables]) {
-        for (const wrapper of wrappers.values()) this.explore(wrapper as unknown as Wrapper, sources, steps);
+        for (const wrapper of wrappers.values()) {
+          try {
+            this.explore(wrapper as unknown as Wrapper, sources, this.steps);
+          } catch (error) {
+            if (startup) throw error;
+            this.logger.warn(lazyModuleNotMeasured(error));
+          }
+        }
       }
     }
-    for (const { spec } of sources) {
-      const stepper = steps.get(spec.metric);
-      if (stepper) throw new Error(gaugeSourceAndSteps(spec.metric, spec.place, stepper));
+    const accepted: BoundGaugeSource[] = [];
+    for (const source of sources) {
+      const { spec } = source;
+      const stepper = this.steps.get(spec.metric);
+      const key = `${spec.metric}${JSON.stringify(spec.labels)}`;
+      const other = this.sourceKeys.get(key);
+      const conflict = stepper
+        ? gaugeSourceAndSteps(spec.metric, spec.place, stepper)
+        : other !== undefined
+          ? gaugeSourceTwice(spec.metric, spec.labels, other, spec.place)
+          : undefined;
+      if (conflict === undefined) {
+        this.sourceKeys.set(key, spec.place);
+        accepted.push(source);
+      } else if (startup) throw new Error(conflict);
+      else this.logger.warn(lazyModuleNotMeasured(new Error(conflict)));
     }
-    if (sources.length > 0) this.undo.push(installGaugeSources(this.metrics, sources, this));
+    if (accepted.length > 0) this.undo.push(installGaugeSources(this.metrics, accepted, this));
   }
 
   /**
    * Wraps this application's `LazyModuleLoader.load` (one instance per application) so that the
-   * modules a load adds are explored once it completes. A module the explorer cannot instrument is
+   * modules loads add are explored once no load is in flight any more (a module of a load still
+   * running holds placeholders, not its instances). A module the explorer cannot instrument is
    * logged and left unmeasured: the load itself always answers as Nest made it.
    */
   private followLazyLoads(): void {
@@ -115,14 +144,21 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     if (!loader || typeof loader.load !== 'function') return;
     const original = loader.load.bind(loader);
     const ownBefore = Object.prototype.hasOwnProperty.call(loader, 'load');
+    let inFlight = 0;
     const load: LazyModuleLoader['load'] = async (...args) => {
-      const ref = await original(...args);
+      inFlight++;
       try {
-        this.exploreNewModules();
-      } catch (error) {
-        this.logger.warn(lazyModuleNotMeasured(error));
+        return await original(...args);
+      } finally {
+        inFlight--;
+        if (inFlight === 0 && !this.closed) {
+          try {
+            this.exploreNewModules(false);
+          } catch (error) {
+            this.logger.warn(lazyModuleNotMeasured(error));
+          }
+        }
       }
-      return ref;
     };
     loader.load = load;
     this.undo.push(() => {
@@ -133,9 +169,11 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
   }
 
   onModuleDestroy(): void {
+    this.closed = true;
     for (const [instance, site, recorder] of this.bound) unbindRecorder(instance, site, recorder);
     this.bound.length = 0;
-    for (const undo of this.undo.splice(0)) undo();
+    // Last installed, first undone: each undo puts back what was there before it.
+    for (const undo of this.undo.splice(0).reverse()) undo();
     this.appMetrics.release();
   }
 

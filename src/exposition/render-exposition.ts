@@ -166,7 +166,7 @@ function prepare(metric: Collectable, options: RenderOptions): Promise<MetricDat
       work = typeof metric.getForPromString === 'function' ? metric.getForPromString() : (metric.get() as unknown as Promise<MetricData>);
     }
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    return settledLater(Promise.reject(error instanceof Error ? error : new Error(String(error))));
   }
   // A source that settles after its timeout must not surface as an unhandled rejection.
   work.catch(() => undefined);
@@ -174,7 +174,17 @@ function prepare(metric: Collectable, options: RenderOptions): Promise<MetricDat
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
     timer = setTimeout(resolve, budget, TIMED_OUT);
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  return settledLater(Promise.race([work, timeout]).finally(() => clearTimeout(timer)));
+}
+
+/**
+ * Marks `promise` as handled: it is awaited only when the render reaches its metric, and a rejection
+ * left without a handler until then is an unhandled rejection, which ends a Node process by default.
+ * Awaiting it later still throws the error.
+ */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function header(sink: ByteSink, name: string, help: string, type: string): void {

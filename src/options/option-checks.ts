@@ -3,15 +3,23 @@ import { unknownOption } from '../veza-metrics.messages';
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
- * Tells whether `value` is a plain object: an object literal such as `{ port: 9464 }`, or an object
- * made with `Object.create(null)`. Anything else is not: `null`, arrays, functions, class instances,
- * and built-in objects such as `Map`, `Date` or `URL`. Options are read key by key, so an object whose
+ * Tells whether `value` is a plain object: an object literal such as `{ port: 9464 }` (from this
+ * realm or another one: a `vm` context, Jest's sandbox, `structuredClone`), or an object made with
+ * `Object.create(null)`. Anything else is not: `null`, arrays, functions, class instances, and
+ * built-in objects such as `Map`, `Date` or `URL`. Options are read key by key, so an object whose
  * settings live on a prototype or inside a collection is refused rather than half read.
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
+  return isObjectPrototype(Object.getPrototypeOf(value));
+}
+
+/** `Object.prototype` of any realm, or `null`. */
+export function isObjectPrototype(prototype: unknown): boolean {
+  if (prototype === Object.prototype || prototype === null) return true;
+  if (typeof prototype !== 'object' || Object.getPrototypeOf(prototype) !== null) return false;
+  const constructor = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as { name?: unknown } | undefined;
+  return typeof constructor === 'function' && constructor.name === 'Object';
 }
 
 /**

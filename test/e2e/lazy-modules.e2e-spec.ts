@@ -4,6 +4,7 @@
  */
 import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
 import { LazyModuleLoader, NestFactory } from '@nestjs/core';
+import { Registry } from 'prom-client';
 import { CountLogin, GaugeSource, VezaMetric, VezaMetricsModule, VezaMetricsRegistry } from '../../src';
 import { getMetricValue } from '@veza/nestjs-metrics/testing';
 import { sampleValue } from '../utils/exposition';
@@ -23,6 +24,35 @@ class LazyAuthService {
 
 @Module({ providers: [LazyAuthService], exports: [LazyAuthService] })
 class LazyAuthModule {}
+
+/** A second lazy module whose provider takes a while to build, so that two loads overlap. */
+@Injectable()
+class SlowAuthService {
+  @CountLogin({ isSuccess: (token: string | null) => token !== null })
+  login(password: string): string | null {
+    return password === 'secret' ? 'token' : null;
+  }
+}
+
+@Module({
+  providers: [
+    { provide: 'SLOW_READY', useFactory: () => new Promise((resolve) => setTimeout(() => resolve(true), 50)) },
+    { provide: SlowAuthService, useFactory: () => new SlowAuthService(), inject: ['SLOW_READY'] },
+  ],
+})
+class SlowAuthModule {}
+
+/** A provider of the app itself with a source for the same gauge. */
+@Injectable()
+class EagerPresence {
+  sourceCalls = 0;
+
+  @GaugeSource(VezaMetric.ActiveUsers)
+  activeUsers(): number {
+    this.sourceCalls++;
+    return 1;
+  }
+}
 
 @Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })] })
 class RootModule {}
@@ -77,5 +107,30 @@ describe('decorators in lazily loaded modules', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('binds the modules of two loads that overlap, each once', async () => {
+    const loader = app.get(LazyModuleLoader);
+    const [fast, slow] = await Promise.all([loader.load(() => LazyAuthModule), loader.load(() => SlowAuthModule)]);
+    fast.get(LazyAuthService).login('secret');
+    slow.get(SlowAuthService).login('secret');
+    expect(await getMetricValue(app, VezaMetric.LoginAttempts, { success: 'success' })).toBe(2);
+  });
+});
+
+describe('a lazy @GaugeSource next to one of the app', () => {
+  it('keeps the first source of a series (the clash is logged, the load succeeds), and leaves the registry clean on close', async () => {
+    const registry = new Registry();
+    @Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, registry })], providers: [EagerPresence] })
+    class EagerModule {}
+    const app = await NestFactory.createApplicationContext(EagerModule, { logger: false });
+    const eager = app.get(EagerPresence);
+    const lazy = await loadAuth(app);
+    expect(lazy).toBeInstanceOf(LazyAuthService);
+    expect(sampleValue(await registry.metrics(), 'veza_active_users')).toBe(1);
+    await app.close();
+    const calls = eager.sourceCalls;
+    await registry.metrics();
+    expect(eager.sourceCalls).toBe(calls);
   });
 });

@@ -83,3 +83,33 @@ describe.each(ADAPTERS)('scrapes that cannot stall or break (%s)', (kind: Adapte
     expect(res.body).toMatch(/^veza_tracks_uploaded_total 0$/m);
   });
 });
+
+describe('a scrape whose response something else answered first (express)', () => {
+  it('leaves that answer alone, and nothing is thrown or rejected', async () => {
+    const errors: unknown[] = [];
+    const onError = (error: unknown): void => void errors.push(error);
+    const { app, url } = await startApp(
+      'express',
+      { imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })], providers: [Sources] },
+      (a) => {
+        // A timeout middleware: it answers 503 while the scrape still waits for its 300 ms source.
+        a.use((req: { url?: string }, res: { headersSent: boolean; writeHead(s: number): { end(b: string): void } }, next: () => void) => {
+          if (req.url === '/metrics') setTimeout(() => res.headersSent || res.writeHead(503).end('busy\n'), 20);
+          next();
+        });
+      },
+    );
+    process.on('uncaughtException', onError).on('unhandledRejection', onError);
+    try {
+      const res = await rawRequest(url, '/metrics');
+      expect([res.status, res.body]).toEqual([503, 'busy\n']);
+      // The render ends after the source's 300 ms, and finds the response answered.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await rawRequest(url, '/metrics')).status).toBe(503);
+    } finally {
+      process.off('uncaughtException', onError).off('unhandledRejection', onError);
+      await app.close();
+    }
+    expect(errors).toEqual([]);
+  });
+});

@@ -126,7 +126,7 @@ describe('options', () => {
       {
         metricsServer: new MetricsServerSettings(),
       },
-      'VezaMetricsModule: option "metricsServer" must be { port, host? }, got a MetricsServerSettings instance ({"port":9100}).',
+      'VezaMetricsModule: option "metricsServer" must be { port, host? }, got an instance of MetricsServerSettings ({"port":9100}).',
     ],
   ])('rejects %s at start-up, naming the option', async (_case, options, message) => {
     expect(() => resolveOptions(options as VezaMetricsModuleOptions)).toThrow(message);
