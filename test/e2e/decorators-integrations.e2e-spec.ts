@@ -11,12 +11,12 @@ import { Cron, ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { ApiOperation, DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
-import { createServer } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import WebSocket from 'ws';
 import { CountUserRegistered, CountWebSocketMessage, Counted, TrackHealthCheck, TrackTransferRetry, VezaMetricsModule } from '../../src';
 import { ADAPTERS, scrape, startApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
+import { freePort } from '../utils/prometheus';
 
 @Injectable()
 class Jobs {
@@ -101,14 +101,6 @@ class HealthController {
   providers: [Jobs, ChatGateway, DatabaseHealth],
 })
 class IntegrationsModule {}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe.each(ADAPTERS)('decorators with Nest integrations (%s)', (kind) => {
   it('@Cron fired through the SchedulerRegistry and @OnEvent listeners are measured', async () => {

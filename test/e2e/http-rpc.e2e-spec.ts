@@ -6,9 +6,9 @@
 import { Controller, Get, Module, type INestApplication, type Type } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, Payload, RpcException, Transport, type ClientProxy } from '@nestjs/microservices';
-import { createServer } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { VezaMetricsInterceptor, VezaMetricsModule } from '../../src';
+import { freePort } from '../utils/prometheus';
 import { ADAPTERS, scrape } from '../utils/app';
 import { startHttpApp } from './http-app.fixture';
 import { samples } from './http-client.fixture';
@@ -39,15 +39,6 @@ function appModule(interceptor: boolean): Type {
   })
   class RpcAppModule {}
   return RpcAppModule;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) => {

@@ -104,17 +104,20 @@ function installExitHook(): void {
   });
 }
 
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+/**
+ * A TCP port free on 127.0.0.1 right now, below Linux's ephemeral range (32768 and up): a port the OS
+ * picked for port 0 could be handed again to a server listening on port 0 before its user binds it.
+ */
 export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
+  const attempt = (tries: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const port = 20_000 + Math.floor(Math.random() * 12_000);
+      const server = createServer();
+      server.unref();
+      server.once('error', (error) => (tries < 20 ? resolve(attempt(tries + 1)) : reject(error)));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(port)));
     });
-  });
+  return attempt(0);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
