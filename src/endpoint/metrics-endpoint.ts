@@ -4,7 +4,7 @@ import type { AbstractHttpAdapter } from '@nestjs/core';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricsServed } from '../veza-metrics.messages';
 import {
-  bodyLength,
+  answerHeaders,
   exposition,
   MetricsScraper,
   writeAnswer,
@@ -61,9 +61,8 @@ function send(adapterType: string, req: { method?: string }, res: unknown, answe
   const reply = res as FastifyReplyLike;
   if (reply.sent) return;
   try {
-    const headers = { ...answer.headers, 'Content-Length': bodyLength(answer.body) };
     const payload = typeof answer.body === 'string' ? answer.body : exposition(answer.body);
-    reply.code(answer.status).headers(headers).send(payload);
+    reply.code(answer.status).headers(answerHeaders(answer)).send(payload);
   } catch {
     // Answered or closed meanwhile: nothing of ours to send any more.
   }

@@ -17,11 +17,16 @@ export interface ScrapeResponse {
 }
 
 /** The body's length in bytes, for `Content-Length`. */
-export function bodyLength(body: ScrapeResponse['body']): number {
+function bodyLength(body: ScrapeResponse['body']): number {
   if (typeof body === 'string') return Buffer.byteLength(body);
   let total = 0;
   for (const chunk of body) total += chunk.length;
   return total;
+}
+
+/** The answer's headers, with its exact `Content-Length`. */
+export function answerHeaders(answer: ScrapeResponse): Record<string, string | number> {
+  return { ...answer.headers, 'Content-Length': bodyLength(answer.body) };
 }
 
 /** Chunks of the exposition handed to the socket between two turns of the event loop (1 MiB). */
@@ -54,7 +59,7 @@ export type NodeResponseLike = Pick<ServerResponse, 'writeHead' | 'end' | 'heade
 export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head: boolean): void {
   if (res.headersSent || res.writableEnded || res.destroyed) return;
   try {
-    res.writeHead(answer.status, { ...answer.headers, 'Content-Length': bodyLength(answer.body) });
+    res.writeHead(answer.status, answerHeaders(answer));
     if (head) res.end();
     else if (typeof answer.body === 'string') res.end(answer.body);
     // A client that goes away ends the pipeline; there is nothing to report.

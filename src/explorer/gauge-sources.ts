@@ -1,7 +1,7 @@
 import type { Gauge } from 'prom-client';
 import type { VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { gaugeSourceTwice, notANumber } from '../veza-metrics.messages';
+import { notANumber } from '../veza-metrics.messages';
 import type { ProblemSink } from './recorder';
 import type { Labels } from './series';
 
@@ -43,13 +43,8 @@ type Collect = (this: unknown) => unknown;
  */
 export function installGaugeSources(metrics: VezaMetricsRegistry, sources: readonly BoundGaugeSource[], sink: ProblemSink): () => void {
   const byMetric = new Map<VezaMetricName, BoundGaugeSource[]>();
-  const seen = new Map<string, BoundGaugeSource>();
   for (const source of sources) {
-    const { metric, labels } = source.spec;
-    const key = `${metric}${JSON.stringify(labels)}`;
-    const other = seen.get(key);
-    if (other) throw new Error(gaugeSourceTwice(metric, labels, other.spec.place, source.spec.place));
-    seen.set(key, source);
+    const { metric } = source.spec;
     byMetric.set(metric, [...(byMetric.get(metric) ?? []), source]);
   }
   const undo: Array<() => void> = [];

@@ -105,7 +105,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       for (const wrappers of [module.providers, module.controllers, module.injectables]) {
         for (const wrapper of wrappers.values()) {
           try {
-            this.explore(wrapper as unknown as Wrapper, sources, this.steps);
+            this.explore(wrapper as unknown as Wrapper, sources);
           } catch (error) {
             if (startup) throw error;
             this.logger.warn(lazyModuleNotMeasured(error));
@@ -196,7 +196,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     this.logger.warn(message());
   }
 
-  private explore(wrapper: Wrapper, sources: BoundGaugeSource[], steps: Map<string, string>): void {
+  private explore(wrapper: Wrapper, sources: BoundGaugeSource[]): void {
     const { instance } = wrapper;
     if (typeof instance !== 'object' || instance === null) return;
     const chain = prototypes(instance);
@@ -211,7 +211,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     if (sites.length === 0) return;
     const recorders = sites.map((site) => this.recorderFor(site));
     for (const site of sites)
-      for (const spec of site.specs) for (const gauge of spec.steps ?? []) steps.set(gauge, `${spec.decorator} on "${site.place}"`);
+      for (const spec of site.specs) for (const gauge of spec.steps ?? []) this.steps.set(gauge, `${spec.decorator} on "${site.place}"`);
     const bind = (object: object, track: boolean): void => {
       if (!Object.isExtensible(object)) {
         this.once(`frozen ${sites[0].place}`, () => instanceNotExtensible(sites.map((s) => s.place)));

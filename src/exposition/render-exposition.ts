@@ -168,8 +168,6 @@ function prepare(metric: Collectable, options: RenderOptions): Promise<MetricDat
   } catch (error) {
     return settledLater(Promise.reject(error instanceof Error ? error : new Error(String(error))));
   }
-  // A source that settles after its timeout must not surface as an unhandled rejection.
-  work.catch(() => undefined);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
     timer = setTimeout(resolve, budget, TIMED_OUT);
