@@ -8,14 +8,26 @@ export interface TraceExemplar {
 export type TraceReader = () => TraceExemplar | undefined;
 
 interface OtelApi {
+  VERSION?: unknown;
   trace: { getActiveSpan(): { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | undefined };
   isSpanContextValid(context: { traceId: string; spanId: string; traceFlags: number }): boolean;
 }
 
 /**
+ * Where the OpenTelemetry API of `version`'s major keeps what the application registered (its
+ * `context` manager among them), shared by every copy of that major in the process:
+ * `globalThis[Symbol.for('opentelemetry.js.api.<major>')]`. `undefined` for a version it cannot read.
+ */
+function registrationsKey(version: unknown): symbol | undefined {
+  const major = typeof version === 'string' ? /^(\d+)\./.exec(version)?.[1] : undefined;
+  return major === undefined ? undefined : Symbol.for(`opentelemetry.js.api.${major}`);
+}
+
+/**
  * A reader of the active span, when `@opentelemetry/api` (an optional peer) is installed; `undefined`
- * otherwise. The API is a no-op until the app registers an OpenTelemetry SDK, in which case the
- * reader finds no span and returns `undefined`.
+ * otherwise. The API is a no-op until the app registers an OpenTelemetry SDK: until a context
+ * manager is registered there can be no active span, and the reader returns `undefined` after one
+ * property read, without calling into the API (which every request would otherwise pay for).
  */
 export function loadTraceReader(load: (id: string) => unknown = require): TraceReader | undefined {
   let api: OtelApi;
@@ -25,7 +37,10 @@ export function loadTraceReader(load: (id: string) => unknown = require): TraceR
     return undefined;
   }
   if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function') return undefined;
+  const key = registrationsKey(api.VERSION);
+  const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
   return () => {
+    if (key !== undefined && registered[key]?.context === undefined) return undefined;
     const span = api.trace.getActiveSpan();
     if (!span) return undefined;
     const context = span.spanContext();

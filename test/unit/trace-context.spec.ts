@@ -1,0 +1,73 @@
+import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { loadTraceReader } from '../../src/tracing/trace-context';
+
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const SPAN_ID = 'b7ad6b7169203331';
+
+describe('loadTraceReader', () => {
+  afterEach(() => context.disable());
+
+  it('is undefined when @opentelemetry/api is not installed', () => {
+    const missing = (id: string): never => {
+      throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+    };
+    expect(loadTraceReader(missing)).toBeUndefined();
+  });
+
+  it('reads the active span once a context manager is registered, with the real API', () => {
+    const read = loadTraceReader();
+    expect(read).toBeDefined();
+    const span = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1 });
+    // No context manager: `context.with` runs the callback in the root context, so no span is active.
+    expect(context.with(trace.setSpan(ROOT_CONTEXT, span), () => read!())).toBeUndefined();
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    expect(context.with(trace.setSpan(ROOT_CONTEXT, span), () => read!())).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID });
+    expect(read!()).toBeUndefined();
+  });
+
+  it('does not call into the API while no context manager is registered', () => {
+    const key = Symbol.for('opentelemetry.js.api.7');
+    const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
+    let calls = 0;
+    const api = {
+      VERSION: '7.3.0',
+      trace: {
+        getActiveSpan: () => {
+          calls++;
+          return { spanContext: () => ({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: 1 }) };
+        },
+      },
+      isSpanContextValid: () => true,
+    };
+    const read = loadTraceReader(() => api)!;
+    try {
+      expect(read()).toBeUndefined();
+      registered[key] = { version: '7.3.0' } as { context?: unknown };
+      expect(read()).toBeUndefined();
+      expect(calls).toBe(0);
+      registered[key] = { context: {} };
+      expect(read()).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID });
+      expect(calls).toBe(1);
+    } finally {
+      delete registered[key];
+    }
+  });
+
+  it('calls into the API on every read when it cannot tell its version', () => {
+    let calls = 0;
+    const api = {
+      trace: {
+        getActiveSpan: () => {
+          calls++;
+          return undefined;
+        },
+      },
+      isSpanContextValid: () => true,
+    };
+    const read = loadTraceReader(() => api)!;
+    expect(read()).toBeUndefined();
+    expect(read()).toBeUndefined();
+    expect(calls).toBe(2);
+  });
+});
