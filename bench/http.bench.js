@@ -4,12 +4,13 @@
  *
  * For each adapter (Express, Fastify) it starts two applications, each in its own process: `bare`
  * (no VezaMetricsModule) and `instrumented` (`VezaMetricsModule.forRoot()`, defaults). A load
- * generator, in a third process on loopback, drives them in turn, A B A B, for BENCH_ROUNDS rounds,
- * and the report gives requests/s and p99 latency of every run, their medians, and the ratio
+ * generator, in a third process on loopback, drives them in turn for BENCH_ROUNDS rounds, every
+ * other round in reverse order (A B, B A, ...), and the report gives requests/s and p99 latency of every run, their medians, and the ratio
  * instrumented / bare. The load generator is wrk when it is on the PATH (it costs the machine less
  * CPU than a Node client), autocannon otherwise; BENCH_TOOL=autocannon|wrk forces one.
  *
- * Environment: BENCH_ROUNDS (10), BENCH_DURATION seconds per run (3), BENCH_WARMUP seconds (2),
+ * Environment: BENCH_ROUNDS (20), BENCH_DURATION seconds per run (2), BENCH_WARMUP seconds (2),
+ * BENCH_SIDE_ROUNDS (10, side by side),
  * BENCH_CONNECTIONS (50), BENCH_ADAPTERS (express,fastify), BENCH_VARIANTS (bare,instrumented; see
  * bench/http-server.ts for the others, e.g. `noop-interceptor`, a global interceptor that does
  * nothing, for reference), BENCH_ALLOC=0 to skip the allocation part, BENCH_ALLOC_SITES=1 to list
@@ -24,14 +25,21 @@
  * generator pinned to another CPU, for the same seconds. The kernel shares that CPU fairly between
  * the servers, so whatever else slows the machine slows every variant alike, and the ratio of their
  * requests (and of their CPU time per request) is the ratio of their costs. Every round starts
- * fresh processes. BENCH_MODE=alternate runs the A B A B rounds only.
+ * fresh processes. BENCH_MODE=alternate runs the A B A B rounds only. The issue's targets apply to
+ * the A B A B ratio, which is what a server with a CPU of its own sees; side by side, the servers
+ * also share that CPU's caches, which the larger process pays for, and the table is for reference.
+ *
+ * Last, bench/http-cost.ts measures in-process the nanoseconds the library's own recording code
+ * takes per request (BENCH_COST=0 skips it), and the report sets them against the bare server's CPU
+ * time per request: a figure that neither the load generator nor the machine's neighbours move.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
-const DURATION = Number(process.env.BENCH_DURATION ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const DURATION = Number(process.env.BENCH_DURATION ?? 2);
+const SIDE_ROUNDS = Number(process.env.BENCH_SIDE_ROUNDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'express,fastify').split(',');
@@ -145,7 +153,9 @@ async function benchAdapter(adapter) {
   try {
     for (const s of servers) await load(s.port, WARMUP, PIN_CLIENT);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const s of servers) {
+      // Every other round runs the variants in reverse order (A B, B A, ...): a machine that slows
+      // down or speeds up during a round then favours each variant in turn.
+      for (const s of round % 2 === 1 ? servers : [...servers].reverse()) {
         const cpuBefore = await cpuOf(s);
         const r = await load(s.port, DURATION, PIN_CLIENT);
         r.cpu = ((await cpuOf(s)) - cpuBefore) / r.requests;
@@ -164,13 +174,13 @@ async function benchAdapter(adapter) {
 }
 
 /**
- * Every variant at once, servers sharing one CPU, for ROUNDS runs of DURATION seconds; each round
+ * Every variant at once, servers sharing one CPU, for SIDE_ROUNDS runs of DURATION seconds; each round
  * starts fresh server processes, so that no variant keeps the luck of one process (its memory
  * layout, what its JIT chose) across rounds.
  */
 async function sideBySide(adapter) {
   const results = Object.fromEntries(VARIANTS.map((v) => [v, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; round <= SIDE_ROUNDS; round++) {
     const servers = [];
     try {
       for (const variant of VARIANTS) servers.push(await startServer(adapter, variant, SERVER_CPU));
@@ -212,14 +222,14 @@ function summarize(adapter, results) {
   });
 }
 
-function printSummary(title, summary) {
+function printSummary(title, summary, judged) {
   console.log(
     `\n${title}\n` +
       '                              median   median  req/s ratio   best req/s  CPU µs/req   CPU ratio   best CPU\n' +
       '                               req/s p99 (ms)   (median)       ratio      (median)   (median)     ratio',
   );
   for (const s of summary) {
-    const target = s.variant === 'instrumented' ? TARGETS[s.adapter] : undefined;
+    const target = judged && s.variant === 'instrumented' ? TARGETS[s.adapter] : undefined;
     const verdict = target === undefined ? '' : s.ratio >= target ? `  target >= ${target}: met` : `  target >= ${target}: NOT met`;
     console.log(
       `  ${s.adapter.padEnd(8)} ${s.variant.padEnd(13)} ${fmt(s.rps).padStart(9)} ${fmt(s.p99, 2).padStart(8)}   ` +
@@ -242,15 +252,36 @@ async function main() {
     if (MODE !== 'side-by-side') alternate.push(...summarize(adapter, await benchAdapter(adapter)));
     if (sideBySideToo) together.push(...summarize(adapter, await sideBySide(adapter)));
   }
-  if (alternate.length > 0) printSummary('A B A B, one variant at a time:', alternate);
+  if (alternate.length > 0) printSummary('A B A B, one variant at a time (the targets apply here):', alternate, true);
   if (together.length > 0)
-    printSummary(`side by side, the servers sharing CPU ${SERVER_CPU}, load generators on CPU ${CLIENT_CPU}:`, together);
+    printSummary(
+      `side by side, the servers sharing CPU ${SERVER_CPU} and its caches, load generators on CPU ${CLIENT_CPU} (for reference):`,
+      together,
+      false,
+    );
   console.log(
     '\nreq/s ratio: the median over rounds of variant / bare in the same round (the target applies to it). Best: the\n' +
       "best run of each variant compared (noise from other work only ever slows a run). CPU: the server process'\n" +
       'CPU time per request, bare / variant, which other processes on a shared machine disturb less than req/s.',
   );
+  if (process.env.BENCH_COST !== '0') await ownCost(alternate.length > 0 ? alternate : together);
   if (process.env.BENCH_ALLOC !== '0') await allocation();
+}
+
+/** The library's own recording code per request (bench/http-cost.ts), against the bare server's CPU per request. */
+async function ownCost(summary) {
+  const script = [path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-cost.ts')];
+  const [command, args] = [process.execPath, ['--no-warnings', '-r', script[0], script[1]]];
+  const ns = JSON.parse((await run(command, args, PIN_SERVER)).trim().split('\n').pop());
+  console.log("\nthe library's recording code per request, measured in-process (bench/http-cost.ts; BENCH_COST=0 skips):");
+  for (const adapter of ADAPTERS) {
+    const bare = summary.find((s) => s.adapter === adapter && s.variant === VARIANTS[0]);
+    const share =
+      bare === undefined
+        ? ''
+        : `, ${((ns[adapter] / (bare.cpu * 1000)) * 100).toFixed(2)}% of the ${fmt(bare.cpu, 1)} µs of CPU the bare server spends per request`;
+    console.log(`  ${adapter.padEnd(8)} ${fmt(ns[adapter]).padStart(5)} ns${share}`);
+  }
 }
 
 /** Heap bytes allocated per request (bench/http-alloc.ts), each variant in a fresh process. */

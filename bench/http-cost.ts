@@ -1,0 +1,147 @@
+/**
+ * The CPU time the library's own HTTP recording code takes per request, measured in-process:
+ * `node -r ./bench/http-register.js bench/http-cost.ts`. Prints one JSON line,
+ * `{ "express": ns, "fastify": ns }`.
+ *
+ * End-to-end ratios on a shared VM move by several percent from run to run; this figure does not
+ * depend on the load generator or on neighbours, and bench/http.bench.js sets it against the bare
+ * server's CPU time per request. For each adapter, an application with `VezaMetricsModule.forRoot()`
+ * (defaults: exemplars on, `@opentelemetry/api` installed) answers one real request, whose request
+ * and response objects are kept. The library's hooks are then installed once more, with the
+ * application's recorder as their sink, and called on those objects ITERATIONS times, exactly as
+ * the adapter calls them for each request:
+ *
+ * - Fastify: the `onRequest` and the `onResponse` hook (the latter records the response);
+ * - Express: the wrapped `handle` (takes a clock slot, listens for `close`), then the response's
+ *   `close` event (which records it). The loop also removes that listener, which a real request does
+ *   not pay for (its response object is dropped instead), so the figure errs on the high side.
+ *
+ * What the adapter itself spends calling hooks at all is in the end-to-end `noop-hooks` variant.
+ */
+import 'reflect-metadata';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { VezaMetric, VezaMetricsModule } from '../src';
+import { VezaMetricsRegistry } from '../src/registry/veza-metrics.registry';
+import { HttpMetricsRecorder } from '../src/http/http-metrics.recorder';
+import { hookFastify } from '../src/http/fastify.hooks';
+import { hookNodeServer, type ResponseSink } from '../src/http/node-server.hooks';
+
+const ITERATIONS = Number(process.env.BENCH_COST_ITERATIONS ?? 2_000_000);
+const ROUNDS = 5;
+
+@Controller()
+class HelloController {
+  @Get()
+  hello(): { hello: string } {
+    return { hello: 'world' };
+  }
+}
+
+@Module({ imports: [VezaMetricsModule.forRoot()], controllers: [HelloController] })
+class CostModule {}
+
+type Hook = (...args: never[]) => unknown;
+type Called = (...args: unknown[]) => unknown;
+
+async function oneRequest(app: INestApplication): Promise<void> {
+  const { port } = app.getHttpServer().address() as { port: number };
+  const response = await fetch(`http://127.0.0.1:${port}/`);
+  if (response.status !== 200) throw new Error(`GET / answered ${response.status}`);
+  await response.text();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+function sinkOf(app: INestApplication): ResponseSink {
+  const recorder = app.get(HttpMetricsRecorder);
+  return (method, template, status, request, response) => recorder.record(method, template, status, request, response);
+}
+
+/** The median over ROUNDS of the nanoseconds `step` takes per call. */
+function nsPerCall(step: () => void): number {
+  const results: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ITERATIONS; i++) step();
+    results.push(Number(process.hrtime.bigint() - start) / ITERATIONS);
+  }
+  results.sort((a, b) => a - b);
+  return results[ROUNDS >> 1];
+}
+
+async function fastifyCost(): Promise<number> {
+  const app = await NestFactory.create(CostModule, new FastifyAdapter(), { logger: false });
+  const instance = app.getHttpAdapter().getInstance() as { addHook(name: string, hook: Hook): void };
+  let seen: [unknown, unknown] | undefined;
+  instance.addHook('onResponse', (request: unknown, reply: unknown, done: unknown) => {
+    seen = [request, reply];
+    (done as () => void)();
+  });
+  await app.listen(0, '127.0.0.1');
+  await oneRequest(app);
+  if (seen === undefined) throw new Error('Fastify ran no onResponse hook');
+  const [request, reply] = seen;
+  const hooks: Record<string, Hook> = {};
+  hookFastify({ addHook: (name: string, hook: Hook) => (hooks[name] = hook) }, sinkOf(app), app.get(VezaMetricsRegistry).traceReader);
+  const onRequest = hooks.onRequest as Called;
+  const onResponse = hooks.onResponse as Called;
+  const done = (): void => undefined;
+  const ns = nsPerCall(() => {
+    onRequest(request, reply, done);
+    onResponse(request, reply, done);
+  });
+  await verify(app);
+  await app.close();
+  return ns;
+}
+
+async function expressCost(): Promise<number> {
+  const app = await NestFactory.create(CostModule, { logger: false });
+  const express = app.getHttpAdapter().getInstance() as { use(handler: Hook): void };
+  let seen: [IncomingMessage, ServerResponse] | undefined;
+  express.use((req: unknown, res: unknown, next: unknown) => {
+    seen = [req as IncomingMessage, res as ServerResponse];
+    (next as () => void)();
+  });
+  await app.listen(0, '127.0.0.1');
+  await oneRequest(app);
+  if (seen === undefined) throw new Error('Express passed no request through its middleware');
+  const [req, res] = seen;
+  if ((req as { route?: unknown }).route === undefined) throw new Error('the kept request has no Express route');
+  const handled = { handle: (_req: IncomingMessage, _res: ServerResponse): void => undefined };
+  hookNodeServer(undefined, handled, { handler: undefined }, sinkOf(app), app.get(VezaMetricsRegistry).traceReader);
+  const closeListeners = res.listenerCount('close');
+  handled.handle(req, res);
+  const closed = res.listeners('close')[closeListeners] as () => void;
+  res.removeListener('close', closed);
+  const ns = nsPerCall(() => {
+    handled.handle(req, res);
+    res.emit('close');
+    res.removeListener('close', closed);
+  });
+  await verify(app);
+  await app.close();
+  return ns;
+}
+
+/** Fails unless every call recorded: the loops must measure recording, not an early return. */
+async function verify(app: INestApplication): Promise<void> {
+  const counter = app.get(VezaMetricsRegistry).get(VezaMetric.HttpRequestsTotal);
+  const { values } = await counter.get();
+  const total = values.filter((v) => v.labels.endpoint === '/').reduce((sum, v) => sum + v.value, 0);
+  const expected = 1 + ROUNDS * ITERATIONS;
+  if (total !== expected) throw new Error(`recorded ${total} requests of ${expected}`);
+}
+
+async function main(): Promise<void> {
+  const express = await expressCost();
+  const fastify = await fastifyCost();
+  process.stdout.write(`${JSON.stringify({ express, fastify })}\n`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
