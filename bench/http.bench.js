@@ -271,8 +271,8 @@ async function main() {
 /** The library's own recording code per request (bench/http-cost.ts), against the bare server's CPU per request. */
 async function ownCost(summary) {
   const script = [path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-cost.ts')];
-  const [command, args] = [process.execPath, ['--no-warnings', '-r', script[0], script[1]]];
-  const ns = JSON.parse((await run(command, args, PIN_SERVER)).trim().split('\n').pop());
+  const out = await run(process.execPath, ['--no-warnings', '-r', script[0], script[1]], PIN_SERVER);
+  const ns = JSON.parse(out.trim().split('\n').pop());
   console.log("\nthe library's recording code per request, measured in-process (bench/http-cost.ts; BENCH_COST=0 skips):");
   for (const adapter of ADAPTERS) {
     const bare = summary.find((s) => s.adapter === adapter && s.variant === VARIANTS[0]);
