@@ -11,21 +11,14 @@ import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { Session } from 'node:inspector';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
-import { Controller, Get, Module, type Type } from '@nestjs/common';
+import { Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { VezaMetricsModule } from '../src';
+import { HelloController } from './hello.controller';
 
 const WARMUP = Number(process.env.BENCH_ALLOC_WARMUP ?? 20000);
 const REQUESTS = Number(process.env.BENCH_ALLOC_REQUESTS ?? 50000);
-
-@Controller()
-class HelloController {
-  @Get()
-  hello(): { hello: string } {
-    return { hello: 'world' };
-  }
-}
 
 function appModule(variant: string): Type {
   @Module({ imports: variant === 'instrumented' ? [VezaMetricsModule.forRoot()] : [], controllers: [HelloController] })

@@ -20,10 +20,11 @@
  */
 import 'reflect-metadata';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Controller, Get, Module, type INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { VezaMetric, VezaMetricsModule } from '../src';
+import { HelloController } from './hello.controller';
 import { VezaMetricsRegistry } from '../src/registry/veza-metrics.registry';
 import { HttpMetricsRecorder } from '../src/http/http-metrics.recorder';
 import { hookFastify } from '../src/http/fastify.hooks';
@@ -31,14 +32,6 @@ import { hookNodeServer, type ResponseSink } from '../src/http/node-server.hooks
 
 const ITERATIONS = Number(process.env.BENCH_COST_ITERATIONS ?? 2_000_000);
 const ROUNDS = 5;
-
-@Controller()
-class HelloController {
-  @Get()
-  hello(): { hello: string } {
-    return { hello: 'world' };
-  }
-}
 
 @Module({ imports: [VezaMetricsModule.forRoot()], controllers: [HelloController] })
 class CostModule {}

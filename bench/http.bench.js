@@ -5,8 +5,8 @@
  * For each adapter (Express, Fastify) it starts two applications, each in its own process: `bare`
  * (no VezaMetricsModule) and `instrumented` (`VezaMetricsModule.forRoot()`, defaults). A load
  * generator, in a third process on loopback, drives them in turn for BENCH_ROUNDS rounds, every
- * other round in reverse order (A B, B A, ...), and the report gives requests/s and p99 latency of every run, their medians, and the ratio
- * instrumented / bare. The load generator is wrk when it is on the PATH (it costs the machine less
+ * other round in reverse order (A B, B A, ...), and the report gives requests/s and p99 latency of
+ * every run, their medians, and the ratio instrumented / bare. The load generator is wrk when it is on the PATH (it costs the machine less
  * CPU than a Node client), autocannon otherwise; BENCH_TOOL=autocannon|wrk forces one.
  *
  * Environment: BENCH_ROUNDS (20), BENCH_DURATION seconds per run (2), BENCH_WARMUP seconds (2),
@@ -55,20 +55,21 @@ const CLIENT_CPU = '0';
 const PIN_SERVER = CAN_PIN ? SERVER_CPU : undefined;
 const PIN_CLIENT = CAN_PIN ? CLIENT_CPU : undefined;
 
+/** Node's arguments to run bench/`file` (TypeScript, through the require hook) with `args`. */
+const benchScript = (file, ...args) => [
+  '--no-warnings',
+  '-r',
+  path.join(__dirname, 'http-register.js'),
+  path.join(__dirname, file),
+  ...args,
+];
+
 /** `[command, args]`, pinned to `cpu` with taskset when one is given. */
 const pinned = (cpu, command, args) => (cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]]);
 
 function startServer(adapter, variant, cpu) {
   return new Promise((resolve, reject) => {
-    const script = [
-      '--no-warnings',
-      '-r',
-      path.join(__dirname, 'http-register.js'),
-      path.join(__dirname, 'http-server.ts'),
-      adapter,
-      variant,
-    ];
-    const [command, args] = pinned(cpu, process.execPath, script);
+    const [command, args] = pinned(cpu, process.execPath, benchScript('http-server.ts', adapter, variant));
     const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     const server = { child, port: 0, adapter, variant, waiting: [] };
@@ -270,8 +271,7 @@ async function main() {
 
 /** The library's own recording code per request (bench/http-cost.ts), against the bare server's CPU per request. */
 async function ownCost(summary) {
-  const script = [path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-cost.ts')];
-  const out = await run(process.execPath, ['--no-warnings', '-r', script[0], script[1]], PIN_SERVER);
+  const out = await run(process.execPath, benchScript('http-cost.ts'), PIN_SERVER);
   const ns = JSON.parse(out.trim().split('\n').pop());
   console.log("\nthe library's recording code per request, measured in-process (bench/http-cost.ts; BENCH_COST=0 skips):");
   for (const adapter of ADAPTERS) {
@@ -290,8 +290,7 @@ async function allocation() {
   for (const adapter of ADAPTERS) {
     const bytes = {};
     for (const variant of ['bare', 'instrumented']) {
-      const script = [path.join(__dirname, 'http-register.js'), path.join(__dirname, 'http-alloc.ts')];
-      const out = await run(process.execPath, ['--no-warnings', '-r', script[0], script[1], adapter, variant]);
+      const out = await run(process.execPath, benchScript('http-alloc.ts', adapter, variant));
       bytes[variant] = JSON.parse(out.trim().split('\n').pop()).bytesPerRequest;
     }
     const diff = bytes.instrumented - bytes.bare;
