@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
 /** The ids of the active OpenTelemetry span, as exemplar labels. */
 export interface TraceExemplar {
   readonly trace_id: string;
@@ -23,21 +26,54 @@ function registrationsKey(version: unknown): symbol | undefined {
   return major === undefined ? undefined : Symbol.for(`opentelemetry.js.api.${major}`);
 }
 
+const OTEL_API = '@opentelemetry/api';
+
+/**
+ * The version of the installed `@opentelemetry/api`: its package's `package.json`, found from the
+ * file `resolve` gives for the package (the API exports neither its `VERSION` nor its
+ * `package.json`). `undefined` when it cannot be read.
+ */
+function installedVersion(api: OtelApi, resolve: (id: string) => string): unknown {
+  if (typeof api.VERSION === 'string') return api.VERSION;
+  try {
+    let dir = dirname(resolve(OTEL_API));
+    for (;;) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+        if (manifest.name === OTEL_API) return manifest.version;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) return undefined;
+      dir = parent;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A reader of the active span, when `@opentelemetry/api` (an optional peer) is installed; `undefined`
  * otherwise. The API is a no-op until the app registers an OpenTelemetry SDK: until a context
  * manager is registered there can be no active span, and the reader returns `undefined` after one
- * property read, without calling into the API (which every request would otherwise pay for).
+ * property read, without calling into the API (which every request would otherwise pay for). When
+ * the API's version cannot be read, every read calls into the API.
+ *
+ * @param load - loads a module by name (`require`); replaced in tests.
+ * @param resolve - the file a module name resolves to (`require.resolve`); replaced in tests.
  */
-export function loadTraceReader(load: (id: string) => unknown = require): TraceReader | undefined {
+export function loadTraceReader(
+  load: (id: string) => unknown = require,
+  resolve: (id: string) => string = require.resolve,
+): TraceReader | undefined {
   let api: OtelApi;
   try {
-    api = load('@opentelemetry/api') as OtelApi;
+    api = load(OTEL_API) as OtelApi;
   } catch {
     return undefined;
   }
   if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function') return undefined;
-  const key = registrationsKey(api.VERSION);
+  const key = registrationsKey(installedVersion(api, resolve));
   const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
   return () => {
     if (key !== undefined && registered[key]?.context === undefined) return undefined;

@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { loadTraceReader } from '../../src/tracing/trace-context';
@@ -5,8 +8,21 @@ import { loadTraceReader } from '../../src/tracing/trace-context';
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_ID = 'b7ad6b7169203331';
 
+/** A fake `@opentelemetry/api` package of `version` on disk: the path its entry point resolves to. */
+function fakePackage(version: string): { entry: string; remove: () => void } {
+  const root = mkdtempSync(join(tmpdir(), 'veza-otel-'));
+  mkdirSync(join(root, 'build', 'src'), { recursive: true });
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version }));
+  // Like the real package's ESM build: a nested package.json without a name, to be walked past.
+  writeFileSync(join(root, 'build', 'package.json'), JSON.stringify({ type: 'commonjs' }));
+  return { entry: join(root, 'build', 'src', 'index.js'), remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
 describe('loadTraceReader', () => {
-  afterEach(() => context.disable());
+  afterEach(() => {
+    context.disable();
+    jest.restoreAllMocks();
+  });
 
   it('is undefined when @opentelemetry/api is not installed', () => {
     const missing = (id: string): never => {
@@ -26,12 +42,22 @@ describe('loadTraceReader', () => {
     expect(read!()).toBeUndefined();
   });
 
-  it('does not call into the API while no context manager is registered', () => {
+  it('does not call into the real API while no context manager is registered', () => {
+    const getActiveSpan = jest.spyOn(trace, 'getActiveSpan');
+    const read = loadTraceReader()!;
+    expect(read()).toBeUndefined();
+    expect(read()).toBeUndefined();
+    expect(getActiveSpan).toHaveBeenCalledTimes(0);
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    expect(read()).toBeUndefined();
+    expect(getActiveSpan).toHaveBeenCalledTimes(1);
+  });
+
+  it('finds the version of an API that does not export it in its package.json, and calls the API only once a context manager is registered', () => {
     const key = Symbol.for('opentelemetry.js.api.7');
     const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
     let calls = 0;
     const api = {
-      VERSION: '7.3.0',
       trace: {
         getActiveSpan: () => {
           calls++;
@@ -40,7 +66,11 @@ describe('loadTraceReader', () => {
       },
       isSpanContextValid: () => true,
     };
-    const read = loadTraceReader(() => api)!;
+    const installed = fakePackage('7.3.0');
+    const read = loadTraceReader(
+      () => api,
+      () => installed.entry,
+    )!;
     try {
       expect(read()).toBeUndefined();
       registered[key] = { version: '7.3.0' } as { context?: unknown };
@@ -51,6 +81,7 @@ describe('loadTraceReader', () => {
       expect(calls).toBe(1);
     } finally {
       delete registered[key];
+      installed.remove();
     }
   });
 
@@ -65,7 +96,10 @@ describe('loadTraceReader', () => {
       },
       isSpanContextValid: () => true,
     };
-    const read = loadTraceReader(() => api)!;
+    const unresolved = (id: string): never => {
+      throw new Error(`Cannot resolve '${id}'`);
+    };
+    const read = loadTraceReader(() => api, unresolved)!;
     expect(read()).toBeUndefined();
     expect(read()).toBeUndefined();
     expect(calls).toBe(2);
