@@ -2,11 +2,12 @@
 /**
  * `npm run bench:http`: the cost of HTTP recording on a trivial route.
  *
- * For each adapter (Express, Fastify) it starts two applications, each in its own process: `bare`
+ * For each adapter (Express, Fastify) it runs two applications, each in its own process: `bare`
  * (no VezaMetricsModule) and `instrumented` (`VezaMetricsModule.forRoot()`, defaults). A load
  * generator, in a third process on loopback, drives them in turn for BENCH_ROUNDS rounds, every
- * other round in reverse order (A B, B A, ...), and the report gives requests/s and p99 latency of
- * every run, their medians, and the ratio instrumented / bare. The load generator is wrk when it is on the PATH (it costs the machine less
+ * other round in reverse order (A B, B A, ...), each round with fresh server processes, and the
+ * report gives requests/s and p99 latency of every run, their medians, and the ratio instrumented /
+ * bare (the median of the rounds' ratios). The load generator is wrk when it is on the PATH (it costs the machine less
  * CPU than a Node client), autocannon otherwise; BENCH_TOOL=autocannon|wrk forces one.
  *
  * Environment: BENCH_ROUNDS (20), BENCH_DURATION seconds per run (2), BENCH_WARMUP seconds (2),
@@ -147,13 +148,20 @@ const median = (xs) => {
 };
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
+/**
+ * A B A B: every round starts a fresh server process per variant, warms each up, then drives them
+ * one at a time, every other round in reverse order. Fresh processes, because two processes of the
+ * very same server differ by several percent for as long as they live (memory layout, what the JIT
+ * chose): with one process per variant for the whole run, that luck would be measured as the
+ * variant's cost (`BENCH_VARIANTS=bare,bare-again` shows it).
+ */
 async function benchAdapter(adapter) {
-  const servers = [];
-  for (const variant of VARIANTS) servers.push(await startServer(adapter, variant, PIN_SERVER));
   const results = Object.fromEntries(VARIANTS.map((v) => [v, []]));
-  try {
-    for (const s of servers) await load(s.port, WARMUP, PIN_CLIENT);
-    for (let round = 1; round <= ROUNDS; round++) {
+  for (let round = 1; round <= ROUNDS; round++) {
+    const servers = [];
+    try {
+      for (const variant of VARIANTS) servers.push(await startServer(adapter, variant, PIN_SERVER));
+      for (const s of servers) await load(s.port, WARMUP, PIN_CLIENT);
       // Every other round runs the variants in reverse order (A B, B A, ...): a machine that slows
       // down or speeds up during a round then favours each variant in turn.
       for (const s of round % 2 === 1 ? servers : [...servers].reverse()) {
@@ -167,9 +175,9 @@ async function benchAdapter(adapter) {
             `server CPU ${fmt(r.cpu, 1).padStart(5)} µs/req`,
         );
       }
+    } finally {
+      for (const s of servers) await stopServer(s);
     }
-  } finally {
-    for (const s of servers) await stopServer(s);
   }
   return results;
 }
