@@ -7,7 +7,7 @@
  * no exemplars); `no-default-metrics`; `no-exemplars`; on Fastify, `noop-hooks` (no module; an
  * onRequest and an onResponse hook that do nothing, the floor of a hook-based recorder). An unknown
  * variant is refused. It serves one trivial route, `GET /`, prints `PORT <n>` once listening,
- * answers each line `cpu` on stdin with `CPU <microseconds of CPU this process used so far>`, and
+ * answers each line `cpu` on stdin with `CPU <microseconds of CPU this process used so far> <of which in user space>`, and
  * exits on SIGTERM.
  */
 import 'reflect-metadata';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     for (const line of chunk.split('\n')) {
       if (line.trim() !== 'cpu') continue;
       const { user, system } = process.cpuUsage();
-      process.stdout.write(`CPU ${user + system}\n`);
+      process.stdout.write(`CPU ${user + system} ${user}\n`);
     }
   });
   process.on('SIGTERM', () => {

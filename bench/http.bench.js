@@ -86,15 +86,15 @@ function startServer(adapter, variant, cpu) {
           server.port = Number(port[1]);
           resolve(server);
         }
-        const cpu = /^CPU (\d+)/.exec(line);
-        if (cpu) server.waiting.shift()?.(Number(cpu[1]));
+        const cpu = /^CPU (\d+) (\d+)/.exec(line);
+        if (cpu) server.waiting.shift()?.({ total: Number(cpu[1]), user: Number(cpu[2]) });
       }
     });
     child.on('exit', (code) => reject(new Error(`${adapter}/${variant} server exited with ${code} before listening`)));
   });
 }
 
-/** Microseconds of CPU the server process has used so far. */
+/** Microseconds of CPU the server process has used so far: `{ total, user }` (user: in user space). */
 function cpuOf(server) {
   return new Promise((resolve) => {
     server.waiting.push(resolve);
@@ -123,6 +123,12 @@ function run(command, args, cpu) {
 }
 
 const UNITS = { us: 0.001, ms: 1, s: 1000 };
+
+/** Sets `r.cpu` and `r.user`, the server's CPU time per request of run `r`, in total and in user space. */
+function perRequest(r, before, after) {
+  r.cpu = (after.total - before.total) / r.requests;
+  r.user = (after.user - before.user) / r.requests;
+}
 
 /** Drives `port` for `seconds` (from `cpu`, when given); resolves to { rps, p99 (ms), requests, non2xx }. */
 async function load(port, seconds, cpu) {
@@ -167,12 +173,12 @@ async function benchAdapter(adapter) {
       for (const s of round % 2 === 1 ? servers : [...servers].reverse()) {
         const cpuBefore = await cpuOf(s);
         const r = await load(s.port, DURATION, PIN_CLIENT);
-        r.cpu = ((await cpuOf(s)) - cpuBefore) / r.requests;
+        perRequest(r, cpuBefore, await cpuOf(s));
         if (r.non2xx > 0) throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses were not 2xx`);
         results[s.variant].push(r);
         console.log(
           `  ${adapter.padEnd(8)} round ${round}  ${s.variant.padEnd(17)} ${fmt(r.rps).padStart(8)} req/s   p99 ${fmt(r.p99, 2).padStart(6)} ms   ` +
-            `server CPU ${fmt(r.cpu, 1).padStart(5)} µs/req`,
+            `server CPU ${fmt(r.cpu, 1).padStart(5)} µs/req (user ${fmt(r.user, 1).padStart(5)})`,
         );
       }
     } finally {
@@ -201,7 +207,7 @@ async function sideBySide(adapter) {
       servers.forEach((s, i) => {
         const r = runs[i];
         if (r.non2xx > 0) throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses were not 2xx`);
-        r.cpu = (after[i] - before[i]) / r.requests;
+        perRequest(r, before[i], after[i]);
         results[s.variant].push(r);
         line.push(`${s.variant} ${fmt(r.rps)} req/s, ${fmt(r.cpu, 1)} µs/req`);
       });
@@ -226,16 +232,17 @@ function summarize(adapter, results) {
     const cpuRatio = median(rs.map((r, i) => base[i].cpu / r.cpu));
     // Noise on a shared machine only ever adds: the least disturbed runs of each variant compared.
     const best = Math.max(...rs.map((r) => r.rps)) / Math.max(...base.map((r) => r.rps));
-    const bestCpu = Math.min(...base.map((r) => r.cpu)) / Math.min(...rs.map((r) => r.cpu));
-    return { adapter, variant, rps, p99, ratio, cpu, cpuRatio, best, bestCpu };
+    const user = median(rs.map((r) => r.user));
+    const userRatio = median(rs.map((r, i) => base[i].user / r.user));
+    return { adapter, variant, rps, p99, ratio, cpu, cpuRatio, best, user, userRatio };
   });
 }
 
 function printSummary(title, summary, judged) {
   console.log(
     `\n${title}\n` +
-      '                              median   median  req/s ratio   best req/s  CPU µs/req   CPU ratio   best CPU\n' +
-      '                               req/s p99 (ms)   (median)       ratio      (median)   (median)     ratio',
+      '                              median   median  req/s ratio   best req/s  CPU µs/req   CPU ratio  user µs/req  user ratio\n' +
+      '                               req/s p99 (ms)   (median)       ratio      (median)   (median)     (median)    (median)',
   );
   for (const s of summary) {
     const target = judged && s.variant === 'instrumented' ? TARGETS[s.adapter] : undefined;
@@ -243,7 +250,7 @@ function printSummary(title, summary, judged) {
     console.log(
       `  ${s.adapter.padEnd(8)} ${s.variant.padEnd(13)} ${fmt(s.rps).padStart(9)} ${fmt(s.p99, 2).padStart(8)}   ` +
         `${s.ratio.toFixed(3).padStart(11)}   ${s.best.toFixed(3).padStart(10)}  ${fmt(s.cpu, 1).padStart(10)}   ` +
-        `${s.cpuRatio.toFixed(3).padStart(9)}   ${s.bestCpu.toFixed(3).padStart(8)}${verdict}`,
+        `${s.cpuRatio.toFixed(3).padStart(9)}  ${fmt(s.user, 1).padStart(11)}  ${s.userRatio.toFixed(3).padStart(10)}${verdict}`,
     );
   }
 }
@@ -271,7 +278,10 @@ async function main() {
   console.log(
     '\nreq/s ratio: the median over rounds of variant / bare in the same round (the target applies to it). Best: the\n' +
       "best run of each variant compared (noise from other work only ever slows a run). CPU: the server process'\n" +
-      'CPU time per request, bare / variant, which other processes on a shared machine disturb less than req/s.',
+      'CPU time per request, bare / variant, which other processes on a shared machine disturb less than req/s.\n' +
+      'User: the part of it spent in user space. The recording makes no system call, so its own cost is there; the\n' +
+      "kernel's part (mostly writing responses to loopback, where the kernel also does the client's receiving and\n" +
+      'wakes it) moves by about a microsecond per request between two processes of the same server.',
   );
   if (process.env.BENCH_COST !== '0') await ownCost(alternate.length > 0 ? alternate : together);
   if (process.env.BENCH_ALLOC !== '0') await allocation();
