@@ -7,8 +7,8 @@
  * no exemplars); `no-default-metrics`; `no-exemplars`; on Fastify, `noop-hooks` (no module; an
  * onRequest and an onResponse hook that do nothing, the floor of a hook-based recorder). An unknown
  * variant is refused. It serves one trivial route, `GET /`, prints `PORT <n>` once listening,
- * answers each line `cpu` on stdin with `CPU <microseconds of CPU this process used so far> <of which in user space>`, and
- * exits on SIGTERM.
+ * answers each line `cpu` on stdin with `CPU <total> <user>` (the microseconds of CPU this process
+ * has used so far, and those of them in user space), and exits on SIGTERM.
  */
 import 'reflect-metadata';
 import { Module, type CallHandler, type DynamicModule, type ExecutionContext, type NestInterceptor, type Type } from '@nestjs/common';

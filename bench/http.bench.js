@@ -7,8 +7,9 @@
  * generator, in a third process on loopback, drives them in turn for BENCH_ROUNDS rounds, every
  * other round in reverse order (A B, B A, ...), each round with fresh server processes, and the
  * report gives requests/s and p99 latency of every run, their medians, and the ratio instrumented /
- * bare (the median of the rounds' ratios). The load generator is wrk when it is on the PATH (it costs the machine less
- * CPU than a Node client), autocannon otherwise; BENCH_TOOL=autocannon|wrk forces one.
+ * bare (the median of the rounds' ratios). The load generator is wrk when it is on the PATH (it
+ * costs the machine less CPU than a Node client), autocannon otherwise; BENCH_TOOL=autocannon|wrk
+ * forces one.
  *
  * Environment: BENCH_ROUNDS (20), BENCH_DURATION seconds per run (2), BENCH_WARMUP seconds (2),
  * BENCH_SIDE_ROUNDS (10, side by side),
