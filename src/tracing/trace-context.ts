@@ -11,7 +11,6 @@ export interface TraceExemplar {
 export type TraceReader = () => TraceExemplar | undefined;
 
 interface OtelApi {
-  VERSION?: unknown;
   trace: { getActiveSpan(): { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | undefined };
   isSpanContextValid(context: { traceId: string; spanId: string; traceFlags: number }): boolean;
 }
@@ -30,11 +29,10 @@ const OTEL_API = '@opentelemetry/api';
 
 /**
  * The version of the installed `@opentelemetry/api`: its package's `package.json`, found from the
- * file `resolve` gives for the package (the API exports neither its `VERSION` nor its
+ * file `resolve` gives for the package (the API exports neither its version nor its
  * `package.json`). `undefined` when it cannot be read.
  */
-function installedVersion(api: OtelApi, resolve: (id: string) => string): unknown {
-  if (typeof api.VERSION === 'string') return api.VERSION;
+function installedVersion(resolve: (id: string) => string): unknown {
   try {
     let dir = dirname(resolve(OTEL_API));
     for (;;) {
@@ -73,7 +71,7 @@ export function loadTraceReader(
     return undefined;
   }
   if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function') return undefined;
-  const key = registrationsKey(installedVersion(api, resolve));
+  const key = registrationsKey(installedVersion(resolve));
   const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
   return () => {
     if (key !== undefined && registered[key]?.context === undefined) return undefined;
