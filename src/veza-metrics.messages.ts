@@ -72,6 +72,9 @@ export const collectorFailed = (metric: string, reason: 'error' | 'timeout', err
     ? `The scrape-time source of "${metric}" did not answer in time; the metric is left out of this scrape.`
     : `The scrape-time source of "${metric}" failed (${errorText(error)}); the metric is left out of this scrape.`;
 
+export const gaugeSourceFailed = (place: string, metric: string, error: unknown): string =>
+  `@GaugeSource on "${place}" failed (${errorText(error)}); its series of "${metric}" is left out of the scrape until it answers a finite number again (logged once, counted in veza_metrics_collect_failures_total).`;
+
 export const metricsServerListening = (host: string, port: number, path: string): string =>
   `Serving Prometheus metrics on their own listener at http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`;
 

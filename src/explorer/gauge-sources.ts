@@ -1,8 +1,9 @@
+import { Logger } from '@nestjs/common';
 import type { Gauge } from 'prom-client';
 import type { VezaMetricName } from '../catalog/catalog';
+import { collectFailuresCounter } from '../exposition/collect-failures';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { notANumber } from '../veza-metrics.messages';
-import type { ProblemSink } from './recorder';
+import { gaugeSourceFailed, notANumber } from '../veza-metrics.messages';
 import type { Labels } from './series';
 
 /** A provider method marked `@GaugeSource(...)`: read when Prometheus scrapes. */
@@ -37,11 +38,24 @@ type Collect = (this: unknown) => unknown;
 
 /**
  * Installs, on each gauge with sources, a `collect` that reads them (sync or async) and sets the
- * gauge; a source that throws, rejects or answers something other than a finite number is a problem
- * (logged once, counted) and leaves its series as it was. A `collect` already there still runs.
+ * gauge. A source that throws, rejects or answers something other than a finite number has its
+ * series removed, so that it is left out of that scrape (a last good value served as fresh would be
+ * a lie; Prometheus marks the series stale), counted in
+ * `veza_metrics_collect_failures_total{metric,reason="error"}` and logged once per method; its next
+ * good answer brings the series back. A source that does not answer in time leaves the whole metric
+ * out (the render's timeout, `reason="timeout"`). A `collect` already there still runs.
  * Returns what undoes it.
  */
-export function installGaugeSources(metrics: VezaMetricsRegistry, sources: readonly BoundGaugeSource[], sink: ProblemSink): () => void {
+export function installGaugeSources(
+  metrics: VezaMetricsRegistry,
+  sources: readonly BoundGaugeSource[],
+  // The explorer still passes its problem sink; a failing source is a collect failure, not an instrumentation error.
+  _unusedSink?: unknown,
+): () => void {
+  const logger = new Logger('VezaMetrics');
+  const failures = collectFailuresCounter(metrics);
+  // Bound: one entry per @GaugeSource method installed here.
+  const logged = new Set<string>();
   const byMetric = new Map<VezaMetricName, BoundGaugeSource[]>();
   for (const source of sources) {
     const { metric } = source.spec;
@@ -49,18 +63,27 @@ export function installGaugeSources(metrics: VezaMetricsRegistry, sources: reado
   }
   const undo: Array<() => void> = [];
   for (const [name, list] of byMetric) {
-    const gauge = metrics.get(name) as unknown as Gauge<string> & { collect?: Collect };
+    const gauge = metrics.get(name) as unknown as Gauge<string> & { collect?: Collect; name: string };
     const previous = gauge.collect;
     const collect: Collect = function (this: unknown) {
       const pending: Promise<unknown>[] = [];
       for (const source of list) {
         const { spec } = source;
+        const fail = (error: unknown): void => {
+          try {
+            gauge.remove({ ...spec.labels });
+          } catch {
+            // A series that cannot be removed was never set: nothing to leave out.
+          }
+          failures.inc({ metric: gauge.name, reason: 'error' });
+          if (logged.has(spec.place)) return;
+          logged.add(spec.place);
+          logger.warn(gaugeSourceFailed(spec.place, gauge.name, error));
+        };
         const apply = (value: unknown): void => {
-          if (typeof value !== 'number' || !Number.isFinite(value))
-            sink.problem(spec.place, 'GaugeSource', new Error(notANumber('the value', value, false)));
+          if (typeof value !== 'number' || !Number.isFinite(value)) fail(new Error(notANumber('the value', value, false)));
           else gauge.set({ ...spec.labels }, value);
         };
-        const fail = (error: unknown): void => sink.problem(spec.place, 'GaugeSource', error);
         try {
           const value = (source.instance[spec.key] as () => unknown).call(source.instance);
           if (value instanceof Promise) pending.push(value.then(apply, fail));

@@ -48,22 +48,25 @@ describe('@GaugeSource', () => {
     }
   });
 
-  it('a source that throws, rejects or answers something else than a number: the gauge keeps its value, counted and logged once', async () => {
+  it('a source that throws, rejects or answers something else than a number: its series is left out, counted and logged once', async () => {
     const warnings = captureWarnings();
     const presence = new Presence();
     const h = harness([presence]);
     try {
       expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBe(7);
       presence.connections = 'many';
-      expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBe(7);
+      expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBeUndefined();
       presence.connections = new Error('pool closed');
-      expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBe(7);
+      expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBeUndefined();
       presence.connections = 8;
       expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBe(8);
-      expect(await h.value(INSTRUMENTATION_ERRORS, { decorator: 'GaugeSource', method: 'Presence#poolSize' })).toBe(2);
+      const failures = { metric: VezaMetric.DatabaseConnectionsActive, reason: 'error' };
+      expect(await h.value('veza_metrics_collect_failures_total', failures)).toBe(2);
+      expect(await h.value(INSTRUMENTATION_ERRORS, { decorator: 'GaugeSource', method: 'Presence#poolSize' })).toBeUndefined();
       expect(warnings.messages.filter((m) => m.includes('Presence#poolSize'))).toEqual([
-        '@GaugeSource on "Presence#poolSize" could not record this call (the call itself was not affected; logged once, counted in ' +
-          'veza_metrics_instrumentation_errors_total): the value must be a finite number, got the string "many"',
+        '@GaugeSource on "Presence#poolSize" failed (the value must be a finite number, got the string "many"); its series of ' +
+          '"veza_database_connections_active" is left out of the scrape until it answers a finite number again (logged once, ' +
+          'counted in veza_metrics_collect_failures_total).',
       ]);
     } finally {
       h.close();
