@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { noteTrace, type TraceReader } from '../tracing/trace-context';
-import { RequestClock } from './request-clock';
+import { performance } from 'node:perf_hooks';
+import { RequestClock, RESPONSE_MS } from './request-clock';
 
 /**
  * Receives each response, once: the request's method, the route template (`undefined` when no
@@ -12,6 +13,9 @@ export type ResponseSink = (method: string, template: string | undefined, status
 
 /** The status recorded for a request the client aborted before its response ended (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
+
+/** A response of the Node server, with its request as Express leaves it. */
+type TimedResponse = ServerResponse & { req: IncomingMessage & { route?: ExpressRoute } };
 
 type RequestListener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -44,8 +48,15 @@ export interface UnmatchedRoutes {
  *
  * The request's clock slot is kept on the socket, which lives as long as the connection: a field
  * written on every request, where a property added to each request would make V8 grow (copy) the
- * request's property store every time. A request pipelined behind another on one connection keeps
- * its slot in a Map instead.
+ * request's property store every time.
+ *
+ * Pipelining: Node hands every request it parses to the application at once, even behind a
+ * response in flight, and queues their responses on the connection. A queued response that never
+ * got the socket emits no `close` when the socket goes, so those are kept, with their start time,
+ * in a Map on the socket (created for the first one only), and the socket's `close` records every
+ * one left (as {@link CLIENT_CLOSED_STATUS}: the client received none of it). Bound: one Map entry
+ * (about 60 B) per response Node itself keeps queued on that connection, with its own request and
+ * response objects of several KiB; nothing once the socket closed.
  */
 export function hookNodeServer(
   server: Server | undefined,
@@ -56,36 +67,61 @@ export function hookNodeServer(
 ): void {
   const RESPONSE = Symbol('vezaMetricsResponse');
   const SLOT = Symbol('vezaMetricsSlot');
-  type TimedSocket = Socket & { [RESPONSE]?: ServerResponse | null; [SLOT]: number };
+  const QUEUED = Symbol('vezaMetricsQueued');
+  type TimedSocket = Socket & { [RESPONSE]?: ServerResponse | null; [SLOT]: number; [QUEUED]?: Map<ServerResponse, number> };
   const clock = new RequestClock();
-  const pipelined = new Map<ServerResponse, number>();
+  /** Responses of requests with no socket (an app called by hand): nothing to sweep, so held weakly. */
+  const orphans = new WeakMap<ServerResponse, number>();
 
-  function closed(this: ServerResponse & { req: IncomingMessage & { route?: ExpressRoute } }): void {
+  function closed(this: TimedResponse): void {
     const req = this.req;
     const socket = req.socket as TimedSocket | null;
-    let slot: number | undefined;
     if (socket !== null && socket[RESPONSE] === this) {
-      slot = socket[SLOT];
       socket[RESPONSE] = null;
+      clock.stop(socket[SLOT]);
     } else {
-      slot = pipelined.get(this);
-      if (slot === undefined) return;
-      pipelined.delete(this);
+      const queued = socket === null ? orphans : socket[QUEUED];
+      const started = queued === undefined ? undefined : queued.get(this);
+      if (started === undefined) return;
+      (queued as Map<ServerResponse, number>).delete(this);
+      RESPONSE_MS[0] = performance.now() - started;
     }
-    clock.stop(slot);
     const route = req.route;
     const path = route === undefined || route.stack?.[0]?.handle === unmatched.handler ? undefined : route.path;
-    const status = responseFinished(this) ? this.statusCode : CLIENT_CLOSED_STATUS;
+    const status = handedOver(this) && req.aborted !== true ? this.statusCode : CLIENT_CLOSED_STATUS;
     sink(req.method ?? '', typeof path === 'string' ? path : undefined, status, req, this);
+  }
+
+  /** The socket's `close` (listened to once a response was queued on it): records what never closed. */
+  function socketClosed(this: TimedSocket): void {
+    const queued = this[QUEUED];
+    if (queued !== undefined) for (const res of queued.keys()) closed.call(res);
+    const head = this[RESPONSE];
+    if (head !== undefined && head !== null) closed.call(head);
+  }
+
+  function queue(socket: TimedSocket | null, res: ServerResponse): void {
+    if (socket === null) {
+      orphans.set(res, performance.now());
+      return;
+    }
+    let queued = socket[QUEUED];
+    if (queued === undefined) {
+      queued = socket[QUEUED] = new Map();
+      socket.on('close', socketClosed);
+    }
+    queued.set(res, performance.now());
   }
 
   function start(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket as TimedSocket | null;
-    if (socket !== null && (socket[RESPONSE] === undefined || socket[RESPONSE] === null)) {
+    // A response Node queued behind another of the connection has no socket yet (and has not ended).
+    const waiting = res.socket === null && !(res as unknown as { finished: boolean }).finished;
+    if (socket !== null && !waiting && (socket[RESPONSE] === undefined || socket[RESPONSE] === null)) {
       socket[RESPONSE] = res;
       socket[SLOT] = clock.start();
     } else {
-      pipelined.set(res, clock.start());
+      queue(socket, res);
     }
     res.on('close', closed);
     // The request's span is active here (OpenTelemetry's HTTP instrumentation wraps this event).
@@ -117,11 +153,14 @@ export function hookNodeServer(
 }
 
 /**
- * `res.writableFinished`, spelled out: the response ended and every byte left for the socket.
- * Reading that accessor from the close listener allocates (32 B per call, measured on Node 20).
+ * The application ended the response and Node handed all of it to the connection: to the socket
+ * (whose own buffer may still hold bytes when the client goes: the response was sent, as far as the
+ * server can tell, like nginx counts it), or to the mock socket of light-my-request, which keeps its
+ * bytes until after the response's `close`. `res.writableFinished` also waits for the socket's
+ * buffer, and reading that accessor from the close listener allocates (32 B per call, on Node 20).
  */
-function responseFinished(res: ServerResponse): boolean {
-  const r = res as unknown as { finished: boolean; outputSize?: unknown; socket: { writableLength: number } | null };
-  if (typeof r.outputSize !== 'number') return res.writableFinished;
-  return r.finished && r.outputSize === 0 && (r.socket === null || r.socket.writableLength === 0);
+function handedOver(res: ServerResponse): boolean {
+  const r = res as unknown as { finished: unknown; outputSize?: unknown };
+  if (typeof r.outputSize !== 'number' || typeof r.finished !== 'boolean') return res.writableEnded;
+  return r.finished && r.outputSize === 0;
 }

@@ -66,3 +66,23 @@ it("records Fastify's inject() requests", async () => {
     await app.close();
   }
 });
+
+// Issue 12, item 11: light-my-request's mock socket still holds the bytes at the response's `close`.
+it('records an Express app driven through light-my-request (serverless wrappers, in-process tests) with the status sent', async () => {
+  const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
+  const instance = express();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication(new ExpressAdapter(instance), { logger: false });
+  await app.init();
+  try {
+    for (let i = 0; i < 3; i++) expect((await inject(instance, { method: 'GET', url: `/tracks/${i}` })).statusCode).toBe(200);
+    expect((await inject(instance, { method: 'DELETE', url: '/tracks/1' })).statusCode).toBe(404);
+    const text = await app.get(VezaMetricsRegistry).render();
+    expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({
+      'GET /tracks/:id 200': 3,
+      'DELETE <unmatched> 404': 1,
+    });
+  } finally {
+    await app.close();
+  }
+});

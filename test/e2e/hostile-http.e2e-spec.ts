@@ -1,0 +1,143 @@
+/**
+ * Issue 12, item 1: hostile HTTP clients on Express and Fastify. Connections that send one slow
+ * request and pipeline more behind it, then abort: every request Node handed to the application is
+ * counted once, under its own route (499: none of them reached the client), and the heap after GC
+ * comes back within a stated bound once the connections are gone.
+ */
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import { connect } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { VezaMetricsModule } from '../../src';
+import { ADAPTERS, scrape } from '../utils/app';
+import { startHttpApp } from './http-app.fixture';
+import { samples } from './http-client.fixture';
+
+/** What the server side saw: handlers entered and handlers done. */
+const seen = { entered: 0, done: 0 };
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+@Controller()
+class HostileController {
+  /** In flight when its client aborts: answers 300 ms later, to nobody. */
+  @Get('slow')
+  async slow(): Promise<string> {
+    seen.entered++;
+    await delay(300);
+    seen.done++;
+    return 'slow';
+  }
+
+  @Get('tracks/:id')
+  track(@Param('id') id: string): string {
+    seen.entered++;
+    seen.done++;
+    return `track ${id}`;
+  }
+
+  @Get('albums')
+  albums(): string {
+    seen.entered++;
+    seen.done++;
+    return 'albums';
+  }
+}
+
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code' })],
+  controllers: [HostileController],
+})
+class HostileModule {}
+
+/** `global.gc`, reachable in Jest's sandbox without starting Node with --expose-gc. */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/** Pipelined requests behind the slow one: half to `/tracks/:id`, half to `/albums`. */
+const PIPELINED = 20;
+
+/**
+ * One hostile connection: `GET /slow`, then {@link PIPELINED} requests pipelined behind it in the same
+ * write; once the application has entered every handler, the client resets the connection.
+ */
+async function pipelineThenAbort(url: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  let wire = 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n';
+  for (let i = 0; i < PIPELINED; i++) wire += `GET ${i % 2 === 0 ? `/tracks/${i}` : '/albums'} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const target = seen.entered + 1 + PIPELINED;
+  const socket = connect(Number(port), hostname);
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(wire);
+  await until(() => seen.entered >= target, 'the application to enter every pipelined handler');
+  socket.resetAndDestroy();
+  await new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
+}
+
+/** Runs `connections` hostile connections, `parallel` at a time, then waits for every handler to end. */
+async function hostileConnections(url: string, connections: number, parallel: number): Promise<void> {
+  for (let i = 0; i < connections; i += parallel) {
+    await Promise.all(Array.from({ length: Math.min(parallel, connections - i) }, () => pipelineThenAbort(url)));
+  }
+  await until(() => seen.done === seen.entered, 'every handler to end');
+}
+
+/** Hostile connections of the memory test, and the stated bound on what they may leave behind. */
+const CONNECTIONS = 400;
+const HEAP_BOUND_MIB = 4;
+
+describe.each(ADAPTERS)('hostile HTTP clients on %s', (adapter) => {
+  let app: Awaited<ReturnType<typeof startHttpApp>>['app'];
+  let url: string;
+
+  beforeAll(async () => {
+    seen.entered = seen.done = 0;
+    ({ app, url } = await startHttpApp(adapter, { imports: [HostileModule] }, () => undefined));
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+  }, 60_000);
+
+  it(`counts every request of pipelined-then-aborted connections once, under its own route, as 499`, async () => {
+    await hostileConnections(url, 10, 5);
+    const counted = samples(await scrape(url), 'veza_http_requests_total', ['method', 'endpoint', 'status']);
+    expect(counted).toEqual({
+      'GET /slow 499': 10,
+      'GET /tracks/:id 499': 10 * (PIPELINED / 2),
+      'GET /albums 499': 10 * (PIPELINED / 2),
+    });
+  }, 120_000);
+
+  it(`leaves at most ${HEAP_BOUND_MIB} MiB on the heap after ${CONNECTIONS} such connections, and counts them all`, async () => {
+    const gc = collector();
+    // Warm-up: every series and code path exists before the baseline.
+    await hostileConnections(url, 20, 10);
+    const before = samples(await scrape(url), 'veza_http_requests_total', ['endpoint']);
+    gc();
+    gc();
+    const baseline = process.memoryUsage().heapUsed;
+    await hostileConnections(url, CONNECTIONS, 20);
+    await delay(50);
+    gc();
+    gc();
+    const grownMiB = (process.memoryUsage().heapUsed - baseline) / 2 ** 20;
+    const after = samples(await scrape(url), 'veza_http_requests_total', ['endpoint']);
+    expect({ grownMiB: grownMiB <= HEAP_BOUND_MIB ? 'within bound' : grownMiB }).toEqual({ grownMiB: 'within bound' });
+    expect({
+      slow: after['/slow'] - before['/slow'],
+      tracks: after['/tracks/:id'] - before['/tracks/:id'],
+      albums: after['/albums'] - before['/albums'],
+    }).toEqual({ slow: CONNECTIONS, tracks: CONNECTIONS * (PIPELINED / 2), albums: CONNECTIONS * (PIPELINED / 2) });
+  }, 300_000);
+});
