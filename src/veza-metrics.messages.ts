@@ -228,3 +228,22 @@ export const seriesOverflow = (metric: string, cap: number): string =>
 
 export const recordingRefused = (metric: string, error: unknown): string =>
   `A recording into "${metric}" was refused and skipped: ${errorText(error)}.`;
+
+// Series guard: recordings folded into the overflow series for another reason than the cap.
+export const reservedLabelValue = (metric: string): string =>
+  `A recording into "${metric}" carried the label value __overflow__, which is reserved for the overflow series: it is folded into that series and counted in veza_metrics_series_overflow_total (logged once).`;
+
+export const ambiguousLabelSet = (metric: string): string =>
+  `A recording into "${metric}" has label values (holding "," and "name:") that prom-client would merge with another label set's series: it is folded into the __overflow__ series and counted in veza_metrics_series_overflow_total (logged once).`;
+
+// Default metrics: prom-client's event-loop monitor and GC observer.
+export const defaultMonitorsShared = (monitors: number, observers: number, version: string): string =>
+  `prom-client ${version} started ${monitors} event-loop monitor(s) and ${observers} GC observer(s) where 1 and 1 were expected (see src/compat/prom-client.ts): they cannot be stopped on close, so one set is shared by every application of this process instead.`;
+
+// Where /metrics is served.
+export const metricsServedNowhere = (path: string): string =>
+  `appEndpoint is false and neither metricsServer nor pushgateway is set: "${path}" is served nowhere and nothing pushes the metrics. ` +
+  `Set metricsServer: { port: 9464 } (a listener of its own), pushgateway, or appEndpoint: true (ignore this line if your own code renders VezaMetricsRegistry).`;
+
+export const metricsServedOnBothPorts = (path: string, port: number): string =>
+  `"${path}" is served on the application's port and on metricsServer's port ${port}. Set appEndpoint: false to keep it off the application's port, or appEndpoint: true to keep both and silence this line.`;

@@ -1,5 +1,6 @@
 import type { Metric } from 'prom-client';
 import { describe } from '../veza-metrics.messages';
+import { promClientSeriesKey } from '../compat/prom-client';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -8,11 +9,20 @@ export const INVALID_LABEL_VALUE = '__invalid__';
 /** Longer label values are cut to this many UTF-16 units (and made well-formed again). */
 export const MAX_LABEL_VALUE_LENGTH = 256;
 
+/**
+ * Why a recording went into the overflow series: the metric reached its cap; a label value from the
+ * caller was the overflow marker itself (reserved, so the overflow series holds exactly what
+ * `veza_metrics_series_overflow_total` counts); or its label set would share prom-client's series
+ * with another label set (values holding `,` and `name:`), so the two would be merged under the
+ * labels of the first.
+ */
+export type OverflowReason = 'cap' | 'reserved' | 'ambiguous';
+
 /** What a guard reports; both are called at most once per event and must not throw. */
 export interface SeriesGuardHooks {
   /** A recording was folded into the overflow series. */
-  onOverflow(metric: string): void;
-  /** A recording was refused (a bad value, an unknown label, prom-client threw). */
+  onOverflow(metric: string, reason: OverflowReason): void;
+  /** A recording was refused (a bad value, an unknown or missing label, prom-client threw). */
   onError(metric: string, error: unknown): void;
 }
 
@@ -72,6 +82,15 @@ const isLabels = (v: unknown): v is Labels => typeof v === 'object' && v !== nul
 
 class InvalidRecording extends Error {}
 
+/** The error of a recording that leaves out declared labels. */
+function missingLabels(labelNames: readonly string[], labels: Labels): InvalidRecording {
+  const missing = labelNames.filter((n) => !Object.prototype.hasOwnProperty.call(labels, n));
+  const list = missing.map((n) => `"${n}"`).join(', ');
+  return new InvalidRecording(
+    `label${missing.length > 1 ? 's' : ''} ${list} missing (every recording gives all of ${labelNames.join(', ')})`,
+  );
+}
+
 /**
  * Installs a guard on a prom-client metric's own methods, so that every path that records into it
  * (helpers, the HTTP recorder, decorators, code that injected the metric) gets the same treatment:
@@ -84,37 +103,70 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
   if (m[GUARDED as unknown as string]) return;
   Object.defineProperty(m, GUARDED, { value: true });
   const labelNames = [...m.labelNames];
-  const admitted = new Set<string>();
+  const sortedNames = [...labelNames].sort();
+  const lengthsOf = (labels: Record<string, string>): string => sortedNames.map((n) => labels[n]?.length).join(',');
   const overflow: Record<string, string> = Object.fromEntries(labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]));
+  const overflowKey = promClientSeriesKey(sortedNames, overflow);
+  // The label sets admitted, by prom-client's key of their series (values already cut to 256 units),
+  // each with the lengths of its values: with the names in a fixed order, key and lengths together
+  // name exactly one label set whatever the values hold, and a second label set under a key already
+  // taken is one prom-client would merge into the first. Bound: `cap` entries plus the overflow
+  // series; `remove()` and `reset()` release them.
+  const series = new Map<string, string>([[overflowKey, lengthsOf(overflow)]]);
   const report = (error: unknown): undefined => {
     hooks.onError(m.name, error);
     return undefined;
   };
 
-  /** Sanitised labels of an admitted series, or the overflow series. */
-  const guard = (labels: Labels): Record<string, string> => {
-    const out: Record<string, string> = {};
-    let key = '';
-    for (const name of labelNames) {
-      // A missing label and an empty one are two series for prom-client: two keys here.
-      if (Object.prototype.hasOwnProperty.call(labels, name)) {
-        const value = sanitizeLabelValue(labels[name]);
-        out[name] = value;
-        key += `=${value}\u0000`;
-      } else {
-        key += '\u0000';
-      }
-    }
+  /** A full label set, sanitised; `undefined` (and reported) when a declared label is missing. */
+  const resolve = (labels: Labels): Record<string, string> | undefined => {
     for (const name of Object.keys(labels)) {
       if (!labelNames.includes(name)) hooks.onError(m.name, new InvalidRecording(`label "${name}" is not one of ${labelNames.join(', ')}`));
     }
-    if (admitted.has(key)) return out;
-    if (admitted.size < cap) {
-      admitted.add(key);
-      return out;
+    const out: Record<string, string> = {};
+    for (const name of labelNames) {
+      // A series without one of its labels is never created: prom-client would show it as a series
+      // of its own, which Prometheus reads as the empty value (a duplicate of that series).
+      if (!Object.prototype.hasOwnProperty.call(labels, name)) {
+        hooks.onError(m.name, missingLabels(labelNames, labels));
+        return undefined;
+      }
+      out[name] = sanitizeLabelValue(labels[name]);
     }
-    hooks.onOverflow(m.name);
+    return out;
+  };
+
+  /** The labels to record under: an admitted label set, or the overflow series (see `OverflowReason`). */
+  const admit = (out: Record<string, string>): Record<string, string> => {
+    if (labelNames.length === 0) return out;
+    if (labelNames.some((name) => out[name] === OVERFLOW_LABEL_VALUE)) return fold('reserved');
+    const key = promClientSeriesKey(sortedNames, out);
+    const shape = lengthsOf(out);
+    const known = series.get(key);
+    if (known === shape) return out;
+    if (known !== undefined) return fold('ambiguous');
+    if (series.size - 1 >= cap) return fold('cap');
+    series.set(key, shape);
+    return out;
+  };
+  const fold = (reason: OverflowReason): Record<string, string> => {
+    hooks.onOverflow(m.name, reason);
     return overflow;
+  };
+
+  /** Sanitised labels of an admitted series or the overflow series; `undefined` when refused. */
+  const guard = (labels: Labels): Record<string, string> | undefined => {
+    const out = resolve(labels);
+    return out && admit(out);
+  };
+
+  /** `remove(labels)`: frees the label set's place under the cap. */
+  const release = (labels: Labels): Record<string, string> | undefined => {
+    const out = resolve(labels);
+    if (!out) return undefined;
+    const key = promClientSeriesKey(sortedNames, out);
+    if (key !== overflowKey && series.get(key) === lengthsOf(out)) series.delete(key);
+    return out;
   };
 
   const finite = (value: unknown, allowNegative: boolean): boolean => {
@@ -124,6 +176,18 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
       return false;
     }
     return true;
+  };
+
+  /** Records `value` under the guarded `labels` (a labelled metric called without labels is refused). */
+  const withLabels = (
+    labels: Labels,
+    value: unknown,
+    allowNegative: boolean,
+    record: (labels: Record<string, string>) => unknown,
+  ): unknown => {
+    if (!finite(value, allowNegative)) return undefined;
+    const guarded = guard(labels);
+    return guarded && record(guarded);
   };
 
   /** Wraps `method(labels?, value?)`; `check` validates the value. */
@@ -138,14 +202,16 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
           if (isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
             const opts = a as { labels?: Labels; value?: unknown; exemplarLabels?: Labels };
             if (!finite(opts.value, allowNegative)) return undefined;
+            const labels = guard(opts.labels ?? {});
+            if (!labels) return undefined;
             const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
-            return original.call(m, { ...opts, labels: guard(opts.labels ?? {}), ...(exemplarLabels ? { exemplarLabels } : {}) });
+            return original.call(m, { ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) });
           }
-          if (isLabels(a)) return finite(b, allowNegative) ? original.call(m, { labels: guard(a), value: b }) : undefined;
-          return finite(a, allowNegative) ? original.call(m, { value: a }) : undefined;
+          if (isLabels(a)) return withLabels(a, b, allowNegative, (labels) => original.call(m, { labels, value: b }));
+          return withLabels({}, a, allowNegative, () => original.call(m, { value: a }));
         }
-        if (isLabels(a)) return finite(b, allowNegative) ? original.call(m, guard(a), b) : undefined;
-        return finite(a, allowNegative) ? original.call(m, a) : undefined;
+        if (isLabels(a)) return withLabels(a, b, allowNegative, (labels) => original.call(m, labels, b));
+        return withLabels({}, a, allowNegative, () => original.call(m, a));
       } catch (error) {
         return report(error);
       }
@@ -153,15 +219,21 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
   };
 
   /** Wraps `method(labels?)` (labels only); `child` also for `labels()`, which must return a child. */
-  const wrapLabelled = (method: string, child = false): void => {
+  const wrapLabelled = (method: string, child = false, check = guard): void => {
     const original = m[method] as AnyFn | undefined;
     if (typeof original !== 'function') return;
     m[method] = function guarded(this: unknown, ...args: unknown[]): unknown {
       try {
-        if (!child && (args.length === 0 || args[0] === undefined)) return original.call(m);
-        // labels('a', 'b') is positional; labels({ ... }) names them. Either way a full, guarded set.
+        if (!child && (args.length === 0 || args[0] === undefined)) {
+          // No labels: the metric's one series when it has no labels; refused (missing) otherwise.
+          return labelNames.length === 0 || check({}) ? original.call(m) : undefined;
+        }
+        // labels('a', 'b') is positional (a value not given is the empty one, as `labels()` always
+        // gave); labels({ ... }) names them, and a name left out is refused. Either way a full set.
         const labels = isLabels(args[0]) ? args[0] : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
-        return original.call(m, guard(labels));
+        const guarded = check(labels);
+        if (guarded) return original.call(m, guarded);
+        return child ? NOOP_CHILD : undefined;
       } catch (error) {
         report(error);
         // `metric.labels(x).inc()` must not throw either: a child that records nothing.
@@ -182,12 +254,13 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
     wrapLabelled('zero');
   }
   wrapLabelled('labels', true);
-  wrapLabelled('remove');
+  wrapLabelled('remove', false, release);
   wrapStartTimer(m, report);
 
   const reset = m.reset as AnyFn;
   m.reset = function guardedReset(): unknown {
-    admitted.clear();
+    series.clear();
+    series.set(overflowKey, lengthsOf(overflow));
     return reset.call(m);
   };
 }

@@ -1,11 +1,20 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, register as globalRegistry, Registry, type Metric } from 'prom-client';
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import { Counter, register as globalRegistry, Registry, type Metric } from 'prom-client';
 import { renderExposition, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
 import { VEZA_CATALOG, VezaMetric, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
 import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
-import { duplicateCatalogMetric, metricClash, recordingRefused, seriesOverflow } from '../veza-metrics.messages';
-import { guardMetric, type SeriesGuardHooks } from './series-guard';
+import {
+  ambiguousLabelSet,
+  defaultMonitorsShared,
+  duplicateCatalogMetric,
+  metricClash,
+  recordingRefused,
+  reservedLabelValue,
+  seriesOverflow,
+} from '../veza-metrics.messages';
+import { promClientVersion, startDefaultMetrics, type DefaultMetricsHandle } from '../compat/prom-client';
+import { guardMetric, type OverflowReason, type SeriesGuardHooks } from './series-guard';
 import { loadTraceReader, type TraceReader } from '../tracing/trace-context';
 import {
   createMetric,
@@ -36,7 +45,7 @@ const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_r
  * process never share counts. Inject it to reach the registry, e.g. to register metrics of your own.
  */
 @Injectable()
-export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDestroy {
+export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   /** The registry `/metrics` renders. */
   readonly registry: Registry;
   private readonly metrics = new Map<string, Metric>();
@@ -49,6 +58,8 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   readonly traceReader: TraceReader | undefined;
   private readonly logger = new Logger('VezaMetrics');
   private readonly guardHooks: SeriesGuardHooks;
+  /** prom-client's default metrics this registry started (event-loop monitor, GC observer): stopped on close. */
+  private defaults: DefaultMetricsHandle | undefined;
 
   constructor(readonly options: ResolvedVezaMetricsOptions) {
     this.ownsRegistry = options.registry === undefined;
@@ -80,9 +91,15 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
       this.logger.warn(message());
     };
     this.guardHooks = {
-      onOverflow: (metric) => {
+      onOverflow: (metric, reason: OverflowReason) => {
         overflows.inc({ metric });
-        logOnce(`overflow:${metric}`, () => seriesOverflow(metric, this.seriesCap(metric)));
+        logOnce(`overflow:${reason}:${metric}`, () =>
+          reason === 'cap'
+            ? seriesOverflow(metric, this.seriesCap(metric))
+            : reason === 'reserved'
+              ? reservedLabelValue(metric)
+              : ambiguousLabelSet(metric),
+        );
       },
       onError: (metric, error) => {
         refused.inc({ metric });
@@ -181,6 +198,20 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     if (this.ownsRegistry) this.registry.clear();
   }
 
+  /**
+   * Stops the event-loop monitor and the GC observer of the default metrics this registry started:
+   * last, after the final Pushgateway push (which reads them) and once the HTTP server is closed, so
+   * that a closed application leaves nothing running. In a registry the application brought, those
+   * metrics are taken out too, so that the next application starts live ones.
+   */
+  onApplicationShutdown(): void {
+    const defaults = this.defaults;
+    if (!defaults) return;
+    this.defaults = undefined;
+    defaults.stop();
+    if (!this.ownsRegistry) for (const name of defaults.names) this.registry.removeSingleMetric(name);
+  }
+
   private foreignMetrics(): Metric[] {
     if (this.registry === globalRegistry) return [];
     return (globalRegistry.getMetricsAsArray() as unknown as Metric[]).filter(
@@ -211,7 +242,10 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     const { prefix } = this.options.defaultMetrics;
     // A registry the app brought may already hold them (a previous app, or the app itself).
     if (this.registry.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined) {
-      collectDefaultMetrics({ register: this.registry, prefix });
+      this.defaults = startDefaultMetrics(this.registry, prefix);
+      const { monitors, observers } = this.defaults.started;
+      if (!this.defaults.shared && (monitors !== 1 || observers !== 1))
+        this.logger.warn(defaultMonitorsShared(monitors, observers, promClientVersion()));
     }
     // Gauges named *_total break Prometheus' naming rules; each is the sum of its unsuffixed twin
     // (sum(nodejs_active_handles) in PromQL), so dropping them loses nothing.

@@ -1,4 +1,4 @@
-import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Injectable, Module, Param, Post } from '@nestjs/common';
 import fc from 'fast-check';
 import {
   Counted,
@@ -10,7 +10,8 @@ import {
   VezaMetricsService,
   type VezaMetricOf,
 } from '../../src';
-import { startApp } from '../utils/app';
+import { ADAPTERS, startApp } from '../utils/app';
+import { parseExposition, sampleValue } from '../utils/exposition';
 import { rawRequest } from '../utils/raw-http';
 import { findTool, promtoolCheckMetrics } from '../utils/tools';
 
@@ -156,4 +157,75 @@ describeWithPromtool('10,000 hostile label values through every path that produc
       await app.close();
     }
   }, 180_000);
+});
+
+/** Two labels straight from a request body: through an injected metric and through a service helper. */
+@Controller('label')
+class LabelController {
+  constructor(
+    @InjectMetric(VezaMetric.Errors) private readonly errors: VezaMetricOf<typeof VezaMetric.Errors>,
+    private readonly metrics: VezaMetricsService,
+  ) {}
+
+  @Post()
+  @HttpCode(204)
+  record(@Body() body: { a: unknown; b: unknown }): void {
+    this.errors.inc({ type: body.a as string, severity: body.b as string });
+    this.metrics.recordDatabaseError(body.a as string, body.b as string);
+  }
+}
+
+describe.each(ADAPTERS)('label values from requests against the series cap (%s)', (kind) => {
+  const post = (url: string, a: string, b: string): Promise<Response> =>
+    fetch(`${url}/label`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ a, b }) });
+  const seriesOf = (text: string, name: string) => parseExposition(text).get(name)?.samples ?? [];
+
+  it('keeps the cap exact against values made of "\\u0000=": 100 series and the overflow series, every request counted', async () => {
+    const { app, url } = await startApp(kind, {
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, cardinality: { maxSeries: 100 } })],
+      controllers: [LabelController],
+    });
+    try {
+      // Every split of one run of "\u0000=" between the two labels is a label set of its own: 496 of them.
+      let sent = 0;
+      for (let n = 0; n < 31; n++) {
+        for (let i = 0; i <= n; i++) {
+          const res = await post(url, '\u0000='.repeat(i), '\u0000='.repeat(n - i));
+          expect(res.status).toBe(204);
+          sent++;
+        }
+      }
+      const text = await (await fetch(`${url}/metrics`)).text();
+      for (const name of ['veza_errors_total', 'veza_database_query_errors_total']) {
+        const series = seriesOf(text, name);
+        expect([name, series.length, series.reduce((sum, s) => sum + s.value, 0)]).toEqual([name, 101, sent]);
+        expect([name, sampleValue(text, 'veza_metrics_series_overflow_total', { metric: name })]).toEqual([name, sent - 100]);
+      }
+      expect(sampleValue(text, 'veza_errors_total', { type: '__overflow__', severity: '__overflow__' })).toBe(sent - 100);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+
+  it('tells the overflow series from a request that sends "__overflow__", and keeps apart label sets prom-client would merge', async () => {
+    const { app, url } = await startApp(kind, {
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, cardinality: { maxSeries: 100 } })],
+      controllers: [LabelController],
+    });
+    try {
+      await post(url, '__overflow__', 'x');
+      // prom-client keys veza_errors_total by "severity:<b>,type:<a>,": these two share a key.
+      await post(url, '', 'p,type:q');
+      await post(url, 'q,type:', 'p');
+      await post(url, 'q,type:', 'p');
+      const text = await (await fetch(`${url}/metrics`)).text();
+      expect(seriesOf(text, 'veza_errors_total').map((s) => [s.labels, s.value])).toEqual([
+        [{ type: '__overflow__', severity: '__overflow__' }, 3],
+        [{ type: '', severity: 'p,type:q' }, 1],
+      ]);
+      expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(3);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });

@@ -127,14 +127,107 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'a' })).toBe(1);
   });
 
-  it('counts a missing label and an empty one as two label sets, as prom-client does', async () => {
-    const counter = ctx.registry.get(VezaMetric.CacheHits);
-    for (let i = 0; i < 3; i++) counter.inc({ subsystem: `s${i}` });
-    counter.inc({});
-    counter.inc({ subsystem: '' });
-    counter.inc({ subsystem: 'one-too-many' });
+  it('refuses a recording that leaves out a declared label: no series, one error counted per call, logged once, never thrown', async () => {
+    const logins = ctx.registry.get(VezaMetric.LoginAttempts);
+    const health = ctx.registry.get(VezaMetric.HealthCheckStatus);
+    const sizes = ctx.registry.get(VezaMetric.FileUploadSize);
+    expect(() => logins.inc()).not.toThrow();
+    expect(() => logins.inc(2)).not.toThrow();
+    expect(() => logins.inc({})).not.toThrow();
+    expect(() => logins.labels({} as never).inc()).not.toThrow();
+    expect(() => health.set(1)).not.toThrow();
+    expect(() => health.setToCurrentTime()).not.toThrow();
+    expect(() => sizes.observe(10)).not.toThrow();
+    expect(() => sizes.startTimer()()).not.toThrow();
+    expect(() => sizes.zero({})).not.toThrow();
+    // Given, even empty or undefined, a label is there: these record.
+    logins.inc({ success: '' });
+    logins.inc({ success: undefined });
+    const text = await ctx.render();
+    expect(seriesOf(text, 'veza_auth_login_attempts_total').map((s) => [s.labels, s.value])).toEqual([[{ success: '' }, 2]]);
+    expect(seriesOf(text, 'veza_health_check_status')).toEqual([]);
+    expect(seriesOf(text, 'veza_file_upload_size_bytes')).toEqual([]);
+    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_auth_login_attempts_total' })).toBe(4);
+    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_health_check_status' })).toBe(2);
+    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_file_upload_size_bytes' })).toBe(3);
+    expect(warn.mock.calls.filter(([m]) => String(m).includes('"veza_auth_login_attempts_total"'))).toEqual([
+      [
+        'A recording into "veza_auth_login_attempts_total" was refused and skipped: label "success" missing (every recording gives all of success).',
+      ],
+    ]);
+  });
+
+  it('keeps the cap exact whatever the values hold: values full of \\u0000= make distinct label sets, each counted', async () => {
+    // With the old key (`=value\u0000` per label) every split of one string of "\u0000=" between the two
+    // labels was one label set for the guard and a series of its own for prom-client.
+    const errors = ctx.registry.get(VezaMetric.DatabaseQueryErrors);
+    let recorded = 0;
+    for (let n = 0; n < 10; n++) {
+      for (let i = 0; i <= n; i++) {
+        errors.inc({ operation: '\u0000='.repeat(i), error_type: '\u0000='.repeat(n - i) });
+        recorded++;
+      }
+    }
+    const text = await ctx.render();
+    const series = seriesOf(text, 'veza_database_query_errors_total');
+    expect(recorded).toBe(55);
+    expect(series).toHaveLength(6);
+    expect(series.reduce((sum, s) => sum + s.value, 0)).toBe(55);
+    expect(sampleValue(text, 'veza_database_query_errors_total', { operation: '__overflow__', error_type: '__overflow__' })).toBe(50);
+    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_database_query_errors_total' })).toBe(50);
+  });
+
+  it('folds an input value equal to the overflow marker into the overflow series, counted as overflow, below the cap', async () => {
+    const errors = ctx.registry.get(VezaMetric.Errors);
+    errors.inc({ type: '__overflow__', severity: 'high' });
+    ctx.service.recordCacheHit('__overflow__');
+    ctx.service.recordCacheHit('real');
+    const text = await ctx.render();
+    expect(seriesOf(text, 'veza_errors_total').map((s) => [s.labels, s.value])).toEqual([
+      [{ type: '__overflow__', severity: '__overflow__' }, 1],
+    ]);
+    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: '__overflow__' })).toBe(1);
+    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'real' })).toBe(1);
+    // The overflow series holds exactly what veza_metrics_series_overflow_total counts.
+    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(1);
+    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_cache_hits_total' })).toBe(1);
+    expect(warn.mock.calls.filter(([m]) => String(m).includes('"veza_cache_hits_total"'))).toEqual([
+      [
+        'A recording into "veza_cache_hits_total" carried the label value __overflow__, which is reserved for the overflow series: it is folded into that series and counted in veza_metrics_series_overflow_total (logged once).',
+      ],
+    ]);
+  });
+
+  it('keeps apart two label sets that prom-client would key alike: the second goes to the overflow series', async () => {
+    // prom-client keys a series `severity:<v>,type:<v>,`: these two label sets share that key.
+    const errors = ctx.registry.get(VezaMetric.Errors);
+    errors.inc({ severity: 'p,type:q', type: '' });
+    errors.inc({ severity: 'p', type: 'q,type:' }, 5);
+    const text = await ctx.render();
+    expect(seriesOf(text, 'veza_errors_total').map((s) => [s.labels, s.value])).toEqual([
+      [{ type: '', severity: 'p,type:q' }, 1],
+      [{ type: '__overflow__', severity: '__overflow__' }, 5],
+    ]);
+    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(1);
+  });
+
+  it("frees a label set's place under the cap when remove() takes its series out", async () => {
+    const hits = ctx.registry.get(VezaMetric.CacheHits);
+    for (let i = 0; i < 5; i++) hits.inc({ subsystem: `s${i}` });
+    hits.remove({ subsystem: 's0' });
+    hits.remove('s1');
+    hits.inc({ subsystem: 'n0' });
+    hits.inc({ subsystem: 'n1' });
+    hits.inc({ subsystem: 'n2' });
     const series = seriesOf(await ctx.render(), 'veza_cache_hits_total');
-    expect(series.map((s) => s.labels.subsystem)).toEqual(['s0', 's1', 's2', undefined, '', '__overflow__']);
+    expect(series.map((s) => [s.labels.subsystem, s.value])).toEqual([
+      ['s2', 1],
+      ['s3', 1],
+      ['s4', 1],
+      ['n0', 1],
+      ['n1', 1],
+      ['__overflow__', 1],
+    ]);
   });
 
   it('starts counting again from zero after reset()', async () => {
