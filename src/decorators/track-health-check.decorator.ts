@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, SUCCESS } from '../explorer/instrument';
-import { labelFrom, SeriesCache } from '../explorer/labels';
+import { detached, labelFrom, SeriesCache } from '../explorer/labels';
 import { histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
@@ -21,8 +21,16 @@ const OK = 1;
 const SLOW = 0.5;
 const DOWN = 0;
 
-/** The status of a `@nestjs/terminus` indicator result, or `undefined` when `result` is not one. */
+/** The status of a `@nestjs/terminus` indicator result, or `undefined` when `result` is not one (or cannot be read). */
 function terminusStatus(result: unknown): number | undefined {
+  try {
+    return readStatus(result);
+  } catch {
+    return undefined;
+  }
+}
+
+function readStatus(result: unknown): number | undefined {
   if (typeof result !== 'object' || result === null) return undefined;
   const entries = Object.values(result);
   if (entries.length === 0) return undefined;
@@ -78,7 +86,11 @@ export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
         const scale = metrics.definition(VezaMetric.HealthCheckDuration).scale;
         const durationMetric = metrics.get(VezaMetric.HealthCheckDuration);
         const statusGauge = metrics.get(VezaMetric.HealthCheckStatus);
-        const durations = new SeriesCache(['service'], (labels) => histogramSeries(durationMetric, labels));
+        // The status gauge is set with the labels kept here (cut, copied): prom-client keeps what it is given.
+        const services = new SeriesCache(['service'], (labels) => ({
+          duration: histogramSeries(durationMetric, labels),
+          labels: { service: detached(labels.service) },
+        }));
         return {
           end(outcome, value, seconds, args) {
             if (outcome === CANCELLED) return;
@@ -89,9 +101,9 @@ export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
               const reported = isHealthy ? (isHealthy(value as R) ? OK : DOWN) : (terminusStatus(value) ?? OK);
               status = reported === OK && ms > slowMs ? SLOW : reported;
             }
-            const duration = durations.one(s);
-            duration.observe(ms * scale);
-            statusGauge.set({ service: s }, status);
+            const service = services.one(s);
+            service.duration.observe(ms * scale);
+            statusGauge.set({ ...service.labels }, status);
           },
         };
       },

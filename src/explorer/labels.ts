@@ -1,15 +1,44 @@
+import { MAX_LABEL_VALUE_LENGTH, sanitizeLabelValue } from '../registry/series-guard';
 import { labelNotString, labelsDoNotMatch, notANumber } from '../veza-metrics.messages';
 import type { Labels } from './series';
 
+/**
+ * A copy of `text` that shares no memory with the string it came from. V8 keeps a substring of 13
+ * units or more as a view on its parent: a 256-unit cut of a 1 MB value would keep the whole 1 MB
+ * alive for as long as the cut is kept. JSON's parser builds a new string.
+ */
+export function detached(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
+
+/**
+ * A label value as the series guard records it: cut to {@link MAX_LABEL_VALUE_LENGTH} UTF-16 units
+ * and made well-formed, in memory of its own. A value already short enough is returned as it is (the
+ * guard leaves it as it is too, but for a lone surrogate, which it replaces).
+ */
+export function boundedLabel(value: string): string {
+  return value.length <= MAX_LABEL_VALUE_LENGTH ? value : detached(sanitizeLabelValue(value));
+}
+
 /** Past this many distinct label sets, a decorator's series are no longer cached (an unbounded label). */
 const CACHE_LIMIT = 500;
+/**
+ * Past this many UTF-16 units of keys, likewise. A key holds the call's label values, each already cut
+ * to 256 units (plus its length), so a cache holds at most 500 entries and 65,536 units of keys
+ * (128 KiB); each entry's series keeps the same values once more (its labels, prom-client's key of
+ * the series), so a full cache of long values stays under 512 KiB (measured: bench/memory-decorators.bench.ts).
+ */
+const CACHE_UNITS = 65_536;
 
 /**
  * The series of one metric for label values known only at call time (an order's status, an error
  * type), cached by value so that a repeated value costs a `Map` lookup rather than a label hash.
+ * Nothing it keeps holds a value longer than the series guard would record: keys are made of cut
+ * values, copied out of the caller's strings, and the series it makes are given cut values.
  */
 export class SeriesCache<S> {
   private readonly cache = new Map<string, S>();
+  private units = 0;
 
   constructor(
     private readonly labelNames: readonly string[],
@@ -19,18 +48,22 @@ export class SeriesCache<S> {
   /** The series of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
   get(labels: Readonly<Record<string, unknown>>): S {
     if (this.labelNames.length === 1 && Object.keys(labels).length === 1) return this.one(labels[this.labelNames[0]]);
+    // Each value with its length first: values holding the separator cannot make two label sets one key.
     let key = '';
     for (const name of this.labelNames) {
       const value = labels[name];
       if (typeof value !== 'string') throw new Error(labelNotString(name, value));
-      key += `${value}\u0000`;
+      const cut = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
+      key += `${cut.length}:${cut}`;
     }
     let series = this.cache.get(key);
     if (series === undefined) {
       const names = Object.keys(labels);
       if (names.length !== this.labelNames.length) throw new Error(labelsDoNotMatch(names, this.labelNames));
-      series = this.make(labels as Labels);
-      if (this.cache.size < CACHE_LIMIT) this.cache.set(key, series);
+      const bounded: Record<string, string> = {};
+      for (const name of this.labelNames) bounded[name] = boundedLabel(labels[name] as string);
+      series = this.make(bounded);
+      this.keep(key, series);
     }
     return series;
   }
@@ -39,12 +72,20 @@ export class SeriesCache<S> {
   one(value: unknown): S {
     const name = this.labelNames[0];
     if (typeof value !== 'string') throw new Error(labelNotString(name, value));
-    let series = this.cache.get(value);
+    const key = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
+    let series = this.cache.get(key);
     if (series === undefined) {
-      series = this.make({ [name]: value });
-      if (this.cache.size < CACHE_LIMIT) this.cache.set(value, series);
+      series = this.make({ [name]: boundedLabel(value) });
+      this.keep(key, series);
     }
     return series;
+  }
+
+  /** Bound: {@link CACHE_LIMIT} entries and {@link CACHE_UNITS} units of keys; past either, not kept. */
+  private keep(key: string, series: S): void {
+    if (this.cache.size >= CACHE_LIMIT || this.units + key.length > CACHE_UNITS) return;
+    this.units += key.length;
+    this.cache.set(detached(key), series);
   }
 }
 
@@ -69,7 +110,7 @@ export function labelFrom(label: string, source: string | ((...args: never[]) =>
   if (typeof source === 'string') return source;
   const value = applyArgs(source, args);
   if (typeof value !== 'string') throw new Error(labelNotString(label, value));
-  return value;
+  return boundedLabel(value);
 }
 
 /** A size or an amount: a finite number >= 0, or a problem. */
@@ -81,16 +122,26 @@ export function amount(what: string, value: unknown): number {
 const CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const CLASS_NAME = /^[A-Za-z_$][\w$]{0,63}$/;
 
+/** `object[key]`, or `undefined` when reading it throws (a getter, a Proxy trap, a revoked Proxy). */
+export function readSafely(object: unknown, key: string): unknown {
+  try {
+    return (object as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A bounded name for an error: its `code` when it has a short one (`ER_DUP_ENTRY`, `23505`,
  * `ECONNREFUSED`), else its class name (`QueryFailedError`), else `Error`. Never its message, which
- * would make one series per distinct message.
+ * would make one series per distinct message. A property that cannot be read counts as absent: the
+ * error itself goes on to the caller untouched.
  */
 export function errorType(error: unknown): string {
   if (typeof error === 'object' && error !== null) {
-    const code = (error as { code?: unknown }).code;
+    const code = readSafely(error, 'code');
     if ((typeof code === 'string' && CODE.test(code)) || (typeof code === 'number' && Number.isInteger(code))) return String(code);
-    const name = (error as { constructor?: { name?: unknown } }).constructor?.name;
+    const name = readSafely(readSafely(error, 'constructor'), 'name');
     if (typeof name === 'string' && CLASS_NAME.test(name) && name !== 'Object') return name;
   }
   return 'Error';

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, type Metric } from 'prom-client';
+import { sanitizeLabelValue } from '../registry/series-guard';
+import { detached } from './labels';
 
 /**
  * One series of a metric (a fixed set of label values), resolved once at bootstrap so that a
@@ -10,7 +12,11 @@ import { Counter, Gauge, Histogram, type Metric } from 'prom-client';
  * `reset()`, `remove()` or `set()` (which replace or drop entries) it still writes exactly where
  * prom-client would, so `/metrics` and the injected metric objects stay consistent. When the entry is
  * missing (first call, after a reset), or when this prom-client's internals are not the ones checked
- * at start-up, the series goes through prom-client's public API instead.
+ * at start-up, the series goes through prom-client's public API instead. An entry is written in
+ * place only once it is known to hold exactly these labels: after a call through the API (and the
+ * series guard on it) finds it so. A label set the guard folded into its overflow series, or one
+ * whose prom-client key another label set already holds, never passes that check, so every one of
+ * its calls goes through the guard.
  */
 export type Labels = Readonly<Record<string, string>>;
 
@@ -26,6 +32,7 @@ export interface HistogramSeries {
 }
 
 interface Entry {
+  labels?: Readonly<Record<string, unknown>>;
   value: number;
   sum: number;
   count: number;
@@ -40,6 +47,17 @@ interface Internals {
 
 const internals = (metric: Metric): Internals => metric as unknown as Internals;
 
+/** The entry under `hash` when it is the series of exactly `labels` (as prom-client stored them), else `undefined`. */
+function entryOf(metric: Metric, hash: string, labels: Labels): Entry | undefined {
+  const entry = internals(metric).hashMap[hash];
+  const stored = entry?.labels;
+  if (stored === undefined || stored === null) return undefined;
+  const names = Object.keys(labels);
+  if (Object.keys(stored).length !== names.length) return undefined;
+  for (const name of names) if (stored[name] !== labels[name]) return undefined;
+  return entry;
+}
+
 /** prom-client's series key: `name:value,` for each label, names sorted. */
 function hashOf(sortedLabelNames: readonly string[], labels: Labels): string {
   let hash = '';
@@ -48,6 +66,9 @@ function hashOf(sortedLabelNames: readonly string[], labels: Labels): string {
 }
 
 class FastCounter implements CounterSeries, GaugeSeries {
+  /** The entry last found to hold exactly these labels: written in place while it is still the one in the map. */
+  private entry: Entry | undefined;
+
   constructor(
     private readonly metric: Counter | Gauge,
     private readonly hash: string,
@@ -56,14 +77,20 @@ class FastCounter implements CounterSeries, GaugeSeries {
 
   inc(): void {
     const entry = internals(this.metric).hashMap[this.hash];
-    if (entry !== undefined) entry.value += 1;
-    else this.metric.inc({ ...this.labels }, 1);
+    if (entry !== undefined && entry === this.entry) entry.value += 1;
+    else {
+      this.metric.inc({ ...this.labels }, 1);
+      this.entry = entryOf(this.metric, this.hash, this.labels);
+    }
   }
 
   dec(): void {
     const entry = internals(this.metric).hashMap[this.hash];
-    if (entry !== undefined) entry.value -= 1;
-    else (this.metric as Gauge).dec({ ...this.labels }, 1);
+    if (entry !== undefined && entry === this.entry) entry.value -= 1;
+    else {
+      (this.metric as Gauge).dec({ ...this.labels }, 1);
+      this.entry = entryOf(this.metric, this.hash, this.labels);
+    }
   }
 }
 
@@ -88,6 +115,8 @@ class FastHistogram implements HistogramSeries {
   private readonly keys: readonly string[];
   /** prom-client counts a value above every bound in a bucket `-1` when one exists: kept, to match. */
   private readonly overflow: string | undefined;
+  /** As {@link FastCounter}'s. */
+  private entry: Entry | undefined;
 
   constructor(
     private readonly metric: Histogram,
@@ -101,7 +130,11 @@ class FastHistogram implements HistogramSeries {
 
   observe(value: number): void {
     const entry = internals(this.metric).hashMap[this.hash];
-    if (entry === undefined || !Number.isFinite(value)) return this.metric.observe({ ...this.labels }, value);
+    if (entry === undefined || entry !== this.entry || !Number.isFinite(value)) {
+      this.metric.observe({ ...this.labels }, value);
+      this.entry = entryOf(this.metric, this.hash, this.labels);
+      return;
+    }
     // prom-client's findBound: the first bound >= value; above them all, only +Inf counts it.
     const { bounds } = this;
     let key = this.overflow;
@@ -181,13 +214,20 @@ const fcHash = (m: Metric, labels: Labels): string => hashOf(internals(m).sorted
 const fastFor = (metric: Metric): boolean =>
   fastPathAvailable() && !internals(metric).enableExemplars && typeof internals(metric).hashMap === 'object';
 
-/** Fixed labels must name every label of the metric, and nothing else, with string values. */
+/**
+ * Fixed labels must name every label of the metric, and nothing else, with string values. The copy
+ * kept holds each value as the series guard records it (cut to 256 units, well-formed), in memory of
+ * its own: a series never keeps a caller's long string alive, and its key is the guard's.
+ */
 function checked(metric: Metric, labels: Labels): Labels {
   const names = (metric as unknown as { labelNames: readonly string[] }).labelNames;
   const keys = Object.keys(labels);
   const ok = keys.length === names.length && names.every((n) => typeof labels[n] === 'string');
   if (!ok) throw new Error(`labels {${keys.join(', ')}} do not match the label names {${names.join(', ')}}`);
-  return Object.freeze({ ...labels });
+  const copy: Record<string, string> = {};
+  // In the order given: prom-client shows a series' labels in the order of the first recording.
+  for (const name of keys) copy[name] = detached(sanitizeLabelValue(labels[name]));
+  return Object.freeze(copy);
 }
 
 /** The series of `counter` with exactly `labels`. */
