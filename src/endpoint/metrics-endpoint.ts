@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
@@ -42,6 +43,8 @@ export class MetricsEndpoint {
 
 interface FastifyReplyLike {
   readonly sent: boolean;
+  /** Node's response under the reply: the send timeout and the shutdown destroy its connection. */
+  readonly raw: ServerResponse;
   code(status: number): FastifyReplyLike;
   headers(values: Record<string, string | number>): FastifyReplyLike;
   send(payload: Readable | string): unknown;
@@ -59,11 +62,16 @@ function send(adapterType: string, req: { method?: string }, res: unknown, answe
     return;
   }
   const reply = res as FastifyReplyLike;
-  if (reply.sent) return;
+  if (reply.sent || reply.raw.destroyed) {
+    answer.lease?.release();
+    return;
+  }
   try {
+    answer.lease?.send(reply.raw);
     const payload = typeof answer.body === 'string' ? answer.body : exposition(answer.body);
     reply.code(answer.status).headers(answerHeaders(answer)).send(payload);
   } catch {
     // Answered or closed meanwhile: nothing of ours to send any more.
+    answer.lease?.release();
   }
 }

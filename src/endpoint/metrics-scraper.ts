@@ -1,12 +1,14 @@
-import { Injectable, Logger } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Counter } from 'prom-client';
+import { collectFailuresCounter } from '../exposition/collect-failures';
 import { CONTENT_TYPES, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { collectorFailed, scrapeFailed } from '../veza-metrics.messages';
-import { MetricsAuthenticator } from './metrics-auth';
+import { MetricsAuthenticator, type MetricsCredentials } from './metrics-auth';
+import { ScrapeLimiter, type ScrapeAbort, type ScrapeLease, type ScrapeLimits, type ScrapeRefusal } from './scrape-limiter';
 
 /** What a request to `/metrics` is answered: adapter-neutral, so the app's port and the metrics server share it. */
 export interface ScrapeResponse {
@@ -14,6 +16,8 @@ export interface ScrapeResponse {
   readonly headers: Readonly<Record<string, string>>;
   /** A short message, or the exposition's bytes as the chunks it was rendered in. */
   readonly body: string | readonly Buffer[];
+  /** The admitted scrape's hold on the limits: handed the response it is sent on, or released. */
+  readonly lease?: ScrapeLease;
 }
 
 /** The body's length in bytes, for `Content-Length`. */
@@ -54,11 +58,15 @@ export type NodeResponseLike = Pick<ServerResponse, 'writeHead' | 'end' | 'heade
 /**
  * Writes an answer to a Node response; the body of a `HEAD` request is left out. Never throws: a
  * response something else already answered (a timeout middleware) or whose client is gone is left
- * as it is.
+ * as it is. The answer's lease follows the response (send timeout, release when it ends).
  */
 export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head: boolean): void {
-  if (res.headersSent || res.writableEnded || res.destroyed) return;
+  if (res.headersSent || res.writableEnded || res.destroyed) {
+    answer.lease?.release();
+    return;
+  }
   try {
+    answer.lease?.send(res as ServerResponse);
     res.writeHead(answer.status, answerHeaders(answer));
     if (head) res.end();
     else if (typeof answer.body === 'string') res.end(answer.body);
@@ -66,79 +74,168 @@ export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head:
     else pipeline(exposition(answer.body), res, () => undefined);
   } catch {
     // The response was answered or closed meanwhile: nothing of ours to send any more.
+    answer.lease?.release();
   }
 }
 
 /** The parts of a request the scrape looks at. */
 export interface ScrapeRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Where it comes from: one client address gets a fair share of the limits when no credentials are required. */
+  readonly socket?: { readonly remoteAddress?: string } | null;
+}
+
+/** Why a scrape was refused (the `reason` of `veza_metrics_scrapes_rejected_total`). */
+export type ScrapeRejection = 'unauthorized' | ScrapeRefusal;
+
+/** What a {@link ScrapeHandler} serves, and under which limits. */
+export interface ScrapeHandlerOptions {
+  /** Credentials every scrape must carry; none: the endpoint is open and its limits shared fairly by client address. */
+  readonly auth: MetricsCredentials | undefined;
+  readonly limits: ScrapeLimits;
+  /** Renders the exposition in `format`; a rejection is answered 500. */
+  readonly render: (format: ExpositionFormat) => Promise<readonly Buffer[]>;
+  /** Counts a scrape refused before rendering. */
+  readonly onRejected?: (reason: ScrapeRejection) => void;
+  /** Counts a scrape whose connection was destroyed while sending. */
+  readonly onAborted?: (reason: ScrapeAbort) => void;
 }
 
 const TEXT_PLAIN = 'text/plain; charset=utf-8';
 
-/**
- * Answers scrapes: authentication, a limit on concurrent scrapes (more are answered 503 at once),
- * format negotiation (OpenMetrics when the scraper asks for it), and a render that a failing or
- * hanging scrape-time source cannot break: it is left out, counted, and everything else is served.
- */
-@Injectable()
-export class MetricsScraper {
-  private readonly logger = new Logger('VezaMetrics');
-  private readonly authenticator: MetricsAuthenticator | undefined;
-  private readonly collectFailures: Counter<'metric' | 'reason'>;
-  private readonly rejected: Counter<'reason'>;
-  private readonly loggedFailures = new Set<string>();
-  private inFlight = 0;
+const refused = (reason: ScrapeRefusal): ScrapeResponse => ({
+  status: 503,
+  headers: { 'Content-Type': TEXT_PLAIN, 'Retry-After': '1' },
+  body:
+    reason === 'concurrency'
+      ? 'Too many concurrent scrapes\n'
+      : reason === 'bytes_in_flight'
+        ? 'Too many scrape bytes in flight\n'
+        : 'Shutting down\n',
+});
 
-  constructor(private readonly metrics: VezaMetricsRegistry) {
-    const { auth } = metrics.options.endpoint;
+/**
+ * Answers scrapes, on any Node HTTP server: authentication first (a refused request takes no slot
+ * and no byte), then the limits of {@link ScrapeLimiter}, format negotiation (OpenMetrics when the
+ * scraper asks for it) and the render. The metrics endpoint, the metrics listener and the cluster
+ * primary each have one; see {@link serveScrape} for a plain Node response.
+ */
+export class ScrapeHandler {
+  protected readonly logger = new Logger('VezaMetrics');
+  private readonly authenticator: MetricsAuthenticator | undefined;
+  private readonly limiter: ScrapeLimiter;
+
+  constructor(private readonly handlerOptions: ScrapeHandlerOptions) {
+    const { auth, limits, onAborted } = handlerOptions;
     this.authenticator = auth ? new MetricsAuthenticator(auth) : undefined;
-    this.collectFailures = metrics.selfCounter(
-      'veza_metrics_collect_failures_total',
-      'Metrics left out of a scrape because their scrape-time source failed or timed out',
-      ['metric', 'reason'],
-    );
-    this.rejected = metrics.selfCounter('veza_metrics_scrapes_rejected_total', 'Scrapes refused before rendering', ['reason']);
+    this.limiter = new ScrapeLimiter(limits, auth === undefined, onAborted);
   }
 
-  /** Answers one request to the metrics path. Never throws. */
+  /** Bytes of exposition held by scrapes being rendered or sent. */
+  get bytesInFlight(): number {
+    return this.limiter.bytesInFlight;
+  }
+
+  /**
+   * Answers one request to the metrics path. Never throws. A 200's `lease` must be handed the
+   * response it is sent on ({@link writeAnswer} does), or released.
+   */
   async scrape(request: ScrapeRequest): Promise<ScrapeResponse> {
+    const { onRejected = () => undefined, render } = this.handlerOptions;
     if (this.authenticator && !this.authenticator.verify(request.headers.authorization)) {
-      this.rejected.inc({ reason: 'unauthorized' });
+      onRejected('unauthorized');
       return {
         status: 401,
         headers: { 'Content-Type': TEXT_PLAIN, 'WWW-Authenticate': this.authenticator.challenge },
         body: 'Unauthorized\n',
       };
     }
-    const { maxConcurrent, timeoutMs, collectTimeoutMs } = this.metrics.options.endpoint.scrape;
-    if (this.inFlight >= maxConcurrent) {
-      this.rejected.inc({ reason: 'concurrency' });
-      return { status: 503, headers: { 'Content-Type': TEXT_PLAIN, 'Retry-After': '1' }, body: 'Too many concurrent scrapes\n' };
+    const lease = this.limiter.admit(request.socket?.remoteAddress ?? '');
+    if (typeof lease === 'string') {
+      onRejected(lease);
+      return refused(lease);
     }
-    this.inFlight++;
+    let body: readonly Buffer[];
+    const format = negotiate(request.headers.accept);
     try {
-      const format = negotiate(request.headers.accept);
-      const body = await this.metrics.renderChunks(format, {
-        deadline: performance.now() + timeoutMs,
-        collectTimeoutMs,
-        onCollectFailure: (metric, reason, error) => this.onCollectFailure(metric, reason, error),
-      });
-      return { status: 200, headers: { 'Content-Type': CONTENT_TYPES[format], 'Cache-Control': 'no-store' }, body };
+      body = await render(format);
     } catch (error) {
+      lease.release();
       this.logger.error(scrapeFailed(error));
       return { status: 500, headers: { 'Content-Type': TEXT_PLAIN }, body: 'Metrics unavailable\n' };
-    } finally {
-      this.inFlight--;
     }
+    if (!lease.rendered(bodyLength(body))) {
+      const reason = this.limiter.isClosed ? 'shutdown' : 'bytes_in_flight';
+      onRejected(reason);
+      return refused(reason);
+    }
+    return { status: 200, headers: { 'Content-Type': CONTENT_TYPES[format], 'Cache-Control': 'no-store' }, body, lease };
   }
 
-  private onCollectFailure(metric: string, reason: CollectFailure, error: unknown): void {
-    this.collectFailures.inc({ metric, reason });
-    const key = `${metric}:${reason}`;
-    if (this.loggedFailures.has(key)) return;
-    this.loggedFailures.add(key);
-    this.logger.warn(collectorFailed(metric, reason, error));
+  /** Refuses new scrapes and destroys the connections of scrapes being sent (call it when the server closes). */
+  close(): void {
+    this.limiter.close();
+  }
+}
+
+/**
+ * Serves one request to the metrics path on a plain Node response: auth, limits, render, send
+ * under the send timeout. The caller has matched the path and the method (`GET` or `HEAD`). Never
+ * throws.
+ *
+ * @example
+ * ```ts
+ * createServer((req, res) => (req.url === '/metrics' ? serveScrape(handler, req, res) : res.writeHead(404).end()));
+ * ```
+ */
+export function serveScrape(handler: ScrapeHandler, req: IncomingMessage, res: ServerResponse): void {
+  void handler.scrape(req).then((answer) => writeAnswer(res, answer, req.method === 'HEAD'));
+}
+
+/**
+ * The application's {@link ScrapeHandler}: renders its registry, counts refusals, aborted sends and
+ * failing scrape-time sources in its `veza_metrics_*` counters, and closes with the application,
+ * so that no scraper, however slow, holds `app.close()`.
+ */
+@Injectable()
+export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
+  constructor(metrics: VezaMetricsRegistry) {
+    const collectFailures = collectFailuresCounter(metrics);
+    const rejected: Counter<'reason'> = metrics.selfCounter('veza_metrics_scrapes_rejected_total', 'Scrapes refused before rendering', [
+      'reason',
+    ]);
+    const aborted: Counter<'reason'> = metrics.selfCounter(
+      'veza_metrics_scrapes_aborted_total',
+      'Scrapes whose connection was destroyed while sending (send timeout, shutdown)',
+      ['reason'],
+    );
+    const logger = new Logger('VezaMetrics');
+    // Bound: one key per metric of the registry and reason.
+    const logged = new Set<string>();
+    const onCollectFailure = (metric: string, reason: CollectFailure, error: unknown): void => {
+      collectFailures.inc({ metric, reason });
+      const key = `${metric}:${reason}`;
+      if (logged.has(key)) return;
+      logged.add(key);
+      logger.warn(collectorFailed(metric, reason, error));
+    };
+    const { auth, scrape } = metrics.options.endpoint;
+    super({
+      auth,
+      limits: scrape,
+      render: (format) =>
+        metrics.renderChunks(format, {
+          deadline: performance.now() + scrape.timeoutMs,
+          collectTimeoutMs: scrape.collectTimeoutMs,
+          onCollectFailure,
+        }),
+      onRejected: (reason) => rejected.inc({ reason }),
+      onAborted: (reason) => aborted.inc({ reason }),
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.close();
   }
 }
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
-import { MetricsScraper, writeAnswer } from './metrics-scraper';
+import { MetricsScraper, serveScrape } from './metrics-scraper';
 
 /**
  * The optional listener of its own for `/metrics` (option `metricsServer`): nothing but the
@@ -62,6 +62,6 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
       res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed\n');
       return;
     }
-    void this.scraper.scrape(req).then((answer) => writeAnswer(res, answer, req.method === 'HEAD'));
+    serveScrape(this.scraper, req, res);
   }
 }

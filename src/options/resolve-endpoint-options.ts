@@ -8,7 +8,13 @@ export interface ResolvedEndpointOptions {
   /** Serve on a listener of its own. */
   readonly server: { readonly port: number; readonly host: string } | undefined;
   readonly auth: { readonly bearerToken?: string; readonly basic?: { readonly username: string; readonly password: string } } | undefined;
-  readonly scrape: { readonly maxConcurrent: number; readonly timeoutMs: number; readonly collectTimeoutMs: number };
+  readonly scrape: {
+    readonly maxConcurrent: number;
+    readonly timeoutMs: number;
+    readonly collectTimeoutMs: number;
+    readonly maxBytesInFlight: number;
+    readonly sendTimeoutMs: number;
+  };
 }
 
 function positiveInteger(option: string, value: unknown, fallback: number, max: number): number {
@@ -65,13 +71,19 @@ export function resolveEndpointOptions(options: Record<string, unknown>): Resolv
 
   const scrapeValue = options.scrape ?? {};
   if (!isPlainObject(scrapeValue))
-    throw new Error(invalidOption('scrape', '{ maxConcurrent?, timeoutMs?, collectTimeoutMs? }', scrapeValue));
-  checkKeys('scrape', scrapeValue, ['maxConcurrent', 'timeoutMs', 'collectTimeoutMs']);
+    throw new Error(
+      invalidOption('scrape', '{ maxConcurrent?, timeoutMs?, collectTimeoutMs?, maxBytesInFlight?, sendTimeoutMs? }', scrapeValue),
+    );
+  checkKeys('scrape', scrapeValue, ['maxConcurrent', 'timeoutMs', 'collectTimeoutMs', 'maxBytesInFlight', 'sendTimeoutMs']);
   const timeoutMs = positiveInteger('scrape.timeoutMs', scrapeValue.timeoutMs, 10_000, 600_000);
   const scrape = {
     maxConcurrent: positiveInteger('scrape.maxConcurrent', scrapeValue.maxConcurrent, 2, 64),
     timeoutMs,
     collectTimeoutMs: positiveInteger('scrape.collectTimeoutMs', scrapeValue.collectTimeoutMs, Math.min(3_000, timeoutMs), timeoutMs),
+    // 32 MiB: two scrapes of the catalog filled to its caps (11 MiB each) fit, with room to spare.
+    maxBytesInFlight: positiveInteger('scrape.maxBytesInFlight', scrapeValue.maxBytesInFlight, 32 * 2 ** 20, 2 ** 32),
+    // Prometheus' own default scrape_timeout: past it, Prometheus has given up on the answer.
+    sendTimeoutMs: positiveInteger('scrape.sendTimeoutMs', scrapeValue.sendTimeoutMs, 10_000, 600_000),
   };
   return { app, server, auth, scrape };
 }

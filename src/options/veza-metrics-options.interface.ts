@@ -53,6 +53,19 @@ export interface ScrapeOptions {
   timeoutMs?: number;
   /** One scrape-time source's budget (a gauge's `collect`, a `@GaugeSource`). @defaultValue `3000` */
   collectTimeoutMs?: number;
+  /**
+   * Bytes of exposition held by scrapes being rendered or sent, all scrapes together (a single
+   * exposition bigger than this is still served, alone). A scrape that would not fit is answered
+   * 503 at once, without rendering, and counted in `veza_metrics_scrapes_rejected_total{reason="bytes_in_flight"}`.
+   * @defaultValue `33554432` (32 MiB)
+   */
+  maxBytesInFlight?: number;
+  /**
+   * How long sending one exposition may take; past it the connection is destroyed, its buffers
+   * released, and it is counted in `veza_metrics_scrapes_aborted_total{reason="send_timeout"}`.
+   * @defaultValue `10000` (Prometheus' default `scrape_timeout`)
+   */
+  sendTimeoutMs?: number;
 }
 
 /** Caps on the number of label sets (series) a metric may hold. */

@@ -25,7 +25,7 @@ describe('options', () => {
         app: true,
         server: undefined,
         auth: undefined,
-        scrape: { maxConcurrent: 2, timeoutMs: 10_000, collectTimeoutMs: 3_000 },
+        scrape: { maxConcurrent: 2, timeoutMs: 10_000, collectTimeoutMs: 3_000, maxBytesInFlight: 32 * 2 ** 20, sendTimeoutMs: 10_000 },
       },
       cardinality: { maxSeries: 2000, perMetric: {} },
       exemplars: true,
