@@ -73,6 +73,7 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
   exports: [VezaMetricsRegistry, VezaMetricsService, MetricsServer, ...metricProviders.map((p) => p.provide)],
 })
 export class VezaMetricsModule extends VezaMetricsConfigurableModule implements NestModule {
+  /** @internal Nest's injector builds the module. */
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: VezaMetricsRegistry,

@@ -11,9 +11,13 @@ export type VezaMetricKind = 'counter' | 'gauge' | 'histogram';
 export interface VezaMetricDefinition {
   /** The name under `naming: 'seed'` (the default), and the injection token in every mode. */
   readonly name: string;
+  /** Counter, gauge or histogram. */
   readonly kind: VezaMetricKind;
+  /** The `# HELP` text, the seed's. */
   readonly help: string;
+  /** The label names, in the seed's order. */
   readonly labelNames: readonly string[];
+  /** A histogram's bucket bounds (the `buckets` option overrides them); absent for other kinds. */
   readonly buckets?: readonly number[];
   /** Present where the seed's name breaks Prometheus' naming rules: what `naming: 'strict'` uses. */
   readonly strict?: {
@@ -73,7 +77,16 @@ export type VezaMetricName = (typeof VezaMetric)[keyof typeof VezaMetric];
 
 const M = VezaMetric;
 
-/** Every catalog metric, in the catalog's order (rows 1 to 30). */
+/**
+ * Every catalog metric, in the catalog's order (rows 1 to 30): name, kind, help, label names,
+ * buckets, and the strict name where the seed's breaks Prometheus' rules. For code that lists the
+ * catalog: dashboards, alert rules, documentation.
+ *
+ * @example
+ * ```ts
+ * const histograms = VEZA_CATALOG.filter((m) => m.kind === 'histogram').map((m) => m.name);
+ * ```
+ */
 export const VEZA_CATALOG: readonly VezaMetricDefinition[] = [
   { name: M.HttpRequestsTotal, kind: 'counter', help: 'Total number of HTTP requests', labelNames: ['method', 'endpoint', 'status'] },
   {

@@ -7,11 +7,13 @@ import type { AnyArgs, AnyResult } from './loose-types';
 
 /** What a generic decorator's label function is given: the call, and how it ended. */
 export interface CallInfo<A extends unknown[] = AnyArgs, R = AnyResult> {
+  /** The arguments the method was called with. */
   readonly args: A;
   /** The value returned (resolved, last emitted) when the call succeeded. */
   readonly result: R | undefined;
   /** The error thrown (rejected, emitted) when the call failed. */
   readonly error: unknown;
+  /** How the call ended: returned (resolved, completed) or threw (rejected, errored). */
   readonly outcome: 'success' | 'failure';
 }
 
@@ -19,8 +21,12 @@ export interface CallInfo<A extends unknown[] = AnyArgs, R = AnyResult> {
 export interface AppMetricOptions {
   /** The metric's name, e.g. `veza_emails_sent_total`. It must not be a catalog name. */
   name: string;
+  /** The metric's help text, shown in `# HELP` of the exposition. */
   help: string;
-  /** @defaultValue `[]` */
+  /**
+   * The metric's label names; each needs a value from `labels`.
+   * @defaultValue `[]`
+   */
   labelNames?: readonly string[];
 }
 

@@ -5,7 +5,9 @@
  * (`@TrackUpload<[UploadedFile]>(...)`) to have them checked.
  */
 
+/** The default type of a decorated method's arguments in option callbacks: `any[]` until you pass your own. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyArgs = any[];
+/** The default type of a decorated method's result in option callbacks: `any` until you pass your own. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyResult = any;

@@ -1,4 +1,11 @@
-/** The `limit_type` of a 429 whose limiter cannot be named (no `Retry-After` header): `@nestjs/throttler`'s default name. */
+/**
+ * The `limit_type` of a 429 whose limiter cannot be named (no `Retry-After` header): `@nestjs/throttler`'s default name.
+ *
+ * @example
+ * ```ts
+ * expect(await getMetricValue(app, VezaMetric.RateLimitHits, { endpoint: '/login', limit_type: DEFAULT_LIMIT_TYPE })).toBe(1);
+ * ```
+ */
 export const DEFAULT_LIMIT_TYPE = 'default';
 
 const RETRY_AFTER = 'retry-after';

@@ -4,7 +4,7 @@ import { CounterCell, HistogramCell } from './metric-cells';
 import { statusLabelOf } from './status-label';
 import type { ExcludedRoutes } from './excluded-routes';
 
-/** The `method` of a request whose method is not one Node knows. */
+/** The `method` label of a request whose method is not one Node knows (`'OTHER'`), so that `method` stays bounded. */
 export const OTHER_METHOD = 'OTHER';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS);

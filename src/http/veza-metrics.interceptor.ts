@@ -12,6 +12,10 @@ import type { Observable } from 'rxjs';
  * one does not: adding it changes no metric and no response. It exists so that code (or a migration
  * from an interceptor-based library) that wires an interceptor keeps compiling and working.
  *
+ * @deprecated It records nothing: `VezaMetricsModule.forRoot()` alone records every HTTP request.
+ * Remove it from `APP_INTERCEPTOR` and `@UseInterceptors()`. It stays exported until the next major
+ * version, since removing an export breaks the code that imports it.
+ *
  * @example
  * ```ts
  * @Module({
@@ -23,6 +27,7 @@ import type { Observable } from 'rxjs';
  */
 @Injectable()
 export class VezaMetricsInterceptor implements NestInterceptor {
+  /** Returns the handler's stream untouched. */
   intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
     return next.handle();
   }

@@ -61,7 +61,11 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   /** prom-client's default metrics this registry started (event-loop monitor, GC observer): stopped on close. */
   private defaults: DefaultMetricsHandle | undefined;
 
-  constructor(readonly options: ResolvedVezaMetricsOptions) {
+  /** @internal Nest's injector builds it from the module's options. */
+  constructor(
+    /** @internal The module's options once resolved: their shape is the library's own and may change. */
+    readonly options: ResolvedVezaMetricsOptions,
+  ) {
     this.ownsRegistry = options.registry === undefined;
     this.registry = options.registry ?? new Registry();
     const { defaultLabels } = options;
@@ -145,13 +149,13 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     return (await this.renderBytes(format, limits)).toString('utf8');
   }
 
-  /** {@link render} as UTF-8 bytes, built outside V8's heap. */
+  /** {@link VezaMetricsRegistry.render} as UTF-8 bytes, built outside V8's heap. */
   async renderBytes(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer> {
     return Buffer.concat(await this.renderChunks(format, limits));
   }
 
   /**
-   * {@link renderBytes} as the list of chunks it is built in, never joined: what `/metrics` sends
+   * {@link VezaMetricsRegistry.renderBytes} as the list of chunks it is built in, never joined: what `/metrics` sends
    * (joining megabytes at once would hold the event loop while fresh memory is copied into).
    */
   renderChunks(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer[]> {
@@ -194,6 +198,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     }
   }
 
+  /** Nest's shutdown hook: clears the registry, when the module created it. */
   onModuleDestroy(): void {
     if (this.ownsRegistry) this.registry.clear();
   }

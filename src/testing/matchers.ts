@@ -11,12 +11,15 @@ import {
 
 /** What a matcher answers to jest's `expect`. */
 export interface MetricsMatcherResult {
+  /** Whether the metric has the expected value. */
   pass: boolean;
+  /** What the test runner prints when the assertion fails. */
   message(): string;
 }
 
 /** Anything with jest's (or Vitest's) `expect.extend`. */
 export interface ExpectWithExtend {
+  /** Adds matchers to `expect`. */
   extend(matchers: Record<string, (this: unknown, received: unknown, ...args: never[]) => unknown>): void;
 }
 
