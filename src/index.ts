@@ -1,19 +1,30 @@
-export { VezaMetric, VEZA_CATALOG, findCatalogEntry } from './catalog/catalog';
+/**
+ * `@veza/nestjs-metrics`: the Veza Prometheus metric catalog for NestJS. Every export below is part
+ * of the public API, documented in docs/ and in the API reference (docs/api/); etc/nestjs-metrics.api.md
+ * records its shape, so that a change shows in review (`npm run api:update`).
+ *
+ * @packageDocumentation
+ */
+export { VezaMetric, VEZA_CATALOG } from './catalog/catalog';
 export type { VezaMetricDefinition, VezaMetricKind, VezaMetricName } from './catalog/catalog';
 export type { VezaMetricOf, VezaMetricTypes, VezaHistogramName } from './catalog/catalog.types';
 export { InjectMetric, getMetricToken } from './inject-metric.decorator';
 export { VezaMetricsModule } from './veza-metrics.module';
-export { VEZA_METRICS_OPTIONS } from './veza-metrics.module-definition';
-export type { VezaMetricsModuleOptions, DefaultMetricsOptions, HttpMetricsOptions } from './options/veza-metrics-options.interface';
+export type {
+  VezaMetricsModuleOptions,
+  DefaultMetricsOptions,
+  HttpMetricsOptions,
+  CardinalityOptions,
+} from './options/veza-metrics-options.interface';
 export { VezaMetricsRegistry } from './registry/veza-metrics.registry';
+export type { ExpositionFormat } from './exposition/render-exposition';
 export { VezaMetricsService } from './veza-metrics.service';
 export type { HealthCheckStatus } from './veza-metrics.service';
 export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS } from './http/http-metrics.recorder';
 export { NoMetrics } from './http/no-metrics.decorator';
 export { VezaMetricsInterceptor } from './http/veza-metrics.interceptor';
-export { OTHER_ERROR_TYPE, NO_EXCEPTION_ERROR_TYPE, MAX_EXTRA_ERROR_TYPES } from './http/error-labels';
+export { OTHER_ERROR_TYPE, NO_EXCEPTION_ERROR_TYPE } from './http/error-labels';
 export { DEFAULT_LIMIT_TYPE } from './http/rate-limit';
-export { statusLabelOf } from './http/status-label';
 export { MetricsServer } from './endpoint/metrics-server';
 export type { MetricsAuthOptions, MetricsServerOptions, ScrapeOptions } from './options/veza-metrics-options.interface';
 export {
@@ -60,7 +71,7 @@ export type {
   AppMetricOptions,
   CallInfo,
 } from './decorators';
-export { INSTRUMENTATION_ERRORS } from './explorer/metrics-explorer';
+export type { AnyArgs, AnyResult } from './decorators/loose-types';
 export { MetricsPusher } from './push/metrics-pusher';
 export type { PushgatewayOptions } from './push/pushgateway-options';
 export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';

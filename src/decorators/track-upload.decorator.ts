@@ -24,7 +24,17 @@ export interface TrackUploadOptions<A extends unknown[] = AnyArgs, R = AnyResult
 
 const REASONS: readonly string[] = ['ClamAV', 'validation', 'quota'];
 
-/** The default, bounded classification of a failed upload. */
+/**
+ * The default, bounded classification of a failed upload, what `@TrackUpload()` uses without a
+ * `failureReason`: the error's `reason` when it is `ClamAV`, `validation` or `quota`; HTTP 400 or 422
+ * (or a `ValidationError`) is `validation`; HTTP 413 or 507 is `quota`; anything else is `other`.
+ *
+ * @example
+ * ```ts
+ * // Name one more failure, and keep the default classification for the others.
+ * @TrackUpload({ type: 'audio', failureReason: (e) => (e instanceof StorageFullError ? 'quota' : uploadFailureReason(e)) })
+ * ```
+ */
 export function uploadFailureReason(error: unknown): UploadFailureReason {
   if (typeof error !== 'object' || error === null) return 'other';
   const { reason, status, name } = error as { reason?: unknown; status?: unknown; name?: unknown };

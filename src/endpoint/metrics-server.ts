@@ -10,12 +10,22 @@ import { MetricsScraper, serveScrape } from './metrics-scraper';
  * metrics path is served there, matched exactly (no case folding, trailing slash or decoding), so
  * the application's routes, guards and prefix never apply. Starts with the application (a port in
  * use fails the start-up) and closes with it. Works for application contexts without HTTP too.
+ *
+ * Exported so that an application can inject it, or `app.get()` it, to read the bound address.
+ *
+ * @example
+ * ```ts
+ * // metricsServer: { port: 0 } in a test: ask the server which port it got.
+ * const port = app.get(MetricsServer).address()?.port;
+ * await fetch(`http://127.0.0.1:${port}/metrics`);
+ * ```
  */
 @Injectable()
 export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('VezaMetrics');
   private server: Server | undefined;
 
+  /** @internal Nest's injector builds it; the module provides it. */
   constructor(
     private readonly metrics: VezaMetricsRegistry,
     private readonly scraper: MetricsScraper,
@@ -27,6 +37,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
     return address && typeof address === 'object' ? address : undefined;
   }
 
+  /** Nest's start-up hook: starts listening, when the option `metricsServer` is set. */
   async onApplicationBootstrap(): Promise<void> {
     const options = this.metrics.options.endpoint.server;
     if (!options || this.server) return;
@@ -40,6 +51,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
     this.logger.log(metricsServerListening(bound?.address ?? options.host, bound?.port ?? options.port, this.metrics.options.path));
   }
 
+  /** Nest's shutdown hook: closes the listener and its connections. */
   async onModuleDestroy(): Promise<void> {
     const server = this.server;
     this.server = undefined;

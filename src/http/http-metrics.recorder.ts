@@ -16,7 +16,15 @@ import { SeriesTable } from './route-series';
 import { notedTrace, type TraceExemplar, type TraceReader } from '../tracing/trace-context';
 import type { Histogram } from 'prom-client';
 
-/** The `endpoint` of every request that matched no route: one series, whatever the URL. */
+/**
+ * The `endpoint` of every request that matched no route: one series, whatever the URL.
+ *
+ * @example
+ * ```ts
+ * await request(app.getHttpServer()).get('/no-such-page').expect(404);
+ * expect(await getMetricValue(app, VezaMetric.HttpRequestsTotal, { method: 'GET', endpoint: UNMATCHED_ENDPOINT, status: '4xx' })).toBe(1);
+ * ```
+ */
 export const UNMATCHED_ENDPOINT = '<unmatched>';
 export { CLIENT_CLOSED_STATUS } from './node-server.hooks';
 export { OTHER_METHOD } from './route-series';

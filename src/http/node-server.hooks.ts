@@ -11,7 +11,10 @@ import { RequestClock, RESPONSE_MS } from './request-clock';
  */
 export type ResponseSink = (method: string, template: string | undefined, status: number, request: object, response: object) => void;
 
-/** The status recorded for a request the client aborted before its response ended (nginx's convention). */
+/**
+ * The status recorded for a request the client aborted before its response ended: 499, nginx's
+ * convention (`status="4xx"` under the default `statusLabel: 'class'`).
+ */
 export const CLIENT_CLOSED_STATUS = 499;
 
 /** A response of the Node server, with its request as Express leaves it. */

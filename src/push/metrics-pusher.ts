@@ -48,6 +48,7 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
     if (this.options) this.failures = metrics.selfCounter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
   }
 
+  /** Nest's start-up hook: starts the periodic push, when `pushgateway.intervalMs` is set. */
   onApplicationBootstrap(): void {
     const interval = this.options?.intervalMs;
     if (interval === undefined || this.timer) return;
