@@ -8,7 +8,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
-    '^.+\\.m?js$': '<rootDir>/test/jest/esm-to-cjs.transformer.js',
+    '^.+\\.m?js$': '<rootDir>/docs/jest/esm-to-cjs.transformer.js',
   },
   // Only node_modules are transformed by the ESM transformer, and it skips CommonJS packages itself.
   transformIgnorePatterns: ['^(?!.*node_modules).*\\.js$'],

@@ -4,9 +4,9 @@
  * catalog; and a TypeScript consumer type-checked against the installed declarations.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 jest.setTimeout(6 * 60_000);
 
@@ -175,6 +175,9 @@ describe('npm pack', () => {
       .split('\n')
       .filter(Boolean)
       .map((f) => f.replace(/^package\//, ''));
+    const unpacked = join(workDir, 'unpacked');
+    mkdirSync(unpacked);
+    await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1'], workDir);
   });
 
   afterAll(async () => {
@@ -196,6 +199,58 @@ describe('npm pack', () => {
     expect(tarballFiles).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'README.md', 'package.json']));
     expect(tarballFiles.filter((f) => /^(src|test|sample-app|bench)\//.test(f))).toEqual([]);
     expect(tarballFiles.filter((f) => /\.spec\.|tsbuildinfo|^node_modules\//.test(f))).toEqual([]);
+  });
+
+  it('ships what the docs promise: the docs pages and images, the API reference, the Grafana dashboard and alert rules', () => {
+    expect(tarballFiles).toEqual(
+      expect.arrayContaining([
+        'docs/getting-started.md',
+        'docs/testing.md',
+        'docs/images/prometheus-graph.png',
+        'docs/jest/esm-to-cjs.transformer.js',
+        'docs/api/index.md',
+        'docs/api/testing/index.md',
+        'monitoring/grafana-dashboard.json',
+        'monitoring/alerts.yml',
+        'monitoring/alerts.test.yml',
+        'CONTRIBUTING.md',
+        'CHANGELOG.md',
+      ]),
+    );
+  });
+
+  it('ships a source map only with the sources it maps (none: dist/ is readable as built)', () => {
+    const unpacked = join(workDir, 'unpacked');
+    for (const map of tarballFiles.filter((f) => f.endsWith('.map'))) {
+      const { sources = [] } = JSON.parse(readFileSync(join(unpacked, map), 'utf8')) as { sources?: string[] };
+      for (const source of sources) expect(tarballFiles).toContain(relative(unpacked, resolve(unpacked, dirname(map), source)));
+    }
+    expect(tarballFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
+
+  it('resolves every relative link and image of the packed README.md and docs/ inside the package', () => {
+    const unpacked = join(workDir, 'unpacked');
+    const pages = tarballFiles.filter((f) => f === 'README.md' || (f.startsWith('docs/') && f.endsWith('.md')));
+    expect(pages.length).toBeGreaterThan(12);
+    const broken: string[] = [];
+    let links = 0;
+    for (const page of pages) {
+      const markdown = readFileSync(join(unpacked, page), 'utf8')
+        .replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '')
+        .replace(/`[^`\n]*`/g, '');
+      const targets = [
+        ...[...markdown.matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((m) => m[1]),
+        ...[...markdown.matchAll(/<(?:img|a)\s[^>]*(?:src|href)="([^"]+)"/g)].map((m) => m[1]),
+      ];
+      for (const target of targets) {
+        if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue; // https:, mailto:, same page
+        links++;
+        const file = relative(unpacked, resolve(unpacked, dirname(page), decodeURIComponent(target.split('#')[0])));
+        if (file.startsWith('..') || !existsSync(join(unpacked, file))) broken.push(`${page}: ${target}`);
+      }
+    }
+    expect(links).toBeGreaterThan(100);
+    expect(broken).toEqual([]);
   });
 
   it('installs into a fresh Nest 12 app, which serves every catalog metric at /metrics', async () => {
