@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
-import { SeriesCache } from '../explorer/labels';
+import { readSafely, SeriesCache } from '../explorer/labels';
 import { counterSeries, histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
 import type { AnyResult } from './loose-types';
@@ -14,8 +14,9 @@ export interface CountOrderOptions<R = AnyResult> {
   status?: (result: R) => string;
 }
 
+/** The result's `status` when it is a string; `completed` when there is none or it cannot be read (a getter that throws). */
 const defaultStatus = (result: unknown): unknown => {
-  const status = (result as { status?: unknown } | null | undefined)?.status;
+  const status = result === null || result === undefined ? undefined : readSafely(result, 'status');
   return typeof status === 'string' ? status : 'completed';
 };
 

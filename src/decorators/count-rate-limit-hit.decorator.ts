@@ -15,11 +15,16 @@ export interface CountRateLimitHitOptions<R = AnyResult> {
   isHitError?: (error: unknown) => unknown;
 }
 
+/** An error with HTTP status 429; one whose getters (or `getStatus()`) throw is not one. */
 function tooManyRequests(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { getStatus?: () => unknown; status?: unknown; statusCode?: unknown };
-  const status = typeof e.getStatus === 'function' ? e.getStatus() : (e.status ?? e.statusCode);
-  return status === 429;
+  try {
+    const e = error as { getStatus?: () => unknown; status?: unknown; statusCode?: unknown };
+    const status = typeof e.getStatus === 'function' ? e.getStatus() : (e.status ?? e.statusCode);
+    return status === 429;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../explorer/instrument';
-import { amount, applyArgs, argsArray, labelFrom, SeriesCache } from '../explorer/labels';
+import { amount, applyArgs, argsArray, labelFrom, readSafely, SeriesCache } from '../explorer/labels';
 import { counterSeries, histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
@@ -24,6 +24,14 @@ export interface TrackUploadOptions<A extends unknown[] = AnyArgs, R = AnyResult
 
 const REASONS: readonly string[] = ['ClamAV', 'validation', 'quota'];
 
+function callSafely(fn: (...args: unknown[]) => unknown, self: unknown): unknown {
+  try {
+    return fn.call(self);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The default, bounded classification of a failed upload, what `@TrackUpload()` uses without a
  * `failureReason`: the error's `reason` when it is `ClamAV`, `validation` or `quota`; HTTP 400 or 422
@@ -37,10 +45,13 @@ const REASONS: readonly string[] = ['ClamAV', 'validation', 'quota'];
  */
 export function uploadFailureReason(error: unknown): UploadFailureReason {
   if (typeof error !== 'object' || error === null) return 'other';
-  const { reason, status, name } = error as { reason?: unknown; status?: unknown; name?: unknown };
-  const getStatus = (error as { getStatus?: () => unknown }).getStatus;
+  // Each property read may run a getter of the error: one that throws counts as absent.
+  const reason = readSafely(error, 'reason');
   if (typeof reason === 'string' && REASONS.includes(reason)) return reason as UploadFailureReason;
-  const code = typeof getStatus === 'function' ? getStatus.call(error) : status;
+  const getStatus = readSafely(error, 'getStatus');
+  const code =
+    typeof getStatus === 'function' ? callSafely(getStatus as (...args: unknown[]) => unknown, error) : readSafely(error, 'status');
+  const name = readSafely(error, 'name');
   if (code === 400 || code === 422 || name === 'ValidationError') return 'validation';
   if (code === 413 || code === 507) return 'quota';
   return 'other';

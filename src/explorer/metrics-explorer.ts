@@ -190,10 +190,25 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     this.once(`untracked ${place}`, () => untrackedReturn(place, what));
   }
 
+  /**
+   * Logs `message()` the first time `key` is seen. Never throws: the message may describe an error
+   * whose getters throw (its `message`, a revoked Proxy), and a logger may fail. Bound: one key per
+   * decorated method and kind of problem, all known at bootstrap.
+   */
   private once(key: string, message: () => string): void {
     if (this.logged.has(key)) return;
     this.logged.add(key);
-    this.logger.warn(message());
+    let text: string;
+    try {
+      text = message();
+    } catch {
+      text = `${key}: a problem whose description could not be read (a getter of the error threw)`;
+    }
+    try {
+      this.logger.warn(text);
+    } catch {
+      // Likewise.
+    }
   }
 
   private explore(wrapper: Wrapper, sources: BoundGaugeSource[]): void {

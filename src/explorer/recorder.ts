@@ -1,4 +1,5 @@
-import { defer, tap, type Observable } from 'rxjs';
+import { types } from 'node:util';
+import { defer, Observable, tap } from 'rxjs';
 import { CANCELLED, FAILURE, SUCCESS, type CallArgs, type Instrument, type Outcome } from './instrument';
 
 /** Where a recorder reports a problem of its own (never the call's): logged once per place, counted. */
@@ -15,13 +16,59 @@ const clock = (): number => now();
 const promiseThen: (this: Promise<unknown>, ok: (v: unknown) => unknown, ko: (e: unknown) => never) => Promise<unknown> =
   Object.getOwnPropertyDescriptor(Promise.prototype, 'then')?.value as never;
 
+/** What a returned object is, as far as recording goes. */
+const PLAIN = 0;
+const PROMISE = 1;
+const OBSERVABLE = 2;
+const THENABLE = 3;
+type Shape = typeof PLAIN | typeof PROMISE | typeof OBSERVABLE | typeof THENABLE;
+
+/**
+ * The shape of `result`. Every read here may run a getter or a Proxy trap of the caller's object and
+ * throw (a revoked Proxy throws on any of them): the caller of this function treats a throw as PLAIN.
+ */
+function shapeOf(result: object): Shape {
+  if (result instanceof Promise) return PROMISE;
+  const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown; operator?: unknown };
+  // A Subject is also an Observer: wrapping it would take `next` away from the caller. But
+  // `subject.pipe(op)` is a Subject too in rxjs 7 (an AnonymousSubject, with the operator set): that
+  // is a derived stream, followed per subscription like any Observable.
+  if (
+    typeof candidate.subscribe === 'function' &&
+    typeof candidate.lift === 'function' &&
+    (typeof candidate.next !== 'function' || candidate.operator !== undefined)
+  ) {
+    return OBSERVABLE;
+  }
+  return typeof candidate.then === 'function' ? THENABLE : PLAIN;
+}
+
+/** An own property the Proxy `get` invariant pins: reading it through a Proxy must give the target's very value. */
+function pinned(target: object, key: PropertyKey): boolean {
+  const own = Reflect.getOwnPropertyDescriptor(target, key);
+  return own !== undefined && own.configurable === false && ('value' in own ? own.writable === false : own.get === undefined);
+}
+
 /**
  * The measurement of one decorated method in one application, shared by every instance of the class
  * that application created. The trampoline calls the method itself; the recorder only sees what came
- * out, hands the caller that very value (or lets the very error through), and settles the record
- * when the work ends: at once for a plain value, in one reaction for a Promise (the caller awaits
- * that reaction's Promise: same value, same error, one tick later), per subscription for an
- * Observable, at the first `then` for another thenable (which may be lazy: it is never run twice).
+ * out and settles the record when the work ends: at once for a plain value, in one reaction for a
+ * Promise, per subscription for an Observable, at the first `then` for another thenable.
+ *
+ * What the caller gets (the rule, whatever the method returns or throws):
+ * - a thrown error: the very same error, rethrown;
+ * - a primitive, a plain object, a function, a Subject: the very same value;
+ * - a Promise (or a subclass): the Promise of one reaction on it, which settles as the method's did,
+ *   with the same value or the same error, one tick later. Handing back the method's own Promise would
+ *   keep its identity but mark it handled here, and a rejection nobody handles would no longer be
+ *   reported;
+ * - an Observable: a deferred Observable that subscribes to it once per subscription (never sooner);
+ * - another thenable (a query builder, a PrismaPromise, terminus' `HealthCheckAttempt`): see
+ *   {@link Recorder.thenable}, a Proxy over the very object;
+ * - anything this code cannot read (a getter or a Proxy trap that throws, a revoked Proxy) or cannot
+ *   follow: the very same value, recorded as a success at once.
+ * Nothing is ever written onto the caller's objects, and no failure of the recording (a label function
+ * that throws, an error whose `message` getter throws) reaches the caller: it goes to the sink.
  */
 export class Recorder {
   private readonly starts: boolean;
@@ -37,22 +84,33 @@ export class Recorder {
     this.starts = instruments.some((i) => i.start !== undefined);
   }
 
-  /** The method threw `error` (synchronously): record, and the trampoline rethrows it. */
+  /** The method threw `error` (synchronously): record, and the trampoline rethrows it. Never throws. */
   thrown(error: unknown, t0: number, args: CallArgs): void {
     this.settle(FAILURE, error, t0, args, this.start(args));
   }
 
-  /** The method returned `result`: record now or when it settles, and give `result` back untouched. */
+  /** The method returned `result`: record now or when it settles, and give back what the rule above says. Never throws. */
   returned<T>(result: T, t0: number, args: CallArgs): T {
     if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
       this.settle(SUCCESS, result, t0, args, this.start(args));
       return result;
     }
-    if (result instanceof Promise) {
-      // The caller gets the Promise of this one reaction, which settles as the method's did: with the
-      // same value, or the same error. Handing back the method's own Promise would keep its identity
-      // but mark it handled here, and a rejection nobody handles would no longer be reported.
-      const started = this.start(args);
+    let shape: Shape;
+    try {
+      shape = shapeOf(result);
+    } catch {
+      shape = PLAIN;
+    }
+    if (shape === PROMISE) return this.promise(result as unknown as Promise<unknown>, t0, args) as T;
+    if (shape === OBSERVABLE) return this.observable(result as unknown as Observable<unknown>, args) as T;
+    if (shape === THENABLE) return this.thenable(result, t0, args) as T;
+    this.settle(SUCCESS, result, t0, args, this.start(args));
+    return result;
+  }
+
+  private promise(result: Promise<unknown>, t0: number, args: CallArgs): unknown {
+    const started = this.start(args);
+    try {
       return promiseThen.call(
         result,
         (value: unknown) => {
@@ -63,19 +121,13 @@ export class Recorder {
           this.settle(FAILURE, error, t0, args, started);
           throw error;
         },
-      ) as T;
+      );
+    } catch {
+      // Its `constructor` (or species) could not be read or built: `then` attached nothing, so the
+      // Promise goes back as it is, recorded as a plain value.
+      this.settle(SUCCESS, result, t0, args, started);
+      return result;
     }
-    const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown; operator?: unknown };
-    // A Subject is also an Observer: wrapping it would take `next` away from the caller. But
-    // `subject.pipe(op)` is a Subject too in rxjs 7 (an AnonymousSubject, with the operator set): that
-    // is a derived stream, followed per subscription like any Observable.
-    const observable = typeof candidate.subscribe === 'function' && typeof candidate.lift === 'function';
-    if (observable && (typeof candidate.next !== 'function' || candidate.operator !== undefined)) {
-      return this.observable(result as unknown as Observable<unknown>, args) as T;
-    }
-    if (typeof candidate.then === 'function') return this.thenable(result, args);
-    this.settle(SUCCESS, result, t0, args, this.start(args));
-    return result;
   }
 
   /**
@@ -94,55 +146,122 @@ export class Recorder {
         open = false;
         this.settle(outcome, value, t0, args, started);
       };
-      return source.pipe(
-        tap({
+      try {
+        return tap({
           next: (value) => {
             last = value;
           },
           error: (error: unknown) => end(FAILURE, error),
           complete: () => end(SUCCESS, last),
           unsubscribe: () => end(CANCELLED, undefined),
-        }),
-      );
+        })(source);
+      } catch {
+        // Its `lift` could not be read or called: this subscription goes to the source as it is.
+        end(SUCCESS, source);
+        return new Observable<unknown>((subscriber) => source.subscribe(subscriber));
+      }
     });
   }
 
   /**
-   * A thenable that is not a native Promise (a query builder, terminus' `HealthCheckAttempt`) may run
-   * only when awaited, and again on every `then`: calling `then` here would run it twice. Its first
-   * `then` is followed instead, once, and the object is given back as it was.
+   * A thenable that is not a Promise may run only when awaited, and again on every `then` (a query
+   * builder, a PrismaPromise): calling `then` here would run it once more, and writing a `then` of our
+   * own on it would change the caller's object. So the caller gets a Proxy over the very object: every
+   * property, the prototype (`instanceof`), keys, writes and the `then` it calls are the object's own.
+   * Its first `then` call is followed (the clock starts there, the record settles when it calls back,
+   * once, however many times it calls back), later ones go straight through. Methods read through the
+   * Proxy run on the object itself (its `#private` fields work), and one that returns the object
+   * (`where()` of a builder) returns the Proxy, so the chain is still followed. The price: the Proxy is
+   * not `===` the object, nor its methods `===` the object's. Per Proxy, it keeps one wrapper per
+   * method name read (released with the Proxy). An object whose `then` is pinned (frozen,
+   * non-configurable) cannot be proxied that way, and one that is itself a Proxy is not (every read
+   * through ours would also call its `getOwnPropertyDescriptor` trap): either goes back as it is,
+   * unrecorded, logged once.
    */
-  private thenable<T>(target: T, args: CallArgs): T {
-    const object = target as unknown as { then: (ok?: unknown, ko?: unknown) => unknown };
-    const own = Object.getOwnPropertyDescriptor(object, 'then');
-    const original = object.then;
-    const restore = (): void => {
-      if (own) Object.defineProperty(object, 'then', own);
-      else delete (object as { then?: unknown }).then;
-    };
-    const follow = (onFulfilled?: unknown, onRejected?: unknown): unknown => {
-      restore();
-      const t0 = this.timed ? clock() : 0;
-      const started = this.start(args);
-      return original.call(
-        object,
-        (value: unknown) => {
-          this.settle(SUCCESS, value, t0, args, started);
-          return typeof onFulfilled === 'function' ? (onFulfilled as (v: unknown) => unknown)(value) : value;
+  private thenable(target: object, t0: number, args: CallArgs): object {
+    try {
+      if (types.isProxy(target) || pinned(target, 'then')) {
+        this.untracked('a thenable that cannot be followed (frozen, or a Proxy)');
+        return target;
+      }
+      return this.followFirstThen(target, args);
+    } catch {
+      this.settle(SUCCESS, target, t0, args, this.start(args));
+      return target;
+    }
+  }
+
+  private followFirstThen(target: object, args: CallArgs): object {
+    let followed = false;
+    let methods: Map<PropertyKey, { method: (...a: unknown[]) => unknown; onTarget: (...a: unknown[]) => unknown }> | undefined;
+    const onTarget = (method: (...a: unknown[]) => unknown): ((...a: unknown[]) => unknown) =>
+      new Proxy(method, {
+        apply: (fn, self: unknown, list: unknown[]) => {
+          const result: unknown = Reflect.apply(fn, self === proxy ? target : self, list);
+          return result === target ? proxy : result;
         },
-        (error: unknown) => {
-          this.settle(FAILURE, error, t0, args, started);
+      });
+    const follow =
+      (then: (...a: unknown[]) => unknown) =>
+      (...list: unknown[]): unknown => {
+        if (followed) return Reflect.apply(then, target, list);
+        followed = true;
+        const t0 = this.timed ? clock() : 0;
+        const started = this.start(args);
+        let open = true;
+        const end = (outcome: Outcome, value: unknown): void => {
+          if (!open) return;
+          open = false;
+          this.settle(outcome, value, t0, args, started);
+        };
+        const [onFulfilled, onRejected] = list;
+        list[0] = (value: unknown) => {
+          end(SUCCESS, value);
+          return typeof onFulfilled === 'function' ? (onFulfilled as (v: unknown) => unknown)(value) : value;
+        };
+        list[1] = (error: unknown) => {
+          end(FAILURE, error);
           if (typeof onRejected === 'function') return (onRejected as (e: unknown) => unknown)(error);
           throw error;
-        },
-      );
-    };
+        };
+        try {
+          return Reflect.apply(then, target, list);
+        } catch (error) {
+          end(FAILURE, error);
+          throw error;
+        }
+      };
+    const proxy: object = new Proxy(target, {
+      get: (object, key, receiver: unknown) => {
+        const value: unknown = Reflect.get(object, key, receiver === proxy ? object : receiver);
+        if (typeof value !== 'function' || receiver !== proxy || pinned(object, key)) return value;
+        if (key === 'then') return followed ? value : follow(value as (...a: unknown[]) => unknown);
+        methods ??= new Map();
+        let known = methods.get(key);
+        if (known?.method !== value) {
+          known = { method: value as (...a: unknown[]) => unknown, onTarget: onTarget(value as (...a: unknown[]) => unknown) };
+          methods.set(key, known);
+        }
+        return known.onTarget;
+      },
+    });
+    return proxy;
+  }
+
+  private untracked(what: string): void {
     try {
-      Object.defineProperty(object, 'then', { value: follow, configurable: true, writable: true, enumerable: own?.enumerable ?? false });
+      this.sink.untracked(this.place, what);
     } catch {
-      this.sink.untracked(this.place, 'a thenable that cannot be followed (frozen)');
+      // Reporting is best effort: nothing here may reach the call.
     }
-    return target;
+  }
+
+  private problem(index: number, error: unknown): void {
+    try {
+      this.sink.problem(this.place, this.names[index], error);
+    } catch {
+      // Likewise.
+    }
   }
 
   /** Starts the instruments that care; what each returned, by position (`undefined` when none does). */
@@ -156,7 +275,7 @@ export class Recorder {
       try {
         started[i] = instrument.start(args);
       } catch (error) {
-        this.sink.problem(this.place, this.names[i], error);
+        this.problem(i, error);
       }
     }
     return started;
@@ -169,7 +288,7 @@ export class Recorder {
       try {
         instruments[i].end(outcome, value, seconds, args, started?.[i]);
       } catch (error) {
-        this.sink.problem(this.place, this.names[i], error);
+        this.problem(i, error);
       }
     }
   }

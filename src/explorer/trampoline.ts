@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { InstrumentSpec } from './instrument';
-import { clock, type Recorder } from './recorder';
+import { clock, Recorder } from './recorder';
 
 /**
  * A decorated method: its original function, what its decorators record, and the key under which an
@@ -17,6 +17,21 @@ export interface Site {
 }
 
 type Bound = Record<symbol, Recorder | undefined>;
+
+/**
+ * The recorder bound to `self`, if any. `self` is the caller's object: reading from it may run a
+ * Proxy trap that throws or answers anything for any key, so a throw or a value that is not a
+ * recorder means none (the call then runs exactly as undecorated).
+ */
+function recorderOf(self: unknown, key: symbol): Recorder | undefined {
+  if (self === null || self === undefined) return undefined;
+  try {
+    const recorder = (self as Bound)[key];
+    return recorder instanceof Recorder ? recorder : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const siteOfTrampoline = new WeakMap<object, Site>();
 const sitesOfPrototype = new WeakMap<object, Site[]>();
@@ -65,7 +80,7 @@ function trampolineFor(site: Site, readArgs: boolean, previous: (...args: unknow
   const { trampoline } = readArgs
     ? {
         trampoline(this: unknown): unknown {
-          const recorder = this == null ? undefined : (this as Bound)[key];
+          const recorder = recorderOf(this, key);
           if (recorder === undefined) return original.apply(this, arguments as unknown as unknown[]);
           const t0 = recorder.timed ? clock() : 0;
           let result: unknown;
@@ -80,7 +95,7 @@ function trampolineFor(site: Site, readArgs: boolean, previous: (...args: unknow
       }
     : {
         trampoline(this: unknown): unknown {
-          const recorder = this == null ? undefined : (this as Bound)[key];
+          const recorder = recorderOf(this, key);
           if (recorder === undefined) return original.apply(this, arguments as unknown as unknown[]);
           const t0 = recorder.timed ? clock() : 0;
           let result: unknown;
