@@ -1,4 +1,11 @@
-import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Registry, type Counter, type Metric } from 'prom-client';
@@ -9,6 +16,12 @@ import type { ResolvedPushgatewayOptions } from './pushgateway-options';
 /** The self-metric counting failed pushes, by `reason`. */
 export const PUSH_FAILURES_METRIC = 'veza_metrics_push_failures_total';
 const PUSH_FAILURES_HELP = 'Pushes to the Pushgateway that failed, by reason (unreachable, timeout, rejected, render)';
+
+/**
+ * The longest the final push waits for the HTTP server to close (its in-flight responses to finish)
+ * before it pushes anyway; it pushes again once the server is closed.
+ */
+export const FINAL_PUSH_WAIT_MS = 10_000;
 
 /** The longest part of a rejection's body kept for the log line. */
 const MAX_DETAIL = 300;
@@ -24,14 +37,15 @@ class PushError extends Error {
 
 /**
  * Pushes the application's metrics to a Pushgateway (option `pushgateway`): every `intervalMs`
- * while the application runs, and once more when it closes. A push replaces the metrics of its
+ * while the application runs, and once more when it closes, after the HTTP server has closed, so
+ * that the requests in flight at shutdown are in it. A push replaces the metrics of its
  * group (HTTP `PUT`), with the body `/metrics` would serve.
  *
  * A push never throws into the application: a failure is logged once per kind (until a push
  * succeeds again) and counted in `veza_metrics_push_failures_total{reason}`.
  */
 @Injectable()
-export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
+export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('VezaMetrics');
   private readonly options: ResolvedPushgatewayOptions | undefined;
   private readonly failures: Counter<'reason'> | undefined;
@@ -42,6 +56,8 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
   /** The registry's metrics as they were just before the module destroyed it (see `beforeApplicationShutdown`). */
   private snapshot: Metric[] = [];
   private finalPushDone = false;
+  /** Pushes at `FINAL_PUSH_WAIT_MS` when the HTTP server takes longer than that to close. */
+  private waitTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly metrics: VezaMetricsRegistry) {
     this.options = metrics.options.pushgateway;
@@ -70,10 +86,24 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
   }
 
   /**
-   * The final push: after every `onModuleDestroy` hook of the application has run, so that what a
-   * job records while it shuts down is pushed too.
+   * Nest closes the HTTP server next (it stops accepting, and waits for the responses in flight):
+   * the final push waits for that (see `onApplicationShutdown`), but pushes at `FINAL_PUSH_WAIT_MS`
+   * anyway, so that a response that never ends (a stream, a hung client) cannot cost the whole
+   * push when the process is killed at the end of its grace period.
    */
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): void {
+    if (!this.options?.pushOnShutdown || this.finalPushDone || this.waitTimer) return;
+    this.waitTimer = setTimeout(() => void this.push(this.snapshot), FINAL_PUSH_WAIT_MS);
+    this.waitTimer.unref();
+  }
+
+  /**
+   * The final push: after every `onModuleDestroy` hook of the application has run (what a job records
+   * while it shuts down is in it) and once the HTTP server is closed (so are the requests that were
+   * in flight when the shutdown began).
+   */
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.waitTimer);
     if (!this.options?.pushOnShutdown || this.finalPushDone) return;
     this.finalPushDone = true;
     await this.push(this.snapshot);

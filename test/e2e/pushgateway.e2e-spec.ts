@@ -9,13 +9,16 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { Counter, Registry } from 'prom-client';
 import { createServer, type Server, type Socket } from 'node:net';
 import { MetricsPusher, VezaMetricsModule, VezaMetricsService, type PushgatewayOptions } from '../../src';
+import { FINAL_PUSH_WAIT_MS } from '../../src/push/metrics-pusher';
 import { getMetricValue } from '../../src/testing';
 import { ADAPTERS, startApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 import { freePort } from '../utils/prometheus';
+import { rawRequest } from '../utils/raw-http';
 import { findTool } from '../utils/tools';
 
 const binary = findTool('prometheus-pushgateway', 'prometheus-pushgateway');
@@ -171,6 +174,28 @@ class PingController {
   ping(): string {
     return 'pong';
   }
+}
+
+/** A route that answers when the test opens its gate, and says when a request has reached it. */
+@Controller('slow')
+class SlowController {
+  static entered: () => void = () => undefined;
+  static gate: Promise<void> = Promise.resolve();
+
+  @Get()
+  async slow(): Promise<string> {
+    SlowController.entered();
+    await SlowController.gate;
+    return 'done';
+  }
+}
+
+/** Arms SlowController: resolves `entered` at the next request, which waits for `open()`. */
+function armSlowRoute(): { entered: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  SlowController.gate = new Promise<void>((resolve) => (open = resolve));
+  const entered = new Promise<void>((resolve) => (SlowController.entered = resolve));
+  return { entered, open };
 }
 
 describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to and read back', () => {
@@ -353,4 +378,78 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     expect(sampleValue(text, 'veza_auth_login_attempts_total', { job: 'rejected' })).toBeUndefined();
     await app.close();
   });
+
+  it.each(ADAPTERS)(
+    'on %s, a request in flight when the application closes is in the final push',
+    async (kind) => {
+      const { app, url } = await startApp(kind, {
+        imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, pushgateway: { url: pgw.url, jobName: `drain-${kind}` } })],
+        controllers: [SlowController],
+      });
+      const slow = armSlowRoute();
+      // One request on a connection of its own (a keep-alive connection left idle after its answer would
+      // hold the server's close for its keep-alive timeout: 72 s on Fastify; the bounded wait covers that).
+      const answer = rawRequest(url, '/slow', { headers: { Connection: 'close' } }).then((res) => [res.status, res.body]);
+      await slow.entered;
+      const closing = app.close();
+      // The request is answered once a push has reached the Pushgateway (what a push made at the start
+      // of the shutdown did), or after a second without one (the push waits for the server to close).
+      await waitFor(
+        () => pgw.groups(),
+        (groups) => groups.length > 0,
+        1_000,
+      );
+      slow.open();
+      expect(await answer).toEqual([200, 'done']);
+      await closing;
+      const text = await pgw.metrics();
+      const group = { job: `drain-${kind}`, instance: '' };
+      expect(sampleValue(text, 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/slow', status: '2xx' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { ...group, method: 'GET', endpoint: '/slow' })).toBe(1);
+    },
+    60_000,
+  );
+
+  it.each(ADAPTERS)(
+    'on %s, a response that never ends does not cost the final push: it is made after the bounded wait',
+    async (kind) => {
+      const { app, url } = await startApp(kind, {
+        imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, pushgateway: { url: pgw.url, jobName: `hung-${kind}` } })],
+        controllers: [SlowController, PingController],
+      });
+      expect((await fetch(`${url}/ping`)).status).toBe(200);
+      const slow = armSlowRoute();
+      // No client timeout: the response is answered only when the test opens the gate.
+      const answer = new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(url);
+        httpRequest({ host: hostname, port: Number(port), path: '/slow', agent: false, headers: { Connection: 'close' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+          .on('error', reject)
+          .end();
+      });
+      await slow.entered;
+      let closed = false;
+      const closing = app.close().then(() => (closed = true));
+      const groups = await waitFor(
+        () => pgw.groups(),
+        (g) => g.length > 0,
+        FINAL_PUSH_WAIT_MS + 10_000,
+      );
+      // Pushed while the server still waits for the hung response.
+      expect([groups, closed]).toEqual([[{ job: `hung-${kind}` }], false]);
+      const group = { job: `hung-${kind}`, instance: '' };
+      expect(
+        sampleValue(await pgw.metrics(), 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/ping', status: '2xx' }),
+      ).toBe(1);
+      slow.open();
+      await answer;
+      await closing;
+      // Pushed again once the server closed: the request that hung is in it.
+      const text = await pgw.metrics();
+      expect(sampleValue(text, 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/slow', status: '2xx' })).toBe(1);
+    },
+    60_000,
+  );
 });
