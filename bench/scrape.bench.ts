@@ -10,7 +10,11 @@
  *    scrape's duration (p50, p99, max) and the worst event-loop delay in the app while the scrapes
  *    run are printed, next to prom-client's own `registry.metrics()` on the same registry for scale.
  *
- * Run with `--expose-gc` (the npm script does). BENCH_REQUESTS (100000) and BENCH_SCRAPES (50) scale it.
+ * 3. A normal route's p99 while 50 clients scrape in a loop, against the route alone, on both
+ *    adapters, with its target (see {@link routeUnderScrapes}).
+ *
+ * Run with `--expose-gc` (the npm script does). BENCH_REQUESTS (100000), BENCH_SCRAPES (50),
+ * BENCH_SCRAPERS (50) and BENCH_ROUTE_MS (5000) scale it; BENCH_ONLY=route runs part 3 alone.
  */
 import { Controller, Get, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -23,6 +27,8 @@ import { VEZA_CATALOG, VezaMetricsModule, VezaMetricsRegistry } from '../src';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
 const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 50);
 const CONCURRENCY = 64;
+const SCRAPERS = Number(process.env.BENCH_SCRAPERS ?? 50);
+const ROUTE_MS = Number(process.env.BENCH_ROUTE_MS ?? 5000);
 
 @Controller('tracks')
 class TracksController {
@@ -153,14 +159,8 @@ function curlScrapes(url: string, times: number): Promise<number[]> {
   });
 }
 
-async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
-  const app =
-    adapter === 'fastify'
-      ? await NestFactory.create<NestFastifyApplication>(BenchModule, new FastifyAdapter(), { logger: false })
-      : await NestFactory.create(BenchModule, { logger: false });
-  await app.listen(0, '127.0.0.1');
-  const port = (app.getHttpServer().address() as { port: number }).port;
-  const metrics = app.get(VezaMetricsRegistry);
+/** Fills every labelled catalog metric to its cap and past it; returns the labelled series kept. */
+function fillCatalog(metrics: VezaMetricsRegistry): number {
   const cap = metrics.options.cardinality.maxSeries;
   let totalSeries = 0;
   for (const row of VEZA_CATALOG) {
@@ -174,6 +174,18 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
     }
     totalSeries += cap + 1;
   }
+  return totalSeries;
+}
+
+async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create<NestFastifyApplication>(BenchModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const port = (app.getHttpServer().address() as { port: number }).port;
+  const metrics = app.get(VezaMetricsRegistry);
+  const totalSeries = fillCatalog(metrics);
   const size = (await metrics.renderBytes()).length;
   const url = `http://127.0.0.1:${port}/metrics`;
   const ours = await worstStall(() => curlScrapes(url, SCRAPES));
@@ -200,11 +212,84 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
   await app.close();
 }
 
+/** Runs bench/scrape-load.js with `args` in a process of its own; `stop()` sends SIGTERM; resolves with its JSON output. */
+function loadProcess<T>(args: string[]): { result: Promise<T>; stop(): void } {
+  const child = spawn(process.execPath, [`${__dirname}/scrape-load.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const result = new Promise<T>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch {
+        reject(new Error(`scrape-load.js ${args[0]} printed no result`));
+      }
+    });
+  });
+  return { result, stop: () => child.kill('SIGTERM') };
+}
+
+/** The p99 a normal route may reach while scrapers pull the exposition at the caps. */
+const ROUTE_P99_TARGET_MS = 50;
+
+/**
+ * 3. A normal route's latency while {@link SCRAPERS} clients scrape the catalog at its caps in a
+ *    loop (each from an address of its own, so that no fair share per client applies: the worst
+ *    case), against the same route with nobody scraping. The route is driven over 4 keep-alive
+ *    connections by a process of its own, the scrapers by another.
+ */
+async function routeUnderScrapes(adapter: 'express' | 'fastify'): Promise<void> {
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create<NestFastifyApplication>(BenchModule, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const port = String((app.getHttpServer().address() as { port: number }).port);
+  const metrics = app.get(VezaMetricsRegistry);
+  fillCatalog(metrics);
+  const size = (await metrics.renderBytes()).length;
+  const routeLatencies = async (): Promise<number[]> =>
+    (await loadProcess<number[]>(['route', port, '/tracks/1', String(ROUTE_MS), '4']).result).sort((a, b) => a - b);
+  const quiet = await routeLatencies();
+  const scrapers = loadProcess<Record<string, number>>(['scrape', port, '/metrics', String(SCRAPERS)]);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  const { result: loaded, stallMs } = await worstStall(routeLatencies);
+  const used = process.cpuUsage(cpu);
+  const appCpu = (used.user + used.system) / 1000 / (performance.now() - wall);
+  scrapers.stop();
+  const statuses = await scrapers.result;
+  const p99 = percentile(loaded, 99);
+  console.log(
+    `\n## A normal route while ${SCRAPERS} clients scrape in a loop (${adapter}, ${(size / 2 ** 20).toFixed(1)} MiB of exposition, default scrape limits)`,
+  );
+  console.log(
+    `- GET /tracks/1 alone: p50 ${percentile(quiet, 50).toFixed(1)} ms, p99 ${percentile(quiet, 99).toFixed(1)} ms, max ${quiet.at(-1)?.toFixed(1)} ms (${quiet.length} requests in ${ROUTE_MS / 1000} s)`,
+  );
+  console.log(
+    `- GET /tracks/1 while scraped: p50 ${percentile(loaded, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${loaded.at(-1)?.toFixed(1)} ms (${loaded.length} requests); worst event-loop delay ${stallMs.toFixed(1)} ms; the application used ${(appCpu * 100).toFixed(0)}% of a core`,
+  );
+  console.log(
+    `- scrapes answered meanwhile, by status: ${Object.entries(statuses)
+      .map(([s, n]) => `${s} ×${n}`)
+      .join(', ')}`,
+  );
+  console.log(`- target: p99 while scraped at most ${ROUTE_P99_TARGET_MS} ms: ${p99 <= ROUTE_P99_TARGET_MS ? 'met' : 'not met'}`);
+  await app.close();
+}
+
 async function main(): Promise<void> {
   console.log(`# bench:scrape (node ${process.version}, ${new Date().toISOString()})`);
-  await cardinality();
-  if (process.env.BENCH_ADAPTER !== 'fastify') await scrapeAtCaps('express');
-  if (process.env.BENCH_ADAPTER !== 'express') await scrapeAtCaps('fastify');
+  const only = process.env.BENCH_ONLY;
+  if (!only) {
+    await cardinality();
+    if (process.env.BENCH_ADAPTER !== 'fastify') await scrapeAtCaps('express');
+    if (process.env.BENCH_ADAPTER !== 'express') await scrapeAtCaps('fastify');
+  }
+  if (process.env.BENCH_ADAPTER !== 'fastify') await routeUnderScrapes('express');
+  if (process.env.BENCH_ADAPTER !== 'express') await routeUnderScrapes('fastify');
 }
 
 main().catch((error: unknown) => {

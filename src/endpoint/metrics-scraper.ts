@@ -33,19 +33,40 @@ export function answerHeaders(answer: ScrapeResponse): Record<string, string | n
   return { ...answer.headers, 'Content-Length': bodyLength(answer.body) };
 }
 
-/** Chunks of the exposition handed to the socket between two turns of the event loop (1 MiB). */
+/** Chunks of exposition handed to sockets per turn of the event loop, all scrapes together (1 MiB). */
 const CHUNKS_PER_TURN = 16;
 
 /**
- * The exposition's chunks as a stream that hands the socket at most {@link CHUNKS_PER_TURN} of them
- * per turn of the event loop, starting on the turn after the render: writing megabytes at once,
- * when the client reads as fast as we write, holds the event loop for as long as the kernel copies.
+ * Hands out {@link CHUNKS_PER_TURN} chunks per turn of the event loop to every exposition being
+ * sent: writing megabytes at once, when clients read as fast as we write, holds the event loop for
+ * as long as the kernel copies, and fifty scrapes sending 1 MiB each per turn held it for hundreds
+ * of milliseconds. The budget is the process's, since the event loop is: module state on purpose.
+ */
+const pacer = {
+  used: 0,
+  turn: undefined as Promise<void> | undefined,
+  async take(): Promise<void> {
+    while (this.used >= CHUNKS_PER_TURN) {
+      this.turn ??= nextTurn().then(() => {
+        this.used = 0;
+        this.turn = undefined;
+      });
+      await this.turn;
+    }
+    this.used++;
+  },
+};
+
+/**
+ * The exposition's chunks as a stream that starts on the turn after the render and hands the socket
+ * chunks within the shared per-turn budget (see {@link pacer}).
  */
 export function exposition(chunks: readonly Buffer[]): Readable {
   async function* paced(): AsyncGenerator<Buffer> {
-    for (let i = 0; i < chunks.length; i++) {
-      if (i % CHUNKS_PER_TURN === 0) await nextTurn();
-      yield chunks[i];
+    await nextTurn();
+    for (const chunk of chunks) {
+      await pacer.take();
+      yield chunk;
     }
   }
   return Readable.from(paced());
