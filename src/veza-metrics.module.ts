@@ -1,4 +1,12 @@
-import { Module, type DynamicModule, type FactoryProvider, type NestModule } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type FactoryProvider,
+  type NestModule,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { VEZA_CATALOG } from './catalog/catalog';
 import { MetricsEndpoint } from './endpoint/metrics-endpoint';
@@ -9,6 +17,7 @@ import { HttpMetricsRecorder } from './http/http-metrics.recorder';
 import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
+import { exposureWarnings } from './options/exposure-warnings';
 import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
 import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
@@ -72,15 +81,26 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
   ],
   exports: [VezaMetricsRegistry, VezaMetricsService, MetricsServer, ...metricProviders.map((p) => p.provide)],
 })
-export class VezaMetricsModule extends VezaMetricsConfigurableModule implements NestModule {
+export class VezaMetricsModule extends VezaMetricsConfigurableModule implements NestModule, OnApplicationBootstrap {
   /** @internal Nest's injector builds the module. */
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly metrics: VezaMetricsRegistry,
     private readonly recorder: HttpMetricsRecorder,
     private readonly endpoint: MetricsEndpoint,
+    @Inject(VEZA_METRICS_OPTIONS) private readonly givenOptions: unknown,
+    private readonly server: MetricsServer,
   ) {
     super();
+  }
+
+  /** Says, once per application, when `/metrics` is served nowhere or on both ports (see `appEndpoint`). */
+  onApplicationBootstrap(): void {
+    const logger = new Logger('VezaMetrics');
+    const http = this.adapterHost?.httpAdapter !== undefined;
+    for (const warning of exposureWarnings(this.givenOptions, this.metrics.options, http, this.server.address()?.port)) {
+      logger.warn(warning);
+    }
   }
 
   /**

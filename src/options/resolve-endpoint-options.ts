@@ -31,6 +31,23 @@ function secret(option: string, value: unknown): string {
   return value;
 }
 
+/**
+ * `metricsServer.port`: a whole number from 0 to 65535, or its decimal digits as a string (what
+ * `ConfigService` reads from the environment, such as `"9464"`). Nothing else: no sign, spaces,
+ * exponent, hex or fraction.
+ */
+function tcpPort(value: unknown): number {
+  const port = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    const expected =
+      typeof value === 'string'
+        ? 'a TCP port from 0 to 65535 (0: any free port), as a number or a string of decimal digits such as "9464"'
+        : 'a TCP port from 0 to 65535 (0: any free port)';
+    throw new Error(invalidOption('metricsServer.port', expected, value));
+  }
+  return port;
+}
+
 /** Validates `appEndpoint`, `metricsServer`, `auth` and `scrape`. */
 export function resolveEndpointOptions(options: Record<string, unknown>): ResolvedEndpointOptions {
   const app = options.appEndpoint ?? true;
@@ -41,10 +58,7 @@ export function resolveEndpointOptions(options: Record<string, unknown>): Resolv
     const value = options.metricsServer;
     if (!isPlainObject(value)) throw new Error(invalidOption('metricsServer', '{ port, host? }', value));
     checkKeys('metricsServer', value, ['port', 'host']);
-    const port = value.port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new Error(invalidOption('metricsServer.port', 'a TCP port from 0 to 65535 (0: any free port)', port));
-    }
+    const port = tcpPort(value.port);
     const host = value.host ?? '0.0.0.0';
     if (typeof host !== 'string' || host === '')
       throw new Error(invalidOption('metricsServer.host', 'a host name or address such as "127.0.0.1"', host));

@@ -39,8 +39,11 @@ export interface MetricsAuthOptions {
 
 /** A listener of its own for `/metrics`, apart from the application's port. */
 export interface MetricsServerOptions {
-  /** TCP port; `0` picks a free one. */
-  port: number;
+  /**
+   * TCP port; `0` picks a free one. A string of decimal digits (`"9464"`, as `ConfigService` reads it
+   * from the environment) is taken as that number; any other string is refused at start-up.
+   */
+  port: number | string;
   /** Address to bind. @defaultValue `'0.0.0.0'` */
   host?: string;
 }
@@ -129,12 +132,18 @@ export interface VezaMetricsModuleOptions {
   /** HTTP request recording. `false` turns it off. @defaultValue `true` */
   http?: boolean | HttpMetricsOptions;
   /**
-   * Serve `/metrics` on the application's own HTTP server. `false` with `metricsServer` keeps
-   * metrics off the public port.
+   * Serve `/metrics` on the application's own HTTP server. It stays `true` when `metricsServer` is
+   * set: `/metrics` is then served on both ports (logged once at start-up while `appEndpoint` is left
+   * unset); set it to `false` to keep metrics off the application's port. `false` with neither
+   * `metricsServer` nor `pushgateway` (nor a cluster primary to answer) serves the metrics nowhere,
+   * which is logged as a warning at start-up.
    * @defaultValue `true`
    */
   appEndpoint?: boolean;
-  /** Serve `/metrics` on a listener of its own (e.g. `{ port: 9464 }`), with the same path and auth. */
+  /**
+   * Serve `/metrics` on a listener of its own (e.g. `{ port: 9464 }`), with the same path and auth.
+   * The application's port serves it too unless `appEndpoint: false`.
+   */
   metricsServer?: MetricsServerOptions;
   /** Require a bearer token or basic credentials on `/metrics` (compared in constant time). */
   auth?: MetricsAuthOptions;

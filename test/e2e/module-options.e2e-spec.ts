@@ -1,10 +1,11 @@
-import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
+import { Controller, Get, Injectable, Logger, Module, Param } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { connect } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import { MetricsServer, VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
 import { parseExposition, sampleValue } from '../utils/exposition';
+import { freePort } from '../utils/prometheus';
 import { rawRequest } from '../utils/raw-http';
 
 @Controller('tracks')
@@ -221,3 +222,77 @@ function hangUpAfterFirstBytes(base: string): Promise<void> {
     socket.once('error', reject);
   });
 }
+
+describe.each(ADAPTERS)('where /metrics is served, and what start-up says about it (%s)', (kind) => {
+  let warn: jest.SpyInstance;
+  beforeEach(() => {
+    warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => warn.mockRestore());
+  const warnings = (): string[] => warn.mock.calls.map(([message]) => String(message));
+  const status = async (base: string): Promise<number> => (await rawRequest(base, '/metrics')).status;
+  const ownUrl = (app: StartedApp['app']): string => `http://127.0.0.1:${app.get(MetricsServer).address()?.port ?? 0}`;
+
+  it('metricsServer alone: both ports answer, and start-up says so once, naming the port and appEndpoint', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ metricsServer: { port: 0, host: '127.0.0.1' } })], async ({ app, url }) => {
+      const own = ownUrl(app);
+      expect([await status(url), await status(own)]).toEqual([200, 200]);
+      expect(warnings()).toEqual([
+        `"/metrics" is served on the application's port and on metricsServer's port ${new URL(own).port}. Set appEndpoint: false to keep it off the application's port, or appEndpoint: true to keep both and silence this line.`,
+      ]);
+    });
+  });
+
+  it('metricsServer with appEndpoint: true serves both ports without a word; with appEndpoint: false, its own port only', async () => {
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ appEndpoint: true, metricsServer: { port: 0, host: '127.0.0.1' } })],
+      async ({ app, url }) => {
+        expect([await status(url), await status(ownUrl(app))]).toEqual([200, 200]);
+      },
+    );
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ appEndpoint: false, metricsServer: { port: 0, host: '127.0.0.1' } })],
+      async ({ app, url }) => {
+        expect([await status(url), await status(ownUrl(app))]).toEqual([404, 200]);
+      },
+    );
+    expect(warnings()).toEqual([]);
+  });
+
+  it('appEndpoint: false with no other way out starts, and warns that the metrics are served nowhere', async () => {
+    await withApp(kind, [VezaMetricsModule.forRoot({ appEndpoint: false })], async ({ url }) => {
+      expect(await status(url)).toBe(404);
+      expect(warnings()).toEqual([
+        'appEndpoint is false and neither metricsServer nor pushgateway is set: "/metrics" is served nowhere and nothing pushes the metrics. ' +
+          'Set metricsServer: { port: 9464 } (a listener of its own), pushgateway, or appEndpoint: true (ignore this line if your own code renders VezaMetricsRegistry).',
+      ]);
+    });
+    // A Pushgateway is a way out: nothing to say.
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ appEndpoint: false, pushgateway: { url: 'http://127.0.0.1:9', jobName: 'j', pushOnShutdown: false } })],
+      () => Promise.resolve(),
+    );
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('takes metricsServer.port from ConfigService as the string the environment gives', async () => {
+    const port = await freePort();
+    const imports = [
+      VezaMetricsModule.forRootAsync({
+        imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ METRICS_PORT: String(port) })] })],
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => ({
+          appEndpoint: false,
+          metricsServer: { port: config.getOrThrow<string>('METRICS_PORT'), host: '127.0.0.1' },
+        }),
+      }),
+    ];
+    await withApp(kind, imports, async ({ app }) => {
+      expect(app.get(MetricsServer).address()?.port).toBe(port);
+      expect(await scrape(`http://127.0.0.1:${port}`)).toContain('veza_active_users 0');
+    });
+  });
+});
