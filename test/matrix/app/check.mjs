@@ -1,0 +1,135 @@
+/**
+ * Checks one installed fixture (run from its directory, outside the repository): starts app.mjs on
+ * Express and on Fastify, once with the module's own registry and once with the app's own Registry
+ * of the Prometheus client the fixture installed, sends the requests below and asserts exact lines
+ * of /metrics. Prints one `ok - ...` or `not ok - ...` line per check and exits 1 if any failed.
+ *
+ * `node check.mjs` — the client is the one of prom-client / @prometheus-io/client that the fixture's
+ * package.json depends on (MATRIX_CLIENT overrides).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, sep } from 'node:path';
+
+const here = process.cwd();
+const require = createRequire(join(here, 'package.json'));
+const CLIENTS = ['prom-client', '@prometheus-io/client'];
+
+let failed = 0;
+let passed = 0;
+function report(ok, name, detail) {
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? 'ok' : 'not ok'} - ${name}${ok || !detail ? '' : `\n    ${detail.replace(/\n/g, '\n    ')}`}`);
+}
+
+// Node looks for a package missing from the fixture in every parent folder: a fixture inside the
+// repository would silently run the repository's Nest or client. Every package must be the fixture's own.
+const pkg = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
+const client = process.env.MATRIX_CLIENT || CLIENTS.find((name) => pkg.dependencies?.[name]);
+const outsiders = ['@nestjs/core', '@nestjs/common', '@veza/nestjs-metrics', client]
+  .map((name) => [name, require.resolve(`${name}/package.json`)])
+  .filter(([, path]) => !path.startsWith(here + sep + 'node_modules' + sep));
+if (!client || outsiders.length > 0) {
+  report(false, 'fixture resolves its own packages', `client ${client ?? 'none'}; from elsewhere: ${JSON.stringify(outsiders)}`);
+  process.exit(1);
+}
+const versions = Object.fromEntries(['@nestjs/core', 'express', 'fastify', client].map((n) => [n, tryVersion(n)]));
+console.log(
+  `# node ${process.version}, ${Object.entries(versions)
+    .map(([n, v]) => `${n} ${v}`)
+    .join(', ')}`,
+);
+
+function tryVersion(name) {
+  try {
+    // express and fastify are the platform packages' dependencies, resolved from there.
+    const from = name === 'express' ? '@nestjs/platform-express' : name === 'fastify' ? '@nestjs/platform-fastify' : name;
+    const base = createRequire(require.resolve(`${from}/package.json`));
+    return base(`${name}/package.json`).version;
+  } catch {
+    return 'absent';
+  }
+}
+
+const { startApp } = await import(new URL('./app.mjs', import.meta.url).href);
+const promClient = require(client);
+
+const SECRET = 'raw-secret-9f3';
+const REQUESTS = [
+  ['/api/v1/items/7?token=' + SECRET, 200],
+  ['/api/v1/items/denied/8', 403],
+  ['/api/v1/items/boom/9', 500],
+  ['/api/v1/auth/login/ok', 200],
+  ['/api/v1/auth/login/bad', 401],
+  ['/api/v1/items/labels', 200],
+  [`/${SECRET}/x?q=${SECRET}`, 404],
+];
+const EXPECTED_LINES = [
+  'veza_http_requests_total{method="GET",endpoint="/api/v1/items/:id",status="200"} 1',
+  'veza_http_requests_total{method="GET",endpoint="/api/v1/items/denied/:id",status="403"} 1',
+  'veza_http_requests_total{method="GET",endpoint="/api/v1/items/boom/:id",status="500"} 1',
+  'veza_http_requests_total{method="GET",endpoint="/api/v1/auth/login/:outcome",status="200"} 1',
+  'veza_http_requests_total{method="GET",endpoint="/api/v1/auth/login/:outcome",status="401"} 1',
+  'veza_http_requests_total{method="GET",endpoint="/api/v1/items/labels",status="200"} 1',
+  'veza_http_requests_total{method="GET",endpoint="<unmatched>",status="404"} 1',
+  'veza_http_request_duration_seconds_count{method="GET",endpoint="/api/v1/items/:id"} 1',
+  'veza_errors_total{type="Error",severity="critical"} 1',
+  'veza_auth_login_attempts_total{success="success"} 1',
+  'veza_auth_login_attempts_total{success="failure"} 1',
+  'veza_database_query_errors_total{operation="b",error_type="a|"} 1',
+  'veza_database_query_errors_total{operation="|b",error_type="a"} 1',
+];
+
+async function checkOne(adapter, registryMode) {
+  const label = `${adapter}, ${registryMode === 'own' ? `the app's ${client} Registry` : "the module's registry"}`;
+  let started;
+  try {
+    const options = {};
+    if (registryMode === 'own') {
+      options.registry = new promClient.Registry();
+      new promClient.Counter({ name: 'matrix_app_events_total', help: "The app's own counter", registers: [options.registry] }).inc(3);
+    }
+    started = await startApp(adapter, options);
+  } catch (error) {
+    report(false, `${label}: starts`, String(error?.stack ?? error));
+    return;
+  }
+  const { app, url } = started;
+  try {
+    const statuses = [];
+    for (const [path, status] of REQUESTS) {
+      const res = await fetch(url + path);
+      await res.arrayBuffer();
+      statuses.push([path, res.status, status]);
+    }
+    const wrong = statuses.filter(([, got, want]) => got !== want);
+    report(wrong.length === 0, `${label}: every route answers its status`, JSON.stringify(wrong));
+
+    const res = await fetch(url + '/metrics');
+    const text = await res.text();
+    report(res.status === 200, `${label}: /metrics answers 200`, `got ${res.status}: ${text.slice(0, 300)}`);
+    const lines = new Set(text.split('\n'));
+    const expected = registryMode === 'own' ? [...EXPECTED_LINES, 'matrix_app_events_total 3'] : EXPECTED_LINES;
+    for (const line of expected) report(lines.has(line), `${label}: ${line}`, related(text, line));
+    const leaks = text.split('\n').filter((l) => l.includes(SECRET) || l.includes('token=') || l.includes('/items/7'));
+    report(leaks.length === 0, `${label}: no raw path or query on /metrics`, leaks.join('\n'));
+  } catch (error) {
+    report(false, `${label}: requests`, String(error?.stack ?? error));
+  } finally {
+    await app.close();
+  }
+}
+
+/** The lines of the same metric, to show what was there instead. */
+function related(text, line) {
+  const name = line.split(/[{ ]/)[0];
+  const same = text.split('\n').filter((l) => l.startsWith(name + '{') || l.startsWith(name + ' '));
+  return `present for ${name}:\n${same.join('\n') || '(none)'}`;
+}
+
+for (const adapter of ['express', 'fastify']) {
+  for (const registryMode of ['module', 'own']) await checkOne(adapter, registryMode);
+}
+console.log(`# ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
