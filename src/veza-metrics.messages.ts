@@ -111,13 +111,18 @@ export const unknownClusterOption = (key: string, known: readonly string[]): str
 export const clusterNotPrimary = (): string =>
   `${CLUSTER_ERROR_PREFIX} ClusterMetricsAggregator aggregates the workers' metrics and runs in the cluster's primary process; in a worker, VezaMetricsModule answers the primary by itself (option "cluster").`;
 
-export const clusterWorkerTimedOut = (workerId: number, pid: number | undefined, timeoutMs: number): string =>
-  `Cluster worker ${workerId} (pid ${pid ?? '?'}) did not send its metrics within ${timeoutMs} ms; its last answer is used. Counted in veza_metrics_cluster_worker_timeouts_total, not logged again.`;
+export const clusterWorkerTimedOut = (workerId: number, slot: number, pid: number | undefined, timeoutMs: number): string =>
+  `Cluster worker ${workerId} (slot ${slot}, pid ${pid ?? '?'}) did not send its metrics within ${timeoutMs} ms; its last answer is used. Counted in veza_metrics_cluster_worker_timeouts_total and shown as veza_metrics_cluster_worker_up{worker="${slot}"} 0, not logged again.`;
 
 export const clusterWorkerFailed = (workerId: number, error: string): string =>
   `Cluster worker ${workerId} could not send its metrics (${error}); its last answer is used. Counted in veza_metrics_cluster_worker_errors_total, not logged again.`;
 
-export const clusterMetricsListening = (url: string): string => `Serving the cluster's aggregated Prometheus metrics at ${url}`;
+export const clusterRetiredDropped = (workerId: number, dropped: number, max: number): string =>
+  `Cluster worker ${workerId} exited with counter and histogram series that no longer fit in the ${max} samples kept for exited workers: ${dropped} of them are left out of the sum (they go stale in Prometheus; per-process label values such as a pid multiply series on every restart). Not logged again.`;
+
+/** A message of the module's endpoint options (`metricsServer`, `auth`, `scrape`), said of `serveClusterMetrics`' options of the same shape. */
+export const asClusterOptionMessage = (message: string): string =>
+  message.replace(OPTION_ERROR_PREFIX, CLUSTER_ERROR_PREFIX).replace('"metricsServer.', '"').replace('"metricsServer"', '"port"');
 
 // Testing helpers (@veza/nestjs-metrics/testing).
 

@@ -1,75 +1,42 @@
 import { Logger } from '@nestjs/common';
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, Counter, Gauge, Registry, type Aggregator } from 'prom-client';
-import {
-  clusterNotPrimary,
-  clusterWorkerFailed,
-  clusterWorkerTimedOut,
-  invalidClusterOption,
-  unknownClusterOption,
-} from '../veza-metrics.messages';
-import { checkKeys, isPlainObject } from '../options/option-checks';
-import { COLLECT_REQUEST, isCollectResponse, type CollectRequest, type CollectResponse, type MetricJson } from './cluster-protocol';
+import { AggregatorRegistry, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
+import type { RenderLimits } from '../registry/veza-metrics.registry';
+import { clusterNotPrimary, clusterRetiredDropped, clusterWorkerFailed, clusterWorkerTimedOut } from '../veza-metrics.messages';
+import { COLLECT_REQUEST, isCollectResponse, type CollectRequest, type MetricJson } from './cluster-protocol';
+import { resolveClusterMetricsOptions, type ClusterAggregator, type ClusterMetricsOptions } from './cluster-options';
+import { MAX_RETIRED_SAMPLES, RetiredSeries } from './retired-series';
 
-/** How a metric's series of several workers are merged into one (prom-client's aggregators). */
-export type ClusterAggregator = Aggregator;
-
-/** Options of {@link ClusterMetricsAggregator}. */
-export interface ClusterMetricsOptions {
-  /**
-   * How long one scrape waits for each worker's metrics. A worker that does not answer in time
-   * (a blocked event loop) is counted in `veza_metrics_cluster_worker_timeouts_total`, and its last
-   * answer is used instead: the scrape neither hangs nor sees its counters go back.
-   * @defaultValue `2000`
-   */
-  timeoutMs?: number;
-  /**
-   * How to merge a metric across workers, by metric name: `'sum'` (prom-client's default for every
-   * metric that does not say otherwise), `'min'`, `'max'`, `'average'`, `'first'` or `'omit'`.
-   * @defaultValue `{ veza_health_check_status: 'min' }` (the worst status any worker sees)
-   */
-  aggregators?: Record<string, ClusterAggregator>;
-}
+export type { ClusterAggregator, ClusterMetricsOptions } from './cluster-options';
+export { resolveClusterMetricsOptions } from './cluster-options';
 
 /** Self-metrics of the primary. */
 export const CLUSTER_WORKERS_METRIC = 'veza_metrics_cluster_workers';
+export const CLUSTER_WORKER_UP_METRIC = 'veza_metrics_cluster_worker_up';
 export const CLUSTER_TIMEOUTS_METRIC = 'veza_metrics_cluster_worker_timeouts_total';
 export const CLUSTER_ERRORS_METRIC = 'veza_metrics_cluster_worker_errors_total';
+export const CLUSTER_RETIRED_METRIC = 'veza_metrics_cluster_retired_samples';
 
-const KNOWN_KEYS = ['timeoutMs', 'aggregators'];
-const AGGREGATORS: readonly ClusterAggregator[] = ['sum', 'min', 'max', 'average', 'first', 'omit'];
-const DEFAULT_AGGREGATORS: Readonly<Record<string, ClusterAggregator>> = { veza_health_check_status: 'min' };
-/** Types whose values only grow: what an exited worker leaves behind (see `retire`). */
+/** Types whose values only grow: what an exited worker leaves behind, and what a late source keeps. */
 const MONOTONIC_TYPES = new Set(['counter', 'histogram']);
+/** Rendering yields to the event loop after this many milliseconds of work (as the module's render). */
+const RENDER_SLICE_MS = 5;
 
 /** Request ids, shared by every aggregator of the process so that their requests never mix. */
 let lastRequestId = 0;
 
-/** Validates the aggregation options (shared with `serveClusterMetrics`). */
-export function resolveClusterMetricsOptions(
-  value: unknown,
-  extraKeys: readonly string[] = [],
-): { timeoutMs: number; aggregators: Record<string, ClusterAggregator> } {
-  const options = value ?? {};
-  if (!isPlainObject(options)) throw new Error(invalidClusterOption('options', 'a plain object', options));
-  checkKeys('', options, [...KNOWN_KEYS, ...extraKeys], unknownClusterOption);
-  const timeoutMs = options.timeoutMs ?? 2_000;
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) {
-    throw new Error(invalidClusterOption('timeoutMs', 'a positive whole number of milliseconds', timeoutMs));
-  }
-  const given = options.aggregators ?? {};
-  if (!isPlainObject(given)) throw new Error(invalidClusterOption('aggregators', 'an object of metric names to aggregators', given));
-  for (const [name, aggregator] of Object.entries(given)) {
-    if (!AGGREGATORS.includes(aggregator as ClusterAggregator)) {
-      throw new Error(invalidClusterOption(`aggregators.${name}`, `one of ${AGGREGATORS.map((a) => `"${a}"`).join(', ')}`, aggregator));
-    }
-  }
-  return { timeoutMs, aggregators: { ...DEFAULT_AGGREGATORS, ...(given as Record<string, ClusterAggregator>) } };
+/** A worker's newest answer: one metrics array per registry it answers for. */
+interface Answer {
+  readonly id: number;
+  readonly metrics: MetricJson[][];
 }
 
-interface Answer {
-  id: number;
-  metrics: MetricJson[][];
+/** What the primary keeps about a live worker: released when it exits. */
+interface WorkerState {
+  /** Its place among the live workers (the `worker` label): reused by the next worker. */
+  readonly slot: number;
+  last: Answer | undefined;
 }
 
 /**
@@ -77,10 +44,15 @@ interface Answer {
  * IPC channel (the workers' `VezaMetricsModule` answers by itself) and merges them with
  * prom-client's `AggregatorRegistry.aggregate`, so that Prometheus scrapes one endpoint with the sum.
  *
- * Unlike `AggregatorRegistry.clusterMetrics()`, a worker that does not answer within `timeoutMs`
- * does not fail the scrape: its last answer is used and the timeout is counted in
- * `veza_metrics_cluster_worker_timeouts_total`. The counters and histograms of a worker that exited
- * are kept (as of its last answer), so the sums never go back when a worker dies or is replaced.
+ * Each worker's part of the sum is counted exactly once: its newest answer while it lives, then
+ * (from its exit on) its last counters and histograms folded into a retained base, so sums never go
+ * back when a worker is slow, dies (before or after answering a scrape in progress) or is replaced.
+ * A worker that does not answer within `timeoutMs` does not fail the scrape: its last answer is used,
+ * the timeout counted, and `veza_metrics_cluster_worker_up{worker}` says which slot is missing.
+ *
+ * Memory: one answer per live worker (bounded by the workers' own series caps), released at its
+ * exit; at most `MAX_RETIRED_SAMPLES` samples for all exited workers together; one `worker_up`
+ * series per slot, i.e. per worker alive at once at the peak (slots are reused, ids are not).
  *
  * @example
  * ```ts
@@ -90,7 +62,7 @@ interface Answer {
  *   http.createServer(async (_req, res) => {
  *     res.setHeader('Content-Type', aggregator.contentType);
  *     res.end(await aggregator.metrics());
- *   }).listen(9464);
+ *   }).listen(9464, '127.0.0.1');
  * }
  * ```
  */
@@ -100,16 +72,21 @@ export class ClusterMetricsAggregator {
   /** The Content-Type of {@link ClusterMetricsAggregator.metrics}: Prometheus' text format. */
   readonly contentType: string = Registry.PROMETHEUS_CONTENT_TYPE;
   private readonly timeoutMs: number;
-  private readonly aggregators: Record<string, ClusterAggregator>;
+  private readonly aggregators: Readonly<Record<string, ClusterAggregator>>;
   private readonly logger = new Logger('VezaMetrics');
   private readonly workers: Gauge;
+  private readonly up: Gauge<'worker'>;
   private readonly timeouts: Counter;
   private readonly errors: Counter;
-  private readonly last = new Map<number, Answer>();
-  private readonly pending = new Map<string, (answer: MetricJson[][] | undefined) => void>();
+  /** By worker id; an entry per live worker, deleted at its exit. */
+  private readonly live = new Map<number, WorkerState>();
+  /** Slot → the id of the worker in it; as long as the most workers ever alive at once. */
+  private readonly slots: (number | undefined)[] = [];
+  /** By `request id:worker id`: at most one per worker per scrape in flight, settled by answer, timeout or exit. */
+  private readonly pending = new Map<string, (answered: boolean) => void>();
+  private readonly retired = new RetiredSeries(MAX_RETIRED_SAMPLES);
+  /** Warnings already logged: three keys at most. */
   private readonly warned = new Set<string>();
-  private retired: MetricJson[] = [];
-  private retiring: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(options: ClusterMetricsOptions = {}) {
@@ -123,6 +100,12 @@ export class ClusterMetricsAggregator {
       help: 'Cluster workers asked for their metrics by the latest scrape',
       registers,
     });
+    this.up = new Gauge({
+      name: CLUSTER_WORKER_UP_METRIC,
+      help: 'Whether the worker in this slot (1, 2, ...: reused by the worker that replaces it) answered the latest scrape',
+      labelNames: ['worker'],
+      registers,
+    });
     this.timeouts = new Counter({
       name: CLUSTER_TIMEOUTS_METRIC,
       help: 'Cluster workers that did not send their metrics within the timeout (their last answer was used)',
@@ -133,55 +116,98 @@ export class ClusterMetricsAggregator {
       help: 'Cluster workers that answered with an error or could not be asked (their last answer was used)',
       registers,
     });
+    const retired = this.retired;
+    new Gauge({
+      name: CLUSTER_RETIRED_METRIC,
+      help: `Samples of exited workers' counters and histograms kept in the sum (at most ${MAX_RETIRED_SAMPLES})`,
+      registers,
+      collect() {
+        this.set(retired.size);
+      },
+    });
     cluster.on('message', this.onMessage);
     cluster.on('exit', this.onExit);
   }
 
   /** The workers' metrics merged, followed by the primary's own: the body of one scrape. */
   async metrics(): Promise<string> {
-    const merged = await this.collect();
-    return (await merged.metrics()) + (await this.registry.metrics());
+    const limits = {
+      deadline: performance.now() + this.timeoutMs + 60_000,
+      collectTimeoutMs: this.timeoutMs,
+      onCollectFailure: () => undefined,
+    };
+    return Buffer.concat(await this.renderChunks('text', limits)).toString('utf8');
   }
 
-  /** The workers' metrics merged into one registry (without the primary's own). */
-  async collect(): Promise<Registry> {
+  /** {@link ClusterMetricsAggregator.metrics} in either format, within a scrape's limits: what `serveClusterMetrics` answers. */
+  async renderChunks(format: ExpositionFormat, limits: RenderLimits): Promise<Buffer[]> {
+    const merged = await this.collect(limits.deadline);
+    return renderExposition([...merged.getMetricsAsArray(), ...this.registry.getMetricsAsArray()] as unknown as Metric[], {
+      format,
+      defaultLabels: {},
+      collectTimeoutMs: limits.collectTimeoutMs,
+      deadline: limits.deadline,
+      sliceMs: RENDER_SLICE_MS,
+      onCollectFailure: limits.onCollectFailure,
+    });
+  }
+
+  /**
+   * The workers' metrics merged into one registry (without the primary's own). Waits for each
+   * worker at most `timeoutMs`, and never past `deadline` (`performance.now()` milliseconds).
+   */
+  async collect(deadline?: number): Promise<Registry> {
     const id = ++lastRequestId;
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    const waitMs = Math.max(1, Math.min(this.timeoutMs, deadline === undefined ? Infinity : Math.floor(deadline - performance.now())));
     this.workers.set(workers.length);
-    const answers = await Promise.all(workers.map((worker) => this.ask(worker, id)));
-    await this.retiring;
+    const answered = new Set<number>();
+    await Promise.all(
+      workers.map(async (worker) => {
+        if (await this.ask(worker, id, waitMs)) answered.add(worker.id);
+      }),
+    );
+    // From here on, nothing awaits: a worker is either live (its newest answer counts) or exited
+    // (its last answer is in the retained base), never both.
     const parts: MetricJson[][] = [];
-    workers.forEach((worker, i) => parts.push(...(answers[i] ?? this.last.get(worker.id)?.metrics ?? [])));
-    if (this.retired.length > 0) parts.push(this.retired);
+    for (const state of this.live.values()) if (state.last) parts.push(...state.last.metrics);
+    const retired = this.retired.toJson();
+    if (retired.length > 0) parts.push(retired);
+    this.slots.forEach((workerId, slot) => {
+      this.up.set({ worker: String(slot + 1) }, workerId !== undefined && answered.has(workerId) ? 1 : 0);
+    });
     return AggregatorRegistry.aggregate(parts.map((metrics) => metrics.map((m) => this.withAggregator(m))));
   }
 
-  /** Stops listening to the cluster (the primary's own metrics stay readable). */
+  /** Stops listening to the cluster and forgets the workers (the primary's own metrics stay readable). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     cluster.off('message', this.onMessage);
     cluster.off('exit', this.onExit);
-    for (const resolve of this.pending.values()) resolve(undefined);
+    for (const resolve of this.pending.values()) resolve(false);
     this.pending.clear();
+    this.live.clear();
   }
 
-  private ask(worker: Worker, id: number): Promise<MetricJson[][] | undefined> {
-    if (this.closed) return Promise.resolve(undefined);
+  /** Whether `worker` answered request `id` within `waitMs`. */
+  private ask(worker: Worker, id: number, waitMs: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    const state = this.stateOf(worker);
     const key = `${id}:${worker.id}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(key)) return;
         this.timeouts.inc();
-        this.warnOnce('timeout', clusterWorkerTimedOut(worker.id, worker.process.pid, this.timeoutMs));
-        resolve(undefined);
-      }, this.timeoutMs);
-      this.pending.set(key, (answer) => {
+        this.warnOnce('timeout', clusterWorkerTimedOut(worker.id, state.slot + 1, worker.process.pid, waitMs));
+        resolve(false);
+      }, waitMs);
+      this.pending.set(key, (answered) => {
         clearTimeout(timer);
         this.pending.delete(key);
-        resolve(answer);
+        resolve(answered);
       });
-      const request: CollectRequest = { type: COLLECT_REQUEST, id };
+      const request: CollectRequest = { type: COLLECT_REQUEST, id, timeoutMs: waitMs };
       const failed = (error: Error): void => this.fail(worker, id, error.message);
       try {
         worker.send(request, undefined, (error: Error | null) => {
@@ -193,47 +219,73 @@ export class ClusterMetricsAggregator {
     });
   }
 
+  /** The state of a live worker, made (in the lowest free slot) the first time it is asked. */
+  private stateOf(worker: Worker): WorkerState {
+    let state = this.live.get(worker.id);
+    if (state) return state;
+    let slot = this.slots.indexOf(undefined);
+    if (slot === -1) slot = this.slots.length;
+    this.slots[slot] = worker.id;
+    state = { slot, last: undefined };
+    this.live.set(worker.id, state);
+    return state;
+  }
+
   private readonly onMessage = (worker: Worker, message: unknown): void => {
     if (!isCollectResponse(message)) return;
-    const response: CollectResponse = message;
-    if (response.error !== undefined || !Array.isArray(response.metrics)) {
-      this.fail(worker, response.id, response.error ?? 'an answer without metrics');
+    if (message.error !== undefined || !Array.isArray(message.metrics)) {
+      this.fail(worker, message.id, message.error ?? 'an answer without metrics');
       return;
     }
-    // Late answers count too: they are newer than the one kept.
-    const kept = this.last.get(worker.id);
-    if (!kept || kept.id < response.id) this.last.set(worker.id, { id: response.id, metrics: response.metrics });
-    this.pending.get(`${response.id}:${worker.id}`)?.(response.metrics);
+    // A worker not asked yet, or already exited (its last answer is retired): not kept.
+    const state = this.live.get(worker.id);
+    if (state && (!state.last || state.last.id < message.id)) {
+      state.last = { id: message.id, metrics: this.withOmitted(message.metrics, message.omitted, state.last) };
+    }
+    this.pending.get(`${message.id}:${worker.id}`)?.(state !== undefined);
   };
+
+  /**
+   * A counter or histogram a worker left out of its answer (its source failed or was too slow)
+   * keeps its previous values, registry by registry: left out, it would take the sum back.
+   */
+  private withOmitted(metrics: MetricJson[][], omitted: unknown, previous: Answer | undefined): MetricJson[][] {
+    if (!previous || !Array.isArray(omitted) || omitted.length === 0) return metrics;
+    return metrics.map((part, i) => {
+      const names: unknown = omitted[i];
+      const before = previous.metrics[i];
+      if (!Array.isArray(names) || names.length === 0 || !before) return part;
+      const kept = before.filter((m) => names.includes(m.name) && MONOTONIC_TYPES.has(String(m.type)));
+      return kept.length > 0 ? [...part, ...kept] : part;
+    });
+  }
 
   private fail(worker: Worker, id: number, error: string): void {
     const resolve = this.pending.get(`${id}:${worker.id}`);
     if (!resolve) return;
     this.errors.inc();
     this.warnOnce('error', clusterWorkerFailed(worker.id, error));
-    resolve(undefined);
+    resolve(false);
   }
 
   /**
-   * An exited worker's counters and histograms stay in the sum, as of its last answer: without
-   * them the sum would go back, which Prometheus' `rate()` takes for a reset (a huge false spike).
-   * Its gauges go (a dead worker holds no sessions). Merged into one set, so memory stays bounded
-   * however many workers come and go.
+   * An exited worker's counters and histograms (those summed across workers) move, as of its last
+   * answer, into the retained base: without them the sum would go back, which Prometheus' `rate()`
+   * takes for a reset. Its gauges go (a dead worker holds no sessions), and so does its state.
    */
   private readonly onExit = (worker: Worker): void => {
-    // A scrape waiting for it goes on without it (its counters are kept below).
-    for (const [key, resolve] of this.pending) if (key.endsWith(`:${worker.id}`)) resolve(undefined);
-    const kept = this.last.get(worker.id);
-    this.last.delete(worker.id);
-    if (!kept) return;
-    const monotonic = kept.metrics.flat().filter((m) => MONOTONIC_TYPES.has(String(m.type)));
-    if (monotonic.length === 0) return;
-    this.retiring = this.retiring
-      .then(async () => {
-        const merged = AggregatorRegistry.aggregate([this.retired, monotonic].map((ms) => ms.map((m) => ({ ...m, aggregator: 'sum' }))));
-        this.retired = (await merged.getMetricsAsJSON()) as unknown as MetricJson[];
-      })
-      .catch((error: unknown) => this.warnOnce('retire', clusterWorkerFailed(worker.id, String(error))));
+    // A scrape waiting for it goes on without it (its last answer is retired below).
+    for (const [key, resolve] of this.pending) if (key.endsWith(`:${worker.id}`)) resolve(false);
+    const state = this.live.get(worker.id);
+    if (!state) return;
+    this.live.delete(worker.id);
+    this.slots[state.slot] = undefined;
+    if (!state.last) return;
+    const monotonic = state.last.metrics
+      .flat()
+      .filter((m) => MONOTONIC_TYPES.has(String(m.type)) && (this.aggregators[m.name] ?? m.aggregator ?? 'sum') === 'sum');
+    const dropped = this.retired.add(monotonic);
+    if (dropped > 0) this.warnOnce('retired', clusterRetiredDropped(worker.id, dropped, MAX_RETIRED_SAMPLES));
   };
 
   private withAggregator(metric: MetricJson): MetricJson {

@@ -21,12 +21,16 @@ export interface MetricJson {
 export interface CollectRequest {
   type: typeof COLLECT_REQUEST;
   id: number;
+  /** How long the primary waits for this answer: the worker leaves out sources slower than a share of it. */
+  timeoutMs?: number;
 }
 
 export interface CollectResponse {
   type: typeof COLLECT_RESPONSE;
   id: number;
   metrics?: MetricJson[][];
+  /** By registry, as `metrics`: the metrics left out because their scrape-time source failed or timed out. */
+  omitted?: string[][];
   error?: string;
 }
 

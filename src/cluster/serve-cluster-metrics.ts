@@ -1,17 +1,39 @@
 import { Logger } from '@nestjs/common';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { clusterMetricsListening, invalidClusterOption, scrapeFailed } from '../veza-metrics.messages';
+import { Counter } from 'prom-client';
+import { ScrapeHandler, serveScrape } from '../endpoint/metrics-scraper';
+import { resolveEndpointOptions, type ResolvedEndpointOptions } from '../options/resolve-endpoint-options';
+import type { MetricsAuthOptions, ScrapeOptions } from '../options/veza-metrics-options.interface';
+import { asClusterOptionMessage, invalidClusterOption, metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
 import { ClusterMetricsAggregator, resolveClusterMetricsOptions, type ClusterMetricsOptions } from './cluster-aggregator';
+
+/**
+ * The primary's default interface: the loopback one. An endpoint that answers every metric of every
+ * worker is reachable from outside the machine only when `host` says so (`'0.0.0.0'`, the pod's
+ * address), ideally with `auth`; a forgotten `host` shows as a target down, never as an open port.
+ */
+export const DEFAULT_CLUSTER_HOST = '127.0.0.1';
 
 /** Options of {@link serveClusterMetrics}. */
 export interface ClusterMetricsServerOptions extends ClusterMetricsOptions {
   /** The port Prometheus scrapes (`0`: any free port, see `port` on the result). */
   port: number;
-  /** The interface to listen on. @defaultValue every interface (what a Kubernetes pod needs) */
+  /**
+   * The interface to listen on, as `metricsServer.host`. Prometheus in another pod or host needs
+   * `'0.0.0.0'` (or the pod's address); then set `auth` too.
+   * @defaultValue `'127.0.0.1'` (this machine only)
+   */
   host?: string;
   /** The path of the exposition. @defaultValue `'/metrics'` */
   path?: string;
+  /** Credentials every scrape must carry, as the module's `auth`: 401 with a challenge otherwise. */
+  auth?: MetricsAuthOptions;
+  /**
+   * The module's scrape limits (`maxConcurrent`, `timeoutMs`, `maxBytesInFlight`, `sendTimeoutMs`,
+   * ...), same defaults: a scrape waits for the workers within `scrape.timeoutMs` too.
+   */
+  scrape?: ScrapeOptions;
 }
 
 /** A started {@link serveClusterMetrics} listener. */
@@ -22,43 +44,77 @@ export interface ClusterMetricsServer {
   readonly url: string;
   /** The aggregator behind it (its `registry` holds the primary's own metrics). */
   readonly aggregator: ClusterMetricsAggregator;
-  /** Stops listening and stops asking the workers. */
+  /** Stops listening, ends the scrapes being sent and stops asking the workers. */
   close(): Promise<void>;
+}
+
+const OWN_KEYS = ['port', 'host', 'path', 'auth', 'scrape'];
+
+/** `port`, `host`, `auth` and `scrape` checked by the module's own rules, said of these options. */
+function resolveEndpoint(port: unknown, host: unknown, auth: unknown, scrape: unknown): ResolvedEndpointOptions {
+  try {
+    return resolveEndpointOptions({ appEndpoint: false, metricsServer: { port, host: host ?? DEFAULT_CLUSTER_HOST }, auth, scrape });
+  } catch (error) {
+    throw new Error(asClusterOptionMessage((error as Error).message), { cause: error });
+  }
 }
 
 /**
  * Serves the sum of every cluster worker's metrics from the primary: call it in the primary
  * (`cluster.isPrimary`), next to `cluster.fork()`; the workers' `VezaMetricsModule` answers by
  * itself. Prometheus then scrapes this one port instead of a random worker behind the shared one.
- * See {@link ClusterMetricsAggregator} for what happens when a worker is slow or exits.
+ * The endpoint is the module's `metricsServer`: the same `host`, `auth` and `scrape` options,
+ * checks, limits, send timeout and self-metrics (named `veza_metrics_cluster_*` here). See
+ * {@link ClusterMetricsAggregator} for what happens when a worker is slow or exits.
  *
  * @example
  * ```ts
  * if (cluster.isPrimary) {
  *   for (let i = 0; i < os.availableParallelism(); i++) cluster.fork();
- *   await serveClusterMetrics({ port: 9464 });
+ *   await serveClusterMetrics({ port: 9464, host: '0.0.0.0', auth: { bearerToken: process.env.METRICS_TOKEN } });
  * } else {
- *   const app = await NestFactory.create(AppModule); // imports VezaMetricsModule.forRoot()
+ *   const app = await NestFactory.create(AppModule); // imports VezaMetricsModule.forRoot({ appEndpoint: false })
  *   await app.listen(3000);
  * }
  * ```
  */
 export async function serveClusterMetrics(options: ClusterMetricsServerOptions): Promise<ClusterMetricsServer> {
-  const { port, host, path = '/metrics', ...aggregation } = options ?? ({} as ClusterMetricsServerOptions);
-  resolveClusterMetricsOptions(options, ['port', 'host', 'path']);
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new Error(invalidClusterOption('port', 'a port number from 0 to 65535', port));
-  }
-  if (host !== undefined && (typeof host !== 'string' || host === '')) {
-    throw new Error(invalidClusterOption('host', 'a host name or address such as "0.0.0.0"', host));
-  }
+  resolveClusterMetricsOptions(options, OWN_KEYS);
+  const { port, host, path = '/metrics', auth, scrape, ...aggregation } = options ?? ({} as ClusterMetricsServerOptions);
+  const endpoint = resolveEndpoint(port, host, auth, scrape);
+  const listen = endpoint.server as { port: number; host: string };
   if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path)) {
     throw new Error(invalidClusterOption('path', 'an absolute path such as "/metrics" (no spaces, query or fragment)', path));
   }
 
   const aggregator = new ClusterMetricsAggregator(aggregation);
-  const logger = new Logger('VezaMetrics');
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const registers = [aggregator.registry];
+  const rejected = new Counter({
+    name: 'veza_metrics_cluster_scrapes_rejected_total',
+    help: 'Scrapes refused before rendering',
+    labelNames: ['reason'],
+    registers,
+  });
+  const aborted = new Counter({
+    name: 'veza_metrics_cluster_scrapes_aborted_total',
+    help: 'Scrapes whose connection was destroyed while sending (send timeout, shutdown)',
+    labelNames: ['reason'],
+    registers,
+  });
+  const limits = endpoint.scrape;
+  const handler = new ScrapeHandler({
+    auth: endpoint.auth,
+    limits,
+    render: (format) =>
+      aggregator.renderChunks(format, {
+        deadline: performance.now() + limits.timeoutMs,
+        collectTimeoutMs: limits.collectTimeoutMs,
+        onCollectFailure: () => undefined,
+      }),
+    onRejected: (reason) => rejected.inc({ reason }),
+    onAborted: (reason) => aborted.inc({ reason }),
+  });
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     if ((query === -1 ? url : url.slice(0, query)) !== path) {
@@ -69,30 +125,21 @@ export async function serveClusterMetrics(options: ClusterMetricsServerOptions):
       res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed\n');
       return;
     }
-    aggregator.metrics().then(
-      (body) => {
-        res.writeHead(200, { 'Content-Type': aggregator.contentType, 'Cache-Control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      (error: unknown) => {
-        logger.error(scrapeFailed(error));
-        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');
-      },
-    );
+    serveScrape(handler, req, res);
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
+      server.once('error', (error) => reject(new Error(asClusterOptionMessage(metricsServerFailed(listen.host, listen.port, error)))));
+      server.listen(listen.port, listen.host, () => resolve());
     });
   } catch (error) {
     aggregator.close();
+    handler.close();
     throw error;
   }
   const bound = server.address() as AddressInfo;
-  const shownHost = host ?? 'localhost';
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${bound.port}${path}`;
-  logger.log(clusterMetricsListening(url));
+  const url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${bound.port}${path}`;
+  new Logger('VezaMetrics').log(metricsServerListening(listen.host, bound.port, path));
   return {
     port: bound.port,
     url,
@@ -100,6 +147,7 @@ export async function serveClusterMetrics(options: ClusterMetricsServerOptions):
     close: () =>
       new Promise<void>((resolve) => {
         aggregator.close();
+        handler.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -1,6 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork as fork_, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { parseExposition, sampleValue } from '../utils/exposition';
@@ -9,6 +11,8 @@ const ROOT = path.resolve(__dirname, '../..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/cluster/cluster-app.js');
 const WORKERS = 4;
 const TIMEOUT_MS = 1_000;
+const TOKEN = 'cluster-s3cret';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /**
  * Compiles src/ to CommonJS in a directory of this run (inside the repository, so that the
@@ -44,24 +48,26 @@ function compileLibrary(out: string): string {
 }
 
 interface FixtureMessage {
-  fixture: 'ready' | 'blocking' | 'exit';
+  fixture: 'ready' | 'blocking' | 'hanging' | 'exit' | 'forked';
   appUrl?: string;
   metricsUrl?: string;
+  patientUrl?: string;
   workers?: { id: number; pid: number }[];
   worker?: number;
+  pid?: number;
 }
 
-/** GETs `url` on `agent`; the body. */
-function get(url: string, agent?: Agent): Promise<{ status: number; body: string }> {
+/** GETs `url` on `agent`, with `headers`; the status and body. */
+function get(url: string, agent?: Agent, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent }, (res) => {
+    const req = request(url, { agent, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
     });
-    req.setTimeout(10_000, () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.setTimeout(120_000, () => req.destroy(new Error(`GET ${url} timed out`)));
     req.on('error', reject);
     req.end();
   });
@@ -97,13 +103,36 @@ function total(text: string, name: string, labels: Record<string, string> = {}):
     .reduce((sum, s) => sum + s.value, 0);
 }
 
+/** `veza_metrics_cluster_worker_up` by slot. */
+function up(text: string): Record<string, number> {
+  const samples = parseExposition(text).get('veza_metrics_cluster_worker_up')?.samples ?? [];
+  return Object.fromEntries(samples.map((s) => [s.labels.worker, s.value]));
+}
+
+/** Whether a TCP connection to `host:port` is accepted. */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 describe('Node cluster: 4 real worker processes, aggregated by the primary', () => {
   const out = path.join(ROOT, '.tmp', `cluster-lib-${process.pid}`);
   let primary: ChildProcess | undefined;
   let output = '';
   let appUrl = '';
   let metricsUrl = '';
+  let patientUrl = '';
   let workers: { id: number; pid: number }[] = [];
+  /** Every GET /ping the workers answered, whichever worker and whether it lives: what the sum must say. */
+  let requests = 0;
+  /** One `veza_users_registered_total` per worker ever started. */
+  let started = 0;
   const inbox: FixtureMessage[] = [];
   const waiters: { match: (m: FixtureMessage) => boolean; resolve: (m: FixtureMessage) => void }[] = [];
   const killPrimary = (): void => {
@@ -129,17 +158,45 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
     });
   }
 
-  async function scrape(): Promise<string> {
-    const { status, body } = await get(metricsUrl);
-    if (status !== 200) throw new Error(`GET ${metricsUrl} answered ${status}: ${body}`);
+  async function scrape(url = metricsUrl): Promise<string> {
+    const { status, body } = await get(url, undefined, AUTH);
+    if (status !== 200) throw new Error(`GET ${url} answered ${status}: ${body}`);
     return body;
+  }
+
+  async function traffic(count: number, concurrency = 8): Promise<void> {
+    await load(appUrl, count, concurrency);
+    requests += count;
+  }
+
+  /** A file whose creation releases a worker blocked `until` it exists. */
+  const releaseFile = (name: string): string => path.join(out, `release-${name}`);
+
+  /** Blocks `worker`'s event loop until `file` exists. */
+  async function block(worker: number, file: string): Promise<void> {
+    primary?.send({ cmd: 'block', worker, until: file });
+    await next((m) => m.fixture === 'blocking' && m.worker === worker, 10_000);
+  }
+
+  async function fork(): Promise<number> {
+    primary?.send({ cmd: 'fork' });
+    const forked = await next((m) => m.fixture === 'forked', 60_000);
+    started++;
+    return forked.worker as number;
+  }
+
+  /** Exact: the sum of every request ever served, and one registration per worker ever started. */
+  function expectExactSums(text: string): void {
+    expect(total(text, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(requests);
+    expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/ping' }) ?? 0).toBe(requests);
+    expect(sampleValue(text, 'veza_users_registered_total')).toBe(started);
   }
 
   beforeAll(async () => {
     process.once('exit', killPrimary);
     const lib = compileLibrary(out);
-    primary = fork(FIXTURE, [], {
-      env: { ...process.env, VEZA_METRICS_LIB: lib, WORKERS: String(WORKERS), TIMEOUT_MS: String(TIMEOUT_MS) },
+    primary = fork_(FIXTURE, [], {
+      env: { ...process.env, VEZA_METRICS_LIB: lib, WORKERS: String(WORKERS), TIMEOUT_MS: String(TIMEOUT_MS), TOKEN },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const append = (chunk: Buffer): void => {
@@ -155,7 +212,9 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
     const ready = await next((m) => m.fixture === 'ready', 60_000);
     appUrl = ready.appUrl as string;
     metricsUrl = ready.metricsUrl as string;
+    patientUrl = ready.patientUrl as string;
     workers = ready.workers ?? [];
+    started = workers.length;
   }, 90_000);
 
   afterAll(async () => {
@@ -173,85 +232,186 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
   it('serves from the primary exactly the 10,000 requests the 4 workers counted', async () => {
     expect(workers.map((w) => w.id)).toEqual([1, 2, 3, 4]);
     const pids = await load(appUrl, 10_000);
+    requests += 10_000;
     // Every worker served some: the sum is over 4 registries, not one.
     expect([...pids].sort()).toEqual(workers.map((w) => String(w.pid)).sort());
 
     const text = await scrape();
-    expect(total(text, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(10_000);
+    expectExactSums(text);
     expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' })).toBe(10_000);
-    expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/ping' })).toBe(10_000);
     expect(sampleValue(text, 'veza_http_request_duration_seconds_bucket', { method: 'GET', endpoint: '/ping', le: '+Inf' })).toBe(10_000);
-    expect(sampleValue(text, 'veza_users_registered_total')).toBe(WORKERS);
     // Gauges: summed (worker n holds n users), except the health status: the worst any worker sees.
     expect(sampleValue(text, 'veza_active_users')).toBe(1 + 2 + 3 + 4);
+    expect(sampleValue(text, 'veza_database_connections_active')).toBe(10 + 20 + 30 + 40);
     expect(sampleValue(text, 'veza_health_check_status', { service: 'db' })).toBe(0);
     expect(sampleValue(text, 'veza_metrics_cluster_workers')).toBe(WORKERS);
+    expect(up(text)).toEqual({ 1: 1, 2: 1, 3: 1, 4: 1 });
     expect(sampleValue(text, 'veza_metrics_cluster_worker_timeouts_total')).toBe(0);
     expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(0);
+    expect(sampleValue(text, 'veza_metrics_cluster_retired_samples')).toBe(0);
     // One family per name, each once, as Prometheus requires.
     const types = text.split('\n').filter((l) => l.startsWith('# TYPE '));
     expect(new Set(types).size).toBe(types.length);
   }, 120_000);
 
+  it('locks the primary: 401 without the credentials, on the loopback interface only by default', async () => {
+    for (const url of [metricsUrl, patientUrl]) {
+      const anonymous = await get(url);
+      expect([anonymous.status, anonymous.body]).toEqual([401, 'Unauthorized\n']);
+      expect((await get(url, undefined, { authorization: `Bearer ${TOKEN}x` })).status).toBe(401);
+      expect((await get(url, undefined, AUTH)).status).toBe(200);
+    }
+    expect(sampleValue(await scrape(), 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'unauthorized' })).toBe(2);
+
+    const { hostname, port } = new URL(metricsUrl);
+    expect(hostname).toBe('127.0.0.1');
+    expect(await accepts('127.0.0.1', Number(port))).toBe(true);
+    expect(await accepts('::1', Number(port))).toBe(false);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+    if (external) expect(await accepts(external, Number(port))).toBe(false);
+  }, 60_000);
+
   it('keeps the counters monotonic across repeated scrapes while traffic flows', async () => {
     const before = total(await scrape(), 'veza_http_requests_total', { endpoint: '/ping' });
     let done = false;
-    const traffic = load(appUrl, 2_000, 8).finally(() => (done = true));
+    const flowing = traffic(2_000).finally(() => (done = true));
     const seen: number[] = [before];
     while (!done) {
       const text = await scrape();
       seen.push(total(text, 'veza_http_requests_total', { endpoint: '/ping' }));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await traffic;
+    await flowing;
     seen.push(total(await scrape(), 'veza_http_requests_total', { endpoint: '/ping' }));
     expect(seen.length).toBeGreaterThan(3);
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
-    expect(seen[seen.length - 1]).toBe(before + 2_000);
+    expect(seen[seen.length - 1]).toBe(requests);
   }, 120_000);
 
-  it('reports a worker that does not answer in time in a self-metric, instead of hanging the scrape', async () => {
+  it('names the worker that does not answer in time, instead of hanging the scrape', async () => {
     const before = await scrape();
     const timeouts = sampleValue(before, 'veza_metrics_cluster_worker_timeouts_total') as number;
-    const requests = total(before, 'veza_http_requests_total', { endpoint: '/ping' });
-    const stuck = workers[0]?.id; // worker 1
+    const stuck = workers[0].id; // worker 1, slot 1
 
-    primary?.send({ cmd: 'block', worker: stuck, ms: 4 * TIMEOUT_MS });
-    await next((m) => m.fixture === 'blocking' && m.worker === stuck, 10_000);
-    const started = Date.now();
+    await block(stuck, releaseFile('timeout'));
     const during = await scrape();
-    const elapsed = Date.now() - started;
-
-    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1_500);
     expect(sampleValue(during, 'veza_metrics_cluster_worker_timeouts_total')).toBe(timeouts + 1);
+    expect(up(during)).toEqual({ 1: 0, 2: 1, 3: 1, 4: 1 });
     // The stuck worker's last answer stands in for it: nothing goes back.
-    expect(total(during, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(requests);
-    expect(sampleValue(during, 'veza_users_registered_total')).toBe(WORKERS);
+    expectExactSums(during);
 
     // Once it is free again, it answers again.
-    await new Promise((resolve) => setTimeout(resolve, 3 * TIMEOUT_MS + 200));
-    const after = await scrape();
-    expect(sampleValue(after, 'veza_metrics_cluster_worker_timeouts_total')).toBe(timeouts + 1);
-    expect(total(after, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(requests);
+    writeFileSync(releaseFile('timeout'), '');
+    const after = await scrape(patientUrl);
+    expect(up(after)).toEqual({ 1: 1, 2: 1, 3: 1, 4: 1 });
+    expectExactSums(after);
   }, 60_000);
 
-  it("keeps an exited worker's counters in the sum, so it never goes back", async () => {
+  it("leaves a hanging @GaugeSource out of its worker's answer, and only it", async () => {
+    const hung = workers[2].id; // worker 3
+    const timeouts = sampleValue(await scrape(), 'veza_metrics_cluster_worker_timeouts_total');
+    primary?.send({ cmd: 'hang', worker: hung, on: true });
+    await next((m) => m.fixture === 'hanging' && m.worker === hung, 10_000);
+
+    const first = await scrape();
+    // Worker 3 answered in time, without its pool gauge: everything else of it is there.
+    expect(sampleValue(first, 'veza_database_connections_active')).toBe(10 + 20 + 40);
+    expect(sampleValue(first, 'veza_active_users')).toBe(1 + 2 + 3 + 4);
+    expect(up(first)).toEqual({ 1: 1, 2: 1, 3: 1, 4: 1 });
+    expect(sampleValue(first, 'veza_metrics_cluster_worker_timeouts_total')).toBe(timeouts);
+    expectExactSums(first);
+    // The source left out is counted, in the same answer, in the worker's own failure counter.
+    const failures = { metric: 'veza_database_connections_active', reason: 'timeout' };
+    expect(sampleValue(first, 'veza_metrics_collect_failures_total', failures)).toBe(1);
+    const second = await scrape();
+    expect(sampleValue(second, 'veza_metrics_collect_failures_total', failures)).toBe(2);
+    expect(sampleValue(second, 'veza_database_connections_active')).toBe(10 + 20 + 40);
+    expectExactSums(second);
+
+    primary?.send({ cmd: 'hang', worker: hung, on: false });
+    await next((m) => m.fixture === 'hanging' && m.worker === hung, 10_000);
+    expect(sampleValue(await scrape(), 'veza_database_connections_active')).toBe(10 + 20 + 30 + 40);
+  }, 60_000);
+
+  it('counts a worker that dies after answering, while the scrape waits for a slow one, exactly once', async () => {
     const before = await scrape();
-    const requests = total(before, 'veza_http_requests_total', { endpoint: '/ping' });
-    const victim = workers[1]?.id; // worker 2
+    expectExactSums(before);
+    const slow = workers[0].id; // worker 1
+    const victim = workers[1].id; // worker 2
+    await block(slow, releaseFile('slow'));
+    // Worker 2 is killed as soon as it has answered the patient scrape, which still waits for worker 1.
+    primary?.send({ cmd: 'killWhen', worker: victim, answered: victim });
+    const waiting = scrape(patientUrl);
+    await next((m) => m.fixture === 'exit' && m.worker === victim, 30_000);
+    // Meanwhile, one scrape at a time on that endpoint: a second one is refused at once.
+    const refused = await get(patientUrl, undefined, AUTH);
+    expect([refused.status, refused.body]).toEqual([503, 'Too many concurrent scrapes\n']);
+    writeFileSync(releaseFile('slow'), '');
 
-    primary?.send({ cmd: 'kill', worker: victim });
-    await next((m) => m.fixture === 'exit' && m.worker === victim, 10_000);
-
-    const after = await scrape();
-    expect(sampleValue(after, 'veza_metrics_cluster_workers')).toBe(WORKERS - 1);
-    expect(total(after, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(requests);
-    expect(sampleValue(after, 'veza_users_registered_total')).toBe(WORKERS);
+    const during = await waiting;
+    expectExactSums(during);
+    expect(sampleValue(during, 'veza_metrics_cluster_workers')).toBe(WORKERS);
     // Its gauges go with it: worker 2 held 2 users.
-    expect(sampleValue(after, 'veza_active_users')).toBe(1 + 3 + 4);
+    expect(sampleValue(during, 'veza_active_users')).toBe(1 + 3 + 4);
+    const after = await scrape(patientUrl);
+    expectExactSums(after);
+    expect(up(after)).toEqual({ 1: 1, 2: 0, 3: 1, 4: 1 });
+    expect(sampleValue(after, 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'concurrency' })).toBe(1);
+    expectExactSums(await scrape());
+  }, 90_000);
 
-    await load(appUrl, 300, 6);
-    expect(total(await scrape(), 'veza_http_requests_total', { endpoint: '/ping' })).toBe(requests + 300);
-  }, 60_000);
+  it('counts a worker that dies before answering a scrape as of its last answer', async () => {
+    const doomed = workers[2].id; // worker 3
+    const witness = workers[3].id; // worker 4
+    expectExactSums(await scrape(patientUrl));
+    await block(doomed, releaseFile('never'));
+    // Worker 3, stuck, is killed once worker 4 has answered: the scrape waits for it until its exit.
+    primary?.send({ cmd: 'killWhen', worker: doomed, answered: witness });
+    const during = await scrape(patientUrl);
+    expectExactSums(during);
+    expect(up(during)).toEqual({ 1: 1, 2: 0, 3: 0, 4: 1 });
+    expect(sampleValue(during, 'veza_active_users')).toBe(1 + 4);
+    expectExactSums(await scrape());
+  }, 90_000);
+
+  it('replacements take the free slots; the sums go on from where they were', async () => {
+    const retiredBefore = sampleValue(await scrape(), 'veza_metrics_cluster_retired_samples') as number;
+    expect(retiredBefore).toBeGreaterThan(0);
+    const seen: number[] = [];
+    const fresh = [await fork(), await fork()];
+    expect(fresh).toEqual([5, 6]);
+    let text = await scrape();
+    expect(up(text)).toEqual({ 1: 1, 2: 1, 3: 1, 4: 1 });
+    expectExactSums(text);
+    seen.push(total(text, 'veza_http_requests_total', { endpoint: '/ping' }));
+
+    await traffic(1_000);
+    text = await scrape();
+    expectExactSums(text);
+    seen.push(total(text, 'veza_http_requests_total', { endpoint: '/ping' }));
+
+    // Worker after worker dies and is replaced: the sums never go back, and what the primary keeps
+    // for the dead does not grow (their series are the same as the ones already kept).
+    let retired: number | undefined;
+    for (let round = 0; round < 3; round++) {
+      const newest = fresh[fresh.length - 1];
+      primary?.send({ cmd: 'kill', worker: newest });
+      await next((m) => m.fixture === 'exit' && m.worker === newest, 30_000);
+      text = await scrape();
+      expectExactSums(text);
+      seen.push(total(text, 'veza_http_requests_total', { endpoint: '/ping' }));
+      const kept = sampleValue(text, 'veza_metrics_cluster_retired_samples') as number;
+      if (retired !== undefined) expect(kept).toBe(retired);
+      retired = kept;
+      fresh.push(await fork());
+      await traffic(100, 4);
+      text = await scrape();
+      expectExactSums(text);
+      seen.push(total(text, 'veza_http_requests_total', { endpoint: '/ping' }));
+      expect(Object.keys(up(text)).sort()).toEqual(['1', '2', '3', '4']);
+    }
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
+  }, 180_000);
 });

@@ -1,5 +1,9 @@
 import { Logger } from '@nestjs/common';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { ClusterMetricsAggregator, serveClusterMetrics, type ClusterMetricsServerOptions } from '../../src';
+import { resolveOptions } from '../../src/options/resolve-options';
+import { sampleValue } from '../utils/exposition';
 import { parseExposition } from '../utils/exposition';
 import { metricsContext } from '../utils/module';
 
@@ -17,21 +21,21 @@ describe('cluster options', () => {
   beforeAll(() => Logger.overrideLogger(false));
 
   it.each([
-    ['no options', undefined, 'VezaMetrics cluster: option "port" must be a port number from 0 to 65535, got undefined.'],
+    ['no options', undefined, 'VezaMetrics cluster: option "port" must be a TCP port from 0 to 65535 (0: any free port), got undefined.'],
     [
       'an unknown key',
       { port: 0, timeout: 5 },
-      'VezaMetrics cluster: unknown option "timeout"; expected one of timeoutMs, aggregators, port, host, path.',
+      'VezaMetrics cluster: unknown option "timeout"; expected one of timeoutMs, aggregators, port, host, path, auth, scrape.',
     ],
     [
       'a port out of range',
       { port: 70_000 },
-      'VezaMetrics cluster: option "port" must be a port number from 0 to 65535, got number 70000.',
+      'VezaMetrics cluster: option "port" must be a TCP port from 0 to 65535 (0: any free port), got number 70000.',
     ],
     [
       'an empty host',
       { port: 0, host: '' },
-      'VezaMetrics cluster: option "host" must be a host name or address such as "0.0.0.0", got the string "".',
+      'VezaMetrics cluster: option "host" must be a host name or address such as "127.0.0.1", got the string "".',
     ],
     [
       'a relative path',
@@ -75,8 +79,12 @@ describe('cluster options', () => {
       expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
       const families = parseExposition(await res.text());
       expect([...families.keys()].sort()).toEqual([
+        'veza_metrics_cluster_retired_samples',
+        'veza_metrics_cluster_scrapes_aborted_total',
+        'veza_metrics_cluster_scrapes_rejected_total',
         'veza_metrics_cluster_worker_errors_total',
         'veza_metrics_cluster_worker_timeouts_total',
+        'veza_metrics_cluster_worker_up',
         'veza_metrics_cluster_workers',
       ]);
       expect(families.get('veza_metrics_cluster_workers')?.samples[0]?.value).toBe(0);
@@ -85,6 +93,123 @@ describe('cluster options', () => {
       expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
     } finally {
       await server.close();
+    }
+  });
+
+  /** The module's message for the same `auth` / `scrape` value. */
+  function moduleError(options: Record<string, unknown>): string {
+    try {
+      resolveOptions(options);
+      return '';
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  it.each([
+    ['an empty bearer token', { auth: { bearerToken: '' } }],
+    ['an unknown auth key', { auth: { token: 'x' } }],
+    ['auth without credentials', { auth: {} }],
+    ['a basic user name with a colon', { auth: { basic: { username: 'a:b', password: 'p' } } }],
+    ['basic without a password', { auth: { basic: { username: 'a' } } }],
+    ['a string as scrape', { scrape: 'fast' }],
+    ['an unknown scrape key', { scrape: { concurrency: 2 } }],
+    ['a zero maxConcurrent', { scrape: { maxConcurrent: 0 } }],
+    ['a fractional timeoutMs', { scrape: { timeoutMs: 1.5 } }],
+    ['a collectTimeoutMs above timeoutMs', { scrape: { timeoutMs: 1_000, collectTimeoutMs: 2_000 } }],
+  ])('auth and scrape are checked as the module checks them: %s', async (_what, options) => {
+    const expected = moduleError(options);
+    expect(expected).toMatch(/^VezaMetricsModule: (option|unknown option) "(auth|scrape)/);
+    expect(await serveError({ port: 0, ...options })).toBe(expected.replace('VezaMetricsModule:', 'VezaMetrics cluster:'));
+  });
+
+  it('names the option and hides the secret, as the module does', async () => {
+    expect(await serveError({ port: 0, auth: { bearerToken: '' } })).toBe(
+      'VezaMetrics cluster: option "auth.bearerToken" must be a non-empty string, got the string "(hidden)".',
+    );
+  });
+
+  it('a port in use fails with a message naming the address', async () => {
+    const first = await serveClusterMetrics({ port: 0 });
+    try {
+      expect(await serveError({ port: first.port })).toMatch(
+        new RegExp(
+          `^VezaMetrics cluster: option "port" could not listen on 127\\.0\\.0\\.1:${first.port} \\(.*EADDRINUSE.*\\); choose a free port\\.$`,
+        ),
+      );
+    } finally {
+      await first.close();
+    }
+  });
+
+  it('locks the endpoint with auth: 401 and a challenge without the credentials, 200 with them', async () => {
+    const server = await serveClusterMetrics({ port: 0, auth: { bearerToken: 's3cret', basic: { username: 'prom', password: 'pw' } } });
+    try {
+      const none = await fetch(server.url);
+      expect([none.status, none.headers.get('www-authenticate'), await none.text()]).toEqual([
+        401,
+        'Bearer realm="metrics", Basic realm="metrics", charset="UTF-8"',
+        'Unauthorized\n',
+      ]);
+      const wrong = await fetch(server.url, { headers: { authorization: 'Bearer s3cre' } });
+      expect(wrong.status).toBe(401);
+      expect((await fetch(server.url, { method: 'HEAD' })).status).toBe(401);
+      const bearer = await fetch(server.url, { headers: { authorization: 'Bearer s3cret' } });
+      expect(bearer.status).toBe(200);
+      await bearer.text();
+      const basic = await fetch(server.url, { headers: { authorization: `Basic ${Buffer.from('prom:pw').toString('base64')}` } });
+      expect(basic.status).toBe(200);
+      const text = await basic.text();
+      expect(sampleValue(text, 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'unauthorized' })).toBe(3);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers OpenMetrics to a scraper that asks for it, as the module does', async () => {
+    const server = await serveClusterMetrics({ port: 0 });
+    try {
+      const res = await fetch(server.url, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+      expect(res.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+      const text = await res.text();
+      expect(text).toContain('# TYPE veza_metrics_cluster_worker_timeouts counter\nveza_metrics_cluster_worker_timeouts_total 0\n');
+      expect(text.endsWith('# EOF\n')).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  /** Whether a TCP connection to `host:port` is accepted. */
+  function accepts(host: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  }
+
+  it('listens on the loopback interface only, unless host says otherwise', async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+    const server = await serveClusterMetrics({ port: 0 });
+    try {
+      expect(server.url).toBe(`http://127.0.0.1:${server.port}/metrics`);
+      expect(await accepts('127.0.0.1', server.port)).toBe(true);
+      expect(await accepts('::1', server.port)).toBe(false);
+      if (external) expect(await accepts(external, server.port)).toBe(false);
+    } finally {
+      await server.close();
+    }
+    const open = await serveClusterMetrics({ port: 0, host: '0.0.0.0' });
+    try {
+      expect(open.url).toBe(`http://0.0.0.0:${open.port}/metrics`);
+      if (external) expect(await accepts(external, open.port)).toBe(true);
+    } finally {
+      await open.close();
     }
   });
 
