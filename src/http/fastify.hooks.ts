@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { CLIENT_CLOSED_STATUS, type ResponseSink } from './node-server.hooks';
+import { CLIENT_CLOSED_STATUS, preflight, type ResponseSink } from './node-server.hooks';
 import { noteTrace, type TraceReader } from '../tracing/trace-context';
 import { RESPONSE_MS } from './request-clock';
 
@@ -43,8 +43,12 @@ export function hookFastify(instance: FastifyLike, sink: ResponseSink, trace?: T
 
   const record = (reply: Reply, status: number): void => {
     const request = reply.request;
+    const method = request.raw.method ?? '';
+    let template = routeUrl(request);
+    // The route `@fastify/cors` adds for preflights, or the 404 handler's answer to one (no route).
+    if (method === 'OPTIONS' && (template === undefined || template === '*')) template = preflight(request.raw) ?? template;
     RESPONSE_MS[0] = reply.elapsedTime;
-    sink(request.raw.method ?? '', routeUrl(request), status, request, reply);
+    sink(method, template, status, request, reply);
   };
 
   /** A reply still in flight as its connection closed: an abort, unless the whole response was handed over. */

@@ -9,6 +9,7 @@ import { defaultErrorSeverity, ErrorTypes } from './error-labels';
 import { captureHandledExceptions, handledException } from './exception-capture';
 import { resolveExcludedRoutes, type ExcludedRoutes } from './excluded-routes';
 import { DEFAULT_LIMIT_TYPE, isThrottlerException, limitTypeOf, throttlerNames } from './rate-limit';
+import { ExpressEndpoints } from './express-endpoints';
 import { hookFastify } from './fastify.hooks';
 import { hookNodeServer, type ResponseSink, type UnmatchedRoutes } from './node-server.hooks';
 import { RESPONSE_MS } from './request-clock';
@@ -26,7 +27,7 @@ import type { Histogram } from 'prom-client';
  * ```
  */
 export const UNMATCHED_ENDPOINT = '<unmatched>';
-export { CLIENT_CLOSED_STATUS } from './node-server.hooks';
+export { CLIENT_CLOSED_STATUS, PREFLIGHT_ENDPOINT } from './node-server.hooks';
 export { OTHER_METHOD } from './route-series';
 
 /**
@@ -93,14 +94,24 @@ export class HttpMetricsRecorder {
     }
     this.headerNames = (res) => (res as ServerResponse).getHeaderNames();
     const unmatched: UnmatchedRoutes = { handler: undefined };
+    const app: unknown = adapter.getType() === 'express' ? adapter.getInstance() : undefined;
+    const endpoints = app === undefined ? undefined : new ExpressEndpoints(app);
+    if (endpoints !== undefined) unmatched.outside = (req, res) => endpoints.resolve(req, res);
     const setNotFoundHandler = adapter.setNotFoundHandler?.bind(adapter);
     if (setNotFoundHandler) {
       adapter.setNotFoundHandler = (handler: unknown, ...rest: unknown[]) => {
-        unmatched.handler = handler;
-        return (setNotFoundHandler as (...args: unknown[]) => unknown)(handler, ...rest);
+        const marked = endpoints !== undefined && typeof handler === 'function' ? endpoints.notFound(handler as () => unknown) : handler;
+        unmatched.handler = marked;
+        return (setNotFoundHandler as (...args: unknown[]) => unknown)(marked, ...rest);
       };
     }
-    const app: unknown = adapter.getType() === 'express' ? adapter.getInstance() : undefined;
+    const setErrorHandler = adapter.setErrorHandler?.bind(adapter);
+    if (setErrorHandler && endpoints !== undefined) {
+      adapter.setErrorHandler = (handler: unknown, ...rest: unknown[]) => {
+        endpoints.errorHandler(handler);
+        return (setErrorHandler as (...args: unknown[]) => unknown)(handler, ...rest);
+      };
+    }
     hookNodeServer(adapter.getHttpServer() as Server | undefined, app, unmatched, sink, this.traceReader());
   }
 

@@ -17,6 +17,18 @@ export type ResponseSink = (method: string, template: string | undefined, status
  */
 export const CLIENT_CLOSED_STATUS = 499;
 
+/**
+ * The `endpoint` of a CORS preflight (an `OPTIONS` request with `Access-Control-Request-Method`)
+ * that no route of the application handles: answered by the CORS layer (or, without one, by the
+ * 404 handler), for whatever path it names. One series, whatever the path.
+ */
+export const PREFLIGHT_ENDPOINT = '<preflight>';
+
+/** {@link PREFLIGHT_ENDPOINT} for a CORS preflight, `undefined` for any other request. */
+export function preflight(req: IncomingMessage): string | undefined {
+  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined ? PREFLIGHT_ENDPOINT : undefined;
+}
+
 /** A response of the Node server, with its request as Express leaves it. */
 type TimedResponse = ServerResponse & { req: IncomingMessage & { route?: ExpressRoute } };
 
@@ -35,6 +47,11 @@ interface ExpressRoute {
  */
 export interface UnmatchedRoutes {
   handler: unknown;
+  /**
+   * The endpoint of a response no route answered (Express: see `ExpressEndpoints`), called only
+   * then; `undefined` for `<unmatched>`.
+   */
+  outside?: (req: IncomingMessage, res: ServerResponse) => string | undefined;
 }
 
 /**
@@ -90,7 +107,8 @@ export function hookNodeServer(
       RESPONSE_MS[0] = performance.now() - started;
     }
     const route = req.route;
-    const path = route === undefined || route.stack?.[0]?.handle === unmatched.handler ? undefined : route.path;
+    let path = route === undefined || route.stack?.[0]?.handle === unmatched.handler ? undefined : route.path;
+    if (path === undefined && unmatched.outside !== undefined) path = unmatched.outside(req, this);
     const status = handedOver(this) && req.aborted !== true ? this.statusCode : CLIENT_CLOSED_STATUS;
     sink(req.method ?? '', typeof path === 'string' ? path : undefined, status, req, this);
   }

@@ -14,7 +14,7 @@ export interface RawResponse {
 export function rawRequest(
   baseUrl: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string | string[]> } = {},
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string } = {},
 ): Promise<RawResponse> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
@@ -29,6 +29,6 @@ export function rawRequest(
     );
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${options.method ?? 'GET'} ${path} in 10 s`)));
-    req.end();
+    req.end(options.body);
   });
 }
