@@ -48,6 +48,10 @@ export class SeriesCache<S> {
   /** The series of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
   get(labels: Readonly<Record<string, unknown>>): S {
     if (this.labelNames.length === 1 && Object.keys(labels).length === 1) return this.one(labels[this.labelNames[0]]);
+    return this.many(labels);
+  }
+
+  private many(labels: Readonly<Record<string, unknown>>): S {
     // Each value with its length first: values holding the separator cannot make two label sets one key.
     let key = '';
     for (const name of this.labelNames) {
@@ -72,8 +76,14 @@ export class SeriesCache<S> {
   one(value: unknown): S {
     const name = this.labelNames[0];
     if (typeof value !== 'string') throw new Error(labelNotString(name, value));
+    const series = this.cache.get(value);
+    return series !== undefined ? series : this.missed(name, value);
+  }
+
+  /** A value not found as it is: a long one is found by its cut, or a new series is made (and kept if the bound allows). */
+  private missed(name: string, value: string): S {
     const key = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
-    let series = this.cache.get(key);
+    let series = key === value ? undefined : this.cache.get(key);
     if (series === undefined) {
       series = this.make({ [name]: boundedLabel(value) });
       this.keep(key, series);

@@ -27,7 +27,7 @@ function recorderOf(self: unknown, key: symbol): Recorder | undefined {
   if (self === null || self === undefined) return undefined;
   try {
     const recorder = (self as Bound)[key];
-    return recorder instanceof Recorder ? recorder : undefined;
+    return recorder === undefined || recorder instanceof Recorder ? recorder : undefined;
   } catch {
     return undefined;
   }
