@@ -114,9 +114,14 @@ async function hostileConnections(url: string, connections: number, parallel: nu
   await until(() => seen.done === seen.entered, 'every handler to end');
 }
 
-/** Hostile connections of the memory test, and the stated bound on what they may leave behind. */
+/**
+ * Hostile connections of the memory test, and the bound on what they may leave behind: the library
+ * keeps nothing once a socket closed (bench/memory-http.bench.ts measures it: under 2 MiB after 2,000
+ * connections); the margin is for Jest's own heap on a loaded machine. Before the fix, 400
+ * connections left 60 MiB on Express.
+ */
 const CONNECTIONS = 400;
-const HEAP_BOUND_MIB = 4;
+const HEAP_BOUND_MIB = 8;
 
 describe.each(ADAPTERS)('hostile HTTP clients on %s', (adapter) => {
   let app: Awaited<ReturnType<typeof startHttpApp>>['app'];
