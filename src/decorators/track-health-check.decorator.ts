@@ -1,6 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, SUCCESS } from '../explorer/instrument';
-import { detached, labelFrom, SeriesCache } from '../explorer/labels';
+import { labelFrom, SeriesCache } from '../explorer/labels';
+import { detached } from '../registry/series-guard';
 import { histogramSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';

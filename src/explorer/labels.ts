@@ -1,15 +1,6 @@
-import { MAX_LABEL_VALUE_LENGTH, sanitizeLabelValue } from '../registry/series-guard';
+import { detached, MAX_LABEL_VALUE_LENGTH, sanitizeLabelValue } from '../registry/series-guard';
 import { labelNotString, labelsDoNotMatch, notANumber } from '../veza-metrics.messages';
 import type { Labels } from './series';
-
-/**
- * A copy of `text` that shares no memory with the string it came from. V8 keeps a substring of 13
- * units or more as a view on its parent: a 256-unit cut of a 1 MB value would keep the whole 1 MB
- * alive for as long as the cut is kept. JSON's parser builds a new string.
- */
-export function detached(text: string): string {
-  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
-}
 
 /**
  * A label value as the series guard records it: cut to {@link MAX_LABEL_VALUE_LENGTH} UTF-16 units
@@ -17,7 +8,7 @@ export function detached(text: string): string {
  * guard leaves it as it is too, but for a lone surrogate, which it replaces).
  */
 export function boundedLabel(value: string): string {
-  return value.length <= MAX_LABEL_VALUE_LENGTH ? value : detached(sanitizeLabelValue(value));
+  return value.length <= MAX_LABEL_VALUE_LENGTH ? value : sanitizeLabelValue(value);
 }
 
 /** Past this many distinct label sets, a decorator's series are no longer cached (an unbounded label). */

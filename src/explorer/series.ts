@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, type Metric } from 'prom-client';
-import { sanitizeLabelValue } from '../registry/series-guard';
-import { detached } from './labels';
+import { detached, sanitizeLabelValue } from '../registry/series-guard';
 
 /**
  * One series of a metric (a fixed set of label values), resolved once at bootstrap so that a

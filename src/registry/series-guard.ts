@@ -29,9 +29,19 @@ export interface SeriesGuardHooks {
 type WellFormed = { isWellFormed(): boolean; toWellFormed(): string };
 
 /**
+ * A copy of `text` that shares no memory with the string it came from. V8 keeps a substring of 13
+ * units or more as a view on its parent: a 256-unit cut of a 1 MB value would keep the whole 1 MB
+ * alive for as long as the cut is kept (in prom-client's labels, in a cache). JSON's parser builds a
+ * new string.
+ */
+export function detached(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
+
+/**
  * Turns anything code may pass as a label value into a valid, bounded string: numbers and booleans
- * as text, `null`/`undefined` as empty, objects as `__invalid__`, 64 KiB strings cut to 256 units,
- * lone surrogates replaced (the exposition must be valid UTF-8).
+ * as text, `null`/`undefined` as empty, objects as `__invalid__`, 64 KiB strings cut to 256 units
+ * (in memory of their own), lone surrogates replaced (the exposition must be valid UTF-8).
  */
 export function sanitizeLabelValue(value: unknown): string {
   let text: string;
@@ -39,7 +49,7 @@ export function sanitizeLabelValue(value: unknown): string {
   else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
   else if (value === undefined || value === null) text = '';
   else text = INVALID_LABEL_VALUE;
-  if (text.length > MAX_LABEL_VALUE_LENGTH) text = text.slice(0, MAX_LABEL_VALUE_LENGTH);
+  if (text.length > MAX_LABEL_VALUE_LENGTH) text = detached(text.slice(0, MAX_LABEL_VALUE_LENGTH));
   const wf = text as unknown as WellFormed;
   return wf.isWellFormed() ? text : wf.toWellFormed();
 }

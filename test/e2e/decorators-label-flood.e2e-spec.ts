@@ -9,8 +9,6 @@
 import { Body, Controller, HttpCode, Injectable, Module, Post, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   CountErrors,
   CountOrder,
@@ -27,12 +25,7 @@ import {
 import { sanitizeLabelValue } from '../../src/registry/series-guard';
 import { ADAPTERS, scrape, startApp, type AdapterKind } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
-
-/** `global.gc`, reachable in Jest's sandbox without starting Node with --expose-gc. */
-function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
+import { collector } from '../utils/memory';
 
 const failure = (value: string): Error => Object.assign(new Error('refused'), { value });
 

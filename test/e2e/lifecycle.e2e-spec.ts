@@ -1,11 +1,9 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Registry, type Metric } from 'prom-client';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../../src';
 import { ADAPTERS, scrape, startApp } from '../utils/app';
+import { collector } from '../utils/memory';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const gc = collector();
 
 /** Observations of the GC histogram of `registry` (moves only while its GC observer is connected). */
 async function gcCount(registry: Registry | Metric): Promise<number> {

@@ -12,7 +12,8 @@ import { MetricsServer, VezaMetricsModule, VezaMetricsRegistry, type VezaMetrics
 import { MetricsScraper } from '../../src/endpoint/metrics-scraper';
 import { startApp, type AdapterKind } from '../utils/app';
 import { rawRequest } from '../utils/raw-http';
-import { collector, offHeapAfterGc, settledWithin, slowScrape, type SlowScrape } from '../utils/slow-scraper';
+import { offHeapAfterGc, settledWithin, slowScrape, type SlowScrape } from '../utils/slow-scraper';
+import { collector } from '../utils/memory';
 
 jest.setTimeout(180_000);
 

@@ -1,15 +1,13 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import { catchStarted, promClientSeriesKey, promClientVersion, startDefaultMetrics } from '../../src/compat/prom-client';
+import { collector } from '../utils/memory';
 
 /** Fails with the assumption's name and the installed prom-client's version. */
 function holds(assumption: string, ok: boolean, detail: string): void {
   if (!ok) throw new Error(`prom-client ${promClientVersion()} no longer meets ${assumption} of src/compat/prom-client.ts: ${detail}`);
 }
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+const gc = collector();
 
 const gcCount = async (registry: Registry): Promise<number> => {
   const metric = registry.getSingleMetric('nodejs_gc_duration_seconds') as Metric;

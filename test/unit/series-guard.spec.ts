@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { VezaMetric } from '../../src';
 import { metricsContext, type MetricsContext } from '../utils/module';
 import { parseExposition, sampleValue } from '../utils/exposition';
+import { collector, heapAfterGc } from '../utils/memory';
 
 describe('series guard: caps, overflow, and recordings that never throw', () => {
   let ctx: MetricsContext;
@@ -238,5 +239,22 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     const text = await ctx.render();
     expect(seriesOf(text, 'veza_cache_hits_total')).toHaveLength(5);
     expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: '__overflow__' })).toBeUndefined();
+  });
+
+  it('keeps the cut of a long value in memory of its own: 200 distinct 1 MB values hold under 2 MiB once recorded', async () => {
+    const gc = collector();
+    const wide = await metricsContext({ defaultMetrics: false, cardinality: { maxSeries: 2000 } });
+    try {
+      const before = heapAfterGc(gc);
+      for (let i = 0; i < 200; i++) wide.service.recordCacheHit(`${String(i).padStart(3, '0')}${'x'.repeat(1024 * 1024)}`);
+      const grown = heapAfterGc(gc) - before;
+      // 200 cuts of 256 units each, keyed twice (prom-client's labels, the guard's key): well under 1 MiB.
+      expect(grown).toBeLessThan(2 * 1024 * 1024);
+      const series = seriesOf(await wide.render(), 'veza_cache_hits_total');
+      expect(series).toHaveLength(200);
+      expect(series.every((s) => s.labels.subsystem.length === 256)).toBe(true);
+    } finally {
+      await wide.close();
+    }
   });
 });

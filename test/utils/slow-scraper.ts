@@ -1,6 +1,4 @@
 import { connect, type Socket } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** How a slow scraper reads its answer. */
 export type SlowReading = 'paused' | 'trickle';
@@ -76,12 +74,6 @@ export function slowScrape(
     return closed;
   };
   return { status, closed, received: () => received, drain, destroy: () => socket.destroy() };
-}
-
-/** `global.gc`, reachable in Jest's sandbox without starting Node with --expose-gc. */
-export function collector(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
 }
 
 /** Off-heap memory of the process (Buffers and ArrayBuffers), in bytes, after two full collections. */
