@@ -20,7 +20,7 @@ export { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 export type { ExpositionFormat } from './exposition/render-exposition';
 export { VezaMetricsService } from './veza-metrics.service';
 export type { HealthCheckStatus } from './veza-metrics.service';
-export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS } from './http/http-metrics.recorder';
+export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS, PREFLIGHT_ENDPOINT } from './http/http-metrics.recorder';
 export { NoMetrics } from './http/no-metrics.decorator';
 export { VezaMetricsInterceptor } from './http/veza-metrics.interceptor';
 export { OTHER_ERROR_TYPE, NO_EXCEPTION_ERROR_TYPE } from './http/error-labels';
