@@ -48,10 +48,20 @@ function isEsmFile(filename) {
 
 module.exports = {
   getCacheKey(source, filename) {
-    return createHash('sha1').update('esm-to-cjs-v3\0').update(filename).update('\0').update(source).digest('hex');
+    return createHash('sha1').update('esm-to-cjs-v4\0').update(filename).update('\0').update(source).digest('hex');
   },
   process(source, filename) {
-    if (!isEsmFile(filename)) return { code: source };
+    if (!isEsmFile(filename)) {
+      // Jest on Node 20 runs no dynamic import(): in a CommonJS file, `import('pkg')` of a literal
+      // (mercurius loads ESM-only quick-lru so) becomes a require of the package, transformed here
+      // when it is ESM, with `default` as import() gives it.
+      if (!/(?<![.\w$])import\(\s*['"]/.test(source)) return { code: source };
+      const code = source.replace(
+        /(?<![.\w$])import\((\s*(['"])[^'"]+\2\s*)\)/g,
+        'Promise.resolve().then(() => { const m = require($1); return m && m.__esModule ? m : { ...m, default: m }; })',
+      );
+      return { code };
+    }
     const withMeta = source
       // `const require = createRequire(import.meta.url)` is what CommonJS gives every file already,
       // and would redeclare the module's own `require`.

@@ -31,6 +31,7 @@ describe('options', () => {
       exemplars: true,
       pushgateway: undefined,
       cluster: true,
+      graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
     });
   });
 
@@ -64,7 +65,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql.',
     ],
     [
       'an empty path',
