@@ -252,3 +252,7 @@ export const metricsServedNowhere = (path: string): string =>
 
 export const metricsServedOnBothPorts = (path: string, port: number): string =>
   `"${path}" is served on the application's port and on metricsServer's port ${port}. Set appEndpoint: false to keep it off the application's port, or appEndpoint: true to keep both and silence this line.`;
+
+// Microservices (src/rpc/).
+export const rpcServerNotInstrumented = (transport: string): string =>
+  `The microservice server of transport "${transport}" does not keep its handlers the way src/compat/nest-microservices.ts expects (messageHandlers, addHandler): its messages are not recorded (logged once).`;

@@ -15,7 +15,7 @@ import { MetricsServer } from './endpoint/metrics-server';
 import { VezaMetricsExplorer } from './explorer/metrics-explorer';
 import { HttpMetricsRecorder } from './http/http-metrics.recorder';
 import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder';
-import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
+import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
 import { exposureWarnings } from './options/exposure-warnings';
@@ -71,8 +71,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     HttpMetricsRecorder,
     // Counts gateway connections and @SubscribeMessage() messages (when @nestjs/websockets is installed).
     WebSocketMetricsRecorder,
-    // Records GraphQL operations and resolvers (when @nestjs/graphql serves a schema; option `graphql`).
-    GraphqlMetricsRecorder,
+    // Counts @MessagePattern() / @EventPattern() messages of every microservice server of the app (option `rpc`).
+    RpcMetricsRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { VezaHistogramName } from '../catalog/catalog.types';
 import type { PushgatewayOptions } from '../push/pushgateway-options';
-import type { GraphqlMetricsOptions } from '../graphql/graphql-options';
+import type { RpcMetricsOptions } from '../rpc/rpc-options';
 
 /** How Node's default process metrics are collected. */
 export interface DefaultMetricsOptions {
@@ -164,12 +164,12 @@ export interface VezaMetricsModuleOptions {
    */
   cluster?: boolean;
   /**
-   * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
-   * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and
-   * `veza_graphql_resolver_errors_total` (docs/graphql.md). `false` turns it off.
+   * Microservice handlers (`@MessagePattern`, `@EventPattern`) of every transport, standalone and
+   * hybrid: `veza_rpc_server_requests_total` and `veza_rpc_server_duration_seconds` (docs/rpc.md).
+   * `false` records nothing and hooks nothing.
    * @defaultValue `true`
    */
-  graphql?: boolean | GraphqlMetricsOptions;
+  rpc?: boolean | RpcMetricsOptions;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
   /**

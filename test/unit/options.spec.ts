@@ -31,7 +31,7 @@ describe('options', () => {
       exemplars: true,
       pushgateway: undefined,
       cluster: true,
-      graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
+      rpc: { enabled: true },
     });
   });
 
@@ -65,7 +65,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, rpc.',
     ],
     [
       'an empty path',

@@ -1,0 +1,74 @@
+import { type CounterCell, type HistogramCell } from '../http/metric-cells';
+import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { metricClash } from '../veza-metrics.messages';
+
+/** A counter as `CounterCell` takes it (whichever client the registry is of). */
+export type LibraryCounter = ConstructorParameters<typeof CounterCell<string>>[0];
+/** A histogram as `HistogramCell` takes it. */
+export type LibraryHistogram = ConstructorParameters<typeof HistogramCell<string>>[0];
+
+interface Definition {
+  readonly name: string;
+  readonly kind: 'counter' | 'histogram' | 'gauge';
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+type Ctor = new (config: Record<string, unknown>) => unknown;
+interface Classes {
+  Counter: Ctor;
+  Gauge: Ctor;
+  Histogram: Ctor;
+}
+
+/** The metric classes of the registry's client (the registry's `client` seam, else prom-client). */
+function classesOf(metrics: VezaMetricsRegistry): Classes {
+  const client = (metrics as unknown as { client?: Classes }).client;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return client && typeof client.Counter === 'function' ? client : (require('prom-client') as Classes);
+}
+
+interface Readable {
+  type?: string;
+  help?: string;
+  labelNames?: readonly string[];
+  upperBounds?: readonly number[];
+}
+
+function describe(d: Readable): string {
+  return `${d.type ?? 'unknown'}{${[...(d.labelNames ?? [])].join(',')}}${d.upperBounds ? ` [${d.upperBounds.join(',')}]` : ''} "${d.help ?? ''}"`;
+}
+
+/**
+ * A family of the library's own (not a Go-catalog row) in the application's registry, under the
+ * series guard (`cardinality.maxSeries`, or `cardinality.perMetric[name]`): created once, found
+ * again when the registry is shared by several applications, and a clash with a different
+ * definition of the name fails the start-up, as for catalog metrics.
+ */
+export function libraryMetric<T>(metrics: VezaMetricsRegistry, def: Definition): T {
+  const registry = metrics.registry as unknown as { getSingleMetric(name: string): unknown };
+  const existing = registry.getSingleMetric(def.name) as Readable | undefined;
+  const wanted: Readable = { type: def.kind, help: def.help, labelNames: def.labelNames, upperBounds: def.buckets };
+  if (existing) {
+    const same =
+      existing.type === def.kind &&
+      existing.help === def.help &&
+      (existing.labelNames ?? []).length === def.labelNames.length &&
+      def.labelNames.every((l) => existing.labelNames?.includes(l)) &&
+      (def.buckets === undefined || (existing.upperBounds ?? []).join(',') === def.buckets.join(','));
+    if (!same) throw new Error(metricClash(def.name, describe(wanted), describe(existing)));
+    return existing as T;
+  }
+  const classes = classesOf(metrics);
+  const Class = def.kind === 'counter' ? classes.Counter : def.kind === 'gauge' ? classes.Gauge : classes.Histogram;
+  const metric = new Class({
+    name: def.name,
+    help: def.help,
+    labelNames: [...def.labelNames],
+    registers: [metrics.registry],
+    ...(def.buckets ? { buckets: [...def.buckets] } : {}),
+  });
+  metrics.protect(metric as never);
+  return metric as T;
+}

@@ -1,0 +1,184 @@
+import { HttpException, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
+import { isObservable } from 'rxjs';
+import { VezaMetric } from '../catalog/catalog';
+import {
+  captureRpcExceptions,
+  instrumentServer,
+  patternLabel,
+  rpcException,
+  transportName,
+  watchRpcServers,
+  type RpcHandler,
+  type RpcServerLike,
+} from '../compat/nest-microservices';
+import { ErrorTypes } from '../http/error-labels';
+import { CounterCell, HistogramCell } from '../http/metric-cells';
+import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { recordingFailed, rpcServerNotInstrumented } from '../veza-metrics.messages';
+import { libraryMetric, type LibraryCounter, type LibraryHistogram } from './library-metric';
+import { endOfReply } from './settle-reply';
+
+/** `veza_rpc_server_requests_total{transport, pattern, kind, outcome}`. */
+export const RPC_REQUESTS_TOTAL = 'veza_rpc_server_requests_total';
+/** `veza_rpc_server_duration_seconds{transport, pattern, kind}`. */
+export const RPC_DURATION_SECONDS = 'veza_rpc_server_duration_seconds';
+
+type RpcLabel = 'transport' | 'pattern' | 'kind' | 'outcome';
+
+/** The cells of one handler: written on every message without building labels. */
+interface HandlerSeries {
+  readonly success: CounterCell<RpcLabel>;
+  readonly error: CounterCell<RpcLabel>;
+  readonly duration: HistogramCell<Exclude<RpcLabel, 'outcome'>>;
+}
+
+/**
+ * Records every message a `@MessagePattern()` or `@EventPattern()` handler of this application
+ * handles, on every transport (standalone and hybrid applications), with no code in the handlers:
+ * the server's own handler is wrapped as the server registers it (src/compat/nest-microservices.ts).
+ *
+ * Per handled message: one count in `veza_rpc_server_requests_total` (outcome `success`, or `error`
+ * when the handler threw, rejected or its Observable errored) and one duration in
+ * `veza_rpc_server_duration_seconds`, from the call to the handler's last value (an Observable is
+ * timed to its completion); an error also counts in `veza_errors_total` as for HTTP. The handler's
+ * value, error and timing reach the server unchanged. Labels are bounded by the handlers the
+ * application declares: `pattern` is the declared pattern, never a message's.
+ */
+@Injectable()
+export class RpcMetricsRecorder implements OnApplicationShutdown {
+  private readonly logger = new Logger('VezaMetrics');
+  private readonly errorTypes = new ErrorTypes();
+  // Bound: the error types of ErrorTypes (Nest's, JavaScript's and 50 others) times two severities.
+  private readonly errorCells = new Map<string, CounterCell<'type' | 'severity'>>();
+  private families: { requests: LibraryCounter; duration: LibraryHistogram } | undefined;
+  private readonly stop: (() => void) | undefined;
+  private failed = false;
+
+  constructor(
+    private readonly metrics: VezaMetricsRegistry,
+    modules: ModulesContainer,
+  ) {
+    const rpc = (metrics.options as { rpc?: { enabled: boolean } }).rpc;
+    if (rpc?.enabled === false) return;
+    this.stop = watchRpcServers(modules, (server) => this.attach(server));
+  }
+
+  onApplicationShutdown(): void {
+    this.stop?.();
+  }
+
+  private attach(server: RpcServerLike): void {
+    try {
+      const transport = transportName(server);
+      captureRpcExceptions();
+      if (!instrumentServer(server, (head, key) => this.wrap(head, transport, key))) {
+        this.logger.warn(rpcServerNotInstrumented(transport));
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** The two families, created with the first microservice server (an app without one exposes neither). */
+  private familiesOf(): { requests: LibraryCounter; duration: LibraryHistogram } {
+    if (this.families) return this.families;
+    const buckets = this.metrics.definition(VezaMetric.HttpRequestDuration).buckets;
+    this.families = {
+      requests: libraryMetric<LibraryCounter>(this.metrics, {
+        name: RPC_REQUESTS_TOTAL,
+        kind: 'counter',
+        help: 'Messages handled by @MessagePattern (kind="request") and @EventPattern (kind="event") handlers',
+        labelNames: ['transport', 'pattern', 'kind', 'outcome'],
+      }),
+      duration: libraryMetric<LibraryHistogram>(this.metrics, {
+        name: RPC_DURATION_SECONDS,
+        kind: 'histogram',
+        help: 'Time from a message handler call to its last value (an Observable: its completion), in seconds',
+        labelNames: ['transport', 'pattern', 'kind'],
+        buckets,
+      }),
+    };
+    return this.families;
+  }
+
+  private wrap(head: RpcHandler, transport: string, key: string): RpcHandler {
+    const pattern = patternLabel(key, transport);
+    const kind = head.isEventHandler === true ? 'event' : 'request';
+    const { requests, duration } = this.familiesOf();
+    const labels = { transport, pattern, kind };
+    const series: HandlerSeries = {
+      success: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'success' }),
+      error: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'error' }),
+      duration: new HistogramCell<Exclude<RpcLabel, 'outcome'>>(duration, labels),
+    };
+    const done = (start: number, ok: boolean, args: unknown[], error: unknown): void => this.done(series, start, ok, args, error);
+    // A value is a success now; an Observable is recorded once, at its first completion or error.
+    const settle = (start: number, args: unknown[], value: unknown): unknown => {
+      if (!isObservable(value)) {
+        done(start, true, args, undefined);
+        return value;
+      }
+      return endOfReply(value, done, start, args);
+    };
+    const handler = function (this: unknown, ...args: unknown[]): unknown {
+      const start = performance.now();
+      let result: unknown;
+      try {
+        result = head.apply(this, args);
+      } catch (error) {
+        done(start, false, args, error);
+        throw error;
+      }
+      if (result instanceof Promise) {
+        return result.then(
+          (value: unknown) => settle(start, args, value),
+          (error: unknown) => {
+            done(start, false, args, error);
+            throw error;
+          },
+        );
+      }
+      return settle(start, args, result);
+    };
+    Object.defineProperty(handler, 'name', { value: head.name });
+    return handler;
+  }
+
+  private done(series: HandlerSeries, start: number, ok: boolean, args: unknown[], error: unknown): void {
+    try {
+      (ok ? series.success : series.error).inc();
+      series.duration.observe((performance.now() - start) / 1000);
+      if (!ok) this.countError(rpcException(args) ?? (error instanceof Error ? error : undefined));
+    } catch (failure) {
+      this.fail(failure);
+    }
+  }
+
+  private countError(exception: unknown): void {
+    const type = this.errorTypes.typeOf(exception);
+    const severity = exception === undefined || chosenByApp(exception) ? 'error' : 'critical';
+    const key = `${type}\u0000${severity}`;
+    let cell = this.errorCells.get(key);
+    if (!cell) {
+      cell = new CounterCell(this.metrics.get(VezaMetric.Errors), { type, severity });
+      this.errorCells.set(key, cell);
+    }
+    cell.inc();
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.logger.warn(recordingFailed('the RPC recorder', error));
+  }
+}
+
+/** An `RpcException` (or an `HttpException`) is an error the handler chose to answer: severity `error`. */
+function chosenByApp(exception: unknown): boolean {
+  if (exception instanceof HttpException) return true;
+  for (let p = Object.getPrototypeOf(exception) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+    if ((p as { constructor?: { name?: string } }).constructor?.name === 'RpcException') return true;
+  }
+  return false;
+}

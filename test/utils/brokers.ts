@@ -1,0 +1,87 @@
+/**
+ * Real message brokers for the RPC and queue specs, from Debian's packages: each started on a free
+ * port in a temporary directory of its own and stopped after. Under CI=true a missing program fails
+ * the spec (`findTool` throws; .ci/run installs the packages); elsewhere the spec skips with a notice.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './prometheus';
+import { findTool } from './tools';
+
+export interface Broker {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function run(name: string, command: string, args: string[], port: number, dir: string, url: string): Promise<Broker> {
+  let output = '';
+  const child: ChildProcess = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    if (await portOpen(port)) {
+      return {
+        port,
+        url,
+        stop: async () => {
+          child.kill('SIGTERM');
+          await Promise.race([exited, sleep(10_000)]);
+          if (child.exitCode === null) child.kill('SIGKILL');
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`${name} did not listen on 127.0.0.1:${port}: ${output.slice(-2000)}`);
+}
+
+/** `redis-server` (Debian package redis-server), without persistence. */
+export async function startRedis(): Promise<Broker | undefined> {
+  const bin = findTool('redis-server', 'redis-server');
+  if (!bin) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'veza-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  return run('redis-server', bin, args, port, dir, `redis://127.0.0.1:${port}`);
+}
+
+/** `nats-server` (Debian package nats-server). */
+export async function startNats(): Promise<Broker | undefined> {
+  const bin = findTool('nats-server', 'nats-server');
+  if (!bin) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'veza-nats-'));
+  return run('nats-server', bin, ['-a', '127.0.0.1', '-p', String(port)], port, dir, `nats://127.0.0.1:${port}`);
+}
+
+/** `mosquitto` (Debian package mosquitto). */
+export async function startMosquitto(): Promise<Broker | undefined> {
+  const bin = findTool('mosquitto', 'mosquitto');
+  if (!bin) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'veza-mqtt-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  return run('mosquitto', bin, ['-c', conf], port, dir, `mqtt://127.0.0.1:${port}`);
+}
