@@ -7,6 +7,7 @@ import { resolveEndpointOptions, type ResolvedEndpointOptions } from './resolve-
 import { resolvePushgatewayOptions, type ResolvedPushgatewayOptions } from '../push/pushgateway-options';
 import { checkKeys, isLabelName, isPlainObject } from './option-checks';
 import { resolveRpcOptions, type ResolvedRpcOptions } from '../rpc/rpc-options';
+import { resolveGraphqlOptions, type ResolvedGraphqlOptions } from '../graphql/graphql-options';
 
 /** Options after validation, with every default filled in. */
 export interface ResolvedVezaMetricsOptions {
@@ -28,6 +29,8 @@ export interface ResolvedVezaMetricsOptions {
   readonly pushgateway: ResolvedPushgatewayOptions | undefined;
   /** Answer the cluster primary's aggregation requests (in a cluster worker). */
   readonly cluster: boolean;
+  /** GraphQL operations and resolvers (`@nestjs/graphql`). */
+  readonly graphql: ResolvedGraphqlOptions;
   /** Microservice handlers (`@MessagePattern`, `@EventPattern`). */
   readonly rpc: ResolvedRpcOptions;
 }
@@ -49,6 +52,7 @@ const KNOWN_KEYS = [
   'exemplars',
   'pushgateway',
   'cluster',
+  'graphql',
   'rpc',
 ] as const;
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
@@ -101,6 +105,7 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     exemplars: resolveBoolean('exemplars', options.exemplars, true),
     pushgateway: resolvePushgatewayOptions(options.pushgateway),
     cluster: resolveCluster(options.cluster),
+    graphql: resolveGraphqlOptions(options.graphql),
     rpc: resolveRpcOptions(options.rpc),
   };
 }

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { VezaHistogramName } from '../catalog/catalog.types';
 import type { PushgatewayOptions } from '../push/pushgateway-options';
 import type { RpcMetricsOptions } from '../rpc/rpc-options';
+import type { GraphqlMetricsOptions } from '../graphql/graphql-options';
 
 /** How Node's default process metrics are collected. */
 export interface DefaultMetricsOptions {
@@ -170,6 +171,13 @@ export interface VezaMetricsModuleOptions {
    * @defaultValue `true`
    */
   rpc?: boolean | RpcMetricsOptions;
+  /**
+   * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
+   * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and
+   * `veza_graphql_resolver_errors_total` (docs/graphql.md). `false` turns it off.
+   * @defaultValue `true`
+   */
+  graphql?: boolean | GraphqlMetricsOptions;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
   /**
