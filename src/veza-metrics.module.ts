@@ -16,6 +16,7 @@ import { VezaMetricsExplorer } from './explorer/metrics-explorer';
 import { HttpMetricsRecorder } from './http/http-metrics.recorder';
 import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder';
 import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
+import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
@@ -74,6 +75,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     WebSocketMetricsRecorder,
     // Counts @MessagePattern() / @EventPattern() messages of every microservice server of the app (option `rpc`).
     RpcMetricsRecorder,
+    // Counts the job attempts of @nestjs/bullmq processors and reads queue depths at scrape time (option `queues`).
+    QueueMetricsRecorder,
     // Records GraphQL operations and resolvers (when @nestjs/graphql serves a schema; option `graphql`).
     GraphqlMetricsRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).

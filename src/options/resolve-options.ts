@@ -7,6 +7,7 @@ import { resolveEndpointOptions, type ResolvedEndpointOptions } from './resolve-
 import { resolvePushgatewayOptions, type ResolvedPushgatewayOptions } from '../push/pushgateway-options';
 import { checkKeys, isLabelName, isPlainObject } from './option-checks';
 import { resolveRpcOptions, type ResolvedRpcOptions } from '../rpc/rpc-options';
+import { resolveQueueOptions, type ResolvedQueueOptions } from '../queues/queue-options';
 import { resolveGraphqlOptions, type ResolvedGraphqlOptions } from '../graphql/graphql-options';
 
 /** Options after validation, with every default filled in. */
@@ -33,6 +34,8 @@ export interface ResolvedVezaMetricsOptions {
   readonly graphql: ResolvedGraphqlOptions;
   /** Microservice handlers (`@MessagePattern`, `@EventPattern`). */
   readonly rpc: ResolvedRpcOptions;
+  /** `@nestjs/bullmq` processors and queues. */
+  readonly queues: ResolvedQueueOptions;
 }
 
 const KNOWN_KEYS = [
@@ -54,6 +57,7 @@ const KNOWN_KEYS = [
   'cluster',
   'graphql',
   'rpc',
+  'queues',
 ] as const;
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -107,6 +111,7 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     cluster: resolveCluster(options.cluster),
     graphql: resolveGraphqlOptions(options.graphql),
     rpc: resolveRpcOptions(options.rpc),
+    queues: resolveQueueOptions(options.queues),
   };
 }
 

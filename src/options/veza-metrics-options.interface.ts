@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { VezaHistogramName } from '../catalog/catalog.types';
 import type { PushgatewayOptions } from '../push/pushgateway-options';
 import type { RpcMetricsOptions } from '../rpc/rpc-options';
+import type { QueueMetricsOptions } from '../queues/queue-options';
 import type { GraphqlMetricsOptions } from '../graphql/graphql-options';
 
 /** How Node's default process metrics are collected. */
@@ -171,6 +172,12 @@ export interface VezaMetricsModuleOptions {
    * @defaultValue `true`
    */
   rpc?: boolean | RpcMetricsOptions;
+  /**
+   * `@nestjs/bullmq` processors and queues: `veza_queue_jobs_total`, `veza_queue_job_duration_seconds`
+   * and `veza_queue_jobs` (docs/rpc.md#queues-nestjsbullmq). `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  queues?: boolean | QueueMetricsOptions;
   /**
    * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
    * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and

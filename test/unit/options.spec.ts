@@ -32,6 +32,7 @@ describe('options', () => {
       pushgateway: undefined,
       cluster: true,
       rpc: { enabled: true },
+      queues: { enabled: true },
       graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
     });
   });
@@ -66,7 +67,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues.',
     ],
     [
       'an empty path',

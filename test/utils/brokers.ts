@@ -14,6 +14,8 @@ import { findTool } from './tools';
 export interface Broker {
   readonly port: number;
   readonly url: string;
+  /** Sends a signal to the broker's process (SIGSTOP / SIGCONT: a broker that hangs). */
+  signal?(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -41,7 +43,9 @@ async function run(name: string, command: string, args: string[], port: number, 
       return {
         port,
         url,
+        signal: (signal) => void child.kill(signal),
         stop: async () => {
+          child.kill('SIGCONT');
           child.kill('SIGTERM');
           await Promise.race([exited, sleep(10_000)]);
           if (child.exitCode === null) child.kill('SIGKILL');

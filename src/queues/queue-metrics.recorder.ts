@@ -1,0 +1,165 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
+import { finalFailure, loadBullmq, queueOf, workerOf, type JobLike, type QueueLike, type WorkerLike } from '../compat/nest-bullmq';
+import { collectFailuresCounter } from '../exposition/collect-failures';
+import { CounterCell, HistogramCell } from '../http/metric-cells';
+import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { libraryMetric, type LibraryCounter, type LibraryHistogram } from '../rpc/library-metric';
+import { gaugeSourceFailed, recordingFailed } from '../veza-metrics.messages';
+
+/** `veza_queue_jobs_total{queue, job, outcome}`: outcome `completed`, `failed` or `retried`. */
+export const QUEUE_JOBS_TOTAL = 'veza_queue_jobs_total';
+/** `veza_queue_job_duration_seconds{queue, job}`. */
+export const QUEUE_JOB_DURATION_SECONDS = 'veza_queue_job_duration_seconds';
+/** `veza_queue_jobs{queue, state}`, read when Prometheus scrapes. */
+export const QUEUE_JOBS = 'veza_queue_jobs';
+
+/** The states `veza_queue_jobs` reports. */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/** Bounds of the job duration histogram: jobs run from milliseconds to minutes. */
+const JOB_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+
+interface GaugeLike {
+  set(labels: Record<string, string>, value: number): void;
+  remove(labels: Record<string, string>): void;
+  collect?: () => unknown;
+}
+
+type Outcome = 'completed' | 'failed' | 'retried';
+
+/**
+ * Records the jobs of every `@Processor()` of `@nestjs/bullmq` in this application, with no code in
+ * the processors, through each Worker's own events (src/compat/nest-bullmq.ts): per attempt, one
+ * count in `veza_queue_jobs_total{queue, job, outcome}` (`completed`; `retried` for a failed
+ * attempt that will run again; `failed` for the last one) and one observation in
+ * `veza_queue_job_duration_seconds{queue, job}` from the Worker's `active` to its outcome. The
+ * queues registered with `BullModule.registerQueue()` report their depth by state in
+ * `veza_queue_jobs{queue, state}`, read at scrape time under the scrape's collect timeout. `job`
+ * is the job's name: producers choose it, so it is under the series cap.
+ */
+@Injectable()
+export class QueueMetricsRecorder implements OnApplicationBootstrap {
+  private readonly logger = new Logger('VezaMetrics');
+  private readonly started = new WeakMap<object, number>();
+  private failed = false;
+
+  constructor(
+    private readonly metrics: VezaMetricsRegistry,
+    private readonly modules: ModulesContainer,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const queues = (this.metrics.options as { queues?: { enabled: boolean } }).queues;
+    if (queues?.enabled === false) return;
+    const lib = loadBullmq();
+    if (!lib) return;
+    try {
+      const workers = new Set<WorkerLike>();
+      const found = new Map<string, QueueLike>();
+      for (const module of this.modules.values()) {
+        for (const wrapper of module.providers.values()) {
+          if (!wrapper.isDependencyTreeStatic()) continue;
+          const instance: unknown = wrapper.instance;
+          const worker = workerOf(instance, lib);
+          if (worker) workers.add(worker);
+          const queue = queueOf(instance, lib);
+          if (queue && !found.has(queue.name)) found.set(queue.name, queue);
+        }
+      }
+      if (workers.size > 0) this.recordJobs([...workers]);
+      if (found.size > 0) this.readDepths([...found.values()]);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private recordJobs(workers: WorkerLike[]): void {
+    const jobs = libraryMetric<LibraryCounter>(this.metrics, {
+      name: QUEUE_JOBS_TOTAL,
+      kind: 'counter',
+      help: 'Job attempts of @nestjs/bullmq processors: completed, retried (failed, will run again) or failed (no attempt left)',
+      labelNames: ['queue', 'job', 'outcome'],
+    });
+    const duration = libraryMetric<LibraryHistogram>(this.metrics, {
+      name: QUEUE_JOB_DURATION_SECONDS,
+      kind: 'histogram',
+      help: 'Time of a job attempt, from the worker taking it to its outcome, in seconds',
+      labelNames: ['queue', 'job'],
+      buckets: JOB_BUCKETS,
+    });
+    // Bound: one entry per (queue, job name) under the series cap, folded by the guard past it.
+    const cells = new Map<string, { outcomes: Record<Outcome, CounterCell<string>>; duration: HistogramCell<string> }>();
+    const cellsOf = (queue: string, name: string) => {
+      const key = `${queue}\u0000${name}`;
+      let found = cells.get(key);
+      if (!found) {
+        const counter = (outcome: Outcome) => new CounterCell<string>(jobs, { queue, job: name, outcome });
+        found = {
+          outcomes: { completed: counter('completed'), failed: counter('failed'), retried: counter('retried') },
+          duration: new HistogramCell<string>(duration, { queue, job: name }),
+        };
+        if (cells.size < 10_000) cells.set(key, found);
+      }
+      return found;
+    };
+    for (const worker of workers) {
+      const queue = worker.name;
+      worker.on('active', (job: unknown) => {
+        if (typeof job === 'object' && job !== null) this.started.set(job, performance.now());
+      });
+      const done = (job: unknown, outcome: Outcome | undefined): void => {
+        try {
+          if (typeof job !== 'object' || job === null) return;
+          const j = job as JobLike;
+          const name = typeof j.name === 'string' ? j.name : '';
+          const series = cellsOf(queue, name);
+          series.outcomes[outcome ?? (finalFailure(j) ? 'failed' : 'retried')].inc();
+          const start = this.started.get(job);
+          if (start !== undefined) {
+            this.started.delete(job);
+            series.duration.observe((performance.now() - start) / 1000);
+          }
+        } catch (error) {
+          this.fail(error);
+        }
+      };
+      worker.on('completed', (job: unknown) => done(job, 'completed'));
+      worker.on('failed', (job: unknown) => done(job, undefined));
+    }
+  }
+
+  private readDepths(queues: QueueLike[]): void {
+    const gauge = libraryMetric<GaugeLike>(this.metrics, {
+      name: QUEUE_JOBS,
+      kind: 'gauge',
+      help: 'Jobs of each queue by state (waiting, active, delayed, failed), read when Prometheus scrapes',
+      labelNames: ['queue', 'state'],
+    });
+    const failures = collectFailuresCounter(this.metrics);
+    const logged = new Set<string>();
+    gauge.collect = () =>
+      Promise.all(
+        queues.map((queue) =>
+          queue.getJobCounts(...QUEUE_STATES).then(
+            (counts) => {
+              for (const state of QUEUE_STATES) gauge.set({ queue: queue.name, state }, Number(counts[state] ?? 0));
+            },
+            (error: unknown) => {
+              for (const state of QUEUE_STATES) gauge.remove({ queue: queue.name, state });
+              failures.inc({ metric: QUEUE_JOBS, reason: 'error' });
+              if (logged.has(queue.name)) return;
+              logged.add(queue.name);
+              this.logger.warn(gaugeSourceFailed(`queue "${queue.name}"`, QUEUE_JOBS, error));
+            },
+          ),
+        ),
+      ).then(() => undefined);
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.logger.warn(recordingFailed('the queue recorder', error));
+  }
+}
