@@ -3,7 +3,7 @@
  * counted once in veza_rpc_server_requests_total{transport, pattern, kind, outcome} and timed once
  * in veza_rpc_server_duration_seconds{transport, pattern, kind} (an Observable reply to its
  * completion), with no code in the handlers, on real transports: TCP, Redis (redis-server), NATS
- * (nats-server), MQTT (mosquitto), gRPC; standalone and hybrid (Express and Fastify). A failed
+ * (nats-server), MQTT (mosquitto), RabbitMQ (rabbitmq-server), gRPC; standalone and hybrid (Express and Fastify). A failed
  * handler also counts in veza_errors_total. Replies and errors are the handler's own.
  */
 import { Module, type INestApplication, type INestMicroservice } from '@nestjs/common';
@@ -12,7 +12,7 @@ import { ClientProxyFactory, Transport, type ClientGrpc, type ClientProxy } from
 import { firstValueFrom, lastValueFrom, toArray, type Observable } from 'rxjs';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../../src';
 import { ADAPTERS, scrape, startApp } from '../utils/app';
-import { startMosquitto, startNats, startRedis, type Broker } from '../utils/brokers';
+import { startMosquitto, startNats, startRabbitmq, startRedis, type Broker } from '../utils/brokers';
 import { freePort } from '../utils/prometheus';
 import { samples } from './http-client.fixture';
 import {
@@ -55,6 +55,11 @@ const TRANSPORTS: TransportCase[] = [
   { name: 'redis', broker: startRedis, config: (b) => ({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: b?.port } }) },
   { name: 'nats', broker: startNats, config: (b) => ({ transport: Transport.NATS, options: { servers: [b?.url] } }) },
   { name: 'mqtt', broker: startMosquitto, config: (b) => ({ transport: Transport.MQTT, options: { url: b?.url } }) },
+  {
+    name: 'rmq',
+    broker: startRabbitmq,
+    config: (b) => ({ transport: Transport.RMQ, options: { urls: [b?.url], queue: 'veza_rpc', queueOptions: { durable: false } } }),
+  },
 ];
 
 async function render(app: INestMicroservice | INestApplication): Promise<string> {

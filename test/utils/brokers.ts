@@ -3,7 +3,7 @@
  * port in a temporary directory of its own and stopped after. Under CI=true a missing program fails
  * the spec (`findTool` throws; .ci/run installs the packages); elsewhere the spec skips with a notice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,13 +32,22 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function run(name: string, command: string, args: string[], port: number, dir: string, url: string): Promise<Broker> {
+async function run(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  dir: string,
+  url: string,
+  env?: NodeJS.ProcessEnv,
+  after?: () => void,
+): Promise<Broker> {
   let output = '';
-  const child: ChildProcess = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+  for (let i = 0; i < 1200 && child.exitCode === null; i++) {
     if (await portOpen(port)) {
       return {
         port,
@@ -49,6 +58,7 @@ async function run(name: string, command: string, args: string[], port: number, 
           child.kill('SIGTERM');
           await Promise.race([exited, sleep(10_000)]);
           if (child.exitCode === null) child.kill('SIGKILL');
+          after?.();
           rmSync(dir, { recursive: true, force: true });
         },
       };
@@ -56,6 +66,7 @@ async function run(name: string, command: string, args: string[], port: number, 
     await sleep(50);
   }
   child.kill('SIGKILL');
+  after?.();
   rmSync(dir, { recursive: true, force: true });
   throw new Error(`${name} did not listen on 127.0.0.1:${port}: ${output.slice(-2000)}`);
 }
@@ -88,4 +99,43 @@ export async function startMosquitto(): Promise<Broker | undefined> {
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
   return run('mosquitto', bin, ['-c', conf], port, dir, `mqtt://127.0.0.1:${port}`);
+}
+
+/**
+ * `rabbitmq-server` (Debian package rabbitmq-server), run as the current user (not through the
+ * package's wrapper, which switches to the rabbitmq user), with its node, data, logs and an epmd of
+ * its own on free ports in the temporary directory; the epmd is stopped with it. Slow to start (10
+ * to 30 s).
+ */
+export async function startRabbitmq(): Promise<Broker | undefined> {
+  if (!findTool('rabbitmq-server', 'rabbitmq-server')) return undefined;
+  const port = await freePort();
+  const epmdPort = await freePort();
+  const distPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'veza-rabbitmq-'));
+  const env = {
+    ...process.env,
+    HOME: dir,
+    ERL_EPMD_PORT: String(epmdPort),
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_NODENAME: `veza${port}@localhost`,
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_CONFIG_FILE: join(dir, 'none'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'plugins'),
+    RABBITMQ_PID_FILE: join(dir, 'pid'),
+  };
+  const stopEpmd = (): void => void spawnSync('epmd', ['-port', String(epmdPort), '-kill'], { env, stdio: 'ignore' });
+  return run(
+    'rabbitmq-server',
+    '/usr/lib/rabbitmq/bin/rabbitmq-server',
+    [],
+    port,
+    dir,
+    `amqp://guest:guest@127.0.0.1:${port}`,
+    env,
+    stopEpmd,
+  );
 }
