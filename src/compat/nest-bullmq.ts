@@ -1,6 +1,7 @@
 /*
  * What the queue recorder assumes of @nestjs/bullmq and bullmq (contract test:
- * test/unit/compat-nest-bullmq.spec.ts, naming the installed versions). Tested on @nestjs/bullmq
+ * test/unit/queues-bullmq-contract.spec.ts, naming the installed versions; not named compat-*, so that
+ * the Nest 10 and 11 matrix, whose fixtures have no BullMQ, does not run it). Tested on @nestjs/bullmq
  * 12.0.0 and bullmq 6.7.0.
  *
  * Q1 A `@Processor()` provider is a `WorkerHost` whose public `worker` getter returns the bullmq

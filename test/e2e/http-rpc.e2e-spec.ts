@@ -4,7 +4,7 @@
  * by the microservice) or not; they count in the RPC families instead (issue 15).
  */
 import { Controller, Get, Module, type INestApplication, type Type } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, ModulesContainer } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, Payload, RpcException, Transport, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import { VezaMetricsInterceptor, VezaMetricsModule } from '../../src';
@@ -12,6 +12,9 @@ import { freePort } from '../utils/prometheus';
 import { ADAPTERS, scrape } from '../utils/app';
 import { startHttpApp } from './http-app.fixture';
 import { samples } from './http-client.fixture';
+
+/** Whether the installed Nest lets the library see microservice servers (Nest 11 and 12). */
+const RPC_RECORDED = typeof (ModulesContainer.prototype as { getRpcTargetRegistry?: unknown }).getRpcTargetRegistry === 'function';
 
 @Controller('tracks')
 class TracksController {
@@ -76,11 +79,12 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) 
       expect(samples(text, 'veza_http_request_duration_seconds_count', ['method', 'endpoint'])).toEqual({ 'GET /tracks': 4 });
       // RPC messages have families of their own (issue 15, test/e2e/rpc-metrics.e2e-spec.ts), and the
       // failed one of the first test counts in veza_errors_total, as a failed HTTP handler does.
-      expect(samples(text, 'veza_rpc_server_requests_total', ['transport', 'pattern', 'kind', 'outcome'])).toEqual({
-        'tcp tracks.sum request success': 4,
-        'tcp tracks.fail request error': 1,
-      });
-      expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual({ 'RpcException error': 1 });
+      // Nest 10 has no ModulesContainer#getRpcTargetRegistry (src/compat/nest-microservices.ts, A1):
+      // RPC is not recorded there, and nothing of it reaches the exposition.
+      expect(samples(text, 'veza_rpc_server_requests_total', ['transport', 'pattern', 'kind', 'outcome'])).toEqual(
+        RPC_RECORDED ? { 'tcp tracks.sum request success': 4, 'tcp tracks.fail request error': 1 } : {},
+      );
+      expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual(RPC_RECORDED ? { 'RpcException error': 1 } : {});
     });
   });
 });
