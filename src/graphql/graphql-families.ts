@@ -9,6 +9,8 @@ export const GraphqlMetric = {
   OperationDuration: 'veza_graphql_operation_duration_seconds',
   ResolverDuration: 'veza_graphql_resolver_duration_seconds',
   ResolverErrors: 'veza_graphql_resolver_errors_total',
+  SubscriptionsActive: 'veza_graphql_subscriptions_active',
+  SubscriptionEvents: 'veza_graphql_subscription_events_total',
 } as const;
 
 /** A metric of the application's client, as the recorder uses it (both clients have this shape). */
@@ -16,7 +18,7 @@ export type FamilyMetric = object;
 
 interface Family {
   readonly name: string;
-  readonly kind: 'counter' | 'histogram';
+  readonly kind: 'counter' | 'gauge' | 'histogram';
   readonly help: string;
   readonly labelNames: readonly string[];
 }
@@ -46,6 +48,19 @@ export const RESOLVER_ERRORS: Family = {
   labelNames: ['parent_type', 'field', 'error_type'],
 };
 
+export const SUBSCRIPTIONS_ACTIVE: Family = {
+  name: GraphqlMetric.SubscriptionsActive,
+  kind: 'gauge',
+  help: 'Number of active GraphQL subscriptions',
+  labelNames: ['field'],
+};
+export const SUBSCRIPTION_EVENTS: Family = {
+  name: GraphqlMetric.SubscriptionEvents,
+  kind: 'counter',
+  help: 'Total number of GraphQL subscription events',
+  labelNames: ['field'],
+};
+
 type MetricClass = new (config: Record<string, unknown>) => FamilyMetric;
 
 /**
@@ -70,7 +85,13 @@ export function graphqlFamily(metrics: VezaMetricsRegistry, family: Family): Fam
     if (!same) throw new Error(metricClash(family.name, describeDefinition(wanted), describeDefinition(found)));
     metric = existing;
   } else {
-    const sample = metrics.get(family.kind === 'counter' ? VezaMetric.HttpRequestsTotal : VezaMetric.HttpRequestDuration);
+    const sample = metrics.get(
+      family.kind === 'counter'
+        ? VezaMetric.HttpRequestsTotal
+        : family.kind === 'gauge'
+          ? VezaMetric.WebSocketConnectionsActive
+          : VezaMetric.HttpRequestDuration,
+    );
     const Class = (Object.getPrototypeOf(sample) as { constructor: MetricClass }).constructor;
     metric = new Class({
       name: family.name,

@@ -3,7 +3,16 @@ import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { loadOptionalPeer as loadOptional } from './load-optional';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed } from '../veza-metrics.messages';
-import { graphqlFamily, OPERATION_DURATION, OPERATIONS, RESOLVER_DURATION, RESOLVER_ERRORS } from './graphql-families';
+import {
+  graphqlFamily,
+  OPERATION_DURATION,
+  OPERATIONS,
+  RESOLVER_DURATION,
+  RESOLVER_ERRORS,
+  SUBSCRIPTION_EVENTS,
+  SUBSCRIPTIONS_ACTIVE,
+} from './graphql-families';
+import { followSubscriptions } from './subscription-tracking';
 import type { ResolvedGraphqlOptions } from './graphql-options';
 import { apolloOutcome, type ApolloRequestContext } from './apollo-outcome';
 import { observeMercurius } from './mercurius-operations';
@@ -53,6 +62,12 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
           options.maxOperationNames,
         );
         observeMercurius(this.adapterHost?.httpAdapter?.getInstance?.(), this.series, (e) => this.fail(e));
+        if ((schema as { getSubscriptionType?: () => unknown }).getSubscriptionType?.())
+          followSubscriptions(
+            schema as never,
+            graphqlFamily(this.metrics, SUBSCRIPTIONS_ACTIVE),
+            graphqlFamily(this.metrics, SUBSCRIPTION_EVENTS),
+          );
       }
       if (options.resolvers !== 'none') {
         const { defaultFieldResolver } = loadOptional('graphql') as { defaultFieldResolver: never };
