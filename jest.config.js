@@ -1,4 +1,15 @@
 'use strict';
+/**
+ * VEZA_TEST_CLIENT=prometheus-io runs the specs against @prometheus-io/client (prom-client's
+ * successor, Node 22+): every `prom-client` import, the specs' and the library's, gets the successor,
+ * as in an application that installed only it (the library tells the two apart by shape, so it sees
+ * no prom-client at all). scripts/matrix.sh runs the specs of values, guard, exemplars, renderer,
+ * Pushgateway, cluster and promtool this way on Node 22 and 24.
+ */
+const successor = process.env.VEZA_TEST_CLIENT === 'prometheus-io';
+if (process.env.VEZA_TEST_CLIENT && !successor)
+  throw new Error(`VEZA_TEST_CLIENT must be "prometheus-io" or unset, got ${process.env.VEZA_TEST_CLIENT}`);
+
 /** @type {import('jest').Config} */
 module.exports = {
   rootDir: __dirname,
@@ -15,5 +26,6 @@ module.exports = {
   moduleNameMapper: {
     '^@veza/nestjs-metrics$': '<rootDir>/src/index.ts',
     '^@veza/nestjs-metrics/testing$': '<rootDir>/src/testing/index.ts',
+    ...(successor ? { '^prom-client$': '<rootDir>/node_modules/@prometheus-io/client' } : {}),
   },
 };

@@ -206,7 +206,9 @@ async function main(): Promise<void> {
 
   await app.close();
 
-  console.log(`\nDecorated vs undecorated, median of ${ROUNDS} rounds × 3 (N = ${N}, async N = ${ASYNC_N}), node ${process.version}\n`);
+  console.log(
+    `\nDecorated vs undecorated, median of ${ROUNDS} rounds × 3 (N = ${N}, async N = ${ASYNC_N}), node ${process.version}, client ${process.env.BENCH_CLIENT ?? 'prom-client'} (BENCH_CLIENT)\n`,
+  );
   console.log('| case | undecorated | decorated | added per call |');
   console.log('|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.case} | ${fmt(r.undecorated)} | ${fmt(r.decorated)} | ${fmt(r.decorated - r.undecorated)} |`);

@@ -6,6 +6,7 @@
  */
 const fs = require('node:fs');
 const ts = require('typescript');
+require('./client-switch');
 
 const compilerOptions = {
   module: ts.ModuleKind.CommonJS,

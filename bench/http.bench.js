@@ -259,7 +259,7 @@ function printSummary(title, summary, judged) {
 async function main() {
   console.log(
     `HTTP recording benchmark: ${TOOL}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION}s per variant (A B A B), ` +
-      `node ${process.version}, ${require('node:os').cpus().length} CPUs\n`,
+      `node ${process.version}, ${require('node:os').cpus().length} CPUs, client ${require('./client-switch').benchClient} (BENCH_CLIENT)\n`,
   );
   const alternate = [];
   const together = [];

@@ -12,7 +12,7 @@
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Gauge } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
 import { slowScrape, type SlowScrape } from '../test/utils/slow-scraper';
 
@@ -24,7 +24,7 @@ const SLACK = 4 * MiB;
 @Injectable()
 class BigExposition {
   constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({ name: 'app_big', help: 'Many long series', labelNames: ['key'], registers: [metrics.registry] });
+    const gauge = new Gauge({ name: 'app_big', help: 'Many long series', labelNames: ['key'], registers: [metrics.registry as Registry] });
     const padding = 'x'.repeat(180);
     for (let i = 0; i < 40_000; i++) gauge.set({ key: `${padding}${i}` }, i);
   }

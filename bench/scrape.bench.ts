@@ -206,6 +206,7 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
     `- scrape duration (curl's time_total): p50 ${percentile(durations, 50).toFixed(1)} ms, p99 ${percentile(durations, 99).toFixed(1)} ms, max ${durations.at(-1)?.toFixed(1)} ms`,
   );
   console.log(`- worst event-loop delay in the app while the scrapes ran: ${ours.stallMs.toFixed(1)} ms (target: at most 50 ms)`);
+  console.log(`- client: ${process.env.BENCH_CLIENT ?? 'prom-client'} (BENCH_CLIENT), node ${process.version}`);
   console.log(
     `- for scale, prom-client's registry.metrics() on the same registry, in process: p50 ${percentile(refDurations, 50).toFixed(1)} ms, worst event-loop delay ${reference.stallMs.toFixed(1)} ms`,
   );

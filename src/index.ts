@@ -17,6 +17,20 @@ export type {
   CardinalityOptions,
 } from './options/veza-metrics-options.interface';
 export { VezaMetricsRegistry } from './registry/veza-metrics.registry';
+export type {
+  AnyMetric,
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  SummaryMetric,
+  MetricsRegistry,
+  LabelValues,
+  MetricAggregator,
+  MetricSnapshot,
+  MetricSample,
+  MetricChild,
+  ExemplarRecording,
+} from './compat/client-types';
 export type { ExpositionFormat } from './exposition/render-exposition';
 export { VezaMetricsService } from './veza-metrics.service';
 export type { HealthCheckStatus } from './veza-metrics.service';

@@ -238,12 +238,26 @@ export const recordingRefused = (metric: string, error: unknown): string =>
 export const reservedLabelValue = (metric: string): string =>
   `A recording into "${metric}" carried the label value __overflow__, which is reserved for the overflow series: it is folded into that series and counted in veza_metrics_series_overflow_total (logged once).`;
 
-export const ambiguousLabelSet = (metric: string): string =>
-  `A recording into "${metric}" has label values (holding "," and "name:") that prom-client would merge with another label set's series: it is folded into the __overflow__ series and counted in veza_metrics_series_overflow_total (logged once).`;
+export const ambiguousLabelSet = (metric: string, client = 'prom-client'): string =>
+  `A recording into "${metric}" has label values (${client === 'prom-client' ? 'holding "," and "name:"' : 'holding "|", or empty where another is missing'}) that ${client} would merge with another label set's series: it is folded into the __overflow__ series and counted in veza_metrics_series_overflow_total (logged once).`;
 
-// Default metrics: prom-client's event-loop monitor and GC observer.
-export const defaultMonitorsShared = (monitors: number, observers: number, version: string): string =>
-  `prom-client ${version} started ${monitors} event-loop monitor(s) and ${observers} GC observer(s) where 1 and 1 were expected (see src/compat/prom-client.ts): they cannot be stopped on close, so one set is shared by every application of this process instead.`;
+// Default metrics: the client's event-loop monitor and GC observer.
+export const defaultMonitorsShared = (monitors: number, observers: number, version: string, client = 'prom-client'): string =>
+  `${client} ${version} started ${monitors} event-loop monitor(s) and ${observers} GC observer(s) where 1 and 1 were expected (see src/compat/${client === 'prom-client' ? 'prom-client' : 'prometheus-io-client'}.ts): they cannot be stopped on close, so one set is shared by every application of this process instead.`;
+
+// The Prometheus client (src/compat/metrics-client.ts).
+export const noPrometheusClient = (): string =>
+  `${OPTION_ERROR_PREFIX} no Prometheus client is installed: install prom-client (^15) or @prometheus-io/client (^0.16), e.g. npm install prom-client.`;
+
+export const successorNeedsNode22 = (nodeVersion: string, version: string): string =>
+  `${OPTION_ERROR_PREFIX} @prometheus-io/client ${version} needs Node 22 or newer (it uses the iterator helpers of Node 22, which Node ${nodeVersion} lacks: its cluster shutdown and aggregation would throw); ` +
+  `run on Node 22 or 24, or install prom-client (^15) instead.`;
+
+export const clientNotLoadable = (client: string): string =>
+  `${OPTION_ERROR_PREFIX} option "registry" is a Registry of ${client}, which this library cannot load from where it is installed: install ${client} in the application (npm install ${client}).`;
+
+export const fastPathOff = (what: string, clients: string): string =>
+  `${what}: recorded and rendered through the client's public API instead (exact, slower; ${clients}; see docs/internals.md, logged once).`;
 
 // Where /metrics is served.
 export const metricsServedNowhere = (path: string): string =>

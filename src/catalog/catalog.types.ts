@@ -1,4 +1,4 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { CounterMetric as Counter, GaugeMetric as Gauge, HistogramMetric as Histogram } from '../compat/client-types';
 import type { VezaMetric, VezaMetricName } from './catalog';
 
 type M = typeof VezaMetric;

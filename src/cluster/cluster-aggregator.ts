@@ -1,7 +1,9 @@
 import { Logger } from '@nestjs/common';
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import { renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
+import type { CounterMetric as Counter, GaugeMetric as Gauge, MetricsRegistry as Registry } from '../compat/client-types';
+import { defaultClient, metricsOf, type MetricsClient } from '../compat/metrics-client';
+import { CONTENT_TYPES, renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
+import { aggregate } from './aggregate';
 import type { RenderLimits } from '../registry/veza-metrics.registry';
 import { clusterNotPrimary, clusterRetiredDropped, clusterWorkerFailed, clusterWorkerTimedOut } from '../veza-metrics.messages';
 import { COLLECT_REQUEST, isCollectResponse, type CollectRequest, type MetricJson } from './cluster-protocol';
@@ -41,8 +43,10 @@ interface WorkerState {
 
 /**
  * Runs in the primary of a Node `cluster`: asks every worker for its metrics over the cluster's
- * IPC channel (the workers' `VezaMetricsModule` answers by itself) and merges them with
- * prom-client's `AggregatorRegistry.aggregate`, so that Prometheus scrapes one endpoint with the sum.
+ * IPC channel (the workers' `VezaMetricsModule` answers by itself) and merges them as the clients'
+ * `Registry.aggregate` does, series kept apart whatever their label values hold, so that Prometheus
+ * scrapes one endpoint with the sum. Works with either client (prom-client when installed, else
+ * `@prometheus-io/client`), whichever the workers use: the messages are this library's own.
  *
  * Each worker's part of the sum is counted exactly once: its newest answer while it lives, then
  * (from its exit on) its last counters and histograms folded into a retained base, so sums never go
@@ -67,10 +71,12 @@ interface WorkerState {
  * ```
  */
 export class ClusterMetricsAggregator {
+  /** @internal The Prometheus client of the primary (src/compat/metrics-client.ts). */
+  readonly client: MetricsClient = defaultClient();
   /** The primary's own metrics (`veza_metrics_cluster_*`), rendered after the workers' sum. */
-  readonly registry = new Registry();
+  readonly registry: Registry = new this.client.Registry();
   /** The Content-Type of {@link ClusterMetricsAggregator.metrics}: Prometheus' text format. */
-  readonly contentType: string = Registry.PROMETHEUS_CONTENT_TYPE;
+  readonly contentType: string = CONTENT_TYPES.text;
   private readonly timeoutMs: number;
   private readonly aggregators: Readonly<Record<string, ClusterAggregator>>;
   private readonly logger = new Logger('VezaMetrics');
@@ -95,6 +101,7 @@ export class ClusterMetricsAggregator {
     this.timeoutMs = resolved.timeoutMs;
     this.aggregators = resolved.aggregators;
     const registers = [this.registry];
+    const { Counter, Gauge } = this.client;
     this.workers = new Gauge({
       name: CLUSTER_WORKERS_METRIC,
       help: 'Cluster workers asked for their metrics by the latest scrape',
@@ -121,7 +128,7 @@ export class ClusterMetricsAggregator {
       name: CLUSTER_RETIRED_METRIC,
       help: `Samples of exited workers' counters and histograms kept in the sum (at most ${MAX_RETIRED_SAMPLES})`,
       registers,
-      collect() {
+      collect(this: Gauge) {
         this.set(retired.size);
       },
     });
@@ -142,7 +149,7 @@ export class ClusterMetricsAggregator {
   /** {@link ClusterMetricsAggregator.metrics} in either format, within a scrape's limits: what `serveClusterMetrics` answers. */
   async renderChunks(format: ExpositionFormat, limits: RenderLimits): Promise<Buffer[]> {
     const merged = await this.collect(limits.deadline);
-    return renderExposition([...merged.getMetricsAsArray(), ...this.registry.getMetricsAsArray()] as unknown as Metric[], {
+    return renderExposition([...metricsOf(merged), ...metricsOf(this.registry)], {
       format,
       defaultLabels: {},
       collectTimeoutMs: limits.collectTimeoutMs,
@@ -176,7 +183,10 @@ export class ClusterMetricsAggregator {
     this.slots.forEach((workerId, slot) => {
       this.up.set({ worker: String(slot + 1) }, workerId !== undefined && answered.has(workerId) ? 1 : 0);
     });
-    return AggregatorRegistry.aggregate(parts.map((metrics) => metrics.map((m) => this.withAggregator(m))));
+    return aggregate(
+      this.client,
+      parts.map((metrics) => metrics.map((m) => this.withAggregator(m))),
+    );
   }
 
   /** Stops listening to the cluster and forgets the workers (the primary's own metrics stay readable). */

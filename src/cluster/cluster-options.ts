@@ -1,4 +1,4 @@
-import type { Aggregator } from 'prom-client';
+import type { MetricAggregator as Aggregator } from '../compat/client-types';
 import { invalidClusterOption, unknownClusterOption } from '../veza-metrics.messages';
 import { checkKeys, isPlainObject } from '../options/option-checks';
 

@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import cluster from 'node:cluster';
-import { register as globalRegistry, type Counter, type Registry } from 'prom-client';
+import type { CounterMetric as Counter, MetricsRegistry as Registry } from '../compat/client-types';
+import { globalRegistries, seamOfRegistry } from '../compat/metrics-client';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { COLLECT_RESPONSE, isCollectRequest, type CollectResponse, type MetricJson } from './cluster-protocol';
 import { collectorFailed, errorText } from '../veza-metrics.messages';
@@ -98,7 +99,7 @@ async function collectMetrics(
 
 /** As prom-client's getMetricsAsJSON: a copy of each series' labels, the registry's default labels filled in. */
 function withDefaultLabels(registry: Registry, data: MetricJson): MetricJson {
-  const defaults = (registry as unknown as { _defaultLabels?: Record<string, string> })._defaultLabels ?? {};
+  const defaults = seamOfRegistry(registry)?.defaultLabelsOf(registry) ?? {};
   const names = Object.keys(defaults);
   if (names.length === 0) return data;
   const values = data.values.map((v) => {
@@ -122,9 +123,9 @@ async function withFailuresCounted(counted: Registry, answered: MetricJson[]): P
 }
 
 /**
- * Every member registry's metrics, then those other code registered in prom-client's global
- * registry (`@willsoto/nestjs-prometheus`'s), once per process, as `/metrics` shows them; with,
- * registry by registry, the metrics left out.
+ * Every member registry's metrics, then those other code registered in the global registry of each
+ * installed client (`@willsoto/nestjs-prometheus`'s), once per process, as `/metrics` shows them;
+ * with, registry by registry, the metrics left out.
  */
 async function collect(waitMs: number | undefined): Promise<{ metrics: MetricJson[][]; omitted: string[][] }> {
   const share = waitMs === undefined ? Infinity : Math.max(1, Math.floor(waitMs * SOURCE_SHARE_OF_WAIT));
@@ -133,11 +134,15 @@ async function collect(waitMs: number | undefined): Promise<{ metrics: MetricJso
   const parts = entries.map(([registry, member]) =>
     collectMetrics(registry, metricsOf(registry), budget(member.collectTimeoutMs), registry),
   );
-  if (!members.has(globalRegistry) && entries.length > 0) {
+  if (entries.length > 0) {
     const taken = new Set(entries.flatMap(([registry]) => metricsOf(registry).map((m) => m.name)));
-    const foreign = metricsOf(globalRegistry).filter((m) => !taken.has(m.name));
     const smallest = Math.min(...entries.map(([, member]) => member.collectTimeoutMs));
-    if (foreign.length > 0) parts.push(collectMetrics(globalRegistry, foreign, budget(smallest), entries[0][0]));
+    for (const globalRegistry of globalRegistries()) {
+      if (members.has(globalRegistry)) continue;
+      const foreign = metricsOf(globalRegistry).filter((m) => !taken.has(m.name));
+      for (const m of foreign) taken.add(m.name);
+      if (foreign.length > 0) parts.push(collectMetrics(globalRegistry, foreign, budget(smallest), entries[0][0]));
+    }
   }
   const collected = await Promise.all(parts);
   return { metrics: collected.map((c) => c.answered), omitted: collected.map((c) => c.omitted) };

@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter } from 'prom-client';
 import { ScrapeHandler, serveScrape } from '../endpoint/metrics-scraper';
 import { resolveEndpointOptions, type ResolvedEndpointOptions } from '../options/resolve-endpoint-options';
 import type { MetricsAuthOptions, ScrapeOptions } from '../options/veza-metrics-options.interface';
@@ -89,6 +88,7 @@ export async function serveClusterMetrics(options: ClusterMetricsServerOptions):
 
   const aggregator = new ClusterMetricsAggregator(aggregation);
   const registers = [aggregator.registry];
+  const { Counter } = aggregator.client;
   const rejected = new Counter({
     name: 'veza_metrics_cluster_scrapes_rejected_total',
     help: 'Scrapes refused before rendering',

@@ -1,4 +1,4 @@
-import { type Counter } from 'prom-client';
+import type { CounterMetric as Counter } from '../compat/client-types';
 import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
 import { SeriesCache } from '../explorer/labels';
 import { counterSeries } from '../explorer/series';

@@ -1,4 +1,4 @@
-import { type Gauge } from 'prom-client';
+import type { GaugeMetric as Gauge } from '../compat/client-types';
 import { applyArgs, SeriesCache } from '../explorer/labels';
 import { gaugeSeries, type GaugeSeries } from '../explorer/series';
 import { checkAppMetric, checkLabels, type AppMetricOptions } from './app-metric-options';

@@ -1,4 +1,4 @@
-import { type Histogram } from 'prom-client';
+import type { HistogramMetric as Histogram } from '../compat/client-types';
 import { CANCELLED } from '../explorer/instrument';
 import { SeriesCache } from '../explorer/labels';
 import { histogramSeries } from '../explorer/series';

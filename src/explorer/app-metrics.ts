@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, register as globalRegistry, type Metric, type Registry } from 'prom-client';
+import type { AnyMetric as Metric, MetricsRegistry as Registry } from '../compat/client-types';
+import { globalRegistries, selectClient, type ClientClasses } from '../compat/metrics-client';
 import { definitionOf, describeDefinition } from '../registry/metric-definition';
 import { appMetricClash, appMetricConflict } from '../veza-metrics.messages';
 import type { AppMetricDefinition } from './instrument';
@@ -28,6 +29,8 @@ export class AppMetrics {
     private readonly registry: Registry,
     /** Puts a new metric under the application's series cap and run-time safety. */
     private readonly protect: (metric: Metric) => void = () => undefined,
+    /** The classes of the registry's client. */
+    private readonly client: ClientClasses = selectClient(registry),
   ) {}
 
   get(definition: AppMetricDefinition, decorator: string, place: string): Metric {
@@ -41,7 +44,10 @@ export class AppMetrics {
     }
     const existing =
       this.registry.getSingleMetric(definition.name) ??
-      (this.registry === globalRegistry ? undefined : globalRegistry.getSingleMetric(definition.name));
+      globalRegistries()
+        .filter((r) => r !== this.registry)
+        .map((r) => r.getSingleMetric(definition.name))
+        .find((m) => m !== undefined);
     let metric: Metric;
     if (existing) {
       const shared = createdByDecorators.get(existing);
@@ -51,7 +57,7 @@ export class AppMetrics {
       shared.users += 1;
       metric = existing;
     } else {
-      metric = create(definition, this.registry);
+      metric = create(this.client, definition, this.registry);
       this.protect(metric);
       createdByDecorators.set(metric, { definition, users: 1 });
     }
@@ -70,7 +76,7 @@ export class AppMetrics {
   }
 }
 
-function create(d: AppMetricDefinition, registry: Registry): Metric {
+function create({ Counter, Gauge, Histogram }: ClientClasses, d: AppMetricDefinition, registry: Registry): Metric {
   const common = { name: d.name, help: d.help, labelNames: [...d.labelNames], registers: [registry] };
   if (d.kind === 'counter') return new Counter(common);
   if (d.kind === 'gauge') return new Gauge(common);

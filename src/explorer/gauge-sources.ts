@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Gauge } from 'prom-client';
+import type { GaugeMetric as Gauge } from '../compat/client-types';
 import type { VezaMetricName } from '../catalog/catalog';
 import { collectFailuresCounter } from '../exposition/collect-failures';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';

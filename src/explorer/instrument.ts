@@ -1,4 +1,4 @@
-import type { Metric } from 'prom-client';
+import type { AnyMetric as Metric } from '../compat/client-types';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 
 /** How a call ended: it returned (or its Promise resolved, its Observable completed), it threw, or its subscriber left first. */

@@ -1,6 +1,6 @@
 import { Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { LazyModuleLoader, ModulesContainer } from '@nestjs/core';
-import type { Counter, Metric } from 'prom-client';
+import type { CounterMetric as Counter, AnyMetric as Metric } from '../compat/client-types';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
   gaugeSourceAndSteps,
@@ -75,7 +75,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
   ) {
     // The series cap and run-time safety the registry gives its own metrics, where it offers them.
     const protect = (metrics as { protect?: (metric: Metric) => void }).protect?.bind(metrics);
-    this.appMetrics = new AppMetrics(metrics.registry, protect);
+    this.appMetrics = new AppMetrics(metrics.registry, protect, metrics.client);
   }
 
   onModuleInit(): void {

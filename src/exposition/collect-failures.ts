@@ -1,4 +1,4 @@
-import type { Counter } from 'prom-client';
+import type { CounterMetric as Counter } from '../compat/client-types';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 
 /**

@@ -1,4 +1,6 @@
-import type { Metric } from 'prom-client';
+import type { AnyMetric } from '../compat/client-types';
+import { layoutOf } from '../compat/metrics-client';
+import type { SeriesEntry, SeriesLayout, StoredExemplar as Exemplar } from '../compat/series-storage';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** The two formats a scraper can ask for. */
@@ -26,11 +28,6 @@ export interface RenderOptions {
 }
 
 type Labels = Record<string, unknown>;
-interface Exemplar {
-  labelSet: Labels;
-  value: number;
-  timestamp: number;
-}
 interface Sample {
   metricName?: string;
   labels?: Labels;
@@ -44,22 +41,11 @@ interface MetricData {
   type: string;
   values?: Sample[];
 }
-/** prom-client 15's layout: series in `hashMap`, histogram buckets per bound, not yet cumulative. */
-interface SeriesEntry {
-  labels?: Labels;
-  value?: number;
-  exemplar?: Exemplar | null;
-  bucketValues?: Record<string, number>;
-  bucketExemplars?: Record<string, Exemplar | null> | null;
-  sum?: number;
-  count?: number;
-}
-type Collectable = Metric & {
+type Collectable = AnyMetric & {
   name: string;
   help: string;
   type: string;
   collect?: (this: unknown) => unknown;
-  hashMap?: Record<string, SeriesEntry>;
   upperBounds?: number[];
   getForPromString?: () => Promise<MetricData>;
 };
@@ -105,17 +91,21 @@ const SERIES_PER_CHECK = 32;
 
 /**
  * Renders metrics in the Prometheus text format (byte for byte what prom-client's
- * `registry.metrics()` renders) or in OpenMetrics, without holding the event loop: series are read
- * straight from prom-client's own map and rendered a few at a time, yielding whenever a slice of
+ * `registry.metrics()` renders, and its successor's) or in OpenMetrics, without holding the event
+ * loop: series are read straight from the client's own entries (src/compat/) and rendered a few at a time, yielding whenever a slice of
  * work is spent; scrape-time sources run concurrently, each under a timeout, and one that fails or
  * hangs is left out (and reported) while every other metric is rendered. The result is the
  * exposition's UTF-8 bytes in order, as a list of chunks.
  */
-export async function renderExposition(metrics: readonly Metric[], options: RenderOptions): Promise<Buffer[]> {
+export async function renderExposition(metrics: readonly unknown[], options: RenderOptions): Promise<Buffer[]> {
   const all = metrics as readonly Collectable[];
   const pending = new Map<Collectable, Promise<MetricData | typeof DONE | typeof TIMED_OUT>>();
+  // The series storage of each metric the seam knows (prom-client's or the successor's).
+  const layouts = new Map<Collectable, SeriesLayout>();
   for (const metric of all) {
-    if (typeof metric.collect === 'function' || !hasKnownLayout(metric)) pending.set(metric, prepare(metric, options));
+    const layout = knownLayout(metric);
+    if (layout) layouts.set(metric, layout);
+    if (typeof metric.collect === 'function' || !layout) pending.set(metric, prepare(metric, layout, options));
   }
   const slice = { start: performance.now() };
   const pause = async (): Promise<void> => {
@@ -140,7 +130,7 @@ export async function renderExposition(metrics: readonly Metric[], options: Rend
     // The text format separates families with an empty line; OpenMetrics does not.
     if (!first && options.format === 'text') sink.line('');
     first = false;
-    if (prepared === DONE) await renderSeries(metric, options, sink, pause);
+    if (prepared === DONE) await renderSeries(metric, layouts.get(metric) as SeriesLayout, options, sink, pause);
     else renderData(prepared, options, sink);
     await pause();
   }
@@ -148,18 +138,23 @@ export async function renderExposition(metrics: readonly Metric[], options: Rend
   return sink.finish();
 }
 
-function hasKnownLayout(metric: Collectable): boolean {
-  if (typeof metric.hashMap !== 'object' || metric.hashMap === null) return false;
-  if (metric.type === 'counter' || metric.type === 'gauge') return true;
-  return metric.type === 'histogram' && Array.isArray(metric.upperBounds);
+/** The layout of a counter, gauge or histogram whose series the seam can read, else `undefined`. */
+function knownLayout(metric: Collectable): SeriesLayout | undefined {
+  const renderable =
+    metric.type === 'counter' || metric.type === 'gauge' || (metric.type === 'histogram' && Array.isArray(metric.upperBounds));
+  return renderable ? layoutOf(metric) : undefined;
 }
 
-/** Runs a metric's scrape-time source (or, for unknown layouts, prom-client's `get()`) under the timeout. */
-function prepare(metric: Collectable, options: RenderOptions): Promise<MetricData | typeof DONE | typeof TIMED_OUT> {
+/** Runs a metric's scrape-time source (or, for unknown layouts, the client's `get()`) under the timeout. */
+function prepare(
+  metric: Collectable,
+  layout: SeriesLayout | undefined,
+  options: RenderOptions,
+): Promise<MetricData | typeof DONE | typeof TIMED_OUT> {
   const budget = Math.max(0, Math.min(options.collectTimeoutMs, options.deadline - performance.now()));
   let work: Promise<MetricData | typeof DONE>;
   try {
-    if (hasKnownLayout(metric)) {
+    if (layout) {
       const collected = metric.collect?.call(metric);
       work = collected instanceof Promise ? collected.then(() => DONE) : Promise.resolve(DONE);
     } else {
@@ -190,15 +185,22 @@ function header(sink: ByteSink, name: string, help: string, type: string): void 
   sink.line(`# TYPE ${name} ${type}`);
 }
 
-/** Renders a counter, gauge or histogram from its series map, pausing between slices. */
-async function renderSeries(metric: Collectable, options: RenderOptions, sink: ByteSink, pause: () => Promise<void>): Promise<void> {
+/** Renders a counter, gauge or histogram from the client's own series entries, pausing between slices. */
+async function renderSeries(
+  metric: Collectable,
+  layout: SeriesLayout,
+  options: RenderOptions,
+  sink: ByteSink,
+  pause: () => Promise<void>,
+): Promise<void> {
   const openMetrics = options.format === 'openmetrics';
   const counter = metric.type === 'counter';
   const familyName = escapeText(openMetrics && counter ? metric.name.replace(/_total$/, '') : metric.name);
   header(sink, familyName, metric.help, metric.type);
   const defaults = options.defaultLabels;
   const hasDefaults = Object.keys(defaults).length > 0;
-  const entries = Object.values(metric.hashMap ?? {});
+  // A copy of the list (the entries themselves are live): series added while rendering wait for the next scrape.
+  const entries: SeriesEntry[] = layout.entries(metric);
   const bounds = metric.upperBounds ?? [];
   for (let i = 0; i < entries.length; i++) {
     if (i % SERIES_PER_CHECK === SERIES_PER_CHECK - 1) await pause();

@@ -15,7 +15,7 @@ import { hookNodeServer, type ResponseSink, type UnmatchedRoutes } from './node-
 import { RESPONSE_MS } from './request-clock';
 import { SeriesTable } from './route-series';
 import { notedTrace, type TraceExemplar, type TraceReader } from '../tracing/trace-context';
-import type { Histogram } from 'prom-client';
+import type { HistogramMetric as Histogram } from '../compat/client-types';
 
 /**
  * The `endpoint` of every request that matched no route: one series, whatever the URL.

@@ -1,5 +1,5 @@
 import { METHODS } from 'node:http';
-import type { Counter, Histogram } from 'prom-client';
+import type { CounterMetric as Counter, HistogramMetric as Histogram } from '../compat/client-types';
 import { CounterCell, HistogramCell } from './metric-cells';
 import { statusLabelOf } from './status-label';
 import type { ExcludedRoutes } from './excluded-routes';

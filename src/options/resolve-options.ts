@@ -1,4 +1,5 @@
-import { Registry } from 'prom-client';
+import type { MetricsRegistry as Registry } from '../compat/client-types';
+import { seamOfRegistry } from '../compat/metrics-client';
 import { VEZA_CATALOG } from '../catalog/catalog';
 import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.messages';
 import type { VezaMetricsModuleOptions } from './veza-metrics-options.interface';
@@ -80,8 +81,8 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
   const defaultLabels = resolveDefaultLabels(options.defaultLabels);
 
   const registry = options.registry;
-  if (registry !== undefined && !(registry instanceof Registry)) {
-    throw new Error(invalidOption('registry', 'a prom-client Registry (new Registry())', registry));
+  if (registry !== undefined && seamOfRegistry(registry) === undefined) {
+    throw new Error(invalidOption('registry', 'a Registry of prom-client or of @prometheus-io/client (new Registry())', registry));
   }
 
   const buckets = resolveBuckets(options.buckets);
@@ -99,7 +100,7 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
     path,
     defaultMetrics,
     defaultLabels,
-    registry,
+    registry: registry as Registry | undefined,
     buckets,
     statusLabel,
     naming,

@@ -1,4 +1,4 @@
-import type { Registry } from 'prom-client';
+import type { MetricsRegistry as Registry } from '../compat/client-types';
 import type { VezaHistogramName } from '../catalog/catalog.types';
 import type { PushgatewayOptions } from '../push/pushgateway-options';
 import type { RpcMetricsOptions } from '../rpc/rpc-options';
@@ -109,8 +109,11 @@ export interface VezaMetricsModuleOptions {
    */
   defaultLabels?: Record<string, string>;
   /**
-   * Bring your own prom-client `Registry`. By default every application gets a registry of its own,
-   * so two applications in one process (or fifty test runs) never share counts nor clash.
+   * Bring your own `Registry`, of prom-client (^15) or of `@prometheus-io/client` (^0.16): the
+   * library then works with that registry's client, and your own metrics in it appear on the same
+   * `/metrics`. By default every application gets a registry of its own (of prom-client when it is
+   * installed, else of `@prometheus-io/client`), so two applications in one process (or fifty test
+   * runs) never share counts nor clash.
    */
   registry?: Registry;
   /**

@@ -8,7 +8,9 @@ import {
 } from '@nestjs/common';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Registry, type Counter, type Metric } from 'prom-client';
+import type { AnyMetric as Metric, CounterMetric as Counter } from '../compat/client-types';
+import { metricsOf } from '../compat/metrics-client';
+import { CONTENT_TYPES } from '../exposition/render-exposition';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { errorText, pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
 import type { ResolvedPushgatewayOptions } from './pushgateway-options';
@@ -82,7 +84,7 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.options?.pushOnShutdown) this.snapshot = this.metrics.registry.getMetricsAsArray() as unknown as Metric[];
+    if (this.options?.pushOnShutdown) this.snapshot = metricsOf(this.metrics.registry);
   }
 
   /**
@@ -176,7 +178,7 @@ function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
       agent: false,
       headers: {
         ...options.headers,
-        'Content-Type': Registry.PROMETHEUS_CONTENT_TYPE,
+        'Content-Type': CONTENT_TYPES.text,
         'Content-Length': Buffer.byteLength(body),
         Connection: 'close',
       },

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Metric, type Registry } from 'prom-client';
+import type { AnyMetric, MetricsRegistry } from '../compat/client-types';
+import type { ClientClasses } from '../compat/metrics-client';
 import type { VezaMetricDefinition } from '../catalog/catalog';
 
 /** A catalog row as it is exposed under the chosen naming and bucket overrides. */
@@ -49,8 +50,8 @@ interface MetricInternals {
   upperBounds?: number[];
 }
 
-/** The definition of a metric some other code registered, read off the prom-client object. */
-export function definitionOf(metric: Metric): { kind: string; labelNames: string[]; buckets?: number[]; help: string } {
+/** The definition of a metric some other code registered, read off the client's object. */
+export function definitionOf(metric: AnyMetric): { kind: string; labelNames: string[]; buckets?: number[]; help: string } {
   const m = metric as unknown as MetricInternals;
   return {
     kind: m.type ?? 'unknown',
@@ -61,7 +62,7 @@ export function definitionOf(metric: Metric): { kind: string; labelNames: string
 }
 
 /** True when an existing metric has exactly the catalog's type, labels, buckets and help. */
-export function sameDefinition(existing: Metric, wanted: ExposedDefinition): boolean {
+export function sameDefinition(existing: AnyMetric, wanted: ExposedDefinition): boolean {
   const d = definitionOf(existing);
   const sameLabels = d.labelNames.length === wanted.labelNames.length && wanted.labelNames.every((l) => d.labelNames.includes(l));
   const sameBuckets =
@@ -73,8 +74,9 @@ export function sameDefinition(existing: Metric, wanted: ExposedDefinition): boo
   return d.kind === wanted.kind && sameLabels && sameBuckets && d.help === wanted.help;
 }
 
-/** Creates the prom-client metric of a definition in `registry`. */
-export function createMetric(def: ExposedDefinition, registry: Registry, enableExemplars = false): Metric {
+/** Creates the metric of a definition in `registry`, with the classes of the registry's client. */
+export function createMetric(client: ClientClasses, def: ExposedDefinition, registry: MetricsRegistry, enableExemplars = false): AnyMetric {
+  const { Counter, Gauge, Histogram } = client;
   const common = { name: def.name, help: def.help, labelNames: [...def.labelNames], registers: [registry] };
   switch (def.kind) {
     case 'counter':
@@ -84,7 +86,7 @@ export function createMetric(def: ExposedDefinition, registry: Registry, enableE
     case 'histogram':
       if (!enableExemplars) return new Histogram({ ...common, buckets: [...(def.buckets ?? [])] });
       {
-        // prom-client only allows exemplars on metrics created in OpenMetrics registries; this module
+        // Both clients only allow exemplars on metrics created in OpenMetrics registries; this module
         // renders both formats itself, so the histogram is created apart and registered afterwards.
         const histogram = new Histogram({ ...common, registers: [], buckets: [...(def.buckets ?? [])], enableExemplars: true });
         registry.registerMetric(histogram);

@@ -1,6 +1,7 @@
-import type { Metric } from 'prom-client';
+import type { AnyMetric } from '../compat/client-types';
 import { describe } from '../veza-metrics.messages';
-import { promClientSeriesKey } from '../compat/prom-client';
+import { layoutOf } from '../compat/metrics-client';
+import { hashMapLayout } from '../compat/prom-client';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -12,16 +13,17 @@ export const MAX_LABEL_VALUE_LENGTH = 256;
 /**
  * Why a recording went into the overflow series: the metric reached its cap; a label value from the
  * caller was the overflow marker itself (reserved, so the overflow series holds exactly what
- * `veza_metrics_series_overflow_total` counts); or its label set would share prom-client's series
- * with another label set (values holding `,` and `name:`), so the two would be merged under the
+ * `veza_metrics_series_overflow_total` counts); or its label set would share the client's series
+ * with another label set (prom-client: values holding `,` and `name:`; the successor only when its
+ * keys could not be made injective: values holding `|`), so the two would be merged under the
  * labels of the first.
  */
 export type OverflowReason = 'cap' | 'reserved' | 'ambiguous';
 
 /** What a guard reports; both are called at most once per event and must not throw. */
 export interface SeriesGuardHooks {
-  /** A recording was folded into the overflow series. */
-  onOverflow(metric: string, reason: OverflowReason): void;
+  /** A recording was folded into the overflow series (`client`: whose keying made it ambiguous). */
+  onOverflow(metric: string, reason: OverflowReason, client?: string): void;
   /** A recording was refused (a bad value, an unknown or missing label, prom-client threw). */
   onError(metric: string, error: unknown): void;
 }
@@ -108,7 +110,7 @@ function missingLabels(labelNames: readonly string[], labels: Labels): InvalidRe
  * ones are folded into one overflow series, so sums stay exact), values Prometheus forbids refused
  * (a counter decreased, a non-finite observation), and nothing ever thrown to the caller.
  */
-export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks): void {
+export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHooks): void {
   const m = metric as unknown as Guardable;
   if (m[GUARDED as unknown as string]) return;
   Object.defineProperty(m, GUARDED, { value: true });
@@ -116,12 +118,18 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
   const sortedNames = [...labelNames].sort();
   const lengthsOf = (labels: Record<string, string>): string => sortedNames.map((n) => labels[n]?.length).join(',');
   const overflow: Record<string, string> = Object.fromEntries(labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]));
-  const overflowKey = promClientSeriesKey(sortedNames, overflow);
-  // The label sets admitted, by prom-client's key of their series (values already cut to 256 units),
+  // The client's key of a series (made injective first where the client allows it: the successor's
+  // `|`-joined key); a metric of no known layout is keyed as prom-client keys (A4 of its seam).
+  const layout = layoutOf(m) ?? hashMapLayout;
+  const { key: seriesKey } = layout.seriesKey(m);
+  const client = layout.client;
+  const overflowKey = seriesKey(overflow);
+  // The label sets admitted, by the client's key of their series (values already cut to 256 units),
   // each with the lengths of its values: with the names in a fixed order, key and lengths together
-  // name exactly one label set whatever the values hold, and a second label set under a key already
-  // taken is one prom-client would merge into the first. Bound: `cap` entries plus the overflow
-  // series; `remove()` and `reset()` release them.
+  // name exactly one label set whatever the values hold (prom-client's `name:value,` and the
+  // successor's `value|` alike), and a second label set under a key already taken is one the client
+  // would merge into the first. Bound: `cap` entries plus the overflow series; `remove()` and
+  // `reset()` release them.
   const series = new Map<string, string>([[overflowKey, lengthsOf(overflow)]]);
   const report = (error: unknown): undefined => {
     hooks.onError(m.name, error);
@@ -150,7 +158,7 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
   const admit = (out: Record<string, string>): Record<string, string> => {
     if (labelNames.length === 0) return out;
     if (labelNames.some((name) => out[name] === OVERFLOW_LABEL_VALUE)) return fold('reserved');
-    const key = promClientSeriesKey(sortedNames, out);
+    const key = seriesKey(out);
     const shape = lengthsOf(out);
     const known = series.get(key);
     if (known === shape) return out;
@@ -160,7 +168,7 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
     return out;
   };
   const fold = (reason: OverflowReason): Record<string, string> => {
-    hooks.onOverflow(m.name, reason);
+    hooks.onOverflow(m.name, reason, client);
     return overflow;
   };
 
@@ -174,7 +182,7 @@ export function guardMetric(metric: Metric, cap: number, hooks: SeriesGuardHooks
   const release = (labels: Labels): Record<string, string> | undefined => {
     const out = resolve(labels);
     if (!out) return undefined;
-    const key = promClientSeriesKey(sortedNames, out);
+    const key = seriesKey(out);
     if (key !== overflowKey && series.get(key) === lengthsOf(out)) series.delete(key);
     return out;
   };

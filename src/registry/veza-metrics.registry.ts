@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
-import { Counter, register as globalRegistry, Registry, type Metric } from 'prom-client';
+import type { AnyMetric, CounterMetric, MetricsRegistry } from '../compat/client-types';
+import { globalRegistries, metricsOf, selectClient, type MetricsClient } from '../compat/metrics-client';
 import { renderExposition, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
 import { VEZA_CATALOG, VezaMetric, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
@@ -13,7 +14,7 @@ import {
   reservedLabelValue,
   seriesOverflow,
 } from '../veza-metrics.messages';
-import { promClientVersion, startDefaultMetrics, type DefaultMetricsHandle } from '../compat/prom-client';
+import type { DefaultMetricsHandle } from '../compat/prom-client';
 import { guardMetric, type OverflowReason, type SeriesGuardHooks } from './series-guard';
 import { loadTraceReader, type TraceReader } from '../tracing/trace-context';
 import {
@@ -35,11 +36,9 @@ export interface RenderLimits {
   readonly onCollectFailure: (metric: string, reason: CollectFailure, error?: unknown) => void;
 }
 
-/** prom-client's default gauges whose `_total` suffix breaks the naming rules (`promtool check metrics`). */
-const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
 /**
- * The application's metrics: its prom-client registry and every catalog metric in it.
+ * The application's metrics: its registry (of prom-client or of `@prometheus-io/client`, see the
+ * README's compatibility table) and every catalog metric in it.
  *
  * One instance per application (per `VezaMetricsModule` import), so two applications in one
  * process never share counts. Inject it to reach the registry, e.g. to register metrics of your own.
@@ -47,8 +46,10 @@ const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_r
 @Injectable()
 export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   /** The registry `/metrics` renders. */
-  readonly registry: Registry;
-  private readonly metrics = new Map<string, Metric>();
+  readonly registry: MetricsRegistry;
+  /** @internal The Prometheus client the application works with (src/compat/metrics-client.ts). */
+  readonly client: MetricsClient;
+  private readonly metrics = new Map<string, AnyMetric>();
   private readonly definitions = new Map<string, ExposedDefinition>();
   private readonly ownsRegistry: boolean;
   /**
@@ -58,7 +59,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   readonly traceReader: TraceReader | undefined;
   private readonly logger = new Logger('VezaMetrics');
   private readonly guardHooks: SeriesGuardHooks;
-  /** prom-client's default metrics this registry started (event-loop monitor, GC observer): stopped on close. */
+  /** The client's default metrics this registry started (event-loop monitor, GC observer): stopped on close. */
   private defaults: DefaultMetricsHandle | undefined;
 
   /** @internal Nest's injector builds it from the module's options. */
@@ -67,7 +68,8 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     readonly options: ResolvedVezaMetricsOptions,
   ) {
     this.ownsRegistry = options.registry === undefined;
-    this.registry = options.registry ?? new Registry();
+    this.client = selectClient(options.registry);
+    this.registry = options.registry ?? new this.client.Registry();
     const { defaultLabels } = options;
     if (Object.keys(defaultLabels).length > 0) this.registry.setDefaultLabels({ ...defaultLabels });
 
@@ -95,14 +97,14 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
       this.logger.warn(message());
     };
     this.guardHooks = {
-      onOverflow: (metric, reason: OverflowReason) => {
+      onOverflow: (metric, reason: OverflowReason, client) => {
         overflows.inc({ metric });
         logOnce(`overflow:${reason}:${metric}`, () =>
           reason === 'cap'
             ? seriesOverflow(metric, this.seriesCap(metric))
             : reason === 'reserved'
               ? reservedLabelValue(metric)
-              : ambiguousLabelSet(metric),
+              : ambiguousLabelSet(metric, client),
         );
       },
       onError: (metric, error) => {
@@ -117,7 +119,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
    * Puts a metric under the application's series cap and run-time safety (see `cardinality`):
    * every catalog metric is; call it for metrics of your own in this registry.
    */
-  protect(metric: Metric): void {
+  protect(metric: AnyMetric): void {
     guardMetric(metric, this.seriesCap((metric as unknown as { name: string }).name), this.guardHooks);
   }
 
@@ -135,15 +137,16 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     return this.definitions.get(name) as ExposedDefinition;
   }
 
-  /** The Content-Type of the exposition: prom-client's exactly. */
+  /** The Content-Type of the exposition: the client's exactly. */
   get contentType(): string {
     return this.registry.contentType;
   }
 
   /**
    * The exposition: this application's registry, followed by the metrics other code registered in
-   * prom-client's global registry (those of `@willsoto/nestjs-prometheus`'s `make*Provider`), so that
-   * one `/metrics` shows them all. The text format is byte for byte prom-client's.
+   * the global registry of each installed client (those of `@willsoto/nestjs-prometheus`'s
+   * `make*Provider` are prom-client's), so that one `/metrics` shows them all. The text format is
+   * byte for byte the client's.
    */
   async render(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<string> {
     return (await this.renderBytes(format, limits)).toString('utf8');
@@ -160,9 +163,9 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
    */
   renderChunks(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer[]> {
     const now = performance.now();
-    return renderExposition([...this.registry.getMetricsAsArray(), ...this.foreignMetrics()] as Metric[], {
+    return renderExposition([...metricsOf(this.registry), ...this.foreignMetrics()], {
       format,
-      defaultLabels: (this.registry as unknown as { _defaultLabels?: Record<string, string> })._defaultLabels ?? this.options.defaultLabels,
+      defaultLabels: this.client.seam.defaultLabelsOf(this.registry) ?? this.options.defaultLabels,
       collectTimeoutMs: limits.collectTimeoutMs ?? this.options.endpoint.scrape.collectTimeoutMs,
       deadline: limits.deadline ?? now + this.options.endpoint.scrape.timeoutMs,
       sliceMs: RENDER_SLICE_MS,
@@ -174,23 +177,24 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
    * A counter of the library's own (`veza_metrics_*`) in the application's registry: created once,
    * found again when the registry is shared by several applications.
    */
-  selfCounter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  selfCounter<L extends string>(name: string, help: string, labelNames: readonly L[]): CounterMetric<L> {
     const existing = this.registry.getSingleMetric(name);
     if (existing) {
       const wanted = { catalogName: name, name, kind: 'counter' as const, help, labelNames, scale: 1 };
       if (!sameDefinition(existing, wanted)) {
         throw new Error(metricClash(name, describeDefinition(wanted), describeDefinition(definitionOf(existing))));
       }
-      return existing as Counter<L>;
+      return existing as CounterMetric<L>;
     }
-    return new Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
+    return new this.client.Counter({ name, help, labelNames: [...labelNames], registers: [this.registry] });
   }
 
   /** Late declarations of a catalog name (made after this registry was built) fail the start-up. */
   onApplicationBootstrap(): void {
-    if (this.registry === globalRegistry) return;
     for (const def of this.definitions.values()) {
-      const other = globalRegistry.getSingleMetric(def.name);
+      const other = this.otherRegistries()
+        .map((r) => r.getSingleMetric(def.name))
+        .find((m) => m !== undefined);
       if (!other || other === this.metrics.get(def.catalogName)) continue;
       if (!sameDefinition(other, def))
         throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(other))));
@@ -217,20 +221,33 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     if (!this.ownsRegistry) for (const name of defaults.names) this.registry.removeSingleMetric(name);
   }
 
-  private foreignMetrics(): Metric[] {
-    if (this.registry === globalRegistry) return [];
-    return (globalRegistry.getMetricsAsArray() as unknown as Metric[]).filter(
-      (m) => this.registry.getSingleMetric((m as unknown as { name: string }).name) === undefined,
-    );
+  /** The global registries of the installed clients, but this application's own. */
+  private otherRegistries(): MetricsRegistry[] {
+    return globalRegistries(this.client).filter((r) => r !== this.registry);
+  }
+
+  /** Metrics of the other registries whose names this application's registry does not hold (the first wins). */
+  private foreignMetrics(): AnyMetric[] {
+    const taken = new Set<string>();
+    const out: AnyMetric[] = [];
+    for (const registry of this.otherRegistries()) {
+      for (const metric of metricsOf(registry)) {
+        const name = (metric as unknown as { name: string }).name;
+        if (taken.has(name) || this.registry.getSingleMetric(name) !== undefined) continue;
+        taken.add(name);
+        out.push(metric);
+      }
+    }
+    return out;
   }
 
   /**
-   * A metric already registered under a catalog name (in a registry the app brought, or in
-   * prom-client's global registry) is used as it is when its definition is the catalog's, and fails
+   * A metric already registered under a catalog name (in a registry the app brought, or in a
+   * client's global registry) is used as it is when its definition is the catalog's, and fails
    * the start-up otherwise: two definitions of one name is what crashed the seed at init.
    */
-  private adoptOrCreate(def: ExposedDefinition): Metric {
-    const registries = this.registry === globalRegistry ? [this.registry] : [this.registry, globalRegistry];
+  private adoptOrCreate(def: ExposedDefinition): AnyMetric {
+    const registries = [this.registry, ...this.otherRegistries()];
     for (const registry of registries) {
       const existing = registry.getSingleMetric(def.name);
       if (!existing) continue;
@@ -240,20 +257,27 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
       if (registry !== this.registry) this.registry.registerMetric(existing);
       return existing;
     }
-    return createMetric(def, this.registry, this.traceReader !== undefined && def.catalogName === VezaMetric.HttpRequestDuration);
+    return createMetric(
+      this.client,
+      def,
+      this.registry,
+      this.traceReader !== undefined && def.catalogName === VezaMetric.HttpRequestDuration,
+    );
   }
 
   private collectDefaults(): void {
     const { prefix } = this.options.defaultMetrics;
     // A registry the app brought may already hold them (a previous app, or the app itself).
     if (this.registry.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined) {
-      this.defaults = startDefaultMetrics(this.registry, prefix);
+      const { seam } = this.client;
+      this.defaults = seam.startDefaultMetrics(this.registry, prefix);
       const { monitors, observers } = this.defaults.started;
       if (!this.defaults.shared && (monitors !== 1 || observers !== 1))
-        this.logger.warn(defaultMonitorsShared(monitors, observers, promClientVersion()));
+        this.logger.warn(defaultMonitorsShared(monitors, observers, seam.version, seam.name));
     }
-    // Gauges named *_total break Prometheus' naming rules; each is the sum of its unsuffixed twin
-    // (sum(nodejs_active_handles) in PromQL), so dropping them loses nothing.
-    for (const name of NON_CONFORMING_DEFAULTS) this.registry.removeSingleMetric(`${prefix}${name}`);
+    // Names that break Prometheus' naming rules: gauges named *_total, each the sum of its
+    // unsuffixed twin (sum(nodejs_active_handles) in PromQL), so dropping them loses nothing; and the
+    // successor's nodejs_eventloop_utilization_{histogram,summary} ("should not include type").
+    for (const name of this.client.seam.nonConformingDefaults) this.registry.removeSingleMetric(`${prefix}${name}`);
   }
 }

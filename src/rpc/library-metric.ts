@@ -22,11 +22,9 @@ interface Classes {
   Histogram: Ctor;
 }
 
-/** The metric classes of the registry's client (the registry's `client` seam, else prom-client). */
+/** The metric classes of the registry's client (src/compat/metrics-client.ts). */
 function classesOf(metrics: VezaMetricsRegistry): Classes {
-  const client = (metrics as unknown as { client?: Classes }).client;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return client && typeof client.Counter === 'function' ? client : (require('prom-client') as Classes);
+  return metrics.client as unknown as Classes;
 }
 
 interface Readable {

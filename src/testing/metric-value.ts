@@ -1,5 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { register as globalRegistry, type Counter, type Gauge, type Histogram, type Metric } from 'prom-client';
+import type {
+  AnyMetric as Metric,
+  CounterMetric as Counter,
+  GaugeMetric as Gauge,
+  HistogramMetric as Histogram,
+} from '../compat/client-types';
+import { globalRegistries } from '../compat/metrics-client';
 import { findCatalogEntry, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricTypes } from '../catalog/catalog.types';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
@@ -37,7 +43,7 @@ export interface MetricValueOptions {
   quantile?: number;
 }
 
-/** One series of a metric, as prom-client holds it (without the registry's default labels). */
+/** One series of a metric, as the client holds it (without the registry's default labels). */
 interface Sample {
   value: number;
   labels: Record<string, string | number | undefined>;
@@ -56,12 +62,14 @@ export function metricsOf(app: MetricsHost, helper: string): VezaMetricsRegistry
   return metrics;
 }
 
-/** The metric exposed as `name`: a catalog metric by its seed name, else any metric of the app's registry, else of the global one. */
+/** The metric exposed as `name`: a catalog metric by its seed name, else any metric of the app's registry, else of an installed client's global one. */
 export function findMetric(metrics: VezaMetricsRegistry, name: string, helper: string): Metric {
   const metric =
     (findCatalogEntry(name) ? (metrics.get(name as VezaMetricName) as Metric | undefined) : undefined) ??
     metrics.registry.getSingleMetric(name) ??
-    globalRegistry.getSingleMetric(name);
+    globalRegistries(metrics.client)
+      .map((registry) => registry.getSingleMetric(name))
+      .find((m) => m !== undefined);
   if (!metric) throw new Error(testingUnknownMetric(helper, name));
   return metric;
 }
@@ -102,7 +110,7 @@ export async function getMetricValue<N extends string>(
   const type = String(data.type);
   const exposed = info.name;
 
-  const defaultLabels = (metrics.registry as unknown as { _defaultLabels?: Record<string, string> })._defaultLabels ?? {};
+  const defaultLabels = metrics.client.seam.defaultLabelsOf(metrics.registry) ?? {};
   const known = [...info.labelNames, ...Object.keys(defaultLabels).filter((l) => !info.labelNames.includes(l))];
   for (const label of Object.keys(filter)) {
     if (!known.includes(label)) throw new Error(testingUnknownLabel(helper, exposed, label, known));

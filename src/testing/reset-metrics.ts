@@ -9,9 +9,9 @@ import { metricsOf, type MetricsHost } from './metric-value';
  * Node's default process metrics are reset too, but they are measured again on every read: the
  * gauges show the current value at once, and the CPU counters count again from zero.
  *
- * prom-client's global registry (metrics of `@willsoto/nestjs-prometheus`'s `make*Provider`) is
- * shared by every application of the process and is left alone: call `register.resetMetrics()`
- * for it. A registry you gave with the `registry` option is reset in full, since it is the app's.
+ * The clients' global registries (metrics of `@willsoto/nestjs-prometheus`'s `make*Provider`) are
+ * shared by every application of the process and are left alone: call `register.resetMetrics()`
+ * of the client for them. A registry you gave with the `registry` option is reset in full, since it is the app's.
  *
  * @example
  * ```ts

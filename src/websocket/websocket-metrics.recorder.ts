@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
-import type { Gauge } from 'prom-client';
+import type { GaugeMetric as Gauge } from '../compat/client-types';
 import { VezaMetric } from '../catalog/catalog';
 import { CounterCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';

@@ -57,7 +57,7 @@ describe('closed applications leave nothing running', () => {
     // closed application's would have seen it too, were they still running.
     const { app } = await startApp('express', { imports: [VezaMetricsModule.forRoot()] });
     try {
-      const live = app.get(VezaMetricsRegistry).registry;
+      const live = app.get(VezaMetricsRegistry).registry as Registry;
       for (const c of closed) await lagMax(c.lag, c.lagMax);
       const seen = await gcCount(live);
       while ((await gcCount(live)) === seen) {

@@ -9,7 +9,7 @@ import { rawRequest } from '../utils/raw-http';
 @Injectable()
 class Sources {
   constructor(metrics: VezaMetricsRegistry) {
-    const registers = [metrics.registry];
+    const registers = [metrics.registry as Registry];
     new Gauge({
       name: 'app_slow_source',
       help: 'A source that takes 300 ms',

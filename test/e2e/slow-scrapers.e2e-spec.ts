@@ -7,7 +7,7 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Gauge } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { MetricsServer, VezaMetricsModule, VezaMetricsRegistry, type VezaMetricsModuleOptions } from '../../src';
 import { MetricsScraper } from '../../src/endpoint/metrics-scraper';
 import { startApp, type AdapterKind } from '../utils/app';
@@ -26,7 +26,7 @@ const BIG_SERIES = 40_000;
 @Injectable()
 class BigExposition {
   constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({ name: 'app_big', help: 'Many long series', labelNames: ['key'], registers: [metrics.registry] });
+    const gauge = new Gauge({ name: 'app_big', help: 'Many long series', labelNames: ['key'], registers: [metrics.registry as Registry] });
     const padding = 'x'.repeat(180);
     for (let i = 0; i < BIG_SERIES; i++) gauge.set({ key: `${padding}${i}` }, i);
   }
@@ -39,7 +39,7 @@ class SlowSource {
     new Gauge({
       name: 'app_slow',
       help: 'A source that takes 150 ms',
-      registers: [metrics.registry],
+      registers: [metrics.registry as Registry],
       async collect() {
         await delay(150);
         this.set(1);

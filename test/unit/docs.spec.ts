@@ -36,12 +36,14 @@ function optionNames(): { topLevel: string[]; nested: string[] } {
     topLevel.push(property.name);
     const type = checker.getNonNullableType(checker.getTypeOfSymbol(property));
     for (const part of type.isUnion() ? type.types : [type]) {
-      // Option objects of this library: interfaces declared under src/ (not prom-client's Registry,
+      // Option objects of this library: interfaces declared under src/ (not a client's Registry,
       // not records such as defaultLabels).
       const symbol = part.aliasSymbol ?? part.getSymbol();
       const declared = symbol?.declarations?.[0];
       if (!symbol || !(symbol.flags & ts.SymbolFlags.Interface) || !declared) continue;
       if (!resolve(declared.getSourceFile().fileName).startsWith(join(ROOT, 'src'))) continue;
+      // The structural types of a client's objects (MetricsRegistry) are not options of ours.
+      if (resolve(declared.getSourceFile().fileName).startsWith(join(ROOT, 'src', 'compat'))) continue;
       for (const child of part.getProperties()) nested.push(`${property.name}.${child.name}`);
     }
   }

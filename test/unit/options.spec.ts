@@ -110,9 +110,9 @@ describe('options', () => {
       'VezaMetricsModule: option "naming" must be "seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules), got the string "prometheus".',
     ],
     [
-      'a registry that is not a prom-client Registry',
+      "a registry that is no client's Registry",
       { registry: {} },
-      'VezaMetricsModule: option "registry" must be a prom-client Registry (new Registry()), got an object ({}).',
+      'VezaMetricsModule: option "registry" must be a Registry of prom-client or of @prometheus-io/client (new Registry()), got an object ({}).',
     ],
     [
       'a default metrics prefix that is not a metric name',

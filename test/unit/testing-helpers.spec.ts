@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Summary } from 'prom-client';
+import { Summary, type Registry } from 'prom-client';
 import * as ts from 'typescript';
 import { VezaMetric } from '../../src';
 import { getMetricValue, setupMetricsMatchers, toHaveMetricValue } from '../../src/testing';
@@ -18,7 +18,7 @@ describe('getMetricValue on summaries and with selectors', () => {
       help: 'Job latency',
       labelNames: ['job'],
       percentiles: [0.5, 0.9],
-      registers: [ctx.registry.registry],
+      registers: [ctx.registry.registry as Registry],
     });
     for (const v of [1, 2, 3, 4, 5]) latency.observe({ job: 'import' }, v);
     ctx.service.recordFileUpload('audio', 'success', 2_000);

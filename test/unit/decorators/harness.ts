@@ -35,7 +35,7 @@ export function harness(instances: Array<object | FakeWrapper>, options: VezaMet
   const explorer = new VezaMetricsExplorer(modules, metrics);
   explorer.onModuleInit();
   const sample = async (name: string, labels: Record<string, string>, suffix = '') => {
-    const metric: Metric | undefined = metrics.registry.getSingleMetric(name);
+    const metric = metrics.registry.getSingleMetric(name) as Metric | undefined;
     if (!metric) throw new Error(`no metric ${name}`);
     const { values } = (await metric.get()) as unknown as {
       values: Array<{ labels: Record<string, unknown>; value: number; metricName?: string }>;

@@ -1,0 +1,55 @@
+import type { MetricsRegistry } from '../compat/client-types';
+import type { ClientClasses } from '../compat/metrics-client';
+import type { MetricJson } from './cluster-protocol';
+import { sampleKey } from './retired-series';
+
+type Sample = MetricJson['values'][number];
+
+/** The merge of one series across workers, by aggregator name (prom-client's and its successor's set). */
+type Merge = (values: readonly number[]) => number;
+const sum: Merge = (v) => v.reduce((a, b) => a + b, 0);
+const MERGE: Readonly<Record<string, Merge | undefined>> = {
+  sum,
+  first: (v) => v[0],
+  min: (v) => v.reduce((a, b) => Math.min(a, b), Infinity),
+  max: (v) => v.reduce((a, b) => Math.max(a, b), -Infinity),
+  average: (v) => v.reduce((a, b) => a + b, 0) / v.length,
+};
+
+/**
+ * The workers' metrics merged into one registry of `client`, as `Registry.aggregate` does in both
+ * clients, but with series told apart by an injective key (`sampleKey`: names sorted, values as
+ * JSON strings): prom-client's own grouping merges label values holding `,` and `:`, the
+ * successor's those holding `|` and a missing label with an empty one. `omit` drops the metric;
+ * an unknown aggregator is `sum` (the clients' default). Each merged metric is a read-only metric
+ * whose `get()` gives the merged values, registered in a fresh registry.
+ */
+export function aggregate(client: ClientClasses, parts: readonly (readonly MetricJson[])[]): MetricsRegistry {
+  const byName = new Map<string, { first: MetricJson; samples: Map<string, { sample: Sample; values: number[] }> }>();
+  for (const part of parts) {
+    for (const metric of part) {
+      let family = byName.get(metric.name);
+      if (!family) byName.set(metric.name, (family = { first: metric, samples: new Map() }));
+      for (const sample of metric.values) {
+        const key = sampleKey(sample);
+        const kept = family.samples.get(key);
+        if (kept) kept.values.push(sample.value);
+        else family.samples.set(key, { sample, values: [sample.value] });
+      }
+    }
+  }
+  const registry = new client.Registry();
+  for (const { first, samples } of byName.values()) {
+    if (first.aggregator === 'omit') continue;
+    const merge = MERGE[first.aggregator ?? 'sum'] ?? sum;
+    const values = [...samples.values()].map(({ sample, values: v }) => ({
+      value: merge(v),
+      labels: sample.labels,
+      ...(sample.metricName === undefined ? {} : { metricName: sample.metricName }),
+    }));
+    const merged = { name: first.name, help: first.help, type: first.type, aggregator: first.aggregator, values };
+    const metric = { ...merged, get: () => Promise.resolve(merged), reset: () => undefined };
+    registry.registerMetric(metric);
+  }
+  return registry;
+}
