@@ -1,30 +1,39 @@
 /**
- * What this library assumes of Express' router (router 2.x as Express 5 ships it; checked against
- * router 2.3.0, each assumption has a contract test in test/unit/compat-express.spec.ts that names
- * it and the installed version):
+ * What this library assumes of Express' router. Two generations are verified: Express 5 (router
+ * 2.x, checked against router 2.3.0 with Express 5.2.1 and 5.3.0) and
+ * Express 4 (its built-in router, checked against Express 4.22.1 with path-to-regexp 0.1.13). Each
+ * assumption has a contract test in test/unit/compat-express.spec.ts that names it and the
+ * installed version; `npm run test:matrix` runs it on both.
  *
- * E1. `app.router` is the application's router, and its `stack` holds its layers in the order they
- *     were registered.
- * E2. A layer of `app.use(path, handler)` has no `route` and keeps `path` as given in `rawPath`; its
- *     `handle` is the handler, and a mounted router's handler has a `stack` of its own (E1).
- * E3. `layer.match(path)` returns `{ path, pattern }` or `false` and stores nothing on the layer
- *     (router 2.3: "keep layer match results local to each request"). Earlier routers store `path`,
- *     `params` and `keys` on the layer: matching there would race with requests in flight, so it is
- *     never done.
+ * E1. The application's router is `app.router` (Express 5) or `app._router` (Express 4, where
+ *     reading `app.router` throws "'app.router' is deprecated!", so `_router` is read first and the
+ *     getter only inside a try), and its `stack` holds its layers in the order they were registered.
+ * E2. A layer of `app.use(path, handler)` has no `route`; its `handle` is the handler, and a mounted
+ *     router's handler has a `stack` of its own (E1). Its path as given is kept in `rawPath`
+ *     (Express 5); Express 4 keeps only `regexp`, which for a path without parameters is the path
+ *     escaped by path-to-regexp 0.1 (`^\/graphql\/?(?=\/|$)`, `keys` empty): the path is read back
+ *     from it only when it is made of plain characters, and checked to match itself.
+ * E3. Matching stores nothing on the layer. Express 5: `layer.match(path)` returns
+ *     `{ path, pattern }` or `false` (router 2.3: "keep layer match results local to each
+ *     request"; earlier routers store `params` and `keys`: never called there). Express 4:
+ *     `layer.match` stores `path` and `params` on the layer, so it is never called; its `regexp`
+ *     (not global, not sticky: `exec` keeps no state) is run instead, as `match` runs it.
  * E4. A route's layer has `route`, with `path` (the template as registered), `stack` (its handlers)
- *     and `_handlesMethod(method)` (true for HEAD where GET is handled).
+ *     and `_handlesMethod(method)` (Express 5) or `_handles_method(method)` (Express 4), true for
+ *     HEAD where GET is handled.
  * E5. While a mounted handler runs, `req.baseUrl` is the part of the path its mounts matched, and
  *     it is restored when the handler calls `next()`: at a response's end it is still set only if a
- *     mounted handler answered.
+ *     mounted handler answered (both generations).
  *
  * Fallback: where one of these does not hold, no template is found and the response keeps the
- * label it had without this file, `<unmatched>`.
+ * label it had without this file, `<unmatched>`. Nothing here throws into a response.
  */
 
 interface RouteLike {
   path?: unknown;
   stack?: Array<{ handle?: unknown }>;
   _handlesMethod?(method: string): boolean;
+  _handles_method?(method: string): boolean;
 }
 
 interface LayerLike {
@@ -33,6 +42,7 @@ interface LayerLike {
   rawPath?: unknown;
   params?: unknown;
   keys?: unknown;
+  regexp?: unknown;
   match?(path: string): unknown;
 }
 
@@ -46,7 +56,14 @@ export type NestLayer = (layer: LayerLike) => boolean;
 
 /** The router of an Express application, when it has the shape of E1; `undefined` otherwise. */
 export function expressStack(app: unknown): ExpressStack | undefined {
-  return stackOf((app as { router?: unknown } | undefined)?.router);
+  if (typeof app !== 'function' && (typeof app !== 'object' || app === null)) return undefined;
+  const express4 = stackOf((app as { _router?: unknown })._router);
+  if (express4 !== undefined) return express4;
+  try {
+    return stackOf((app as { router?: unknown }).router);
+  } catch {
+    return undefined; // Express 4 before its router exists: the getter throws.
+  }
 }
 
 /** The layers of a router (E1, E2): the app's, or a mounted one's handler. */
@@ -62,13 +79,38 @@ export function handlersOf(layer: LayerLike): unknown[] {
   return inner === undefined ? [layer.handle] : inner.layers.flatMap(handlersOf);
 }
 
-/** `layer.match(path)` where it is safe (E3): the matched part and pattern, or `undefined`. */
+/** A path-to-regexp 0.1 source of a non-ending path without parameters (E2, Express 4). */
+const LITERAL_SOURCE = /^\^((?:\\[/.]|[A-Za-z0-9_~-])*?)(?:\\\/\?)?\(\?=\\\/\|\$\)$/;
+
+/** The path an Express 4 mount was registered with, read back from its `regexp` (E2); `undefined` unless plain. */
+function literalPath(layer: LayerLike, regexp: RegExp): string | undefined {
+  if (!Array.isArray(layer.keys) || layer.keys.length !== 0) return undefined;
+  const m = LITERAL_SOURCE.exec(regexp.source);
+  if (m === null) return undefined;
+  const path = m[1].replace(/\\(.)/g, '$1') || '/';
+  return regexp.test(path) ? path : undefined;
+}
+
+/** The matched part and pattern of `path` by `layer`, computed without storing anything on it (E3); `undefined` if none. */
 function matchOf(layer: LayerLike, path: string): { path: string; pattern: unknown } | undefined {
+  const regexp = layer.regexp;
+  if (regexp instanceof RegExp && 'keys' in layer) {
+    // Express 4: run the layer's regexp as its `match` would, without `match`'s writes.
+    if (regexp.global || regexp.sticky) return undefined;
+    const m = regexp.exec(path);
+    return m === null ? undefined : { path: m[0], pattern: layer.route === undefined ? literalPath(layer, regexp) : undefined };
+  }
   if (typeof layer.match !== 'function' || 'params' in layer || 'keys' in layer) return undefined;
   const m = layer.match(path) as { path?: unknown; pattern?: unknown } | false | undefined;
   return m && typeof m.path === 'string' ? { path: m.path, pattern: m.pattern ?? layer.rawPath } : undefined;
 }
 
+/** Whether `route` handles `method` (E4), HEAD where GET is handled. */
+function handlesMethod(route: RouteLike, method: string): boolean {
+  if (typeof route._handlesMethod === 'function') return route._handlesMethod(method);
+  if (typeof route._handles_method === 'function') return route._handles_method(method);
+  return false;
+}
 /**
  * The template of the route `method path` goes to (E4), when exactly one template of the router's
  * routes (not Nest's) matches; `undefined` otherwise. `path` is the URL's path, without its query.
@@ -78,7 +120,7 @@ export function routeTemplate(stack: ExpressStack, method: string, path: string,
   for (const layer of stack.layers) {
     const route = layer.route;
     if (route === undefined || typeof route.path !== 'string') continue;
-    if (typeof route._handlesMethod !== 'function' || !route._handlesMethod(method)) continue;
+    if (!handlesMethod(route, method)) continue;
     if (matchOf(layer, path) === undefined || nest(layer)) continue;
     if (found !== undefined && found !== route.path) return undefined;
     found = route.path;

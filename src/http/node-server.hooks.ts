@@ -108,7 +108,15 @@ export function hookNodeServer(
     }
     const route = req.route;
     let path = route === undefined || route.stack?.[0]?.handle === unmatched.handler ? undefined : route.path;
-    if (path === undefined && unmatched.outside !== undefined) path = unmatched.outside(req, this);
+    if (path === undefined && unmatched.outside !== undefined) {
+      // Nothing of the router's internals may throw into the response's 'close' (an Express 4 app
+      // answered its next request with a 400 when `app.router`'s getter threw here): `<unmatched>`.
+      try {
+        path = unmatched.outside(req, this);
+      } catch {
+        path = undefined;
+      }
+    }
     const status = handedOver(this) && req.aborted !== true ? this.statusCode : CLIENT_CLOSED_STATUS;
     sink(req.method ?? '', typeof path === 'string' ? path : undefined, status, req, this);
   }

@@ -1,12 +1,22 @@
 /**
  * Contract tests of src/compat/express.ts: each assumption it makes of Express' router, by its
- * name, against the installed version. A failure here names the assumption that broke.
+ * name, against the installed version (Express 5 and its router 2.x here; Express 4 with its
+ * built-in router under `npm run test:matrix`'s Nest 10 run). A failure here names the assumption
+ * that broke.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { expressStack, mountTemplate, routeTemplate } from '../../src/compat/express';
 
 const express = jest.requireActual<(() => ExpressApp) & { Router(): ExpressRouter }>('express');
-const routerVersion = jest.requireActual<{ version: string }>('router/package.json').version;
+/** The installed Express (the one `require('express')` loads, a matrix fixture's included) and its router. */
+const expressDir = dirname(require.resolve('express'));
+const version = (dir: string): string => (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+const expressVersion = version(expressDir);
+const express4 = Number(expressVersion.split('.')[0]) < 5;
+const routerVersion = express4 ? 'built-in' : version(dirname(createRequire(join(expressDir, 'index.js')).resolve('router/package.json')));
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 interface ExpressRouter {
   use(path: string, h: Handler | ExpressRouter): void;
@@ -14,12 +24,20 @@ interface ExpressRouter {
   get(path: string, h: Handler): void;
 }
 interface ExpressApp extends ExpressRouter {
-  router: unknown;
   post(path: string, h: Handler): void;
+}
+interface Layer {
+  route?: unknown;
+  rawPath?: unknown;
+  regexp?: RegExp;
+  keys?: unknown[];
+  params?: unknown;
+  path?: unknown;
+  match(p: string): unknown;
 }
 const noop: Handler = (_req, _res, next) => next();
 const notNest = (): boolean => false;
-const against = `router ${routerVersion}`;
+const against = `express ${expressVersion}, router ${routerVersion}`;
 
 describe(`Express router assumptions (${against})`, () => {
   function app(): ExpressApp {
@@ -33,24 +51,52 @@ describe(`Express router assumptions (${against})`, () => {
     a.use('/assets', assets);
     return a;
   }
+  const layers = (a: ExpressApp): Layer[] => (expressStack(a)?.layers ?? []) as Layer[];
 
-  it(`E1: app.router has the stack of layers (${against})`, () => {
-    const stack = expressStack(app());
-    expect(stack?.layers.length).toBeGreaterThanOrEqual(5);
+  it(`E1: ${express4 ? 'app._router' : 'app.router'} has the stack of layers, read without throwing (${against})`, () => {
+    const a = app();
+    const own = express4 ? (a as { _router?: { stack?: unknown } })._router : (a as { router?: { stack?: unknown } }).router;
+    expect(Array.isArray(own?.stack)).toBe(true);
+    expect(expressStack(a)?.layers).toBe(own?.stack);
+    expect(layers(a).length).toBeGreaterThanOrEqual(5);
+    // Before any route or middleware: Express 4 has no router yet, and its `app.router` getter throws.
+    expect(() => expressStack(express())).not.toThrow();
   });
 
-  it(`E2, E3: a mount's layer keeps its path as given, and match() returns { path, pattern } without storing it (${against})`, () => {
-    const stack = expressStack(app());
-    const mount = stack?.layers.find((l) => l.rawPath === '/graphql') as { match(p: string): unknown; params?: unknown } | undefined;
+  it(`E2: a mount's layer has no route, keeps its path as given ${express4 ? 'in a plain regexp without keys' : 'in rawPath'} (${against})`, () => {
+    const mount = layers(app()).find(
+      (l) => l.route === undefined && (express4 ? l.regexp?.test('/graphql') && !l.regexp.test('/') : l.rawPath === '/graphql'),
+    );
     expect(mount).toBeDefined();
-    expect(mount?.match('/GraphQL')).toMatchObject({ path: '/GraphQL', pattern: '/graphql' });
-    expect('params' in (mount as object)).toBe(false);
+    if (express4) {
+      expect(mount?.keys).toEqual([]);
+      expect(mount?.regexp?.source).toBe('^\\/graphql\\/?(?=\\/|$)');
+    }
+    const stack = expressStack(app());
     expect(mountTemplate(stack!, '/GRAPHQL', notNest)).toBe('/graphql');
     expect(mountTemplate(stack!, '/assets/v2', notNest)).toBe('/assets/v2');
     expect(mountTemplate(stack!, '/elsewhere', notNest)).toBeUndefined();
   });
 
-  it(`E4: a route's layer has route.path and route._handlesMethod, HEAD where GET is handled (${against})`, () => {
+  it(`E3: matching a layer stores nothing on it (${express4 ? 'its regexp is run, not match()' : 'match() returns { path, pattern }'}) (${against})`, () => {
+    const a = app();
+    const mount = layers(a).find(
+      (l) => l.route === undefined && (express4 ? l.regexp?.test('/graphql') && !l.regexp.test('/') : l.rawPath === '/graphql'),
+    );
+    expect(mount).toBeDefined();
+    if (express4) {
+      // match() writes path and params on the layer, shared by requests in flight: never called; its regexp keeps no state.
+      expect(mount?.regexp?.global || mount?.regexp?.sticky).toBe(false);
+      const before = { path: mount?.path, params: mount?.params };
+      expect(mountTemplate(expressStack(a)!, '/GraphQL', notNest)).toBe('/graphql');
+      expect({ path: mount?.path, params: mount?.params }).toEqual(before);
+    } else {
+      expect(mount?.match('/GraphQL')).toMatchObject({ path: '/GraphQL', pattern: '/graphql' });
+      expect('params' in (mount as object)).toBe(false);
+    }
+  });
+
+  it(`E4: a route's layer has route.path and route.${express4 ? '_handles_method' : '_handlesMethod'}, HEAD where GET is handled (${against})`, () => {
     const stack = expressStack(app());
     expect(routeTemplate(stack!, 'GET', '/tracks/7', notNest)).toBe('/tracks/:id');
     expect(routeTemplate(stack!, 'HEAD', '/tracks/7', notNest)).toBe('/tracks/:id');

@@ -10,6 +10,12 @@ export interface RawResponse {
 /**
  * Sends a request with the path exactly as given (no URL normalisation: `//metrics`, `/./metrics`
  * and `%6D` reach the server as written), and reads the whole response.
+ *
+ * Each request gets a connection of its own (`agent: false`). Node's global agent keeps sockets
+ * alive (Node 19+) and hands the next request an idle one; specs call this between long
+ * synchronous stretches (feeding thousands of values, `promtool` run with spawnSync), during which
+ * the server's keep-alive timeout (5 s) closes that idle socket while the client cannot yet see the
+ * FIN: the next request is written to a closed socket and fails with `read ECONNRESET`.
  */
 export function rawRequest(
   baseUrl: string,
@@ -19,7 +25,7 @@ export function rawRequest(
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: hostname, port: Number(port), path, method: options.method ?? 'GET', headers: options.headers ?? {} },
+      { host: hostname, port: Number(port), path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
