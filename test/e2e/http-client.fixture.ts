@@ -29,6 +29,8 @@ export interface Observation {
   endpoint: string | null;
   /** The status received, or 499 when the client aborted the request. */
   status: number;
+  /** Milliseconds from sending the request to the client seeing its response end, or its own abort. */
+  elapsedMs: number;
   error?: { type: string; severity: string };
   limitType?: string;
 }
@@ -68,10 +70,12 @@ export async function send(base: string, spec: RequestCase, i: number): Promise<
   }
   const timer =
     spec.abortAfterMs !== undefined && !spec.abortAfterFirstChunk ? setTimeout(() => controller.abort(), spec.abortAfterMs) : undefined;
+  const sent = performance.now();
   const observed = (status: number): Observation => ({
     method: spec.method,
     endpoint: spec.endpoint,
     status,
+    elapsedMs: performance.now() - sent,
     ...(spec.error && status >= 500 ? { error: spec.error } : {}),
     ...(spec.limitType && status === 429 ? { limitType: spec.limitType } : {}),
   });
