@@ -268,5 +268,5 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     } finally {
       await wide.close();
     }
-  });
+  }, 60_000);
 });
