@@ -268,5 +268,8 @@ export const metricsServedOnBothPorts = (path: string, port: number): string =>
   `"${path}" is served on the application's port and on metricsServer's port ${port}. Set appEndpoint: false to keep it off the application's port, or appEndpoint: true to keep both and silence this line.`;
 
 // Microservices (src/rpc/).
+export const rpcNeedsNewerNest = (): string =>
+  `Microservice handlers are not recorded: this @nestjs/core (Nest 10) has no ModulesContainer#getRpcTargetRegistry (Nest 11 and later have it), the one place servers can be found before their handlers are registered. Upgrade to Nest 11, or set rpc: false to silence this.`;
+
 export const rpcServerNotInstrumented = (transport: string): string =>
   `The microservice server of transport "${transport}" does not keep its handlers the way src/compat/nest-microservices.ts expects (messageHandlers, addHandler): its messages are not recorded (logged once).`;

@@ -15,7 +15,7 @@ import {
 import { ErrorTypes } from '../http/error-labels';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { recordingFailed, rpcServerNotInstrumented } from '../veza-metrics.messages';
+import { recordingFailed, rpcNeedsNewerNest, rpcServerNotInstrumented } from '../veza-metrics.messages';
 import { libraryMetric, type LibraryCounter, type LibraryHistogram } from './library-metric';
 import { endOfReply } from './settle-reply';
 
@@ -62,6 +62,8 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
     const rpc = (metrics.options as { rpc?: { enabled: boolean } }).rpc;
     if (rpc?.enabled === false) return;
     this.stop = watchRpcServers(modules, (server) => this.attach(server));
+    // Nest 10: no way to find the servers. Said once at start-up when the app could have any.
+    if (this.stop === undefined && microservicesInstalled()) this.logger.warn(rpcNeedsNewerNest());
   }
 
   onApplicationShutdown(): void {
@@ -181,4 +183,14 @@ function chosenByApp(exception: unknown): boolean {
     if ((p as { constructor?: { name?: string } }).constructor?.name === 'RpcException') return true;
   }
   return false;
+}
+
+/** `@nestjs/microservices` can be loaded from here (an app without it has no server to record). */
+function microservicesInstalled(): boolean {
+  try {
+    require.resolve('@nestjs/microservices');
+    return true;
+  } catch {
+    return false;
+  }
 }

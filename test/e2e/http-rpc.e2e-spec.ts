@@ -3,7 +3,7 @@
  * untouched and never count as HTTP, with `VezaMetricsInterceptor` attached globally (and inherited
  * by the microservice) or not; they count in the RPC families instead (issue 15).
  */
-import { Controller, Get, Module, type INestApplication, type Type } from '@nestjs/common';
+import { Controller, Get, Logger, Module, type INestApplication, type Type } from '@nestjs/common';
 import { APP_INTERCEPTOR, ModulesContainer } from '@nestjs/core';
 import { ClientProxyFactory, MessagePattern, Payload, RpcException, Transport, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
@@ -49,8 +49,10 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) 
     let app: INestApplication;
     let url: string;
     let client: ClientProxy;
+    let warnings: string[];
 
     beforeAll(async () => {
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
       const port = await freePort();
       // A hybrid application: the microservice is connected before the application starts.
       ({ app, url } = await startHttpApp(adapter, { imports: [appModule(interceptor)] }, (a) => {
@@ -59,7 +61,19 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) 
       await app.startAllMicroservices();
       client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
       await client.connect();
+      warnings = warn.mock.calls.map(([message]) => String(message));
+      warn.mockRestore();
     }, 60_000);
+
+    it('says at start-up, on a Nest without a registry of RPC servers (Nest 10), that messages are not recorded', () => {
+      expect(warnings.filter((w) => w.startsWith('Microservice handlers are not recorded'))).toEqual(
+        RPC_RECORDED
+          ? []
+          : [
+              'Microservice handlers are not recorded: this @nestjs/core (Nest 10) has no ModulesContainer#getRpcTargetRegistry (Nest 11 and later have it), the one place servers can be found before their handlers are registered. Upgrade to Nest 11, or set rpc: false to silence this.',
+            ],
+      );
+    });
 
     afterAll(async () => {
       await client?.close();
