@@ -101,7 +101,9 @@ describe(`Nest microservices assumptions (${against})`, () => {
   it(`A3, A4: a failing handler resolves to an Observable that errors, after the exception handler saw the exception and the context (${against})`, async () => {
     expect(captureRpcExceptions()).toBe(true);
     const app = await NestFactory.createMicroservice(HandlersModule, { transport: Transport.TCP, options: { port: 0 }, logger: false });
-    const server = (app as unknown as { serverInstance?: RpcServerLike }).serverInstance;
+    // Nest 11 and 12 name the transport server `serverInstance`; Nest 10 `server`.
+    const nest = app as unknown as { serverInstance?: RpcServerLike; server?: RpcServerLike };
+    const server = nest.serverInstance ?? nest.server;
     await app.init();
     const ctx = { args: [] };
     const fail = server?.messageHandlers?.get('tracks.fail') as RpcHandler;
