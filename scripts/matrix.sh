@@ -19,6 +19,10 @@
 #    internals, with the repository's packages (Nest 12) on the Node majors `npm test` does not run
 #    on, and with the Nest packages of an installed fixture (test/matrix/jest.nest.config.js) for
 #    the older Nest majors.
+#    repo-prometheus-io rows run the specs of values, series guard, exemplars, renderer, Pushgateway,
+#    cluster and promtool against @prometheus-io/client (VEZA_TEST_CLIENT=prometheus-io) on Node 22
+#    and 24; the nest*-prometheus-io fixtures are apps with only that client (the app's own Registry
+#    and counter on /metrics), and on Node 20 the check is that start-up fails saying why.
 #
 # A run that cannot get what it needs (registry unreachable, install refused) fails; nothing is
 # skipped. Prints `N passed, N failed` last and exits 1 on any failure. The temporary folder (logs,
@@ -38,6 +42,9 @@ FIXTURE_RUNS=(
   "nest12-prom-client 22"
   "nest11-prom-client 22"
   "nest10-prom-client 20"
+  "nest12-prometheus-io 24"
+  "nest11-prometheus-io 22"
+  "nest12-prometheus-io 20"
 )
 
 # Jest runs: "<repo, or the fixture whose Nest packages the specs load> <node major>", and the specs
@@ -47,6 +54,8 @@ JEST_RUNS=(
   "repo 24"
   "nest11-prom-client 22"
   "nest10-prom-client 20"
+  "repo-prometheus-io 22"
+  "repo-prometheus-io 24"
 )
 JEST_SPECS=(
   'test/e2e/http-[a-z-]+\.e2e-spec\.ts$'
@@ -58,6 +67,33 @@ JEST_SPECS=(
   'test/unit/compat-[a-z-]+\.spec\.ts$'
   'test/unit/http-exception-capture\.spec\.ts$'
 )
+
+# The repo-prometheus-io runs: the library's own specs of values, series guard, exemplars, renderer,
+# Pushgateway, cluster and promtool with every prom-client import mapped to @prometheus-io/client
+# (VEZA_TEST_CLIENT=prometheus-io, jest.config.js; the successor needs Node 22).
+JEST_CLIENT_SPECS=(
+  'test/unit/compat-prometheus-io-client\.spec\.ts$'
+  'test/unit/client-seam\.spec\.ts$'
+  'test/unit/series-guard\.spec\.ts$'
+  'test/unit/http-metric-cells\.spec\.ts$'
+  'test/unit/decorators/[a-z-]+\.spec\.ts$'
+  'test/unit/testing-helpers\.spec\.ts$'
+  'test/e2e/exemplars\.e2e-spec\.ts$'
+  'test/e2e/pushgateway\.e2e-spec\.ts$'
+  'test/e2e/cluster\.e2e-spec\.ts$'
+  'test/e2e/promtool\.e2e-spec\.ts$'
+  'test/e2e/catalog\.e2e-spec\.ts$'
+  'test/e2e/module-options\.e2e-spec\.ts$'
+  'test/e2e/hostile-labels\.e2e-spec\.ts$'
+  'test/e2e/scrape-limits\.e2e-spec\.ts$'
+  'test/e2e/slow-scrapers\.e2e-spec\.ts$'
+  'test/e2e/testing-helpers\.e2e-spec\.ts$'
+  'test/e2e/injection\.e2e-spec\.ts$'
+  'test/e2e/http-metrics\.e2e-spec\.ts$'
+)
+
+# A row that runs in the repository (repo, repo-<client>), not against a fixture's Nest.
+in_repo() { [[ "$1" == repo || "$1" == repo-* ]]; }
 
 FILTERS=("$@")
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/veza-matrix.XXXXXX")"
@@ -128,7 +164,7 @@ for row in "${JEST_RUNS[@]}"; do
   read -r fixture major <<<"$row"
   selected "jest:$fixture:node$major" || continue
   majors+=("$major")
-  [ "$fixture" != repo ] && [ -z "${WANTED[$fixture]:-}" ] && WANTED[$fixture]=$major
+  ! in_repo "$fixture" && [ -z "${WANTED[$fixture]:-}" ] && WANTED[$fixture]=$major
 done
 declare -A NODE_DIR=()
 for major in $(printf '%s\n' "${majors[@]}" | sort -u); do
@@ -207,7 +243,13 @@ for row in "${JEST_RUNS[@]}"; do
   selected "$id" || continue
   log="$WORK/jest-$fixture-node$major.log"
   config=()
-  if [ "$fixture" != repo ]; then
+  specs=("${JEST_SPECS[@]}")
+  client=()
+  if [ "$fixture" = repo-prometheus-io ]; then
+    specs=("${JEST_CLIENT_SPECS[@]}")
+    client=(VEZA_TEST_CLIENT=prometheus-io)
+  fi
+  if ! in_repo "$fixture"; then
     config=(-c test/matrix/jest.nest.config.js)
     if [ -z "${INSTALLED[$fixture]:-}" ]; then
       echo "not installed: fixture $fixture (see above)" >"$log"
@@ -217,8 +259,8 @@ for row in "${JEST_RUNS[@]}"; do
   fi
   [ -n "${NODE_DIR[$major]:-}" ] || { result "$id" 1 0; continue; }
   t=$SECONDS
-  PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
-    node node_modules/jest/bin/jest.js "${config[@]}" --runInBand --ci "${JEST_SPECS[@]}" >"$log" 2>&1
+  env "${client[@]}" PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
+    node node_modules/jest/bin/jest.js "${config[@]}" --runInBand --ci "${specs[@]}" >"$log" 2>&1
   status=$?
   grep -E '^(Tests|Test Suites):' "$log" | sed "s/^/    $id /"
   if [ "$status" -ne 0 ]; then

@@ -104,7 +104,8 @@ export async function startApp(adapter, moduleOptions) {
     ],
     AppModule,
   );
-  const options = { logger: ['error', 'warn'] };
+  // A start-up error is thrown to the check (Nest would otherwise log it and exit the process).
+  const options = { logger: ['error', 'warn'], abortOnError: false };
   let app;
   if (adapter === 'fastify') {
     const { FastifyAdapter } = await import('@nestjs/platform-fastify');

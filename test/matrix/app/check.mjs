@@ -5,7 +5,8 @@
  * of /metrics. Prints one `ok - ...` or `not ok - ...` line per check and exits 1 if any failed.
  *
  * `node check.mjs` — the client is the one of prom-client / @prometheus-io/client that the fixture's
- * package.json depends on (MATRIX_CLIENT overrides).
+ * package.json depends on (MATRIX_CLIENT overrides). With @prometheus-io/client on Node < 22 the
+ * check is that the start-up fails, saying why; and a successor fixture must not have prom-client.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -128,8 +129,37 @@ function related(text, line) {
   return `present for ${name}:\n${same.join('\n') || '(none)'}`;
 }
 
-for (const adapter of ['express', 'fastify']) {
-  for (const registryMode of ['module', 'own']) await checkOne(adapter, registryMode);
+if (client === '@prometheus-io/client') {
+  // The successor-only case: prom-client must not be installed (willsoto would bring it in).
+  let promClient;
+  try {
+    promClient = require.resolve('prom-client/package.json');
+  } catch {
+    promClient = undefined;
+  }
+  report(promClient === undefined, 'prom-client is not installed beside @prometheus-io/client', `found at ${promClient}`);
+}
+
+if (client === '@prometheus-io/client' && Number(process.versions.node.split('.')[0]) < 22) {
+  // The successor needs Node 22: the start-up fails with a sentence that says why.
+  for (const adapter of ['express', 'fastify']) {
+    try {
+      const { app } = await startApp(adapter, {});
+      await app.close();
+      report(false, `${adapter}: start-up fails on Node ${process.version} with @prometheus-io/client`, 'the application started');
+    } catch (error) {
+      const message = String(error?.message ?? error);
+      report(
+        /@prometheus-io\/client \S+ needs Node 22 or newer \(it uses the iterator helpers of Node 22/.test(message),
+        `${adapter}: start-up fails on Node ${process.version} with @prometheus-io/client, saying why`,
+        message,
+      );
+    }
+  }
+} else {
+  for (const adapter of ['express', 'fastify']) {
+    for (const registryMode of ['module', 'own']) await checkOne(adapter, registryMode);
+  }
 }
 console.log(`# ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
