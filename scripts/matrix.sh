@@ -64,6 +64,7 @@ JEST_SPECS=(
   'test/e2e/websocket-metrics\.e2e-spec\.ts$'
   'test/e2e/lazy-modules\.e2e-spec\.ts$'
   'test/e2e/exemplars\.e2e-spec\.ts$'
+  'test/e2e/both-clients\.e2e-spec\.ts$'
   'test/unit/compat-[a-z-]+\.spec\.ts$'
   'test/unit/http-exception-capture\.spec\.ts$'
 )
