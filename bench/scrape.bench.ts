@@ -14,7 +14,7 @@
  *    adapters, with its target (see {@link routeUnderScrapes}).
  *
  * Run with `--expose-gc` (the npm script does). BENCH_REQUESTS (100000), BENCH_SCRAPES (50),
- * BENCH_SCRAPERS (50) and BENCH_ROUTE_MS (5000) scale it; BENCH_ONLY=route runs part 3 alone.
+ * BENCH_SCRAPERS (50), BENCH_ROUTE_MS (5000) and BENCH_ROUTE_ROUNDS (3) scale it; BENCH_ONLY=route runs part 3 alone.
  */
 import { Controller, Get, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -233,6 +233,8 @@ function loadProcess<T>(args: string[]): { result: Promise<T>; stop(): void } {
 
 /** The p99 a normal route may reach while scrapers pull the exposition at the caps. */
 const ROUTE_P99_TARGET_MS = 50;
+/** Windows measured while the scrapers run (BENCH_ROUTE_ROUNDS); the target applies to the median. */
+const ROUTE_ROUNDS = Number(process.env.BENCH_ROUTE_ROUNDS ?? 3);
 
 /**
  * 3. A normal route's latency while {@link SCRAPERS} clients scrape the catalog at its caps in a
@@ -255,29 +257,40 @@ async function routeUnderScrapes(adapter: 'express' | 'fastify'): Promise<void> 
   const quiet = await routeLatencies();
   const scrapers = loadProcess<Record<string, number>>(['scrape', port, '/metrics', String(SCRAPERS)]);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const cpu = process.cpuUsage();
-  const wall = performance.now();
-  const { result: loaded, stallMs } = await worstStall(routeLatencies);
-  const used = process.cpuUsage(cpu);
-  const appCpu = (used.user + used.system) / 1000 / (performance.now() - wall);
+  // Three windows while the scrapers run: one 5-second window swings from 31 to 62 ms on the same
+  // quiet machine (a major GC of an exposition's strings lands in one window or not), so the target
+  // applies to the median window's p99; every window is printed.
+  const windows: { loaded: number[]; stallMs: number; appCpu: number }[] = [];
+  for (let round = 0; round < ROUTE_ROUNDS; round++) {
+    const cpu = process.cpuUsage();
+    const wall = performance.now();
+    const { result: loaded, stallMs } = await worstStall(routeLatencies);
+    const used = process.cpuUsage(cpu);
+    windows.push({ loaded, stallMs, appCpu: (used.user + used.system) / 1000 / (performance.now() - wall) });
+  }
   scrapers.stop();
   const statuses = await scrapers.result;
-  const p99 = percentile(loaded, 99);
   console.log(
     `\n## A normal route while ${SCRAPERS} clients scrape in a loop (${adapter}, ${(size / 2 ** 20).toFixed(1)} MiB of exposition, default scrape limits)`,
   );
   console.log(
     `- GET /tracks/1 alone: p50 ${percentile(quiet, 50).toFixed(1)} ms, p99 ${percentile(quiet, 99).toFixed(1)} ms, max ${quiet.at(-1)?.toFixed(1)} ms (${quiet.length} requests in ${ROUTE_MS / 1000} s)`,
   );
-  console.log(
-    `- GET /tracks/1 while scraped: p50 ${percentile(loaded, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${loaded.at(-1)?.toFixed(1)} ms (${loaded.length} requests); worst event-loop delay ${stallMs.toFixed(1)} ms; the application used ${(appCpu * 100).toFixed(0)}% of a core`,
+  windows.forEach(({ loaded, stallMs, appCpu }, i) =>
+    console.log(
+      `- GET /tracks/1 while scraped, window ${i + 1} of ${ROUTE_ROUNDS}: p50 ${percentile(loaded, 50).toFixed(1)} ms, p99 ${percentile(loaded, 99).toFixed(1)} ms, max ${loaded.at(-1)?.toFixed(1)} ms (${loaded.length} requests); worst event-loop delay ${stallMs.toFixed(1)} ms; the application used ${(appCpu * 100).toFixed(0)}% of a core`,
+    ),
   );
   console.log(
     `- scrapes answered meanwhile, by status: ${Object.entries(statuses)
       .map(([s, n]) => `${s} ×${n}`)
       .join(', ')}`,
   );
-  console.log(`- target: p99 while scraped at most ${ROUTE_P99_TARGET_MS} ms: ${p99 <= ROUTE_P99_TARGET_MS ? 'met' : 'not met'}`);
+  const p99s = windows.map(({ loaded }) => percentile(loaded, 99)).sort((a, b) => a - b);
+  const p99 = p99s[Math.floor(p99s.length / 2)];
+  console.log(
+    `- target: p99 while scraped (median of the ${ROUTE_ROUNDS} windows: ${p99.toFixed(1)} ms) at most ${ROUTE_P99_TARGET_MS} ms: ${p99 <= ROUTE_P99_TARGET_MS ? 'met' : 'not met'}`,
+  );
   await app.close();
 }
 
