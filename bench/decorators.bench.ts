@@ -69,7 +69,10 @@ class Decorated {
   }
 }
 
-@Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, http: false })], providers: [Decorated] })
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, http: false })],
+  providers: [Decorated],
+})
 class BenchModule {}
 
 let sink = 0;
@@ -160,7 +163,11 @@ async function main(): Promise<void> {
       a.push(await measureAsync(ASYNC_N, async (i) => (sink += await p.queryAsync(i))));
       b.push(await measureAsync(ASYNC_N, async (i) => (sink += await d.queryAsync(i))));
     }
-    rows.push({ case: "async timer, awaited: @TrackDbQuery('select', 'tracks')", undecorated: median(a), decorated: median(b) });
+    rows.push({
+      case: "async timer, awaited: @TrackDbQuery('select', 'tracks')",
+      undecorated: median(a),
+      decorated: median(b),
+    });
   }
   // One extra promise reaction, for scale: awaiting `p.then(() => undefined)` next to the call.
   const reaction = await measureAsync(ASYNC_N, async (i) => {
@@ -172,7 +179,12 @@ async function main(): Promise<void> {
 
   // prom-client's own calls, on metrics of the catalog's shape.
   const registry = new Registry();
-  const requests = new Counter({ name: 'r', help: 'r', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'r',
+    help: 'r',
+    labelNames: ['method', 'endpoint', 'status'],
+    registers: [registry],
+  });
   const logins = new Counter({ name: 'l', help: 'l', labelNames: ['success'], registers: [registry] });
   const queries = new Histogram({
     name: 'q',
@@ -193,7 +205,10 @@ async function main(): Promise<void> {
       'histogram.observe({ operation, table }, v)',
       measure(N, (i) => queries.observe({ operation: 'select', table: 'tracks' }, (i % 100) / 1000)),
     ],
-    ['histogram.startTimer({ ... })()', measure(N, () => queries.startTimer({ operation: 'select', table: 'tracks' })())],
+    [
+      'histogram.startTimer({ ... })()',
+      measure(N, () => queries.startTimer({ operation: 'select', table: 'tracks' })()),
+    ],
     ['performance.now() (one clock read)', measure(N, () => (sink += performance.now()))],
     [
       'two clock reads: the floor of any timer',
@@ -211,7 +226,10 @@ async function main(): Promise<void> {
   );
   console.log('| case | undecorated | decorated | added per call |');
   console.log('|---|---:|---:|---:|');
-  for (const r of rows) console.log(`| ${r.case} | ${fmt(r.undecorated)} | ${fmt(r.decorated)} | ${fmt(r.decorated - r.undecorated)} |`);
+  for (const r of rows)
+    console.log(
+      `| ${r.case} | ${fmt(r.undecorated)} | ${fmt(r.decorated)} | ${fmt(r.decorated - r.undecorated)} |`,
+    );
   console.log(
     `\nOne extra promise reaction on an awaited async call costs ${fmt(reaction - bare)} here (${fmt(bare)} → ${fmt(reaction)}).`,
   );

@@ -23,7 +23,16 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Field, GraphQLModule, Int, ObjectType, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import {
+  Field,
+  GraphQLModule,
+  Int,
+  ObjectType,
+  Parent,
+  Query,
+  ResolveField,
+  Resolver,
+} from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { fork, spawnSync } from 'node:child_process';
@@ -42,7 +51,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
-const DRIVERS = (process.env.BENCH_DRIVERS ?? 'apollo-express,apollo-fastify,mercurius').split(',') as Driver[];
+const DRIVERS = (process.env.BENCH_DRIVERS ?? 'apollo-express,apollo-fastify,mercurius').split(
+  ',',
+) as Driver[];
 const VARIANTS = (process.env.BENCH_VARIANTS ?? 'bare,instrumented').split(',') as Variant[];
 const TARGET = 0.97;
 
@@ -55,7 +66,11 @@ class Track {
   @Field(() => Int) artistId!: number;
 }
 
-const TRACKS: Track[] = Array.from({ length: 25 }, (_, i) => ({ id: i, title: `Track ${i}`, artistId: i % 5 }));
+const TRACKS: Track[] = Array.from({ length: 25 }, (_, i) => ({
+  id: i,
+  title: `Track ${i}`,
+  artistId: i % 5,
+}));
 
 @Resolver(() => Track)
 class TrackResolver {
@@ -73,8 +88,17 @@ class TrackResolver {
 function appModule(driver: Driver, variant: Variant): DynamicModule {
   const graphql =
     driver === 'mercurius'
-      ? GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, graphiql: false, autoSchemaFile: true })
-      : GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, playground: false, graphiql: false, autoSchemaFile: true });
+      ? GraphQLModule.forRoot<MercuriusDriverConfig>({
+          driver: MercuriusDriver,
+          graphiql: false,
+          autoSchemaFile: true,
+        })
+      : GraphQLModule.forRoot<ApolloDriverConfig>({
+          driver: ApolloDriver,
+          playground: false,
+          graphiql: false,
+          autoSchemaFile: true,
+        });
   const metrics = VezaMetricsModule.forRoot({
     defaultMetrics: { enabled: false },
     graphql: variant === 'bare' ? false : variant === 'all' ? { resolvers: 'all' } : true,
@@ -100,7 +124,10 @@ async function serve(driver: Driver, variant: Variant): Promise<void> {
   process.send?.({ port: address.port });
 }
 
-const pinned = process.platform === 'linux' && spawnSync('taskset', ['-c', '0', 'true']).status === 0 && cpus().length >= 2;
+const pinned =
+  process.platform === 'linux' &&
+  spawnSync('taskset', ['-c', '0', 'true']).status === 0 &&
+  cpus().length >= 2;
 
 interface Server {
   port: number;
@@ -134,7 +161,10 @@ function start(driver: Driver, variant: Variant): Promise<Server> {
   });
 }
 
-async function drive(port: number, seconds: number): Promise<{ rps: number; requests: number; errors: number }> {
+async function drive(
+  port: number,
+  seconds: number,
+): Promise<{ rps: number; requests: number; errors: number }> {
   const autocannon = createRequire(__filename)('autocannon') as (
     opts: object,
   ) => Promise<{ requests: { average: number; total: number }; non2xx: number; errors: number }>;
@@ -146,7 +176,11 @@ async function drive(port: number, seconds: number): Promise<{ rps: number; requ
     connections: CONNECTIONS,
     duration: seconds,
   });
-  return { rps: result.requests.average, requests: result.requests.total, errors: result.errors + result.non2xx };
+  return {
+    rps: result.requests.average,
+    requests: result.requests.total,
+    errors: result.errors + result.non2xx,
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -154,14 +188,21 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function measure(driver: Driver, variant: Variant): Promise<{ rps: number; cpuUsPerRequest: number; errors: number }> {
+async function measure(
+  driver: Driver,
+  variant: Variant,
+): Promise<{ rps: number; cpuUsPerRequest: number; errors: number }> {
   const server = await start(driver, variant);
   try {
     await drive(server.port, WARMUP);
     const before = await server.cpu();
     const run = await drive(server.port, DURATION);
     const after = await server.cpu();
-    return { rps: run.rps, cpuUsPerRequest: ((after - before) * 1000) / Math.max(1, run.requests), errors: run.errors };
+    return {
+      rps: run.rps,
+      cpuUsPerRequest: ((after - before) * 1000) / Math.max(1, run.requests),
+      errors: run.errors,
+    };
   } finally {
     await server.stop();
   }
@@ -177,7 +218,12 @@ function ownCost(): { resolverNs: number; operationNs: number } {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  const errors = new Counter({ name: 'e', help: 'e', labelNames: ['parent_type', 'field', 'error_type'], registers: [registry] });
+  const errors = new Counter({
+    name: 'e',
+    help: 'e',
+    labelNames: ['parent_type', 'field', 'error_type'],
+    registers: [registry],
+  });
   const schema = buildSchema('type Query { a: String b: String }');
   const fields = (schema.getQueryType() as GraphQLObjectType).getFields();
   fields.a.resolve = (track: { artistId: number }) => `artist-${track.artistId}`;
@@ -235,7 +281,8 @@ async function main(): Promise<void> {
       const got: Record<string, { rps: number; cpuUsPerRequest: number; errors: number }> = {};
       for (const variant of order) {
         got[variant] = await measure(driver, variant);
-        if (got[variant].errors > 0) throw new Error(`${driver} ${variant}: ${got[variant].errors} failed requests`);
+        if (got[variant].errors > 0)
+          throw new Error(`${driver} ${variant}: ${got[variant].errors} failed requests`);
         (runs[variant] ??= []).push(got[variant]);
         if (variant === 'bare') bareCpus.push(got[variant].cpuUsPerRequest);
       }
@@ -245,7 +292,11 @@ async function main(): Promise<void> {
       }
       console.log(
         `  ${driver} round ${round + 1}: ` +
-          order.map((v) => `${v} ${got[v].rps.toFixed(0)} req/s (${got[v].cpuUsPerRequest.toFixed(1)} µs CPU/req)`).join(', '),
+          order
+            .map(
+              (v) => `${v} ${got[v].rps.toFixed(0)} req/s (${got[v].cpuUsPerRequest.toFixed(1)} µs CPU/req)`,
+            )
+            .join(', '),
       );
     }
     for (const variant of VARIANTS) {

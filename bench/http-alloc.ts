@@ -21,17 +21,26 @@ const WARMUP = Number(process.env.BENCH_ALLOC_WARMUP ?? 20000);
 const REQUESTS = Number(process.env.BENCH_ALLOC_REQUESTS ?? 50000);
 
 function appModule(variant: string): Type {
-  @Module({ imports: variant === 'instrumented' ? [VezaMetricsModule.forRoot()] : [], controllers: [HelloController] })
+  @Module({
+    imports: variant === 'instrumented' ? [VezaMetricsModule.forRoot()] : [],
+    controllers: [HelloController],
+  })
   class AllocModule {}
   return AllocModule;
 }
 
 function fire(url: string, amount: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [require.resolve('autocannon/autocannon.js'), '-c', '10', '-a', String(amount), '-j', url], {
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`autocannon exited with ${code}`))));
+    const child = spawn(
+      process.execPath,
+      [require.resolve('autocannon/autocannon.js'), '-c', '10', '-a', String(amount), '-j', url],
+      {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    );
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`autocannon exited with ${code}`)),
+    );
   });
 }
 
@@ -40,7 +49,9 @@ async function main(): Promise<void> {
   const module = appModule(variant);
   const app =
     adapter === 'fastify'
-      ? await NestFactory.create(module, new FastifyAdapter(), { logger: process.env.BENCH_LOG ? undefined : false })
+      ? await NestFactory.create(module, new FastifyAdapter(), {
+          logger: process.env.BENCH_LOG ? undefined : false,
+        })
       : await NestFactory.create(module, { logger: process.env.BENCH_LOG ? undefined : false });
   await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}/`;
@@ -79,7 +90,9 @@ async function startSampling(): Promise<Session> {
   const session = new Session();
   session.connect();
   const post = (method: string, params?: object): Promise<unknown> =>
-    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) =>
+      session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))),
+    );
   await post('HeapProfiler.startSampling', {
     samplingInterval: 32,
     includeObjectsCollectedByMajorGC: true,
@@ -96,7 +109,10 @@ async function printSites(session: Session, requests: number): Promise<void> {
   const sites = new Map<string, number>();
   const walk = (node: SampleNode, stack: string[]): void => {
     const { functionName, url, lineNumber } = node.callFrame;
-    const here = [...stack, `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}`];
+    const here = [
+      ...stack,
+      `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}`,
+    ];
     // Allocations made by the library's code, or by Node built-ins it called (not by the adapter code it calls).
     let ours = -1;
     for (let i = here.length - 1; i >= 0 && ours < 0; i--) {

@@ -49,7 +49,8 @@ async function oneRequest(app: INestApplication): Promise<void> {
 
 function sinkOf(app: INestApplication): ResponseSink {
   const recorder = app.get(HttpMetricsRecorder);
-  return (method, template, status, request, response) => recorder.record(method, template, status, request, response);
+  return (method, template, status, request, response) =>
+    recorder.record(method, template, status, request, response);
 }
 
 /** The median over ROUNDS of the nanoseconds `step` takes per call. */
@@ -77,7 +78,11 @@ async function fastifyCost(): Promise<number> {
   if (seen === undefined) throw new Error('Fastify ran no onResponse hook');
   const [request, reply] = seen;
   const hooks: Record<string, Hook> = {};
-  hookFastify({ addHook: (name: string, hook: Hook) => (hooks[name] = hook) }, sinkOf(app), app.get(VezaMetricsRegistry).traceReader);
+  hookFastify(
+    { addHook: (name: string, hook: Hook) => (hooks[name] = hook) },
+    sinkOf(app),
+    app.get(VezaMetricsRegistry).traceReader,
+  );
   const onRequest = hooks.onRequest as Called;
   const onResponse = hooks.onResponse as Called;
   const done = (): void => undefined;
@@ -102,9 +107,16 @@ async function expressCost(): Promise<number> {
   await oneRequest(app);
   if (seen === undefined) throw new Error('Express passed no request through its middleware');
   const [req, res] = seen;
-  if ((req as { route?: unknown }).route === undefined) throw new Error('the kept request has no Express route');
+  if ((req as { route?: unknown }).route === undefined)
+    throw new Error('the kept request has no Express route');
   const handled = { handle: (_req: IncomingMessage, _res: ServerResponse): void => undefined };
-  hookNodeServer(undefined, handled, { handler: undefined }, sinkOf(app), app.get(VezaMetricsRegistry).traceReader);
+  hookNodeServer(
+    undefined,
+    handled,
+    { handler: undefined },
+    sinkOf(app),
+    app.get(VezaMetricsRegistry).traceReader,
+  );
   const closeListeners = res.listenerCount('close');
   handled.handle(req, res);
   const closed = res.listeners('close')[closeListeners] as () => void;

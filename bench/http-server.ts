@@ -11,7 +11,14 @@
  * has used so far, and those of them in user space), and exits on SIGTERM.
  */
 import 'reflect-metadata';
-import { Module, type CallHandler, type DynamicModule, type ExecutionContext, type NestInterceptor, type Type } from '@nestjs/common';
+import {
+  Module,
+  type CallHandler,
+  type DynamicModule,
+  type ExecutionContext,
+  type NestInterceptor,
+  type Type,
+} from '@nestjs/common';
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { Observable } from 'rxjs';
@@ -41,7 +48,8 @@ const IMPORTS: Record<string, () => DynamicModule[]> = {
 
 function appModule(variant: string): Type {
   const imports = IMPORTS[variant]();
-  const providers = variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
+  const providers =
+    variant === 'noop-interceptor' ? [{ provide: APP_INTERCEPTOR, useClass: NoopInterceptor }] : [];
   @Module({ imports, controllers: [HelloController], providers })
   class BenchModule {}
   return BenchModule;
@@ -61,7 +69,9 @@ async function main(): Promise<void> {
       : await NestFactory.create(module, { logger: false });
   if (variant === 'noop-hooks') {
     // The floor of any hook-based recorder on Fastify: an onRequest and an onResponse hook that do nothing.
-    const fastify = app.getHttpAdapter().getInstance() as { addHook(name: string, hook: (...args: unknown[]) => void): void };
+    const fastify = app.getHttpAdapter().getInstance() as {
+      addHook(name: string, hook: (...args: unknown[]) => void): void;
+    };
     const pass = (_request: unknown, _reply: unknown, done: unknown): void => (done as () => void)();
     fastify.addHook('onRequest', pass);
     fastify.addHook('onResponse', pass);

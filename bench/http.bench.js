@@ -67,7 +67,8 @@ const benchScript = (file, ...args) => [
 ];
 
 /** `[command, args]`, pinned to `cpu` with taskset when one is given. */
-const pinned = (cpu, command, args) => (cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]]);
+const pinned = (cpu, command, args) =>
+  cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]];
 
 function startServer(adapter, variant, cpu) {
   return new Promise((resolve, reject) => {
@@ -91,7 +92,9 @@ function startServer(adapter, variant, cpu) {
         if (cpu) server.waiting.shift()?.({ total: Number(cpu[1]), user: Number(cpu[2]) });
       }
     });
-    child.on('exit', (code) => reject(new Error(`${adapter}/${variant} server exited with ${code} before listening`)));
+    child.on('exit', (code) =>
+      reject(new Error(`${adapter}/${variant} server exited with ${code} before listening`)),
+    );
   });
 }
 
@@ -119,7 +122,9 @@ function run(command, args, cpu) {
     let err = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err += c));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err}`)),
+    );
   });
 }
 
@@ -143,7 +148,11 @@ async function load(port, seconds, cpu) {
     return { rps, p99: Number(p[1]) * UNITS[p[2]], requests, non2xx };
   }
   const bin = require.resolve('autocannon/autocannon.js');
-  const out = await run(process.execPath, [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url], cpu);
+  const out = await run(
+    process.execPath,
+    [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url],
+    cpu,
+  );
   const r = JSON.parse(out);
   return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx };
 }
@@ -247,7 +256,12 @@ function printSummary(title, summary, judged) {
   );
   for (const s of summary) {
     const target = judged && s.variant === 'instrumented' ? TARGETS[s.adapter] : undefined;
-    const verdict = target === undefined ? '' : s.ratio >= target ? `  target >= ${target}: met` : `  target >= ${target}: NOT met`;
+    const verdict =
+      target === undefined
+        ? ''
+        : s.ratio >= target
+          ? `  target >= ${target}: met`
+          : `  target >= ${target}: NOT met`;
     console.log(
       `  ${s.adapter.padEnd(8)} ${s.variant.padEnd(13)} ${fmt(s.rps).padStart(9)} ${fmt(s.p99, 2).padStart(8)}   ` +
         `${s.ratio.toFixed(3).padStart(11)}   ${s.best.toFixed(3).padStart(10)}  ${fmt(s.cpu, 1).padStart(10)}   ` +
@@ -264,12 +278,14 @@ async function main() {
   const alternate = [];
   const together = [];
   const sideBySideToo = MODE !== 'alternate' && CAN_PIN;
-  if (MODE !== 'alternate' && !CAN_PIN) console.log('side by side skipped: it needs taskset and at least 2 CPUs\n');
+  if (MODE !== 'alternate' && !CAN_PIN)
+    console.log('side by side skipped: it needs taskset and at least 2 CPUs\n');
   for (const adapter of ADAPTERS) {
     if (MODE !== 'side-by-side') alternate.push(...summarize(adapter, await benchAdapter(adapter)));
     if (sideBySideToo) together.push(...summarize(adapter, await sideBySide(adapter)));
   }
-  if (alternate.length > 0) printSummary('A B A B, one variant at a time (the targets apply here):', alternate, true);
+  if (alternate.length > 0)
+    printSummary('A B A B, one variant at a time (the targets apply here):', alternate, true);
   if (together.length > 0)
     printSummary(
       `side by side, the servers sharing CPU ${SERVER_CPU} and its caches, load generators on CPU ${CLIENT_CPU} (for reference):`,
@@ -292,7 +308,9 @@ async function main() {
 async function ownCost(summary) {
   const out = await run(process.execPath, benchScript('http-cost.ts'), PIN_SERVER);
   const ns = JSON.parse(out.trim().split('\n').pop());
-  console.log("\nthe library's recording code per request, measured in-process (bench/http-cost.ts; BENCH_COST=0 skips):");
+  console.log(
+    "\nthe library's recording code per request, measured in-process (bench/http-cost.ts; BENCH_COST=0 skips):",
+  );
   for (const adapter of ADAPTERS) {
     const bare = summary.find((s) => s.adapter === adapter && s.variant === VARIANTS[0]);
     const share =

@@ -37,8 +37,12 @@ async function main(): Promise<void> {
   await idleCpuMs();
   const after = await idleCpuMs();
   const extra = after - fresh;
-  console.log(`idle CPU per ${IDLE_MS / 1000} s: ${fresh.toFixed(1)} ms fresh, ${after.toFixed(1)} ms after ${APPS} applications closed`);
-  console.log(`extra: ${extra.toFixed(1)} ms, limit ${LIMIT_MS} ms: ${extra <= LIMIT_MS ? 'met' : 'not met'}`);
+  console.log(
+    `idle CPU per ${IDLE_MS / 1000} s: ${fresh.toFixed(1)} ms fresh, ${after.toFixed(1)} ms after ${APPS} applications closed`,
+  );
+  console.log(
+    `extra: ${extra.toFixed(1)} ms, limit ${LIMIT_MS} ms: ${extra <= LIMIT_MS ? 'met' : 'not met'}`,
+  );
 }
 
 void main();

@@ -34,12 +34,30 @@ const heapMb = (): number => {
 function workerAnswer(worker: number): MetricJson[] {
   const values: MetricJson['values'] = [];
   for (let route = 0; values.length < SAMPLES_PER_WORKER; route++) {
-    const labels = { method: 'GET', endpoint: `/w${worker}/tracks/r${route}`, status: '2xx', service: 'veza-api' };
-    for (const le of BOUNDS) values.push({ value: 3, labels: { ...labels, le }, metricName: 'veza_http_request_duration_seconds_bucket' });
+    const labels = {
+      method: 'GET',
+      endpoint: `/w${worker}/tracks/r${route}`,
+      status: '2xx',
+      service: 'veza-api',
+    };
+    for (const le of BOUNDS)
+      values.push({
+        value: 3,
+        labels: { ...labels, le },
+        metricName: 'veza_http_request_duration_seconds_bucket',
+      });
     values.push({ value: 0.42, labels, metricName: 'veza_http_request_duration_seconds_sum' });
     values.push({ value: 3, labels, metricName: 'veza_http_request_duration_seconds_count' });
   }
-  return [{ name: 'veza_http_request_duration_seconds', help: 'HTTP request duration', type: 'histogram', aggregator: 'sum', values }];
+  return [
+    {
+      name: 'veza_http_request_duration_seconds',
+      help: 'HTTP request duration',
+      type: 'histogram',
+      aggregator: 'sum',
+      values,
+    },
+  ];
 }
 
 function main(): void {
@@ -48,7 +66,8 @@ function main(): void {
   let dropped = 0;
   let workers = 0;
   // Up to the cap and as far again: the half past it is dropped.
-  while (workers * SAMPLES_PER_WORKER < 2 * MAX_RETIRED_SAMPLES) dropped += retired.add(workerAnswer(workers++));
+  while (workers * SAMPLES_PER_WORKER < 2 * MAX_RETIRED_SAMPLES)
+    dropped += retired.add(workerAnswer(workers++));
   retired.toJson();
   const atCap = heapMb() - before;
   // Two hundred more exits of workers whose series are already kept: sums change, memory does not.
@@ -61,8 +80,12 @@ function main(): void {
     `retained base of exited workers: cap ${MAX_RETIRED_SAMPLES} samples; ${workers} workers of ${SAMPLES_PER_WORKER} distinct samples exited`,
   );
   console.log(`  samples kept ${retired.size}, dropped at the cap ${dropped}`);
-  console.log(`  heap held at the cap:                 ${atCap.toFixed(1)} MB (limit ${LIMIT_MB} MB) ${met(atCap)}`);
-  console.log(`  after 200 more exits, same series:    ${afterChurn.toFixed(1)} MB (limit ${LIMIT_MB} MB) ${met(afterChurn)}`);
+  console.log(
+    `  heap held at the cap:                 ${atCap.toFixed(1)} MB (limit ${LIMIT_MB} MB) ${met(atCap)}`,
+  );
+  console.log(
+    `  after 200 more exits, same series:    ${afterChurn.toFixed(1)} MB (limit ${LIMIT_MB} MB) ${met(afterChurn)}`,
+  );
   console.log(
     `  growth from those 200 exits:          ${(afterChurn - atCap).toFixed(1)} MB (limit 1 MB) ${afterChurn - atCap <= 1 ? 'met' : 'not met'}`,
   );

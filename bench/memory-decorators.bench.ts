@@ -61,13 +61,31 @@ const failure = (value: string): Error => Object.assign(new Error('refused'), { 
 
 @Injectable()
 class Flooded {
-  @Counted({ name: 'app_flood_total', help: 'x', labelNames: ['value'], labels: ({ args: [v] }) => ({ value: v as string }) })
+  @Counted({
+    name: 'app_flood_total',
+    help: 'x',
+    labelNames: ['value'],
+    labels: ({ args: [v] }) => ({ value: v as string }),
+  })
   counted(_v: string): void {}
-  @Timed({ name: 'app_flood_seconds', help: 'x', labelNames: ['value'], labels: ({ args: [v] }) => ({ value: v as string }) })
+  @Timed({
+    name: 'app_flood_seconds',
+    help: 'x',
+    labelNames: ['value'],
+    labels: ({ args: [v] }) => ({ value: v as string }),
+  })
   timed(_v: string): void {}
-  @InProgress({ name: 'app_flood_in_flight', help: 'x', labelNames: ['value'], labels: (v: string) => ({ value: v }) })
+  @InProgress({
+    name: 'app_flood_in_flight',
+    help: 'x',
+    labelNames: ['value'],
+    labels: (v: string) => ({ value: v }),
+  })
   async inFlight(_v: string): Promise<void> {}
-  @CountErrors({ type: (e) => (e as { value: string }).value, severity: (e) => (e as { value: string }).value })
+  @CountErrors({
+    type: (e) => (e as { value: string }).value,
+    severity: (e) => (e as { value: string }).value,
+  })
   errors(v: string): void {
     throw failure(v);
   }
@@ -128,14 +146,18 @@ class FloodController {
 }
 
 @Module({
-  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, http: false, cardinality: { maxSeries: MAX_SERIES } })],
+  imports: [
+    VezaMetricsModule.forRoot({ defaultMetrics: false, http: false, cardinality: { maxSeries: MAX_SERIES } }),
+  ],
   controllers: [FloodController],
   providers: [Flooded],
 })
 class FloodModule {}
 
 async function overHttp(): Promise<number> {
-  const app = await NestFactory.create<NestFastifyApplication>(FloodModule, new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(FloodModule, new FastifyAdapter(), {
+    logger: false,
+  });
   app.useBodyParser('application/json', { bodyLimit: 2 * MB });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');

@@ -47,7 +47,10 @@ class HostileController {
 @Module({ controllers: [HostileController] })
 class BareModule {}
 
-@Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code' })], controllers: [HostileController] })
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code' })],
+  controllers: [HostileController],
+})
 class InstrumentedModule {}
 
 const gc = (): void => {
@@ -122,7 +125,10 @@ function closeGate(): void {
   state.gate = new Promise((resolve) => (state.release = resolve));
 }
 
-async function start(adapter: 'express' | 'fastify', module: unknown): Promise<{ app: INestApplication; port: number }> {
+async function start(
+  adapter: 'express' | 'fastify',
+  module: unknown,
+): Promise<{ app: INestApplication; port: number }> {
   const options = { logger: false as const, forceCloseConnections: true };
   const app =
     adapter === 'express'
@@ -160,7 +166,9 @@ function counted(text: string): number {
 }
 
 async function main(): Promise<void> {
-  console.log(`HTTP memory under ${CONNECTIONS} connections of 1 slow + ${PIPELINED} pipelined requests, then reset`);
+  console.log(
+    `HTTP memory under ${CONNECTIONS} connections of 1 slow + ${PIPELINED} pipelined requests, then reset`,
+  );
   for (const adapter of ['express', 'fastify'] as const) {
     const bare = await measure(adapter, BareModule);
     await bare.app.close();
@@ -179,7 +187,9 @@ async function main(): Promise<void> {
       `- after every socket closed: ${retainedMiB.toFixed(2)} MiB retained (bare app: ${(bare.retainedB / 2 ** 20).toFixed(2)} MiB; ` +
         `limit ${RETAINED_LIMIT_MIB} MiB): ${retainedMiB <= RETAINED_LIMIT_MIB ? 'met' : 'not met'}`,
     );
-    console.log(`- requests recorded: ${recorded} of ${expected} handed to the app: ${recorded === expected ? 'met' : 'not met'}`);
+    console.log(
+      `- requests recorded: ${recorded} of ${expected} handed to the app: ${recorded === expected ? 'met' : 'not met'}`,
+    );
   }
 }
 

@@ -24,7 +24,12 @@ const SLACK = 4 * MiB;
 @Injectable()
 class BigExposition {
   constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({ name: 'app_big', help: 'Many long series', labelNames: ['key'], registers: [metrics.registry as Registry] });
+    const gauge = new Gauge({
+      name: 'app_big',
+      help: 'Many long series',
+      labelNames: ['key'],
+      registers: [metrics.registry as Registry],
+    });
     const padding = 'x'.repeat(180);
     for (let i = 0; i < 40_000; i++) gauge.set({ key: `${padding}${i}` }, i);
   }
@@ -59,7 +64,10 @@ async function run(adapter: 'express' | 'fastify'): Promise<void> {
   const readers: SlowScrape[] = [];
   const statuses: Record<number, number> = {};
   for (let i = 0; i < READERS; i++) {
-    const reader = slowScrape(url, '/metrics', { reading: 'paused', localAddress: `127.0.${1 + (i >> 8)}.${2 + (i & 255)}` });
+    const reader = slowScrape(url, '/metrics', {
+      reading: 'paused',
+      localAddress: `127.0.${1 + (i >> 8)}.${2 + (i & 255)}`,
+    });
     readers.push(reader);
     const status = await reader.status.catch(() => 0);
     statuses[status] = (statuses[status] ?? 0) + 1;
@@ -68,7 +76,9 @@ async function run(adapter: 'express' | 'fastify'): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 11_000));
   const after = (await offHeap()) - before;
   readers.forEach((r) => r.destroy());
-  console.log(`\n## ${READERS} scrapers that stop reading (${adapter}, ${(size / MiB).toFixed(1)} MiB of exposition, default limits)`);
+  console.log(
+    `\n## ${READERS} scrapers that stop reading (${adapter}, ${(size / MiB).toFixed(1)} MiB of exposition, default limits)`,
+  );
   console.log(
     `- answers: ${Object.entries(statuses)
       .map(([s, n]) => `${s} ×${n}`)

@@ -12,7 +12,13 @@
  */
 import { Controller, Module } from '@nestjs/common';
 import { ModulesContainer, NestFactory } from '@nestjs/core';
-import { EventPattern, MessagePattern, Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import {
+  EventPattern,
+  MessagePattern,
+  Payload,
+  Transport,
+  type MicroserviceOptions,
+} from '@nestjs/microservices';
 import { lastValueFrom, of, type Observable } from 'rxjs';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
 
@@ -38,8 +44,13 @@ class TracksController {
 
 type Handler = (data: unknown, ctx: unknown) => Promise<unknown>;
 
-async function handlers(rpc: boolean): Promise<{ close(): Promise<void>; get(pattern: string): Handler; registry: VezaMetricsRegistry }> {
-  @Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, rpc })], controllers: [TracksController] })
+async function handlers(
+  rpc: boolean,
+): Promise<{ close(): Promise<void>; get(pattern: string): Handler; registry: VezaMetricsRegistry }> {
+  @Module({
+    imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, rpc })],
+    controllers: [TracksController],
+  })
   class BenchModule {}
   const app = await NestFactory.createMicroservice<MicroserviceOptions>(BenchModule, {
     transport: Transport.TCP,
@@ -107,7 +118,9 @@ async function main(): Promise<void> {
     .filter((l) => l.startsWith('veza_rpc_server_requests_total{'))
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
   const expected = 3 * (ROUNDS + 1) * MESSAGES;
-  console.log(`messages counted by the recorder: ${counted} of ${expected} (${counted === expected ? 'exact' : 'NOT exact'})`);
+  console.log(
+    `messages counted by the recorder: ${counted} of ${expected} (${counted === expected ? 'exact' : 'NOT exact'})`,
+  );
   console.log(`CPU added per message: ${met ? 'met' : 'not met'}`);
   await bare.close();
   await recorded.close();

@@ -38,7 +38,10 @@ class TracksController {
   }
 }
 
-@Module({ imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } })], controllers: [TracksController] })
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } })],
+  controllers: [TracksController],
+})
 class BenchModule {}
 
 /** The longest the event loop went without running a 1 ms timer, while `work` ran. */
@@ -71,7 +74,13 @@ const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const random = (): string => Math.random().toString(36).slice(2);
 
-function send(agent: Agent, port: number, method: string, path: string, headers: Record<string, string>): Promise<void> {
+function send(
+  agent: Agent,
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<void> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
       res.resume();
@@ -119,14 +128,21 @@ async function cardinality(): Promise<void> {
     return { method: 'GET', path: `/tracks/${token}`, headers: {} };
   });
   const methods = METHODS.filter((m) => m !== 'CONNECT');
-  await drive(port, methods.length * 10, (i) => ({ method: methods[i % methods.length], path: `/tracks/${i}`, headers: {} }));
+  await drive(port, methods.length * 10, (i) => ({
+    method: methods[i % methods.length],
+    path: `/tracks/${i}`,
+    headers: {},
+  }));
   const elapsed = (performance.now() - started) / 1000;
   gc();
   const after = heapMiB();
   const text = await app.get(VezaMetricsRegistry).render();
   const series = new Map<string, number>();
   for (const line of text.split('\n')) {
-    if (line.startsWith('veza_http_requests_total') || line.startsWith('veza_http_request_duration_seconds_count')) {
+    if (
+      line.startsWith('veza_http_requests_total') ||
+      line.startsWith('veza_http_request_duration_seconds_count')
+    ) {
       const name = line.slice(0, line.indexOf('{'));
       series.set(name, (series.get(name) ?? 0) + 1);
     }
@@ -136,8 +152,12 @@ async function cardinality(): Promise<void> {
     `\n## Cardinality under hostile traffic (Express, ${(REQUESTS * 2 + methods.length * 10).toLocaleString('en')} requests in ${elapsed.toFixed(1)} s)`,
   );
   console.log(`- series: ${[...series].map(([n, c]) => `${n} ${c}`).join(', ')}`);
-  console.log(`- raw paths, queries, ids or headers found in the exposition: ${leaked} of ${secrets.size} sampled`);
-  console.log(`- heap growth after GC: ${(after - before).toFixed(2)} MiB (${before.toFixed(1)} → ${after.toFixed(1)} MiB)`);
+  console.log(
+    `- raw paths, queries, ids or headers found in the exposition: ${leaked} of ${secrets.size} sampled`,
+  );
+  console.log(
+    `- heap growth after GC: ${(after - before).toFixed(2)} MiB (${before.toFixed(1)} → ${after.toFixed(1)} MiB)`,
+  );
   await app.close();
 }
 
@@ -145,9 +165,13 @@ async function cardinality(): Promise<void> {
 function curlScrapes(url: string, times: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const config = Array.from({ length: times }, () => `url = "${url}"\noutput = "/dev/null"\n`).join('');
-    const child = spawn('curl', ['--silent', '--show-error', '--fail', '--config', '-', '--write-out', '%{time_total}\\n'], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      'curl',
+      ['--silent', '--show-error', '--fail', '--config', '-', '--write-out', '%{time_total}\\n'],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.on('error', reject);
@@ -165,7 +189,8 @@ function fillCatalog(metrics: VezaMetricsRegistry): number {
   let totalSeries = 0;
   for (const row of VEZA_CATALOG) {
     if (row.labelNames.length === 0) continue;
-    const metric = metrics.get(row.name as never) as unknown as Counter<string> | Gauge<string> | Histogram<string>;
+    const metric = metrics.get(row.name as never) as unknown as
+      Counter<string> | Gauge<string> | Histogram<string>;
     for (let i = 0; i < cap + 100; i++) {
       const labels = Object.fromEntries(row.labelNames.map((l) => [l, `${l}-${i}`]));
       if (metric instanceof Histogram) metric.observe(labels, i / 1000);
@@ -205,8 +230,12 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
   console.log(
     `- scrape duration (curl's time_total): p50 ${percentile(durations, 50).toFixed(1)} ms, p99 ${percentile(durations, 99).toFixed(1)} ms, max ${durations.at(-1)?.toFixed(1)} ms`,
   );
-  console.log(`- worst event-loop delay in the app while the scrapes ran: ${ours.stallMs.toFixed(1)} ms (target: at most 50 ms)`);
-  console.log(`- client: ${process.env.BENCH_CLIENT ?? 'prom-client'} (BENCH_CLIENT), node ${process.version}`);
+  console.log(
+    `- worst event-loop delay in the app while the scrapes ran: ${ours.stallMs.toFixed(1)} ms (target: at most 50 ms)`,
+  );
+  console.log(
+    `- client: ${process.env.BENCH_CLIENT ?? 'prom-client'} (BENCH_CLIENT), node ${process.version}`,
+  );
   console.log(
     `- for scale, prom-client's registry.metrics() on the same registry, in process: p50 ${percentile(refDurations, 50).toFixed(1)} ms, worst event-loop delay ${reference.stallMs.toFixed(1)} ms`,
   );
@@ -215,7 +244,9 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify'): Promise<void> {
 
 /** Runs bench/scrape-load.js with `args` in a process of its own; `stop()` sends SIGTERM; resolves with its JSON output. */
 function loadProcess<T>(args: string[]): { result: Promise<T>; stop(): void } {
-  const child = spawn(process.execPath, [`${__dirname}/scrape-load.js`, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [`${__dirname}/scrape-load.js`, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const result = new Promise<T>((resolve, reject) => {
@@ -253,7 +284,9 @@ async function routeUnderScrapes(adapter: 'express' | 'fastify'): Promise<void> 
   fillCatalog(metrics);
   const size = (await metrics.renderBytes()).length;
   const routeLatencies = async (): Promise<number[]> =>
-    (await loadProcess<number[]>(['route', port, '/tracks/1', String(ROUTE_MS), '4']).result).sort((a, b) => a - b);
+    (await loadProcess<number[]>(['route', port, '/tracks/1', String(ROUTE_MS), '4']).result).sort(
+      (a, b) => a - b,
+    );
   const quiet = await routeLatencies();
   const scrapers = loadProcess<Record<string, number>>(['scrape', port, '/metrics', String(SCRAPERS)]);
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -24,7 +24,12 @@ const TMP = join(ROOT, '.tmp/api');
 const REFERENCE = join(ROOT, 'docs/api');
 const ENTRIES = [
   { config: 'etc/api-extractor.json', model: 'main', out: '.' },
-  { config: 'etc/api-extractor.testing.json', model: 'testing', out: 'testing', title: '@veza/nestjs-metrics/testing' },
+  {
+    config: 'etc/api-extractor.testing.json',
+    model: 'testing',
+    out: 'testing',
+    title: '@veza/nestjs-metrics/testing',
+  },
 ];
 
 const mode = process.argv[2] ?? 'check';
@@ -66,7 +71,9 @@ for (const entry of ENTRIES) {
         // "Updating etc/….api.md" in an update, "the report changed" in a check: said below.
         message.handled = true;
       } else if (message.logLevel === 'warning' || message.logLevel === 'error') {
-        const where = message.sourceFilePath ? `${relative(ROOT, message.sourceFilePath)}:${message.sourceFileLine}: ` : '';
+        const where = message.sourceFilePath
+          ? `${relative(ROOT, message.sourceFilePath)}:${message.sourceFileLine}: `
+          : '';
         problems.push(`${entry.config}: ${where}(${message.messageId}) ${message.text}`);
         message.handled = true;
       } else {
@@ -75,7 +82,9 @@ for (const entry of ENTRIES) {
     },
   });
   if (mode === 'check' && result.apiReportChanged) {
-    problems.push(`${relative(ROOT, config.reportFilePath)} is stale: run \`npm run api:update\` and commit it`);
+    problems.push(
+      `${relative(ROOT, config.reportFilePath)} is stale: run \`npm run api:update\` and commit it`,
+    );
   }
   if (!result.succeeded && problems.length === 0) problems.push(`${entry.config}: API Extractor failed`);
 }
@@ -85,7 +94,14 @@ for (const entry of ENTRIES) {
   const out = join(generated, entry.out);
   const output = execFileSync(
     process.execPath,
-    [join(ROOT, 'node_modules/@microsoft/api-documenter/bin/api-documenter'), 'markdown', '-i', join(TMP, 'model', entry.model), '-o', out],
+    [
+      join(ROOT, 'node_modules/@microsoft/api-documenter/bin/api-documenter'),
+      'markdown',
+      '-i',
+      join(TMP, 'model', entry.model),
+      '-o',
+      out,
+    ],
     { cwd: ROOT, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } },
   );
   for (const line of output.split('\n')) {
@@ -108,11 +124,15 @@ if (mode === 'check') {
 }
 
 if (problems.length > 0) {
-  console.error(`\n${problems.length} problem(s) with the public API:\n${problems.map((p) => `- ${p}`).join('\n')}`);
+  console.error(
+    `\n${problems.length} problem(s) with the public API:\n${problems.map((p) => `- ${p}`).join('\n')}`,
+  );
   process.exit(1);
 }
 console.log(
-  mode === 'check' ? 'API reports and reference are up to date.' : `Wrote ${mode === 'update' ? 'etc/*.api.md and ' : ''}docs/api/.`,
+  mode === 'check'
+    ? 'API reports and reference are up to date.'
+    : `Wrote ${mode === 'update' ? 'etc/*.api.md and ' : ''}docs/api/.`,
 );
 
 /** Both entry points share the package's name: the second one's pages say which import they document. */
@@ -144,5 +164,8 @@ function differences(a, b) {
   const left = new Set(files(a));
   const right = new Set(files(b));
   const all = [...new Set([...left, ...right])].sort();
-  return all.filter((f) => !left.has(f) || !right.has(f) || readFileSync(join(a, f), 'utf8') !== readFileSync(join(b, f), 'utf8'));
+  return all.filter(
+    (f) =>
+      !left.has(f) || !right.has(f) || readFileSync(join(a, f), 'utf8') !== readFileSync(join(b, f), 'utf8'),
+  );
 }

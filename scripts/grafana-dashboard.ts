@@ -53,7 +53,10 @@ function quantile(q: number, histogram: string, by: string[] = []): string {
 }
 
 function quantiles(histogram: string, qs: number[], by: string[] = [], legendPrefix = ''): QuerySpec[] {
-  return qs.map((q) => ({ expr: quantile(q, histogram, by), legend: `${legendPrefix}p${Math.round(q * 100)}` }));
+  return qs.map((q) => ({
+    expr: quantile(q, histogram, by),
+    legend: `${legendPrefix}p${Math.round(q * 100)}`,
+  }));
 }
 
 const thresholds = (...steps: [string, number | null][]): Record<string, unknown> => ({
@@ -99,7 +102,8 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'p95 latency',
-        description: 'The 95th percentile of veza_http_request_duration_seconds over all endpoints (SLO: 500 ms per endpoint).',
+        description:
+          'The 95th percentile of veza_http_request_duration_seconds over all endpoints (SLO: 500 ms per endpoint).',
         type: 'stat',
         unit: 's',
         w: 6,
@@ -124,11 +128,17 @@ const ROWS: RowSpec[] = [
         description: 'Requests per second by method and route template (veza_http_requests_total).',
         type: 'timeseries',
         unit: 'reqps',
-        queries: [{ expr: `sum by (method, endpoint) (${rate('veza_http_requests_total')})`, legend: '{{method}} {{endpoint}}' }],
+        queries: [
+          {
+            expr: `sum by (method, endpoint) (${rate('veza_http_requests_total')})`,
+            legend: '{{method}} {{endpoint}}',
+          },
+        ],
       },
       {
         title: 'Errors by status class',
-        description: '4xx and 5xx responses per second, by status class (status codes are folded into classes).',
+        description:
+          '4xx and 5xx responses per second, by status class (status codes are folded into classes).',
         type: 'timeseries',
         unit: 'reqps',
         queries: [
@@ -140,7 +150,8 @@ const ROWS: RowSpec[] = [
       },
       {
         title: '5xx ratio by endpoint',
-        description: 'The share of each endpoint’s requests answered with a 5xx status (0 for endpoints without errors).',
+        description:
+          'The share of each endpoint’s requests answered with a 5xx status (0 for endpoints without errors).',
         type: 'timeseries',
         unit: 'percentunit',
         defaults: { min: 0, max: 1 },
@@ -156,19 +167,24 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Latency p50 / p95 / p99',
-        description: 'Quantiles of veza_http_request_duration_seconds over all endpoints (buckets 1 ms to 5 s).',
+        description:
+          'Quantiles of veza_http_request_duration_seconds over all endpoints (buckets 1 ms to 5 s).',
         type: 'timeseries',
         unit: 's',
         queries: quantiles('veza_http_request_duration_seconds', [0.5, 0.95, 0.99]),
       },
       {
         title: 'p95 latency by endpoint',
-        description: 'The 95th percentile per method and route template (alert: VezaLatencySLOBreached above 500 ms).',
+        description:
+          'The 95th percentile per method and route template (alert: VezaLatencySLOBreached above 500 ms).',
         type: 'timeseries',
         unit: 's',
         w: 24,
         queries: [
-          { expr: quantile(0.95, 'veza_http_request_duration_seconds', ['method', 'endpoint']), legend: '{{method}} {{endpoint}}' },
+          {
+            expr: quantile(0.95, 'veza_http_request_duration_seconds', ['method', 'endpoint']),
+            legend: '{{method}} {{endpoint}}',
+          },
         ],
       },
     ],
@@ -182,7 +198,9 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 'ops',
         w: 8,
-        queries: [{ expr: `sum by (success) (${rate('veza_auth_login_attempts_total')})`, legend: '{{success}}' }],
+        queries: [
+          { expr: `sum by (success) (${rate('veza_auth_login_attempts_total')})`, legend: '{{success}}' },
+        ],
       },
       {
         title: 'Login failure ratio',
@@ -212,11 +230,17 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Rate limit hits',
-        description: 'Requests refused by a rate limit, by endpoint and limit type (veza_rate_limit_hits_total).',
+        description:
+          'Requests refused by a rate limit, by endpoint and limit type (veza_rate_limit_hits_total).',
         type: 'timeseries',
         unit: 'ops',
         w: 24,
-        queries: [{ expr: `sum by (endpoint, limit_type) (${rate('veza_rate_limit_hits_total')})`, legend: '{{endpoint}} {{limit_type}}' }],
+        queries: [
+          {
+            expr: `sum by (endpoint, limit_type) (${rate('veza_rate_limit_hits_total')})`,
+            legend: '{{endpoint}} {{limit_type}}',
+          },
+        ],
       },
     ],
   },
@@ -229,7 +253,10 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 's',
         queries: [
-          { expr: quantile(0.95, 'veza_database_query_duration_seconds', ['operation', 'table']), legend: '{{operation}} {{table}}' },
+          {
+            expr: quantile(0.95, 'veza_database_query_duration_seconds', ['operation', 'table']),
+            legend: '{{operation}} {{table}}',
+          },
         ],
       },
       {
@@ -237,7 +264,12 @@ const ROWS: RowSpec[] = [
         description: 'The observation count of veza_database_query_duration_seconds.',
         type: 'timeseries',
         unit: 'ops',
-        queries: [{ expr: `sum by (operation) (${rate('veza_database_query_duration_seconds_count')})`, legend: '{{operation}}' }],
+        queries: [
+          {
+            expr: `sum by (operation) (${rate('veza_database_query_duration_seconds_count')})`,
+            legend: '{{operation}}',
+          },
+        ],
       },
       {
         title: 'Query errors',
@@ -245,7 +277,10 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 'ops',
         queries: [
-          { expr: `sum by (operation, error_type) (${rate('veza_database_query_errors_total')})`, legend: '{{operation}} {{error_type}}' },
+          {
+            expr: `sum by (operation, error_type) (${rate('veza_database_query_errors_total')})`,
+            legend: '{{operation}} {{error_type}}',
+          },
         ],
       },
       {
@@ -253,7 +288,9 @@ const ROWS: RowSpec[] = [
         description: 'veza_database_connections_active, per instance.',
         type: 'timeseries',
         unit: 'short',
-        queries: [{ expr: `sum by (instance) (veza_database_connections_active${sel()})`, legend: '{{instance}}' }],
+        queries: [
+          { expr: `sum by (instance) (veza_database_connections_active${sel()})`, legend: '{{instance}}' },
+        ],
       },
     ],
   },
@@ -265,18 +302,25 @@ const ROWS: RowSpec[] = [
         description: 'veza_file_uploads_total by file type and status.',
         type: 'timeseries',
         unit: 'ops',
-        queries: [{ expr: `sum by (type, status) (${rate('veza_file_uploads_total')})`, legend: '{{type}} {{status}}' }],
+        queries: [
+          {
+            expr: `sum by (type, status) (${rate('veza_file_uploads_total')})`,
+            legend: '{{type}} {{status}}',
+          },
+        ],
       },
       {
         title: 'Upload failures by reason',
-        description: 'veza_uploads_failed_total by reason (validation, quota, ClamAV, …). Alert: VezaUploadFailures above 20%.',
+        description:
+          'veza_uploads_failed_total by reason (validation, quota, ClamAV, …). Alert: VezaUploadFailures above 20%.',
         type: 'timeseries',
         unit: 'ops',
         queries: [{ expr: `sum by (reason) (${rate('veza_uploads_failed_total')})`, legend: '{{reason}}' }],
       },
       {
         title: 'Upload size p50 / p95 and average',
-        description: 'Quantiles of veza_file_upload_size_bytes (buckets 1 KiB to 16 MiB), and the mean (sum / count).',
+        description:
+          'Quantiles of veza_file_upload_size_bytes (buckets 1 KiB to 16 MiB), and the mean (sum / count).',
         type: 'timeseries',
         unit: 'bytes',
         queries: [
@@ -311,7 +355,12 @@ const ROWS: RowSpec[] = [
         description: 'veza_websocket_messages_total by message type and status.',
         type: 'timeseries',
         unit: 'ops',
-        queries: [{ expr: `sum by (type, status) (${rate('veza_websocket_messages_total')})`, legend: '{{type}} {{status}}' }],
+        queries: [
+          {
+            expr: `sum by (type, status) (${rate('veza_websocket_messages_total')})`,
+            legend: '{{type}} {{status}}',
+          },
+        ],
       },
     ],
   },
@@ -324,7 +373,12 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 'ops',
         w: 16,
-        queries: [{ expr: `sum by (type, severity) (${rate('veza_errors_total')})`, legend: '{{type}} ({{severity}})' }],
+        queries: [
+          {
+            expr: `sum by (type, severity) (${rate('veza_errors_total')})`,
+            legend: '{{type}} ({{severity}})',
+          },
+        ],
       },
       {
         title: 'Errors in the time range by severity',
@@ -333,7 +387,12 @@ const ROWS: RowSpec[] = [
         unit: 'short',
         w: 8,
         defaults: { decimals: 0 },
-        queries: [{ expr: `sum by (severity) (increase(veza_errors_total${sel()}[$__range]))`, legend: '{{severity}}' }],
+        queries: [
+          {
+            expr: `sum by (severity) (increase(veza_errors_total${sel()}[$__range]))`,
+            legend: '{{severity}}',
+          },
+        ],
       },
     ],
   },
@@ -375,13 +434,20 @@ const ROWS: RowSpec[] = [
         defaults: { decimals: 0 },
         queries: [
           { expr: `sum(increase(veza_tracks_uploaded_total${sel()}[$__range]))`, legend: 'tracks uploaded' },
-          { expr: `sum(increase(veza_users_registered_total${sel()}[$__range]))`, legend: 'users registered' },
-          { expr: `sum(increase(veza_playlists_created_total${sel()}[$__range]))`, legend: 'playlists created' },
+          {
+            expr: `sum(increase(veza_users_registered_total${sel()}[$__range]))`,
+            legend: 'users registered',
+          },
+          {
+            expr: `sum(increase(veza_playlists_created_total${sel()}[$__range]))`,
+            legend: 'playlists created',
+          },
         ],
       },
       {
         title: 'Per minute',
-        description: 'veza_tracks_uploaded_total, veza_users_registered_total and veza_playlists_created_total, per minute.',
+        description:
+          'veza_tracks_uploaded_total, veza_users_registered_total and veza_playlists_created_total, per minute.',
         type: 'timeseries',
         unit: 'opm',
         queries: [
@@ -400,11 +466,14 @@ const ROWS: RowSpec[] = [
         description: 'veza_commerce_orders_total by status, per minute.',
         type: 'timeseries',
         unit: 'opm',
-        queries: [{ expr: `sum by (status) (${rate('veza_commerce_orders_total')}) * 60`, legend: '{{status}}' }],
+        queries: [
+          { expr: `sum by (status) (${rate('veza_commerce_orders_total')}) * 60`, legend: '{{status}}' },
+        ],
       },
       {
         title: 'Checkout duration p50 / p95 / p99',
-        description: 'Quantiles of veza_commerce_checkout_duration_seconds (cart to order; buckets 0.1 s to 5 s).',
+        description:
+          'Quantiles of veza_commerce_checkout_duration_seconds (cart to order; buckets 0.1 s to 5 s).',
         type: 'timeseries',
         unit: 's',
         queries: quantiles('veza_commerce_checkout_duration_seconds', [0.5, 0.95, 0.99]),
@@ -424,7 +493,10 @@ const ROWS: RowSpec[] = [
           { expr: `sum(${rate('veza_transfer_retry_total')}) * 60`, legend: 'retries' },
           { expr: `sum(${rate('veza_transfer_retry_success_total')}) * 60`, legend: 'succeeded' },
           { expr: `sum(${rate('veza_transfer_retry_failures_total')}) * 60`, legend: 'failed' },
-          { expr: `sum(${rate('veza_transfer_retry_permanent_failures_total')}) * 60`, legend: 'failed permanently' },
+          {
+            expr: `sum(${rate('veza_transfer_retry_permanent_failures_total')}) * 60`,
+            legend: 'failed permanently',
+          },
         ],
       },
       {
@@ -443,12 +515,18 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Permanent failures in the time range',
-        description: 'Transfers that exhausted their retries in the selected time range (alert: VezaTransferPermanentlyFailed).',
+        description:
+          'Transfers that exhausted their retries in the selected time range (alert: VezaTransferPermanentlyFailed).',
         type: 'stat',
         unit: 'short',
         w: 6,
         defaults: { decimals: 0, ...thresholds(['green', null], ['red', 1]) },
-        queries: [{ expr: `sum(increase(veza_transfer_retry_permanent_failures_total${sel()}[$__range]))`, legend: 'permanent failures' }],
+        queries: [
+          {
+            expr: `sum(increase(veza_transfer_retry_permanent_failures_total${sel()}[$__range]))`,
+            legend: 'permanent failures',
+          },
+        ],
       },
     ],
   },
@@ -464,7 +542,10 @@ const ROWS: RowSpec[] = [
         w: 24,
         queries: [
           { expr: `sum(veza_live_streams_active${sel()})`, legend: 'streams' },
-          { expr: `sum(veza_live_stream_viewers_total${sel()} or veza_live_stream_viewers${sel()})`, legend: 'viewers' },
+          {
+            expr: `sum(veza_live_stream_viewers_total${sel()} or veza_live_stream_viewers${sel()})`,
+            legend: 'viewers',
+          },
         ],
       },
     ],
@@ -505,7 +586,11 @@ const ROWS: RowSpec[] = [
 const PANEL_HEIGHT = 8;
 const STAT_HEIGHT = 5;
 
-function panelJson(spec: PanelSpec, id: number, gridPos: { h: number; w: number; x: number; y: number }): Record<string, unknown> {
+function panelJson(
+  spec: PanelSpec,
+  id: number,
+  gridPos: { h: number; w: number; x: number; y: number },
+): Record<string, unknown> {
   const targets = spec.queries.map((q, i) => ({
     refId: String.fromCharCode(65 + i),
     datasource: DATASOURCE,
@@ -515,12 +600,26 @@ function panelJson(spec: PanelSpec, id: number, gridPos: { h: number; w: number;
     range: true,
     instant: false,
   }));
-  const common = { id, type: spec.type, title: spec.title, description: spec.description, datasource: DATASOURCE, gridPos, targets };
+  const common = {
+    id,
+    type: spec.type,
+    title: spec.title,
+    description: spec.description,
+    datasource: DATASOURCE,
+    gridPos,
+    targets,
+  };
   if (spec.type === 'stat') {
     return {
       ...common,
       fieldConfig: {
-        defaults: { unit: spec.unit, color: { mode: 'thresholds' }, mappings: [], ...thresholds(['green', null]), ...spec.defaults },
+        defaults: {
+          unit: spec.unit,
+          color: { mode: 'thresholds' },
+          mappings: [],
+          ...thresholds(['green', null]),
+          ...spec.defaults,
+        },
         overrides: [],
       },
       options: {
@@ -589,13 +688,21 @@ export function buildDashboard(): Record<string, unknown> {
   let id = 1;
   let y = 0;
   for (const row of ROWS) {
-    panels.push({ id: id++, type: 'row', title: row.title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+    panels.push({
+      id: id++,
+      type: 'row',
+      title: row.title,
+      collapsed: false,
+      gridPos: { h: 1, w: 24, x: 0, y },
+      panels: [],
+    });
     y += 1;
     let x = 0;
     let rowHeight = 0;
     for (const spec of row.panels) {
       const w = spec.w ?? 12;
-      const h = spec.type === 'stat' && row.panels.every((p) => p.type === 'stat') ? STAT_HEIGHT : PANEL_HEIGHT;
+      const h =
+        spec.type === 'stat' && row.panels.every((p) => p.type === 'stat') ? STAT_HEIGHT : PANEL_HEIGHT;
       if (x + w > 24) {
         y += rowHeight;
         x = 0;
@@ -688,7 +795,10 @@ async function main(): Promise<void> {
   // Loaded here, not at the top: prettier's CommonJS entry imports ESM, which jest (loading this file) cannot.
   const { format, resolveConfig } = await import('prettier');
   const config = (await resolveConfig(DASHBOARD_FILE)) ?? {};
-  writeFileSync(DASHBOARD_FILE, await format(JSON.stringify(buildDashboard(), null, 2), { ...config, filepath: DASHBOARD_FILE }));
+  writeFileSync(
+    DASHBOARD_FILE,
+    await format(JSON.stringify(buildDashboard(), null, 2), { ...config, filepath: DASHBOARD_FILE }),
+  );
   process.stdout.write(`wrote ${DASHBOARD_FILE}\n`);
 }
 

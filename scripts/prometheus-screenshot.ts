@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   const warmup = Number(process.env.WARMUP_SECONDS ?? 150);
   const stack = await startSampleStack({ trafficEveryMs: 1000 });
   try {
-    process.stdout.write(`sample app ${stack.appUrl}, Prometheus ${stack.prometheus.url}: driving traffic for ${warmup} s…\n`);
+    process.stdout.write(
+      `sample app ${stack.appUrl}, Prometheus ${stack.prometheus.url}: driving traffic for ${warmup} s…\n`,
+    );
     await sleep(warmup * 1000);
     if (stack.rounds() === 0) throw new Error('no traffic round succeeded');
     const url = `${stack.prometheus.url}/graph?g0.expr=${encodeURIComponent(EXPR)}&g0.tab=0&g0.stacked=0&g0.range_input=${Math.max(1, Math.floor(warmup / 60))}m`;

@@ -8,7 +8,11 @@ import { dirname, join } from 'node:path';
 export function repoRoot(from: string = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === '@veza/nestjs-metrics') return dir;
+    if (
+      existsSync(pkg) &&
+      (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === '@veza/nestjs-metrics'
+    )
+      return dir;
     if (dirname(dir) === dir) throw new Error(`no @veza/nestjs-metrics package.json above ${from}`);
   }
 }

@@ -15,7 +15,8 @@ async function main(): Promise<void> {
     adapter: process.env.SAMPLE_ADAPTER ?? 'express',
     trafficEveryMs: process.env.TRAFFIC === '0' ? 0 : 2000,
   });
-  const graph = (expr: string): string => `${stack.prometheus.url}/graph?g0.expr=${encodeURIComponent(expr)}&g0.tab=0&g0.range_input=15m`;
+  const graph = (expr: string): string =>
+    `${stack.prometheus.url}/graph?g0.expr=${encodeURIComponent(expr)}&g0.tab=0&g0.range_input=15m`;
   process.stdout.write(
     [
       '',

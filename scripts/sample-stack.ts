@@ -33,9 +33,13 @@ export interface SampleStack {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts the compiled sample app on 127.0.0.1:`port` and resolves once /metrics answers. */
-async function startSampleApp(port: number, adapter: string): Promise<{ child: ChildProcess; url: string; logs: () => string }> {
+async function startSampleApp(
+  port: number,
+  adapter: string,
+): Promise<{ child: ChildProcess; url: string; logs: () => string }> {
   const main = join(repoRoot(), 'sample-app', 'dist', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build && tsc -p sample-app/tsconfig.json" first`);
+  if (!existsSync(main))
+    throw new Error(`${main} is missing: run "npm run build && tsc -p sample-app/tsconfig.json" first`);
   let log = '';
   const child = spawn(process.execPath, [main], {
     cwd: repoRoot(),
@@ -104,7 +108,10 @@ export async function startSampleStack(options: SampleStackOptions = {}): Promis
           await trafficRound(app.url, { chat });
           rounds += 1;
         } catch (error) {
-          if (!stopping) process.stderr.write(`traffic round failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          if (!stopping)
+            process.stderr.write(
+              `traffic round failed: ${error instanceof Error ? error.message : String(error)}\n`,
+            );
         }
         for (let waited = 0; waited < every && !stopping; waited += 100) await sleep(100);
       }

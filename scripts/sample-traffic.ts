@@ -32,7 +32,11 @@ export function uniqueEmail(prefix = 'listener'): string {
 }
 
 /** A JSON upload body of `bytes` bytes of content. */
-export function uploadBody(bytes: number, mimeType = 'audio/mpeg', fill = 0x61): { filename: string; mimeType: string; content: string } {
+export function uploadBody(
+  bytes: number,
+  mimeType = 'audio/mpeg',
+  fill = 0x61,
+): { filename: string; mimeType: string; content: string } {
   return { filename: `file-${bytes}`, mimeType, content: Buffer.alloc(bytes, fill).toString('base64') };
 }
 
@@ -62,16 +66,26 @@ export class SampleClient {
   }
 
   /** Like `call`, but fails unless the status is `expected`. */
-  async expect(expected: number, method: string, path: string, body?: unknown, token?: string): Promise<Reply> {
+  async expect(
+    expected: number,
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<Reply> {
     const reply = await this.call(method, path, body, token);
     if (reply.status !== expected) {
-      throw new Error(`${method} ${path} answered ${reply.status}, expected ${expected}: ${JSON.stringify(reply.body)}`);
+      throw new Error(
+        `${method} ${path} answered ${reply.status}, expected ${expected}: ${JSON.stringify(reply.body)}`,
+      );
     }
     return reply;
   }
 
   /** Registers a new user and logs in (one successful login attempt). */
-  async signUp(prefix = 'listener'): Promise<{ email: string; password: string; token: string; userId: string }> {
+  async signUp(
+    prefix = 'listener',
+  ): Promise<{ email: string; password: string; token: string; userId: string }> {
     const email = uniqueEmail(prefix);
     const password = 'correct horse battery';
     await this.expect(201, 'POST', '/auth/register', { email, password, displayName: prefix });
@@ -86,7 +100,12 @@ export async function openChat(url: string, count: number): Promise<Socket[]> {
   const sockets: Socket[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, timeout: 5000 });
+      const socket = io(url, {
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        timeout: 5000,
+      });
       sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', () => resolve());
@@ -137,7 +156,13 @@ export async function trafficRound(url: string, options: TrafficOptions = {}): P
     failedUploads: 0,
     permanentTransferFailures: 0,
   };
-  const expect = async (status: number, method: string, path: string, body?: unknown, token?: string): Promise<Reply> => {
+  const expect = async (
+    status: number,
+    method: string,
+    path: string,
+    body?: unknown,
+    token?: string,
+  ): Promise<Reply> => {
     const reply = await client.expect(status, method, path, body, token);
     report.requests += 1;
     report.byStatus[status] = (report.byStatus[status] ?? 0) + 1;
@@ -149,7 +174,8 @@ export async function trafficRound(url: string, options: TrafficOptions = {}): P
   const password = 'correct horse battery';
   await expect(201, 'POST', '/auth/register', { email, password, displayName: 'Round' });
   await expect(409, 'POST', '/auth/register', { email, password, displayName: 'Again' });
-  const token = ((await expect(200, 'POST', '/auth/login', { email, password })).body as { token: string }).token;
+  const token = ((await expect(200, 'POST', '/auth/login', { email, password })).body as { token: string })
+    .token;
   report.loginSuccesses += 1;
   for (let i = 0; i < (options.failedLogins ?? 12); i++) {
     await expect(401, 'POST', '/auth/login', { email: uniqueEmail('nobody'), password: 'guess' });
@@ -185,8 +211,20 @@ export async function trafficRound(url: string, options: TrafficOptions = {}): P
 
   // Tracks, read through the cache: a miss, then a hit; an unknown one is a 404 (and a miss).
   const uploadId = (first.body as { id: string }).id;
-  const track = await expect(201, 'POST', '/tracks', { title: 'Round trip', artist: 'Veza', durationSeconds: 200, uploadId }, token);
-  const other = await expect(201, 'POST', '/tracks', { title: 'B-side', artist: 'Veza', durationSeconds: 150 }, token);
+  const track = await expect(
+    201,
+    'POST',
+    '/tracks',
+    { title: 'Round trip', artist: 'Veza', durationSeconds: 200, uploadId },
+    token,
+  );
+  const other = await expect(
+    201,
+    'POST',
+    '/tracks',
+    { title: 'B-side', artist: 'Veza', durationSeconds: 150 },
+    token,
+  );
   const trackIds = [(track.body as { id: string }).id, (other.body as { id: string }).id];
   for (const id of trackIds) {
     await expect(200, 'GET', `/tracks/${id}`);
@@ -208,16 +246,41 @@ export async function trafficRound(url: string, options: TrafficOptions = {}): P
   await expect(200, 'GET', '/commerce/orders', undefined, token);
 
   // Transfers: one paid on its first retry, one that fails permanently after three.
-  const flaky = await expect(201, 'POST', '/commerce/transfers', { sellerAccount: 'acct_flaky', amountCents: 500 }, token);
-  await expect(200, 'POST', `/commerce/transfers/${(flaky.body as { id: string }).id}/retry`, undefined, token);
-  const closed = await expect(201, 'POST', '/commerce/transfers', { sellerAccount: 'acct_closed', amountCents: 900 }, token);
+  const flaky = await expect(
+    201,
+    'POST',
+    '/commerce/transfers',
+    { sellerAccount: 'acct_flaky', amountCents: 500 },
+    token,
+  );
+  await expect(
+    200,
+    'POST',
+    `/commerce/transfers/${(flaky.body as { id: string }).id}/retry`,
+    undefined,
+    token,
+  );
+  const closed = await expect(
+    201,
+    'POST',
+    '/commerce/transfers',
+    { sellerAccount: 'acct_closed', amountCents: 900 },
+    token,
+  );
   for (let i = 0; i < 3; i++)
-    await expect(200, 'POST', `/commerce/transfers/${(closed.body as { id: string }).id}/retry`, undefined, token);
+    await expect(
+      200,
+      'POST',
+      `/commerce/transfers/${(closed.body as { id: string }).id}/retry`,
+      undefined,
+      token,
+    );
   report.permanentTransferFailures += 1;
 
   // Live: a stream and its viewers.
   const stream = await expect(201, 'POST', '/live/streams', { title: 'Round live' }, token);
-  for (let i = 0; i < 3; i++) await expect(200, 'POST', `/live/streams/${(stream.body as { id: string }).id}/viewers`);
+  for (let i = 0; i < 3; i++)
+    await expect(200, 'POST', `/live/streams/${(stream.body as { id: string }).id}/viewers`);
   await expect(200, 'GET', '/live/streams');
 
   // Chat.

@@ -34,17 +34,30 @@ export type {
 export type { ExpositionFormat } from './exposition/render-exposition';
 export { VezaMetricsService } from './veza-metrics.service';
 export type { HealthCheckStatus } from './veza-metrics.service';
-export { UNMATCHED_ENDPOINT, OTHER_METHOD, CLIENT_CLOSED_STATUS, PREFLIGHT_ENDPOINT } from './http/http-metrics.recorder';
+export {
+  UNMATCHED_ENDPOINT,
+  OTHER_METHOD,
+  CLIENT_CLOSED_STATUS,
+  PREFLIGHT_ENDPOINT,
+} from './http/http-metrics.recorder';
 export { NoMetrics } from './http/no-metrics.decorator';
 export { VezaMetricsInterceptor } from './http/veza-metrics.interceptor';
 export { OTHER_ERROR_TYPE, NO_EXCEPTION_ERROR_TYPE } from './http/error-labels';
 export { DEFAULT_LIMIT_TYPE } from './http/rate-limit';
 export { GraphqlMetric } from './graphql/graphql-families';
-export { ANONYMOUS_OPERATION, OTHER_OPERATION_NAME, UNKNOWN_OPERATION_TYPE } from './graphql/operation-series';
+export {
+  ANONYMOUS_OPERATION,
+  OTHER_OPERATION_NAME,
+  UNKNOWN_OPERATION_TYPE,
+} from './graphql/operation-series';
 export type { GraphqlOutcome } from './graphql/operation-series';
 export type { GraphqlMetricsOptions } from './graphql/graphql-options';
 export { MetricsServer } from './endpoint/metrics-server';
-export type { MetricsAuthOptions, MetricsServerOptions, ScrapeOptions } from './options/veza-metrics-options.interface';
+export type {
+  MetricsAuthOptions,
+  MetricsServerOptions,
+  ScrapeOptions,
+} from './options/veza-metrics-options.interface';
 export {
   CountLogin,
   TrackSession,

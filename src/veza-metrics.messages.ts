@@ -38,7 +38,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return describeObject(value);
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return `symbol ${truncate(value.description ?? '')}`;
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return `${typeof value} ${String(value)}`;
   return 'undefined';
 }
 
@@ -48,8 +49,12 @@ function describeObject(value: object): string {
   try {
     const prototype: unknown = Object.getPrototypeOf(value);
     if (prototype === null || Object.getPrototypeOf(prototype) === null) return `an object (${json})`;
-    const name = (Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as { name?: unknown } | undefined)?.name;
-    return typeof name === 'string' && name !== '' ? `an instance of ${name} (${json})` : `an instance of an anonymous class (${json})`;
+    const name = (
+      Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as { name?: unknown } | undefined
+    )?.name;
+    return typeof name === 'string' && name !== ''
+      ? `an instance of ${name} (${json})`
+      : `an instance of an anonymous class (${json})`;
   } catch {
     return `an object (${json})`;
   }
@@ -111,7 +116,12 @@ export const unknownClusterOption = (key: string, known: readonly string[]): str
 export const clusterNotPrimary = (): string =>
   `${CLUSTER_ERROR_PREFIX} ClusterMetricsAggregator aggregates the workers' metrics and runs in the cluster's primary process; in a worker, VezaMetricsModule answers the primary by itself (option "cluster").`;
 
-export const clusterWorkerTimedOut = (workerId: number, slot: number, pid: number | undefined, timeoutMs: number): string =>
+export const clusterWorkerTimedOut = (
+  workerId: number,
+  slot: number,
+  pid: number | undefined,
+  timeoutMs: number,
+): string =>
   `Cluster worker ${workerId} (slot ${slot}, pid ${pid ?? '?'}) did not send its metrics within ${timeoutMs} ms; its last answer is used. Counted in veza_metrics_cluster_worker_timeouts_total and shown as veza_metrics_cluster_worker_up{worker="${slot}"} 0, not logged again.`;
 
 export const clusterWorkerFailed = (workerId: number, error: string): string =>
@@ -122,7 +132,10 @@ export const clusterRetiredDropped = (workerId: number, dropped: number, max: nu
 
 /** A message of the module's endpoint options (`metricsServer`, `auth`, `scrape`), said of `serveClusterMetrics`' options of the same shape. */
 export const asClusterOptionMessage = (message: string): string =>
-  message.replace(OPTION_ERROR_PREFIX, CLUSTER_ERROR_PREFIX).replace('"metricsServer.', '"').replace('"metricsServer"', '"port"');
+  message
+    .replace(OPTION_ERROR_PREFIX, CLUSTER_ERROR_PREFIX)
+    .replace('"metricsServer.', '"')
+    .replace('"metricsServer"', '"port"');
 
 // Testing helpers (@veza/nestjs-metrics/testing).
 
@@ -132,7 +145,12 @@ export const testingNoMetricsModule = (helper: string): string =>
 export const testingUnknownMetric = (helper: string, name: string): string =>
   `${helper}: no metric named "${name}" is registered in the application's registry (nor in prom-client's global registry).`;
 
-export const testingUnknownLabel = (helper: string, name: string, label: string, known: readonly string[]): string =>
+export const testingUnknownLabel = (
+  helper: string,
+  name: string,
+  label: string,
+  known: readonly string[],
+): string =>
   `${helper}: metric "${name}" has no label "${label}"; its labels are ${known.length > 0 ? known.join(', ') : '(none)'}.`;
 
 export const testingInvalidSelector = (helper: string, name: string, type: string, problem: string): string =>
@@ -157,19 +175,38 @@ export const standardDecoratorsUnsupported = (decorator: string): string =>
 export const decoratorAppliedTwice = (decorator: string, place: string): string =>
   `${on(decorator, place)}: the method already has this decorator, so each call would be recorded twice; remove one of them.`;
 
-export const invalidDecoratorOption = (decorator: string, place: string, option: string, expected: string, got: unknown): string =>
-  `${on(decorator, place)}: "${option}" must be ${expected}, got ${describe(got)}.`;
+export const invalidDecoratorOption = (
+  decorator: string,
+  place: string,
+  option: string,
+  expected: string,
+  got: unknown,
+): string => `${on(decorator, place)}: "${option}" must be ${expected}, got ${describe(got)}.`;
 
-export const unknownDecoratorOption = (decorator: string, place: string, key: string, known: readonly string[]): string =>
-  `${on(decorator, place)}: unknown option "${key}"; expected one of ${known.join(', ')}.`;
+export const unknownDecoratorOption = (
+  decorator: string,
+  place: string,
+  key: string,
+  known: readonly string[],
+): string => `${on(decorator, place)}: unknown option "${key}"; expected one of ${known.join(', ')}.`;
 
 export const unknownCatalogMetric = (decorator: string, place: string, metric: string): string =>
   `${on(decorator, place)}: "${metric}" is not a Veza catalog metric; use a name from VezaMetric (e.g. VezaMetric.ActiveUsers).`;
 
-export const gaugeSourceNotAGauge = (decorator: string, place: string, metric: string, kind: string): string =>
+export const gaugeSourceNotAGauge = (
+  decorator: string,
+  place: string,
+  metric: string,
+  kind: string,
+): string =>
   `${on(decorator, place)}: "${metric}" is a ${kind}, and only a gauge can be read at scrape time; use the decorator that records it.`;
 
-export const wrongLabelNames = (decorator: string, place: string, given: readonly string[], expected: readonly string[]): string =>
+export const wrongLabelNames = (
+  decorator: string,
+  place: string,
+  given: readonly string[],
+  expected: readonly string[],
+): string =>
   `${on(decorator, place)}: labels {${given.join(', ')}} do not match the metric's label names {${expected.join(', ')}}; ` +
   `give a string value for each of them, and nothing else.`;
 
@@ -177,7 +214,11 @@ export const appMetricIsCatalogMetric = (decorator: string, place: string, name:
   `${on(decorator, place)}: "${name}" is a Veza catalog metric, which the module already registers; ` +
   `use its own decorator (see the README's table) or choose another name.`;
 
-export const appMetricLabelsRequired = (decorator: string, place: string, labelNames: readonly string[]): string =>
+export const appMetricLabelsRequired = (
+  decorator: string,
+  place: string,
+  labelNames: readonly string[],
+): string =>
   `${on(decorator, place)}: the metric has label names {${labelNames.join(', ')}} but no "labels"; ` +
   `give fixed values or a function of the call.`;
 
@@ -185,11 +226,22 @@ export const appMetricClash = (where: string, name: string, ours: string, theirs
   `${where}: metric "${name}" (${ours}) is already registered by other code as ${theirs}; ` +
   `rename one of them (the decorator creates its own metric).`;
 
-export const appMetricConflict = (name: string, firstWhere: string, first: string, secondWhere: string, second: string): string =>
+export const appMetricConflict = (
+  name: string,
+  firstWhere: string,
+  first: string,
+  secondWhere: string,
+  second: string,
+): string =>
   `Metric "${name}" is declared as ${first} by ${firstWhere} and as ${second} by ${secondWhere}; ` +
   `give both the same definition, or different names.`;
 
-export const gaugeSourceTwice = (metric: string, labels: Readonly<Record<string, string>>, first: string, second: string): string =>
+export const gaugeSourceTwice = (
+  metric: string,
+  labels: Readonly<Record<string, string>>,
+  first: string,
+  second: string,
+): string =>
   `@GaugeSource: "${metric}"${Object.keys(labels).length ? ` ${JSON.stringify(labels)}` : ''} is read from both "${first}" and "${second}"; ` +
   `keep one source per series.`;
 
@@ -220,7 +272,8 @@ export const lazyModuleNotMeasured = (error: unknown): string =>
 export const instanceNotExtensible = (places: readonly string[]): string =>
   `An instance with ${places.join(', ')} is frozen (not extensible), so its calls cannot be followed and are not recorded; do not freeze providers.`;
 
-export const labelNotString = (label: string, value: unknown): string => `label "${label}" must be a string, got ${describe(value)}`;
+export const labelNotString = (label: string, value: unknown): string =>
+  `label "${label}" must be a string, got ${describe(value)}`;
 
 export const labelsDoNotMatch = (given: readonly string[], expected: readonly string[]): string =>
   `labels {${given.join(', ')}} do not match the label names {${expected.join(', ')}}`;
@@ -242,7 +295,12 @@ export const ambiguousLabelSet = (metric: string, client = 'prom-client'): strin
   `A recording into "${metric}" has label values (${client === 'prom-client' ? 'holding "," and "name:"' : 'holding "|", or empty where another is missing'}) that ${client} would merge with another label set's series: it is folded into the __overflow__ series and counted in veza_metrics_series_overflow_total (logged once).`;
 
 // Default metrics: the client's event-loop monitor and GC observer.
-export const defaultMonitorsShared = (monitors: number, observers: number, version: string, client = 'prom-client'): string =>
+export const defaultMonitorsShared = (
+  monitors: number,
+  observers: number,
+  version: string,
+  client = 'prom-client',
+): string =>
   `${client} ${version} started ${monitors} event-loop monitor(s) and ${observers} GC observer(s) where 1 and 1 were expected (see src/compat/${client === 'prom-client' ? 'prom-client' : 'prometheus-io-client'}.ts): they cannot be stopped on close, so one set is shared by every application of this process instead.`;
 
 // The Prometheus client (src/compat/metrics-client.ts).

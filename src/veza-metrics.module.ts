@@ -24,7 +24,11 @@ import { exposureWarnings } from './options/exposure-warnings';
 import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
 import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
-import { VEZA_METRICS_OPTIONS, VEZA_METRICS_OPTIONS_TYPE, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
+import {
+  VEZA_METRICS_OPTIONS,
+  VEZA_METRICS_OPTIONS_TYPE,
+  VezaMetricsConfigurableModule,
+} from './veza-metrics.module-definition';
 import { VezaMetricsService } from './veza-metrics.service';
 import { MetricsPusher } from './push/metrics-pusher';
 import { ClusterWorkerMetrics } from './cluster/cluster-worker';
@@ -90,7 +94,10 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
   ],
   exports: [VezaMetricsRegistry, VezaMetricsService, MetricsServer, ...metricProviders.map((p) => p.provide)],
 })
-export class VezaMetricsModule extends VezaMetricsConfigurableModule implements NestModule, OnApplicationBootstrap {
+export class VezaMetricsModule
+  extends VezaMetricsConfigurableModule
+  implements NestModule, OnApplicationBootstrap
+{
   /** @internal Nest's injector builds the module. */
   constructor(
     private readonly adapterHost: HttpAdapterHost,
@@ -107,7 +114,12 @@ export class VezaMetricsModule extends VezaMetricsConfigurableModule implements 
   onApplicationBootstrap(): void {
     const logger = new Logger('VezaMetrics');
     const http = this.adapterHost?.httpAdapter !== undefined;
-    for (const warning of exposureWarnings(this.givenOptions, this.metrics.options, http, this.server.address()?.port)) {
+    for (const warning of exposureWarnings(
+      this.givenOptions,
+      this.metrics.options,
+      http,
+      this.server.address()?.port,
+    )) {
       logger.warn(warning);
     }
   }

@@ -39,14 +39,20 @@ export class VezaMetricsService {
   recordHttpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
     this.safely('recordHttpRequest', () => {
       const m = this.metrics;
-      m.get(VezaMetric.HttpRequestsTotal).inc({ method, endpoint, status: statusLabelOf(statusCode, m.options.statusLabel) });
+      m.get(VezaMetric.HttpRequestsTotal).inc({
+        method,
+        endpoint,
+        status: statusLabelOf(statusCode, m.options.statusLabel),
+      });
       m.get(VezaMetric.HttpRequestDuration).observe({ method, endpoint }, seconds);
     });
   }
 
   /** `RecordLoginAttempt`: `success="success"` or `success="failure"`. */
   recordLoginAttempt(success: boolean): void {
-    this.safely('recordLoginAttempt', () => this.metrics.get(VezaMetric.LoginAttempts).inc({ success: success ? 'success' : 'failure' }));
+    this.safely('recordLoginAttempt', () =>
+      this.metrics.get(VezaMetric.LoginAttempts).inc({ success: success ? 'success' : 'failure' }),
+    );
   }
 
   /** `UpdateActiveSessions`: sets `veza_auth_sessions_active`. */
@@ -56,17 +62,23 @@ export class VezaMetricsService {
 
   /** `RecordDatabaseQuery`: observes one query of `seconds` in `veza_database_query_duration_seconds`. */
   recordDatabaseQuery(operation: string, table: string, seconds: number): void {
-    this.safely('recordDatabaseQuery', () => this.metrics.get(VezaMetric.DatabaseQueryDuration).observe({ operation, table }, seconds));
+    this.safely('recordDatabaseQuery', () =>
+      this.metrics.get(VezaMetric.DatabaseQueryDuration).observe({ operation, table }, seconds),
+    );
   }
 
   /** `RecordDatabaseError`: counts one failed query. */
   recordDatabaseError(operation: string, errorType: string): void {
-    this.safely('recordDatabaseError', () => this.metrics.get(VezaMetric.DatabaseQueryErrors).inc({ operation, error_type: errorType }));
+    this.safely('recordDatabaseError', () =>
+      this.metrics.get(VezaMetric.DatabaseQueryErrors).inc({ operation, error_type: errorType }),
+    );
   }
 
   /** Sets `veza_database_connections_active` (the seed leaves it to the pool owner). */
   updateDatabaseConnections(count: number): void {
-    this.safely('updateDatabaseConnections', () => this.metrics.get(VezaMetric.DatabaseConnectionsActive).set(count));
+    this.safely('updateDatabaseConnections', () =>
+      this.metrics.get(VezaMetric.DatabaseConnectionsActive).set(count),
+    );
   }
 
   /** `RecordFileUpload`: counts the upload by type and status, and observes its size in bytes. */
@@ -79,7 +91,9 @@ export class VezaMetricsService {
 
   /** `RecordRateLimitHit`: one request refused by the limiter `limitType` on `endpoint`. */
   recordRateLimitHit(endpoint: string, limitType: string): void {
-    this.safely('recordRateLimitHit', () => this.metrics.get(VezaMetric.RateLimitHits).inc({ endpoint, limit_type: limitType }));
+    this.safely('recordRateLimitHit', () =>
+      this.metrics.get(VezaMetric.RateLimitHits).inc({ endpoint, limit_type: limitType }),
+    );
   }
 
   /** `UpdateActiveUsers`: sets `veza_active_users`. */
@@ -89,12 +103,16 @@ export class VezaMetricsService {
 
   /** `UpdateWebSocketConnections`: sets `veza_websocket_connections_active`. */
   updateWebSocketConnections(count: number): void {
-    this.safely('updateWebSocketConnections', () => this.metrics.get(VezaMetric.WebSocketConnectionsActive).set(count));
+    this.safely('updateWebSocketConnections', () =>
+      this.metrics.get(VezaMetric.WebSocketConnectionsActive).set(count),
+    );
   }
 
   /** `RecordWebSocketMessage`: one message of `messageType` handled with `status`. */
   recordWebSocketMessage(messageType: string, status: string): void {
-    this.safely('recordWebSocketMessage', () => this.metrics.get(VezaMetric.WebSocketMessages).inc({ type: messageType, status }));
+    this.safely('recordWebSocketMessage', () =>
+      this.metrics.get(VezaMetric.WebSocketMessages).inc({ type: messageType, status }),
+    );
   }
 
   /** `RecordError`: one error of `errorType` with `severity`. */
@@ -128,7 +146,9 @@ export class VezaMetricsService {
 
   /** Observes one checkout (cart to order) of `seconds`. */
   recordCheckoutDuration(seconds: number): void {
-    this.safely('recordCheckoutDuration', () => this.metrics.get(VezaMetric.CommerceCheckoutDuration).observe(seconds));
+    this.safely('recordCheckoutDuration', () =>
+      this.metrics.get(VezaMetric.CommerceCheckoutDuration).observe(seconds),
+    );
   }
 
   /** `RecordUserRegistered`. */
@@ -153,7 +173,9 @@ export class VezaMetricsService {
 
   /** `RecordTransferRetrySuccess`. */
   recordTransferRetrySuccess(): void {
-    this.safely('recordTransferRetrySuccess', () => this.metrics.get(VezaMetric.TransferRetrySuccesses).inc());
+    this.safely('recordTransferRetrySuccess', () =>
+      this.metrics.get(VezaMetric.TransferRetrySuccesses).inc(),
+    );
   }
 
   /** `RecordTransferRetryFailure`. */
@@ -163,7 +185,9 @@ export class VezaMetricsService {
 
   /** `RecordTransferRetryPermanent`: a transfer that exceeded its retries. */
   recordTransferRetryPermanent(): void {
-    this.safely('recordTransferRetryPermanent', () => this.metrics.get(VezaMetric.TransferRetryPermanentFailures).inc());
+    this.safely('recordTransferRetryPermanent', () =>
+      this.metrics.get(VezaMetric.TransferRetryPermanentFailures).inc(),
+    );
   }
 
   /** Sets `veza_live_streams_active`. */

@@ -48,7 +48,12 @@ function isEsmFile(filename) {
 
 module.exports = {
   getCacheKey(source, filename) {
-    return createHash('sha1').update('esm-to-cjs-v4\0').update(filename).update('\0').update(source).digest('hex');
+    return createHash('sha1')
+      .update('esm-to-cjs-v4\0')
+      .update(filename)
+      .update('\0')
+      .update(source)
+      .digest('hex');
   },
   process(source, filename) {
     if (!isEsmFile(filename)) {
@@ -66,7 +71,10 @@ module.exports = {
       // `const require = createRequire(import.meta.url)` is what CommonJS gives every file already,
       // and would redeclare the module's own `require`.
       .replace(/^\s*(?:const|let|var)\s+require\s*=\s*createRequire\(\s*import\.meta\.url\s*\);?\s*$/gm, '')
-      .replace(/\bimport\.meta\.resolve\(/g, '((s) => require("node:url").pathToFileURL(require.resolve(s)).href)(')
+      .replace(
+        /\bimport\.meta\.resolve\(/g,
+        '((s) => require("node:url").pathToFileURL(require.resolve(s)).href)(',
+      )
       .replace(/\bimport\.meta\.url\b/g, 'require("node:url").pathToFileURL(__filename).href')
       .replace(/\bimport\.meta\.dirname\b/g, '__dirname')
       .replace(/\bimport\.meta\.filename\b/g, '__filename');

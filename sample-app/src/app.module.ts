@@ -27,6 +27,11 @@ import { UploadsModule } from './uploads/uploads.module';
     HealthModule,
     RealtimeModule,
   ],
-  providers: [{ provide: APP_PIPE, useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }) }],
+  providers: [
+    {
+      provide: APP_PIPE,
+      useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+    },
+  ],
 })
 export class AppModule {}

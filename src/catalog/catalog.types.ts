@@ -1,4 +1,8 @@
-import type { CounterMetric as Counter, GaugeMetric as Gauge, HistogramMetric as Histogram } from '../compat/client-types';
+import type {
+  CounterMetric as Counter,
+  GaugeMetric as Gauge,
+  HistogramMetric as Histogram,
+} from '../compat/client-types';
 import type { VezaMetric, VezaMetricName } from './catalog';
 
 type M = typeof VezaMetric;
@@ -90,4 +94,8 @@ export type VezaMetricOf<N extends VezaMetricName> = VezaMetricTypes[N];
 
 /** The names of the catalog's histograms: the keys the `buckets` option accepts. */
 export type VezaHistogramName =
-  M['HttpRequestDuration'] | M['DatabaseQueryDuration'] | M['FileUploadSize'] | M['HealthCheckDuration'] | M['CommerceCheckoutDuration'];
+  | M['HttpRequestDuration']
+  | M['DatabaseQueryDuration']
+  | M['FileUploadSize']
+  | M['HealthCheckDuration']
+  | M['CommerceCheckoutDuration'];

@@ -25,7 +25,10 @@ const MERGE: Readonly<Record<string, Merge | undefined>> = {
  * whose `get()` gives the merged values, registered in a fresh registry.
  */
 export function aggregate(client: ClientClasses, parts: readonly (readonly MetricJson[])[]): MetricsRegistry {
-  const byName = new Map<string, { first: MetricJson; samples: Map<string, { sample: Sample; values: number[] }> }>();
+  const byName = new Map<
+    string,
+    { first: MetricJson; samples: Map<string, { sample: Sample; values: number[] }> }
+  >();
   for (const part of parts) {
     for (const metric of part) {
       let family = byName.get(metric.name);
@@ -47,7 +50,13 @@ export function aggregate(client: ClientClasses, parts: readonly (readonly Metri
       labels: sample.labels,
       ...(sample.metricName === undefined ? {} : { metricName: sample.metricName }),
     }));
-    const merged = { name: first.name, help: first.help, type: first.type, aggregator: first.aggregator, values };
+    const merged = {
+      name: first.name,
+      help: first.help,
+      type: first.type,
+      aggregator: first.aggregator,
+      values,
+    };
     const metric = { ...merged, get: () => Promise.resolve(merged), reset: () => undefined };
     registry.registerMetric(metric);
   }

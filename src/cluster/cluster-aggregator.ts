@@ -1,13 +1,26 @@
 import { Logger } from '@nestjs/common';
 import cluster, { type Worker } from 'node:cluster';
-import type { CounterMetric as Counter, GaugeMetric as Gauge, MetricsRegistry as Registry } from '../compat/client-types';
+import type {
+  CounterMetric as Counter,
+  GaugeMetric as Gauge,
+  MetricsRegistry as Registry,
+} from '../compat/client-types';
 import { defaultClient, metricsOf, type MetricsClient } from '../compat/metrics-client';
 import { CONTENT_TYPES, renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
 import { aggregate } from './aggregate';
 import type { RenderLimits } from '../registry/veza-metrics.registry';
-import { clusterNotPrimary, clusterRetiredDropped, clusterWorkerFailed, clusterWorkerTimedOut } from '../veza-metrics.messages';
+import {
+  clusterNotPrimary,
+  clusterRetiredDropped,
+  clusterWorkerFailed,
+  clusterWorkerTimedOut,
+} from '../veza-metrics.messages';
 import { COLLECT_REQUEST, isCollectResponse, type CollectRequest, type MetricJson } from './cluster-protocol';
-import { resolveClusterMetricsOptions, type ClusterAggregator, type ClusterMetricsOptions } from './cluster-options';
+import {
+  resolveClusterMetricsOptions,
+  type ClusterAggregator,
+  type ClusterMetricsOptions,
+} from './cluster-options';
 import { MAX_RETIRED_SAMPLES, RetiredSeries } from './retired-series';
 
 export type { ClusterAggregator, ClusterMetricsOptions } from './cluster-options';
@@ -165,8 +178,13 @@ export class ClusterMetricsAggregator {
    */
   async collect(deadline?: number): Promise<Registry> {
     const id = ++lastRequestId;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
-    const waitMs = Math.max(1, Math.min(this.timeoutMs, deadline === undefined ? Infinity : Math.floor(deadline - performance.now())));
+    const workers = Object.values(cluster.workers ?? {}).filter(
+      (w): w is Worker => w !== undefined && w.isConnected(),
+    );
+    const waitMs = Math.max(
+      1,
+      Math.min(this.timeoutMs, deadline === undefined ? Infinity : Math.floor(deadline - performance.now())),
+    );
     this.workers.set(workers.length);
     const answered = new Set<number>();
     await Promise.all(
@@ -209,7 +227,10 @@ export class ClusterMetricsAggregator {
       const timer = setTimeout(() => {
         if (!this.pending.delete(key)) return;
         this.timeouts.inc();
-        this.warnOnce('timeout', clusterWorkerTimedOut(worker.id, state.slot + 1, worker.process.pid, waitMs));
+        this.warnOnce(
+          'timeout',
+          clusterWorkerTimedOut(worker.id, state.slot + 1, worker.process.pid, waitMs),
+        );
         resolve(false);
       }, waitMs);
       this.pending.set(key, (answered) => {
@@ -250,7 +271,10 @@ export class ClusterMetricsAggregator {
     // A worker not asked yet, or already exited (its last answer is retired): not kept.
     const state = this.live.get(worker.id);
     if (state && (!state.last || state.last.id < message.id)) {
-      state.last = { id: message.id, metrics: this.withOmitted(message.metrics, message.omitted, state.last) };
+      state.last = {
+        id: message.id,
+        metrics: this.withOmitted(message.metrics, message.omitted, state.last),
+      };
     }
     this.pending.get(`${message.id}:${worker.id}`)?.(state !== undefined);
   };
@@ -259,7 +283,11 @@ export class ClusterMetricsAggregator {
    * A counter or histogram a worker left out of its answer (its source failed or was too slow)
    * keeps its previous values, registry by registry: left out, it would take the sum back.
    */
-  private withOmitted(metrics: MetricJson[][], omitted: unknown, previous: Answer | undefined): MetricJson[][] {
+  private withOmitted(
+    metrics: MetricJson[][],
+    omitted: unknown,
+    previous: Answer | undefined,
+  ): MetricJson[][] {
     if (!previous || !Array.isArray(omitted) || omitted.length === 0) return metrics;
     return metrics.map((part, i) => {
       const names: unknown = omitted[i];
@@ -293,7 +321,11 @@ export class ClusterMetricsAggregator {
     if (!state.last) return;
     const monotonic = state.last.metrics
       .flat()
-      .filter((m) => MONOTONIC_TYPES.has(String(m.type)) && (this.aggregators[m.name] ?? m.aggregator ?? 'sum') === 'sum');
+      .filter(
+        (m) =>
+          MONOTONIC_TYPES.has(String(m.type)) &&
+          (this.aggregators[m.name] ?? m.aggregator ?? 'sum') === 'sum',
+      );
     const dropped = this.retired.add(monotonic);
     if (dropped > 0) this.warnOnce('retired', clusterRetiredDropped(worker.id, dropped, MAX_RETIRED_SAMPLES));
   };

@@ -35,20 +35,38 @@ const AGGREGATORS: readonly ClusterAggregator[] = ['sum', 'min', 'max', 'average
 const DEFAULT_AGGREGATORS: Readonly<Record<string, ClusterAggregator>> = { veza_health_check_status: 'min' };
 
 /** Validates the aggregation options (shared with `serveClusterMetrics`, whose own keys are `extraKeys`). */
-export function resolveClusterMetricsOptions(value: unknown, extraKeys: readonly string[] = []): ResolvedClusterMetricsOptions {
+export function resolveClusterMetricsOptions(
+  value: unknown,
+  extraKeys: readonly string[] = [],
+): ResolvedClusterMetricsOptions {
   const options = value ?? {};
   if (!isPlainObject(options)) throw new Error(invalidClusterOption('options', 'a plain object', options));
   checkKeys('', options, [...KNOWN_KEYS, ...extraKeys], unknownClusterOption);
   const timeoutMs = options.timeoutMs ?? 2_000;
-  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 2_147_483_647) {
+  if (
+    typeof timeoutMs !== 'number' ||
+    !Number.isInteger(timeoutMs) ||
+    timeoutMs <= 0 ||
+    timeoutMs > 2_147_483_647
+  ) {
     throw new Error(invalidClusterOption('timeoutMs', 'a positive whole number of milliseconds', timeoutMs));
   }
   const given = options.aggregators ?? {};
-  if (!isPlainObject(given)) throw new Error(invalidClusterOption('aggregators', 'an object of metric names to aggregators', given));
+  if (!isPlainObject(given))
+    throw new Error(invalidClusterOption('aggregators', 'an object of metric names to aggregators', given));
   for (const [name, aggregator] of Object.entries(given)) {
     if (!AGGREGATORS.includes(aggregator as ClusterAggregator)) {
-      throw new Error(invalidClusterOption(`aggregators.${name}`, `one of ${AGGREGATORS.map((a) => `"${a}"`).join(', ')}`, aggregator));
+      throw new Error(
+        invalidClusterOption(
+          `aggregators.${name}`,
+          `one of ${AGGREGATORS.map((a) => `"${a}"`).join(', ')}`,
+          aggregator,
+        ),
+      );
     }
   }
-  return { timeoutMs, aggregators: { ...DEFAULT_AGGREGATORS, ...(given as Record<string, ClusterAggregator>) } };
+  return {
+    timeoutMs,
+    aggregators: { ...DEFAULT_AGGREGATORS, ...(given as Record<string, ClusterAggregator>) },
+  };
 }

@@ -35,7 +35,11 @@ export interface CollectResponse {
 }
 
 export function isCollectRequest(message: unknown): message is CollectRequest {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === COLLECT_REQUEST;
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === COLLECT_REQUEST
+  );
 }
 
 export function isCollectResponse(message: unknown): message is CollectResponse {

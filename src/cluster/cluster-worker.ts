@@ -3,7 +3,12 @@ import cluster from 'node:cluster';
 import type { CounterMetric as Counter, MetricsRegistry as Registry } from '../compat/client-types';
 import { globalRegistries, seamOfRegistry } from '../compat/metrics-client';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { COLLECT_RESPONSE, isCollectRequest, type CollectResponse, type MetricJson } from './cluster-protocol';
+import {
+  COLLECT_RESPONSE,
+  isCollectRequest,
+  type CollectResponse,
+  type MetricJson,
+} from './cluster-protocol';
 import { collectorFailed, errorText } from '../veza-metrics.messages';
 
 /**
@@ -51,7 +56,8 @@ function bounded(metric: Metric, budgetMs: number): Promise<Outcome> {
       (value): Outcome => {
         if (value === TIMED_OUT) return { failed: 'timeout' };
         const data = value as MetricJson | undefined;
-        if (typeof data?.name !== 'string' || !Array.isArray(data.values)) return { failed: 'error', error: new Error('no values') };
+        if (typeof data?.name !== 'string' || !Array.isArray(data.values))
+          return { failed: 'error', error: new Error('no values') };
         return { ok: data };
       },
       (error: unknown): Outcome => ({ failed: 'error', error }),
@@ -59,9 +65,17 @@ function bounded(metric: Metric, budgetMs: number): Promise<Outcome> {
     .finally(() => clearTimeout(timer));
 }
 
-function reportFailure(registry: Registry, metric: string, reason: 'error' | 'timeout', error: unknown): void {
+function reportFailure(
+  registry: Registry,
+  metric: string,
+  reason: 'error' | 'timeout',
+  error: unknown,
+): void {
   try {
-    (registry.getSingleMetric(COLLECT_FAILURES_METRIC) as Counter<'metric' | 'reason'> | undefined)?.inc({ metric, reason });
+    (registry.getSingleMetric(COLLECT_FAILURES_METRIC) as Counter<'metric' | 'reason'> | undefined)?.inc({
+      metric,
+      reason,
+    });
   } catch {
     // A counter of another shape under that name: the failure is still left out and logged.
   }
@@ -127,7 +141,9 @@ async function withFailuresCounted(counted: Registry, answered: MetricJson[]): P
  * installed client (`@willsoto/nestjs-prometheus`'s), once per process, as `/metrics` shows them;
  * with, registry by registry, the metrics left out.
  */
-async function collect(waitMs: number | undefined): Promise<{ metrics: MetricJson[][]; omitted: string[][] }> {
+async function collect(
+  waitMs: number | undefined,
+): Promise<{ metrics: MetricJson[][]; omitted: string[][] }> {
   const share = waitMs === undefined ? Infinity : Math.max(1, Math.floor(waitMs * SOURCE_SHARE_OF_WAIT));
   const budget = (collectTimeoutMs: number): number => Math.min(collectTimeoutMs, share);
   const entries = [...members.entries()];
@@ -141,7 +157,8 @@ async function collect(waitMs: number | undefined): Promise<{ metrics: MetricJso
       if (members.has(globalRegistry)) continue;
       const foreign = metricsOf(globalRegistry).filter((m) => !taken.has(m.name));
       for (const m of foreign) taken.add(m.name);
-      if (foreign.length > 0) parts.push(collectMetrics(globalRegistry, foreign, budget(smallest), entries[0][0]));
+      if (foreign.length > 0)
+        parts.push(collectMetrics(globalRegistry, foreign, budget(smallest), entries[0][0]));
     }
   }
   const collected = await Promise.all(parts);
@@ -154,10 +171,16 @@ function answer(message: unknown): void {
     // The channel may be closing (the primary is going away): nothing to answer to then.
     if (process.connected && process.send) process.send(response, undefined, undefined, () => undefined);
   };
-  const waitMs = typeof message.timeoutMs === 'number' && message.timeoutMs > 0 ? message.timeoutMs : undefined;
+  const waitMs =
+    typeof message.timeoutMs === 'number' && message.timeoutMs > 0 ? message.timeoutMs : undefined;
   collect(waitMs).then(
     ({ metrics, omitted }) =>
-      reply({ type: COLLECT_RESPONSE, id: message.id, metrics, ...(omitted.some((o) => o.length > 0) ? { omitted } : {}) }),
+      reply({
+        type: COLLECT_RESPONSE,
+        id: message.id,
+        metrics,
+        ...(omitted.some((o) => o.length > 0) ? { omitted } : {}),
+      }),
     (error: unknown) => reply({ type: COLLECT_RESPONSE, id: message.id, error: errorText(error) }),
   );
 }

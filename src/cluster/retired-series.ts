@@ -25,10 +25,14 @@ interface Family {
  * whatever the values hold (names are identifiers, values JSON strings), built by one `join` so
  * that it is one flat string, not a chain of concatenations (three times the memory).
  */
-export function sampleKey(sample: { metricName?: string; labels?: Readonly<Record<string, unknown>> }): string {
+export function sampleKey(sample: {
+  metricName?: string;
+  labels?: Readonly<Record<string, unknown>>;
+}): string {
   const labels = sample.labels ?? {};
   const parts = [sample.metricName ?? ''];
-  for (const name of Object.keys(labels).sort()) parts.push(`${name}=${JSON.stringify(String(labels[name]))}`);
+  for (const name of Object.keys(labels).sort())
+    parts.push(`${name}=${JSON.stringify(String(labels[name]))}`);
   return parts.join(',');
 }
 

@@ -4,8 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { ScrapeHandler, serveScrape } from '../endpoint/metrics-scraper';
 import { resolveEndpointOptions, type ResolvedEndpointOptions } from '../options/resolve-endpoint-options';
 import type { MetricsAuthOptions, ScrapeOptions } from '../options/veza-metrics-options.interface';
-import { asClusterOptionMessage, invalidClusterOption, metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
-import { ClusterMetricsAggregator, resolveClusterMetricsOptions, type ClusterMetricsOptions } from './cluster-aggregator';
+import {
+  asClusterOptionMessage,
+  invalidClusterOption,
+  metricsServerFailed,
+  metricsServerListening,
+} from '../veza-metrics.messages';
+import {
+  ClusterMetricsAggregator,
+  resolveClusterMetricsOptions,
+  type ClusterMetricsOptions,
+} from './cluster-aggregator';
 
 /**
  * The primary's default interface: the loopback one. An endpoint that answers every metric of every
@@ -50,9 +59,19 @@ export interface ClusterMetricsServer {
 const OWN_KEYS = ['port', 'host', 'path', 'auth', 'scrape'];
 
 /** `port`, `host`, `auth` and `scrape` checked by the module's own rules, said of these options. */
-function resolveEndpoint(port: unknown, host: unknown, auth: unknown, scrape: unknown): ResolvedEndpointOptions {
+function resolveEndpoint(
+  port: unknown,
+  host: unknown,
+  auth: unknown,
+  scrape: unknown,
+): ResolvedEndpointOptions {
   try {
-    return resolveEndpointOptions({ appEndpoint: false, metricsServer: { port, host: host ?? DEFAULT_CLUSTER_HOST }, auth, scrape });
+    return resolveEndpointOptions({
+      appEndpoint: false,
+      metricsServer: { port, host: host ?? DEFAULT_CLUSTER_HOST },
+      auth,
+      scrape,
+    });
   } catch (error) {
     throw new Error(asClusterOptionMessage((error as Error).message), { cause: error });
   }
@@ -77,13 +96,28 @@ function resolveEndpoint(port: unknown, host: unknown, auth: unknown, scrape: un
  * }
  * ```
  */
-export async function serveClusterMetrics(options: ClusterMetricsServerOptions): Promise<ClusterMetricsServer> {
+export async function serveClusterMetrics(
+  options: ClusterMetricsServerOptions,
+): Promise<ClusterMetricsServer> {
   resolveClusterMetricsOptions(options, OWN_KEYS);
-  const { port, host, path = '/metrics', auth, scrape, ...aggregation } = options ?? ({} as ClusterMetricsServerOptions);
+  const {
+    port,
+    host,
+    path = '/metrics',
+    auth,
+    scrape,
+    ...aggregation
+  } = options ?? ({} as ClusterMetricsServerOptions);
   const endpoint = resolveEndpoint(port, host, auth, scrape);
   const listen = endpoint.server as { port: number; host: string };
   if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path)) {
-    throw new Error(invalidClusterOption('path', 'an absolute path such as "/metrics" (no spaces, query or fragment)', path));
+    throw new Error(
+      invalidClusterOption(
+        'path',
+        'an absolute path such as "/metrics" (no spaces, query or fragment)',
+        path,
+      ),
+    );
   }
 
   const aggregator = new ClusterMetricsAggregator(aggregation);
@@ -122,14 +156,18 @@ export async function serveClusterMetrics(options: ClusterMetricsServerOptions):
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed\n');
+      res
+        .writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
+        .end('Method Not Allowed\n');
       return;
     }
     serveScrape(handler, req, res);
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new Error(asClusterOptionMessage(metricsServerFailed(listen.host, listen.port, error)))));
+      server.once('error', (error) =>
+        reject(new Error(asClusterOptionMessage(metricsServerFailed(listen.host, listen.port, error)))),
+      );
       server.listen(listen.port, listen.host, () => resolve());
     });
   } catch (error) {

@@ -114,9 +114,17 @@ export interface GaugeMetric<L extends string = string> extends AnyMetric {
   /** Starts a timer; the returned function sets the series to the seconds elapsed. */
   startTimer(labels?: LabelValues<L>): (labels?: LabelValues<L>) => number;
   /** The series of these label values, for repeated calls. */
-  labels(labels: LabelValues<L>): { inc(value?: number): void; dec(value?: number): void; set(value: number): void };
+  labels(labels: LabelValues<L>): {
+    inc(value?: number): void;
+    dec(value?: number): void;
+    set(value: number): void;
+  };
   /** The series of these label values, for repeated calls. */
-  labels(...values: string[]): { inc(value?: number): void; dec(value?: number): void; set(value: number): void };
+  labels(...values: string[]): {
+    inc(value?: number): void;
+    dec(value?: number): void;
+    set(value: number): void;
+  };
   /** Removes the series of these label values. */
   remove(labels: LabelValues<L>): void;
   /** Removes the series of these label values. */

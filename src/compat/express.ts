@@ -98,7 +98,9 @@ function matchOf(layer: LayerLike, path: string): { path: string; pattern: unkno
     // Express 4: run the layer's regexp as its `match` would, without `match`'s writes.
     if (regexp.global || regexp.sticky) return undefined;
     const m = regexp.exec(path);
-    return m === null ? undefined : { path: m[0], pattern: layer.route === undefined ? literalPath(layer, regexp) : undefined };
+    return m === null
+      ? undefined
+      : { path: m[0], pattern: layer.route === undefined ? literalPath(layer, regexp) : undefined };
   }
   if (typeof layer.match !== 'function' || 'params' in layer || 'keys' in layer) return undefined;
   const m = layer.match(path) as { path?: unknown; pattern?: unknown } | false | undefined;
@@ -115,7 +117,12 @@ function handlesMethod(route: RouteLike, method: string): boolean {
  * The template of the route `method path` goes to (E4), when exactly one template of the router's
  * routes (not Nest's) matches; `undefined` otherwise. `path` is the URL's path, without its query.
  */
-export function routeTemplate(stack: ExpressStack, method: string, path: string, nest: NestLayer): string | undefined {
+export function routeTemplate(
+  stack: ExpressStack,
+  method: string,
+  path: string,
+  nest: NestLayer,
+): string | undefined {
   let found: string | undefined;
   for (const layer of stack.layers) {
     const route = layer.route;
@@ -137,7 +144,8 @@ export function mountTemplate(stack: ExpressStack, baseUrl: string, nest: NestLa
   for (const layer of stack.layers) {
     if (layer.route !== undefined) continue;
     const m = matchOf(layer, baseUrl);
-    if (m === undefined || typeof m.pattern !== 'string' || m.pattern === '/' || m.path === '' || nest(layer)) continue;
+    if (m === undefined || typeof m.pattern !== 'string' || m.pattern === '/' || m.path === '' || nest(layer))
+      continue;
     const mount = m.pattern.endsWith('/') ? m.pattern.slice(0, -1) : m.pattern;
     const rest = baseUrl.slice(m.path.length);
     if (rest === '' || rest === '/') return mount;

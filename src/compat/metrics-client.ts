@@ -140,7 +140,8 @@ export function globalRegistries(first?: MetricsClient): MetricsRegistry[] {
 export const isGlobalRegistry = (registry: MetricsRegistry): boolean => globalRegistries().includes(registry);
 
 /** The metrics of a registry, read as metrics. */
-export const metricsOf = (registry: MetricsRegistry): AnyMetric[] => registry.getMetricsAsArray() as AnyMetric[];
+export const metricsOf = (registry: MetricsRegistry): AnyMetric[] =>
+  registry.getMetricsAsArray() as AnyMetric[];
 
 const logger = new Logger('VezaMetrics');
 /** Fallbacks already logged: one per layout and one for metrics of no known layout. */
@@ -150,7 +151,8 @@ function logOnce(key: string, message: () => string): void {
   logged.add(key);
   logger.warn(message());
 }
-const versions = (): string => seams.map((seam) => `${seam.name} ${seam.classes() ? seam.version : 'not installed'}`).join(', ');
+const versions = (): string =>
+  seams.map((seam) => `${seam.name} ${seam.classes() ? seam.version : 'not installed'}`).join(', ');
 
 /** Per layout: whether it passed its check on this process's client (`undefined` before the first use). */
 const verified = new Map<SeriesLayout, boolean>();
@@ -174,7 +176,12 @@ export function layoutOf(metric: object): SeriesLayout | undefined {
       verified.set(layout, ok);
     }
     if (!ok)
-      logOnce(layout.client, () => fastPathOff(`${seam.name} ${seam.version} keeps series otherwise than src/compat/ expects`, versions()));
+      logOnce(layout.client, () =>
+        fastPathOff(
+          `${seam.name} ${seam.version} keeps series otherwise than src/compat/ expects`,
+          versions(),
+        ),
+      );
     return ok ? layout : undefined;
   }
   const type = (metric as { type?: unknown }).type;
@@ -198,7 +205,9 @@ function selfCheck(classes: ClientClasses, layout: SeriesLayout): boolean {
   const pair = <M extends AnyMetric>(make: () => M): [M, M] => [make(), make()];
   const [c1, c2] = pair(() => new classes.Counter({ name: 'c', help: 'c', labelNames, registers: [] }));
   const [g1, g2] = pair(() => new classes.Gauge({ name: 'g', help: 'g', labelNames, registers: [] }));
-  const [h1, h2] = pair(() => new classes.Histogram({ name: 'h', help: 'h', labelNames, buckets: [0.5, 1, 1024], registers: [] }));
+  const [h1, h2] = pair(
+    () => new classes.Histogram({ name: 'h', help: 'h', labelNames, buckets: [0.5, 1, 1024], registers: [] }),
+  );
   const [u1, u2] = pair(() => new classes.Histogram({ name: 'u', help: 'u', buckets: [1], registers: [] }));
   c1.inc(labels, 1);
   c2.inc(labels, 1);
@@ -224,8 +233,15 @@ function selfCheck(classes: ClientClasses, layout: SeriesLayout): boolean {
     u1.observe(v);
     writes &&= histograms[0]!.observe(v) && histograms[1]!.observe(v);
   }
-  const same = (a: AnyMetric, b: AnyMetric): boolean => JSON.stringify(layout.entries(a)) === JSON.stringify(layout.entries(b));
-  const identical = writes && same(c1, c2) && same(g1, g2) && same(h1, h2) && same(u1, u2) && layout.entries(c2)[0]?.value === 3;
+  const same = (a: AnyMetric, b: AnyMetric): boolean =>
+    JSON.stringify(layout.entries(a)) === JSON.stringify(layout.entries(b));
+  const identical =
+    writes &&
+    same(c1, c2) &&
+    same(g1, g2) &&
+    same(h1, h2) &&
+    same(u1, u2) &&
+    layout.entries(c2)[0]?.value === 3;
   // A removed series and a reset metric stop their slots (A6, B3).
   c2.remove(labels);
   const removedStops = !slots[0]!.add(1);

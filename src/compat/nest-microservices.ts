@@ -41,7 +41,10 @@ interface ModulesContainerLike {
 }
 
 /** Calls `onServer` for every microservice server of this application, past and future; returns what stops it. */
-export function watchRpcServers(modules: unknown, onServer: (server: RpcServerLike) => void): (() => void) | undefined {
+export function watchRpcServers(
+  modules: unknown,
+  onServer: (server: RpcServerLike) => void,
+): (() => void) | undefined {
   const registry = (modules as ModulesContainerLike | undefined)?.getRpcTargetRegistry;
   if (typeof registry !== 'function') return undefined;
   const subscription = registry.call(modules).subscribe((server) => {
@@ -66,7 +69,8 @@ export function transportName(server: RpcServerLike): string {
   const id = server.transportId;
   if (typeof id === 'number' && BUILT_IN[id] !== undefined) return BUILT_IN[id];
   const className = (server as { constructor?: { name?: unknown } }).constructor?.name;
-  if (typeof className === 'string' && BUILT_IN_CLASSES[className] !== undefined) return BUILT_IN_CLASSES[className];
+  if (typeof className === 'string' && BUILT_IN_CLASSES[className] !== undefined)
+    return BUILT_IN_CLASSES[className];
   if (typeof id === 'symbol' && id.description) return id.description;
   if (typeof id === 'string' && id !== '') return id;
   return typeof className === 'string' && className !== '' ? className : 'custom';
@@ -80,7 +84,10 @@ const WRAPPED = Symbol('veza.metrics.rpcHandler');
  * the server's own chaining of event handlers and its dispatch see what they saw before.
  * Returns false when the server does not have the layout of A2.
  */
-export function instrumentServer(server: RpcServerLike, wrap: (head: RpcHandler, key: string) => RpcHandler): boolean {
+export function instrumentServer(
+  server: RpcServerLike,
+  wrap: (head: RpcHandler, key: string) => RpcHandler,
+): boolean {
   const handlers = server.messageHandlers;
   const addHandler = server.addHandler;
   if (!(handlers instanceof Map) || typeof addHandler !== 'function') return false;
@@ -119,7 +126,8 @@ export function patternLabel(key: string, transport: string): string {
   if (transport !== 'grpc' || !key.startsWith('{')) return key;
   try {
     const parsed = JSON.parse(key) as { service?: unknown; rpc?: unknown };
-    if (typeof parsed.service === 'string' && typeof parsed.rpc === 'string') return `${parsed.service}/${parsed.rpc}`;
+    if (typeof parsed.service === 'string' && typeof parsed.rpc === 'string')
+      return `${parsed.service}/${parsed.rpc}`;
   } catch {
     // Not the gRPC layout: the key as it is.
   }

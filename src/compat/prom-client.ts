@@ -71,7 +71,10 @@ export interface DefaultsOf {
 /** A client's `collectDefaultMetrics`. */
 export type CollectDefaults = (config: { register: MetricsRegistry; prefix: string }) => void;
 
-type Mutable = { monitorEventLoopDelay: typeof perfHooks.monitorEventLoopDelay; PerformanceObserver: typeof perfHooks.PerformanceObserver };
+type Mutable = {
+  monitorEventLoopDelay: typeof perfHooks.monitorEventLoopDelay;
+  PerformanceObserver: typeof perfHooks.PerformanceObserver;
+};
 
 /**
  * `collectDefaultMetrics({ register, prefix })`, with the event-loop monitor and the GC observer it
@@ -88,7 +91,12 @@ export function startDefaultMetrics(
   const reused = state.works === false ? state.shared.get(prefix) : undefined;
   if (reused) {
     for (const [name, metric] of reused) if (!register.getSingleMetric(name)) register.registerMetric(metric);
-    return { names: [...reused.keys()], shared: true, started: { monitors: 0, observers: 0 }, stop: () => undefined };
+    return {
+      names: [...reused.keys()],
+      shared: true,
+      started: { monitors: 0, observers: 0 },
+      stop: () => undefined,
+    };
   }
   const namesOf = (): string[] => (register.getMetricsAsArray() as { name: string }[]).map((m) => m.name);
   const before = new Set(namesOf());
@@ -188,7 +196,10 @@ export function catchStarted(start: () => void): {
  * prom-client's key of the series of `labels` (A4): every name of `sortedLabelNames` present in
  * `labels`, as `name:value,`.
  */
-export function promClientSeriesKey(sortedLabelNames: readonly string[], labels: Readonly<Record<string, string>>): string {
+export function promClientSeriesKey(
+  sortedLabelNames: readonly string[],
+  labels: Readonly<Record<string, string>>,
+): string {
   let key = '';
   for (const name of sortedLabelNames) {
     const value = labels[name];
@@ -200,7 +211,8 @@ export function promClientSeriesKey(sortedLabelNames: readonly string[], labels:
 /** The version of the package `name` as installed (`(unknown version)` when unreadable), for messages. */
 export function installedVersion(name: string): string {
   try {
-    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
+      .version;
   } catch {
     return '(unknown version)';
   }
@@ -220,7 +232,8 @@ export function loadOptional(name: string): unknown {
     return require(name) as unknown;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${name}'`)) return undefined;
+    if (code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${name}'`))
+      return undefined;
     throw error;
   }
 }
@@ -279,7 +292,9 @@ export const hasRegistryMethods = (registry: object): boolean =>
 /** A5: a metric with a plain-object `hashMap`. */
 const hashMapOf = (metric: object): Record<string, SeriesEntry | undefined> | undefined => {
   const map = (metric as { hashMap?: unknown }).hashMap;
-  return typeof map === 'object' && map !== null && !(map instanceof Map) ? (map as Record<string, SeriesEntry | undefined>) : undefined;
+  return typeof map === 'object' && map !== null && !(map instanceof Map)
+    ? (map as Record<string, SeriesEntry | undefined>)
+    : undefined;
 };
 const sortedNamesOf = (metric: object): readonly string[] =>
   (metric as { sortedLabelNames?: readonly string[] }).sortedLabelNames ??
@@ -328,7 +343,9 @@ export const hashMapLayout: SeriesLayout = {
   histogramSlot(metric, labels) {
     const key = promClientSeriesKey(sortedNamesOf(metric), labels as Record<string, string>);
     const entry = hashMapOf(metric)?.[key];
-    const buckets = holdsExactly(entry, labels) ? bucketKeysOf((metric as { upperBounds?: unknown }).upperBounds, entry) : undefined;
+    const buckets = holdsExactly(entry, labels)
+      ? bucketKeysOf((metric as { upperBounds?: unknown }).upperBounds, entry)
+      : undefined;
     return buckets && new HashMapHistogramSlot(metric as never, key, entry as SeriesEntry, buckets);
   },
   entries: (metric) => Object.values(hashMapOf(metric) ?? {}) as SeriesEntry[],
@@ -361,7 +378,11 @@ export const promClientSeam: ClientSeam = {
     );
   },
   startDefaultMetrics: (registry, prefix) => startDefaultMetrics(registry, prefix),
-  nonConformingDefaults: ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'],
+  nonConformingDefaults: [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ],
   defaultLabelsOf: (registry) => (registry as { _defaultLabels?: Record<string, string> })._defaultLabels,
   unsupportedHere: () => undefined,
 };

@@ -35,7 +35,13 @@
  */
 import type { MetricsRegistry } from './client-types';
 import type { ClientClasses, ClientSeam } from './metrics-client';
-import { baseRegistryClass, hasRegistryMethods, installedVersion, loadOptional, startDefaultMetrics } from './prom-client';
+import {
+  baseRegistryClass,
+  hasRegistryMethods,
+  installedVersion,
+  loadOptional,
+  startDefaultMetrics,
+} from './prom-client';
 import {
   bucketKeysOf,
   fileObservation,
@@ -86,7 +92,10 @@ interface Store {
 const DELETIONS = Symbol('vezaDeletions');
 const storeOf = (metric: object): Store | undefined => {
   const store = (metric as { store?: Partial<Store> }).store;
-  return store && typeof store.entry === 'function' && typeof store.values === 'function' && typeof store.keyFrom === 'function'
+  return store &&
+    typeof store.entry === 'function' &&
+    typeof store.values === 'function' &&
+    typeof store.keyFrom === 'function'
     ? (store as Store)
     : undefined;
 };
@@ -164,7 +173,8 @@ function injectiveKey(names: readonly string[], labels: Labels): string {
   return key;
 }
 const INJECTIVE = Symbol('vezaInjectiveKeys');
-const sortedNamesOf = (metric: object): readonly string[] => [...((metric as { labelNames?: string[] }).labelNames ?? [])].sort();
+const sortedNamesOf = (metric: object): readonly string[] =>
+  [...((metric as { labelNames?: string[] }).labelNames ?? [])].sort();
 
 /** Sets the injective key on the metric's store, now and after every `reset()`; false when B2 does not hold. */
 function makeKeysInjective(metric: object): boolean {
@@ -175,7 +185,8 @@ function makeKeysInjective(metric: object): boolean {
     const store = storeOf(metric);
     if (!store) return false;
     // As the client's own: no labels, one key (`''`).
-    store.keyFrom = (labels: Labels = {}) => (Object.keys(labels).length === 0 ? '' : injectiveKey(names, labels));
+    store.keyFrom = (labels: Labels = {}) =>
+      Object.keys(labels).length === 0 ? '' : injectiveKey(names, labels);
     return true;
   };
   const store = storeOf(metric);
@@ -214,8 +225,14 @@ export const storeLayout: SeriesLayout = {
     const store = storeOf(metric);
     const entry = store?.entry(labels);
     const buckets =
-      store && holdsExactly(entry, labels) ? bucketKeysOf((metric as { upperBounds?: unknown }).upperBounds, entry) : undefined;
-    return buckets && store && new StoreHistogramSlot(metric as { store: Store }, store, entry as SeriesEntry, buckets);
+      store && holdsExactly(entry, labels)
+        ? bucketKeysOf((metric as { upperBounds?: unknown }).upperBounds, entry)
+        : undefined;
+    return (
+      buckets &&
+      store &&
+      new StoreHistogramSlot(metric as { store: Store }, store, entry as SeriesEntry, buckets)
+    );
   },
   entries: (metric) => Array.from(storeOf(metric)?.values() ?? []),
   seriesKey(metric) {
@@ -241,7 +258,11 @@ export const prometheusIoSeam: ClientSeam = {
     if (client && registry instanceof client.Registry) return true;
     if (!hasRegistryMethods(registry)) return false;
     const base = baseRegistryClass(registry);
-    return base !== undefined && typeof base.aggregate === 'function' && (registry as { _metrics?: unknown })._metrics instanceof Map;
+    return (
+      base !== undefined &&
+      typeof base.aggregate === 'function' &&
+      (registry as { _metrics?: unknown })._metrics instanceof Map
+    );
   },
   startDefaultMetrics: (registry, prefix) =>
     startDefaultMetrics(registry, prefix, (config) => loadPrometheusIo()?.collectDefaultMetrics(config), {
@@ -249,11 +270,18 @@ export const prometheusIoSeam: ClientSeam = {
       intervals: 1,
       dropped: ELU_METRICS,
     }),
-  nonConformingDefaults: ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total', ...ELU_METRICS],
+  nonConformingDefaults: [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+    ...ELU_METRICS,
+  ],
   defaultLabelsOf: (registry) => (registry as { _defaultLabels?: Record<string, string> })._defaultLabels,
   unsupportedHere(nodeVersion) {
     // B6, checked by what it needs rather than by number alone.
     const helpers = typeof (new Map().values() as unknown as { map?: unknown }).map === 'function';
-    return Number(nodeVersion.split('.')[0]) < 22 || !helpers ? successorNeedsNode22(nodeVersion, this.version) : undefined;
+    return Number(nodeVersion.split('.')[0]) < 22 || !helpers
+      ? successorNeedsNode22(nodeVersion, this.version)
+      : undefined;
   },
 };

@@ -59,7 +59,10 @@ export interface SeriesLayout {
    * The client's key of a full label set, for the series guard, after making the metric's keys
    * injective where the client allows it (`injective: true`: two label sets never share a series).
    */
-  seriesKey(metric: object): { key: (labels: Readonly<Record<string, string>>) => string; injective: boolean };
+  seriesKey(metric: object): {
+    key: (labels: Readonly<Record<string, string>>) => string;
+    injective: boolean;
+  };
 }
 
 /** True when `entry` holds exactly `labels` (as the client stored them). */
@@ -85,7 +88,12 @@ export interface BucketKeys {
 }
 
 export function bucketKeysOf(upperBounds: unknown, entry: SeriesEntry): BucketKeys | undefined {
-  if (!Array.isArray(upperBounds) || upperBounds.length === 0 || typeof entry.bucketValues !== 'object' || entry.bucketValues === null)
+  if (
+    !Array.isArray(upperBounds) ||
+    upperBounds.length === 0 ||
+    typeof entry.bucketValues !== 'object' ||
+    entry.bucketValues === null
+  )
     return undefined;
   if (typeof entry.sum !== 'number' || typeof entry.count !== 'number') return undefined;
   const stored = Object.keys(entry.bucketValues);
@@ -95,7 +103,11 @@ export function bucketKeysOf(upperBounds: unknown, entry: SeriesEntry): BucketKe
     if (key === undefined) return undefined;
     keys.push(key);
   }
-  return { bounds: Float64Array.from(upperBounds as number[]), keys, overflow: keys.includes('-1') ? '-1' : undefined };
+  return {
+    bounds: Float64Array.from(upperBounds as number[]),
+    keys,
+    overflow: keys.includes('-1') ? '-1' : undefined,
+  };
 }
 
 /** Files `value` into `entry` as both clients' `observe` does: the first bound >= value, then sum and count. */

@@ -34,16 +34,23 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** Checks the common options and returns the definition (without its kind-specific parts). */
-export function checkAppMetric(check: OptionCheck, options: AppMetricOptions, reserved: readonly string[] = []): AppMetricDefinition {
+export function checkAppMetric(
+  check: OptionCheck,
+  options: AppMetricOptions,
+  reserved: readonly string[] = [],
+): AppMetricDefinition {
   const name = check.string('name', options.name);
-  if (!METRIC_NAME.test(name)) check.invalid('name', 'a Prometheus metric name (letters, digits, _ and :)', name);
+  if (!METRIC_NAME.test(name))
+    check.invalid('name', 'a Prometheus metric name (letters, digits, _ and :)', name);
   if (findCatalogEntry(name)) check.fail(appMetricIsCatalogMetric(check.decorator, check.place, name));
   const help = check.string('help', options.help);
   const labelNames: unknown = options.labelNames ?? [];
   const valid =
     Array.isArray(labelNames) &&
     new Set(labelNames).size === labelNames.length &&
-    labelNames.every((l) => typeof l === 'string' && LABEL_NAME.test(l) && !l.startsWith('__') && !reserved.includes(l));
+    labelNames.every(
+      (l) => typeof l === 'string' && LABEL_NAME.test(l) && !l.startsWith('__') && !reserved.includes(l),
+    );
   if (!valid) {
     const rule = `distinct Prometheus label names (not starting with __${reserved.length ? `, not ${reserved.join(', ')}` : ''})`;
     check.invalid('labelNames', `an array of ${rule}`, labelNames);
@@ -55,15 +62,22 @@ export function checkAppMetric(check: OptionCheck, options: AppMetricOptions, re
  * Checks `labels`: fixed labels must name exactly `labelNames` with string values; a function is
  * checked at each call. A metric with label names needs `labels`.
  */
-export function checkLabels<F>(check: OptionCheck, labelNames: readonly string[], labels: unknown): Readonly<Record<string, string>> | F {
+export function checkLabels<F>(
+  check: OptionCheck,
+  labelNames: readonly string[],
+  labels: unknown,
+): Readonly<Record<string, string>> | F {
   if (typeof labels === 'function') return labels as F;
   if (labels === undefined) {
     if (labelNames.length > 0) check.fail(appMetricLabelsRequired(check.decorator, check.place, labelNames));
     return {};
   }
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) check.invalid('labels', 'an object or a function', labels);
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels))
+    check.invalid('labels', 'an object or a function', labels);
   const given = Object.keys(labels);
-  const exact = given.length === labelNames.length && labelNames.every((l) => typeof (labels as Record<string, unknown>)[l] === 'string');
+  const exact =
+    given.length === labelNames.length &&
+    labelNames.every((l) => typeof (labels as Record<string, unknown>)[l] === 'string');
   if (!exact) check.fail(wrongLabelNames(check.decorator, check.place, given, labelNames));
   return { ...(labels as Record<string, string>) };
 }
@@ -74,8 +88,11 @@ export function checkBuckets(check: OptionCheck, buckets: unknown): readonly num
   const valid =
     Array.isArray(buckets) &&
     buckets.length > 0 &&
-    buckets.every((b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (buckets[i - 1] as number)));
-  if (!valid) check.invalid('buckets', 'a non-empty array of finite numbers in strictly increasing order', buckets);
+    buckets.every(
+      (b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (buckets[i - 1] as number)),
+    );
+  if (!valid)
+    check.invalid('buckets', 'a non-empty array of finite numbers in strictly increasing order', buckets);
   return [...(buckets as number[])];
 }
 

@@ -25,11 +25,16 @@ const found = (result: unknown): boolean => result !== undefined && result !== n
  * get(id: string): Track | undefined { return this.cache.get(id); }
  * ```
  */
-export function CountCacheLookup<R = AnyResult>(subsystem: string, options?: CountCacheLookupOptions<R>): MethodDecorator {
+export function CountCacheLookup<R = AnyResult>(
+  subsystem: string,
+  options?: CountCacheLookupOptions<R>,
+): MethodDecorator {
   const decorator = `@CountCacheLookup(${JSON.stringify(subsystem)})`;
   return instrumentMethod(decorator, (check) => {
     check.string('subsystem', subsystem);
-    const isHit = check.optionalFunction<(result: R) => unknown>('isHit', check.options(options, ['isHit']).isHit) ?? found;
+    const isHit =
+      check.optionalFunction<(result: R) => unknown>('isHit', check.options(options, ['isHit']).isHit) ??
+      found;
     return {
       decorator,
       name: 'CountCacheLookup',

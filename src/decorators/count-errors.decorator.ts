@@ -28,8 +28,14 @@ export interface CountErrorsOptions {
 export function CountErrors(options?: CountErrorsOptions): MethodDecorator {
   return instrumentMethod('@CountErrors()', (check) => {
     const opts = check.options(options, ['type', 'severity']);
-    const type = opts.type === undefined ? errorType : check.stringOrFunction<(error: unknown) => unknown>('type', opts.type);
-    const severity = opts.severity === undefined ? 'error' : check.stringOrFunction<(error: unknown) => unknown>('severity', opts.severity);
+    const type =
+      opts.type === undefined
+        ? errorType
+        : check.stringOrFunction<(error: unknown) => unknown>('type', opts.type);
+    const severity =
+      opts.severity === undefined
+        ? 'error'
+        : check.stringOrFunction<(error: unknown) => unknown>('severity', opts.severity);
     return {
       decorator: '@CountErrors()',
       name: 'CountErrors',

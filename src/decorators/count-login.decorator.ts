@@ -42,7 +42,8 @@ export function CountLogin<R = AnyResult>(options?: CountLoginOptions<R>): Metho
         const failure = counterSeries(counter, { success: 'failure' });
         return {
           end(outcome, value) {
-            if (outcome === SUCCESS) (isSuccess === undefined || isSuccess(value as R) ? success : failure).inc();
+            if (outcome === SUCCESS)
+              (isSuccess === undefined || isSuccess(value as R) ? success : failure).inc();
             else if (outcome === FAILURE) failure.inc();
           },
         };

@@ -32,7 +32,9 @@ const defaultStatus = (result: unknown): unknown => {
  */
 export function CountOrder<R = AnyResult>(options?: CountOrderOptions<R>): MethodDecorator {
   return instrumentMethod('@CountOrder()', (check) => {
-    const statusOf = check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status) ?? defaultStatus;
+    const statusOf =
+      check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status) ??
+      defaultStatus;
     return {
       decorator: '@CountOrder()',
       name: 'CountOrder',

@@ -49,7 +49,8 @@ export function CountRateLimitHit<R = AnyResult>(
     check.string('limitType', limitType);
     const opts = check.options(options, ['isHit', 'isHitError']);
     const isHit = check.optionalFunction<(result: R) => unknown>('isHit', opts.isHit);
-    const isHitError = check.optionalFunction<(error: unknown) => unknown>('isHitError', opts.isHitError) ?? tooManyRequests;
+    const isHitError =
+      check.optionalFunction<(error: unknown) => unknown>('isHitError', opts.isHitError) ?? tooManyRequests;
     return {
       decorator,
       name: 'CountRateLimitHit',
@@ -58,10 +59,17 @@ export function CountRateLimitHit<R = AnyResult>(
       needsArgs: false,
       writes: [VezaMetric.RateLimitHits],
       build: ({ metrics }) => {
-        const hits = counterSeries(metrics.get(VezaMetric.RateLimitHits), { endpoint, limit_type: limitType });
+        const hits = counterSeries(metrics.get(VezaMetric.RateLimitHits), {
+          endpoint,
+          limit_type: limitType,
+        });
         return {
           end(outcome, value) {
-            if ((outcome === SUCCESS && isHit !== undefined && isHit(value as R)) || (outcome === FAILURE && isHitError(value))) hits.inc();
+            if (
+              (outcome === SUCCESS && isHit !== undefined && isHit(value as R)) ||
+              (outcome === FAILURE && isHitError(value))
+            )
+              hits.inc();
           },
         };
       },

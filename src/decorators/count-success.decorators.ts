@@ -3,7 +3,8 @@ import { SUCCESS } from '../explorer/instrument';
 import { counterSeries } from '../explorer/series';
 import { instrumentMethod } from './instrument-method';
 
-type UnlabelledCounter = typeof VezaMetric.TracksUploaded | typeof VezaMetric.UsersRegistered | typeof VezaMetric.PlaylistsCreated;
+type UnlabelledCounter =
+  typeof VezaMetric.TracksUploaded | typeof VezaMetric.UsersRegistered | typeof VezaMetric.PlaylistsCreated;
 
 /** A decorator that adds one to an unlabelled catalog counter each time the method succeeds. */
 function countOnSuccess(name: string, metric: UnlabelledCounter): MethodDecorator {

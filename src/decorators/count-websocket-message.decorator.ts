@@ -33,7 +33,10 @@ export function CountWebSocketMessage<A extends unknown[] = AnyArgs, R = AnyResu
   const decorator = `@CountWebSocketMessage(${typeof type === 'string' ? JSON.stringify(type) : 'fn'})`;
   return instrumentMethod(decorator, (check) => {
     const label = check.stringOrFunction<(...args: A) => string>('type', type);
-    const statusOf = check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status);
+    const statusOf = check.optionalFunction<(result: R) => unknown>(
+      'status',
+      check.options(options, ['status']).status,
+    );
     return {
       decorator,
       name: 'CountWebSocketMessage',
@@ -47,8 +50,11 @@ export function CountWebSocketMessage<A extends unknown[] = AnyArgs, R = AnyResu
         return {
           end(outcome, value, _seconds, args) {
             if (outcome === SUCCESS)
-              series.get({ type: labelFrom('type', label, args), status: statusOf ? statusOf(value as R) : 'ok' }).inc();
-            else if (outcome === FAILURE) series.get({ type: labelFrom('type', label, args), status: 'error' }).inc();
+              series
+                .get({ type: labelFrom('type', label, args), status: statusOf ? statusOf(value as R) : 'ok' })
+                .inc();
+            else if (outcome === FAILURE)
+              series.get({ type: labelFrom('type', label, args), status: 'error' }).inc();
           },
         };
       },

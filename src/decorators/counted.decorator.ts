@@ -2,7 +2,13 @@ import type { CounterMetric as Counter } from '../compat/client-types';
 import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
 import { SeriesCache } from '../explorer/labels';
 import { counterSeries } from '../explorer/series';
-import { callInfo, checkAppMetric, checkLabels, type AppMetricOptions, type CallInfo } from './app-metric-options';
+import {
+  callInfo,
+  checkAppMetric,
+  checkLabels,
+  type AppMetricOptions,
+  type CallInfo,
+} from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
 
@@ -29,13 +35,22 @@ export interface CountedOptions<A extends unknown[] = AnyArgs, R = AnyResult> ex
  * async send(template: string, to: string): Promise<void> { ... }
  * ```
  */
-export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(options: CountedOptions<A, R>): MethodDecorator {
+export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(
+  options: CountedOptions<A, R>,
+): MethodDecorator {
   const decorator = `@Counted(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (check) => {
     const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'on']);
     const definition = checkAppMetric(check, opts);
-    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(check, definition.labelNames, opts.labels);
-    const on = opts.on === undefined ? 'settled' : check.oneOf('on', opts.on, ['success', 'failure', 'settled'] as const);
+    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(
+      check,
+      definition.labelNames,
+      opts.labels,
+    );
+    const on =
+      opts.on === undefined
+        ? 'settled'
+        : check.oneOf('on', opts.on, ['success', 'failure', 'settled'] as const);
     return {
       decorator,
       name: 'Counted',
@@ -49,8 +64,18 @@ export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(options: C
         const cache = new SeriesCache(definition.labelNames, (l) => counterSeries(counter, l));
         return {
           end(outcome, value, _seconds, args) {
-            if (outcome === CANCELLED || (on === 'success' && outcome !== SUCCESS) || (on === 'failure' && outcome !== FAILURE)) return;
-            (fixed ?? cache.get((labels as (call: CallInfo) => Record<string, unknown>)(callInfo(args, outcome, value)))).inc();
+            if (
+              outcome === CANCELLED ||
+              (on === 'success' && outcome !== SUCCESS) ||
+              (on === 'failure' && outcome !== FAILURE)
+            )
+              return;
+            (
+              fixed ??
+              cache.get(
+                (labels as (call: CallInfo) => Record<string, unknown>)(callInfo(args, outcome, value)),
+              )
+            ).inc();
           },
         };
       },

@@ -40,13 +40,23 @@ export interface GaugeSourceOptions {
  * }
  * ```
  */
-export function GaugeSource(metric: VezaGaugeName | (string & {}), options?: GaugeSourceOptions): MethodDecorator {
+export function GaugeSource(
+  metric: VezaGaugeName | (string & {}),
+  options?: GaugeSourceOptions,
+): MethodDecorator {
   const decorator = `@GaugeSource(${JSON.stringify(metric)})`;
   return (target: object, key: string | symbol, descriptor: PropertyDescriptor): void => {
-    if (typeof key === 'object' && key !== null && 'kind' in key) throw new Error(standardDecoratorsUnsupported(decorator));
+    if (typeof key === 'object' && key !== null && 'kind' in key)
+      throw new Error(standardDecoratorsUnsupported(decorator));
     const place = placeOf(target, key);
-    if (typeof target === 'function' && key !== undefined) throw new Error(decoratorOnStaticMethod(decorator, place));
-    if (key === undefined || typeof descriptor !== 'object' || descriptor === null || typeof descriptor.value !== 'function') {
+    if (typeof target === 'function' && key !== undefined)
+      throw new Error(decoratorOnStaticMethod(decorator, place));
+    if (
+      key === undefined ||
+      typeof descriptor !== 'object' ||
+      descriptor === null ||
+      typeof descriptor.value !== 'function'
+    ) {
       throw new Error(decoratorOnNonMethod(decorator, place));
     }
     const entry = findCatalogEntry(metric);
@@ -54,8 +64,16 @@ export function GaugeSource(metric: VezaGaugeName | (string & {}), options?: Gau
     if (entry.kind !== 'gauge') throw new Error(gaugeSourceNotAGauge(decorator, place, metric, entry.kind));
     const labels = options?.labels ?? {};
     const given = Object.keys(labels);
-    const exact = given.length === entry.labelNames.length && entry.labelNames.every((l) => typeof labels[l] === 'string');
+    const exact =
+      given.length === entry.labelNames.length &&
+      entry.labelNames.every((l) => typeof labels[l] === 'string');
     if (!exact) throw new Error(wrongLabelNames(decorator, place, given, entry.labelNames));
-    declareGaugeSource(target, { metric: entry.name as VezaMetricName, labels: { ...labels }, key, place, decorator });
+    declareGaugeSource(target, {
+      metric: entry.name as VezaMetricName,
+      labels: { ...labels },
+      key,
+      place,
+      decorator,
+    });
   };
 }

@@ -28,7 +28,11 @@ export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOpt
   return instrumentMethod(decorator, (check) => {
     const opts = check.options(options, ['name', 'help', 'labelNames', 'labels']);
     const definition = { ...checkAppMetric(check, opts), kind: 'gauge' as const };
-    const labels = checkLabels<(...args: A) => Record<string, string>>(check, definition.labelNames, opts.labels);
+    const labels = checkLabels<(...args: A) => Record<string, string>>(
+      check,
+      definition.labelNames,
+      opts.labels,
+    );
     return {
       decorator,
       name: 'InProgress',
@@ -42,7 +46,9 @@ export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOpt
         const cache = new SeriesCache(definition.labelNames, (l) => gaugeSeries(gauge, l));
         return {
           start(args) {
-            const series = fixed ?? cache.get(applyArgs(labels as unknown as (...a: never[]) => Record<string, unknown>, args));
+            const series =
+              fixed ??
+              cache.get(applyArgs(labels as unknown as (...a: never[]) => Record<string, unknown>, args));
             series.inc();
             return series;
           },

@@ -27,9 +27,11 @@ export class OptionCheck {
   /** `options` is undefined or a plain object with only `known` keys; returns it (or `{}`). */
   options<T extends object>(options: T | undefined, known: readonly string[]): T {
     if (options === undefined) return {} as T;
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) this.invalid('options', 'an object', options);
+    if (typeof options !== 'object' || options === null || Array.isArray(options))
+      this.invalid('options', 'an object', options);
     for (const key of Object.keys(options)) {
-      if (!known.includes(key)) throw new Error(unknownDecoratorOption(this.decorator, this.place, key, known));
+      if (!known.includes(key))
+        throw new Error(unknownDecoratorOption(this.decorator, this.place, key, known));
     }
     return options;
   }
@@ -65,7 +67,8 @@ export class OptionCheck {
 
 /** `"AuthService#login"`, or the class alone when there is no member. */
 export function placeOf(target: unknown, key: unknown): string {
-  const cls: unknown = typeof target === 'function' ? target : (target as { constructor?: unknown } | null)?.constructor;
+  const cls: unknown =
+    typeof target === 'function' ? target : (target as { constructor?: unknown } | null)?.constructor;
   const name = (typeof cls === 'function' && cls.name) || 'anonymous class';
   if (key === undefined) return name;
   return `${name}#${typeof key === 'symbol' ? key.toString() : typeof key === 'string' || typeof key === 'number' ? String(key) : typeof key}`;
@@ -75,16 +78,27 @@ export function placeOf(target: unknown, key: unknown): string {
  * The one factory of the method decorators: checks where the decorator was put, lets `define`
  * check the options and describe what to record, and installs the trampoline.
  */
-export function instrumentMethod(decorator: string, define: (check: OptionCheck) => InstrumentSpec): MethodDecorator {
+export function instrumentMethod(
+  decorator: string,
+  define: (check: OptionCheck) => InstrumentSpec,
+): MethodDecorator {
   return (target: object, key: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor => {
-    if (typeof key === 'object' && key !== null && 'kind' in key) throw new Error(standardDecoratorsUnsupported(decorator));
+    if (typeof key === 'object' && key !== null && 'kind' in key)
+      throw new Error(standardDecoratorsUnsupported(decorator));
     const place = placeOf(target, key);
-    if (typeof target === 'function' && key !== undefined) throw new Error(decoratorOnStaticMethod(decorator, place));
-    if (key === undefined || typeof descriptor !== 'object' || descriptor === null || typeof descriptor.value !== 'function') {
+    if (typeof target === 'function' && key !== undefined)
+      throw new Error(decoratorOnStaticMethod(decorator, place));
+    if (
+      key === undefined ||
+      typeof descriptor !== 'object' ||
+      descriptor === null ||
+      typeof descriptor.value !== 'function'
+    ) {
       throw new Error(decoratorOnNonMethod(decorator, place));
     }
     const spec = define(new OptionCheck(decorator, place));
-    if (siteOf(descriptor.value)?.specs.some((s) => s.identity === spec.identity)) throw new Error(decoratorAppliedTwice(decorator, place));
+    if (siteOf(descriptor.value)?.specs.some((s) => s.identity === spec.identity))
+      throw new Error(decoratorAppliedTwice(decorator, place));
     attach(target, key, descriptor, spec, place);
     return descriptor;
   };

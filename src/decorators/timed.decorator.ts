@@ -2,7 +2,14 @@ import type { HistogramMetric as Histogram } from '../compat/client-types';
 import { CANCELLED } from '../explorer/instrument';
 import { SeriesCache } from '../explorer/labels';
 import { histogramSeries } from '../explorer/series';
-import { callInfo, checkAppMetric, checkBuckets, checkLabels, type AppMetricOptions, type CallInfo } from './app-metric-options';
+import {
+  callInfo,
+  checkAppMetric,
+  checkBuckets,
+  checkLabels,
+  type AppMetricOptions,
+  type CallInfo,
+} from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
 
@@ -25,14 +32,20 @@ export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> exte
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
-export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(options: TimedOptions<A, R>): MethodDecorator {
+export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(
+  options: TimedOptions<A, R>,
+): MethodDecorator {
   const decorator = `@Timed(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (check) => {
     const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'buckets']);
     const base = checkAppMetric(check, opts, ['le']);
     const buckets = checkBuckets(check, opts.buckets);
     const definition = { ...base, kind: 'histogram' as const, ...(buckets ? { buckets } : {}) };
-    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(check, definition.labelNames, opts.labels);
+    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(
+      check,
+      definition.labelNames,
+      opts.labels,
+    );
     return {
       decorator,
       name: 'Timed',
@@ -47,7 +60,12 @@ export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(options: Tim
         return {
           end(outcome, value, seconds, args) {
             if (outcome === CANCELLED) return;
-            (fixed ?? cache.get((labels as (call: CallInfo) => Record<string, unknown>)(callInfo(args, outcome, value)))).observe(seconds);
+            (
+              fixed ??
+              cache.get(
+                (labels as (call: CallInfo) => Record<string, unknown>)(callInfo(args, outcome, value)),
+              )
+            ).observe(seconds);
           },
         };
       },

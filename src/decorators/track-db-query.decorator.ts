@@ -24,12 +24,19 @@ export interface TrackDbQueryOptions {
  * findById(id: string): Promise<Track | null> { ... }
  * ```
  */
-export function TrackDbQuery(operation: string, table: string, options?: TrackDbQueryOptions): MethodDecorator {
+export function TrackDbQuery(
+  operation: string,
+  table: string,
+  options?: TrackDbQueryOptions,
+): MethodDecorator {
   const decorator = `@TrackDbQuery(${JSON.stringify(operation)}, ${JSON.stringify(table)})`;
   return instrumentMethod(decorator, (check) => {
     check.string('operation', operation);
     check.string('table', table);
-    const classify = check.optionalFunction<(error: unknown) => unknown>('errorType', check.options(options, ['errorType']).errorType);
+    const classify = check.optionalFunction<(error: unknown) => unknown>(
+      'errorType',
+      check.options(options, ['errorType']).errorType,
+    );
     return {
       decorator,
       name: 'TrackDbQuery',
@@ -40,7 +47,9 @@ export function TrackDbQuery(operation: string, table: string, options?: TrackDb
       build: ({ metrics }) => {
         const duration = histogramSeries(metrics.get(VezaMetric.DatabaseQueryDuration), { operation, table });
         const errorsMetric = metrics.get(VezaMetric.DatabaseQueryErrors);
-        const errors = new SeriesCache(['error_type'], (labels) => counterSeries(errorsMetric, { operation, ...labels }));
+        const errors = new SeriesCache(['error_type'], (labels) =>
+          counterSeries(errorsMetric, { operation, ...labels }),
+        );
         return {
           end(outcome, value, seconds) {
             if (outcome === CANCELLED) return;

@@ -99,7 +99,11 @@ export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
             const ms = seconds * 1000;
             let status = DOWN;
             if (outcome === SUCCESS) {
-              const reported = isHealthy ? (isHealthy(value as R) ? OK : DOWN) : (terminusStatus(value) ?? OK);
+              const reported = isHealthy
+                ? isHealthy(value as R)
+                  ? OK
+                  : DOWN
+                : (terminusStatus(value) ?? OK);
               status = reported === OK && ms > slowMs ? SLOW : reported;
             }
             const service = services.one(s);

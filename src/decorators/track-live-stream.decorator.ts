@@ -5,7 +5,13 @@ import { instrumentMethod } from './instrument-method';
 
 type SteppedGauge = typeof VezaMetric.LiveStreamsActive | typeof VezaMetric.LiveStreamViewers;
 
-function stepOnSuccess(name: string, change: string, up: string, down: string, metric: SteppedGauge): MethodDecorator {
+function stepOnSuccess(
+  name: string,
+  change: string,
+  up: string,
+  down: string,
+  metric: SteppedGauge,
+): MethodDecorator {
   const decorator = `@${name}(${JSON.stringify(change)})`;
   return instrumentMethod(decorator, (check) => {
     const increments = check.oneOf('change', change, [up, down]) === up;

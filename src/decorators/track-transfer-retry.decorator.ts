@@ -57,8 +57,10 @@ export function TrackTransferRetry<R = AnyResult>(options?: TrackTransferRetryOp
             attempts.inc();
           },
           end(outcome, value) {
-            if (outcome === SUCCESS) (isSuccess === undefined || isSuccess(value as R) ? successes : failures).inc();
-            else if (outcome === FAILURE) (isPermanent !== undefined && isPermanent(value) ? permanent : failures).inc();
+            if (outcome === SUCCESS)
+              (isSuccess === undefined || isSuccess(value as R) ? successes : failures).inc();
+            else if (outcome === FAILURE)
+              (isPermanent !== undefined && isPermanent(value) ? permanent : failures).inc();
           },
         };
       },

@@ -50,7 +50,9 @@ export function uploadFailureReason(error: unknown): UploadFailureReason {
   if (typeof reason === 'string' && REASONS.includes(reason)) return reason as UploadFailureReason;
   const getStatus = readSafely(error, 'getStatus');
   const code =
-    typeof getStatus === 'function' ? callSafely(getStatus as (...args: unknown[]) => unknown, error) : readSafely(error, 'status');
+    typeof getStatus === 'function'
+      ? callSafely(getStatus as (...args: unknown[]) => unknown, error)
+      : readSafely(error, 'status');
   const name = readSafely(error, 'name');
   if (code === 400 || code === 422 || name === 'ValidationError') return 'validation';
   if (code === 413 || code === 507) return 'quota';
@@ -68,13 +70,18 @@ export function uploadFailureReason(error: unknown): UploadFailureReason {
  * async upload(file: UploadedFile): Promise<StoredFile> { ... }
  * ```
  */
-export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(options: TrackUploadOptions<A, R>): MethodDecorator {
+export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(
+  options: TrackUploadOptions<A, R>,
+): MethodDecorator {
   return instrumentMethod('@TrackUpload()', (check) => {
     const opts = check.options(options, ['type', 'size', 'failureReason']);
     if (options === undefined) check.invalid('options', '{ type, size?, failureReason? }', options);
     const type = check.stringOrFunction<(...args: A) => string>('type', opts.type);
     const size = check.optionalFunction<(call: { args: A; result: R }) => unknown>('size', opts.size);
-    const reasonOf = check.optionalFunction<(error: unknown, ...args: A) => unknown>('failureReason', opts.failureReason);
+    const reasonOf = check.optionalFunction<(error: unknown, ...args: A) => unknown>(
+      'failureReason',
+      opts.failureReason,
+    );
     return {
       decorator: '@TrackUpload()',
       name: 'TrackUpload',

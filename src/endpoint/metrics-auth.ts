@@ -27,8 +27,14 @@ export class MetricsAuthenticator {
 
   constructor(credentials: MetricsCredentials) {
     this.bearer = credentials.bearerToken === undefined ? undefined : digest(credentials.bearerToken);
-    this.basic = credentials.basic === undefined ? undefined : digest(`${credentials.basic.username}:${credentials.basic.password}`);
-    this.challenge = [this.bearer ? 'Bearer realm="metrics"' : '', this.basic ? 'Basic realm="metrics", charset="UTF-8"' : '']
+    this.basic =
+      credentials.basic === undefined
+        ? undefined
+        : digest(`${credentials.basic.username}:${credentials.basic.password}`);
+    this.challenge = [
+      this.bearer ? 'Bearer realm="metrics"' : '',
+      this.basic ? 'Basic realm="metrics", charset="UTF-8"' : '',
+    ]
       .filter(Boolean)
       .join(', ');
   }

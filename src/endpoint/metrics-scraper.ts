@@ -8,7 +8,13 @@ import { CONTENT_TYPES, type CollectFailure, type ExpositionFormat } from '../ex
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { collectorFailed, scrapeFailed } from '../veza-metrics.messages';
 import { MetricsAuthenticator, type MetricsCredentials } from './metrics-auth';
-import { ScrapeLimiter, type ScrapeAbort, type ScrapeLease, type ScrapeLimits, type ScrapeRefusal } from './scrape-limiter';
+import {
+  ScrapeLimiter,
+  type ScrapeAbort,
+  type ScrapeLease,
+  type ScrapeLimits,
+  type ScrapeRefusal,
+} from './scrape-limiter';
 
 /** What a request to `/metrics` is answered: adapter-neutral, so the app's port and the metrics server share it. */
 export interface ScrapeResponse {
@@ -73,7 +79,10 @@ export function exposition(chunks: readonly Buffer[]): Readable {
 }
 
 /** The parts of Node's `ServerResponse` an answer is written with. */
-export type NodeResponseLike = Pick<ServerResponse, 'writeHead' | 'end' | 'headersSent' | 'writableEnded' | 'destroyed'> &
+export type NodeResponseLike = Pick<
+  ServerResponse,
+  'writeHead' | 'end' | 'headersSent' | 'writableEnded' | 'destroyed'
+> &
   NodeJS.WritableStream;
 
 /**
@@ -190,7 +199,12 @@ export class ScrapeHandler {
       onRejected(reason);
       return refused(reason);
     }
-    return { status: 200, headers: { 'Content-Type': CONTENT_TYPES[format], 'Cache-Control': 'no-store' }, body, lease };
+    return {
+      status: 200,
+      headers: { 'Content-Type': CONTENT_TYPES[format], 'Cache-Control': 'no-store' },
+      body,
+      lease,
+    };
   }
 
   /** Refuses new scrapes and destroys the connections of scrapes being sent (call it when the server closes). */
@@ -222,9 +236,11 @@ export function serveScrape(handler: ScrapeHandler, req: IncomingMessage, res: S
 export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
   constructor(metrics: VezaMetricsRegistry) {
     const collectFailures = collectFailuresCounter(metrics);
-    const rejected: Counter<'reason'> = metrics.selfCounter('veza_metrics_scrapes_rejected_total', 'Scrapes refused before rendering', [
-      'reason',
-    ]);
+    const rejected: Counter<'reason'> = metrics.selfCounter(
+      'veza_metrics_scrapes_rejected_total',
+      'Scrapes refused before rendering',
+      ['reason'],
+    );
     const aborted: Counter<'reason'> = metrics.selfCounter(
       'veza_metrics_scrapes_aborted_total',
       'Scrapes whose connection was destroyed while sending (send timeout, shutdown)',

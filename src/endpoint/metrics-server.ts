@@ -43,12 +43,20 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
     if (!options || this.server) return;
     const server = createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(new Error(metricsServerFailed(options.host, options.port, error))));
+      server.once('error', (error) =>
+        reject(new Error(metricsServerFailed(options.host, options.port, error))),
+      );
       server.listen(options.port, options.host, () => resolve());
     });
     this.server = server;
     const bound = this.address();
-    this.logger.log(metricsServerListening(bound?.address ?? options.host, bound?.port ?? options.port, this.metrics.options.path));
+    this.logger.log(
+      metricsServerListening(
+        bound?.address ?? options.host,
+        bound?.port ?? options.port,
+        this.metrics.options.path,
+      ),
+    );
   }
 
   /** Nest's shutdown hook: closes the listener and its connections. */
@@ -71,7 +79,9 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' }).end('Method Not Allowed\n');
+      res
+        .writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
+        .end('Method Not Allowed\n');
       return;
     }
     serveScrape(this.scraper, req, res);

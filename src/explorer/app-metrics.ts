@@ -23,7 +23,10 @@ const describe = (d: AppMetricDefinition): string => describeDefinition(d);
  * registry when the application closes (a registry the application brought outlives it).
  */
 export class AppMetrics {
-  private readonly created = new Map<string, { metric: Metric; definition: AppMetricDefinition; where: string }>();
+  private readonly created = new Map<
+    string,
+    { metric: Metric; definition: AppMetricDefinition; where: string }
+  >();
 
   constructor(
     private readonly registry: Registry,
@@ -38,7 +41,15 @@ export class AppMetrics {
     const mine = this.created.get(definition.name);
     if (mine) {
       if (!sameDefinition(mine.definition, definition)) {
-        throw new Error(appMetricConflict(definition.name, mine.where, describe(mine.definition), where, describe(definition)));
+        throw new Error(
+          appMetricConflict(
+            definition.name,
+            mine.where,
+            describe(mine.definition),
+            where,
+            describe(definition),
+          ),
+        );
       }
       return mine.metric;
     }
@@ -51,8 +62,19 @@ export class AppMetrics {
     let metric: Metric;
     if (existing) {
       const shared = createdByDecorators.get(existing);
-      if (!shared || !sameDefinition(shared.definition, definition) || this.registry.getSingleMetric(definition.name) !== existing) {
-        throw new Error(appMetricClash(where, definition.name, describe(definition), describeDefinition(definitionOf(existing))));
+      if (
+        !shared ||
+        !sameDefinition(shared.definition, definition) ||
+        this.registry.getSingleMetric(definition.name) !== existing
+      ) {
+        throw new Error(
+          appMetricClash(
+            where,
+            definition.name,
+            describe(definition),
+            describeDefinition(definitionOf(existing)),
+          ),
+        );
       }
       shared.users += 1;
       metric = existing;
@@ -70,13 +92,18 @@ export class AppMetrics {
     for (const { metric, definition } of this.created.values()) {
       const shared = createdByDecorators.get(metric);
       if (shared && --shared.users > 0) continue;
-      if (this.registry.getSingleMetric(definition.name) === metric) this.registry.removeSingleMetric(definition.name);
+      if (this.registry.getSingleMetric(definition.name) === metric)
+        this.registry.removeSingleMetric(definition.name);
     }
     this.created.clear();
   }
 }
 
-function create({ Counter, Gauge, Histogram }: ClientClasses, d: AppMetricDefinition, registry: Registry): Metric {
+function create(
+  { Counter, Gauge, Histogram }: ClientClasses,
+  d: AppMetricDefinition,
+  registry: Registry,
+): Metric {
   const common = { name: d.name, help: d.help, labelNames: [...d.labelNames], registers: [registry] };
   if (d.kind === 'counter') return new Counter(common);
   if (d.kind === 'gauge') return new Gauge(common);

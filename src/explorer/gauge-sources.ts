@@ -81,7 +81,8 @@ export function installGaugeSources(
           logger.warn(gaugeSourceFailed(spec.place, gauge.name, error));
         };
         const apply = (value: unknown): void => {
-          if (typeof value !== 'number' || !Number.isFinite(value)) fail(new Error(notANumber('the value', value, false)));
+          if (typeof value !== 'number' || !Number.isFinite(value))
+            fail(new Error(notANumber('the value', value, false)));
           else gauge.set({ ...spec.labels }, value);
         };
         try {

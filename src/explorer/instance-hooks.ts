@@ -40,7 +40,10 @@ function hookHost(host: Host, bind: (instance: object) => void): Host {
  * Returns what undoes it, or `undefined` when this Nest version's wrapper does not have the
  * expected methods (the caller warns that such instances will not be measured).
  */
-export function hookFutureInstances(wrapper: object, bind: (instance: object) => void): (() => void) | undefined {
+export function hookFutureInstances(
+  wrapper: object,
+  bind: (instance: object) => void,
+): (() => void) | undefined {
   const w = wrapper as HookableWrapper;
   const byContext = w.setInstanceByContextId;
   const byInquirer = w.setInstanceByInquirerId;

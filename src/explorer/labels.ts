@@ -38,7 +38,8 @@ export class SeriesCache<S> {
 
   /** The series of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
   get(labels: Readonly<Record<string, unknown>>): S {
-    if (this.labelNames.length === 1 && Object.keys(labels).length === 1) return this.one(labels[this.labelNames[0]]);
+    if (this.labelNames.length === 1 && Object.keys(labels).length === 1)
+      return this.one(labels[this.labelNames[0]]);
     return this.many(labels);
   }
 
@@ -101,13 +102,21 @@ export function argsArray(args: ArrayLike<unknown> | undefined): unknown[] {
 }
 
 /** Calls `fn` with the call's arguments, without copying them. */
-export function applyArgs<R>(fn: (...args: never[]) => R, args: ArrayLike<unknown> | undefined, ...before: unknown[]): R {
+export function applyArgs<R>(
+  fn: (...args: never[]) => R,
+  args: ArrayLike<unknown> | undefined,
+  ...before: unknown[]
+): R {
   if (before.length > 0) return (fn as (...a: unknown[]) => R)(...before, ...argsArray(args));
   return Reflect.apply(fn, undefined, args ?? NO_ARGS) as R;
 }
 
 /** A label value: `source` itself, or what it returns for the call's arguments (checked to be a string). */
-export function labelFrom(label: string, source: string | ((...args: never[]) => unknown), args: ArrayLike<unknown> | undefined): string {
+export function labelFrom(
+  label: string,
+  source: string | ((...args: never[]) => unknown),
+  args: ArrayLike<unknown> | undefined,
+): string {
   if (typeof source === 'string') return source;
   const value = applyArgs(source, args);
   if (typeof value !== 'string') throw new Error(labelNotString(label, value));
@@ -116,7 +125,8 @@ export function labelFrom(label: string, source: string | ((...args: never[]) =>
 
 /** A size or an amount: a finite number >= 0, or a problem. */
 export function amount(what: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(notANumber(what, value));
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new Error(notANumber(what, value));
   return value;
 }
 
@@ -141,7 +151,8 @@ export function readSafely(object: unknown, key: string): unknown {
 export function errorType(error: unknown): string {
   if (typeof error === 'object' && error !== null) {
     const code = readSafely(error, 'code');
-    if ((typeof code === 'string' && CODE.test(code)) || (typeof code === 'number' && Number.isInteger(code))) return String(code);
+    if ((typeof code === 'string' && CODE.test(code)) || (typeof code === 'number' && Number.isInteger(code)))
+      return String(code);
     const name = readSafely(readSafely(error, 'constructor'), 'name');
     if (typeof name === 'string' && CLASS_NAME.test(name) && name !== 'Object') return name;
   }

@@ -34,7 +34,11 @@ interface Wrapper {
 /** The prototypes of `object`'s chain, own class first, up to (not including) `Object.prototype`. */
 function prototypes(object: object): object[] {
   const chain: object[] = [];
-  for (let p = Object.getPrototypeOf(object) as object | null; p && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+  for (
+    let p = Object.getPrototypeOf(object) as object | null;
+    p && p !== Object.prototype;
+    p = Object.getPrototypeOf(p) as object | null
+  ) {
     chain.push(p);
   }
   return chain;
@@ -226,7 +230,8 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     if (sites.length === 0) return;
     const recorders = sites.map((site) => this.recorderFor(site));
     for (const site of sites)
-      for (const spec of site.specs) for (const gauge of spec.steps ?? []) this.steps.set(gauge, `${spec.decorator} on "${site.place}"`);
+      for (const spec of site.specs)
+        for (const gauge of spec.steps ?? []) this.steps.set(gauge, `${spec.decorator} on "${site.place}"`);
     const bind = (object: object, track: boolean): void => {
       if (!Object.isExtensible(object)) {
         this.once(`frozen ${sites[0].place}`, () => instanceNotExtensible(sites.map((s) => s.place)));

@@ -13,8 +13,11 @@ const now = performance.now.bind(performance);
 /** Milliseconds, sub-microsecond resolution: what the trampoline reads before a timed call. */
 const clock = (): number => now();
 /** Promise's own `then`: a Promise subclass that overrides it is still followed in one reaction. */
-const promiseThen: (this: Promise<unknown>, ok: (v: unknown) => unknown, ko: (e: unknown) => never) => Promise<unknown> =
-  Object.getOwnPropertyDescriptor(Promise.prototype, 'then')?.value as never;
+const promiseThen: (
+  this: Promise<unknown>,
+  ok: (v: unknown) => unknown,
+  ko: (e: unknown) => never,
+) => Promise<unknown> = Object.getOwnPropertyDescriptor(Promise.prototype, 'then')?.value as never;
 
 /** What a returned object is, as far as recording goes. */
 const PLAIN = 0;
@@ -29,7 +32,13 @@ type Shape = typeof PLAIN | typeof PROMISE | typeof OBSERVABLE | typeof THENABLE
  */
 function shapeOf(result: object): Shape {
   if (result instanceof Promise) return PROMISE;
-  const candidate = result as { subscribe?: unknown; lift?: unknown; next?: unknown; then?: unknown; operator?: unknown };
+  const candidate = result as {
+    subscribe?: unknown;
+    lift?: unknown;
+    next?: unknown;
+    then?: unknown;
+    operator?: unknown;
+  };
   // A Subject is also an Observer: wrapping it would take `next` away from the caller. But
   // `subject.pipe(op)` is a Subject too in rxjs 7 (an AnonymousSubject, with the operator set): that
   // is a derived stream, followed per subscription like any Observable.
@@ -46,7 +55,11 @@ function shapeOf(result: object): Shape {
 /** An own property the Proxy `get` invariant pins: reading it through a Proxy must give the target's very value. */
 function pinned(target: object, key: PropertyKey): boolean {
   const own = Reflect.getOwnPropertyDescriptor(target, key);
-  return own !== undefined && own.configurable === false && ('value' in own ? own.writable === false : own.get === undefined);
+  return (
+    own !== undefined &&
+    own.configurable === false &&
+    ('value' in own ? own.writable === false : own.get === undefined)
+  );
 }
 
 /**
@@ -193,7 +206,9 @@ export class Recorder {
 
   private followFirstThen(target: object, args: CallArgs): object {
     let followed = false;
-    let methods: Map<PropertyKey, { method: (...a: unknown[]) => unknown; onTarget: (...a: unknown[]) => unknown }> | undefined;
+    let methods:
+      | Map<PropertyKey, { method: (...a: unknown[]) => unknown; onTarget: (...a: unknown[]) => unknown }>
+      | undefined;
     const onTarget = (method: (...a: unknown[]) => unknown): ((...a: unknown[]) => unknown) =>
       new Proxy(method, {
         apply: (fn, self: unknown, list: unknown[]) => {
@@ -239,7 +254,10 @@ export class Recorder {
         methods ??= new Map();
         let known = methods.get(key);
         if (known?.method !== value) {
-          known = { method: value as (...a: unknown[]) => unknown, onTarget: onTarget(value as (...a: unknown[]) => unknown) };
+          known = {
+            method: value as (...a: unknown[]) => unknown,
+            onTarget: onTarget(value as (...a: unknown[]) => unknown),
+          };
           methods.set(key, known);
         }
         return known.onTarget;
@@ -281,7 +299,13 @@ export class Recorder {
     return started;
   }
 
-  private settle(outcome: Outcome, value: unknown, t0: number, args: CallArgs, started: unknown[] | undefined): void {
+  private settle(
+    outcome: Outcome,
+    value: unknown,
+    t0: number,
+    args: CallArgs,
+    started: unknown[] | undefined,
+  ): void {
     const seconds = this.timed ? (clock() - t0) / 1000 : 0;
     const { instruments } = this;
     for (let i = 0; i < instruments.length; i++) {

@@ -75,7 +75,8 @@ class SlowCounter implements CounterSeries, GaugeSeries {
   ) {}
 
   inc(): void {
-    if ((this.metric as Exemplary).enableExemplars) (this.metric as Counter).inc({ labels: { ...this.labels }, value: 1 } as never);
+    if ((this.metric as Exemplary).enableExemplars)
+      (this.metric as Counter).inc({ labels: { ...this.labels }, value: 1 } as never);
     else this.metric.inc({ ...this.labels }, 1);
   }
 
@@ -110,7 +111,8 @@ class SlowHistogram implements HistogramSeries {
   ) {}
 
   observe(value: number): void {
-    if ((this.metric as Exemplary).enableExemplars) this.metric.observe({ labels: { ...this.labels }, value } as never);
+    if ((this.metric as Exemplary).enableExemplars)
+      this.metric.observe({ labels: { ...this.labels }, value } as never);
     else this.metric.observe({ ...this.labels }, value);
   }
 }
@@ -119,7 +121,8 @@ class SlowHistogram implements HistogramSeries {
  * The layout to write `metric` in place, when the seam knows it and checked it (once per process,
  * against the public API); exemplar metrics always go through the API, which keeps their exemplars.
  */
-const fastLayout = (metric: Metric): SeriesLayout | undefined => ((metric as Exemplary).enableExemplars ? undefined : layoutOf(metric));
+const fastLayout = (metric: Metric): SeriesLayout | undefined =>
+  (metric as Exemplary).enableExemplars ? undefined : layoutOf(metric);
 
 /**
  * Fixed labels must name every label of the metric, and nothing else, with string values. The copy

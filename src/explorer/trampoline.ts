@@ -53,11 +53,23 @@ export function siteOf(fn: unknown): Site | undefined {
  * a spec needs them. Every reflect-metadata key of the function it replaces, its `name` and its
  * `length` are carried over, so decorators below and above it keep seeing their metadata.
  */
-export function attach(prototype: object, key: string | symbol, descriptor: PropertyDescriptor, spec: InstrumentSpec, place: string): Site {
+export function attach(
+  prototype: object,
+  key: string | symbol,
+  descriptor: PropertyDescriptor,
+  spec: InstrumentSpec,
+  place: string,
+): Site {
   const current = descriptor.value as (...args: unknown[]) => unknown;
   let site = siteOfTrampoline.get(current);
   if (site === undefined || site.trampoline !== current) {
-    site = { place, key: Symbol(`veza-metrics ${place}`), original: current, specs: [spec], trampoline: current };
+    site = {
+      place,
+      key: Symbol(`veza-metrics ${place}`),
+      original: current,
+      specs: [spec],
+      trampoline: current,
+    };
     site.trampoline = trampolineFor(site, spec.needsArgs, current);
     const list = sitesOfPrototype.get(prototype);
     if (list) list.push(site);
@@ -71,7 +83,11 @@ export function attach(prototype: object, key: string | symbol, descriptor: Prop
   return site;
 }
 
-function trampolineFor(site: Site, readArgs: boolean, previous: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+function trampolineFor(
+  site: Site,
+  readArgs: boolean,
+  previous: (...args: unknown[]) => unknown,
+): (...args: unknown[]) => unknown {
   const { original, key } = site;
   // Method shorthand: like the class method it replaces, the trampoline is not a constructor. It reads
   // `arguments` rather than rest parameters: `original.apply(this, arguments)` allocates nothing, and
@@ -116,7 +132,8 @@ function trampolineFor(site: Site, readArgs: boolean, previous: (...args: unknow
 
 /** Every reflect-metadata key and own property of `from` (its name and length included), onto `to`. */
 function copyIdentity(from: object, to: object): void {
-  for (const key of Reflect.getOwnMetadataKeys(from)) Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, from), to);
+  for (const key of Reflect.getOwnMetadataKeys(from))
+    Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, from), to);
   for (const key of Reflect.ownKeys(from)) {
     if (key === 'prototype' || key === 'arguments' || key === 'caller') continue;
     const descriptor = Object.getOwnPropertyDescriptor(from, key);
@@ -126,12 +143,20 @@ function copyIdentity(from: object, to: object): void {
 
 /** Binds `recorder` to `instance` for `site`: from now on, calls on `instance` are recorded. */
 export function bindRecorder(instance: object, site: Site, recorder: Recorder): void {
-  Object.defineProperty(instance, site.key, { value: recorder, configurable: true, enumerable: false, writable: true });
+  Object.defineProperty(instance, site.key, {
+    value: recorder,
+    configurable: true,
+    enumerable: false,
+    writable: true,
+  });
 }
 
 /** Unbinds `instance` (if `recorder` is still the one bound): its calls are no longer recorded. */
 export function unbindRecorder(instance: object, site: Site, recorder: Recorder): void {
-  if (Object.prototype.hasOwnProperty.call(instance, site.key) && (instance as Bound)[site.key] === recorder) {
+  if (
+    Object.prototype.hasOwnProperty.call(instance, site.key) &&
+    (instance as Bound)[site.key] === recorder
+  ) {
     delete (instance as Bound)[site.key];
   }
 }

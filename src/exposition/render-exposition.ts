@@ -97,7 +97,10 @@ const SERIES_PER_CHECK = 32;
  * hangs is left out (and reported) while every other metric is rendered. The result is the
  * exposition's UTF-8 bytes in order, as a list of chunks.
  */
-export async function renderExposition(metrics: readonly unknown[], options: RenderOptions): Promise<Buffer[]> {
+export async function renderExposition(
+  metrics: readonly unknown[],
+  options: RenderOptions,
+): Promise<Buffer[]> {
   const all = metrics as readonly Collectable[];
   const pending = new Map<Collectable, Promise<MetricData | typeof DONE | typeof TIMED_OUT>>();
   // The series storage of each metric the seam knows (prom-client's or the successor's).
@@ -105,7 +108,8 @@ export async function renderExposition(metrics: readonly unknown[], options: Ren
   for (const metric of all) {
     const layout = knownLayout(metric);
     if (layout) layouts.set(metric, layout);
-    if (typeof metric.collect === 'function' || !layout) pending.set(metric, prepare(metric, layout, options));
+    if (typeof metric.collect === 'function' || !layout)
+      pending.set(metric, prepare(metric, layout, options));
   }
   const slice = { start: performance.now() };
   const pause = async (): Promise<void> => {
@@ -130,7 +134,8 @@ export async function renderExposition(metrics: readonly unknown[], options: Ren
     // The text format separates families with an empty line; OpenMetrics does not.
     if (!first && options.format === 'text') sink.line('');
     first = false;
-    if (prepared === DONE) await renderSeries(metric, layouts.get(metric) as SeriesLayout, options, sink, pause);
+    if (prepared === DONE)
+      await renderSeries(metric, layouts.get(metric) as SeriesLayout, options, sink, pause);
     else renderData(prepared, options, sink);
     await pause();
   }
@@ -141,7 +146,9 @@ export async function renderExposition(metrics: readonly unknown[], options: Ren
 /** The layout of a counter, gauge or histogram whose series the seam can read, else `undefined`. */
 function knownLayout(metric: Collectable): SeriesLayout | undefined {
   const renderable =
-    metric.type === 'counter' || metric.type === 'gauge' || (metric.type === 'histogram' && Array.isArray(metric.upperBounds));
+    metric.type === 'counter' ||
+    metric.type === 'gauge' ||
+    (metric.type === 'histogram' && Array.isArray(metric.upperBounds));
   return renderable ? layoutOf(metric) : undefined;
 }
 
@@ -158,7 +165,10 @@ function prepare(
       const collected = metric.collect?.call(metric);
       work = collected instanceof Promise ? collected.then(() => DONE) : Promise.resolve(DONE);
     } else {
-      work = typeof metric.getForPromString === 'function' ? metric.getForPromString() : (metric.get() as unknown as Promise<MetricData>);
+      work =
+        typeof metric.getForPromString === 'function'
+          ? metric.getForPromString()
+          : (metric.get() as unknown as Promise<MetricData>);
     }
   } catch (error) {
     return settledLater(Promise.reject(error instanceof Error ? error : new Error(String(error))));
@@ -249,7 +259,9 @@ function renderData(data: MetricData, options: RenderOptions, sink: ByteSink): v
     const parts = formatLabels(labels, shared);
     const flatShared = formatLabels(shared).join(',');
     if (flatShared) parts.push(flatShared);
-    sink.line(`${metricName}${braces(parts.join(','))} ${formatValue(sample.value)}${exemplarOf(sample.exemplar, openMetrics)}`);
+    sink.line(
+      `${metricName}${braces(parts.join(','))} ${formatValue(sample.value)}${exemplarOf(sample.exemplar, openMetrics)}`,
+    );
   }
 }
 

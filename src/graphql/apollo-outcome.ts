@@ -11,7 +11,11 @@ export interface ApolloRequestContext {
   readonly document?: unknown;
   readonly operation?: unknown;
   readonly response?: {
-    readonly body?: { readonly kind?: string; readonly singleResult?: ResultLike; readonly initialResult?: ResultLike };
+    readonly body?: {
+      readonly kind?: string;
+      readonly singleResult?: ResultLike;
+      readonly initialResult?: ResultLike;
+    };
   };
 }
 

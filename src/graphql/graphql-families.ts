@@ -72,7 +72,12 @@ type MetricClass = new (config: Record<string, unknown>) => FamilyMetric;
 export function graphqlFamily(metrics: VezaMetricsRegistry, family: Family): FamilyMetric {
   const http = metrics.definition(VezaMetric.HttpRequestDuration);
   const buckets = family.kind === 'histogram' ? [...(http.buckets ?? [])] : undefined;
-  const wanted = { kind: family.kind, labelNames: family.labelNames, help: family.help, ...(buckets ? { buckets } : {}) };
+  const wanted = {
+    kind: family.kind,
+    labelNames: family.labelNames,
+    help: family.help,
+    ...(buckets ? { buckets } : {}),
+  };
   const existing = metrics.registry.getSingleMetric(family.name) as FamilyMetric | undefined;
   let metric: FamilyMetric;
   if (existing) {
@@ -82,7 +87,8 @@ export function graphqlFamily(metrics: VezaMetricsRegistry, family: Family): Fam
       found.help === wanted.help &&
       found.labelNames.join(',') === wanted.labelNames.join(',') &&
       (found.buckets ?? []).join(',') === (wanted.buckets ?? []).join(',');
-    if (!same) throw new Error(metricClash(family.name, describeDefinition(wanted), describeDefinition(found)));
+    if (!same)
+      throw new Error(metricClash(family.name, describeDefinition(wanted), describeDefinition(found)));
     metric = existing;
   } else {
     const sample = metrics.get(

@@ -104,8 +104,14 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
       }),
       willSendResponse: (context: ApolloRequestContext): Promise<void> => {
         try {
-          const operation = context.document ? operationOf(context.document, context.request?.operationName) : UNKNOWN_OPERATION;
-          series.record(operation, apolloOutcome(context, executionError), (performance.now() - start) / 1000);
+          const operation = context.document
+            ? operationOf(context.document, context.request?.operationName)
+            : UNKNOWN_OPERATION;
+          series.record(
+            operation,
+            apolloOutcome(context, executionError),
+            (performance.now() - start) / 1000,
+          );
         } catch (error) {
           this.fail(error);
         }

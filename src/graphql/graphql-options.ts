@@ -33,22 +33,46 @@ export interface ResolvedGraphqlOptions {
   readonly maxOperationNames: number;
 }
 
-const DEFAULTS: ResolvedGraphqlOptions = { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 };
+const DEFAULTS: ResolvedGraphqlOptions = {
+  enabled: true,
+  operations: true,
+  resolvers: 'root-and-resolved',
+  maxOperationNames: 100,
+};
 
 /** Validates `graphql: boolean | { enabled?, operations?, resolvers?, maxOperationNames? }`. */
 export function resolveGraphqlOptions(value: unknown): ResolvedGraphqlOptions {
   if (value === undefined || value === true) return DEFAULTS;
   if (value === false) return { ...DEFAULTS, enabled: false };
   if (!isPlainObject(value))
-    throw new Error(invalidOption('graphql', 'true, false or { enabled?, operations?, resolvers?, maxOperationNames? }', value));
+    throw new Error(
+      invalidOption(
+        'graphql',
+        'true, false or { enabled?, operations?, resolvers?, maxOperationNames? }',
+        value,
+      ),
+    );
   checkKeys('graphql', value, ['enabled', 'operations', 'resolvers', 'maxOperationNames']);
-  const { enabled = true, operations = true, resolvers = true, maxOperationNames = DEFAULTS.maxOperationNames } = value;
+  const {
+    enabled = true,
+    operations = true,
+    resolvers = true,
+    maxOperationNames = DEFAULTS.maxOperationNames,
+  } = value;
   if (typeof enabled !== 'boolean') throw new Error(invalidOption('graphql.enabled', 'a boolean', enabled));
-  if (typeof operations !== 'boolean') throw new Error(invalidOption('graphql.operations', 'a boolean', operations));
+  if (typeof operations !== 'boolean')
+    throw new Error(invalidOption('graphql.operations', 'a boolean', operations));
   if (resolvers !== true && resolvers !== false && resolvers !== 'all')
     throw new Error(invalidOption('graphql.resolvers', "true, false or 'all'", resolvers));
-  if (typeof maxOperationNames !== 'number' || !Number.isInteger(maxOperationNames) || maxOperationNames < 1 || maxOperationNames > 10_000)
-    throw new Error(invalidOption('graphql.maxOperationNames', 'an integer from 1 to 10000', maxOperationNames));
+  if (
+    typeof maxOperationNames !== 'number' ||
+    !Number.isInteger(maxOperationNames) ||
+    maxOperationNames < 1 ||
+    maxOperationNames > 10_000
+  )
+    throw new Error(
+      invalidOption('graphql.maxOperationNames', 'an integer from 1 to 10000', maxOperationNames),
+    );
   return {
     enabled,
     operations,

@@ -7,7 +7,8 @@ export function loadOptionalPeer(name: string, load: (id: string) => unknown = r
     return load(name);
   } catch (error) {
     const e = error as { code?: unknown; message?: unknown };
-    if (e?.code === 'MODULE_NOT_FOUND' && typeof e.message === 'string' && e.message.includes(`'${name}'`)) return undefined;
+    if (e?.code === 'MODULE_NOT_FOUND' && typeof e.message === 'string' && e.message.includes(`'${name}'`))
+      return undefined;
     throw error;
   }
 }

@@ -1,5 +1,11 @@
 import { loadOptionalPeer as loadOptional } from './load-optional';
-import { operationOf, UNKNOWN_OPERATION, type GraphqlOutcome, type OperationLabels, type OperationSeries } from './operation-series';
+import {
+  operationOf,
+  UNKNOWN_OPERATION,
+  type GraphqlOutcome,
+  type OperationLabels,
+  type OperationSeries,
+} from './operation-series';
 
 /*
  * Mercurius (16), as this file relies on it; test/e2e/graphql-metrics.e2e-spec.ts runs a real server:
@@ -41,18 +47,31 @@ interface FastifyLike {
  *
  * @returns false when the instance has no Mercurius.
  */
-export function observeMercurius(instance: unknown, series: OperationSeries, fail: (error: unknown) => void): boolean {
+export function observeMercurius(
+  instance: unknown,
+  series: OperationSeries,
+  fail: (error: unknown) => void,
+): boolean {
   const app = instance as (FastifyLike & { [OBSERVED]?: true }) | undefined;
   const graphql = app?.graphql;
-  if (!app || typeof graphql !== 'function' || typeof graphql.addHook !== 'function' || app[OBSERVED]) return false;
+  if (!app || typeof graphql !== 'function' || typeof graphql.addHook !== 'function' || app[OBSERVED])
+    return false;
   graphql.addHook('preExecution', (_schema: unknown, document: unknown, context: unknown) => {
-    if (typeof context === 'object' && context !== null) (context as Record<PropertyKey, unknown>)[DOCUMENT] = document;
+    if (typeof context === 'object' && context !== null)
+      (context as Record<PropertyKey, unknown>)[DOCUMENT] = document;
     return undefined;
   });
-  const record = (context: unknown, source: unknown, operationName: unknown, outcome: GraphqlOutcome, start: number): void => {
+  const record = (
+    context: unknown,
+    source: unknown,
+    operationName: unknown,
+    outcome: GraphqlOutcome,
+    start: number,
+  ): void => {
     try {
       const document = (context as Record<PropertyKey, unknown> | undefined)?.[DOCUMENT];
-      const operation = document !== undefined ? operationOf(document, operationName) : reparse(source, operationName);
+      const operation =
+        document !== undefined ? operationOf(document, operationName) : reparse(source, operationName);
       series.record(operation, outcome, (performance.now() - start) / 1000);
     } catch (error) {
       fail(error);

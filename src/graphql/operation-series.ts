@@ -52,7 +52,10 @@ export function operationOf(document: unknown, operationName: unknown): Operatio
   }
   if (!found || typeof found.operation !== 'string' || !TYPES.has(found.operation)) return UNKNOWN_OPERATION;
   const name = found.name?.value;
-  return { type: found.operation, name: typeof name === 'string' && name !== '' ? name : ANONYMOUS_OPERATION };
+  return {
+    type: found.operation,
+    name: typeof name === 'string' && name !== '' ? name : ANONYMOUS_OPERATION,
+  };
 }
 
 interface Series {
@@ -86,7 +89,9 @@ export class OperationSeries {
       const labels = { operation_type: operation.type, operation_name: name };
       series = {
         duration: new HistogramCell((this.durations ?? NO_METRIC) as never, labels),
-        outcomes: OUTCOMES.map((o) => new CounterCell((this.operations ?? NO_METRIC) as never, { ...labels, outcome: o })),
+        outcomes: OUTCOMES.map(
+          (o) => new CounterCell((this.operations ?? NO_METRIC) as never, { ...labels, outcome: o }),
+        ),
       };
       this.series.set(key, series);
     }

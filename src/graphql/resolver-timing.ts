@@ -67,7 +67,11 @@ class FieldSeries {
       const type = this.types.typeOf(error);
       let cell = this.errors.get(type);
       if (!cell) {
-        cell = new CounterCell(this.errorCounter as never, { parent_type: this.parentType, field: this.field, error_type: type });
+        cell = new CounterCell(this.errorCounter as never, {
+          parent_type: this.parentType,
+          field: this.field,
+          error_type: type,
+        });
         this.errors.set(type, cell);
       }
       cell.inc();
@@ -94,7 +98,11 @@ export function timeResolvers(
   errorCounter: FamilyMetric | undefined,
   defaultResolver: Resolver,
 ): number {
-  const roots = new Set([schema.getQueryType()?.name, schema.getMutationType()?.name, schema.getSubscriptionType()?.name]);
+  const roots = new Set([
+    schema.getQueryType()?.name,
+    schema.getMutationType()?.name,
+    schema.getSubscriptionType()?.name,
+  ]);
   const types = new ErrorTypes();
   let wrapped = 0;
   for (const type of Object.values(schema.getTypeMap())) {

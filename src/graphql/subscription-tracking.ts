@@ -76,7 +76,10 @@ function followStream(
     open = false;
     safely(() => active.dec(labels));
   };
-  const settle = (result: Promise<IteratorResult<unknown>>, counts: boolean): Promise<IteratorResult<unknown>> =>
+  const settle = (
+    result: Promise<IteratorResult<unknown>>,
+    counts: boolean,
+  ): Promise<IteratorResult<unknown>> =>
     result.then(
       (r) => {
         if (r?.done) close();
@@ -92,7 +95,9 @@ function followStream(
     next: (...args: unknown[]) => settle(Promise.resolve(inner.next(...args)), true),
     return: (...args: unknown[]) => {
       close();
-      return inner.return ? Promise.resolve(inner.return(...args)) : Promise.resolve({ done: true, value: args[0] });
+      return inner.return
+        ? Promise.resolve(inner.return(...args))
+        : Promise.resolve({ done: true, value: args[0] });
     },
     throw: (...args: unknown[]) => {
       close();

@@ -20,14 +20,26 @@ export type ErrorSeverityFn = (error: { status: number; type: string; exception:
 export const defaultErrorSeverity: ErrorSeverityFn = ({ exception }) =>
   exception === undefined || exception instanceof HttpException ? 'error' : 'critical';
 
-const BUILT_IN_ERRORS = ['Error', 'TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError', 'AggregateError'];
+const BUILT_IN_ERRORS = [
+  'Error',
+  'TypeError',
+  'RangeError',
+  'ReferenceError',
+  'SyntaxError',
+  'EvalError',
+  'URIError',
+  'AggregateError',
+];
 
 /** Nest's own exception classes (every `HttpException` exported by `@nestjs/common`) and JavaScript's errors. */
 const KNOWN_TYPES: ReadonlySet<string> = new Set([
   'HttpException',
   ...BUILT_IN_ERRORS,
   ...Object.entries(common)
-    .filter(([, value]) => typeof value === 'function' && (value as { prototype?: unknown }).prototype instanceof HttpException)
+    .filter(
+      ([, value]) =>
+        typeof value === 'function' && (value as { prototype?: unknown }).prototype instanceof HttpException,
+    )
     .map(([name]) => name),
 ]);
 

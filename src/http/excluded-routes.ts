@@ -18,8 +18,10 @@ interface AdapterLike {
   normalizePath?(path: string): string;
 }
 
-const addLeadingSlash = (path: string): string => (path.startsWith('/') || path.startsWith('{/') ? path : `/${path}`);
-const asArray = (value: string | string[] | undefined): string[] => (value === undefined ? [''] : Array.isArray(value) ? value : [value]);
+const addLeadingSlash = (path: string): string =>
+  path.startsWith('/') || path.startsWith('{/') ? path : `/${path}`;
+const asArray = (value: string | string[] | undefined): string[] =>
+  value === undefined ? [''] : Array.isArray(value) ? value : [value];
 
 /**
  * Resolves every handler marked `@NoMetrics()` (or on a controller marked so) to the route templates
@@ -43,28 +45,42 @@ export function resolveExcludedRoutes(
   for (const module of modules.values()) {
     const metatype = module.metatype as Type | undefined;
     const modulePath: string | undefined = metatype
-      ? ((Reflect.getMetadata(MODULE_PATH + applicationId, metatype) ?? Reflect.getMetadata(MODULE_PATH, metatype)) as string | undefined)
+      ? ((Reflect.getMetadata(MODULE_PATH + applicationId, metatype) ??
+          Reflect.getMetadata(MODULE_PATH, metatype)) as string | undefined)
       : undefined;
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as Type | undefined;
       if (!controller || typeof controller !== 'function') continue;
       const wholeController = Reflect.getMetadata(NO_METRICS, controller) === true;
       const controllerVersion: VersionValue | undefined = versioningOptions
-        ? ((Reflect.getMetadata(VERSION_METADATA, controller) as VersionValue | undefined) ?? versioningOptions.defaultVersion)
+        ? ((Reflect.getMetadata(VERSION_METADATA, controller) as VersionValue | undefined) ??
+          versioningOptions.defaultVersion)
         : undefined;
-      const ctrlPaths = asArray(Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined).map(addLeadingSlash);
+      const ctrlPaths = asArray(
+        Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined,
+      ).map(addLeadingSlash);
       const prototype = controller.prototype as Record<string, unknown>;
       for (const route of explorer.scanForPaths(wrapper.instance ?? prototype, prototype)) {
         const own = prototype[route.methodName];
-        const marked = wholeController || (typeof own === 'function' && Reflect.getMetadata(NO_METRICS, own) === true);
+        const marked =
+          wholeController || (typeof own === 'function' && Reflect.getMetadata(NO_METRICS, own) === true);
         if (!marked) continue;
         for (const ctrlPath of ctrlPaths) {
           for (const methodPath of route.path) {
             const paths = factory.create(
-              { ctrlPath, methodPath, modulePath, globalPrefix, controllerVersion, methodVersion: route.version, versioningOptions },
+              {
+                ctrlPath,
+                methodPath,
+                modulePath,
+                globalPrefix,
+                controllerVersion,
+                methodVersion: route.version,
+                versioningOptions,
+              },
               route.requestMethod,
             );
-            for (const path of paths) add(into, route.requestMethod, adapter.normalizePath ? adapter.normalizePath(path) : path);
+            for (const path of paths)
+              add(into, route.requestMethod, adapter.normalizePath ? adapter.normalizePath(path) : path);
           }
         }
       }

@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { expressStack, handlersOf, mountTemplate, routeTemplate, type ExpressStack, type NestLayer } from '../compat/express';
+import {
+  expressStack,
+  handlersOf,
+  mountTemplate,
+  routeTemplate,
+  type ExpressStack,
+  type NestLayer,
+} from '../compat/express';
 import { preflight } from './node-server.hooks';
 
 const NOT_FOUND = Symbol('vezaMetricsNotFound');
@@ -53,7 +60,12 @@ export class ExpressEndpoints {
     if (stack !== undefined) {
       const url = req.originalUrl ?? req.url ?? '';
       const query = url.indexOf('?');
-      const route = routeTemplate(stack, req.method ?? '', query === -1 ? url : url.slice(0, query), this.nest);
+      const route = routeTemplate(
+        stack,
+        req.method ?? '',
+        query === -1 ? url : url.slice(0, query),
+        this.nest,
+      );
       if (route !== undefined) return route;
       const baseUrl = req.baseUrl;
       if (typeof baseUrl === 'string' && baseUrl !== '') {

@@ -38,7 +38,11 @@ export function hookFastify(instance: FastifyLike, sink: ResponseSink, trace?: T
   const WATCHED = Symbol('vezaMetricsWatched');
   const RECORDED = Symbol('vezaMetricsRecorded');
   type Reply = FastifyReplyLike & { [RECORDED]?: true };
-  type WatchedSocket = Socket & { [IN_FLIGHT]?: Reply | null; [MORE_IN_FLIGHT]?: Set<Reply>; [WATCHED]?: true };
+  type WatchedSocket = Socket & {
+    [IN_FLIGHT]?: Reply | null;
+    [MORE_IN_FLIGHT]?: Set<Reply>;
+    [WATCHED]?: true;
+  };
   const routeUrl = routeUrlReader();
 
   const record = (reply: Reply, status: number): void => {
@@ -46,7 +50,8 @@ export function hookFastify(instance: FastifyLike, sink: ResponseSink, trace?: T
     const method = request.raw.method ?? '';
     let template = routeUrl(request);
     // The route `@fastify/cors` adds for preflights, or the 404 handler's answer to one (no route).
-    if (method === 'OPTIONS' && (template === undefined || template === '*')) template = preflight(request.raw) ?? template;
+    if (method === 'OPTIONS' && (template === undefined || template === '*'))
+      template = preflight(request.raw) ?? template;
     RESPONSE_MS[0] = reply.elapsedTime;
     sink(method, template, status, request, reply);
   };
@@ -57,7 +62,10 @@ export function hookFastify(instance: FastifyLike, sink: ResponseSink, trace?: T
     if (res.writableFinished) return;
     // If the handler answers later, Fastify may still run onResponse (on the response's error).
     reply[RECORDED] = true;
-    const sent = res.writableEnded && (res as unknown as { outputSize?: unknown }).outputSize === 0 && reply.request.raw.aborted !== true;
+    const sent =
+      res.writableEnded &&
+      (res as unknown as { outputSize?: unknown }).outputSize === 0 &&
+      reply.request.raw.aborted !== true;
     record(reply, sent ? reply.statusCode : CLIENT_CLOSED_STATUS);
   };
 
@@ -104,7 +112,8 @@ export function hookFastify(instance: FastifyLike, sink: ResponseSink, trace?: T
 function routeUrlReader(): (request: FastifyRequestLike) => string | undefined {
   let key: symbol | undefined | null = null;
   return (request) => {
-    if (key === null) key = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context');
+    if (key === null)
+      key = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context');
     const url =
       key !== undefined
         ? (request as unknown as Record<symbol, { config?: { url?: unknown } } | undefined>)[key]?.config?.url

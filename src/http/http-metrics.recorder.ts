@@ -86,7 +86,8 @@ export class HttpMetricsRecorder {
     resolveExcludedRoutes(this.modules, this.config, adapter, this.excluded);
     this.series.clear();
     this.throttlers = throttlerNames(this.throttlerOptions());
-    const sink: ResponseSink = (method, template, status, request, response) => this.record(method, template, status, request, response);
+    const sink: ResponseSink = (method, template, status, request, response) =>
+      this.record(method, template, status, request, response);
     if (adapter.getType() === 'fastify') {
       this.headerNames = (reply) => Object.keys((reply as { getHeaders(): object }).getHeaders());
       hookFastify(adapter.getInstance(), sink, this.traceReader());
@@ -100,7 +101,10 @@ export class HttpMetricsRecorder {
     const setNotFoundHandler = adapter.setNotFoundHandler?.bind(adapter);
     if (setNotFoundHandler) {
       adapter.setNotFoundHandler = (handler: unknown, ...rest: unknown[]) => {
-        const marked = endpoints !== undefined && typeof handler === 'function' ? endpoints.notFound(handler as () => unknown) : handler;
+        const marked =
+          endpoints !== undefined && typeof handler === 'function'
+            ? endpoints.notFound(handler as () => unknown)
+            : handler;
         unmatched.handler = marked;
         return (setNotFoundHandler as (...args: unknown[]) => unknown)(marked, ...rest);
       };
@@ -119,7 +123,13 @@ export class HttpMetricsRecorder {
    * Records one response: `template` is the route template (`undefined` when no route matched),
    * `request` and `response` the adapter's objects; its duration is in `RESPONSE_MS`.
    */
-  record(method: string, template: string | undefined, status: number, request: object, response: object): void {
+  record(
+    method: string,
+    template: string | undefined,
+    status: number,
+    request: object,
+    response: object,
+  ): void {
     try {
       const series = this.series.get(method, template ?? UNMATCHED_ENDPOINT);
       if (series.excluded) return;

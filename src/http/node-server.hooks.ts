@@ -9,7 +9,13 @@ import { RequestClock, RESPONSE_MS } from './request-clock';
  * route matched), the status the client received, and the adapter's request and response objects;
  * the milliseconds since the request arrived are in `RESPONSE_MS`.
  */
-export type ResponseSink = (method: string, template: string | undefined, status: number, request: object, response: object) => void;
+export type ResponseSink = (
+  method: string,
+  template: string | undefined,
+  status: number,
+  request: object,
+  response: object,
+) => void;
 
 /**
  * The status recorded for a request the client aborted before its response ended: 499, nginx's
@@ -26,7 +32,9 @@ export const PREFLIGHT_ENDPOINT = '<preflight>';
 
 /** {@link PREFLIGHT_ENDPOINT} for a CORS preflight, `undefined` for any other request. */
 export function preflight(req: IncomingMessage): string | undefined {
-  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined ? PREFLIGHT_ENDPOINT : undefined;
+  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
+    ? PREFLIGHT_ENDPOINT
+    : undefined;
 }
 
 /** A response of the Node server, with its request as Express leaves it. */
@@ -88,7 +96,11 @@ export function hookNodeServer(
   const RESPONSE = Symbol('vezaMetricsResponse');
   const SLOT = Symbol('vezaMetricsSlot');
   const QUEUED = Symbol('vezaMetricsQueued');
-  type TimedSocket = Socket & { [RESPONSE]?: ServerResponse | null; [SLOT]: number; [QUEUED]?: Map<ServerResponse, number> };
+  type TimedSocket = Socket & {
+    [RESPONSE]?: ServerResponse | null;
+    [SLOT]: number;
+    [QUEUED]?: Map<ServerResponse, number>;
+  };
   const clock = new RequestClock();
   /** Responses of requests with no socket (an app called by hand): nothing to sweep, so held weakly. */
   const orphans = new WeakMap<ServerResponse, number>();
@@ -157,10 +169,17 @@ export function hookNodeServer(
     noteTrace(trace, req);
   }
 
-  const express = app as { handle?: (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown } | undefined;
+  const express = app as
+    | { handle?: (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown }
+    | undefined;
   const handle = express?.handle;
   if (express !== undefined && typeof handle === 'function') {
-    express.handle = function vezaMetricsHandle(this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown): unknown {
+    express.handle = function vezaMetricsHandle(
+      this: unknown,
+      req: IncomingMessage,
+      res: ServerResponse,
+      next?: unknown,
+    ): unknown {
       start(req, res);
       return handle.call(this, req, res, next);
     };
@@ -172,10 +191,13 @@ export function hookNodeServer(
   if (listeners.length === 1) {
     const listener = listeners[0];
     server.removeListener('request', listener);
-    server.on('request', function vezaMetricsRequest(this: Server, req: IncomingMessage, res: ServerResponse) {
-      start(req, res);
-      listener.call(this, req, res);
-    });
+    server.on(
+      'request',
+      function vezaMetricsRequest(this: Server, req: IncomingMessage, res: ServerResponse) {
+        start(req, res);
+        listener.call(this, req, res);
+      },
+    );
   } else {
     server.prependListener('request', start);
   }

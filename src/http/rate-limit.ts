@@ -12,9 +12,11 @@ const RETRY_AFTER = 'retry-after';
 
 /** True when `exception` is a `ThrottlerException` (or a subclass), found by class name: the throttler is an optional peer. */
 export function isThrottlerException(exception: unknown): boolean {
-  let proto: unknown = typeof exception === 'object' && exception !== null ? Object.getPrototypeOf(exception) : null;
+  let proto: unknown =
+    typeof exception === 'object' && exception !== null ? Object.getPrototypeOf(exception) : null;
   while (proto && proto !== Object.prototype) {
-    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ThrottlerException') return true;
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'ThrottlerException')
+      return true;
     proto = Object.getPrototypeOf(proto);
   }
   return false;
@@ -26,7 +28,10 @@ export function isThrottlerException(exception: unknown): boolean {
  * others. Header names arrive in lower case; `names` (the throttlers the application configured)
  * gives the name back its case. `undefined` when no such header was set.
  */
-export function limitTypeOf(headerNames: readonly string[], names: ReadonlyMap<string, string>): string | undefined {
+export function limitTypeOf(
+  headerNames: readonly string[],
+  names: ReadonlyMap<string, string>,
+): string | undefined {
   for (const header of headerNames) {
     const lower = header.toLowerCase();
     if (lower === RETRY_AFTER) return DEFAULT_LIMIT_TYPE;
@@ -43,7 +48,9 @@ export function limitTypeOf(headerNames: readonly string[], names: ReadonlyMap<s
  * `{ throttlers: [...] }`), keyed by their lower-case form.
  */
 export function throttlerNames(options: unknown): Map<string, string> {
-  const list = Array.isArray(options) ? options : (options as { throttlers?: unknown } | undefined)?.throttlers;
+  const list = Array.isArray(options)
+    ? options
+    : (options as { throttlers?: unknown } | undefined)?.throttlers;
   const names = new Map<string, string>();
   if (!Array.isArray(list)) return names;
   for (const t of list) {

@@ -34,7 +34,11 @@ export class RouteSeries {
     const slot = this.byCode ? (valid ? status : 600) : valid ? (status / 100) | 0 : 6;
     let cell = this.counts[slot];
     if (cell === undefined) {
-      const labels = { method: this.method, endpoint: this.endpoint, status: statusLabelOf(status, this.byCode ? 'code' : 'class') };
+      const labels = {
+        method: this.method,
+        endpoint: this.endpoint,
+        status: statusLabelOf(status, this.byCode ? 'code' : 'class'),
+      };
       cell = this.counts[slot] = new CounterCell(this.requests, labels);
     }
     cell.inc();

@@ -10,11 +10,17 @@ import type { ResolvedVezaMetricsOptions } from './resolve-options';
  * them (to tell an unset `appEndpoint` from `true`); `http` says whether the application has an
  * HTTP server; `boundPort` is the port `metricsServer` listens on, once it does.
  */
-export function exposureWarnings(raw: unknown, options: ResolvedVezaMetricsOptions, http: boolean, boundPort?: number): string[] {
+export function exposureWarnings(
+  raw: unknown,
+  options: ResolvedVezaMetricsOptions,
+  http: boolean,
+  boundPort?: number,
+): string[] {
   const { app, server } = options.endpoint;
   const answersPrimary = options.cluster && cluster.isWorker;
   if (!app && !server && !options.pushgateway && !answersPrimary) return [metricsServedNowhere(options.path)];
   const appEndpointSet = isPlainObject(raw) && raw.appEndpoint !== undefined;
-  if (http && app && server && !appEndpointSet) return [metricsServedOnBothPorts(options.path, boundPort ?? server.port)];
+  if (http && app && server && !appEndpointSet)
+    return [metricsServedOnBothPorts(options.path, boundPort ?? server.port)];
   return [];
 }

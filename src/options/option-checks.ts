@@ -18,7 +18,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export function isObjectPrototype(prototype: unknown): boolean {
   if (prototype === Object.prototype || prototype === null) return true;
   if (typeof prototype !== 'object' || Object.getPrototypeOf(prototype) !== null) return false;
-  const constructor = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as { name?: unknown } | undefined;
+  const constructor = Object.getOwnPropertyDescriptor(prototype, 'constructor')?.value as
+    { name?: unknown } | undefined;
   return typeof constructor === 'function' && constructor.name === 'Object';
 }
 

@@ -21,14 +21,18 @@ function cap(option: string, value: unknown): number {
 /** Validates `cardinality: { maxSeries?, perMetric? }`. */
 export function resolveCardinalityOptions(value: unknown): ResolvedCardinalityOptions {
   if (value === undefined) return { maxSeries: 2000, perMetric: {} };
-  if (!isPlainObject(value)) throw new Error(invalidOption('cardinality', '{ maxSeries?, perMetric? }', value));
+  if (!isPlainObject(value))
+    throw new Error(invalidOption('cardinality', '{ maxSeries?, perMetric? }', value));
   checkKeys('cardinality', value, ['maxSeries', 'perMetric']);
   const maxSeries = value.maxSeries === undefined ? 2000 : cap('cardinality.maxSeries', value.maxSeries);
   const perMetric: Record<string, number> = {};
   if (value.perMetric !== undefined) {
     if (!isPlainObject(value.perMetric))
-      throw new Error(invalidOption('cardinality.perMetric', 'an object of metric names to caps', value.perMetric));
-    for (const [name, limit] of Object.entries(value.perMetric)) perMetric[name] = cap(`cardinality.perMetric.${name}`, limit);
+      throw new Error(
+        invalidOption('cardinality.perMetric', 'an object of metric names to caps', value.perMetric),
+      );
+    for (const [name, limit] of Object.entries(value.perMetric))
+      perMetric[name] = cap(`cardinality.perMetric.${name}`, limit);
   }
   return { maxSeries, perMetric };
 }

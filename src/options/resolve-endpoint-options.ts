@@ -7,7 +7,12 @@ export interface ResolvedEndpointOptions {
   readonly app: boolean;
   /** Serve on a listener of its own. */
   readonly server: { readonly port: number; readonly host: string } | undefined;
-  readonly auth: { readonly bearerToken?: string; readonly basic?: { readonly username: string; readonly password: string } } | undefined;
+  readonly auth:
+    | {
+        readonly bearerToken?: string;
+        readonly basic?: { readonly username: string; readonly password: string };
+      }
+    | undefined;
   readonly scrape: {
     readonly maxConcurrent: number;
     readonly timeoutMs: number;
@@ -61,41 +66,68 @@ export function resolveEndpointOptions(options: Record<string, unknown>): Resolv
     const port = tcpPort(value.port);
     const host = value.host ?? '0.0.0.0';
     if (typeof host !== 'string' || host === '')
-      throw new Error(invalidOption('metricsServer.host', 'a host name or address such as "127.0.0.1"', host));
+      throw new Error(
+        invalidOption('metricsServer.host', 'a host name or address such as "127.0.0.1"', host),
+      );
     server = { port, host };
   }
 
   let auth: ResolvedEndpointOptions['auth'];
   if (options.auth !== undefined) {
     const value = options.auth;
-    if (!isPlainObject(value)) throw new Error(invalidOption('auth', '{ bearerToken } or { basic: { username, password } }', value));
+    if (!isPlainObject(value))
+      throw new Error(invalidOption('auth', '{ bearerToken } or { basic: { username, password } }', value));
     checkKeys('auth', value, ['bearerToken', 'basic']);
-    const bearerToken = value.bearerToken === undefined ? undefined : secret('auth.bearerToken', value.bearerToken);
+    const bearerToken =
+      value.bearerToken === undefined ? undefined : secret('auth.bearerToken', value.bearerToken);
     let basic: { username: string; password: string } | undefined;
     if (value.basic !== undefined) {
-      if (!isPlainObject(value.basic)) throw new Error(invalidOption('auth.basic', '{ username, password }', value.basic));
+      if (!isPlainObject(value.basic))
+        throw new Error(invalidOption('auth.basic', '{ username, password }', value.basic));
       checkKeys('auth.basic', value.basic, ['username', 'password']);
       const username = secret('auth.basic.username', value.basic.username);
-      if (username.includes(':')) throw new Error(invalidOption('auth.basic.username', 'a user name without ":" (RFC 7617)', username));
+      if (username.includes(':'))
+        throw new Error(invalidOption('auth.basic.username', 'a user name without ":" (RFC 7617)', username));
       basic = { username, password: secret('auth.basic.password', value.basic.password) };
     }
-    if (!bearerToken && !basic) throw new Error(invalidOption('auth', 'at least one of bearerToken or basic', value));
+    if (!bearerToken && !basic)
+      throw new Error(invalidOption('auth', 'at least one of bearerToken or basic', value));
     auth = { ...(bearerToken ? { bearerToken } : {}), ...(basic ? { basic } : {}) };
   }
 
   const scrapeValue = options.scrape ?? {};
   if (!isPlainObject(scrapeValue))
     throw new Error(
-      invalidOption('scrape', '{ maxConcurrent?, timeoutMs?, collectTimeoutMs?, maxBytesInFlight?, sendTimeoutMs? }', scrapeValue),
+      invalidOption(
+        'scrape',
+        '{ maxConcurrent?, timeoutMs?, collectTimeoutMs?, maxBytesInFlight?, sendTimeoutMs? }',
+        scrapeValue,
+      ),
     );
-  checkKeys('scrape', scrapeValue, ['maxConcurrent', 'timeoutMs', 'collectTimeoutMs', 'maxBytesInFlight', 'sendTimeoutMs']);
+  checkKeys('scrape', scrapeValue, [
+    'maxConcurrent',
+    'timeoutMs',
+    'collectTimeoutMs',
+    'maxBytesInFlight',
+    'sendTimeoutMs',
+  ]);
   const timeoutMs = positiveInteger('scrape.timeoutMs', scrapeValue.timeoutMs, 10_000, 600_000);
   const scrape = {
     maxConcurrent: positiveInteger('scrape.maxConcurrent', scrapeValue.maxConcurrent, 2, 64),
     timeoutMs,
-    collectTimeoutMs: positiveInteger('scrape.collectTimeoutMs', scrapeValue.collectTimeoutMs, Math.min(3_000, timeoutMs), timeoutMs),
+    collectTimeoutMs: positiveInteger(
+      'scrape.collectTimeoutMs',
+      scrapeValue.collectTimeoutMs,
+      Math.min(3_000, timeoutMs),
+      timeoutMs,
+    ),
     // 32 MiB: two scrapes of the catalog filled to its caps (11 MiB each) fit, with room to spare.
-    maxBytesInFlight: positiveInteger('scrape.maxBytesInFlight', scrapeValue.maxBytesInFlight, 32 * 2 ** 20, 2 ** 32),
+    maxBytesInFlight: positiveInteger(
+      'scrape.maxBytesInFlight',
+      scrapeValue.maxBytesInFlight,
+      32 * 2 ** 20,
+      2 ** 32,
+    ),
     // Prometheus' own default scrape_timeout: past it, Prometheus has given up on the answer.
     sendTimeoutMs: positiveInteger('scrape.sendTimeoutMs', scrapeValue.sendTimeoutMs, 10_000, 600_000),
   };

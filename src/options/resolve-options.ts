@@ -67,14 +67,22 @@ const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
  * Validates the module's options and fills in the defaults. Throws one clear error, naming the
  * option and what it expects, on the first mistake: this runs while the application starts.
  */
-export function resolveOptions(input: VezaMetricsModuleOptions | undefined | null): ResolvedVezaMetricsOptions {
+export function resolveOptions(
+  input: VezaMetricsModuleOptions | undefined | null,
+): ResolvedVezaMetricsOptions {
   const options: unknown = input ?? {};
   if (!isPlainObject(options)) throw new Error(invalidOption('options', 'an object', options));
   checkKeys('', options, KNOWN_KEYS);
 
   const path = options.path ?? '/metrics';
   if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path) || path.length < 2) {
-    throw new Error(invalidOption('path', 'a non-empty absolute path such as "/metrics" (no spaces, query or fragment)', path));
+    throw new Error(
+      invalidOption(
+        'path',
+        'a non-empty absolute path such as "/metrics" (no spaces, query or fragment)',
+        path,
+      ),
+    );
   }
 
   const defaultMetrics = resolveDefaultMetrics(options.defaultMetrics);
@@ -82,18 +90,32 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
 
   const registry = options.registry;
   if (registry !== undefined && seamOfRegistry(registry) === undefined) {
-    throw new Error(invalidOption('registry', 'a Registry of prom-client or of @prometheus-io/client (new Registry())', registry));
+    throw new Error(
+      invalidOption(
+        'registry',
+        'a Registry of prom-client or of @prometheus-io/client (new Registry())',
+        registry,
+      ),
+    );
   }
 
   const buckets = resolveBuckets(options.buckets);
 
   const statusLabel = options.statusLabel ?? 'class';
   if (statusLabel !== 'class' && statusLabel !== 'code') {
-    throw new Error(invalidOption('statusLabel', '"class" (2xx, 4xx, ...) or "code" (200, 404, ...)', statusLabel));
+    throw new Error(
+      invalidOption('statusLabel', '"class" (2xx, 4xx, ...) or "code" (200, 404, ...)', statusLabel),
+    );
   }
   const naming = options.naming ?? 'seed';
   if (naming !== 'seed' && naming !== 'strict') {
-    throw new Error(invalidOption('naming', '"seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules)', naming));
+    throw new Error(
+      invalidOption(
+        'naming',
+        '"seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules)',
+        naming,
+      ),
+    );
   }
 
   return {
@@ -119,41 +141,60 @@ export function resolveOptions(input: VezaMetricsModuleOptions | undefined | nul
 function resolveDefaultMetrics(value: unknown): ResolvedVezaMetricsOptions['defaultMetrics'] {
   if (value === undefined || value === true) return { enabled: true, prefix: '' };
   if (value === false) return { enabled: false, prefix: '' };
-  if (!isPlainObject(value)) throw new Error(invalidOption('defaultMetrics', 'true, false or { enabled?, prefix? }', value));
+  if (!isPlainObject(value))
+    throw new Error(invalidOption('defaultMetrics', 'true, false or { enabled?, prefix? }', value));
   checkKeys('defaultMetrics', value, ['enabled', 'prefix']);
   const enabled = value.enabled ?? true;
-  if (typeof enabled !== 'boolean') throw new Error(invalidOption('defaultMetrics.enabled', 'a boolean', enabled));
+  if (typeof enabled !== 'boolean')
+    throw new Error(invalidOption('defaultMetrics.enabled', 'a boolean', enabled));
   const prefix = value.prefix ?? '';
   if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_PREFIX.test(prefix))) {
-    throw new Error(invalidOption('defaultMetrics.prefix', 'a metric name prefix such as "veza_" (letters, digits, _ and :)', prefix));
+    throw new Error(
+      invalidOption(
+        'defaultMetrics.prefix',
+        'a metric name prefix such as "veza_" (letters, digits, _ and :)',
+        prefix,
+      ),
+    );
   }
   return { enabled, prefix };
 }
 
 function resolveDefaultLabels(value: unknown): Record<string, string> {
   if (value === undefined) return {};
-  if (!isPlainObject(value)) throw new Error(invalidOption('defaultLabels', 'an object of label names to string values', value));
+  if (!isPlainObject(value))
+    throw new Error(invalidOption('defaultLabels', 'an object of label names to string values', value));
   for (const [name, labelValue] of Object.entries(value)) {
     if (!isLabelName(name)) {
       throw new Error(invalidLabelName('defaultLabels', name));
     }
-    if (typeof labelValue !== 'string') throw new Error(invalidOption(`defaultLabels.${name}`, 'a string', labelValue));
+    if (typeof labelValue !== 'string')
+      throw new Error(invalidOption(`defaultLabels.${name}`, 'a string', labelValue));
   }
   return { ...(value as Record<string, string>) };
 }
 
 function resolveBuckets(value: unknown): Record<string, readonly number[]> {
   if (value === undefined) return {};
-  if (!isPlainObject(value)) throw new Error(invalidOption('buckets', 'an object of histogram names to bucket arrays', value));
+  if (!isPlainObject(value))
+    throw new Error(invalidOption('buckets', 'an object of histogram names to bucket arrays', value));
   const out: Record<string, readonly number[]> = {};
   for (const [name, bounds] of Object.entries(value)) {
     if (!HISTOGRAMS.includes(name)) throw new Error(unknownOption(`buckets.${name}`, HISTOGRAMS));
     const valid =
       Array.isArray(bounds) &&
       bounds.length > 0 &&
-      bounds.every((b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (bounds[i - 1] as number)));
+      bounds.every(
+        (b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (bounds[i - 1] as number)),
+      );
     if (!valid)
-      throw new Error(invalidOption(`buckets.${name}`, 'a non-empty array of finite numbers in strictly increasing order', bounds));
+      throw new Error(
+        invalidOption(
+          `buckets.${name}`,
+          'a non-empty array of finite numbers in strictly increasing order',
+          bounds,
+        ),
+      );
     out[name] = Object.freeze([...(bounds as number[])]);
   }
   return out;
@@ -162,7 +203,8 @@ function resolveBuckets(value: unknown): Record<string, readonly number[]> {
 function resolveHttp(value: unknown): ResolvedVezaMetricsOptions['http'] {
   if (value === undefined || value === true) return { enabled: true, exclude: [] };
   if (value === false) return { enabled: false, exclude: [] };
-  if (!isPlainObject(value)) throw new Error(invalidOption('http', 'true, false or { enabled?, exclude? }', value));
+  if (!isPlainObject(value))
+    throw new Error(invalidOption('http', 'true, false or { enabled?, exclude? }', value));
   checkKeys('http', value, ['enabled', 'exclude']);
   const enabled = value.enabled ?? true;
   if (typeof enabled !== 'boolean') throw new Error(invalidOption('http.enabled', 'a boolean', enabled));

@@ -17,7 +17,8 @@ import type { ResolvedPushgatewayOptions } from './pushgateway-options';
 
 /** The self-metric counting failed pushes, by `reason`. */
 export const PUSH_FAILURES_METRIC = 'veza_metrics_push_failures_total';
-const PUSH_FAILURES_HELP = 'Pushes to the Pushgateway that failed, by reason (unreachable, timeout, rejected, render)';
+const PUSH_FAILURES_HELP =
+  'Pushes to the Pushgateway that failed, by reason (unreachable, timeout, rejected, render)';
 
 /**
  * The longest the final push waits for the HTTP server to close (its in-flight responses to finish)
@@ -47,7 +48,9 @@ class PushError extends Error {
  * succeeds again) and counted in `veza_metrics_push_failures_total{reason}`.
  */
 @Injectable()
-export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown {
+export class MetricsPusher
+  implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger('VezaMetrics');
   private readonly options: ResolvedPushgatewayOptions | undefined;
   private readonly failures: Counter<'reason'> | undefined;
@@ -63,7 +66,8 @@ export class MetricsPusher implements OnApplicationBootstrap, OnModuleDestroy, B
 
   constructor(private readonly metrics: VezaMetricsRegistry) {
     this.options = metrics.options.pushgateway;
-    if (this.options) this.failures = metrics.selfCounter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
+    if (this.options)
+      this.failures = metrics.selfCounter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
   }
 
   /** Nest's start-up hook: starts the periodic push, when `pushgateway.intervalMs` is set. */
@@ -183,7 +187,10 @@ function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
         Connection: 'close',
       },
     });
-    const timer = setTimeout(() => req.destroy(new PushError('timeout', `no answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(new PushError('timeout', `no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
     timer.unref();
     const fail = (error: Error): void => {
       clearTimeout(timer);
@@ -201,7 +208,13 @@ function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
         clearTimeout(timer);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve();
-        else reject(new PushError('rejected', `HTTP ${status}${text.trim() ? `: ${text.trim().slice(0, MAX_DETAIL)}` : ''}`));
+        else
+          reject(
+            new PushError(
+              'rejected',
+              `HTTP ${status}${text.trim() ? `: ${text.trim().slice(0, MAX_DETAIL)}` : ''}`,
+            ),
+          );
       });
     });
     req.end(body);

@@ -56,12 +56,21 @@ export interface ResolvedPushgatewayOptions {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const KNOWN_KEYS = ['url', 'jobName', 'groupings', 'intervalMs', 'pushOnShutdown', 'timeoutMs', 'headers'] as const;
+const KNOWN_KEYS = [
+  'url',
+  'jobName',
+  'groupings',
+  'intervalMs',
+  'pushOnShutdown',
+  'timeoutMs',
+  'headers',
+] as const;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** setTimeout's limit: longer delays fire at once. */
 const MAX_DELAY_MS = 2_147_483_647;
 
-const isDelay = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_DELAY_MS;
+const isDelay = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_DELAY_MS;
 
 /**
  * One path segment of the grouping key: `name/value`, or `name@base64/…` where the value holds a
@@ -74,9 +83,16 @@ function groupingSegment(name: string, value: string): string {
 }
 
 /** The URL of the group `job` + `groupings` on the Pushgateway at `base`. */
-export function pushgatewayGroupUrl(base: URL, jobName: string, groupings: Readonly<Record<string, string>>): string {
+export function pushgatewayGroupUrl(
+  base: URL,
+  jobName: string,
+  groupings: Readonly<Record<string, string>>,
+): string {
   const prefix = base.pathname.replace(/\/+$/, '');
-  const path = [groupingSegment('job', jobName), ...Object.entries(groupings).map(([k, v]) => groupingSegment(k, v))].join('');
+  const path = [
+    groupingSegment('job', jobName),
+    ...Object.entries(groupings).map(([k, v]) => groupingSegment(k, v)),
+  ].join('');
   return `${base.origin}${prefix}/metrics${path}`;
 }
 
@@ -84,49 +100,81 @@ export function pushgatewayGroupUrl(base: URL, jobName: string, groupings: Reado
 export function resolvePushgatewayOptions(value: unknown): ResolvedPushgatewayOptions | undefined {
   if (value === undefined) return undefined;
   if (!isPlainObject(value))
-    throw new Error(invalidOption('pushgateway', 'an object { url, jobName, groupings?, intervalMs?, ... }', value));
+    throw new Error(
+      invalidOption('pushgateway', 'an object { url, jobName, groupings?, intervalMs?, ... }', value),
+    );
   checkKeys('pushgateway', value, KNOWN_KEYS);
 
   const url = parseUrl(value.url);
 
   const jobName = value.jobName;
   if (typeof jobName !== 'string' || jobName === '') {
-    throw new Error(invalidOption('pushgateway.jobName', 'a non-empty string (the "job" label of the pushed group)', jobName));
+    throw new Error(
+      invalidOption(
+        'pushgateway.jobName',
+        'a non-empty string (the "job" label of the pushed group)',
+        jobName,
+      ),
+    );
   }
 
   const groupings = value.groupings ?? {};
   if (!isPlainObject(groupings))
-    throw new Error(invalidOption('pushgateway.groupings', 'an object of label names to string values', groupings));
+    throw new Error(
+      invalidOption('pushgateway.groupings', 'an object of label names to string values', groupings),
+    );
   for (const [name, labelValue] of Object.entries(groupings)) {
     if (!isLabelName(name)) throw new Error(invalidLabelName('pushgateway.groupings', name));
     if (name === 'job') {
-      throw new Error(invalidOption('pushgateway.groupings.job', 'left out (the job label is "pushgateway.jobName")', labelValue));
+      throw new Error(
+        invalidOption(
+          'pushgateway.groupings.job',
+          'left out (the job label is "pushgateway.jobName")',
+          labelValue,
+        ),
+      );
     }
-    if (typeof labelValue !== 'string') throw new Error(invalidOption(`pushgateway.groupings.${name}`, 'a string', labelValue));
+    if (typeof labelValue !== 'string')
+      throw new Error(invalidOption(`pushgateway.groupings.${name}`, 'a string', labelValue));
   }
 
   const intervalMs = value.intervalMs;
   if (intervalMs !== undefined && !isDelay(intervalMs)) {
-    throw new Error(invalidOption('pushgateway.intervalMs', 'a positive whole number of milliseconds', intervalMs));
+    throw new Error(
+      invalidOption('pushgateway.intervalMs', 'a positive whole number of milliseconds', intervalMs),
+    );
   }
   const pushOnShutdown = value.pushOnShutdown ?? true;
-  if (typeof pushOnShutdown !== 'boolean') throw new Error(invalidOption('pushgateway.pushOnShutdown', 'a boolean', pushOnShutdown));
+  if (typeof pushOnShutdown !== 'boolean')
+    throw new Error(invalidOption('pushgateway.pushOnShutdown', 'a boolean', pushOnShutdown));
   const timeoutMs = value.timeoutMs ?? 5_000;
-  if (!isDelay(timeoutMs)) throw new Error(invalidOption('pushgateway.timeoutMs', 'a positive whole number of milliseconds', timeoutMs));
+  if (!isDelay(timeoutMs))
+    throw new Error(
+      invalidOption('pushgateway.timeoutMs', 'a positive whole number of milliseconds', timeoutMs),
+    );
 
   const headers = value.headers ?? {};
-  if (!isPlainObject(headers)) throw new Error(invalidOption('pushgateway.headers', 'an object of header names to string values', headers));
+  if (!isPlainObject(headers))
+    throw new Error(
+      invalidOption('pushgateway.headers', 'an object of header names to string values', headers),
+    );
   for (const [name, headerValue] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name)) throw new Error(invalidOption('pushgateway.headers', 'HTTP header names as keys', name));
+    if (!HEADER_NAME.test(name))
+      throw new Error(invalidOption('pushgateway.headers', 'HTTP header names as keys', name));
     if (typeof headerValue !== 'string' || /[\r\n]/.test(headerValue)) {
-      throw new Error(invalidOption(`pushgateway.headers.${name}`, 'a string without line breaks', headerValue));
+      throw new Error(
+        invalidOption(`pushgateway.headers.${name}`, 'a string without line breaks', headerValue),
+      );
     }
   }
 
   // Credentials in the URL (http://user:pass@host) become a Basic Authorization header: log lines
   // and the group URL name the Pushgateway without them.
   const allHeaders: Record<string, string> = { ...(headers as Record<string, string>) };
-  if ((url.username || url.password) && !Object.keys(allHeaders).some((h) => h.toLowerCase() === 'authorization')) {
+  if (
+    (url.username || url.password) &&
+    !Object.keys(allHeaders).some((h) => h.toLowerCase() === 'authorization')
+  ) {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     allHeaders.Authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
   }

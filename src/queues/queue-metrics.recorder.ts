@@ -1,6 +1,14 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
-import { finalFailure, loadBullmq, queueOf, workerOf, type JobLike, type QueueLike, type WorkerLike } from '../compat/nest-bullmq';
+import {
+  finalFailure,
+  loadBullmq,
+  queueOf,
+  workerOf,
+  type JobLike,
+  type QueueLike,
+  type WorkerLike,
+} from '../compat/nest-bullmq';
 import { collectFailuresCounter } from '../exposition/collect-failures';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
@@ -89,14 +97,21 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
       buckets: JOB_BUCKETS,
     });
     // Bound: one entry per (queue, job name) under the series cap, folded by the guard past it.
-    const cells = new Map<string, { outcomes: Record<Outcome, CounterCell<string>>; duration: HistogramCell<string> }>();
+    const cells = new Map<
+      string,
+      { outcomes: Record<Outcome, CounterCell<string>>; duration: HistogramCell<string> }
+    >();
     const cellsOf = (queue: string, name: string) => {
       const key = `${queue}\u0000${name}`;
       let found = cells.get(key);
       if (!found) {
         const counter = (outcome: Outcome) => new CounterCell<string>(jobs, { queue, job: name, outcome });
         found = {
-          outcomes: { completed: counter('completed'), failed: counter('failed'), retried: counter('retried') },
+          outcomes: {
+            completed: counter('completed'),
+            failed: counter('failed'),
+            retried: counter('retried'),
+          },
           duration: new HistogramCell<string>(duration, { queue, job: name }),
         };
         if (cells.size < 10_000) cells.set(key, found);
@@ -143,7 +158,8 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
         queues.map((queue) =>
           queue.getJobCounts(...QUEUE_STATES).then(
             (counts) => {
-              for (const state of QUEUE_STATES) gauge.set({ queue: queue.name, state }, Number(counts[state] ?? 0));
+              for (const state of QUEUE_STATES)
+                gauge.set({ queue: queue.name, state }, Number(counts[state] ?? 0));
             },
             (error: unknown) => {
               for (const state of QUEUE_STATES) gauge.remove({ queue: queue.name, state });

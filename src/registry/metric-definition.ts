@@ -38,7 +38,12 @@ export function exposedDefinition(
 }
 
 /** `counter{method,endpoint,status} "help"`: how clash messages show a definition. */
-export function describeDefinition(d: { kind: string; labelNames: readonly string[]; buckets?: readonly number[]; help: string }): string {
+export function describeDefinition(d: {
+  kind: string;
+  labelNames: readonly string[];
+  buckets?: readonly number[];
+  help: string;
+}): string {
   const buckets = d.buckets ? ` buckets [${d.buckets.join(', ')}]` : '';
   return `${d.kind}{${d.labelNames.join(',')}}${buckets} "${d.help}"`;
 }
@@ -51,7 +56,12 @@ interface MetricInternals {
 }
 
 /** The definition of a metric some other code registered, read off the client's object. */
-export function definitionOf(metric: AnyMetric): { kind: string; labelNames: string[]; buckets?: number[]; help: string } {
+export function definitionOf(metric: AnyMetric): {
+  kind: string;
+  labelNames: string[];
+  buckets?: number[];
+  help: string;
+} {
   const m = metric as unknown as MetricInternals;
   return {
     kind: m.type ?? 'unknown',
@@ -64,7 +74,9 @@ export function definitionOf(metric: AnyMetric): { kind: string; labelNames: str
 /** True when an existing metric has exactly the catalog's type, labels, buckets and help. */
 export function sameDefinition(existing: AnyMetric, wanted: ExposedDefinition): boolean {
   const d = definitionOf(existing);
-  const sameLabels = d.labelNames.length === wanted.labelNames.length && wanted.labelNames.every((l) => d.labelNames.includes(l));
+  const sameLabels =
+    d.labelNames.length === wanted.labelNames.length &&
+    wanted.labelNames.every((l) => d.labelNames.includes(l));
   const sameBuckets =
     (d.buckets === undefined && wanted.buckets === undefined) ||
     (d.buckets !== undefined &&
@@ -75,7 +87,12 @@ export function sameDefinition(existing: AnyMetric, wanted: ExposedDefinition): 
 }
 
 /** Creates the metric of a definition in `registry`, with the classes of the registry's client. */
-export function createMetric(client: ClientClasses, def: ExposedDefinition, registry: MetricsRegistry, enableExemplars = false): AnyMetric {
+export function createMetric(
+  client: ClientClasses,
+  def: ExposedDefinition,
+  registry: MetricsRegistry,
+  enableExemplars = false,
+): AnyMetric {
   const { Counter, Gauge, Histogram } = client;
   const common = { name: def.name, help: def.help, labelNames: [...def.labelNames], registers: [registry] };
   switch (def.kind) {
@@ -88,7 +105,12 @@ export function createMetric(client: ClientClasses, def: ExposedDefinition, regi
       {
         // Both clients only allow exemplars on metrics created in OpenMetrics registries; this module
         // renders both formats itself, so the histogram is created apart and registered afterwards.
-        const histogram = new Histogram({ ...common, registers: [], buckets: [...(def.buckets ?? [])], enableExemplars: true });
+        const histogram = new Histogram({
+          ...common,
+          registers: [],
+          buckets: [...(def.buckets ?? [])],
+          enableExemplars: true,
+        });
         registry.registerMetric(histogram);
         return histogram;
       }

@@ -48,7 +48,8 @@ export function detached(text: string): string {
 export function sanitizeLabelValue(value: unknown): string {
   let text: string;
   if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    text = String(value);
   else if (value === undefined || value === null) text = '';
   else text = INVALID_LABEL_VALUE;
   if (text.length > MAX_LABEL_VALUE_LENGTH) text = detached(text.slice(0, MAX_LABEL_VALUE_LENGTH));
@@ -116,8 +117,11 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
   Object.defineProperty(m, GUARDED, { value: true });
   const labelNames = [...m.labelNames];
   const sortedNames = [...labelNames].sort();
-  const lengthsOf = (labels: Record<string, string>): string => sortedNames.map((n) => labels[n]?.length).join(',');
-  const overflow: Record<string, string> = Object.fromEntries(labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]));
+  const lengthsOf = (labels: Record<string, string>): string =>
+    sortedNames.map((n) => labels[n]?.length).join(',');
+  const overflow: Record<string, string> = Object.fromEntries(
+    labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]),
+  );
   // The client's key of a series (made injective first where the client allows it: the successor's
   // `|`-joined key); a metric of no known layout is keyed as prom-client keys (A4 of its seam).
   const layout = layoutOf(m) ?? hashMapLayout;
@@ -139,7 +143,8 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
   /** A full label set, sanitised; `undefined` (and reported) when a declared label is missing. */
   const resolve = (labels: Labels): Record<string, string> | undefined => {
     for (const name of Object.keys(labels)) {
-      if (!labelNames.includes(name)) hooks.onError(m.name, new InvalidRecording(`label "${name}" is not one of ${labelNames.join(', ')}`));
+      if (!labelNames.includes(name))
+        hooks.onError(m.name, new InvalidRecording(`label "${name}" is not one of ${labelNames.join(', ')}`));
     }
     const out: Record<string, string> = {};
     for (const name of labelNames) {
@@ -225,7 +230,8 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
             const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
             return original.call(m, { ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) });
           }
-          if (isLabels(a)) return withLabels(a, b, allowNegative, (labels) => original.call(m, { labels, value: b }));
+          if (isLabels(a))
+            return withLabels(a, b, allowNegative, (labels) => original.call(m, { labels, value: b }));
           return withLabels({}, a, allowNegative, () => original.call(m, { value: a }));
         }
         if (isLabels(a)) return withLabels(a, b, allowNegative, (labels) => original.call(m, labels, b));
@@ -248,7 +254,9 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
         }
         // labels('a', 'b') is positional (a value not given is the empty one, as `labels()` always
         // gave); labels({ ... }) names them, and a name left out is refused. Either way a full set.
-        const labels = isLabels(args[0]) ? args[0] : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
+        const labels = isLabels(args[0])
+          ? args[0]
+          : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
         const guarded = check(labels);
         if (guarded) return original.call(m, guarded);
         return child ? NOOP_CHILD : undefined;
@@ -291,12 +299,17 @@ function wrapStartTimer(m: Guardable, report: (e: unknown) => undefined): void {
   if (typeof m.startTimer !== 'function') return;
   // Already guarded: the merged labels go through the guard there.
   const record = (m.type === 'gauge' ? m.set : m.observe) as AnyFn;
-  m.startTimer = function guardedStartTimer(startLabels?: unknown): (endLabels?: unknown) => number | undefined {
+  m.startTimer = function guardedStartTimer(
+    startLabels?: unknown,
+  ): (endLabels?: unknown) => number | undefined {
     const started = process.hrtime.bigint();
     return (endLabels?: unknown) => {
       try {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const labels = { ...(isLabels(startLabels) ? startLabels : {}), ...(isLabels(endLabels) ? endLabels : {}) };
+        const labels = {
+          ...(isLabels(startLabels) ? startLabels : {}),
+          ...(isLabels(endLabels) ? endLabels : {}),
+        };
         record.call(m, labels, seconds);
         return seconds;
       } catch (error) {

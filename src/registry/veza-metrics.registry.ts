@@ -1,7 +1,17 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import type { AnyMetric, CounterMetric, MetricsRegistry } from '../compat/client-types';
 import { globalRegistries, metricsOf, selectClient, type MetricsClient } from '../compat/metrics-client';
-import { renderExposition, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
+import {
+  renderExposition,
+  type CollectFailure,
+  type ExpositionFormat,
+} from '../exposition/render-exposition';
 import { VEZA_CATALOG, VezaMetric, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricOf } from '../catalog/catalog.types';
 import type { ResolvedVezaMetricsOptions } from '../options/resolve-options';
@@ -182,7 +192,9 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     if (existing) {
       const wanted = { catalogName: name, name, kind: 'counter' as const, help, labelNames, scale: 1 };
       if (!sameDefinition(existing, wanted)) {
-        throw new Error(metricClash(name, describeDefinition(wanted), describeDefinition(definitionOf(existing))));
+        throw new Error(
+          metricClash(name, describeDefinition(wanted), describeDefinition(definitionOf(existing))),
+        );
       }
       return existing as CounterMetric<L>;
     }
@@ -197,7 +209,9 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
         .find((m) => m !== undefined);
       if (!other || other === this.metrics.get(def.catalogName)) continue;
       if (!sameDefinition(other, def))
-        throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(other))));
+        throw new Error(
+          metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(other))),
+        );
       throw new Error(duplicateCatalogMetric(def.name, describeDefinition(definitionOf(other))));
     }
   }
@@ -252,7 +266,9 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
       const existing = registry.getSingleMetric(def.name);
       if (!existing) continue;
       if (!sameDefinition(existing, def)) {
-        throw new Error(metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(existing))));
+        throw new Error(
+          metricClash(def.name, describeDefinition(def), describeDefinition(definitionOf(existing))),
+        );
       }
       if (registry !== this.registry) this.registry.registerMetric(existing);
       return existing;
@@ -278,6 +294,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     // Names that break Prometheus' naming rules: gauges named *_total, each the sum of its
     // unsuffixed twin (sum(nodejs_active_handles) in PromQL), so dropping them loses nothing; and the
     // successor's nodejs_eventloop_utilization_{histogram,summary} ("should not include type").
-    for (const name of this.client.seam.nonConformingDefaults) this.registry.removeSingleMetric(`${prefix}${name}`);
+    for (const name of this.client.seam.nonConformingDefaults)
+      this.registry.removeSingleMetric(`${prefix}${name}`);
   }
 }

@@ -47,7 +47,12 @@ function describe(d: Readable): string {
 export function libraryMetric<T>(metrics: VezaMetricsRegistry, def: Definition): T {
   const registry = metrics.registry as unknown as { getSingleMetric(name: string): unknown };
   const existing = registry.getSingleMetric(def.name) as Readable | undefined;
-  const wanted: Readable = { type: def.kind, help: def.help, labelNames: def.labelNames, upperBounds: def.buckets };
+  const wanted: Readable = {
+    type: def.kind,
+    help: def.help,
+    labelNames: def.labelNames,
+    upperBounds: def.buckets,
+  };
   if (existing) {
     const same =
       existing.type === def.kind &&
@@ -59,7 +64,8 @@ export function libraryMetric<T>(metrics: VezaMetricsRegistry, def: Definition):
     return existing as T;
   }
   const classes = classesOf(metrics);
-  const Class = def.kind === 'counter' ? classes.Counter : def.kind === 'gauge' ? classes.Gauge : classes.Histogram;
+  const Class =
+    def.kind === 'counter' ? classes.Counter : def.kind === 'gauge' ? classes.Gauge : classes.Histogram;
   const metric = new Class({
     name: def.name,
     help: def.help,

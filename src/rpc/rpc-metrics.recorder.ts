@@ -114,7 +114,8 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
       error: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'error' }),
       duration: new HistogramCell<Exclude<RpcLabel, 'outcome'>>(duration, labels),
     };
-    const done = (start: number, ok: boolean, args: unknown[], error: unknown): void => this.done(series, start, ok, args, error);
+    const done = (start: number, ok: boolean, args: unknown[], error: unknown): void =>
+      this.done(series, start, ok, args, error);
     // A value is a success now; an Observable is recorded once, at its first completion or error.
     const settle = (start: number, args: unknown[], value: unknown): unknown => {
       if (!isObservable(value)) {
@@ -179,7 +180,11 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
 /** An `RpcException` (or an `HttpException`) is an error the handler chose to answer: severity `error`. */
 function chosenByApp(exception: unknown): boolean {
   if (exception instanceof HttpException) return true;
-  for (let p = Object.getPrototypeOf(exception) as object | null; p !== null; p = Object.getPrototypeOf(p) as object | null) {
+  for (
+    let p = Object.getPrototypeOf(exception) as object | null;
+    p !== null;
+    p = Object.getPrototypeOf(p) as object | null
+  ) {
     if ((p as { constructor?: { name?: string } }).constructor?.name === 'RpcException') return true;
   }
   return false;

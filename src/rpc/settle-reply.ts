@@ -38,6 +38,13 @@ class EndingSubscriber extends Subscriber<unknown> {
 }
 
 /** `reply` as it is, with `end` told once per subscription at its completion or error. */
-export function endOfReply(reply: Observable<unknown>, end: MessageEnd, start: number, args: unknown[]): Observable<unknown> {
-  return new Observable<unknown>((subscriber) => reply.subscribe(new EndingSubscriber(subscriber, end, start, args)));
+export function endOfReply(
+  reply: Observable<unknown>,
+  end: MessageEnd,
+  start: number,
+  args: unknown[],
+): Observable<unknown> {
+  return new Observable<unknown>((subscriber) =>
+    reply.subscribe(new EndingSubscriber(subscriber, end, start, args)),
+  );
 }

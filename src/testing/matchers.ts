@@ -33,7 +33,12 @@ declare global {
        * series counts as 0; a gauge without one matches no number.
        */
       toHaveMetricValue(name: string, expected: number): Promise<R>;
-      toHaveMetricValue(name: string, labels: MetricLabels, expected: number, options?: MetricValueOptions): Promise<R>;
+      toHaveMetricValue(
+        name: string,
+        labels: MetricLabels,
+        expected: number,
+        options?: MetricValueOptions,
+      ): Promise<R>;
     }
   }
 }
@@ -73,7 +78,9 @@ export async function toHaveMetricValue(
   return {
     pass,
     message: () =>
-      pass ? `expected ${series} not to be ${String(expected)}, but it is` : `expected ${series} to be ${String(expected)}, got ${got}`,
+      pass
+        ? `expected ${series} not to be ${String(expected)}, but it is`
+        : `expected ${series} to be ${String(expected)}, got ${got}`,
   };
 }
 

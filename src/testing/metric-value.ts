@@ -9,7 +9,12 @@ import { globalRegistries } from '../compat/metrics-client';
 import { findCatalogEntry, type VezaMetricName } from '../catalog/catalog';
 import type { VezaMetricTypes } from '../catalog/catalog.types';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { testingInvalidSelector, testingNoMetricsModule, testingUnknownLabel, testingUnknownMetric } from '../veza-metrics.messages';
+import {
+  testingInvalidSelector,
+  testingNoMetricsModule,
+  testingUnknownLabel,
+  testingUnknownMetric,
+} from '../veza-metrics.messages';
 
 /**
  * Anything Nest can resolve the application's providers from: an `INestApplication`, an
@@ -96,7 +101,9 @@ export async function getMetricValue<N extends string>(
   labels?: N extends VezaMetricName ? VezaMetricLabels<N> : Partial<MetricLabels>,
   options: MetricValueOptions = {},
 ): Promise<number | undefined> {
-  const filter = Object.fromEntries(Object.entries(labels ?? {}).filter(([, v]) => v !== undefined)) as MetricLabels;
+  const filter = Object.fromEntries(
+    Object.entries(labels ?? {}).filter(([, v]) => v !== undefined),
+  ) as MetricLabels;
   const helper = 'getMetricValue';
   const metrics = metricsOf(app, helper);
   const metric = findMetric(metrics, name, helper);
@@ -111,7 +118,10 @@ export async function getMetricValue<N extends string>(
   const exposed = info.name;
 
   const defaultLabels = metrics.client.seam.defaultLabelsOf(metrics.registry) ?? {};
-  const known = [...info.labelNames, ...Object.keys(defaultLabels).filter((l) => !info.labelNames.includes(l))];
+  const known = [
+    ...info.labelNames,
+    ...Object.keys(defaultLabels).filter((l) => !info.labelNames.includes(l)),
+  ];
   for (const label of Object.keys(filter)) {
     if (!known.includes(label)) throw new Error(testingUnknownLabel(helper, exposed, label, known));
   }
@@ -121,7 +131,8 @@ export async function getMetricValue<N extends string>(
   for (const sample of data.values) {
     if (!selected(sample)) continue;
     const all = { ...defaultLabels, ...sample.labels };
-    if (!Object.entries(filter).every(([k, v]) => all[k] !== undefined && String(all[k]) === String(v))) continue;
+    if (!Object.entries(filter).every(([k, v]) => all[k] !== undefined && String(all[k]) === String(v)))
+      continue;
     sum = (sum ?? 0) + sample.value;
   }
   return sum;
@@ -138,22 +149,27 @@ function selectSeries(
   const given = Object.keys(options).filter((k) => options[k as keyof MetricValueOptions] !== undefined);
   const invalid = (problem: string): Error => new Error(testingInvalidSelector(helper, name, type, problem));
   if (type === 'counter' || type === 'gauge') {
-    if (given.length > 0) throw invalid(`options { ${given.join(', ')} } apply to histograms and summaries only`);
+    if (given.length > 0)
+      throw invalid(`options { ${given.join(', ')} } apply to histograms and summaries only`);
     return () => true;
   }
   if (given.length > 1) throw invalid(`give one of stat, le or quantile, not ${given.join(' and ')}`);
   const { stat = 'count', le, quantile } = options;
-  if (stat !== 'count' && stat !== 'sum') throw invalid(`stat must be "count" or "sum", not ${JSON.stringify(stat)}`);
+  if (stat !== 'count' && stat !== 'sum')
+    throw invalid(`stat must be "count" or "sum", not ${JSON.stringify(stat)}`);
   if (le !== undefined) {
     if (type !== 'histogram') throw invalid('"le" (a bucket) applies to histograms only');
     const bounds = [...(info.upperBounds ?? []), '+Inf'];
-    if (!bounds.some((b) => String(b) === String(le))) throw invalid(`it has no bucket le=${String(le)} (buckets: ${bounds.join(', ')})`);
+    if (!bounds.some((b) => String(b) === String(le)))
+      throw invalid(`it has no bucket le=${String(le)} (buckets: ${bounds.join(', ')})`);
     return (s) => s.metricName === `${name}_bucket` && String(s.labels.le) === String(le);
   }
   if (quantile !== undefined) {
     if (type !== 'summary') throw invalid('"quantile" applies to summaries only');
     if (!(info.percentiles ?? []).includes(quantile)) {
-      throw invalid(`it has no quantile ${String(quantile)} (quantiles: ${(info.percentiles ?? []).join(', ')})`);
+      throw invalid(
+        `it has no quantile ${String(quantile)} (quantiles: ${(info.percentiles ?? []).join(', ')})`,
+      );
     }
     return (s) => s.metricName === undefined && Number(s.labels.quantile) === quantile;
   }

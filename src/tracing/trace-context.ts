@@ -11,7 +11,9 @@ export interface TraceExemplar {
 export type TraceReader = () => TraceExemplar | undefined;
 
 interface OtelApi {
-  trace: { getActiveSpan(): { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | undefined };
+  trace: {
+    getActiveSpan(): { spanContext(): { traceId: string; spanId: string; traceFlags: number } } | undefined;
+  };
   isSpanContextValid(context: { traceId: string; spanId: string; traceFlags: number }): boolean;
 }
 
@@ -70,7 +72,8 @@ export function loadTraceReader(
   } catch {
     return undefined;
   }
-  if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function') return undefined;
+  if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function')
+    return undefined;
   const key = registrationsKey(installedVersion(resolve));
   const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
   return () => {
@@ -78,7 +81,9 @@ export function loadTraceReader(
     const span = api.trace.getActiveSpan();
     if (!span) return undefined;
     const context = span.spanContext();
-    return api.isSpanContextValid(context) ? { trace_id: context.traceId, span_id: context.spanId } : undefined;
+    return api.isSpanContextValid(context)
+      ? { trace_id: context.traceId, span_id: context.spanId }
+      : undefined;
   };
 }
 

@@ -29,7 +29,10 @@ type Client = { [WS_MESSAGE_SINK]?: WsMessageSink };
 export class WebSocketMetricsRecorder implements WsMessageSink {
   private readonly logger = new Logger('VezaMetrics');
   private readonly connections: Gauge;
-  private readonly cells = new Map<string, [CounterCell<'type' | 'status'>, CounterCell<'type' | 'status'>]>();
+  private readonly cells = new Map<
+    string,
+    [CounterCell<'type' | 'status'>, CounterCell<'type' | 'status'>]
+  >();
   private readonly instrumented = new WeakSet<object>();
   private failed = false;
 
@@ -54,7 +57,10 @@ export class WebSocketMetricsRecorder implements WsMessageSink {
       let pair = this.cells.get(event);
       if (!pair) {
         const messages = this.metrics.get(VezaMetric.WebSocketMessages);
-        pair = [new CounterCell(messages, { type: event, status: 'success' }), new CounterCell(messages, { type: event, status: 'error' })];
+        pair = [
+          new CounterCell(messages, { type: event, status: 'success' }),
+          new CounterCell(messages, { type: event, status: 'error' }),
+        ];
         this.cells.set(event, pair);
       }
       pair[ok ? 0 : 1].inc();

@@ -32,13 +32,19 @@ const PATCHED = Symbol.for('veza.metrics.wsProxyPatched');
 export function observeGatewayMessages(load: (id: string) => unknown = require): boolean {
   let proto: WsProxyLike & { [PATCHED]?: true };
   try {
-    proto = (load('@nestjs/websockets/context/ws-proxy.js') as { WsProxy: { prototype: WsProxyLike } }).WsProxy.prototype;
+    proto = (load('@nestjs/websockets/context/ws-proxy.js') as { WsProxy: { prototype: WsProxyLike } })
+      .WsProxy.prototype;
   } catch {
     return false;
   }
   if (proto[PATCHED]) return true;
   const original = proto.create;
-  proto.create = function create(this: WsProxyLike, target: Target, exceptionsHandler: unknown, pattern?: unknown): unknown {
+  proto.create = function create(
+    this: WsProxyLike,
+    target: Target,
+    exceptionsHandler: unknown,
+    pattern?: unknown,
+  ): unknown {
     const event = typeof pattern === 'string' ? pattern : (JSON.stringify(pattern) ?? 'unknown');
     const observed: Target = function (this: unknown, ...args: unknown[]): unknown {
       const sink = (args[0] as { [WS_MESSAGE_SINK]?: WsMessageSink } | null | undefined)?.[WS_MESSAGE_SINK];
@@ -64,7 +70,9 @@ function settle(result: unknown, event: string, sink: WsMessageSink): unknown {
       sink.message(event, true);
       return value;
     }
-    return value.pipe(tap({ complete: () => sink.message(event, true), error: () => sink.message(event, false) }));
+    return value.pipe(
+      tap({ complete: () => sink.message(event, true), error: () => sink.message(event, false) }),
+    );
   };
   if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
     return (result as PromiseLike<unknown>).then(done, (error: unknown) => {

@@ -24,7 +24,10 @@ interface CatalogRow {
   help: string | null;
 }
 
-const UPLOAD_BUCKETS = [1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216];
+const UPLOAD_BUCKETS = [
+  1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608,
+  16777216,
+];
 
 const CATALOG: CatalogRow[] = [
   {
@@ -42,7 +45,13 @@ const CATALOG: CatalogRow[] = [
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     help: 'HTTP request duration in seconds',
   },
-  { n: 3, name: 'veza_auth_login_attempts_total', type: 'counter', labels: ['success'], help: 'Total number of login attempts' },
+  {
+    n: 3,
+    name: 'veza_auth_login_attempts_total',
+    type: 'counter',
+    labels: ['success'],
+    help: 'Total number of login attempts',
+  },
   { n: 4, name: 'veza_auth_sessions_active', type: 'gauge', labels: [], help: 'Number of active sessions' },
   {
     n: 5,
@@ -52,7 +61,13 @@ const CATALOG: CatalogRow[] = [
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     help: 'Database query duration in seconds',
   },
-  { n: 6, name: 'veza_database_connections_active', type: 'gauge', labels: [], help: 'Number of active database connections' },
+  {
+    n: 6,
+    name: 'veza_database_connections_active',
+    type: 'gauge',
+    labels: [],
+    help: 'Number of active database connections',
+  },
   {
     n: 7,
     name: 'veza_database_query_errors_total',
@@ -60,7 +75,13 @@ const CATALOG: CatalogRow[] = [
     labels: ['operation', 'error_type'],
     help: 'Total number of database query errors',
   },
-  { n: 8, name: 'veza_file_uploads_total', type: 'counter', labels: ['type', 'status'], help: 'Total number of file uploads' },
+  {
+    n: 8,
+    name: 'veza_file_uploads_total',
+    type: 'counter',
+    labels: ['type', 'status'],
+    help: 'Total number of file uploads',
+  },
   {
     n: 9,
     name: 'veza_file_upload_size_bytes',
@@ -77,9 +98,27 @@ const CATALOG: CatalogRow[] = [
     help: 'Total number of rate limit hits',
   },
   { n: 11, name: 'veza_active_users', type: 'gauge', labels: [], help: 'Number of active users' },
-  { n: 12, name: 'veza_websocket_connections_active', type: 'gauge', labels: [], help: 'Number of active WebSocket connections' },
-  { n: 13, name: 'veza_websocket_messages_total', type: 'counter', labels: ['type', 'status'], help: 'Total number of WebSocket messages' },
-  { n: 14, name: 'veza_errors_total', type: 'counter', labels: ['type', 'severity'], help: 'Total number of errors' },
+  {
+    n: 12,
+    name: 'veza_websocket_connections_active',
+    type: 'gauge',
+    labels: [],
+    help: 'Number of active WebSocket connections',
+  },
+  {
+    n: 13,
+    name: 'veza_websocket_messages_total',
+    type: 'counter',
+    labels: ['type', 'status'],
+    help: 'Total number of WebSocket messages',
+  },
+  {
+    n: 14,
+    name: 'veza_errors_total',
+    type: 'counter',
+    labels: ['type', 'severity'],
+    help: 'Total number of errors',
+  },
   {
     n: 15,
     name: 'veza_health_check_duration_ms',
@@ -88,9 +127,27 @@ const CATALOG: CatalogRow[] = [
     buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000],
     help: 'Health check duration in milliseconds',
   },
-  { n: 16, name: 'veza_health_check_status', type: 'gauge', labels: ['service'], help: 'Health check status (1=ok, 0.5=slow, 0=error)' },
-  { n: 17, name: 'veza_tracks_uploaded_total', type: 'counter', labels: [], help: 'Total number of tracks uploaded' },
-  { n: 18, name: 'veza_commerce_orders_total', type: 'counter', labels: ['status'], help: 'Total number of commerce orders created' },
+  {
+    n: 16,
+    name: 'veza_health_check_status',
+    type: 'gauge',
+    labels: ['service'],
+    help: 'Health check status (1=ok, 0.5=slow, 0=error)',
+  },
+  {
+    n: 17,
+    name: 'veza_tracks_uploaded_total',
+    type: 'counter',
+    labels: [],
+    help: 'Total number of tracks uploaded',
+  },
+  {
+    n: 18,
+    name: 'veza_commerce_orders_total',
+    type: 'counter',
+    labels: ['status'],
+    help: 'Total number of commerce orders created',
+  },
   {
     n: 19,
     name: 'veza_commerce_checkout_duration_seconds',
@@ -99,12 +156,48 @@ const CATALOG: CatalogRow[] = [
     buckets: [0.1, 0.25, 0.5, 1, 2, 5],
     help: 'Checkout (cart to order) duration in seconds',
   },
-  { n: 20, name: 'veza_users_registered_total', type: 'counter', labels: [], help: 'Total number of users registered' },
-  { n: 21, name: 'veza_playlists_created_total', type: 'counter', labels: [], help: 'Total number of playlists created' },
-  { n: 22, name: 'veza_uploads_failed_total', type: 'counter', labels: ['reason'], help: 'Total number of failed uploads' },
-  { n: 23, name: 'veza_transfer_retry_total', type: 'counter', labels: [], help: 'Total number of transfer retry attempts' },
-  { n: 24, name: 'veza_transfer_retry_success_total', type: 'counter', labels: [], help: 'Total number of successful transfer retries' },
-  { n: 25, name: 'veza_transfer_retry_failures_total', type: 'counter', labels: [], help: 'Total number of failed transfer retries' },
+  {
+    n: 20,
+    name: 'veza_users_registered_total',
+    type: 'counter',
+    labels: [],
+    help: 'Total number of users registered',
+  },
+  {
+    n: 21,
+    name: 'veza_playlists_created_total',
+    type: 'counter',
+    labels: [],
+    help: 'Total number of playlists created',
+  },
+  {
+    n: 22,
+    name: 'veza_uploads_failed_total',
+    type: 'counter',
+    labels: ['reason'],
+    help: 'Total number of failed uploads',
+  },
+  {
+    n: 23,
+    name: 'veza_transfer_retry_total',
+    type: 'counter',
+    labels: [],
+    help: 'Total number of transfer retry attempts',
+  },
+  {
+    n: 24,
+    name: 'veza_transfer_retry_success_total',
+    type: 'counter',
+    labels: [],
+    help: 'Total number of successful transfer retries',
+  },
+  {
+    n: 25,
+    name: 'veza_transfer_retry_failures_total',
+    type: 'counter',
+    labels: [],
+    help: 'Total number of failed transfer retries',
+  },
   {
     n: 26,
     name: 'veza_transfer_retry_permanent_failures_total',
@@ -112,7 +205,13 @@ const CATALOG: CatalogRow[] = [
     labels: [],
     help: 'Total number of permanently failed transfers (max retries exceeded)',
   },
-  { n: 27, name: 'veza_live_streams_active', type: 'gauge', labels: [], help: 'Number of currently active live streams' },
+  {
+    n: 27,
+    name: 'veza_live_streams_active',
+    type: 'gauge',
+    labels: [],
+    help: 'Number of currently active live streams',
+  },
   {
     n: 28,
     name: 'veza_live_stream_viewers_total',
@@ -179,7 +278,11 @@ const labelNamesOf = (labels: Record<string, string>): string[] =>
 function bucketBounds(family: Family, series: Record<string, string>): string[] {
   const key = JSON.stringify(labelNamesOf(series).map((l) => [l, series[l]]));
   return family.samples
-    .filter((s) => s.name === `${family.name}_bucket` && JSON.stringify(labelNamesOf(s.labels).map((l) => [l, s.labels[l]])) === key)
+    .filter(
+      (s) =>
+        s.name === `${family.name}_bucket` &&
+        JSON.stringify(labelNamesOf(s.labels).map((l) => [l, s.labels[l]])) === key,
+    )
     .map((s) => s.labels.le);
 }
 
@@ -247,7 +350,9 @@ it('the transcription has rows 1 to 30, in order, with distinct names', () => {
   expect(parseCatalogFile(readFileSync(CATALOG_FILE, 'utf8'))).toEqual(CATALOG);
 });
 if (!existsSync(CATALOG_FILE)) {
-  console.warn(`catalog.e2e-spec: ${CATALOG_FILE} is absent; the transcription is not cross-checked against it.`);
+  console.warn(
+    `catalog.e2e-spec: ${CATALOG_FILE} is absent; the transcription is not cross-checked against it.`,
+  );
 }
 
 describe.each(ADAPTERS)('catalog conformance of the sample app on %s', (kind: AdapterKind) => {
@@ -275,7 +380,8 @@ describe.each(ADAPTERS)('catalog conformance of the sample app on %s', (kind: Ad
     for (const row of CATALOG.filter((r) => r.labels.length === 0 && r.type !== 'histogram')) {
       const samples = families.get(row.name)?.samples ?? [];
       expect({ row: row.n, samples: samples.length }).toEqual({ row: row.n, samples: 1 });
-      if (row.type === 'counter') expect({ row: row.n, value: samples[0]?.value }).toEqual({ row: row.n, value: 0 });
+      if (row.type === 'counter')
+        expect({ row: row.n, value: samples[0]?.value }).toEqual({ row: row.n, value: 0 });
     }
   });
 
@@ -297,7 +403,11 @@ describe.each(ADAPTERS)('catalog conformance of the sample app on %s', (kind: Ad
       nodejs_eventloop_lag_seconds: 'gauge',
     };
     for (const [name, type] of Object.entries(expected)) {
-      expect({ name, type: families.get(name)?.type, series: (families.get(name)?.samples.length ?? 0) > 0 }).toEqual({
+      expect({
+        name,
+        type: families.get(name)?.type,
+        series: (families.get(name)?.samples.length ?? 0) > 0,
+      }).toEqual({
         name,
         type,
         series: true,
@@ -317,7 +427,8 @@ describe.each(ADAPTERS)('a bare VezaMetricsModule on %s', (kind: AdapterKind) =>
       for (const row of CATALOG) {
         const samples = families.get(row.name)?.samples;
         expect({ row: row.n, listed: samples !== undefined }).toEqual({ row: row.n, listed: true });
-        if (row.labels.length > 0) expect({ row: row.n, samples: samples?.length }).toEqual({ row: row.n, samples: 0 });
+        if (row.labels.length > 0)
+          expect({ row: row.n, samples: samples?.length }).toEqual({ row: row.n, samples: 0 });
         else if (row.type !== 'histogram')
           expect({ row: row.n, values: samples?.map((s) => s.value) }).toEqual({ row: row.n, values: [0] });
       }
@@ -337,7 +448,9 @@ describe.each(ADAPTERS)('naming "strict" on %s', (kind: AdapterKind) => {
   let started: StartedApp;
 
   beforeAll(async () => {
-    @Module({ imports: [VezaMetricsModule.forRoot({ naming: 'strict', defaultLabels: { service: 'veza-api' } })] })
+    @Module({
+      imports: [VezaMetricsModule.forRoot({ naming: 'strict', defaultLabels: { service: 'veza-api' } })],
+    })
     class StrictModule {}
     started = await startApp(kind, { imports: [StrictModule] });
   });
@@ -378,7 +491,9 @@ describe.each(ADAPTERS)('naming "strict" on %s', (kind: AdapterKind) => {
       '+Inf',
     ]);
     const sample = (name: string, le?: string): number | undefined =>
-      health?.samples.find((s) => s.name === name && s.labels.service === 'database' && (le === undefined || s.labels.le === le))?.value;
+      health?.samples.find(
+        (s) => s.name === name && s.labels.service === 'database' && (le === undefined || s.labels.le === le),
+      )?.value;
     expect(sample(`${STRICT_HEALTH}_sum`)).toBeCloseTo(0.012, 9);
     expect(sample(`${STRICT_HEALTH}_count`)).toBe(1);
     expect(sample(`${STRICT_HEALTH}_bucket`, '0.01')).toBe(0);
@@ -389,7 +504,9 @@ describe.each(ADAPTERS)('naming "strict" on %s', (kind: AdapterKind) => {
     expect(viewers?.help).toBe('Total number of viewers across all active live streams');
     expect(viewers?.samples.map((s) => s.value)).toEqual([7]);
 
-    for (const row of CATALOG.filter((r) => !(r.name in renamed) && (r.labels.length === 0 || r.name.startsWith('veza_http_')))) {
+    for (const row of CATALOG.filter(
+      (r) => !(r.name in renamed) && (r.labels.length === 0 || r.name.startsWith('veza_http_')),
+    )) {
       expectConforms(families, row, DEFAULT_LABELS);
     }
   });

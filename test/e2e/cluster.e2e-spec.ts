@@ -58,7 +58,11 @@ interface FixtureMessage {
 }
 
 /** GETs `url` on `agent`, with `headers`; the status and body. */
-function get(url: string, agent?: Agent, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function get(
+  url: string,
+  agent?: Agent,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent, headers }, (res) => {
       let body = '';
@@ -188,7 +192,10 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
   /** Exact: the sum of every request ever served, and one registration per worker ever started. */
   function expectExactSums(text: string): void {
     expect(total(text, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(requests);
-    expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/ping' }) ?? 0).toBe(requests);
+    expect(
+      sampleValue(text, 'veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/ping' }) ??
+        0,
+    ).toBe(requests);
     expect(sampleValue(text, 'veza_users_registered_total')).toBe(started);
   }
 
@@ -196,7 +203,13 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
     process.once('exit', killPrimary);
     const lib = compileLibrary(out);
     primary = fork_(FIXTURE, [], {
-      env: { ...process.env, VEZA_METRICS_LIB: lib, WORKERS: String(WORKERS), TIMEOUT_MS: String(TIMEOUT_MS), TOKEN },
+      env: {
+        ...process.env,
+        VEZA_METRICS_LIB: lib,
+        WORKERS: String(WORKERS),
+        TIMEOUT_MS: String(TIMEOUT_MS),
+        TOKEN,
+      },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const append = (chunk: Buffer): void => {
@@ -238,8 +251,16 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
 
     const text = await scrape();
     expectExactSums(text);
-    expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' })).toBe(10_000);
-    expect(sampleValue(text, 'veza_http_request_duration_seconds_bucket', { method: 'GET', endpoint: '/ping', le: '+Inf' })).toBe(10_000);
+    expect(
+      sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' }),
+    ).toBe(10_000);
+    expect(
+      sampleValue(text, 'veza_http_request_duration_seconds_bucket', {
+        method: 'GET',
+        endpoint: '/ping',
+        le: '+Inf',
+      }),
+    ).toBe(10_000);
     // Gauges: summed (worker n holds n users), except the health status: the worst any worker sees.
     expect(sampleValue(text, 'veza_active_users')).toBe(1 + 2 + 3 + 4);
     expect(sampleValue(text, 'veza_database_connections_active')).toBe(10 + 20 + 30 + 40);
@@ -261,7 +282,9 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
       expect((await get(url, undefined, { authorization: `Bearer ${TOKEN}x` })).status).toBe(401);
       expect((await get(url, undefined, AUTH)).status).toBe(200);
     }
-    expect(sampleValue(await scrape(), 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'unauthorized' })).toBe(2);
+    expect(
+      sampleValue(await scrape(), 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'unauthorized' }),
+    ).toBe(2);
 
     const { hostname, port } = new URL(metricsUrl);
     expect(hostname).toBe('127.0.0.1');
@@ -358,7 +381,9 @@ describe('Node cluster: 4 real worker processes, aggregated by the primary', () 
     const after = await scrape(patientUrl);
     expectExactSums(after);
     expect(up(after)).toEqual({ 1: 1, 2: 0, 3: 1, 4: 1 });
-    expect(sampleValue(after, 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'concurrency' })).toBe(1);
+    expect(sampleValue(after, 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'concurrency' })).toBe(
+      1,
+    );
     expectExactSums(await scrape());
   }, 90_000);
 

@@ -17,7 +17,10 @@ const thrower = (): never => {
 
 @Injectable()
 class HostileService {
-  readonly strict = new Proxy({ id: 1 }, { get: (t, k) => (k in t ? (t as Record<PropertyKey, unknown>)[k] : thrower()) });
+  readonly strict = new Proxy(
+    { id: 1 },
+    { get: (t, k) => (k in t ? (t as Record<PropertyKey, unknown>)[k] : thrower()) },
+  );
   readonly revoked = (() => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
@@ -89,7 +92,8 @@ class HostileController {
     const then = Object.getOwnPropertyDescriptor(lazy, 'then');
     const query = this.service.query();
     // Between the return and the await, the object is as it was: no `then` of ours on it.
-    const untouched = Object.getOwnPropertyDescriptor(lazy, 'then')?.value === then?.value && Object.keys(lazy).length === 1;
+    const untouched =
+      Object.getOwnPropertyDescriptor(lazy, 'then')?.value === then?.value && Object.keys(lazy).length === 1;
     const value = (await query) as number;
     return { value, untouched };
   }
@@ -139,6 +143,8 @@ describe.each(ADAPTERS)('hostile return values over HTTP on %s (issue #12, item 
       expect(res).toEqual({ status: 200, body: { value: i, untouched: true } });
     }
     const text = await scrape(url);
-    expect(sampleValue(text, `${VezaMetric.DatabaseQueryDuration}_count`, { operation: 'select', table: 'lazy' })).toBe(requests);
+    expect(
+      sampleValue(text, `${VezaMetric.DatabaseQueryDuration}_count`, { operation: 'select', table: 'lazy' }),
+    ).toBe(requests);
   }, 120_000);
 });

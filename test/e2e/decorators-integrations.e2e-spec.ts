@@ -13,7 +13,14 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, TerminusModule
 import { MessageBody, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { firstValueFrom } from 'rxjs';
 import WebSocket from 'ws';
-import { CountUserRegistered, CountWebSocketMessage, Counted, TrackHealthCheck, TrackTransferRetry, VezaMetricsModule } from '../../src';
+import {
+  CountUserRegistered,
+  CountWebSocketMessage,
+  Counted,
+  TrackHealthCheck,
+  TrackTransferRetry,
+  VezaMetricsModule,
+} from '../../src';
 import { ADAPTERS, scrape, startApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 import { freePort } from '../utils/prometheus';
@@ -37,7 +44,12 @@ class Jobs {
 
 @Controller()
 class MathController {
-  @Counted({ name: 'test_sums_total', help: 'Sums', labelNames: ['outcome'], labels: ({ outcome }) => ({ outcome }) })
+  @Counted({
+    name: 'test_sums_total',
+    help: 'Sums',
+    labelNames: ['outcome'],
+    labels: ({ outcome }) => ({ outcome }),
+  })
   @MessagePattern({ cmd: 'sum' })
   sum(numbers: number[]): number {
     if (!Array.isArray(numbers)) throw new Error('not numbers');
@@ -48,9 +60,13 @@ class MathController {
 @WebSocketGateway()
 class ChatGateway {
   @SubscribeMessage('chat')
-  @CountWebSocketMessage('chat', { status: (reply: { event: string }) => (reply.event === 'rejected' ? 'rejected' : 'ok') })
+  @CountWebSocketMessage('chat', {
+    status: (reply: { event: string }) => (reply.event === 'rejected' ? 'rejected' : 'ok'),
+  })
   onChat(@MessageBody() text: string): { event: string; data: string } {
-    return text.includes('spam') ? { event: 'rejected', data: text } : { event: 'chat', data: text.toUpperCase() };
+    return text.includes('spam')
+      ? { event: 'rejected', data: text }
+      : { event: 'chat', data: text.toUpperCase() };
   }
 }
 
@@ -96,7 +112,12 @@ class HealthController {
 }
 
 @Module({
-  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false }), ScheduleModule.forRoot(), EventEmitterModule.forRoot(), TerminusModule],
+  imports: [
+    VezaMetricsModule.forRoot({ defaultMetrics: false }),
+    ScheduleModule.forRoot(),
+    EventEmitterModule.forRoot(),
+    TerminusModule,
+  ],
   controllers: [MathController, HealthController],
   providers: [Jobs, ChatGateway, DatabaseHealth],
 })
@@ -130,7 +151,10 @@ describe.each(ADAPTERS)('decorators with Nest integrations (%s)', (kind) => {
       a.connectMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
     });
     await app.startAllMicroservices();
-    const client: ClientProxy = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
+    const client: ClientProxy = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port },
+    });
     try {
       expect(await firstValueFrom(client.send<number>({ cmd: 'sum' }, [1, 2, 3]))).toBe(6);
       await expect(firstValueFrom(client.send<number>({ cmd: 'sum' }, 'x'))).rejects.toBeDefined();
@@ -166,7 +190,9 @@ describe.each(ADAPTERS)('decorators with Nest integrations (%s)', (kind) => {
       app.get(DatabaseHealth).up = false;
       const down = await fetch(`${url}/health`);
       expect(down.status).toBe(503);
-      expect(((await down.json()) as { details: unknown }).details).toEqual({ database: { status: 'down', reason: 'no connection' } });
+      expect(((await down.json()) as { details: unknown }).details).toEqual({
+        database: { status: 'down', reason: 'no connection' },
+      });
       const text = await scrape(url);
       expect(sampleValue(text, 'veza_health_check_status', { service: 'database' })).toBe(0);
       expect(sampleValue(text, 'veza_health_check_duration_ms_count', { service: 'database' })).toBe(2);
@@ -195,7 +221,9 @@ describe('a @SubscribeMessage handler over a real WebSocket (express, ws adapter
       ]);
       const text = await scrape(url);
       expect(sampleValue(text, 'veza_websocket_messages_total', { type: 'chat', status: 'ok' })).toBe(1);
-      expect(sampleValue(text, 'veza_websocket_messages_total', { type: 'chat', status: 'rejected' })).toBe(1);
+      expect(sampleValue(text, 'veza_websocket_messages_total', { type: 'chat', status: 'rejected' })).toBe(
+        1,
+      );
     } finally {
       socket.close();
       await app.close();

@@ -31,16 +31,34 @@ const failure = (value: string): Error => Object.assign(new Error('refused'), { 
 
 @Injectable()
 class Flooded {
-  @Counted({ name: 'app_flood_total', help: 'x', labelNames: ['value'], labels: ({ args: [v] }) => ({ value: v as string }) })
+  @Counted({
+    name: 'app_flood_total',
+    help: 'x',
+    labelNames: ['value'],
+    labels: ({ args: [v] }) => ({ value: v as string }),
+  })
   counted(_v: string): void {}
 
-  @Timed({ name: 'app_flood_seconds', help: 'x', labelNames: ['value'], labels: ({ args: [v] }) => ({ value: v as string }) })
+  @Timed({
+    name: 'app_flood_seconds',
+    help: 'x',
+    labelNames: ['value'],
+    labels: ({ args: [v] }) => ({ value: v as string }),
+  })
   timed(_v: string): void {}
 
-  @InProgress({ name: 'app_flood_in_flight', help: 'x', labelNames: ['value'], labels: (v: string) => ({ value: v }) })
+  @InProgress({
+    name: 'app_flood_in_flight',
+    help: 'x',
+    labelNames: ['value'],
+    labels: (v: string) => ({ value: v }),
+  })
   async inFlight(_v: string): Promise<void> {}
 
-  @CountErrors({ type: (e) => (e as { value: string }).value, severity: (e) => (e as { value: string }).value })
+  @CountErrors({
+    type: (e) => (e as { value: string }).value,
+    severity: (e) => (e as { value: string }).value,
+  })
   errors(v: string): void {
     throw failure(v);
   }
@@ -135,7 +153,9 @@ function floodValue(i: number): string {
 }
 
 @Module({
-  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, http: false, cardinality: { maxSeries: MAX_SERIES } })],
+  imports: [
+    VezaMetricsModule.forRoot({ defaultMetrics: false, http: false, cardinality: { maxSeries: MAX_SERIES } }),
+  ],
   controllers: [FloodController],
   providers: [Flooded],
 })
@@ -151,54 +171,59 @@ async function post(url: string, value: string): Promise<void> {
   if (res.status !== 204) throw new Error(`POST /flood answered ${res.status}`);
 }
 
-describe.each(ADAPTERS)('label values from input, 1 MB each, on %s (issue #12, item 2)', (kind: AdapterKind) => {
-  let app: INestApplication;
-  let url: string;
-  const gc = collector();
+describe.each(ADAPTERS)(
+  'label values from input, 1 MB each, on %s (issue #12, item 2)',
+  (kind: AdapterKind) => {
+    let app: INestApplication;
+    let url: string;
+    const gc = collector();
 
-  beforeAll(async () => {
-    ({ app, url } = await startApp(kind, { imports: [FloodModule] }, (a) => {
-      if (kind === 'express') (a as NestExpressApplication).useBodyParser('json', { limit: '2mb' });
-      else (a as NestFastifyApplication).useBodyParser('application/json', { bodyLimit: 2 * 1024 * 1024 });
-    }));
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
+    beforeAll(async () => {
+      ({ app, url } = await startApp(kind, { imports: [FloodModule] }, (a) => {
+        if (kind === 'express') (a as NestExpressApplication).useBodyParser('json', { limit: '2mb' });
+        else (a as NestFastifyApplication).useBodyParser('application/json', { bodyLimit: 2 * 1024 * 1024 });
+      }));
+    });
+    afterAll(async () => {
+      await app?.close();
+    });
 
-  it('keeps the heap after GC within the bound of the caches, and /metrics holds the values as the guard cuts them', async () => {
-    // Warm-up: a short value through every path, so that what is built once is built before the baseline.
-    await post(url, 'warm');
-    await scrape(url);
-    gc();
-    gc();
-    const baseline = process.memoryUsage().heapUsed;
-    for (let i = 0; i < VALUES; i++) await post(url, floodValue(i));
-    gc();
-    gc();
-    const grown = process.memoryUsage().heapUsed - baseline;
-    // The caches' bound, plus the series the guard lets prom-client keep (MAX_SERIES per metric, each
-    // under 4 KiB with 256-unit values), plus 4 MiB for the noise of one process running Nest and Jest.
-    const bound = CACHES * CACHE_BOUND_BYTES + SERIES.length * (MAX_SERIES + 1) * 4096 + 4 * 2 ** 20;
-    process.stdout.write(
-      `${kind}: ${VALUES} distinct values of ${VALUE_LENGTH} units: heap +${(grown / 2 ** 20).toFixed(1)} MiB after GC (bound ${(bound / 2 ** 20).toFixed(1)} MiB)\n`,
-    );
-    expect(grown).toBeLessThan(bound);
+    it('keeps the heap after GC within the bound of the caches, and /metrics holds the values as the guard cuts them', async () => {
+      // Warm-up: a short value through every path, so that what is built once is built before the baseline.
+      await post(url, 'warm');
+      await scrape(url);
+      gc();
+      gc();
+      const baseline = process.memoryUsage().heapUsed;
+      for (let i = 0; i < VALUES; i++) await post(url, floodValue(i));
+      gc();
+      gc();
+      const grown = process.memoryUsage().heapUsed - baseline;
+      // The caches' bound, plus the series the guard lets prom-client keep (MAX_SERIES per metric, each
+      // under 4 KiB with 256-unit values), plus 4 MiB for the noise of one process running Nest and Jest.
+      const bound = CACHES * CACHE_BOUND_BYTES + SERIES.length * (MAX_SERIES + 1) * 4096 + 4 * 2 ** 20;
+      process.stdout.write(
+        `${kind}: ${VALUES} distinct values of ${VALUE_LENGTH} units: heap +${(grown / 2 ** 20).toFixed(1)} MiB after GC (bound ${(bound / 2 ** 20).toFixed(1)} MiB)\n`,
+      );
+      expect(grown).toBeLessThan(bound);
 
-    const text = await scrape(url);
-    // The first values land as the guard cuts them (the warm-up took one series of each metric, and
-    // the failing upload one of veza_file_uploads_total).
-    for (let i = 0; i < MAX_SERIES - 2; i++) {
-      const cut = sanitizeLabelValue(floodValue(i));
-      expect(cut.length).toBe(256);
-      for (const [name, labels] of SERIES) {
-        const expected = name === 'app_flood_in_flight' ? 0 : 1;
-        expect([name, i, sampleValue(text, name, labels(cut))]).toEqual([name, i, expected]);
+      const text = await scrape(url);
+      // The first values land as the guard cuts them (the warm-up took one series of each metric, and
+      // the failing upload one of veza_file_uploads_total).
+      for (let i = 0; i < MAX_SERIES - 2; i++) {
+        const cut = sanitizeLabelValue(floodValue(i));
+        expect(cut.length).toBe(256);
+        for (const [name, labels] of SERIES) {
+          const expected = name === 'app_flood_in_flight' ? 0 : 1;
+          expect([name, i, sampleValue(text, name, labels(cut))]).toEqual([name, i, expected]);
+        }
       }
-    }
-    // The rest are folded into the overflow series, every call counted.
-    expect(sampleValue(text, 'app_flood_total', { value: '__overflow__' })).toBe(VALUES - (MAX_SERIES - 1));
-    expect(sampleValue(text, VezaMetric.CommerceOrders, { status: '__overflow__' })).toBe(VALUES - (MAX_SERIES - 1));
-    expect(text).not.toContain('x'.repeat(300));
-  }, 240_000);
-});
+      // The rest are folded into the overflow series, every call counted.
+      expect(sampleValue(text, 'app_flood_total', { value: '__overflow__' })).toBe(VALUES - (MAX_SERIES - 1));
+      expect(sampleValue(text, VezaMetric.CommerceOrders, { status: '__overflow__' })).toBe(
+        VALUES - (MAX_SERIES - 1),
+      );
+      expect(text).not.toContain('x'.repeat(300));
+    }, 240_000);
+  },
+);

@@ -93,7 +93,12 @@ class TransientCache {
 }
 
 const visits = (name: string) =>
-  Counted({ name: `test_${name}_total`, help: `Calls of ${name}`, labelNames: ['outcome'], labels: ({ outcome }) => ({ outcome }) });
+  Counted({
+    name: `test_${name}_total`,
+    help: `Calls of ${name}`,
+    labelNames: ['outcome'],
+    labels: ({ outcome }) => ({ outcome }),
+  });
 
 @Controller()
 class ShopController {
@@ -231,7 +236,12 @@ describe.each(ADAPTERS)('decorators over HTTP (%s)', (kind: AdapterKind) => {
       await fetch(`${url}/cache/x`);
       const text = await scrape(url);
       expect(sampleValue(text, 'test_scoped_total', { outcome: 'success' })).toBe(3);
-      expect(sampleValue(text, 'veza_database_query_duration_seconds_count', { operation: 'select', table: 'scoped' })).toBe(3);
+      expect(
+        sampleValue(text, 'veza_database_query_duration_seconds_count', {
+          operation: 'select',
+          table: 'scoped',
+        }),
+      ).toBe(3);
       // The transient cache of each request-scoped controller (3 misses) and the singleton's one (1 hit).
       expect(sampleValue(text, 'veza_cache_misses_total', { subsystem: 'transient' })).toBe(3);
       expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'transient' })).toBe(1);
@@ -275,9 +285,13 @@ describe.each(ADAPTERS)('decorators over HTTP (%s)', (kind: AdapterKind) => {
     try {
       expect(await new AuthService().login('plain', 'secret')).toBe('token-plain');
       await expect(new AuthService().login('plain', 'throw')).rejects.toThrow(UnauthorizedException);
-      expect(sampleValue(await scrape(url), 'veza_auth_login_attempts_total', { success: 'success' })).toBeUndefined();
+      expect(
+        sampleValue(await scrape(url), 'veza_auth_login_attempts_total', { success: 'success' }),
+      ).toBeUndefined();
       expect(await auth.login('late', 'secret')).toBe('token-late');
-      expect(sampleValue(await scrape(url), 'veza_auth_login_attempts_total', { success: 'success' })).toBe(1);
+      expect(sampleValue(await scrape(url), 'veza_auth_login_attempts_total', { success: 'success' })).toBe(
+        1,
+      );
     } finally {
       await app.close();
     }

@@ -17,20 +17,26 @@ class TracksController {
 }
 
 /** Metrics content in a response: what a bypass would leak. */
-const leaks = (res: RawResponse): boolean => res.status === 200 && res.body.includes('veza_http_requests_total');
+const leaks = (res: RawResponse): boolean =>
+  res.status === 200 && res.body.includes('veza_http_requests_total');
 
 /** Sends every attempt; returns the names of those that got metrics. A connection the server drops leaks nothing. */
 async function leakedAttempts(url: string, attempts: ReturnType<typeof bypassAttempts>): Promise<string[]> {
   const leaked: string[] = [];
   for (const attempt of attempts) {
-    const res = await rawRequest(url, attempt.path, { method: attempt.method, headers: attempt.headers }).catch(() => undefined);
+    const res = await rawRequest(url, attempt.path, {
+      method: attempt.method,
+      headers: attempt.headers,
+    }).catch(() => undefined);
     if (res && leaks(res)) leaked.push(attempt.name);
   }
   return leaked;
 }
 
 /** Requests that must never get the metrics without valid credentials: paths, methods and headers. */
-function bypassAttempts(path: string): Array<{ name: string; path: string; method?: string; headers?: Record<string, string> }> {
+function bypassAttempts(
+  path: string,
+): Array<{ name: string; path: string; method?: string; headers?: Record<string, string> }> {
   const tail = path.slice(1);
   const pathVariants = [
     `${path}/`,
@@ -66,10 +72,11 @@ function bypassAttempts(path: string): Array<{ name: string; path: string; metho
     `/%2f${tail}`,
     `/.%2e${path}`,
   ];
-  const attempts: Array<{ name: string; path: string; method?: string; headers?: Record<string, string> }> = pathVariants.map((p) => ({
-    name: `path ${p}`,
-    path: p,
-  }));
+  const attempts: Array<{ name: string; path: string; method?: string; headers?: Record<string, string> }> =
+    pathVariants.map((p) => ({
+      name: `path ${p}`,
+      path: p,
+    }));
   for (const method of ['GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']) {
     attempts.push({ name: `${method} without credentials`, path, method });
   }
@@ -97,7 +104,9 @@ function bypassAttempts(path: string): Array<{ name: string; path: string; metho
     'basic with empty credentials': { Authorization: basic(':') },
     'basic, not base64': { Authorization: 'Basic !!!not-base64!!!' },
     'basic with the token': { Authorization: basic(TOKEN) },
-    'bearer with basic credentials': { Authorization: `Bearer ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}` },
+    'bearer with basic credentials': {
+      Authorization: `Bearer ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
+    },
     'very long token': { Authorization: `Bearer ${'a'.repeat(8000)}` },
   };
   for (const [name, headers] of Object.entries(headerCases)) attempts.push({ name, path, headers });
@@ -115,7 +124,11 @@ describe.each(ADAPTERS)('a locked /metrics on the application port (%s)', (kind:
       ({ app, url } = await startApp(
         kind,
         {
-          imports: [VezaMetricsModule.forRoot({ auth: { bearerToken: TOKEN, basic: { username: USER, password: PASSWORD } } })],
+          imports: [
+            VezaMetricsModule.forRoot({
+              auth: { bearerToken: TOKEN, basic: { username: USER, password: PASSWORD } },
+            }),
+          ],
           controllers: [TracksController],
         },
         (a) => {
@@ -136,7 +149,9 @@ describe.each(ADAPTERS)('a locked /metrics on the application port (%s)', (kind:
     it('answers 401 with a challenge for both schemes, and no metrics, without credentials', async () => {
       const res = await rawRequest(url, '/metrics');
       expect(res.status).toBe(401);
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="metrics", Basic realm="metrics", charset="UTF-8"');
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer realm="metrics", Basic realm="metrics", charset="UTF-8"',
+      );
       expect(res.body).toBe('Unauthorized\n');
     });
 
@@ -158,7 +173,10 @@ describe.each(ADAPTERS)('/metrics on a listener of its own (%s)', (kind: Adapter
     auth: { bearerToken: TOKEN },
   };
   beforeAll(async () => {
-    ({ app, url: appUrl } = await startApp(kind, { imports: [VezaMetricsModule.forRoot(options)], controllers: [TracksController] }));
+    ({ app, url: appUrl } = await startApp(kind, {
+      imports: [VezaMetricsModule.forRoot(options)],
+      controllers: [TracksController],
+    }));
     const address = app.get(MetricsServer).address();
     metricsUrl = `http://127.0.0.1:${address?.port ?? 0}`;
   });
@@ -168,14 +186,24 @@ describe.each(ADAPTERS)('/metrics on a listener of its own (%s)', (kind: Adapter
     await rawRequest(appUrl, '/tracks');
     const res = await rawRequest(metricsUrl, '/metrics', { headers: { Authorization: `Bearer ${TOKEN}` } });
     expect(res.status).toBe(200);
-    expect(res.body).toMatch(/^veza_http_requests_total\{method="GET",endpoint="\/tracks",status="2xx"\} 1$/m);
-    expect((await rawRequest(appUrl, '/metrics', { headers: { Authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+    expect(res.body).toMatch(
+      /^veza_http_requests_total\{method="GET",endpoint="\/tracks",status="2xx"\} 1$/m,
+    );
+    expect(
+      (await rawRequest(appUrl, '/metrics', { headers: { Authorization: `Bearer ${TOKEN}` } })).status,
+    ).toBe(404);
   });
 
   it('answers HEAD without a body, other methods 405 and other paths 404', async () => {
-    const head = await rawRequest(metricsUrl, '/metrics', { method: 'HEAD', headers: { Authorization: `Bearer ${TOKEN}` } });
+    const head = await rawRequest(metricsUrl, '/metrics', {
+      method: 'HEAD',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
     expect([head.status, head.body]).toEqual([200, '']);
-    const post = await rawRequest(metricsUrl, '/metrics', { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+    const post = await rawRequest(metricsUrl, '/metrics', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
     expect([post.status, post.headers.allow]).toEqual([405, 'GET, HEAD']);
     expect((await rawRequest(metricsUrl, '/tracks')).status).toBe(404);
   });
@@ -186,7 +214,11 @@ describe.each(ADAPTERS)('/metrics on a listener of its own (%s)', (kind: Adapter
 
   it('fails the start-up, naming the option, when its port is taken', async () => {
     const port = app.get(MetricsServer).address()?.port ?? 0;
-    const clash = startApp(kind, { imports: [VezaMetricsModule.forRoot({ metricsServer: { port, host: '127.0.0.1' } })] });
-    await expect(clash).rejects.toThrow(`VezaMetricsModule: option "metricsServer" could not listen on 127.0.0.1:${port}`);
+    const clash = startApp(kind, {
+      imports: [VezaMetricsModule.forRoot({ metricsServer: { port, host: '127.0.0.1' } })],
+    });
+    await expect(clash).rejects.toThrow(
+      `VezaMetricsModule: option "metricsServer" could not listen on 127.0.0.1:${port}`,
+    );
   });
 });

@@ -29,7 +29,11 @@ function traceRequests(server: Server): void {
     const req = args[0] as { headers?: Record<string, string | string[] | undefined> } | undefined;
     const traceId = event === 'request' ? req?.headers?.['x-test-trace-id'] : undefined;
     if (typeof traceId !== 'string') return emit(event, ...args);
-    const span = trace.wrapSpanContext({ traceId, spanId: traceId.slice(0, 16), traceFlags: TraceFlags.SAMPLED });
+    const span = trace.wrapSpanContext({
+      traceId,
+      spanId: traceId.slice(0, 16),
+      traceFlags: TraceFlags.SAMPLED,
+    });
     return context.with(trace.setSpan(context.active(), span), () => emit(event, ...args));
   }) as Server['emit'];
 }
@@ -45,9 +49,13 @@ describe.each(ADAPTERS)('exemplars on the HTTP duration histogram (%s)', (kind: 
 
   beforeAll(async () => {
     context.setGlobalContextManager(manager.enable());
-    ({ app, url } = await startApp(kind, { imports: [VezaMetricsModule.forRoot()], controllers: [TracksController] }, (a) => {
-      traceRequests(a.getHttpServer() as Server);
-    }));
+    ({ app, url } = await startApp(
+      kind,
+      { imports: [VezaMetricsModule.forRoot()], controllers: [TracksController] },
+      (a) => {
+        traceRequests(a.getHttpServer() as Server);
+      },
+    ));
   });
   afterAll(async () => {
     await app.close();
@@ -57,7 +65,9 @@ describe.each(ADAPTERS)('exemplars on the HTTP duration histogram (%s)', (kind: 
   it('carries the trace and span ids of the request, in OpenMetrics only', async () => {
     await rawRequest(url, '/tracks/1', { headers: { 'x-test-trace-id': TRACE_A } });
     const om = (await rawRequest(url, '/metrics', { headers: OPEN_METRICS })).body;
-    const line = om.split('\n').find((l) => l.startsWith('veza_http_request_duration_seconds_bucket') && l.includes(TRACE_A));
+    const line = om
+      .split('\n')
+      .find((l) => l.startsWith('veza_http_request_duration_seconds_bucket') && l.includes(TRACE_A));
     expect(line).toMatch(
       new RegExp(
         `^veza_http_request_duration_seconds_bucket\\{le="[^"]+",method="GET",endpoint="/tracks/:id"\\} 1 # \\{trace_id="${TRACE_A}",span_id="${TRACE_A.slice(0, 16)}"\\} [0-9.e-]+ [0-9.]+$`,
@@ -65,13 +75,17 @@ describe.each(ADAPTERS)('exemplars on the HTTP duration histogram (%s)', (kind: 
     );
     const text = (await rawRequest(url, '/metrics')).body;
     expect(text).not.toContain(TRACE_A);
-    expect(text).toMatch(/^veza_http_request_duration_seconds_count\{method="GET",endpoint="\/tracks\/:id"\} 1$/m);
+    expect(text).toMatch(
+      /^veza_http_request_duration_seconds_count\{method="GET",endpoint="\/tracks\/:id"\} 1$/m,
+    );
   });
 
   it('records requests without a span as before, with no exemplar', async () => {
     await rawRequest(url, '/tracks/2');
     const om = (await rawRequest(url, '/metrics', { headers: OPEN_METRICS })).body;
-    expect(om).toMatch(/^veza_http_request_duration_seconds_count\{method="GET",endpoint="\/tracks\/:id"\} 2$/m);
+    expect(om).toMatch(
+      /^veza_http_request_duration_seconds_count\{method="GET",endpoint="\/tracks\/:id"\} 2$/m,
+    );
     expect(om.match(/# \{trace_id=/g)).toHaveLength(1);
   });
 });
@@ -90,17 +104,28 @@ describe.each(ADAPTERS)('exemplars on the HTTP duration histogram (%s)', (kind: 
   it('stores the trace id of a request (OpenMetrics scrape, exemplar storage on)', async () => {
     context.setGlobalContextManager(manager.enable());
     let url: string;
-    ({ app, url } = await startApp('express', { imports: [VezaMetricsModule.forRoot()], controllers: [TracksController] }, (a) => {
-      traceRequests(a.getHttpServer() as Server);
-    }));
+    ({ app, url } = await startApp(
+      'express',
+      { imports: [VezaMetricsModule.forRoot()], controllers: [TracksController] },
+      (a) => {
+        traceRequests(a.getHttpServer() as Server);
+      },
+    ));
     await rawRequest(url, '/tracks/7', { headers: { 'x-test-trace-id': TRACE_B } });
-    prometheus = await startPrometheus({ targets: [new URL(url).host], binary: prometheusBinary, features: ['exemplar-storage'] });
+    prometheus = await startPrometheus({
+      targets: [new URL(url).host],
+      binary: prometheusBinary,
+      features: ['exemplar-storage'],
+    });
     await prometheus.scrapedAfterNow();
     const now = Date.now() / 1000;
     const res = await fetch(
       `${prometheus.url}/api/v1/query_exemplars?query=${encodeURIComponent('veza_http_request_duration_seconds_bucket')}&start=${now - 600}&end=${now + 60}`,
     );
-    const body = (await res.json()) as { status: string; data: Array<{ exemplars: Array<{ labels: Record<string, string> }> }> };
+    const body = (await res.json()) as {
+      status: string;
+      data: Array<{ exemplars: Array<{ labels: Record<string, string> }> }>;
+    };
     expect(body.status).toBe('success');
     const traceIds = body.data.flatMap((d) => d.exemplars.map((e) => e.labels.trace_id));
     expect(traceIds).toContain(TRACE_B);

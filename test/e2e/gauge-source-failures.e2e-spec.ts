@@ -43,7 +43,8 @@ class Presence {
 }
 
 /** The exposition's lines that start with `prefix`. */
-const lines = (text: string, prefix: string): string[] => text.split('\n').filter((l) => l.startsWith(prefix));
+const lines = (text: string, prefix: string): string[] =>
+  text.split('\n').filter((l) => l.startsWith(prefix));
 
 describe.each(ADAPTERS)('a failing @GaugeSource (%s)', (kind: AdapterKind) => {
   let app: INestApplication;
@@ -73,22 +74,27 @@ describe.each(ADAPTERS)('a failing @GaugeSource (%s)', (kind: AdapterKind) => {
     ['rejects', 'reject', 2],
     ['returns NaN', 'nan', 3],
     ['returns the string "12"', 'string', 4],
-  ] as const)('that %s: its series is left out of that scrape, counted, and back at its next good answer', async (_, mode, count) => {
-    presence.mode = mode;
-    const failed = await scrape(url);
-    expect(lines(failed, 'veza_active_users')).toEqual([]);
-    expect(failed).toContain('# TYPE veza_active_users gauge\n');
-    // The other series of a gauge with several sources are still served.
-    expect(lines(failed, 'veza_health_check_status{')).toEqual(['veza_health_check_status{service="cache"} 1']);
+  ] as const)(
+    'that %s: its series is left out of that scrape, counted, and back at its next good answer',
+    async (_, mode, count) => {
+      presence.mode = mode;
+      const failed = await scrape(url);
+      expect(lines(failed, 'veza_active_users')).toEqual([]);
+      expect(failed).toContain('# TYPE veza_active_users gauge\n');
+      // The other series of a gauge with several sources are still served.
+      expect(lines(failed, 'veza_health_check_status{')).toEqual([
+        'veza_health_check_status{service="cache"} 1',
+      ]);
 
-    presence.mode = 'ok';
-    const next = await scrape(url);
-    expect(lines(next, 'veza_active_users')).toEqual(['veza_active_users 5']);
-    expect(lines(next, 'veza_metrics_collect_failures_total{')).toEqual([
-      `veza_metrics_collect_failures_total{metric="veza_active_users",reason="error"} ${count}`,
-      `veza_metrics_collect_failures_total{metric="veza_health_check_status",reason="error"} ${count}`,
-    ]);
-  });
+      presence.mode = 'ok';
+      const next = await scrape(url);
+      expect(lines(next, 'veza_active_users')).toEqual(['veza_active_users 5']);
+      expect(lines(next, 'veza_metrics_collect_failures_total{')).toEqual([
+        `veza_metrics_collect_failures_total{metric="veza_active_users",reason="error"} ${count}`,
+        `veza_metrics_collect_failures_total{metric="veza_health_check_status",reason="error"} ${count}`,
+      ]);
+    },
+  );
 
   it('that does not answer in time: the metric is left out of that scrape and counted as a timeout', async () => {
     presence.mode = 'hang';

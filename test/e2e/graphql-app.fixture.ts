@@ -6,7 +6,18 @@
 import { NotFoundException, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
-import { Args, Field, GraphQLModule, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import {
+  Args,
+  Field,
+  GraphQLModule,
+  Int,
+  Mutation,
+  ObjectType,
+  Parent,
+  Query,
+  ResolveField,
+  Resolver,
+} from '@nestjs/graphql';
 import { startApp } from '../utils/app';
 
 @ObjectType()
@@ -135,7 +146,12 @@ export type SchemaStyle = 'code-first' | 'schema-first';
 
 function graphqlModule(driver: GraphqlDriverKind, style: SchemaStyle): DynamicModule {
   const schema = style === 'code-first' ? { autoSchemaFile: true as const } : { typeDefs: TYPE_DEFS };
-  if (driver === 'mercurius') return GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, graphiql: false, ...schema });
+  if (driver === 'mercurius')
+    return GraphQLModule.forRoot<MercuriusDriverConfig>({
+      driver: MercuriusDriver,
+      graphiql: false,
+      ...schema,
+    });
   return GraphQLModule.forRoot<ApolloDriverConfig>({
     driver: ApolloDriver,
     playground: false,
@@ -151,12 +167,21 @@ export async function startGraphqlApp(
   imports: DynamicModule[],
 ): Promise<{ app: INestApplication; url: string }> {
   const providers =
-    style === 'code-first' ? [TrackResolver, PlaylistResolver] : [SchemaFirstTrackFields, SchemaFirstQueries, SchemaFirstMutations];
-  return startApp(driver === 'apollo-express' ? 'express' : 'fastify', { imports: [...imports, graphqlModule(driver, style)], providers });
+    style === 'code-first'
+      ? [TrackResolver, PlaylistResolver]
+      : [SchemaFirstTrackFields, SchemaFirstQueries, SchemaFirstMutations];
+  return startApp(driver === 'apollo-express' ? 'express' : 'fastify', {
+    imports: [...imports, graphqlModule(driver, style)],
+    providers,
+  });
 }
 
 /** POSTs one GraphQL request; the status and the parsed body. */
-export async function gql(url: string, query: string, operationName?: string): Promise<{ status: number; body: unknown }> {
+export async function gql(
+  url: string,
+  query: string,
+  operationName?: string,
+): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'apollo-require-preflight': 'true' },

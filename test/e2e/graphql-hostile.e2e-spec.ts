@@ -12,7 +12,12 @@ import { gql, startGraphqlApp, type GraphqlDriverKind } from './graphql-app.fixt
 jest.setTimeout(600_000);
 
 /** Sends `count` requests built by `query(i)`, `concurrency` at a time. */
-async function flood(url: string, count: number, query: (i: number) => string, concurrency = 16): Promise<Record<number, number>> {
+async function flood(
+  url: string,
+  count: number,
+  query: (i: number) => string,
+  concurrency = 16,
+): Promise<Record<number, number>> {
   const statuses: Record<number, number> = {};
   let next = 0;
   await Promise.all(
@@ -28,36 +33,50 @@ async function flood(url: string, count: number, query: (i: number) => string, c
 
 const sum = (record: Record<string, number>): number => Object.values(record).reduce((a, b) => a + b, 0);
 
-describe.each<GraphqlDriverKind>(['apollo-express', 'apollo-fastify', 'mercurius'])('GraphQL on %s under hostile input', (driver) => {
-  let started: { app: INestApplication; url: string };
+describe.each<GraphqlDriverKind>(['apollo-express', 'apollo-fastify', 'mercurius'])(
+  'GraphQL on %s under hostile input',
+  (driver) => {
+    let started: { app: INestApplication; url: string };
 
-  beforeAll(async () => {
-    started = await startGraphqlApp(driver, 'code-first', [VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false } })]);
-  });
-  afterAll(async () => started?.app.close());
+    beforeAll(async () => {
+      started = await startGraphqlApp(driver, 'code-first', [
+        VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false } }),
+      ]);
+    });
+    afterAll(async () => started?.app.close());
 
-  it('10,000 distinct names and 10,000 malformed documents: 100 names, then <other>; sums exact', async () => {
-    await flood(started.url, 10_000, (i) => `query Op${i} { tracks { id } }`);
-    await flood(started.url, 10_000, (i) => `query Bad${i} { tracks { id ${'{'.repeat(i % 7)}`);
-    const text = await scrape(started.url);
-    const operations = samples(text, 'veza_graphql_operations_total', ['operation_type', 'operation_name', 'outcome']);
-    const named = Object.keys(operations).filter((k) => /^query Op\d+ success$/.test(k));
-    expect(named).toHaveLength(100);
-    expect(operations['query <other> success']).toBe(9_900);
-    expect(operations['unknown <anonymous> request_error']).toBe(10_000);
-    expect(Object.keys(operations)).toHaveLength(102);
-    expect(sum(operations)).toBe(20_000);
-    const durations = samples(text, 'veza_graphql_operation_duration_seconds_count', ['operation_type', 'operation_name']);
-    expect(Object.keys(durations)).toHaveLength(102);
-    expect(sum(durations)).toBe(20_000);
-    // Nothing reached the series guard's overflow: the names were bounded before.
-    expect(samples(text, 'veza_metrics_series_overflow_total', ['metric'])).toEqual({});
-    // Resolvers: one Query.tracks per executed operation.
-    expect(samples(text, 'veza_graphql_resolver_duration_seconds_count', ['parent_type', 'field'])).toEqual({ 'Query tracks': 10_000 });
-    // The document's text is in no label.
-    expect(text).not.toContain('tracks {');
-  });
-});
+    it('10,000 distinct names and 10,000 malformed documents: 100 names, then <other>; sums exact', async () => {
+      await flood(started.url, 10_000, (i) => `query Op${i} { tracks { id } }`);
+      await flood(started.url, 10_000, (i) => `query Bad${i} { tracks { id ${'{'.repeat(i % 7)}`);
+      const text = await scrape(started.url);
+      const operations = samples(text, 'veza_graphql_operations_total', [
+        'operation_type',
+        'operation_name',
+        'outcome',
+      ]);
+      const named = Object.keys(operations).filter((k) => /^query Op\d+ success$/.test(k));
+      expect(named).toHaveLength(100);
+      expect(operations['query <other> success']).toBe(9_900);
+      expect(operations['unknown <anonymous> request_error']).toBe(10_000);
+      expect(Object.keys(operations)).toHaveLength(102);
+      expect(sum(operations)).toBe(20_000);
+      const durations = samples(text, 'veza_graphql_operation_duration_seconds_count', [
+        'operation_type',
+        'operation_name',
+      ]);
+      expect(Object.keys(durations)).toHaveLength(102);
+      expect(sum(durations)).toBe(20_000);
+      // Nothing reached the series guard's overflow: the names were bounded before.
+      expect(samples(text, 'veza_metrics_series_overflow_total', ['metric'])).toEqual({});
+      // Resolvers: one Query.tracks per executed operation.
+      expect(samples(text, 'veza_graphql_resolver_duration_seconds_count', ['parent_type', 'field'])).toEqual(
+        { 'Query tracks': 10_000 },
+      );
+      // The document's text is in no label.
+      expect(text).not.toContain('tracks {');
+    });
+  },
+);
 
 describe('graphql options', () => {
   const ops = ['query GetTrack { track(id: 1) { id title artist } }', 'query Throws { throwing }', 'query {'];
@@ -86,23 +105,30 @@ describe('graphql options', () => {
     "resolvers: 'all' on %s times the fields read off the parent too",
     async (driver) => {
       const all = await startGraphqlApp(driver, 'code-first', [
-        VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false }, graphql: { resolvers: 'all', operations: false } }),
+        VezaMetricsModule.forRoot({
+          defaultMetrics: { enabled: false },
+          graphql: { resolvers: 'all', operations: false },
+        }),
       ]);
       apps.push(all);
       await gql(all.url, ops[0]);
       const text = await scrape(all.url);
-      expect(samples(text, 'veza_graphql_resolver_duration_seconds_count', ['parent_type', 'field'])).toEqual({
-        'Query track': 1,
-        'Track id': 1,
-        'Track title': 1,
-        'Track artist': 1,
-      });
+      expect(samples(text, 'veza_graphql_resolver_duration_seconds_count', ['parent_type', 'field'])).toEqual(
+        {
+          'Query track': 1,
+          'Track id': 1,
+          'Track title': 1,
+          'Track artist': 1,
+        },
+      );
       expect(text).not.toContain('veza_graphql_operation');
     },
   );
 
   it('an application without GraphQL exposes no GraphQL family', async () => {
-    const plain = await startApp('express', { imports: [VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false } })] });
+    const plain = await startApp('express', {
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false } })],
+    });
     apps.push(plain);
     expect(await scrape(plain.url)).not.toContain('veza_graphql_');
   });

@@ -20,7 +20,11 @@ const OPERATIONS: Array<{ what: string; query: string; operationName?: string }>
   { what: 'parse error', query: 'query {' },
   { what: 'resolver error', query: 'query Fails { failing }' },
   { what: 'throwing resolver', query: 'query Throws { throwing }' },
-  { what: 'two operations, one chosen', query: 'query A { tracks { id } } query B { track(id: 2) { title } }', operationName: 'B' },
+  {
+    what: 'two operations, one chosen',
+    query: 'query A { tracks { id } } query B { track(id: 2) { title } }',
+    operationName: 'B',
+  },
 ];
 
 const EXPECTED_OPERATIONS = {
@@ -48,7 +52,9 @@ describe.each(CASES)('GraphQL on %s, %s', (driver, style) => {
 
   beforeAll(async () => {
     bare = await startGraphqlApp(driver, style, []);
-    measured = await startGraphqlApp(driver, style, [VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false } })]);
+    measured = await startGraphqlApp(driver, style, [
+      VezaMetricsModule.forRoot({ defaultMetrics: { enabled: false } }),
+    ]);
   });
   afterAll(async () => {
     await bare?.app.close();
@@ -57,12 +63,19 @@ describe.each(CASES)('GraphQL on %s, %s', (driver, style) => {
 
   it('answers exactly as the app without the library, and records each operation once', async () => {
     for (const op of OPERATIONS) {
-      const [a, b] = [await gql(bare.url, op.query, op.operationName), await gql(measured.url, op.query, op.operationName)];
+      const [a, b] = [
+        await gql(bare.url, op.query, op.operationName),
+        await gql(measured.url, op.query, op.operationName),
+      ];
       expect({ what: op.what, ...b }).toEqual({ what: op.what, ...a });
     }
     const text = await scrape(measured.url);
-    expect(samples(text, 'veza_graphql_operations_total', ['operation_type', 'operation_name', 'outcome'])).toEqual(EXPECTED_OPERATIONS);
-    expect(samples(text, 'veza_graphql_operation_duration_seconds_count', ['operation_type', 'operation_name'])).toEqual({
+    expect(
+      samples(text, 'veza_graphql_operations_total', ['operation_type', 'operation_name', 'outcome']),
+    ).toEqual(EXPECTED_OPERATIONS);
+    expect(
+      samples(text, 'veza_graphql_operation_duration_seconds_count', ['operation_type', 'operation_name']),
+    ).toEqual({
       'query GetTrack': 1,
       'query <anonymous>': 1,
       'mutation AddPlaylist': 1,
@@ -81,13 +94,19 @@ describe.each(CASES)('GraphQL on %s, %s', (driver, style) => {
       'Query failing': 1,
       'Query throwing': 1,
     });
-    expect(samples(text, 'veza_graphql_resolver_errors_total', ['parent_type', 'field', 'error_type'])).toEqual({
+    expect(
+      samples(text, 'veza_graphql_resolver_errors_total', ['parent_type', 'field', 'error_type']),
+    ).toEqual({
       'Query failing NotFoundException': 1,
       'Query throwing TypeError': 1,
     });
     // The HTTP buckets, on both duration families.
     const bounds = (name: string): string[] => Object.keys(samples(text, name, ['le']));
-    expect(bounds('veza_graphql_operation_duration_seconds_bucket')).toEqual(bounds('veza_http_request_duration_seconds_bucket'));
-    expect(bounds('veza_graphql_resolver_duration_seconds_bucket')).toEqual(bounds('veza_http_request_duration_seconds_bucket'));
+    expect(bounds('veza_graphql_operation_duration_seconds_bucket')).toEqual(
+      bounds('veza_http_request_duration_seconds_bucket'),
+    );
+    expect(bounds('veza_graphql_resolver_duration_seconds_bucket')).toEqual(
+      bounds('veza_http_request_duration_seconds_bucket'),
+    );
   });
 });

@@ -46,7 +46,12 @@ type Driver = 'apollo-express' | 'mercurius';
 async function start(driver: Driver): Promise<{ app: INestApplication; url: string }> {
   const graphql =
     driver === 'mercurius'
-      ? GraphQLModule.forRoot<MercuriusDriverConfig>({ driver: MercuriusDriver, graphiql: false, autoSchemaFile: true, subscription: true })
+      ? GraphQLModule.forRoot<MercuriusDriverConfig>({
+          driver: MercuriusDriver,
+          graphiql: false,
+          autoSchemaFile: true,
+          subscription: true,
+        })
       : GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           playground: false,
@@ -94,7 +99,12 @@ describe.each<Driver>(['apollo-express', 'mercurius'])('GraphQL subscriptions on
 
   beforeAll(async () => {
     started = await start(driver);
-    client = createClient({ url: started.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, lazy: true, retryAttempts: 0 });
+    client = createClient({
+      url: started.url.replace('http', 'ws') + '/graphql',
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: 0,
+    });
   });
   afterAll(async () => {
     await client?.dispose();
@@ -102,7 +112,11 @@ describe.each<Driver>(['apollo-express', 'mercurius'])('GraphQL subscriptions on
   });
 
   it('follows each subscription while it is open and counts each event once', async () => {
-    expect(await collect(client, 'subscription { ticks }', 0)).toEqual([{ ticks: 1 }, { ticks: 2 }, { ticks: 3 }]);
+    expect(await collect(client, 'subscription { ticks }', 0)).toEqual([
+      { ticks: 1 },
+      { ticks: 2 },
+      { ticks: 3 },
+    ]);
     expect(await collect(client, 'subscription { forever }', 2)).toEqual([{ forever: 0 }, { forever: 1 }]);
     const active = async (): Promise<Record<string, number>> =>
       samples(await scrape(started.url), 'veza_graphql_subscriptions_active', ['field']);

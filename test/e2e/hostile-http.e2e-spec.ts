@@ -94,12 +94,16 @@ async function pipelineThenAbort(url: string): Promise<void> {
   const { hostname, port } = new URL(url);
   const c = String(++connections);
   let wire = `GET /slow?c=${c} HTTP/1.1\r\nHost: x\r\n\r\n`;
-  for (let i = 0; i < PIPELINED; i++) wire += `GET ${i % 2 === 0 ? `/tracks/${i}` : '/albums'}?c=${c} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  for (let i = 0; i < PIPELINED; i++)
+    wire += `GET ${i % 2 === 0 ? `/tracks/${i}` : '/albums'}?c=${c} HTTP/1.1\r\nHost: x\r\n\r\n`;
   const socket = connect(Number(port), hostname);
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   socket.write(wire);
-  await until(() => seen.byConnection.get(c) === 1 + PIPELINED, 'the application to enter every pipelined handler');
+  await until(
+    () => seen.byConnection.get(c) === 1 + PIPELINED,
+    'the application to enter every pipelined handler',
+  );
   seen.byConnection.delete(c);
   socket.resetAndDestroy();
   await new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
@@ -109,7 +113,9 @@ let connections = 0;
 /** Runs `connections` hostile connections, `parallel` at a time, then waits for every handler to end. */
 async function hostileConnections(url: string, connections: number, parallel: number): Promise<void> {
   for (let i = 0; i < connections; i += parallel) {
-    await Promise.all(Array.from({ length: Math.min(parallel, connections - i) }, () => pipelineThenAbort(url)));
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, connections - i) }, () => pipelineThenAbort(url)),
+    );
   }
   await until(() => seen.done === seen.entered, 'every handler to end');
 }
@@ -154,11 +160,17 @@ describe.each(ADAPTERS)('hostile HTTP clients on %s', (adapter) => {
     await hostileConnections(url, CONNECTIONS, 20);
     const grownMiB = ((await settledHeap(gc)) - baseline) / 2 ** 20;
     const after = samples(await scrape(url), 'veza_http_requests_total', ['endpoint']);
-    expect({ grownMiB: grownMiB <= HEAP_BOUND_MIB ? 'within bound' : grownMiB }).toEqual({ grownMiB: 'within bound' });
+    expect({ grownMiB: grownMiB <= HEAP_BOUND_MIB ? 'within bound' : grownMiB }).toEqual({
+      grownMiB: 'within bound',
+    });
     expect({
       slow: after['/slow'] - before['/slow'],
       tracks: after['/tracks/:id'] - before['/tracks/:id'],
       albums: after['/albums'] - before['/albums'],
-    }).toEqual({ slow: CONNECTIONS, tracks: CONNECTIONS * (PIPELINED / 2), albums: CONNECTIONS * (PIPELINED / 2) });
+    }).toEqual({
+      slow: CONNECTIONS,
+      tracks: CONNECTIONS * (PIPELINED / 2),
+      albums: CONNECTIONS * (PIPELINED / 2),
+    });
   }, 300_000);
 });

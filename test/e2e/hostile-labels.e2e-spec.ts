@@ -39,7 +39,9 @@ const hostile: fc.Arbitrary<unknown> = fc.oneof(
     '\\"\\n',
   ),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 4 }).map((s) => s.repeat(Math.ceil(65_536 / s.length))),
+  fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 4 })
+    .map((s) => s.repeat(Math.ceil(65_536 / s.length))),
   fc.integer(),
   fc.double(),
   fc.bigInt(),
@@ -53,7 +55,9 @@ const hostile: fc.Arbitrary<unknown> = fc.oneof(
 /** Where hostile values enter through the app: decorators with label functions, an injected metric. */
 @Injectable()
 class Feeder {
-  constructor(@InjectMetric(VezaMetric.CacheHits) private readonly hits: VezaMetricOf<typeof VezaMetric.CacheHits>) {}
+  constructor(
+    @InjectMetric(VezaMetric.CacheHits) private readonly hits: VezaMetricOf<typeof VezaMetric.CacheHits>,
+  ) {}
 
   @Counted({
     name: 'app_hostile_total',
@@ -63,7 +67,10 @@ class Feeder {
   })
   counted(_value: unknown): void {}
 
-  @CountErrors({ type: (error) => (error as { label: string }).label, severity: (error) => (error as { label: string }).label })
+  @CountErrors({
+    type: (error) => (error as { label: string }).label,
+    severity: (error) => (error as { label: string }).label,
+  })
   failing(value: unknown): void {
     throw Object.assign(new Error('boom'), { label: value });
   }
@@ -114,7 +121,9 @@ describeWithPromtool('10,000 hostile label values through every path that produc
   it('keeps the exposition valid for promtool, in the text format and in OpenMetrics', async () => {
     const values = fc.sample(hostile, { numRuns: 10_000, seed: 20261124 });
     expect(values).toHaveLength(10_000);
-    const { app, url } = await startApp('express', { imports: [VezaMetricsModule.forRoot({ naming: 'strict' }), HostileModule] });
+    const { app, url } = await startApp('express', {
+      imports: [VezaMetricsModule.forRoot({ naming: 'strict' }), HostileModule],
+    });
     try {
       const service = app.get(VezaMetricsService);
       const feeder = app.get(Feeder);
@@ -122,13 +131,16 @@ describeWithPromtool('10,000 hostile label values through every path that produc
         for (const v of values.slice(batch * 2000, (batch + 1) * 2000)) feed(service, feeder, v);
         // 50 hostile exception class names reach veza_errors_total through real requests per batch.
         for (const v of values.slice(batch * 50, batch * 50 + 50)) {
-          const text = (String(v).slice(0, 200) as unknown as { toWellFormed(): string }).toWellFormed() || 'empty';
+          const text =
+            (String(v).slice(0, 200) as unknown as { toWellFormed(): string }).toWellFormed() || 'empty';
           const res = await rawRequest(url, `/hostile/${encodeURIComponent(text)}`);
           expect([text, res.status]).toEqual([text, 500]);
         }
         const text = (await rawRequest(url, '/metrics')).body;
         expect(promtoolCheckMetrics(promtool as string, text)).toEqual({ status: 0, findings: [] });
-        const om = await rawRequest(url, '/metrics', { headers: { Accept: 'application/openmetrics-text; version=1.0.0' } });
+        const om = await rawRequest(url, '/metrics', {
+          headers: { Accept: 'application/openmetrics-text; version=1.0.0' },
+        });
         const omText = om.body;
         expect(om.headers['content-type']).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
         expect(omText.endsWith('\n# EOF\n')).toBe(true);
@@ -136,7 +148,9 @@ describeWithPromtool('10,000 hostile label values through every path that produc
         // promtool reads the text format only: it must parse OpenMetrics' lines too (no parse error),
         // its only remarks being that OpenMetrics names counter families without _total.
         const checked = promtoolCheckMetrics(promtool as string, omText);
-        expect(checked.findings.filter((f) => !/^[a-zA-Z_:][a-zA-Z0-9_:]*_total no help text$/.test(f))).toEqual([]);
+        expect(
+          checked.findings.filter((f) => !/^[a-zA-Z_:][a-zA-Z0-9_:]*_total no help text$/.test(f)),
+        ).toEqual([]);
       }
       const registry = app.get(VezaMetricsRegistry);
       const text = await registry.render();
@@ -177,7 +191,11 @@ class LabelController {
 
 describe.each(ADAPTERS)('label values from requests against the series cap (%s)', (kind) => {
   const post = (url: string, a: string, b: string): Promise<Response> =>
-    fetch(`${url}/label`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ a, b }) });
+    fetch(`${url}/label`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ a, b }),
+    });
   const seriesOf = (text: string, name: string) => parseExposition(text).get(name)?.samples ?? [];
 
   it('keeps the cap exact against values made of "\\u0000=": 100 series and the overflow series, every request counted', async () => {
@@ -199,9 +217,14 @@ describe.each(ADAPTERS)('label values from requests against the series cap (%s)'
       for (const name of ['veza_errors_total', 'veza_database_query_errors_total']) {
         const series = seriesOf(text, name);
         expect([name, series.length, series.reduce((sum, s) => sum + s.value, 0)]).toEqual([name, 101, sent]);
-        expect([name, sampleValue(text, 'veza_metrics_series_overflow_total', { metric: name })]).toEqual([name, sent - 100]);
+        expect([name, sampleValue(text, 'veza_metrics_series_overflow_total', { metric: name })]).toEqual([
+          name,
+          sent - 100,
+        ]);
       }
-      expect(sampleValue(text, 'veza_errors_total', { type: '__overflow__', severity: '__overflow__' })).toBe(sent - 100);
+      expect(sampleValue(text, 'veza_errors_total', { type: '__overflow__', severity: '__overflow__' })).toBe(
+        sent - 100,
+      );
     } finally {
       await app.close();
     }
@@ -240,7 +263,9 @@ describe.each(ADAPTERS)('label values from requests against the series cap (%s)'
               [{ type: '|b', severity: 'a' }, 1],
             ],
       );
-      expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(successor ? 1 : 3);
+      expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(
+        successor ? 1 : 3,
+      );
     } finally {
       await app.close();
     }

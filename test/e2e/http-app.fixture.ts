@@ -322,7 +322,11 @@ class Empty {}
 export function httpAppMetadata(options: VezaMetricsModuleOptions = {}, extraProviders: unknown[] = []) {
   return {
     imports: [
-      VezaMetricsModule.forRoot({ defaultMetrics: false, http: { exclude: ['/api/v1/ignored'] }, ...options }),
+      VezaMetricsModule.forRoot({
+        defaultMetrics: false,
+        http: { exclude: ['/api/v1/ignored'] },
+        ...options,
+      }),
       ThrottlerModule.forRoot([
         { name: 'default', ttl: 60_000, limit: 1_000 },
         { name: 'short', ttl: 60_000, limit: 1_000 },

@@ -69,7 +69,9 @@ export async function send(base: string, spec: RequestCase, i: number): Promise<
     headers['content-type'] = 'application/json';
   }
   const timer =
-    spec.abortAfterMs !== undefined && !spec.abortAfterFirstChunk ? setTimeout(() => controller.abort(), spec.abortAfterMs) : undefined;
+    spec.abortAfterMs !== undefined && !spec.abortAfterFirstChunk
+      ? setTimeout(() => controller.abort(), spec.abortAfterMs)
+      : undefined;
   const sent = performance.now();
   const observed = (status: number): Observation => ({
     method: spec.method,
@@ -80,7 +82,13 @@ export async function send(base: string, spec: RequestCase, i: number): Promise<
     ...(spec.limitType && status === 429 ? { limitType: spec.limitType } : {}),
   });
   try {
-    const res = await fetch(base + path, { method: spec.method, headers, body, redirect: 'manual', signal: controller.signal });
+    const res = await fetch(base + path, {
+      method: spec.method,
+      headers,
+      body,
+      redirect: 'manual',
+      signal: controller.signal,
+    });
     if (spec.abortAfterFirstChunk) {
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       await reader.read();

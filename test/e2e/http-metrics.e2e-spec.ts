@@ -6,7 +6,15 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import { VezaMetricsInterceptor } from '../../src';
 import { ADAPTERS, scrape, type StartedApp } from '../utils/app';
 import { httpAppMetadata, startHttpApp } from './http-app.fixture';
-import { expand, random, samples, sendAll, tally, type Observation, type RequestCase } from './http-client.fixture';
+import {
+  expand,
+  random,
+  samples,
+  sendAll,
+  tally,
+  type Observation,
+  type RequestCase,
+} from './http-client.fixture';
 
 const pick = random(3);
 const id = (): number => 1 + Math.floor(pick() * 10_000);
@@ -25,13 +33,35 @@ const WAIT_MS = 2000;
 /** The mix: 1,095 requests, every case of point 1 (each comment gives the status). */
 const MIX: RequestCase[] = [
   { method: 'GET', path: () => `/api/v1/tracks/${id()}`, endpoint: '/api/v1/tracks/:id', times: 300 }, // 200
-  { method: 'GET', path: (i) => `/api/v1/tracks/7?page=${i}&q=${word()}`, endpoint: '/api/v1/tracks/:id', times: 50 }, // 200, query ignored
+  {
+    method: 'GET',
+    path: (i) => `/api/v1/tracks/7?page=${i}&q=${word()}`,
+    endpoint: '/api/v1/tracks/:id',
+    times: 50,
+  }, // 200, query ignored
   { method: 'GET', path: () => `/api/v1/tracks/${word()}x`, endpoint: '/api/v1/tracks/:id', times: 30 }, // 400 ParseIntPipe
   { method: 'HEAD', path: () => `/api/v1/tracks/${id()}`, endpoint: '/api/v1/tracks/:id', times: 20 }, // 200
-  { method: 'POST', path: '/api/v1/tracks', endpoint: '/api/v1/tracks', times: 60, body: { title: 'Song', seconds: 180 } }, // 201
-  { method: 'POST', path: '/api/v1/tracks', endpoint: '/api/v1/tracks', times: 40, body: { title: 3, seconds: -1 } }, // 400 ValidationPipe
+  {
+    method: 'POST',
+    path: '/api/v1/tracks',
+    endpoint: '/api/v1/tracks',
+    times: 60,
+    body: { title: 'Song', seconds: 180 },
+  }, // 201
+  {
+    method: 'POST',
+    path: '/api/v1/tracks',
+    endpoint: '/api/v1/tracks',
+    times: 40,
+    body: { title: 3, seconds: -1 },
+  }, // 400 ValidationPipe
   { method: 'DELETE', path: () => `/api/v1/tracks/${id()}`, endpoint: '/api/v1/tracks/:id', times: 40 }, // 204
-  { method: 'GET', path: () => `/api/v1/tracks/${id()}/listen`, endpoint: '/api/v1/tracks/:id/listen', times: 30 }, // 302
+  {
+    method: 'GET',
+    path: () => `/api/v1/tracks/${id()}/listen`,
+    endpoint: '/api/v1/tracks/:id/listen',
+    times: 30,
+  }, // 302
   { method: 'GET', path: () => `/api/v2/tracks/${id()}`, endpoint: '/api/v2/tracks/:id', times: 30 }, // 200, version 2
   { method: 'GET', path: () => `/api/v1/tracks/${id()}/internal`, endpoint: null, times: 20 }, // 200, @NoMetrics() handler
   { method: 'GET', path: '/api/v1/errors/conflict', endpoint: '/api/v1/errors/conflict', times: 20 }, // 409 HttpException
@@ -72,15 +102,56 @@ const MIX: RequestCase[] = [
     error: { type: '<none>', severity: 'error' },
   }, // 500 set by the handler
   { method: 'GET', path: '/api/v1/secure/private', endpoint: '/api/v1/secure/private', times: 30 }, // 401 guard
-  { method: 'GET', path: '/api/v1/secure/private', endpoint: '/api/v1/secure/private', times: 20, headers: { 'x-token': 'ok' } }, // 200
+  {
+    method: 'GET',
+    path: '/api/v1/secure/private',
+    endpoint: '/api/v1/secure/private',
+    times: 20,
+    headers: { 'x-token': 'ok' },
+  }, // 200
   { method: 'GET', path: '/api/v1/secure/admin', endpoint: '/api/v1/secure/admin', times: 20 }, // 403 guard
-  { method: 'GET', path: '/api/v1/limited/short', endpoint: '/api/v1/limited/short', times: 20, limitType: 'short' }, // 3 × 200, 17 × 429
-  { method: 'GET', path: '/api/v1/limited/long', endpoint: '/api/v1/limited/long', times: 20, limitType: 'longTerm' }, // 5 × 200, 15 × 429
-  { method: 'GET', path: '/api/v1/limited/default', endpoint: '/api/v1/limited/default', times: 10, limitType: 'default' }, // 2 × 200, 8 × 429
+  {
+    method: 'GET',
+    path: '/api/v1/limited/short',
+    endpoint: '/api/v1/limited/short',
+    times: 20,
+    limitType: 'short',
+  }, // 3 × 200, 17 × 429
+  {
+    method: 'GET',
+    path: '/api/v1/limited/long',
+    endpoint: '/api/v1/limited/long',
+    times: 20,
+    limitType: 'longTerm',
+  }, // 5 × 200, 15 × 429
+  {
+    method: 'GET',
+    path: '/api/v1/limited/default',
+    endpoint: '/api/v1/limited/default',
+    times: 10,
+    limitType: 'default',
+  }, // 2 × 200, 8 × 429
   { method: 'GET', path: '/api/v1/files/slow', endpoint: '/api/v1/files/slow', times: 10 }, // 200, StreamableFile over 125 ms
-  { method: 'GET', path: '/api/v1/files/endless', endpoint: '/api/v1/files/endless', times: 5, abortAfterFirstChunk: true }, // aborted mid-stream
-  { method: 'GET', path: `/api/v1/files/wait/${WAIT_MS}`, endpoint: '/api/v1/files/wait/:ms', times: 5, abortAfterMs: ABORT_MS }, // aborted before the answer
-  { method: 'GET', path: () => `/api/v1/${word()}/${word()}?q=${word()}`, endpoint: '<unmatched>', times: 100 }, // 404
+  {
+    method: 'GET',
+    path: '/api/v1/files/endless',
+    endpoint: '/api/v1/files/endless',
+    times: 5,
+    abortAfterFirstChunk: true,
+  }, // aborted mid-stream
+  {
+    method: 'GET',
+    path: `/api/v1/files/wait/${WAIT_MS}`,
+    endpoint: '/api/v1/files/wait/:ms',
+    times: 5,
+    abortAfterMs: ABORT_MS,
+  }, // aborted before the answer
+  {
+    method: 'GET',
+    path: () => `/api/v1/${word()}/${word()}?q=${word()}`,
+    endpoint: '<unmatched>',
+    times: 100,
+  }, // 404
   { method: 'POST', path: () => `/${word()}`, endpoint: '<unmatched>', times: 20, body: {} }, // 404
   { method: 'GET', path: () => `/api/v3/tracks/${id()}`, endpoint: '<unmatched>', times: 10 }, // 404, unknown version
   { method: 'GET', path: '/api/ping', endpoint: '/api/ping', times: 20 }, // 200, version-neutral
@@ -99,7 +170,11 @@ interface Variant {
 }
 const VARIANTS: Variant[] = [
   { name: 'status codes', statusLabel: 'code', interceptor: false },
-  { name: 'status classes, VezaMetricsInterceptor attached globally', statusLabel: 'class', interceptor: true },
+  {
+    name: 'status classes, VezaMetricsInterceptor attached globally',
+    statusLabel: 'class',
+    interceptor: true,
+  },
 ];
 
 describe.each(ADAPTERS)('HTTP metrics on %s', (adapter) => {
@@ -109,7 +184,9 @@ describe.each(ADAPTERS)('HTTP metrics on %s', (adapter) => {
     let text: string;
 
     beforeAll(async () => {
-      const providers = variant.interceptor ? [{ provide: APP_INTERCEPTOR, useClass: VezaMetricsInterceptor }] : [];
+      const providers = variant.interceptor
+        ? [{ provide: APP_INTERCEPTOR, useClass: VezaMetricsInterceptor }]
+        : [];
       started = await startHttpApp(adapter, httpAppMetadata({ statusLabel: variant.statusLabel }, providers));
       observed = await sendAll(started.url, expand(MIX, 11), 16);
       // Handlers of aborted requests answer later (WAIT_MS): that answer must not be counted a second time.
@@ -121,7 +198,8 @@ describe.each(ADAPTERS)('HTTP metrics on %s', (adapter) => {
       await started?.app.close();
     }, 60_000);
 
-    const label = (status: number): string => (variant.statusLabel === 'code' ? String(status) : statusClass(status));
+    const label = (status: number): string =>
+      variant.statusLabel === 'code' ? String(status) : statusClass(status);
 
     it(`sent ${TOTAL} requests, observed as the fixture expects`, () => {
       expect(TOTAL).toBeGreaterThanOrEqual(1000);
@@ -144,27 +222,39 @@ describe.each(ADAPTERS)('HTTP metrics on %s', (adapter) => {
     });
 
     it('counts every response once per (method, endpoint, status), exactly as the client observed it', () => {
-      const expected = tally(observed, (o) => (o.endpoint === null ? undefined : `${o.method} ${o.endpoint} ${label(o.status)}`));
+      const expected = tally(observed, (o) =>
+        o.endpoint === null ? undefined : `${o.method} ${o.endpoint} ${label(o.status)}`,
+      );
       expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual(expected);
     });
 
     it('observes each response once: the histogram count of every (method, endpoint) equals its counter', () => {
-      const expected = tally(observed, (o) => (o.endpoint === null ? undefined : `${o.method} ${o.endpoint}`));
-      expect(samples(text, 'veza_http_request_duration_seconds_count', ['method', 'endpoint'])).toEqual(expected);
+      const expected = tally(observed, (o) =>
+        o.endpoint === null ? undefined : `${o.method} ${o.endpoint}`,
+      );
+      expect(samples(text, 'veza_http_request_duration_seconds_count', ['method', 'endpoint'])).toEqual(
+        expected,
+      );
       const inf = samples(text, 'veza_http_request_duration_seconds_bucket', ['method', 'endpoint', 'le']);
       for (const [key, count] of Object.entries(expected)) expect(inf[`${key} +Inf`]).toBe(count);
     });
 
     it('times responses until their last byte, and aborted requests until the abort', () => {
       const sums = samples(text, 'veza_http_request_duration_seconds_sum', ['method', 'endpoint']);
-      const buckets = samples(text, 'veza_http_request_duration_seconds_bucket', ['method', 'endpoint', 'le']);
+      const buckets = samples(text, 'veza_http_request_duration_seconds_bucket', [
+        'method',
+        'endpoint',
+        'le',
+      ]);
       // 5 chunks 25 ms apart: no response of the slow stream can end before 0.1 s.
       expect(buckets['GET /api/v1/files/slow 0.1']).toBe(0);
       expect(sums['GET /api/v1/files/slow']).toBeGreaterThanOrEqual(10 * 0.125);
       // Aborted ABORT_MS after the client sent them: ended by the abort (at or under 1 s), not by the
       // handler's answer (at WAIT_MS, 2 s). The client's own clock says when it saw each abort: the
       // 1 s boundary holds them all, else this machine was too slow for the check to mean anything.
-      const aborts = observed.filter((o) => o.endpoint === '/api/v1/files/wait/:ms').map((o) => Math.round(o.elapsedMs));
+      const aborts = observed
+        .filter((o) => o.endpoint === '/api/v1/files/wait/:ms')
+        .map((o) => Math.round(o.elapsedMs));
       expect(aborts.filter((ms) => ms >= 1000)).toEqual([]);
       expect(buckets['GET /api/v1/files/wait/:ms 1']).toBe(5);
       for (const [key, sum] of Object.entries(sums)) expect([key, sum > 0]).toEqual([key, true]);

@@ -32,7 +32,10 @@ class TracksController {
 })
 class OutsideModule {}
 
-type Handler = (req: unknown, res: { statusCode: number; setHeader(n: string, v: string): void; end(b: string): void }) => void;
+type Handler = (
+  req: unknown,
+  res: { statusCode: number; setHeader(n: string, v: string): void; end(b: string): void },
+) => void;
 const answer: Handler = (_req, res) => {
   res.statusCode = 200;
   res.setHeader('content-type', 'application/json');
@@ -101,7 +104,9 @@ describe.each(ADAPTERS)('responses outside route handlers on %s', (adapter) => {
     const before = await counts();
     // Express matches mounts without case and by prefix; Fastify matches its route exactly.
     const paths =
-      adapter === 'express' ? ['/graphql', '/graphql?query=%7Bme%7D', '/GRAPHQL', '/graphql/sub'] : ['/graphql', '/graphql?query=%7Bme%7D'];
+      adapter === 'express'
+        ? ['/graphql', '/graphql?query=%7Bme%7D', '/GRAPHQL', '/graphql/sub']
+        : ['/graphql', '/graphql?query=%7Bme%7D'];
     for (const path of paths) expect((await rawRequest(url, path)).status).toBe(200);
     expect((await rawRequest(url, '/graphql', { method: 'POST' })).status).toBe(200);
     const after = await counts();
@@ -112,7 +117,8 @@ describe.each(ADAPTERS)('responses outside route handlers on %s', (adapter) => {
 
   if (adapter === 'express') {
     it('joins nested mounts (a router mounted on /assets, a handler on /v2 in it)', async () => {
-      for (const path of ['/assets/v2', '/assets/v2/app.js', '/Assets/V2/x/y.css']) expect((await rawRequest(url, path)).status).toBe(200);
+      for (const path of ['/assets/v2', '/assets/v2/app.js', '/Assets/V2/x/y.css'])
+        expect((await rawRequest(url, path)).status).toBe(200);
       expect((await counts())['GET /assets/v2 200']).toBe(3);
     });
   }
@@ -144,10 +150,14 @@ describe.each(ADAPTERS)('responses outside route handlers on %s', (adapter) => {
     expect(await send('/tracks', '{"title":', json)).toBe(400);
     expect(await send('/tracks', JSON.stringify({ big: 'x'.repeat(2 * 1024 * 1024) }), json)).toBe(413);
     // Fastify ignores Content-Encoding; body-parser refuses one it does not know.
-    if (adapter === 'express') expect(await send('/tracks', '{"title":"a"}', { ...json, 'content-encoding': 'bogus' })).toBe(415);
+    if (adapter === 'express')
+      expect(await send('/tracks', '{"title":"a"}', { ...json, 'content-encoding': 'bogus' })).toBe(415);
     expect(await send('/tracks', '{"title":"a"}', json)).toBe(201);
     expect(await send('/nope/7', '{"title":', json)).toBe(400);
-    await until(async () => ((await counts())['POST /tracks 201'] ?? 0) > (before['POST /tracks 201'] ?? 0), 'the 201');
+    await until(
+      async () => ((await counts())['POST /tracks 201'] ?? 0) > (before['POST /tracks 201'] ?? 0),
+      'the 201',
+    );
     const after = await counts();
     const delta = Object.fromEntries(
       Object.entries(after)
@@ -181,7 +191,9 @@ describe.each(ADAPTERS)('responses outside route handlers on %s', (adapter) => {
     await until(async () => total(await counts()) >= total(before) + 3, 'three more POST /tracks');
     await new Promise((resolve) => setTimeout(resolve, 200));
     const after = tracks(await counts());
-    const delta = Object.fromEntries(Object.entries(after).flatMap(([k, v]) => (v === before[k] ? [] : [[k, v - (before[k] ?? 0)]])));
+    const delta = Object.fromEntries(
+      Object.entries(after).flatMap(([k, v]) => (v === before[k] ? [] : [[k, v - (before[k] ?? 0)]])),
+    );
     expect(delta).toEqual({ 'POST /tracks 499': 3 });
   }, 60_000);
 });
@@ -191,7 +203,9 @@ describe.each(ADAPTERS)('under a global prefix, without CORS, on %s', (adapter) 
   let url: string;
 
   beforeAll(async () => {
-    ({ app, url } = await startHttpApp(adapter, { imports: [OutsideModule] }, (a) => a.setGlobalPrefix('api')));
+    ({ app, url } = await startHttpApp(adapter, { imports: [OutsideModule] }, (a) =>
+      a.setGlobalPrefix('api'),
+    ));
   }, 60_000);
 
   afterAll(async () => {
@@ -201,12 +215,20 @@ describe.each(ADAPTERS)('under a global prefix, without CORS, on %s', (adapter) 
   it("records a parser rejection under its route, Nest's 404s as <unmatched>, and a preflight nobody answers as <preflight>", async () => {
     const json = { 'content-type': 'application/json' };
     expect(
-      (await rawRequest(url, '/api/tracks', { method: 'POST', headers: { ...json, 'content-length': '9' }, body: '{"title":' })).status,
+      (
+        await rawRequest(url, '/api/tracks', {
+          method: 'POST',
+          headers: { ...json, 'content-length': '9' },
+          body: '{"title":',
+        })
+      ).status,
     ).toBe(400);
     expect((await rawRequest(url, '/api/nope/7')).status).toBe(404);
     expect((await rawRequest(url, '/elsewhere')).status).toBe(404);
     const preflight = { origin: 'https://app.example', 'access-control-request-method': 'POST' };
-    expect((await rawRequest(url, '/api/tracks', { method: 'OPTIONS', headers: preflight })).status).toBe(404);
+    expect((await rawRequest(url, '/api/tracks', { method: 'OPTIONS', headers: preflight })).status).toBe(
+      404,
+    );
     expect((await rawRequest(url, '/api/tracks', { method: 'OPTIONS' })).status).toBe(404);
     const counted = samples(await scrape(url), 'veza_http_requests_total', ['method', 'endpoint', 'status']);
     expect(counted).toEqual({

@@ -3,7 +3,17 @@
  * URI versions), bounded; `@NoMetrics()` and `http.exclude` leave routes out, resolved at bootstrap to
  * exactly the templates the router registered.
  */
-import { All, Controller, Get, Module, Post, Version, VERSION_NEUTRAL, VersioningType, type INestApplication } from '@nestjs/common';
+import {
+  All,
+  Controller,
+  Get,
+  Module,
+  Post,
+  Version,
+  VERSION_NEUTRAL,
+  VersioningType,
+  type INestApplication,
+} from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { METHODS } from 'node:http';
 import { NoMetrics, OTHER_METHOD, UNMATCHED_ENDPOINT, VezaMetricsModule } from '../../src';
@@ -84,7 +94,11 @@ class CatalogModule {}
 
 @Module({
   imports: [
-    VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code', http: { exclude: ['/api/v1/catalog/albums/covers/:id'] } }),
+    VezaMetricsModule.forRoot({
+      defaultMetrics: false,
+      statusLabel: 'code',
+      http: { exclude: ['/api/v1/catalog/albums/covers/:id'] },
+    }),
     CatalogModule,
     RouterModule.register([{ path: 'catalog', module: CatalogModule }]),
   ],
@@ -99,14 +113,34 @@ function setUp(app: INestApplication): void {
 
 /** Every route once, with the template it must be recorded under (`null`: not recorded). */
 const ROUTES: RequestCase[] = [
-  { method: 'GET', path: '/api/v1/catalog/albums/7/tracks/9', endpoint: '/api/v1/catalog/albums/:albumId/tracks/:trackId', times: 1 },
+  {
+    method: 'GET',
+    path: '/api/v1/catalog/albums/7/tracks/9',
+    endpoint: '/api/v1/catalog/albums/:albumId/tracks/:trackId',
+    times: 1,
+  },
   { method: 'GET', path: '/api/v1/catalog/albums/covers/3', endpoint: null, times: 1 }, // http.exclude
-  { method: 'GET', path: '/api/v1/catalog/albums/artwork/3', endpoint: '/api/v1/catalog/albums/artwork/:id', times: 1 },
+  {
+    method: 'GET',
+    path: '/api/v1/catalog/albums/artwork/3',
+    endpoint: '/api/v1/catalog/albums/artwork/:id',
+    times: 1,
+  },
   { method: 'GET', path: '/api/v1/catalog/albums/stats', endpoint: null, times: 1 }, // @NoMetrics(), v1
   { method: 'GET', path: '/api/v2/catalog/albums/stats', endpoint: null, times: 1 }, // @NoMetrics(), v2
   { method: 'HEAD', path: '/api/v2/catalog/albums/stats', endpoint: null, times: 1 }, // HEAD answered by the GET handler
-  { method: 'POST', path: '/api/v1/catalog/albums/stats', endpoint: '/api/v1/catalog/albums/stats', times: 1 }, // same template, other method
-  { method: 'POST', path: '/api/v2/catalog/albums/stats', endpoint: '/api/v2/catalog/albums/stats', times: 1 },
+  {
+    method: 'POST',
+    path: '/api/v1/catalog/albums/stats',
+    endpoint: '/api/v1/catalog/albums/stats',
+    times: 1,
+  }, // same template, other method
+  {
+    method: 'POST',
+    path: '/api/v2/catalog/albums/stats',
+    endpoint: '/api/v2/catalog/albums/stats',
+    times: 1,
+  },
   { method: 'PUT', path: '/api/v1/catalog/albums/any', endpoint: null, times: 1 }, // @All() + @NoMetrics()
   { method: 'GET', path: '/api/catalog/albums/neutral', endpoint: '/api/catalog/albums/neutral', times: 1 },
   { method: 'GET', path: '/api/v1/catalog/admin/users', endpoint: null, times: 1 }, // @NoMetrics() controller
@@ -136,7 +170,10 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
     expect(observed.map((o) => o.status)).toEqual(ROUTES.map((r) => (r.method === 'POST' ? 201 : 200)));
     const text = await scrape(url);
     const expected = Object.fromEntries(
-      ROUTES.filter((r) => r.endpoint !== null).map((r) => [`${r.method} ${r.endpoint} ${r.method === 'POST' ? 201 : 200}`, 1]),
+      ROUTES.filter((r) => r.endpoint !== null).map((r) => [
+        `${r.method} ${r.endpoint} ${r.method === 'POST' ? 201 : 200}`,
+        1,
+      ]),
     );
     expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual(expected);
   });
@@ -176,13 +213,22 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
     for (let i = 0; i < 1500; i++) {
       const [a, b, c] = [secret(), secret(), secret()];
       secrets.push(a, b, c);
-      requests.push({ method: 'GET', path: `/${a}/x?token=${b}`, headers: { 'X-Api-Key': c, 'User-Agent': c } });
+      requests.push({
+        method: 'GET',
+        path: `/${a}/x?token=${b}`,
+        headers: { 'X-Api-Key': c, 'User-Agent': c },
+      });
       const id = secret();
       secrets.push(id);
-      requests.push({ method: 'GET', path: `/api/v1/catalog/albums/${id}/tracks/${id}?q=${id}`, headers: {} });
+      requests.push({
+        method: 'GET',
+        path: `/api/v1/catalog/albums/${id}/tracks/${id}?q=${id}`,
+        headers: {},
+      });
     }
     const methods = METHODS.filter((m) => m !== 'CONNECT');
-    for (const method of methods) requests.push({ method, path: '/api/v1/catalog/albums/stats', headers: {} });
+    for (const method of methods)
+      requests.push({ method, path: '/api/v1/catalog/albums/stats', headers: {} });
     let sent = 0;
     const worker = async (): Promise<void> => {
       while (sent < requests.length) {
@@ -210,7 +256,9 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
     expect(new Set(statsMethods.map((k) => k.split(' ')[0])).size).toBeGreaterThan(10);
     const families = parseExposition(text);
     for (const name of ['veza_http_requests_total', 'veza_http_request_duration_seconds']) {
-      const series = new Set(families.get(name)?.samples.map((x) => JSON.stringify({ ...x.labels, le: undefined })));
+      const series = new Set(
+        families.get(name)?.samples.map((x) => JSON.stringify({ ...x.labels, le: undefined })),
+      );
       expect(series.size).toBeLessThanOrEqual(2001);
     }
   }, 180_000);

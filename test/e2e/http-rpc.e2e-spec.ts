@@ -5,7 +5,14 @@
  */
 import { Controller, Get, Logger, Module, type INestApplication, type Type } from '@nestjs/common';
 import { APP_INTERCEPTOR, ModulesContainer } from '@nestjs/core';
-import { ClientProxyFactory, MessagePattern, Payload, RpcException, Transport, type ClientProxy } from '@nestjs/microservices';
+import {
+  ClientProxyFactory,
+  MessagePattern,
+  Payload,
+  RpcException,
+  Transport,
+  type ClientProxy,
+} from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import { VezaMetricsInterceptor, VezaMetricsModule } from '../../src';
 import { freePort } from '../utils/prometheus';
@@ -14,7 +21,9 @@ import { startHttpApp } from './http-app.fixture';
 import { samples } from './http-client.fixture';
 
 /** Whether the installed Nest lets the library see microservice servers (Nest 11 and 12). */
-const RPC_RECORDED = typeof (ModulesContainer.prototype as { getRpcTargetRegistry?: unknown }).getRpcTargetRegistry === 'function';
+const RPC_RECORDED =
+  typeof (ModulesContainer.prototype as { getRpcTargetRegistry?: unknown }).getRpcTargetRegistry ===
+  'function';
 
 @Controller('tracks')
 class TracksController {
@@ -56,7 +65,10 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) 
       const port = await freePort();
       // A hybrid application: the microservice is connected before the application starts.
       ({ app, url } = await startHttpApp(adapter, { imports: [appModule(interceptor)] }, (a) => {
-        a.connectMicroservice({ transport: Transport.TCP, options: { host: '127.0.0.1', port } }, { inheritAppConfig: true });
+        a.connectMicroservice(
+          { transport: Transport.TCP, options: { host: '127.0.0.1', port } },
+          { inheritAppConfig: true },
+        );
       }));
       await app.startAllMicroservices();
       client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
@@ -82,23 +94,34 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) 
 
     it('answers RPC messages exactly as without the module, errors included', async () => {
       await expect(firstValueFrom(client.send('tracks.sum', [1, 2, 3]))).resolves.toBe(6);
-      await expect(firstValueFrom(client.send('tracks.fail', {}))).rejects.toEqual({ status: 'error', message: 'no such track' });
+      await expect(firstValueFrom(client.send('tracks.fail', {}))).rejects.toEqual({
+        status: 'error',
+        message: 'no such track',
+      });
     });
 
     it('counts HTTP requests once each and RPC messages never', async () => {
       for (let i = 0; i < 3; i++) await firstValueFrom(client.send('tracks.sum', [i]));
       for (let i = 0; i < 4; i++) expect((await fetch(`${url}/tracks`)).status).toBe(200);
       const text = await scrape(url);
-      expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({ 'GET /tracks 200': 4 });
-      expect(samples(text, 'veza_http_request_duration_seconds_count', ['method', 'endpoint'])).toEqual({ 'GET /tracks': 4 });
+      expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({
+        'GET /tracks 200': 4,
+      });
+      expect(samples(text, 'veza_http_request_duration_seconds_count', ['method', 'endpoint'])).toEqual({
+        'GET /tracks': 4,
+      });
       // RPC messages have families of their own (issue 15, test/e2e/rpc-metrics.e2e-spec.ts), and the
       // failed one of the first test counts in veza_errors_total, as a failed HTTP handler does.
       // Nest 10 has no ModulesContainer#getRpcTargetRegistry (src/compat/nest-microservices.ts, A1):
       // RPC is not recorded there, and nothing of it reaches the exposition.
-      expect(samples(text, 'veza_rpc_server_requests_total', ['transport', 'pattern', 'kind', 'outcome'])).toEqual(
+      expect(
+        samples(text, 'veza_rpc_server_requests_total', ['transport', 'pattern', 'kind', 'outcome']),
+      ).toEqual(
         RPC_RECORDED ? { 'tcp tracks.sum request success': 4, 'tcp tracks.fail request error': 1 } : {},
       );
-      expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual(RPC_RECORDED ? { 'RpcException error': 1 } : {});
+      expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual(
+        RPC_RECORDED ? { 'RpcException error': 1 } : {},
+      );
     });
   });
 });

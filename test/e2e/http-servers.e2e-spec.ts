@@ -19,14 +19,21 @@ class TracksController {
   }
 }
 
-@Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code' })], controllers: [TracksController] })
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, statusLabel: 'code' })],
+  controllers: [TracksController],
+})
 class AppModule {}
 
 // Express ships no types (no @types/express here): the app is a request listener.
 const express = jest.requireActual<() => (req: IncomingMessage, res: ServerResponse) => void>('express');
 
 const listen = (server: Server): Promise<string> =>
-  new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
+  new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}`),
+    ),
+  );
 
 it('records an Express app served by two servers of its own, and never by Nest', async () => {
   const instance = express();
@@ -51,11 +58,14 @@ it('records an Express app served by two servers of its own, and never by Nest',
 
 it("records Fastify's inject() requests", async () => {
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
+    logger: false,
+  });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   try {
-    for (let i = 0; i < 3; i++) expect((await app.inject({ method: 'GET', url: `/tracks/${i}` })).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await app.inject({ method: 'GET', url: `/tracks/${i}` })).statusCode).toBe(200);
     expect((await app.inject({ method: 'DELETE', url: '/tracks/1' })).statusCode).toBe(404);
     const text = await app.get(VezaMetricsRegistry).render();
     expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({
@@ -75,7 +85,8 @@ it('records an Express app driven through light-my-request (serverless wrappers,
   const app = moduleRef.createNestApplication(new ExpressAdapter(instance), { logger: false });
   await app.init();
   try {
-    for (let i = 0; i < 3; i++) expect((await inject(instance, { method: 'GET', url: `/tracks/${i}` })).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await inject(instance, { method: 'GET', url: `/tracks/${i}` })).statusCode).toBe(200);
     expect((await inject(instance, { method: 'DELETE', url: '/tracks/1' })).statusCode).toBe(404);
     const text = await app.get(VezaMetricsRegistry).render();
     expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({

@@ -24,7 +24,9 @@ afterEach(() => register.clear());
 
 describe('injectable metrics', () => {
   it('provides every catalog metric under its name, resolving to the object /metrics renders', async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })],
+    }).compile();
     const registry = moduleRef.get(VezaMetricsRegistry);
     for (const row of VEZA_CATALOG) {
       const metric = moduleRef.get(getMetricToken(row.name));
@@ -56,9 +58,11 @@ describe('injectable metrics', () => {
     expect(auth.ours).toBe(auth.theirs);
     auth.login(false);
     auth.login(false);
-    expect(sampleValue(await moduleRef.get(VezaMetricsRegistry).render(), 'veza_auth_login_attempts_total', { success: 'failure' })).toBe(
-      2,
-    );
+    expect(
+      sampleValue(await moduleRef.get(VezaMetricsRegistry).render(), 'veza_auth_login_attempts_total', {
+        success: 'failure',
+      }),
+    ).toBe(2);
     await moduleRef.close();
   });
 
@@ -66,11 +70,17 @@ describe('injectable metrics', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [VezaMetricsModule.forRoot({ naming: 'strict', defaultMetrics: false })],
     }).compile();
-    const byStrictName = moduleRef.get<Histogram<'service'>>(getMetricToken('veza_health_check_duration_seconds'));
+    const byStrictName = moduleRef.get<Histogram<'service'>>(
+      getMetricToken('veza_health_check_duration_seconds'),
+    );
     expect(byStrictName).toBe(moduleRef.get(getMetricToken(VezaMetric.HealthCheckDuration)));
     byStrictName.observe({ service: 'db' }, 0.004);
     expect(
-      sampleValue(await moduleRef.get(VezaMetricsRegistry).render(), 'veza_health_check_duration_seconds_count', { service: 'db' }),
+      sampleValue(
+        await moduleRef.get(VezaMetricsRegistry).render(),
+        'veza_health_check_duration_seconds_count',
+        { service: 'db' },
+      ),
     ).toBe(1);
     await moduleRef.close();
   });
@@ -121,7 +131,9 @@ describe.each(ADAPTERS)('apps that already use @willsoto/nestjs-prometheus (%s)'
       expect(sampleValue(text, 'player_buffer_seconds')).toBe(2.5);
       expect(sampleValue(text, 'player_startup_seconds_bucket', { le: '0.5' })).toBe(1);
       expect(sampleValue(text, 'player_bitrate_kbps_count')).toBe(1);
-      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/player/play', status: '2xx' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/player/play', status: '2xx' })).toBe(
+        1,
+      );
       // Each name once: the exposition stays valid.
       const types = text.split('\n').filter((l) => l.startsWith('# TYPE '));
       expect(new Set(types).size).toBe(types.length);
@@ -133,12 +145,18 @@ describe.each(ADAPTERS)('apps that already use @willsoto/nestjs-prometheus (%s)'
   it('adopts an identical declaration of a catalog metric instead of clashing', async () => {
     @Injectable()
     class LegacyAuth {
-      constructor(@WillsotoInjectMetric('veza_auth_login_attempts_total') readonly logins: Counter<'success'>) {}
+      constructor(
+        @WillsotoInjectMetric('veza_auth_login_attempts_total') readonly logins: Counter<'success'>,
+      ) {}
     }
     @Module({
       providers: [
         LegacyAuth,
-        makeCounterProvider({ name: 'veza_auth_login_attempts_total', help: 'Total number of login attempts', labelNames: ['success'] }),
+        makeCounterProvider({
+          name: 'veza_auth_login_attempts_total',
+          help: 'Total number of login attempts',
+          labelNames: ['success'],
+        }),
       ],
     })
     class LegacyModule {}

@@ -38,7 +38,10 @@ describe.each(ADAPTERS)('isolation (%s)', (kind) => {
 
   it('creates and closes an app 50 times without "already been registered", default metrics included', async () => {
     for (let i = 0; i < 50; i++) {
-      const { app, url } = await startApp(kind, { imports: [VezaMetricsModule.forRoot()], controllers: [PingController] });
+      const { app, url } = await startApp(kind, {
+        imports: [VezaMetricsModule.forRoot()],
+        controllers: [PingController],
+      });
       await fetch(`${url}/ping`);
       const text = await scrape(url);
       expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/ping' })).toBe(1);
@@ -71,18 +74,31 @@ describe('a catalog name registered with another definition', () => {
 
   it('fails the start-up naming the metric and both definitions (a registry the app brought)', async () => {
     const registry = new Registry();
-    new Counter({ name: 'veza_cache_hits_total', help: 'Cache hits', labelNames: ['cache', 'result'], registers: [registry] });
-    await expect(Test.createTestingModule({ imports: [VezaMetricsModule.forRoot({ registry })] }).compile()).rejects.toThrow(
-      expectedCacheClash,
-    );
+    new Counter({
+      name: 'veza_cache_hits_total',
+      help: 'Cache hits',
+      labelNames: ['cache', 'result'],
+      registers: [registry],
+    });
+    await expect(
+      Test.createTestingModule({ imports: [VezaMetricsModule.forRoot({ registry })] }).compile(),
+    ).rejects.toThrow(expectedCacheClash);
   });
 
   it('fails the start-up when the app declares it with @willsoto/nestjs-prometheus', async () => {
-    @Module({ providers: [makeCounterProvider({ name: 'veza_cache_hits_total', help: 'Cache hits', labelNames: ['cache', 'result'] })] })
+    @Module({
+      providers: [
+        makeCounterProvider({
+          name: 'veza_cache_hits_total',
+          help: 'Cache hits',
+          labelNames: ['cache', 'result'],
+        }),
+      ],
+    })
     class CacheModule {}
-    await expect(Test.createTestingModule({ imports: [CacheModule, VezaMetricsModule.forRoot()] }).compile()).rejects.toThrow(
-      expectedCacheClash,
-    );
+    await expect(
+      Test.createTestingModule({ imports: [CacheModule, VezaMetricsModule.forRoot()] }).compile(),
+    ).rejects.toThrow(expectedCacheClash);
   });
 
   it('fails the start-up when the clashing metric is registered after the catalog, while the app initialises', async () => {
@@ -92,7 +108,10 @@ describe('a catalog name registered with another definition', () => {
         new Gauge({ name: 'veza_active_users', help: 'Active users', labelNames: ['region'] });
       }
     }
-    const moduleRef = await Test.createTestingModule({ imports: [VezaMetricsModule.forRoot()], providers: [LateRegistrar] }).compile();
+    const moduleRef = await Test.createTestingModule({
+      imports: [VezaMetricsModule.forRoot()],
+      providers: [LateRegistrar],
+    }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await expect(app.init()).rejects.toThrow(
       'VezaMetricsModule: metric "veza_active_users" is already registered as gauge{region} "Active users", ' +
@@ -104,8 +123,14 @@ describe('a catalog name registered with another definition', () => {
 
   it("fails on a type clash too: a gauge under a counter's name", async () => {
     const registry = new Registry();
-    new Gauge({ name: 'veza_tracks_uploaded_total', help: 'Total number of tracks uploaded', registers: [registry] });
-    await expect(Test.createTestingModule({ imports: [VezaMetricsModule.forRoot({ registry })] }).compile()).rejects.toThrow(
+    new Gauge({
+      name: 'veza_tracks_uploaded_total',
+      help: 'Total number of tracks uploaded',
+      registers: [registry],
+    });
+    await expect(
+      Test.createTestingModule({ imports: [VezaMetricsModule.forRoot({ registry })] }).compile(),
+    ).rejects.toThrow(
       'metric "veza_tracks_uploaded_total" is already registered as gauge{} "Total number of tracks uploaded", but the Veza catalog defines it as counter{} "Total number of tracks uploaded"',
     );
   });

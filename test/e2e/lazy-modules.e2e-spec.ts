@@ -36,7 +36,10 @@ class SlowAuthService {
 
 @Module({
   providers: [
-    { provide: 'SLOW_READY', useFactory: () => new Promise((resolve) => setTimeout(() => resolve(true), 50)) },
+    {
+      provide: 'SLOW_READY',
+      useFactory: () => new Promise((resolve) => setTimeout(() => resolve(true), 50)),
+    },
     { provide: SlowAuthService, useFactory: () => new SlowAuthService(), inject: ['SLOW_READY'] },
   ],
 })
@@ -111,7 +114,10 @@ describe('decorators in lazily loaded modules', () => {
 
   it('binds the modules of two loads that overlap, each once', async () => {
     const loader = app.get(LazyModuleLoader);
-    const [fast, slow] = await Promise.all([loader.load(() => LazyAuthModule), loader.load(() => SlowAuthModule)]);
+    const [fast, slow] = await Promise.all([
+      loader.load(() => LazyAuthModule),
+      loader.load(() => SlowAuthModule),
+    ]);
     fast.get(LazyAuthService).login('secret');
     slow.get(SlowAuthService).login('secret');
     expect(await getMetricValue(app, VezaMetric.LoginAttempts, { success: 'success' })).toBe(2);
@@ -121,7 +127,10 @@ describe('decorators in lazily loaded modules', () => {
 describe('a lazy @GaugeSource next to one of the app', () => {
   it('keeps the first source of a series (the clash is logged, the load succeeds), and leaves the registry clean on close', async () => {
     const registry = new Registry();
-    @Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, registry })], providers: [EagerPresence] })
+    @Module({
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, registry })],
+      providers: [EagerPresence],
+    })
     class EagerModule {}
     const app = await NestFactory.createApplicationContext(EagerModule, { logger: false });
     const eager = app.get(EagerPresence);

@@ -7,9 +7,14 @@ const gc = collector();
 
 /** Observations of the GC histogram of `registry` (moves only while its GC observer is connected). */
 async function gcCount(registry: Registry | Metric): Promise<number> {
-  const metric = 'getSingleMetric' in registry ? (registry.getSingleMetric('nodejs_gc_duration_seconds') as Metric) : registry;
+  const metric =
+    'getSingleMetric' in registry
+      ? (registry.getSingleMetric('nodejs_gc_duration_seconds') as Metric)
+      : registry;
   const values = (await metric.get()).values as { metricName?: string; value: number }[];
-  return values.filter((v) => v.metricName === 'nodejs_gc_duration_seconds_count').reduce((sum, v) => sum + v.value, 0);
+  return values
+    .filter((v) => v.metricName === 'nodejs_gc_duration_seconds_count')
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 /** The largest event-loop delay recorded since the last read (0 once its monitor is disabled). */
@@ -84,7 +89,9 @@ describe('closed applications leave nothing running', () => {
   it('a registry the application brought gets live default metrics again in the next application', async () => {
     const shared = new Registry();
     for (let round = 0; round < 2; round++) {
-      const { app, url } = await startApp('fastify', { imports: [VezaMetricsModule.forRoot({ registry: shared })] });
+      const { app, url } = await startApp('fastify', {
+        imports: [VezaMetricsModule.forRoot({ registry: shared })],
+      });
       expect(await scrape(url)).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
       await app.close();
       // Closed: the stopped monitor's metrics are taken out of the registry, not left stale in it.

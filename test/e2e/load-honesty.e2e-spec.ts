@@ -66,7 +66,8 @@ function histogramProblems(text: string): string[] {
     for (const [key, e] of series) {
       if (e.inf !== e.count) problems.push(`${family.name}${key}: _count ${e.count} != +Inf ${e.inf}`);
       const all = [...e.buckets, e.inf ?? Infinity];
-      if (all.some((v, i) => i > 0 && v < all[i - 1])) problems.push(`${family.name}${key}: buckets decrease`);
+      if (all.some((v, i) => i > 0 && v < all[i - 1]))
+        problems.push(`${family.name}${key}: buckets decrease`);
     }
   }
   return problems;
@@ -74,7 +75,10 @@ function histogramProblems(text: string): string[] {
 
 describe.each(ADAPTERS)('honest under load (%s)', (kind: AdapterKind) => {
   it('keeps every counter monotonic and every histogram consistent over 100 scrapes during load', async () => {
-    const { app, url } = await startApp(kind, { imports: [VezaMetricsModule.forRoot()], controllers: [TracksController] });
+    const { app, url } = await startApp(kind, {
+      imports: [VezaMetricsModule.forRoot()],
+      controllers: [TracksController],
+    });
     const agent = new Agent({ keepAlive: true, maxSockets: 16 });
     let stop = false;
     let sent = 0;
@@ -83,7 +87,11 @@ describe.each(ADAPTERS)('honest under load (%s)', (kind: AdapterKind) => {
       Array.from({ length: 12 }, async (_, worker) => {
         while (!stop && sent < 20_000) {
           const n = sent++;
-          await get(agent, n % 5 === 0 ? `${url}/tracks` : `${url}/tracks/${n}`, n % 5 === 0 ? 'POST' : 'GET').catch(() => undefined);
+          await get(
+            agent,
+            n % 5 === 0 ? `${url}/tracks` : `${url}/tracks/${n}`,
+            n % 5 === 0 ? 'POST' : 'GET',
+          ).catch(() => undefined);
           if (worker === 0 && n % 500 === 0) await new Promise((r) => setImmediate(r));
         }
       }),

@@ -55,28 +55,36 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
       expect(text).not.toContain('nodejs_');
       expect(text).toContain('veza_active_users 0');
     });
-    await withApp(kind, [VezaMetricsModule.forRoot({ defaultMetrics: { prefix: 'veza_node_' } })], async ({ url }) => {
-      const text = await scrape(url);
-      expect(text).toContain('# TYPE veza_node_process_cpu_user_seconds_total counter');
-      expect(text).not.toMatch(/^process_cpu_user_seconds_total/m);
-    });
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ defaultMetrics: { prefix: 'veza_node_' } })],
+      async ({ url }) => {
+        const text = await scrape(url);
+        expect(text).toContain('# TYPE veza_node_process_cpu_user_seconds_total counter');
+        expect(text).not.toMatch(/^process_cpu_user_seconds_total/m);
+      },
+    );
   });
 
   it('adds default labels to every series', async () => {
-    await withApp(kind, [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api', env: 'test' } })], async ({ url }) => {
-      await fetch(`${url}/tracks/1`);
-      const families = parseExposition(await scrape(url));
-      let series = 0;
-      for (const family of families.values()) {
-        for (const sample of family.samples) {
-          series++;
-          expect(sample.labels.env).toBe('test');
-          // veza_health_check_* carry their own "service" label (the checked service); every other series gets the default.
-          if (!family.name.startsWith('veza_health_check')) expect(sample.labels.service).toBe('veza-api');
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api', env: 'test' } })],
+      async ({ url }) => {
+        await fetch(`${url}/tracks/1`);
+        const families = parseExposition(await scrape(url));
+        let series = 0;
+        for (const family of families.values()) {
+          for (const sample of family.samples) {
+            series++;
+            expect(sample.labels.env).toBe('test');
+            // veza_health_check_* carry their own "service" label (the checked service); every other series gets the default.
+            if (!family.name.startsWith('veza_health_check')) expect(sample.labels.service).toBe('veza-api');
+          }
         }
-      }
-      expect(series).toBeGreaterThan(50);
-    });
+        expect(series).toBeGreaterThan(50);
+      },
+    );
   });
 
   it('uses a registry the app brings', async () => {
@@ -84,7 +92,9 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
     await withApp(kind, [VezaMetricsModule.forRoot({ registry, defaultMetrics: false })], async ({ url }) => {
       await fetch(`${url}/tracks/9`);
       const text = await registry.metrics();
-      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(
+        1,
+      );
       expect(await scrape(url)).toBe(text);
     });
   });
@@ -92,7 +102,12 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
   it('serves a multi-megabyte exposition whole, on the app port and on a listener of its own, with an exact Content-Length', async () => {
     const registry = new Registry();
     // ~4 MiB: 64 chunks of the renderer, paced over several turns of the event loop on the way out.
-    const big = new Gauge({ name: 'app_big_labels', help: 'Series with long label values', labelNames: ['key'], registers: [registry] });
+    const big = new Gauge({
+      name: 'app_big_labels',
+      help: 'Series with long label values',
+      labelNames: ['key'],
+      registers: [registry],
+    });
     for (let i = 0; i < 2000; i++) big.set({ key: `${i}-${'x'.repeat(2100)}` }, i);
     const options = { registry, defaultMetrics: false, metricsServer: { port: 0, host: '127.0.0.1' } };
     await withApp(kind, [VezaMetricsModule.forRoot(options)], async ({ app, url }) => {
@@ -101,10 +116,17 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
       const own = `http://127.0.0.1:${app.get(MetricsServer).address()?.port ?? 0}`;
       for (const base of [url, own]) {
         const get = await rawRequest(base, '/metrics');
-        expect([get.status, get.headers['content-length']]).toEqual([200, String(Buffer.byteLength(expected))]);
+        expect([get.status, get.headers['content-length']]).toEqual([
+          200,
+          String(Buffer.byteLength(expected)),
+        ]);
         expect(get.body === expected).toBe(true);
         const head = await rawRequest(base, '/metrics', { method: 'HEAD' });
-        expect([head.status, head.headers['content-length'], head.body]).toEqual([200, String(Buffer.byteLength(expected)), '']);
+        expect([head.status, head.headers['content-length'], head.body]).toEqual([
+          200,
+          String(Buffer.byteLength(expected)),
+          '',
+        ]);
       }
       // Scrapers that hang up after the first bytes: the app logs nothing, throws nothing, and serves the next scrape whole.
       const errors: unknown[] = [];
@@ -124,15 +146,19 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
   });
 
   it("overrides a histogram's buckets", async () => {
-    await withApp(kind, [VezaMetricsModule.forRoot({ buckets: { veza_http_request_duration_seconds: [0.25, 2.5] } })], async ({ url }) => {
-      await fetch(`${url}/tracks/1`);
-      const text = await scrape(url);
-      const les = parseExposition(text)
-        .get('veza_http_request_duration_seconds')
-        ?.samples.filter((s) => s.name.endsWith('_bucket'))
-        .map((s) => s.labels.le);
-      expect(les).toEqual(['0.25', '2.5', '+Inf']);
-    });
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ buckets: { veza_http_request_duration_seconds: [0.25, 2.5] } })],
+      async ({ url }) => {
+        await fetch(`${url}/tracks/1`);
+        const text = await scrape(url);
+        const les = parseExposition(text)
+          .get('veza_http_request_duration_seconds')
+          ?.samples.filter((s) => s.name.endsWith('_bucket'))
+          .map((s) => s.labels.le);
+        expect(les).toEqual(['0.25', '2.5', '+Inf']);
+      },
+    );
   });
 
   it('labels the status by class by default and by code with statusLabel "code"', async () => {
@@ -140,15 +166,23 @@ describe.each(ADAPTERS)('module options over real HTTP (%s)', (kind) => {
       await fetch(`${url}/tracks/1`);
       await fetch(`${url}/nowhere`);
       const text = await scrape(url);
-      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(1);
-      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '<unmatched>', status: '4xx' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '2xx' })).toBe(
+        1,
+      );
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '<unmatched>', status: '4xx' })).toBe(
+        1,
+      );
     });
     await withApp(kind, [VezaMetricsModule.forRoot({ statusLabel: 'code' })], async ({ url }) => {
       await fetch(`${url}/tracks/1`);
       await fetch(`${url}/nowhere`);
       const text = await scrape(url);
-      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '200' })).toBe(1);
-      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '<unmatched>', status: '404' })).toBe(1);
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '/tracks/:id', status: '200' })).toBe(
+        1,
+      );
+      expect(sampleValue(text, 'veza_http_requests_total', { endpoint: '<unmatched>', status: '404' })).toBe(
+        1,
+      );
     });
   });
 
@@ -216,7 +250,9 @@ describe.each(ADAPTERS)('forRootAsync (%s)', (kind) => {
 function hangUpAfterFirstBytes(base: string): Promise<void> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const socket = connect(Number(port), hostname, () =>
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'),
+    );
     socket.once('data', () => socket.destroy());
     socket.once('close', () => resolve());
     socket.once('error', reject);
@@ -231,16 +267,21 @@ describe.each(ADAPTERS)('where /metrics is served, and what start-up says about 
   afterEach(() => warn.mockRestore());
   const warnings = (): string[] => warn.mock.calls.map(([message]) => String(message));
   const status = async (base: string): Promise<number> => (await rawRequest(base, '/metrics')).status;
-  const ownUrl = (app: StartedApp['app']): string => `http://127.0.0.1:${app.get(MetricsServer).address()?.port ?? 0}`;
+  const ownUrl = (app: StartedApp['app']): string =>
+    `http://127.0.0.1:${app.get(MetricsServer).address()?.port ?? 0}`;
 
   it('metricsServer alone: both ports answer, and start-up says so once, naming the port and appEndpoint', async () => {
-    await withApp(kind, [VezaMetricsModule.forRoot({ metricsServer: { port: 0, host: '127.0.0.1' } })], async ({ app, url }) => {
-      const own = ownUrl(app);
-      expect([await status(url), await status(own)]).toEqual([200, 200]);
-      expect(warnings()).toEqual([
-        `"/metrics" is served on the application's port and on metricsServer's port ${new URL(own).port}. Set appEndpoint: false to keep it off the application's port, or appEndpoint: true to keep both and silence this line.`,
-      ]);
-    });
+    await withApp(
+      kind,
+      [VezaMetricsModule.forRoot({ metricsServer: { port: 0, host: '127.0.0.1' } })],
+      async ({ app, url }) => {
+        const own = ownUrl(app);
+        expect([await status(url), await status(own)]).toEqual([200, 200]);
+        expect(warnings()).toEqual([
+          `"/metrics" is served on the application's port and on metricsServer's port ${new URL(own).port}. Set appEndpoint: false to keep it off the application's port, or appEndpoint: true to keep both and silence this line.`,
+        ]);
+      },
+    );
   });
 
   it('metricsServer with appEndpoint: true serves both ports without a word; with appEndpoint: false, its own port only', async () => {
@@ -272,7 +313,12 @@ describe.each(ADAPTERS)('where /metrics is served, and what start-up says about 
     // A Pushgateway is a way out: nothing to say.
     await withApp(
       kind,
-      [VezaMetricsModule.forRoot({ appEndpoint: false, pushgateway: { url: 'http://127.0.0.1:9', jobName: 'j', pushOnShutdown: false } })],
+      [
+        VezaMetricsModule.forRoot({
+          appEndpoint: false,
+          pushgateway: { url: 'http://127.0.0.1:9', jobName: 'j', pushOnShutdown: false },
+        }),
+      ],
       () => Promise.resolve(),
     );
     expect(warnings()).toHaveLength(1);
@@ -282,7 +328,9 @@ describe.each(ADAPTERS)('where /metrics is served, and what start-up says about 
     const port = await freePort();
     const imports = [
       VezaMetricsModule.forRootAsync({
-        imports: [ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ METRICS_PORT: String(port) })] })],
+        imports: [
+          ConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ METRICS_PORT: String(port) })] }),
+        ],
         inject: [ConfigService],
         useFactory: (config: ConfigService) => ({
           appEndpoint: false,

@@ -74,10 +74,16 @@ const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 
 /** What Grafana would send for the default view: job `veza-api`, every instance, a 1m rate interval, a 5m range. */
 function substitute(expr: string): string {
-  return expr.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$job', JOB).replaceAll('$instance', '.+');
+  return expr
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__range', '5m')
+    .replaceAll('$job', JOB)
+    .replaceAll('$instance', '.+');
 }
 
-const panelQueries = queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })));
+const panelQueries = queryPanels.flatMap((p) =>
+  (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })),
+);
 
 describe('monitoring/grafana-dashboard.json', () => {
   it('is what scripts/grafana-dashboard.ts generates (npm run monitoring:dashboard)', () => {
@@ -87,7 +93,9 @@ describe('monitoring/grafana-dashboard.json', () => {
   it('is an importable Grafana dashboard: a Prometheus data source input and variable, unique ids, a 24-column grid', () => {
     expect(dashboard.schemaVersion).toBe(39);
     expect(dashboard.uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/);
-    expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })]);
+    expect(dashboard.__inputs).toEqual([
+      expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }),
+    ]);
     const variables = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
     expect(Object.keys(variables)).toEqual(['datasource', 'job', 'instance']);
     expect(variables.datasource).toMatchObject({ type: 'datasource', query: 'prometheus' });
@@ -130,7 +138,12 @@ describe('monitoring/grafana-dashboard.json', () => {
 
   it('filters every query on the job and instance variables, and uses no other variable', () => {
     for (const { panel, expr } of panelQueries) {
-      expect({ panel, expr, job: expr.includes('job=~"$job"'), instance: expr.includes('instance=~"$instance"') }).toMatchObject({
+      expect({
+        panel,
+        expr,
+        job: expr.includes('job=~"$job"'),
+        instance: expr.includes('instance=~"$instance"'),
+      }).toMatchObject({
         job: true,
         instance: true,
       });
@@ -147,7 +160,9 @@ describe('monitoring/grafana-dashboard.json', () => {
 
 describeWithPromtool('monitoring/alerts.yml with promtool', () => {
   it('passes promtool check rules (with every lint)', () => {
-    const run = spawnSync(promtool!, ['check', 'rules', '--lint=all', '--lint-fatal', ALERTS], { encoding: 'utf8' });
+    const run = spawnSync(promtool!, ['check', 'rules', '--lint=all', '--lint-fatal', ALERTS], {
+      encoding: 'utf8',
+    });
     expect({ status: run.status, out: run.stdout + run.stderr }).toEqual({
       status: 0,
       out: expect.stringContaining(`SUCCESS: ${ALERT_NAMES.length} rules found`),
@@ -156,7 +171,10 @@ describeWithPromtool('monitoring/alerts.yml with promtool', () => {
 
   it('passes its unit tests: promtool test rules monitoring/alerts.test.yml', () => {
     const run = spawnSync(promtool!, ['test', 'rules', ALERT_TESTS], { encoding: 'utf8', cwd: ROOT });
-    expect({ status: run.status, out: run.stdout + run.stderr }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
+    expect({ status: run.status, out: run.stdout + run.stderr }).toEqual({
+      status: 0,
+      out: expect.stringContaining('SUCCESS'),
+    });
   });
 
   it('has unit tests of every alert firing and not firing', () => {
@@ -174,7 +192,8 @@ describeWithPromtool('monitoring/alerts.yml with promtool', () => {
           : next === 'exp_alerts:' && /^\s*- exp_labels:/.test(lines[i + 2] ?? '')
             ? 'firing'
             : undefined;
-      if (!kind) throw new Error(`alerts.test.yml line ${i + 2}: expected exp_alerts after alertname ${name}`);
+      if (!kind)
+        throw new Error(`alerts.test.yml line ${i + 2}: expected exp_alerts after alertname ${name}`);
       cases.set(name, (cases.get(name) ?? new Set()).add(kind));
     });
     expect(Object.fromEntries([...cases].map(([name, kinds]) => [name, [...kinds].sort()]))).toEqual(
@@ -193,107 +212,129 @@ class SlowController {
   }
 }
 
-describeWithPrometheus('the dashboard and the alerts against a real Prometheus scraping the sample app', () => {
-  let started: StartedApp;
-  let prometheus: PrometheusServer;
-  let chat: Socket[] = [];
+describeWithPrometheus(
+  'the dashboard and the alerts against a real Prometheus scraping the sample app',
+  () => {
+    let started: StartedApp;
+    let prometheus: PrometheusServer;
+    let chat: Socket[] = [];
 
-  beforeAll(async () => {
-    started = await startApp('express', { imports: [AppModule], controllers: [SlowController] });
-    prometheus = await startPrometheus({ binary: prometheusBinary, targets: [new URL(started.url).host], job: JOB, ruleFiles: [ALERTS] });
-    await prometheus.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
-    chat = await openChat(started.url, 2);
-
-    // The database goes away for the whole run: /health answers 503 and reports it down.
-    started.app.get(DatabaseService, { strict: false }).onModuleDestroy();
-    // Round 1 creates the labelled series; rounds 2 and 3 make them grow between scrapes, which
-    // rate() and increase() need.
-    for (let round = 0; round < 3; round++) {
-      const slow = Array.from({ length: 3 }, () => fetch(`${started.url}/slow`).then((r) => r.text()));
-      const report = await trafficRound(started.url, { chat, healthChecks: 10 });
-      await Promise.all(slow);
-      expect(report.byStatus[503]).toBe(10);
-      await prometheus.scrapedAfterNow();
-    }
-  }, 120_000);
-
-  afterAll(async () => {
-    for (const socket of chat) socket.disconnect();
-    await prometheus?.stop();
-    await started?.app.close();
-  });
-
-  it('loads every alert of alerts.yml, and evaluates each without error', async () => {
-    const res = await fetch(`${prometheus.url}/api/v1/rules`);
-    const body = (await res.json()) as {
-      data: { groups: { rules: { name: string; type: string; health: string; lastError?: string }[] }[] };
-    };
-    const rules = body.data.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.name).sort()).toEqual([...ALERT_NAMES].sort());
-    await prometheus.waitFor('count(ALERTS)', () => true); // at least one evaluation happened
-    const again = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as typeof body;
-    for (const rule of again.data.groups.flatMap((g) => g.rules)) {
-      expect({ name: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({
-        name: rule.name,
-        health: 'ok',
-        lastError: '',
+    beforeAll(async () => {
+      started = await startApp('express', { imports: [AppModule], controllers: [SlowController] });
+      prometheus = await startPrometheus({
+        binary: prometheusBinary,
+        targets: [new URL(started.url).host],
+        job: JOB,
+        ruleFiles: [ALERTS],
       });
-    }
-  });
+      await prometheus.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
+      chat = await openChat(started.url, 2);
 
-  it('runs every rule expression: each parses and returns data', async () => {
-    const res = await fetch(`${prometheus.url}/api/v1/rules`);
-    const body = (await res.json()) as { data: { groups: { rules: { name: string; query: string }[] }[] } };
-    const rules = body.data.groups.flatMap((g) => g.rules);
-    expect(rules).toHaveLength(ALERT_NAMES.length);
-    const failures: unknown[] = [];
-    for (const rule of rules) {
-      const answer = await prometheus.query(rule.query);
-      const result = answer.data?.result as unknown[] | undefined;
-      if (answer.status !== 'success' || !result?.length) failures.push({ rule: rule.name, query: rule.query, answer });
-    }
-    expect(failures).toEqual([]);
-  });
+      // The database goes away for the whole run: /health answers 503 and reports it down.
+      started.app.get(DatabaseService, { strict: false }).onModuleDestroy();
+      // Round 1 creates the labelled series; rounds 2 and 3 make them grow between scrapes, which
+      // rate() and increase() need.
+      for (let round = 0; round < 3; round++) {
+        const slow = Array.from({ length: 3 }, () => fetch(`${started.url}/slow`).then((r) => r.text()));
+        const report = await trafficRound(started.url, { chat, healthChecks: 10 });
+        await Promise.all(slow);
+        expect(report.byStatus[503]).toBe(10);
+        await prometheus.scrapedAfterNow();
+      }
+    }, 120_000);
 
-  it('puts every alert in the pending or firing state, with its labels', async () => {
-    const alerts = await prometheus.waitFor(
-      'ALERTS{alertstate=~"pending|firing"}',
-      (s) => ALERT_NAMES.every((name) => s.some((a) => a.metric.alertname === name)),
-      20_000,
-    );
-    const byName = Object.fromEntries(alerts.map((a) => [a.metric.alertname, a.metric]));
-    expect(byName.VezaHealthCheckDown).toMatchObject({ service: 'database', severity: 'critical', job: JOB });
-    expect(byName.VezaLatencySLOBreached).toMatchObject({ endpoint: '/slow', method: 'GET', severity: 'warning' });
-    // No `for:`: a permanently failed transfer fires at once.
-    expect(byName.VezaTransferPermanentlyFailed).toMatchObject({ alertstate: 'firing', severity: 'critical' });
-  });
+    afterAll(async () => {
+      for (const socket of chat) socket.disconnect();
+      await prometheus?.stop();
+      await started?.app.close();
+    });
 
-  it('runs every panel query of the dashboard: each parses and returns data', async () => {
-    expect(panelQueries.length).toBeGreaterThanOrEqual(30);
-    const failures: unknown[] = [];
-    for (const q of panelQueries) {
-      const promql = substitute(q.expr);
-      const answer = await prometheus.query(promql);
-      const result = answer.data?.result as unknown[] | undefined;
-      if (answer.status !== 'success' || !result?.length) failures.push({ ...q, promql, answer });
-    }
-    expect(failures).toEqual([]);
-  });
+    it('loads every alert of alerts.yml, and evaluates each without error', async () => {
+      const res = await fetch(`${prometheus.url}/api/v1/rules`);
+      const body = (await res.json()) as {
+        data: { groups: { rules: { name: string; type: string; health: string; lastError?: string }[] }[] };
+      };
+      const rules = body.data.groups.flatMap((g) => g.rules);
+      expect(rules.map((r) => r.name).sort()).toEqual([...ALERT_NAMES].sort());
+      await prometheus.waitFor('count(ALERTS)', () => true); // at least one evaluation happened
+      const again = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as typeof body;
+      for (const rule of again.data.groups.flatMap((g) => g.rules)) {
+        expect({ name: rule.name, health: rule.health, lastError: rule.lastError ?? '' }).toEqual({
+          name: rule.name,
+          health: 'ok',
+          lastError: '',
+        });
+      }
+    });
 
-  it('resolves the job and instance variables to the scraped app', async () => {
-    const variables = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v.definition ?? '']));
-    // label_values(metric{selector}, label) is Grafana's; the same lookup in PromQL is count by (label) (metric{selector}).
-    const asPromql = (definition: string): string =>
-      substitute(definition).replace(
-        /^label_values\((.+), (\w+)\)$/,
-        (_, selector: string, label: string) => `count by (${label}) (${selector})`,
+    it('runs every rule expression: each parses and returns data', async () => {
+      const res = await fetch(`${prometheus.url}/api/v1/rules`);
+      const body = (await res.json()) as { data: { groups: { rules: { name: string; query: string }[] }[] } };
+      const rules = body.data.groups.flatMap((g) => g.rules);
+      expect(rules).toHaveLength(ALERT_NAMES.length);
+      const failures: unknown[] = [];
+      for (const rule of rules) {
+        const answer = await prometheus.query(rule.query);
+        const result = answer.data?.result as unknown[] | undefined;
+        if (answer.status !== 'success' || !result?.length)
+          failures.push({ rule: rule.name, query: rule.query, answer });
+      }
+      expect(failures).toEqual([]);
+    });
+
+    it('puts every alert in the pending or firing state, with its labels', async () => {
+      const alerts = await prometheus.waitFor(
+        'ALERTS{alertstate=~"pending|firing"}',
+        (s) => ALERT_NAMES.every((name) => s.some((a) => a.metric.alertname === name)),
+        20_000,
       );
-    const jobs = await prometheus.vector(asPromql(variables.job));
-    expect(jobs.map((s) => s.metric.job)).toEqual([JOB]);
-    const instances = await prometheus.vector(asPromql(variables.instance));
-    expect(instances.map((s) => s.metric.instance)).toEqual([new URL(started.url).host]);
-  });
-});
+      const byName = Object.fromEntries(alerts.map((a) => [a.metric.alertname, a.metric]));
+      expect(byName.VezaHealthCheckDown).toMatchObject({
+        service: 'database',
+        severity: 'critical',
+        job: JOB,
+      });
+      expect(byName.VezaLatencySLOBreached).toMatchObject({
+        endpoint: '/slow',
+        method: 'GET',
+        severity: 'warning',
+      });
+      // No `for:`: a permanently failed transfer fires at once.
+      expect(byName.VezaTransferPermanentlyFailed).toMatchObject({
+        alertstate: 'firing',
+        severity: 'critical',
+      });
+    });
+
+    it('runs every panel query of the dashboard: each parses and returns data', async () => {
+      expect(panelQueries.length).toBeGreaterThanOrEqual(30);
+      const failures: unknown[] = [];
+      for (const q of panelQueries) {
+        const promql = substitute(q.expr);
+        const answer = await prometheus.query(promql);
+        const result = answer.data?.result as unknown[] | undefined;
+        if (answer.status !== 'success' || !result?.length) failures.push({ ...q, promql, answer });
+      }
+      expect(failures).toEqual([]);
+    });
+
+    it('resolves the job and instance variables to the scraped app', async () => {
+      const variables = Object.fromEntries(
+        dashboard.templating.list.map((v) => [v.name, v.definition ?? '']),
+      );
+      // label_values(metric{selector}, label) is Grafana's; the same lookup in PromQL is count by (label) (metric{selector}).
+      const asPromql = (definition: string): string =>
+        substitute(definition).replace(
+          /^label_values\((.+), (\w+)\)$/,
+          (_, selector: string, label: string) => `count by (${label}) (${selector})`,
+        );
+      const jobs = await prometheus.vector(asPromql(variables.job));
+      expect(jobs.map((s) => s.metric.job)).toEqual([JOB]);
+      const instances = await prometheus.vector(asPromql(variables.instance));
+      expect(instances.map((s) => s.metric.instance)).toEqual([new URL(started.url).host]);
+    });
+  },
+);
 
 /** Records the two metrics `naming: 'strict'` renames, on demand. */
 @Controller('strict')
@@ -315,8 +356,15 @@ describeWithPrometheus(
     let prometheus: PrometheusServer;
 
     beforeAll(async () => {
-      started = await startApp('express', { imports: [VezaMetricsModule.forRoot({ naming: 'strict' })], controllers: [StrictController] });
-      prometheus = await startPrometheus({ binary: prometheusBinary, targets: [new URL(started.url).host], job: JOB });
+      started = await startApp('express', {
+        imports: [VezaMetricsModule.forRoot({ naming: 'strict' })],
+        controllers: [StrictController],
+      });
+      prometheus = await startPrometheus({
+        binary: prometheusBinary,
+        targets: [new URL(started.url).host],
+        job: JOB,
+      });
       await prometheus.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
       // Two scrapes with observations between them: rate() needs the buckets to grow.
       for (let round = 0; round < 3; round++) {

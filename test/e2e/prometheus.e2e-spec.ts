@@ -86,7 +86,13 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     const user = await client.signUp();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const track = await client.expect(201, 'POST', '/tracks', { title: `Track ${i}`, artist: 'Veza', durationSeconds: 180 }, user.token);
+      const track = await client.expect(
+        201,
+        'POST',
+        '/tracks',
+        { title: `Track ${i}`, artist: 'Veza', durationSeconds: 180 },
+        user.token,
+      );
       ids.push((track.body as { id: string }).id);
     }
     const query = `sum by (endpoint, status) (veza_http_requests_total{job="${JOB}", endpoint="/tracks/:id"})`;
@@ -99,23 +105,38 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     await prometheus.scrapedAfterNow();
 
     const after = byLabel(await prometheus.vector(query), 'status');
-    expect({ '2xx': after['2xx'] - (before['2xx'] ?? 0), '4xx': after['4xx'] - (before['4xx'] ?? 0) }).toEqual({ '2xx': 6, '4xx': 4 });
+    expect({
+      '2xx': after['2xx'] - (before['2xx'] ?? 0),
+      '4xx': after['4xx'] - (before['4xx'] ?? 0),
+    }).toEqual({ '2xx': 6, '4xx': 4 });
     // The route template, never the raw URL: no series per track id; unknown URLs share one endpoint.
     const endpoints = await prometheus.vector(`count by (endpoint) (veza_http_requests_total{job="${JOB}"})`);
     expect(endpoints.map((s) => s.metric.endpoint)).not.toContain(`/tracks/${ids[0]}`);
     expect(endpoints.map((s) => s.metric.endpoint)).toContain('<unmatched>');
-    expect(await prometheus.value(`sum(veza_http_requests_total{job="${JOB}", method="POST", endpoint="/tracks", status="2xx"})`)).toBe(3);
+    expect(
+      await prometheus.value(
+        `sum(veza_http_requests_total{job="${JOB}", method="POST", endpoint="/tracks", status="2xx"})`,
+      ),
+    ).toBe(3);
     // Prometheus holds what the app exposes: the same count, read from /metrics directly.
     const direct = parseExposition(await scrape(started.url))
       .get('veza_http_requests_total')!
       .samples.filter((s) => s.labels.endpoint === '/tracks/:id')
       .reduce((sum, s) => sum + s.value, 0);
-    expect(await prometheus.value(`sum(veza_http_requests_total{job="${JOB}", endpoint="/tracks/:id"})`)).toBe(direct);
+    expect(
+      await prometheus.value(`sum(veza_http_requests_total{job="${JOB}", endpoint="/tracks/:id"})`),
+    ).toBe(direct);
   });
 
   it('computes latency quantiles from the histogram: exact over the stored buckets, finite and in range over a rate', async () => {
     const user = await client.signUp();
-    const track = await client.expect(201, 'POST', '/tracks', { title: 'Timed', artist: 'Veza', durationSeconds: 60 }, user.token);
+    const track = await client.expect(
+      201,
+      'POST',
+      '/tracks',
+      { title: 'Timed', artist: 'Veza', durationSeconds: 60 },
+      user.token,
+    );
     const path = `/tracks/${(track.body as { id: string }).id}`;
     // Two bursts a scrape apart, so that rate() over the buckets sees an increase.
     for (let burst = 0; burst < 2; burst++) {
@@ -125,18 +146,27 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
 
     const selector = `{job="${JOB}", method="GET", endpoint="/tracks/:id"}`;
     const stored = await prometheus.vector(`veza_http_request_duration_seconds_bucket${selector}`);
-    const buckets = stored.map((s): [number, number] => [s.metric.le === '+Inf' ? Infinity : Number(s.metric.le), s.value]);
+    const buckets = stored.map((s): [number, number] => [
+      s.metric.le === '+Inf' ? Infinity : Number(s.metric.le),
+      s.value,
+    ]);
     expect(buckets.map(([le]) => le).sort((a, b) => a - b)).toEqual([...HTTP_BUCKETS, Infinity]);
     // The stored buckets are the app's own.
     const exposed = parseExposition(await scrape(started.url))
       .get('veza_http_request_duration_seconds')!
-      .samples.filter((s) => s.name.endsWith('_bucket') && s.labels.endpoint === '/tracks/:id' && s.labels.method === 'GET');
+      .samples.filter(
+        (s) => s.name.endsWith('_bucket') && s.labels.endpoint === '/tracks/:id' && s.labels.method === 'GET',
+      );
     expect(Object.fromEntries(buckets)).toEqual(
-      Object.fromEntries(exposed.map((s) => [Number(s.labels.le === '+Inf' ? Infinity : s.labels.le), s.value])),
+      Object.fromEntries(
+        exposed.map((s) => [Number(s.labels.le === '+Inf' ? Infinity : s.labels.le), s.value]),
+      ),
     );
 
     for (const q of [0.5, 0.95, 0.99]) {
-      const median = await prometheus.value(`histogram_quantile(${q}, sum by (le) (veza_http_request_duration_seconds_bucket${selector}))`);
+      const median = await prometheus.value(
+        `histogram_quantile(${q}, sum by (le) (veza_http_request_duration_seconds_bucket${selector}))`,
+      );
       expect(median).toBeCloseTo(histogramQuantile(q, buckets), 12);
     }
     const p50 = await prometheus.value(
@@ -155,11 +185,17 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     const successes = `sum(veza_auth_login_attempts_total{job="${JOB}", success="success"})`;
     const limited = `sum(veza_rate_limit_hits_total{job="${JOB}", endpoint="/auth/login", limit_type="failed_logins"})`;
     await prometheus.scrapedAfterNow();
-    const before = { failures: await valueOr0(failures), successes: await valueOr0(successes), limited: await valueOr0(limited) };
+    const before = {
+      failures: await valueOr0(failures),
+      successes: await valueOr0(successes),
+      limited: await valueOr0(limited),
+    };
 
     const victim = await client.signUp(); // +1 success
-    for (let i = 0; i < 3; i++) await client.expect(401, 'POST', '/auth/login', { email: uniqueEmail('nobody'), password: 'guess' });
-    for (let i = 0; i < MAX_FAILED_LOGINS; i++) await client.expect(401, 'POST', '/auth/login', { email: victim.email, password: 'wrong' });
+    for (let i = 0; i < 3; i++)
+      await client.expect(401, 'POST', '/auth/login', { email: uniqueEmail('nobody'), password: 'guess' });
+    for (let i = 0; i < MAX_FAILED_LOGINS; i++)
+      await client.expect(401, 'POST', '/auth/login', { email: victim.email, password: 'wrong' });
     // Refused by the throttle before any password check: a rate limit hit, not a login attempt.
     await client.expect(429, 'POST', '/auth/login', { email: victim.email, password: victim.password });
     await client.expect(429, 'POST', '/auth/login', { email: victim.email, password: 'wrong' });
@@ -168,13 +204,14 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     expect(await valueOr0(failures)).toBe(before.failures + 3 + MAX_FAILED_LOGINS);
     expect(await valueOr0(successes)).toBe(before.successes + 1);
     expect(await valueOr0(limited)).toBe(before.limited + 2);
-    expect(await valueOr0(`sum(veza_http_requests_total{job="${JOB}", endpoint="/auth/login", status="4xx"})`)).toBeGreaterThanOrEqual(
-      3 + MAX_FAILED_LOGINS + 2,
-    );
+    expect(
+      await valueOr0(`sum(veza_http_requests_total{job="${JOB}", endpoint="/auth/login", status="4xx"})`),
+    ).toBeGreaterThanOrEqual(3 + MAX_FAILED_LOGINS + 2);
   });
 
   it('sums upload bytes and counts refused uploads by reason', async () => {
-    const bytesOf = (type: string): string => `sum(veza_file_upload_size_bytes_sum{job="${JOB}", type="${type}"})`;
+    const bytesOf = (type: string): string =>
+      `sum(veza_file_upload_size_bytes_sum{job="${JOB}", type="${type}"})`;
     const countOf = (type: string, status: string): string =>
       `sum(veza_file_uploads_total{job="${JOB}", type="${type}", status="${status}"})`;
     await prometheus.scrapedAfterNow();
@@ -187,7 +224,8 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     };
 
     const user = await client.signUp();
-    for (const bytes of [1000, 2500, 7000]) await client.expect(201, 'POST', '/uploads', uploadBody(bytes), user.token);
+    for (const bytes of [1000, 2500, 7000])
+      await client.expect(201, 'POST', '/uploads', uploadBody(bytes), user.token);
     await client.expect(201, 'POST', '/uploads', uploadBody(4096, 'image/png'), user.token);
     await client.expect(400, 'POST', '/uploads', uploadBody(10, 'application/pdf'), user.token);
     await prometheus.scrapedAfterNow();
@@ -196,9 +234,12 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     expect(await valueOr0(bytesOf('image'))).toBe(before.image + 4096);
     expect(await valueOr0(countOf('audio', 'success'))).toBe(before.audioOk + 3);
     expect(await valueOr0(countOf('other', 'failure'))).toBe(before.failedOther + 1);
-    expect(await valueOr0(`sum(veza_uploads_failed_total{job="${JOB}", reason="validation"})`)).toBe(before.validation + 1);
+    expect(await valueOr0(`sum(veza_uploads_failed_total{job="${JOB}", reason="validation"})`)).toBe(
+      before.validation + 1,
+    );
     // 7000 bytes: counted in the 8 KiB bucket and above, not in the 4 KiB one.
-    const le = (bound: string): string => `sum(veza_file_upload_size_bytes_bucket{job="${JOB}", type="audio", le="${bound}"})`;
+    const le = (bound: string): string =>
+      `sum(veza_file_upload_size_bytes_bucket{job="${JOB}", type="audio", le="${bound}"})`;
     expect((await valueOr0(le('8192'))) - (await valueOr0(le('4096')))).toBeGreaterThanOrEqual(1);
   });
 
@@ -232,7 +273,9 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 1, redis: 1 });
     expect(await prometheus.value(`veza_database_connections_active{job="${JOB}"}`)).toBe(DATABASE_POOL_SIZE);
     // The health check durations are observed in milliseconds (seed naming), one per check.
-    const checks = await prometheus.vector(`sum by (service) (veza_health_check_duration_ms_count{job="${JOB}"})`);
+    const checks = await prometheus.vector(
+      `sum by (service) (veza_health_check_duration_ms_count{job="${JOB}"})`,
+    );
     expect(byLabel(checks, 'service')).toEqual({ database: 4, redis: 4 });
   });
 });

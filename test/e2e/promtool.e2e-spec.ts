@@ -16,8 +16,14 @@ class TracksController {
 }
 
 /** Starts an app, writes a series into every catalog metric, and returns the exposition. */
-async function populatedExposition(kind: (typeof ADAPTERS)[number], options: VezaMetricsModuleOptions): Promise<string> {
-  const { app, url } = await startApp(kind, { imports: [VezaMetricsModule.forRoot(options)], controllers: [TracksController] });
+async function populatedExposition(
+  kind: (typeof ADAPTERS)[number],
+  options: VezaMetricsModuleOptions,
+): Promise<string> {
+  const { app, url } = await startApp(kind, {
+    imports: [VezaMetricsModule.forRoot(options)],
+    controllers: [TracksController],
+  });
   try {
     await fetch(`${url}/tracks/1`);
     await fetch(`${url}/tracks/missing`);
@@ -57,7 +63,10 @@ async function populatedExposition(kind: (typeof ADAPTERS)[number], options: Vez
 
 describeWithPromtool.each(ADAPTERS)('promtool check metrics (%s)', (kind) => {
   it('finds nothing at all with naming "strict"', async () => {
-    const text = await populatedExposition(kind, { naming: 'strict', defaultLabels: { service: 'veza-api' } });
+    const text = await populatedExposition(kind, {
+      naming: 'strict',
+      defaultLabels: { service: 'veza-api' },
+    });
     expect(promtoolCheckMetrics(promtool as string, text)).toEqual({ status: 0, findings: [] });
   });
 

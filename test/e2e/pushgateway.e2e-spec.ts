@@ -27,7 +27,11 @@ const describeWithPushgateway = binary ? describe : describe.skip;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `read` every 50 ms (at most `timeoutMs`) until `predicate` holds; returns the last value read. */
-async function waitFor<T>(read: () => Promise<T>, predicate: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+async function waitFor<T>(
+  read: () => Promise<T>,
+  predicate: (value: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
@@ -59,9 +63,13 @@ async function startPushgateway(port?: number): Promise<Pushgateway> {
   const chosen = port ?? (await freePort());
   const url = `http://127.0.0.1:${chosen}`;
   let log = '';
-  const child = spawn(binary as string, [`--web.listen-address=127.0.0.1:${chosen}`, '--persistence.file=', '--web.enable-admin-api'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    binary as string,
+    [`--web.listen-address=127.0.0.1:${chosen}`, '--persistence.file=', '--web.enable-admin-api'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   children.add(child);
   const append = (chunk: Buffer): void => {
     log = (log + chunk.toString('utf8')).slice(-32_768);
@@ -104,7 +112,9 @@ async function startPushgateway(port?: number): Promise<Pushgateway> {
     port: chosen,
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
     groups: async () => {
-      const body = (await (await fetch(`${url}/api/v1/metrics`)).json()) as { data: { labels: Record<string, string> }[] };
+      const body = (await (await fetch(`${url}/api/v1/metrics`)).json()) as {
+        data: { labels: Record<string, string> }[];
+      };
       return body.data.map((g) => g.labels);
     },
     put: async (path, body) => {
@@ -164,7 +174,10 @@ function jobModule(pushgateway: PushgatewayOptions, extra: Record<string, unknow
   return JobModule;
 }
 
-async function createContext(module: new () => unknown, logger: LoggerService | false = false): Promise<INestApplicationContext> {
+async function createContext(
+  module: new () => unknown,
+  logger: LoggerService | false = false,
+): Promise<INestApplicationContext> {
   return NestFactory.createApplicationContext(module, { logger });
 }
 
@@ -215,11 +228,16 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
 
   it('a short-lived application context pushes its metrics once more when it closes, with the job and grouping labels', async () => {
     const app = await createContext(
-      jobModule({ url: pgw.url, jobName: 'nightly-import', groupings: { tenant: 'acme' } }, { defaultLabels: { service: 'importer' } }),
+      jobModule(
+        { url: pgw.url, jobName: 'nightly-import', groupings: { tenant: 'acme' } },
+        { defaultLabels: { service: 'importer' } },
+      ),
     );
     app.get(ImportJob).run();
     // No interval: nothing is pushed while the job runs.
-    expect(sampleValue(await pgw.metrics(), 'veza_tracks_uploaded_total', { job: 'nightly-import' })).toBeUndefined();
+    expect(
+      sampleValue(await pgw.metrics(), 'veza_tracks_uploaded_total', { job: 'nightly-import' }),
+    ).toBeUndefined();
 
     await app.close();
 
@@ -229,11 +247,17 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     expect(sampleValue(text, 'veza_tracks_uploaded_total', { ...group, service: 'importer' })).toBe(3);
     expect(sampleValue(text, 'veza_auth_login_attempts_total', { ...group, success: 'failure' })).toBe(2);
     expect(sampleValue(text, 'veza_auth_login_attempts_total', { ...group, success: 'success' })).toBe(1);
-    expect(sampleValue(text, 'veza_file_uploads_total', { ...group, type: 'audio', status: 'success' })).toBe(1);
+    expect(sampleValue(text, 'veza_file_uploads_total', { ...group, type: 'audio', status: 'success' })).toBe(
+      1,
+    );
     expect(sampleValue(text, 'veza_file_upload_size_bytes_sum', { ...group, type: 'audio' })).toBe(3_000);
     expect(sampleValue(text, 'veza_file_upload_size_bytes_count', { ...group, type: 'audio' })).toBe(1);
-    expect(sampleValue(text, 'veza_file_upload_size_bytes_bucket', { ...group, type: 'audio', le: '2048' })).toBe(0);
-    expect(sampleValue(text, 'veza_file_upload_size_bytes_bucket', { ...group, type: 'audio', le: '4096' })).toBe(1);
+    expect(
+      sampleValue(text, 'veza_file_upload_size_bytes_bucket', { ...group, type: 'audio', le: '2048' }),
+    ).toBe(0);
+    expect(
+      sampleValue(text, 'veza_file_upload_size_bytes_bucket', { ...group, type: 'audio', le: '4096' }),
+    ).toBe(1);
     expect(sampleValue(text, 'veza_auth_sessions_active', group)).toBe(7);
     // The metric's own `service` label wins over the default label.
     expect(sampleValue(text, 'veza_health_check_status', { ...group, service: 'db' })).toBe(1);
@@ -249,8 +273,14 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
 
   it('with a registry the application brought (option registry), the final push renders it, its own metrics included', async () => {
     const registry = new Registry();
-    const ownMetric = new Counter({ name: 'import_rows_total', help: 'Rows imported', registers: [registry] });
-    const app = await createContext(jobModule({ url: pgw.url, jobName: 'own-registry' }, { registry, defaultMetrics: false }));
+    const ownMetric = new Counter({
+      name: 'import_rows_total',
+      help: 'Rows imported',
+      registers: [registry],
+    });
+    const app = await createContext(
+      jobModule({ url: pgw.url, jobName: 'own-registry' }, { registry, defaultMetrics: false }),
+    );
     ownMetric.inc(42);
     app.get(ImportJob).run();
     await app.close();
@@ -260,24 +290,49 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     expect(sampleValue(text, 'process_cpu_user_seconds_total', { job: 'own-registry' })).toBeUndefined();
   });
 
-  it.each(ADAPTERS)('an HTTP application on %s pushes the requests it served when it closes', async (kind) => {
-    const { app, url } = await startApp(kind, {
-      imports: [VezaMetricsModule.forRoot({ pushgateway: { url: pgw.url, jobName: `api-${kind}` } })],
-      controllers: [PingController],
-    });
-    for (let i = 0; i < 3; i++) expect((await fetch(`${url}/ping`)).status).toBe(200);
-    expect((await fetch(`${url}/missing`)).status).toBe(404);
-    await app.close();
+  it.each(ADAPTERS)(
+    'an HTTP application on %s pushes the requests it served when it closes',
+    async (kind) => {
+      const { app, url } = await startApp(kind, {
+        imports: [VezaMetricsModule.forRoot({ pushgateway: { url: pgw.url, jobName: `api-${kind}` } })],
+        controllers: [PingController],
+      });
+      for (let i = 0; i < 3; i++) expect((await fetch(`${url}/ping`)).status).toBe(200);
+      expect((await fetch(`${url}/missing`)).status).toBe(404);
+      await app.close();
 
-    const text = await pgw.metrics();
-    const group = { job: `api-${kind}`, instance: '' };
-    expect(sampleValue(text, 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/ping', status: '2xx' })).toBe(3);
-    expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { ...group, method: 'GET', endpoint: '/ping' })).toBe(3);
-    expect(sampleValue(text, 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '<unmatched>', status: '4xx' })).toBe(1);
-  });
+      const text = await pgw.metrics();
+      const group = { job: `api-${kind}`, instance: '' };
+      expect(
+        sampleValue(text, 'veza_http_requests_total', {
+          ...group,
+          method: 'GET',
+          endpoint: '/ping',
+          status: '2xx',
+        }),
+      ).toBe(3);
+      expect(
+        sampleValue(text, 'veza_http_request_duration_seconds_count', {
+          ...group,
+          method: 'GET',
+          endpoint: '/ping',
+        }),
+      ).toBe(3);
+      expect(
+        sampleValue(text, 'veza_http_requests_total', {
+          ...group,
+          method: 'GET',
+          endpoint: '<unmatched>',
+          status: '4xx',
+        }),
+      ).toBe(1);
+    },
+  );
 
   it('pushes every intervalMs while the application runs, and stops when it closes', async () => {
-    const app = await createContext(jobModule({ url: pgw.url, jobName: 'worker', intervalMs: 150, pushOnShutdown: false }));
+    const app = await createContext(
+      jobModule({ url: pgw.url, jobName: 'worker', intervalMs: 150, pushOnShutdown: false }),
+    );
     const service = app.get(VezaMetricsService);
     const tracks = async (): Promise<number | undefined> =>
       sampleValue(await pgw.metrics(), 'veza_tracks_uploaded_total', { job: 'worker' });
@@ -295,7 +350,9 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     const atClose = await pgw.metrics();
     await sleep(600); // four intervals
     const after = await pgw.metrics();
-    expect(sampleValue(after, 'push_time_seconds', { job: 'worker' })).toBe(sampleValue(atClose, 'push_time_seconds', { job: 'worker' }));
+    expect(sampleValue(after, 'push_time_seconds', { job: 'worker' })).toBe(
+      sampleValue(atClose, 'push_time_seconds', { job: 'worker' }),
+    );
   });
 
   it('MetricsPusher.push() pushes on demand and says whether the Pushgateway took the metrics', async () => {
@@ -309,8 +366,12 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
   it('a Pushgateway that cannot be reached: logged once, counted, never thrown into the application, and "works again" once it answers', async () => {
     const port = await freePort();
     const logger = new CapturingLogger();
-    const app = await createContext(jobModule({ url: `http://127.0.0.1:${port}`, jobName: 'flaky', intervalMs: 50 }), logger);
-    const failures = (): Promise<number | undefined> => getMetricValue(app, 'veza_metrics_push_failures_total', { reason: 'unreachable' });
+    const app = await createContext(
+      jobModule({ url: `http://127.0.0.1:${port}`, jobName: 'flaky', intervalMs: 50 }),
+      logger,
+    );
+    const failures = (): Promise<number | undefined> =>
+      getMetricValue(app, 'veza_metrics_push_failures_total', { reason: 'unreachable' });
     expect(await waitFor(failures, (v) => (v ?? 0) >= 3)).toBeGreaterThanOrEqual(3);
     expect(logger.warnings()).toEqual([
       `Pushing metrics to http://127.0.0.1:${port} failed: the Pushgateway could not be reached (connect ECONNREFUSED 127.0.0.1:${port}). ` +
@@ -323,7 +384,9 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
         sampleValue(await late.metrics(), 'veza_metrics_push_failures_total', { job: 'flaky' });
       // The failures counted meanwhile reach the Pushgateway with the next push.
       expect(await waitFor(pushed, (v) => (v ?? 0) >= 3)).toBeGreaterThanOrEqual(3);
-      expect(logger.lines.filter((l) => l.message === `Pushing metrics to http://127.0.0.1:${port} works again.`)).toHaveLength(1);
+      expect(
+        logger.lines.filter((l) => l.message === `Pushing metrics to http://127.0.0.1:${port} works again.`),
+      ).toHaveLength(1);
       await app.close();
     } finally {
       await late.stop();
@@ -337,7 +400,10 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     const port = (silent.address() as { port: number }).port;
     const logger = new CapturingLogger();
     try {
-      const app = await createContext(jobModule({ url: `http://127.0.0.1:${port}`, jobName: 'slow', timeoutMs: 200 }), logger);
+      const app = await createContext(
+        jobModule({ url: `http://127.0.0.1:${port}`, jobName: 'slow', timeoutMs: 200 }),
+        logger,
+      );
       const pusher = app.get(MetricsPusher);
       const started = Date.now();
       expect(await pusher.push()).toBe(false);
@@ -359,10 +425,14 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
   });
 
   it('a push the Pushgateway rejects (another job pushed the metric with another type) is logged with its answer and counted', async () => {
-    const body = '# HELP veza_tracks_uploaded_total other\n# TYPE veza_tracks_uploaded_total gauge\nveza_tracks_uploaded_total 1\n';
+    const body =
+      '# HELP veza_tracks_uploaded_total other\n# TYPE veza_tracks_uploaded_total gauge\nveza_tracks_uploaded_total 1\n';
     expect(await pgw.put('/metrics/job/legacy', body)).toBe(200);
     const logger = new CapturingLogger();
-    const app = await createContext(jobModule({ url: pgw.url, jobName: 'rejected', pushOnShutdown: false }), logger);
+    const app = await createContext(
+      jobModule({ url: pgw.url, jobName: 'rejected', pushOnShutdown: false }),
+      logger,
+    );
     expect(await app.get(MetricsPusher).push()).toBe(false);
     expect(await getMetricValue(app, 'veza_metrics_push_failures_total', { reason: 'rejected' })).toBe(1);
     const [warning] = logger.warnings();
@@ -383,13 +453,21 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     'on %s, a request in flight when the application closes is in the final push',
     async (kind) => {
       const { app, url } = await startApp(kind, {
-        imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, pushgateway: { url: pgw.url, jobName: `drain-${kind}` } })],
+        imports: [
+          VezaMetricsModule.forRoot({
+            defaultMetrics: false,
+            pushgateway: { url: pgw.url, jobName: `drain-${kind}` },
+          }),
+        ],
         controllers: [SlowController],
       });
       const slow = armSlowRoute();
       // One request on a connection of its own (a keep-alive connection left idle after its answer would
       // hold the server's close for its keep-alive timeout: 72 s on Fastify; the bounded wait covers that).
-      const answer = rawRequest(url, '/slow', { headers: { Connection: 'close' } }).then((res) => [res.status, res.body]);
+      const answer = rawRequest(url, '/slow', { headers: { Connection: 'close' } }).then((res) => [
+        res.status,
+        res.body,
+      ]);
       await slow.entered;
       const closing = app.close();
       // The request is answered once a push has reached the Pushgateway (what a push made at the start
@@ -404,8 +482,21 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
       await closing;
       const text = await pgw.metrics();
       const group = { job: `drain-${kind}`, instance: '' };
-      expect(sampleValue(text, 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/slow', status: '2xx' })).toBe(1);
-      expect(sampleValue(text, 'veza_http_request_duration_seconds_count', { ...group, method: 'GET', endpoint: '/slow' })).toBe(1);
+      expect(
+        sampleValue(text, 'veza_http_requests_total', {
+          ...group,
+          method: 'GET',
+          endpoint: '/slow',
+          status: '2xx',
+        }),
+      ).toBe(1);
+      expect(
+        sampleValue(text, 'veza_http_request_duration_seconds_count', {
+          ...group,
+          method: 'GET',
+          endpoint: '/slow',
+        }),
+      ).toBe(1);
     },
     60_000,
   );
@@ -414,7 +505,12 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
     'on %s, a response that never ends does not cost the final push: it is made after the bounded wait',
     async (kind) => {
       const { app, url } = await startApp(kind, {
-        imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, pushgateway: { url: pgw.url, jobName: `hung-${kind}` } })],
+        imports: [
+          VezaMetricsModule.forRoot({
+            defaultMetrics: false,
+            pushgateway: { url: pgw.url, jobName: `hung-${kind}` },
+          }),
+        ],
         controllers: [SlowController, PingController],
       });
       expect((await fetch(`${url}/ping`)).status).toBe(200);
@@ -422,10 +518,19 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
       // No client timeout: the response is answered only when the test opens the gate.
       const answer = new Promise<number>((resolve, reject) => {
         const { hostname, port } = new URL(url);
-        httpRequest({ host: hostname, port: Number(port), path: '/slow', agent: false, headers: { Connection: 'close' } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        })
+        httpRequest(
+          {
+            host: hostname,
+            port: Number(port),
+            path: '/slow',
+            agent: false,
+            headers: { Connection: 'close' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        )
           .on('error', reject)
           .end();
       });
@@ -441,14 +546,26 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
       expect([groups, closed]).toEqual([[{ job: `hung-${kind}` }], false]);
       const group = { job: `hung-${kind}`, instance: '' };
       expect(
-        sampleValue(await pgw.metrics(), 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/ping', status: '2xx' }),
+        sampleValue(await pgw.metrics(), 'veza_http_requests_total', {
+          ...group,
+          method: 'GET',
+          endpoint: '/ping',
+          status: '2xx',
+        }),
       ).toBe(1);
       slow.open();
       await answer;
       await closing;
       // Pushed again once the server closed: the request that hung is in it.
       const text = await pgw.metrics();
-      expect(sampleValue(text, 'veza_http_requests_total', { ...group, method: 'GET', endpoint: '/slow', status: '2xx' })).toBe(1);
+      expect(
+        sampleValue(text, 'veza_http_requests_total', {
+          ...group,
+          method: 'GET',
+          endpoint: '/slow',
+          status: '2xx',
+        }),
+      ).toBe(1);
     },
     60_000,
   );

@@ -28,7 +28,11 @@ class TranscodeProcessor extends WorkerHost {
 function queueModule(redis: Broker, queues: boolean, collectTimeoutMs?: number): new () => unknown {
   @Module({
     imports: [
-      VezaMetricsModule.forRoot({ defaultMetrics: false, queues, ...(collectTimeoutMs ? { scrape: { collectTimeoutMs } } : {}) }),
+      VezaMetricsModule.forRoot({
+        defaultMetrics: false,
+        queues,
+        ...(collectTimeoutMs ? { scrape: { collectTimeoutMs } } : {}),
+      }),
       BullModule.forRoot({ connection: { host: '127.0.0.1', port: redis.port } }),
       BullModule.registerQueue({ name: 'transcode' }),
     ],
@@ -55,7 +59,10 @@ async function runKnownSet(app: INestApplication, url: string, recorded: boolean
     await sleep(50);
   }
   for (let i = 0; recorded && i < 600; i++) {
-    const total = Object.values(samples(await scrape(url), 'veza_queue_jobs_total', ['outcome'])).reduce((a, b) => a + b, 0);
+    const total = Object.values(samples(await scrape(url), 'veza_queue_jobs_total', ['outcome'])).reduce(
+      (a, b) => a + b,
+      0,
+    );
     if (total >= 7) break;
     await sleep(50);
   }
@@ -117,7 +124,9 @@ describe.each(ADAPTERS)('@nestjs/bullmq processors on %s', (adapter) => {
       // Redis back: the next scrape has the depth again, and the timeout counted once.
       const next = await scrape(url);
       expect(samples(next, 'veza_queue_jobs', ['queue', 'state'])['transcode delayed']).toBe(1);
-      expect(samples(next, 'veza_metrics_collect_failures_total', ['metric', 'reason'])).toEqual({ 'veza_queue_jobs timeout': 1 });
+      expect(samples(next, 'veza_metrics_collect_failures_total', ['metric', 'reason'])).toEqual({
+        'veza_queue_jobs timeout': 1,
+      });
     } finally {
       await app.close();
     }

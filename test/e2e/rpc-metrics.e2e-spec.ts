@@ -32,7 +32,10 @@ const REQUESTS = 'veza_rpc_server_requests_total';
 const DURATION_COUNT = 'veza_rpc_server_duration_seconds_count';
 const DURATION_SUM = 'veza_rpc_server_duration_seconds_sum';
 
-function rpcModule(options: Parameters<typeof VezaMetricsModule.forRoot>[0] = {}, grpc = false): new () => unknown {
+function rpcModule(
+  options: Parameters<typeof VezaMetricsModule.forRoot>[0] = {},
+  grpc = false,
+): new () => unknown {
   @Module({
     imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, ...options })],
     controllers: [grpc ? TracksGrpcController : TracksRpcController],
@@ -45,20 +48,43 @@ interface TransportCase {
   readonly name: string;
   /** The broker, or undefined when its program is missing (skipped, outside CI). */
   readonly broker: () => Promise<Broker | undefined>;
-  readonly config: (broker: Broker | undefined, port: number) => { transport: Transport; options: Record<string, unknown> };
+  readonly config: (
+    broker: Broker | undefined,
+    port: number,
+  ) => { transport: Transport; options: Record<string, unknown> };
 }
 
-const noBroker = (): Promise<Broker | undefined> => Promise.resolve({ port: 0, url: '', stop: () => Promise.resolve() });
+const noBroker = (): Promise<Broker | undefined> =>
+  Promise.resolve({ port: 0, url: '', stop: () => Promise.resolve() });
 
 const TRANSPORTS: TransportCase[] = [
-  { name: 'tcp', broker: noBroker, config: (_b, port) => ({ transport: Transport.TCP, options: { host: '127.0.0.1', port } }) },
-  { name: 'redis', broker: startRedis, config: (b) => ({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: b?.port } }) },
-  { name: 'nats', broker: startNats, config: (b) => ({ transport: Transport.NATS, options: { servers: [b?.url] } }) },
-  { name: 'mqtt', broker: startMosquitto, config: (b) => ({ transport: Transport.MQTT, options: { url: b?.url } }) },
+  {
+    name: 'tcp',
+    broker: noBroker,
+    config: (_b, port) => ({ transport: Transport.TCP, options: { host: '127.0.0.1', port } }),
+  },
+  {
+    name: 'redis',
+    broker: startRedis,
+    config: (b) => ({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: b?.port } }),
+  },
+  {
+    name: 'nats',
+    broker: startNats,
+    config: (b) => ({ transport: Transport.NATS, options: { servers: [b?.url] } }),
+  },
+  {
+    name: 'mqtt',
+    broker: startMosquitto,
+    config: (b) => ({ transport: Transport.MQTT, options: { url: b?.url } }),
+  },
   {
     name: 'rmq',
     broker: startRabbitmq,
-    config: (b) => ({ transport: Transport.RMQ, options: { urls: [b?.url], queue: 'veza_rpc', queueOptions: { durable: false } } }),
+    config: (b) => ({
+      transport: Transport.RMQ,
+      options: { urls: [b?.url], queue: 'veza_rpc', queueOptions: { durable: false } },
+    }),
   },
 ];
 
@@ -91,8 +117,12 @@ describe.each(TRANSPORTS)('RPC handlers of a standalone microservice over $name'
     if (!broker) return;
     await sendKnownSet(client);
     const text = await render(app);
-    expect(samples(text, REQUESTS, ['transport', 'pattern', 'kind', 'outcome'])).toEqual(knownSetCounts(tc.name));
-    expect(samples(text, DURATION_COUNT, ['transport', 'pattern', 'kind'])).toEqual(knownSetDurations(tc.name));
+    expect(samples(text, REQUESTS, ['transport', 'pattern', 'kind', 'outcome'])).toEqual(
+      knownSetCounts(tc.name),
+    );
+    expect(samples(text, DURATION_COUNT, ['transport', 'pattern', 'kind'])).toEqual(
+      knownSetDurations(tc.name),
+    );
     expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual(KNOWN_SET_ERRORS);
     // The Observable reply is timed to its completion: its third value comes two steps after the first.
     const rangeSum = samples(text, DURATION_SUM, ['pattern'])['tracks.range'] ?? 0;
@@ -112,7 +142,11 @@ describe('RPC handlers over gRPC (@grpc/grpc-js)', () => {
   beforeAll(async () => {
     const url = `127.0.0.1:${await freePort()}`;
     const options = { package: 'veza.tracks', protoPath: TRACKS_PROTO, url };
-    app = await NestFactory.createMicroservice(rpcModule({}, true), { transport: Transport.GRPC, options, logger: false });
+    app = await NestFactory.createMicroservice(rpcModule({}, true), {
+      transport: Transport.GRPC,
+      options,
+      logger: false,
+    });
     await app.listen();
     client = ClientProxyFactory.create({ transport: Transport.GRPC, options });
   });
@@ -126,8 +160,15 @@ describe('RPC handlers over gRPC (@grpc/grpc-js)', () => {
     const tracks = client.getService<Tracks>('Tracks');
     await expect(firstValueFrom(tracks.sum({ numbers: [1, 2, 3] }))).resolves.toEqual({ value: 6 });
     await expect(firstValueFrom(tracks.sum({ numbers: [4] }))).resolves.toEqual({ value: 4 });
-    await expect(firstValueFrom(tracks.fail({ numbers: [] }))).rejects.toMatchObject({ code: 5, details: 'no such track' });
-    await expect(lastValueFrom(tracks.range({ count: 3 }).pipe(toArray()))).resolves.toEqual([{ value: 0 }, { value: 1 }, { value: 2 }]);
+    await expect(firstValueFrom(tracks.fail({ numbers: [] }))).rejects.toMatchObject({
+      code: 5,
+      details: 'no such track',
+    });
+    await expect(lastValueFrom(tracks.range({ count: 3 }).pipe(toArray()))).resolves.toEqual([
+      { value: 0 },
+      { value: 1 },
+      { value: 2 },
+    ]);
     const text = await render(app);
     expect(samples(text, REQUESTS, ['transport', 'pattern', 'kind', 'outcome'])).toEqual({
       'grpc Tracks/Sum request success': 2,
@@ -140,7 +181,9 @@ describe('RPC handlers over gRPC (@grpc/grpc-js)', () => {
       'grpc Tracks/Range request': 1,
     });
     expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual({ 'RpcException error': 1 });
-    expect(samples(text, DURATION_SUM, ['pattern'])['Tracks/Range']).toBeGreaterThanOrEqual((2 * RANGE_STEP_MS) / 1000 - 0.005);
+    expect(samples(text, DURATION_SUM, ['pattern'])['Tracks/Range']).toBeGreaterThanOrEqual(
+      (2 * RANGE_STEP_MS) / 1000 - 0.005,
+    );
   });
 });
 
@@ -167,7 +210,9 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s (TCP)', (ada
   it('serves the RPC families on /metrics, and no RPC message counts as HTTP', async () => {
     await sendKnownSet(client);
     const text = await scrape(url);
-    expect(samples(text, REQUESTS, ['transport', 'pattern', 'kind', 'outcome'])).toEqual(knownSetCounts('tcp'));
+    expect(samples(text, REQUESTS, ['transport', 'pattern', 'kind', 'outcome'])).toEqual(
+      knownSetCounts('tcp'),
+    );
     expect(samples(text, DURATION_COUNT, ['transport', 'pattern', 'kind'])).toEqual(knownSetDurations('tcp'));
     expect(samples(text, 'veza_errors_total', ['type', 'severity'])).toEqual(KNOWN_SET_ERRORS);
     expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({});

@@ -64,12 +64,22 @@ export async function sendKnownSet(client: RpcClient): Promise<void> {
   const before = { ...handledEvents };
   await expect(firstValueFrom(client.send('tracks.sum', [1, 2, 3]))).resolves.toBe(6);
   await expect(firstValueFrom(client.send('tracks.sum', [4]))).resolves.toBe(4);
-  await expect(firstValueFrom(client.send('tracks.fail', {}))).rejects.toEqual({ status: 'error', message: 'no such track' });
+  await expect(firstValueFrom(client.send('tracks.fail', {}))).rejects.toEqual({
+    status: 'error',
+    message: 'no such track',
+  });
   await expect(firstValueFrom(client.send({ v: 1, cmd: 'tracks.count' }, {}))).resolves.toBe(42);
   await expect(lastValueFrom(client.send('tracks.range', {}).pipe(toArray()))).resolves.toEqual([0, 1, 2]);
-  for (let i = 0; i < 3; i++) await lastValueFrom(client.emit('track.played', { id: i }), { defaultValue: undefined });
-  for (let i = 0; i < 2; i++) await lastValueFrom(client.emit('track.broken', { id: i }), { defaultValue: undefined });
-  for (let i = 0; i < 600 && (handledEvents.played < before.played + 3 || handledEvents.broken < before.broken + 2); i++) await sleep(50);
+  for (let i = 0; i < 3; i++)
+    await lastValueFrom(client.emit('track.played', { id: i }), { defaultValue: undefined });
+  for (let i = 0; i < 2; i++)
+    await lastValueFrom(client.emit('track.broken', { id: i }), { defaultValue: undefined });
+  for (
+    let i = 0;
+    i < 600 && (handledEvents.played < before.played + 3 || handledEvents.broken < before.broken + 2);
+    i++
+  )
+    await sleep(50);
   // The recording follows the handler's return within the same turn; one more turn for the error's Observable.
   await sleep(50);
 }

@@ -43,7 +43,11 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(url + path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const res = await fetch(url + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   }
@@ -53,7 +57,8 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     const before = await scrape(url);
     const result = await step();
     const after = await scrape(url);
-    const delta: Delta = (name, labels = {}) => (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
+    const delta: Delta = (name, labels = {}) =>
+      (sampleValue(after, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
     return { result, delta, after };
   }
 
@@ -79,7 +84,10 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
   async function signUp(): Promise<{ email: string; token: string; userId: string }> {
     const email = uniqueEmail();
-    expect((await call('POST', '/auth/register', { email, password: 'correct horse', displayName: 'Listener' })).status).toBe(201);
+    expect(
+      (await call('POST', '/auth/register', { email, password: 'correct horse', displayName: 'Listener' }))
+        .status,
+    ).toBe(201);
     const login = await call('POST', '/auth/login', { email, password: 'correct horse' });
     expect(login.status).toBe(200);
     return { email, token: login.body.token, userId: login.body.userId };
@@ -94,22 +102,35 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   describe('auth', () => {
     it('register counts a user, an insert into users and a 2xx; a taken email is a 409 and a unique violation', async () => {
       const email = uniqueEmail();
-      const first = await measure(() => call('POST', '/auth/register', { email, password: 'correct horse', displayName: 'A' }));
+      const first = await measure(() =>
+        call('POST', '/auth/register', { email, password: 'correct horse', displayName: 'A' }),
+      );
       expect(first.result.status).toBe(201);
       expect(first.result.body).not.toHaveProperty('passwordHash');
       expect(first.delta('veza_users_registered_total')).toBe(1);
       expect(first.delta(...requests('POST', '/auth/register', '2xx'))).toBe(1);
-      expect(first.delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'users' })).toBe(1);
+      expect(
+        first.delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'users' }),
+      ).toBe(1);
 
-      const again = await measure(() => call('POST', '/auth/register', { email, password: 'correct horse', displayName: 'A' }));
+      const again = await measure(() =>
+        call('POST', '/auth/register', { email, password: 'correct horse', displayName: 'A' }),
+      );
       expect(again.result.status).toBe(409);
       expect(again.delta('veza_users_registered_total')).toBe(0);
       expect(again.delta(...requests('POST', '/auth/register', '4xx'))).toBe(1);
-      expect(again.delta('veza_database_query_errors_total', { operation: 'insert', error_type: 'unique_violation' })).toBe(1);
+      expect(
+        again.delta('veza_database_query_errors_total', {
+          operation: 'insert',
+          error_type: 'unique_violation',
+        }),
+      ).toBe(1);
     });
 
     it('a body that fails validation is a 4xx and registers no one', async () => {
-      const { result, delta } = await measure(() => call('POST', '/auth/register', { email: 'not-an-email', password: 'x' }));
+      const { result, delta } = await measure(() =>
+        call('POST', '/auth/register', { email: 'not-an-email', password: 'x' }),
+      );
       expect(result.status).toBe(400);
       expect(delta('veza_users_registered_total')).toBe(0);
       expect(delta(...requests('POST', '/auth/register', '4xx'))).toBe(1);
@@ -117,7 +138,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
     it('a failed login adds exactly 1 to success="failure" and a 4xx', async () => {
       const { email } = await signUp();
-      const { result, delta } = await measure(() => call('POST', '/auth/login', { email, password: 'wrong password' }));
+      const { result, delta } = await measure(() =>
+        call('POST', '/auth/login', { email, password: 'wrong password' }),
+      );
       expect(result.status).toBe(401);
       expect(delta('veza_auth_login_attempts_total', { success: 'failure' })).toBe(1);
       expect(delta('veza_auth_login_attempts_total', { success: 'success' })).toBe(0);
@@ -164,12 +187,21 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         for (let i = 0; i < MAX_FAILED_LOGINS; i++)
           expect((await call('POST', '/auth/login', { email, password: 'nope' })).status).toBe(401);
       });
-      expect(failures.delta('veza_auth_login_attempts_total', { success: 'failure' })).toBe(MAX_FAILED_LOGINS);
-      expect(failures.delta('veza_rate_limit_hits_total', { endpoint: '/auth/login', limit_type: 'failed_logins' })).toBe(0);
+      expect(failures.delta('veza_auth_login_attempts_total', { success: 'failure' })).toBe(
+        MAX_FAILED_LOGINS,
+      );
+      expect(
+        failures.delta('veza_rate_limit_hits_total', {
+          endpoint: '/auth/login',
+          limit_type: 'failed_logins',
+        }),
+      ).toBe(0);
 
       const refused = await measure(() => call('POST', '/auth/login', { email, password: 'correct horse' }));
       expect(refused.result.status).toBe(429);
-      expect(refused.delta('veza_rate_limit_hits_total', { endpoint: '/auth/login', limit_type: 'failed_logins' })).toBe(1);
+      expect(
+        refused.delta('veza_rate_limit_hits_total', { endpoint: '/auth/login', limit_type: 'failed_logins' }),
+      ).toBe(1);
       expect(refused.delta('veza_auth_login_attempts_total', { success: 'failure' })).toBe(0);
       expect(refused.delta('veza_auth_login_attempts_total', { success: 'success' })).toBe(0);
       expect(refused.delta(...requests('POST', '/auth/login', '4xx'))).toBe(1);
@@ -179,13 +211,19 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   describe('tracks', () => {
     it('counts an uploaded track; without a token it is a 401 and counts nothing', async () => {
       const { token } = await signUp();
-      const created = await measure(() => call('POST', '/tracks', { title: 'Night Drive', artist: 'Veza', durationSeconds: 200 }, token));
+      const created = await measure(() =>
+        call('POST', '/tracks', { title: 'Night Drive', artist: 'Veza', durationSeconds: 200 }, token),
+      );
       expect(created.result.status).toBe(201);
       expect(created.delta('veza_tracks_uploaded_total')).toBe(1);
       expect(created.delta(...requests('POST', '/tracks', '2xx'))).toBe(1);
-      expect(created.delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'tracks' })).toBe(1);
+      expect(
+        created.delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'tracks' }),
+      ).toBe(1);
 
-      const anonymous = await measure(() => call('POST', '/tracks', { title: 'x', artist: 'y', durationSeconds: 1 }));
+      const anonymous = await measure(() =>
+        call('POST', '/tracks', { title: 'x', artist: 'y', durationSeconds: 1 }),
+      );
       expect(anonymous.result.status).toBe(401);
       expect(anonymous.delta('veza_tracks_uploaded_total')).toBe(0);
       expect(anonymous.delta(...requests('POST', '/tracks', '4xx'))).toBe(1);
@@ -193,7 +231,12 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
     it('GET /tracks/:id is one series per route template: a miss then a hit of the tracks cache; an unknown id is a 4xx', async () => {
       const { token } = await signUp();
-      const created = await call('POST', '/tracks', { title: 'Low Tide', artist: 'Veza', durationSeconds: 180 }, token);
+      const created = await call(
+        'POST',
+        '/tracks',
+        { title: 'Low Tide', artist: 'Veza', durationSeconds: 180 },
+        token,
+      );
       const id: string = created.body.id;
 
       const reads = await measure(async () => {
@@ -201,10 +244,14 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         expect((await call('GET', `/tracks/${id}`)).body.title).toBe('Low Tide');
       });
       expect(reads.delta(...requests('GET', '/tracks/:id', '2xx'))).toBe(2);
-      expect(reads.delta('veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/tracks/:id' })).toBe(2);
+      expect(
+        reads.delta('veza_http_request_duration_seconds_count', { method: 'GET', endpoint: '/tracks/:id' }),
+      ).toBe(2);
       expect(reads.delta('veza_cache_misses_total', { subsystem: 'tracks' })).toBe(1);
       expect(reads.delta('veza_cache_hits_total', { subsystem: 'tracks' })).toBe(1);
-      expect(reads.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'tracks' })).toBe(1);
+      expect(
+        reads.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'tracks' }),
+      ).toBe(1);
       expect(reads.after).not.toContain(`endpoint="/tracks/${id}"`);
 
       const missing = await measure(() => call('GET', '/tracks/no-such-track'));
@@ -227,13 +274,23 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       const upload = await call('POST', '/uploads', audio(2000), token);
       expect(upload.status).toBe(201);
       const ok = await measure(() =>
-        call('POST', '/tracks', { title: 'From upload', artist: 'Veza', durationSeconds: 60, uploadId: upload.body.id }, token),
+        call(
+          'POST',
+          '/tracks',
+          { title: 'From upload', artist: 'Veza', durationSeconds: 60, uploadId: upload.body.id },
+          token,
+        ),
       );
       expect(ok.result.status).toBe(201);
       expect(ok.delta('veza_tracks_uploaded_total')).toBe(1);
 
       const bad = await measure(() =>
-        call('POST', '/tracks', { title: 'x', artist: 'y', durationSeconds: 60, uploadId: '00000000-0000-4000-8000-000000000000' }, token),
+        call(
+          'POST',
+          '/tracks',
+          { title: 'x', artist: 'y', durationSeconds: 60, uploadId: '00000000-0000-4000-8000-000000000000' },
+          token,
+        ),
       );
       expect(bad.result.status).toBe(400);
       expect(bad.delta('veza_tracks_uploaded_total')).toBe(0);
@@ -241,9 +298,15 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   });
 
   describe('uploads', () => {
-    const size = (labels: Labels): [string, Labels] => ['veza_file_upload_size_bytes_bucket', { type: 'audio', ...labels }];
+    const size = (labels: Labels): [string, Labels] => [
+      'veza_file_upload_size_bytes_bucket',
+      { type: 'audio', ...labels },
+    ];
     /** The sample's own histogram (`@Timed` on `VirusScanner#isInfected`): scans by verdict. */
-    const scans = (verdict: string): [string, Labels] => ['sample_virus_scan_duration_seconds_count', { verdict }];
+    const scans = (verdict: string): [string, Labels] => [
+      'sample_virus_scan_duration_seconds_count',
+      { verdict },
+    ];
 
     it('an upload of N bytes adds N to the size sum, 1 to the count and to every bucket from the first le >= N', async () => {
       const { token } = await signUp();
@@ -263,12 +326,16 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta(...requests('POST', '/uploads', '2xx'))).toBe(1);
       expect(delta(...scans('clean'))).toBe(1);
       expect(delta(...scans('infected'))).toBe(0);
-      expect(delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'uploads' })).toBe(1);
+      expect(
+        delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'uploads' }),
+      ).toBe(1);
 
       const listed = await measure(() => call('GET', '/uploads', undefined, token));
       expect(listed.result.body).toHaveLength(1);
       expect(listed.delta(...requests('GET', '/uploads', '2xx'))).toBe(1);
-      expect(listed.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'uploads' })).toBe(1);
+      expect(
+        listed.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'uploads' }),
+      ).toBe(1);
     });
 
     it('a file of exactly 1024 bytes falls in le="1024" (bounds are inclusive)', async () => {
@@ -282,7 +349,11 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     // was given "failed"), and observes the size of stored files only: a refused file is not stored.
     it('an unsupported type is refused for validation (400), counted as a failure with type "other", no size, no scan', async () => {
       const { token } = await signUp();
-      const body = { filename: 'notes.txt', mimeType: 'text/plain', content: Buffer.from('hello').toString('base64') };
+      const body = {
+        filename: 'notes.txt',
+        mimeType: 'text/plain',
+        content: Buffer.from('hello').toString('base64'),
+      };
       const { result, delta } = await measure(() => call('POST', '/uploads', body, token));
       expect(result.status).toBe(400);
       expect(delta('veza_uploads_failed_total', { reason: 'validation' })).toBe(1);
@@ -312,7 +383,11 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
     it('an infected file is refused (422) with reason "ClamAV"', async () => {
       const { token } = await signUp();
-      const body = { filename: 'eicar.mp3', mimeType: 'audio/mpeg', content: Buffer.from(EICAR).toString('base64') };
+      const body = {
+        filename: 'eicar.mp3',
+        mimeType: 'audio/mpeg',
+        content: Buffer.from(EICAR).toString('base64'),
+      };
       const { result, delta } = await measure(() => call('POST', '/uploads', body, token));
       expect(result.status).toBe(422);
       expect(delta('veza_uploads_failed_total', { reason: 'ClamAV' })).toBe(1);
@@ -327,13 +402,22 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   describe('playlists', () => {
     it('counts a created playlist; one naming an unknown track is a 400 and counts nothing', async () => {
       const { token } = await signUp();
-      const track = await call('POST', '/tracks', { title: 'Opener', artist: 'Veza', durationSeconds: 90 }, token);
-      const created = await measure(() => call('POST', '/playlists', { name: 'Road trip', trackIds: [track.body.id] }, token));
+      const track = await call(
+        'POST',
+        '/tracks',
+        { title: 'Opener', artist: 'Veza', durationSeconds: 90 },
+        token,
+      );
+      const created = await measure(() =>
+        call('POST', '/playlists', { name: 'Road trip', trackIds: [track.body.id] }, token),
+      );
       expect(created.result.status).toBe(201);
       expect(created.delta('veza_playlists_created_total')).toBe(1);
       expect(created.delta(...requests('POST', '/playlists', '2xx'))).toBe(1);
 
-      const bad = await measure(() => call('POST', '/playlists', { name: 'Ghosts', trackIds: ['nope'] }, token));
+      const bad = await measure(() =>
+        call('POST', '/playlists', { name: 'Ghosts', trackIds: ['nope'] }, token),
+      );
       expect(bad.result.status).toBe(400);
       expect(bad.delta('veza_playlists_created_total')).toBe(0);
 
@@ -349,7 +433,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       const products = await measure(() => call('GET', '/commerce/products'));
       expect(products.result.body.length).toBeGreaterThan(0);
       expect(products.delta(...requests('GET', '/commerce/products', '2xx'))).toBe(1);
-      const added = await measure(() => call('POST', '/commerce/cart/items', { productId: 'license-basic', quantity: 2 }, token));
+      const added = await measure(() =>
+        call('POST', '/commerce/cart/items', { productId: 'license-basic', quantity: 2 }, token),
+      );
       expect(added.result.status).toBe(201);
       expect(added.delta('sample_cart_additions_total', { product: 'license-basic' })).toBe(1);
       expect(added.delta(...requests('POST', '/commerce/cart/items', '2xx'))).toBe(1);
@@ -357,7 +443,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(cart.result.body).toEqual([{ productId: 'license-basic', quantity: 2 }]);
       expect(cart.delta(...requests('GET', '/commerce/cart', '2xx'))).toBe(1);
 
-      const { result, delta } = await measure(() => call('POST', '/commerce/checkout', { paymentToken: 'tok_visa' }, token));
+      const { result, delta } = await measure(() =>
+        call('POST', '/commerce/checkout', { paymentToken: 'tok_visa' }, token),
+      );
       expect(result.status).toBe(201);
       expect(result.body).toMatchObject({ status: 'completed', totalCents: 1998 });
       expect(delta('veza_commerce_orders_total', { status: 'completed' })).toBe(1);
@@ -365,14 +453,18 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta('veza_commerce_checkout_duration_seconds_count')).toBe(1);
       expect(delta('veza_commerce_checkout_duration_seconds_bucket', { le: '+Inf' })).toBe(1);
       expect(delta('veza_commerce_checkout_duration_seconds_sum')).toBeGreaterThanOrEqual(0);
-      expect(delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' })).toBe(1);
+      expect(
+        delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' }),
+      ).toBe(1);
       expect(delta('veza_errors_total', { type: 'payment_declined', severity: 'warning' })).toBe(0);
       expect(delta(...requests('POST', '/commerce/checkout', '2xx'))).toBe(1);
 
       const orders = await measure(() => call('GET', '/commerce/orders', undefined, token));
       expect(orders.result.body).toHaveLength(1);
       expect(orders.delta(...requests('GET', '/commerce/orders', '2xx'))).toBe(1);
-      expect(orders.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'orders' })).toBe(1);
+      expect(
+        orders.delta('veza_database_query_duration_seconds_count', { operation: 'select', table: 'orders' }),
+      ).toBe(1);
       expect((await call('GET', '/commerce/cart', undefined, token)).body).toEqual([]);
     });
 
@@ -390,19 +482,25 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     it('a declined payment is a failed order, an error of severity warning and a 402', async () => {
       const { token } = await signUp();
       await call('POST', '/commerce/cart/items', { productId: 'sample-pack', quantity: 1 }, token);
-      const { result, delta } = await measure(() => call('POST', '/commerce/checkout', { paymentToken: 'tok_chargeDeclined' }, token));
+      const { result, delta } = await measure(() =>
+        call('POST', '/commerce/checkout', { paymentToken: 'tok_chargeDeclined' }, token),
+      );
       expect(result.status).toBe(402);
       expect(delta('veza_commerce_orders_total', { status: 'failed' })).toBe(1);
       expect(delta('veza_commerce_orders_total', { status: 'completed' })).toBe(0);
       expect(delta('veza_commerce_checkout_duration_seconds_count')).toBe(1);
       expect(delta('veza_errors_total', { type: 'payment_declined', severity: 'warning' })).toBe(1);
-      expect(delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' })).toBe(1);
+      expect(
+        delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' }),
+      ).toBe(1);
       expect(delta(...requests('POST', '/commerce/checkout', '4xx'))).toBe(1);
     });
 
     it('an empty cart is a 400: no order, no checkout duration', async () => {
       const { token } = await signUp();
-      const { result, delta } = await measure(() => call('POST', '/commerce/checkout', { paymentToken: 'tok_visa' }, token));
+      const { result, delta } = await measure(() =>
+        call('POST', '/commerce/checkout', { paymentToken: 'tok_visa' }, token),
+      );
       expect(result.status).toBe(400);
       expect(delta('veza_commerce_orders_total', { status: 'completed' })).toBe(0);
       expect(delta('veza_commerce_orders_total', { status: 'failed' })).toBe(0);
@@ -411,24 +509,35 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
     it('a transfer that fails once is retried successfully', async () => {
       const { token } = await signUp();
-      const created = await measure(() => call('POST', '/commerce/transfers', { sellerAccount: 'acct_flaky', amountCents: 500 }, token));
+      const created = await measure(() =>
+        call('POST', '/commerce/transfers', { sellerAccount: 'acct_flaky', amountCents: 500 }, token),
+      );
       expect(created.result.body.status).toBe('failed');
       expect(created.delta('veza_transfer_retry_total')).toBe(0);
 
-      const retried = await measure(() => call('POST', `/commerce/transfers/${created.result.body.id}/retry`, undefined, token));
+      const retried = await measure(() =>
+        call('POST', `/commerce/transfers/${created.result.body.id}/retry`, undefined, token),
+      );
       expect(retried.result.status).toBe(200);
       expect(retried.result.body).toMatchObject({ status: 'paid', retries: 1 });
       expect(retried.delta('veza_transfer_retry_total')).toBe(1);
       expect(retried.delta('veza_transfer_retry_success_total')).toBe(1);
       expect(retried.delta('veza_transfer_retry_failures_total')).toBe(0);
       expect(retried.delta('veza_transfer_retry_permanent_failures_total')).toBe(0);
-      expect(retried.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' })).toBe(0);
+      expect(
+        retried.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' }),
+      ).toBe(0);
       expect(retried.delta(...requests('POST', '/commerce/transfers/:id/retry', '2xx'))).toBe(1);
     });
 
     it(`a transfer that keeps failing is given up after ${MAX_TRANSFER_RETRIES} retries`, async () => {
       const { token } = await signUp();
-      const transfer = await call('POST', '/commerce/transfers', { sellerAccount: 'acct_closed', amountCents: 900 }, token);
+      const transfer = await call(
+        'POST',
+        '/commerce/transfers',
+        { sellerAccount: 'acct_closed', amountCents: 900 },
+        token,
+      );
       const retries = await measure(async () => {
         const replies: Reply[] = [];
         for (let i = 0; i < MAX_TRANSFER_RETRIES; i++)
@@ -445,12 +554,19 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(retries.delta('veza_transfer_retry_failures_total')).toBe(MAX_TRANSFER_RETRIES - 1);
       expect(retries.delta('veza_transfer_retry_success_total')).toBe(0);
       expect(retries.delta('veza_transfer_retry_permanent_failures_total')).toBe(1);
-      expect(retries.delta('veza_database_query_duration_seconds_count', { operation: 'update', table: 'transfers' })).toBe(
-        MAX_TRANSFER_RETRIES,
-      );
-      expect(retries.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' })).toBe(1);
+      expect(
+        retries.delta('veza_database_query_duration_seconds_count', {
+          operation: 'update',
+          table: 'transfers',
+        }),
+      ).toBe(MAX_TRANSFER_RETRIES);
+      expect(
+        retries.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' }),
+      ).toBe(1);
 
-      const again = await measure(() => call('POST', `/commerce/transfers/${transfer.body.id}/retry`, undefined, token));
+      const again = await measure(() =>
+        call('POST', `/commerce/transfers/${transfer.body.id}/retry`, undefined, token),
+      );
       expect(again.result.status).toBe(409);
       expect(again.delta('veza_transfer_retry_total')).toBe(0);
       expect(again.delta(...requests('POST', '/commerce/transfers/:id/retry', '4xx'))).toBe(1);
@@ -480,7 +596,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(listed.delta(...requests('GET', '/live/streams', '2xx'))).toBe(1);
       expect(listed.delta('veza_live_streams_active')).toBe(0);
 
-      const notTheHost = await measure(async () => call('DELETE', `/live/streams/${id}`, undefined, (await signUp()).token));
+      const notTheHost = await measure(async () =>
+        call('DELETE', `/live/streams/${id}`, undefined, (await signUp()).token),
+      );
       expect(notTheHost.result.status).toBe(403);
       expect(notTheHost.delta('veza_live_streams_active')).toBe(0);
       expect(notTheHost.delta('veza_live_stream_viewers_total')).toBe(0);
@@ -509,7 +627,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     });
 
     /** Follows a stream's server-sent events; `readUntil` reads until `marker` shows up or the stream ends. */
-    async function follow(id: string): Promise<{ status: number; readUntil: (marker?: string) => Promise<string>; leave: () => void }> {
+    async function follow(
+      id: string,
+    ): Promise<{ status: number; readUntil: (marker?: string) => Promise<string>; leave: () => void }> {
       const controller = new AbortController();
       const res = await fetch(`${url}/live/streams/${id}/events`, { signal: controller.signal });
       const reader = res.body!.getReader();
@@ -554,7 +674,10 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       await until((text) => sampleValue(text, gauge) === 0);
       // Each response is recorded when it closes: the one that completed (2xx), the one the client
       // left (499, a 4xx).
-      const after = await until((text) => events(text, '2xx') + events(text, '4xx') >= events(before, '2xx') + events(before, '4xx') + 2);
+      const after = await until(
+        (text) =>
+          events(text, '2xx') + events(text, '4xx') >= events(before, '2xx') + events(before, '4xx') + 2,
+      );
       expect(events(after, '2xx') - events(before, '2xx')).toBe(1);
       expect(events(after, '4xx') - events(before, '4xx')).toBe(1);
 
@@ -569,7 +692,11 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     it('GET /health records one check of the database and one of redis, both ok', async () => {
       const { result, delta, after } = await measure(() => call('GET', '/health'));
       expect(result.status).toBe(200);
-      expect(result.body).toMatchObject({ status: 'ok', error: {}, details: { database: { status: 'up' }, redis: { status: 'up' } } });
+      expect(result.body).toMatchObject({
+        status: 'ok',
+        error: {},
+        details: { database: { status: 'up' }, redis: { status: 'up' } },
+      });
       for (const service of ['database', 'redis']) {
         expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
         expect(delta('veza_health_check_duration_ms_bucket', { service, le: '+Inf' })).toBe(1);
@@ -589,7 +716,8 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
           info: { redis: { status: 'up' } },
           error: { database: { status: 'down', message: 'the database pool is closed' } },
         });
-        for (const service of ['database', 'redis']) expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
+        for (const service of ['database', 'redis'])
+          expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
         expect(sampleValue(after, 'veza_health_check_status', { service: 'database' })).toBe(0);
         expect(sampleValue(after, 'veza_health_check_status', { service: 'redis' })).toBe(1);
         expect(sampleValue(after, 'veza_database_connections_active')).toBe(0);
@@ -623,9 +751,16 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       await call('GET', '/tracks');
       const text = await scrape(url);
       expect(
-        sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/tracks', status: '2xx', service: 'veza-api' }),
+        sampleValue(text, 'veza_http_requests_total', {
+          method: 'GET',
+          endpoint: '/tracks',
+          status: '2xx',
+          service: 'veza-api',
+        }),
       ).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(text, 'veza_database_connections_active', { service: 'veza-api' })).toBe(DATABASE_POOL_SIZE);
+      expect(sampleValue(text, 'veza_database_connections_active', { service: 'veza-api' })).toBe(
+        DATABASE_POOL_SIZE,
+      );
     });
   });
 
@@ -641,7 +776,8 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
 
     it('counts open connections and chat messages by status', async () => {
       const before = await scrape(url);
-      const connections = (text: string): number => sampleValue(text, 'veza_websocket_connections_active') ?? 0;
+      const connections = (text: string): number =>
+        sampleValue(text, 'veza_websocket_connections_active') ?? 0;
       const base = connections(before);
 
       const a = await connect();

@@ -59,12 +59,26 @@ describe.each(ADAPTERS)('scrapes that cannot stall or break (%s)', (kind: Adapte
     expect(sampleValue(res.body, 'app_slow_source')).toBe(1);
     expect(families.get('veza_http_requests_total')?.type).toBe('counter');
     const next = await rawRequest(url, '/metrics');
-    expect(sampleValue(next.body, 'veza_metrics_collect_failures_total', { metric: 'app_failing_source', reason: 'error' })).toBe(1);
-    expect(sampleValue(next.body, 'veza_metrics_collect_failures_total', { metric: 'app_hanging_source', reason: 'timeout' })).toBe(1);
+    expect(
+      sampleValue(next.body, 'veza_metrics_collect_failures_total', {
+        metric: 'app_failing_source',
+        reason: 'error',
+      }),
+    ).toBe(1);
+    expect(
+      sampleValue(next.body, 'veza_metrics_collect_failures_total', {
+        metric: 'app_hanging_source',
+        reason: 'timeout',
+      }),
+    ).toBe(1);
   });
 
   it('answers 503 at once to scrapes beyond the concurrency limit', async () => {
-    const answers = await Promise.all([rawRequest(url, '/metrics'), rawRequest(url, '/metrics'), rawRequest(url, '/metrics')]);
+    const answers = await Promise.all([
+      rawRequest(url, '/metrics'),
+      rawRequest(url, '/metrics'),
+      rawRequest(url, '/metrics'),
+    ]);
     expect(answers.map((a) => a.status).sort()).toEqual([200, 503, 503]);
     const refused = answers.find((a) => a.status === 503);
     expect(refused?.headers['retry-after']).toBe('1');
@@ -74,7 +88,9 @@ describe.each(ADAPTERS)('scrapes that cannot stall or break (%s)', (kind: Adapte
 
   it('answers in OpenMetrics when the scraper asks for it', async () => {
     const res = await rawRequest(url, '/metrics', {
-      headers: { Accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' },
+      headers: {
+        Accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      },
     });
     expect(res.headers['content-type']).toBe(Registry.OPENMETRICS_CONTENT_TYPE);
     expect(res.body.endsWith('\n# EOF\n')).toBe(true);
@@ -93,10 +109,17 @@ describe('a scrape whose response something else answered first (express)', () =
       { imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })], providers: [Sources] },
       (a) => {
         // A timeout middleware: it answers 503 while the scrape still waits for its 300 ms source.
-        a.use((req: { url?: string }, res: { headersSent: boolean; writeHead(s: number): { end(b: string): void } }, next: () => void) => {
-          if (req.url === '/metrics') setTimeout(() => res.headersSent || res.writeHead(503).end('busy\n'), 20);
-          next();
-        });
+        a.use(
+          (
+            req: { url?: string },
+            res: { headersSent: boolean; writeHead(s: number): { end(b: string): void } },
+            next: () => void,
+          ) => {
+            if (req.url === '/metrics')
+              setTimeout(() => res.headersSent || res.writeHead(503).end('busy\n'), 20);
+            next();
+          },
+        );
       },
     );
     process.on('uncaughtException', onError).on('unhandledRejection', onError);

@@ -8,7 +8,12 @@ import { Injectable, type INestApplication } from '@nestjs/common';
 import { request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Gauge, type Registry } from 'prom-client';
-import { MetricsServer, VezaMetricsModule, VezaMetricsRegistry, type VezaMetricsModuleOptions } from '../../src';
+import {
+  MetricsServer,
+  VezaMetricsModule,
+  VezaMetricsRegistry,
+  type VezaMetricsModuleOptions,
+} from '../../src';
 import { MetricsScraper } from '../../src/endpoint/metrics-scraper';
 import { startApp, type AdapterKind } from '../utils/app';
 import { rawRequest } from '../utils/raw-http';
@@ -26,7 +31,12 @@ const BIG_SERIES = 40_000;
 @Injectable()
 class BigExposition {
   constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({ name: 'app_big', help: 'Many long series', labelNames: ['key'], registers: [metrics.registry as Registry] });
+    const gauge = new Gauge({
+      name: 'app_big',
+      help: 'Many long series',
+      labelNames: ['key'],
+      registers: [metrics.registry as Registry],
+    });
     const padding = 'x'.repeat(180);
     for (let i = 0; i < BIG_SERIES; i++) gauge.set({ key: `${padding}${i}` }, i);
   }
@@ -62,8 +72,14 @@ interface Started {
   scraper: MetricsScraper;
 }
 
-async function start(target: Target, options: VezaMetricsModuleOptions, provider: new (...args: never[]) => unknown): Promise<Started> {
-  const own: VezaMetricsModuleOptions = target.listener ? { appEndpoint: false, metricsServer: { port: 0, host: '127.0.0.1' } } : {};
+async function start(
+  target: Target,
+  options: VezaMetricsModuleOptions,
+  provider: new (...args: never[]) => unknown,
+): Promise<Started> {
+  const own: VezaMetricsModuleOptions = target.listener
+    ? { appEndpoint: false, metricsServer: { port: 0, host: '127.0.0.1' } }
+    : {};
   const { app, url } = await startApp(target.kind, {
     imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, ...options, ...own })],
     providers: [provider],
@@ -92,10 +108,15 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
       // Without a send timeout, neither would ever be let go (8.4 MB at 10 bytes a second).
       await until(() => scraper.bytesInFlight === 0, 'the bytes of the cut-off scrapes to be released');
       // Each connection was cut: reading what reached the client, it ends short of the exposition.
-      expect(await Promise.all(readers.map((r) => settledWithin(r.drain(), 30_000)))).toEqual(['done', 'done']);
+      expect(await Promise.all(readers.map((r) => settledWithin(r.drain(), 30_000)))).toEqual([
+        'done',
+        'done',
+      ]);
       for (const reader of readers) expect(reader.received()).toBeLessThan(8 * MiB);
       const text = (await rawRequest(url, '/metrics')).body;
-      expect(line(text, 'veza_metrics_scrapes_aborted_total{')).toEqual(['veza_metrics_scrapes_aborted_total{reason="send_timeout"} 2']);
+      expect(line(text, 'veza_metrics_scrapes_aborted_total{')).toEqual([
+        'veza_metrics_scrapes_aborted_total{reason="send_timeout"} 2',
+      ]);
     } finally {
       readers.forEach((r) => r.destroy());
       await app.close();
@@ -104,7 +125,11 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
 
   it('holds at most scrape.maxBytesInFlight for scrapers that stop reading, answers the others 503 without rendering, and frees it all when they go', async () => {
     const gc = collector();
-    const { app, url, scraper } = await start(target, { scrape: { maxBytesInFlight: 20 * MiB, sendTimeoutMs: 600_000 } }, BigExposition);
+    const { app, url, scraper } = await start(
+      target,
+      { scrape: { maxBytesInFlight: 20 * MiB, sendTimeoutMs: 600_000 } },
+      BigExposition,
+    );
     const readers: SlowScrape[] = [];
     try {
       expect((await rawRequest(url, '/metrics')).status).toBe(200);
@@ -137,7 +162,11 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
   });
 
   it('one client address holds at most half of scrape.maxBytesInFlight when no credentials are required', async () => {
-    const { app, url, scraper } = await start(target, { scrape: { maxBytesInFlight: 20 * MiB, sendTimeoutMs: 600_000 } }, BigExposition);
+    const { app, url, scraper } = await start(
+      target,
+      { scrape: { maxBytesInFlight: 20 * MiB, sendTimeoutMs: 600_000 } },
+      BigExposition,
+    );
     const readers: SlowScrape[] = [];
     try {
       const statuses: number[] = [];
@@ -187,7 +216,13 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
       while (looping) {
         await new Promise<void>((resolve) => {
           const req = request(
-            { host: '127.0.0.1', port: Number(port), path: '/metrics', localAddress: '127.0.0.2', agent: false },
+            {
+              host: '127.0.0.1',
+              port: Number(port),
+              path: '/metrics',
+              localAddress: '127.0.0.2',
+              agent: false,
+            },
             (res) => {
               res.resume().on('end', resolve).on('error', resolve);
               answered++;

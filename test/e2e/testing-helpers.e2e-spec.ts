@@ -37,7 +37,11 @@ class VezaController {
 }
 
 async function post(url: string, path: string, body: unknown): Promise<number> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   await res.text();
   return res.status;
 }
@@ -85,9 +89,17 @@ describe.each(ADAPTERS)('testing helpers on %s, over real HTTP', (kind) => {
     expect(await getMetricValue(app, VezaMetric.FileUploads, { type: 'audio', status: 'success' })).toBe(2);
 
     // Some labels: the sum of the series that have them (the status is left open here).
-    expect(await getMetricValue(app, VezaMetric.HttpRequestsTotal, { method: 'POST', endpoint: '/auth/login' })).toBe(3);
-    expect(await getMetricValue(app, VezaMetric.HttpRequestsTotal, { endpoint: '/tracks/:id', status: '2xx' })).toBe(
-      sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/tracks/:id', status: '2xx' }),
+    expect(
+      await getMetricValue(app, VezaMetric.HttpRequestsTotal, { method: 'POST', endpoint: '/auth/login' }),
+    ).toBe(3);
+    expect(
+      await getMetricValue(app, VezaMetric.HttpRequestsTotal, { endpoint: '/tracks/:id', status: '2xx' }),
+    ).toBe(
+      sampleValue(text, 'veza_http_requests_total', {
+        method: 'GET',
+        endpoint: '/tracks/:id',
+        status: '2xx',
+      }),
     );
     // The registry's default labels count as labels (by a name typed as a plain string: a catalog
     // name only takes the catalog's labels, checked at compile time).
@@ -97,16 +109,32 @@ describe.each(ADAPTERS)('testing helpers on %s, over real HTTP', (kind) => {
 
     // Histograms: the observation count by default, the sum, or one bucket.
     expect(await getMetricValue(app, VezaMetric.FileUploadSize, { type: 'audio' })).toBe(2);
-    expect(await getMetricValue(app, VezaMetric.FileUploadSize, { type: 'audio' }, { stat: 'sum' })).toBe(103_000);
+    expect(await getMetricValue(app, VezaMetric.FileUploadSize, { type: 'audio' }, { stat: 'sum' })).toBe(
+      103_000,
+    );
     expect(await getMetricValue(app, VezaMetric.FileUploadSize, { type: 'audio' }, { le: 4096 })).toBe(1);
     expect(await getMetricValue(app, VezaMetric.FileUploadSize, { type: 'audio' }, { le: 131072 })).toBe(2);
     expect(await getMetricValue(app, VezaMetric.FileUploadSize, {}, { le: '+Inf' })).toBe(3);
     expect(await getMetricValue(app, VezaMetric.FileUploadSize, { type: 'audio' }, { le: 4096 })).toBe(
       sampleValue(text, 'veza_file_upload_size_bytes_bucket', { type: 'audio', le: '4096' }),
     );
-    expect(await getMetricValue(app, VezaMetric.HttpRequestDuration, { endpoint: '/tracks/:id' }, { stat: 'count' })).toBe(2);
-    const seconds = await getMetricValue(app, VezaMetric.HttpRequestDuration, { endpoint: '/tracks/:id' }, { stat: 'sum' });
-    expect(seconds).toBe(sampleValue(text, 'veza_http_request_duration_seconds_sum', { endpoint: '/tracks/:id' }));
+    expect(
+      await getMetricValue(
+        app,
+        VezaMetric.HttpRequestDuration,
+        { endpoint: '/tracks/:id' },
+        { stat: 'count' },
+      ),
+    ).toBe(2);
+    const seconds = await getMetricValue(
+      app,
+      VezaMetric.HttpRequestDuration,
+      { endpoint: '/tracks/:id' },
+      { stat: 'sum' },
+    );
+    expect(seconds).toBe(
+      sampleValue(text, 'veza_http_request_duration_seconds_sum', { endpoint: '/tracks/:id' }),
+    );
 
     // Nothing recorded under those labels: undefined, not 0.
     expect(await getMetricValue(app, VezaMetric.LoginAttempts, { success: 'maybe' })).toBeUndefined();
@@ -141,14 +169,16 @@ describe.each(ADAPTERS)('testing helpers on %s, over real HTTP', (kind) => {
     await drive();
     await expect(app).toHaveMetricValue(VezaMetric.LoginAttempts, { success: 'failure' }, 2);
     await expect(app).toHaveMetricValue(VezaMetric.TracksUploaded, 3);
-    await expect(app).toHaveMetricValue(VezaMetric.FileUploadSize, { type: 'audio' }, 103_000, { stat: 'sum' });
+    await expect(app).toHaveMetricValue(VezaMetric.FileUploadSize, { type: 'audio' }, 103_000, {
+      stat: 'sum',
+    });
     await expect(app).not.toHaveMetricValue(VezaMetric.LoginAttempts, { success: 'failure' }, 3);
     // A counter that never counted under those labels has counted 0.
     await expect(app).toHaveMetricValue(VezaMetric.Errors, { type: 'db' }, 0);
 
-    await expect(expect(app).toHaveMetricValue(VezaMetric.LoginAttempts, { success: 'failure' }, 5)).rejects.toThrow(
-      'expected veza_auth_login_attempts_total{success="failure"} to be 5, got 2',
-    );
+    await expect(
+      expect(app).toHaveMetricValue(VezaMetric.LoginAttempts, { success: 'failure' }, 5),
+    ).rejects.toThrow('expected veza_auth_login_attempts_total{success="failure"} to be 5, got 2');
     await expect(expect(app).toHaveMetricValue(VezaMetric.Errors, { type: 'db' }, 1)).rejects.toThrow(
       'expected veza_errors_total{type="db"} to be 1, got 0 (no series yet)',
     );
@@ -181,7 +211,9 @@ describe('testing helpers on other hosts and registries', () => {
       ctx.service.recordCacheHit('tracks');
       expect(await getMetricValue(ctx.moduleRef, VezaMetric.CacheHits, { subsystem: 'tracks' })).toBe(2);
       resetMetrics(ctx.moduleRef);
-      expect(await getMetricValue(ctx.moduleRef, VezaMetric.CacheHits, { subsystem: 'tracks' })).toBeUndefined();
+      expect(
+        await getMetricValue(ctx.moduleRef, VezaMetric.CacheHits, { subsystem: 'tracks' }),
+      ).toBeUndefined();
     } finally {
       await ctx.close();
     }
@@ -191,8 +223,22 @@ describe('testing helpers on other hosts and registries', () => {
     const ctx = await metricsContext({ naming: 'strict', defaultMetrics: false });
     try {
       ctx.service.recordHealthCheck('db', 250, 'slow');
-      expect(await getMetricValue(ctx.moduleRef, VezaMetric.HealthCheckDuration, { service: 'db' }, { stat: 'sum' })).toBe(0.25);
-      expect(await getMetricValue(ctx.moduleRef, 'veza_health_check_duration_seconds', { service: 'db' }, { le: 0.25 })).toBe(1);
+      expect(
+        await getMetricValue(
+          ctx.moduleRef,
+          VezaMetric.HealthCheckDuration,
+          { service: 'db' },
+          { stat: 'sum' },
+        ),
+      ).toBe(0.25);
+      expect(
+        await getMetricValue(
+          ctx.moduleRef,
+          'veza_health_check_duration_seconds',
+          { service: 'db' },
+          { le: 0.25 },
+        ),
+      ).toBe(1);
       expect(await getMetricValue(ctx.moduleRef, VezaMetric.HealthCheckStatus, { service: 'db' })).toBe(0.5);
     } finally {
       await ctx.close();

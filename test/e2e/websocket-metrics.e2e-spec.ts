@@ -2,7 +2,15 @@
  * Issue 3, point 6: gateways are recorded with no code in them, on the Socket.IO and the ws
  * adapters, with real clients.
  */
-import { Controller, Get, Injectable, Module, UseGuards, type CanActivate, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  UseGuards,
+  type CanActivate,
+  type INestApplication,
+} from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { MessageBody, SubscribeMessage, WebSocketGateway, WsException } from '@nestjs/websockets';
 import { from, throwError, type Observable } from 'rxjs';
@@ -69,7 +77,11 @@ class PingController {
   }
 }
 
-@Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })], controllers: [PingController], providers: [ChatGateway] })
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })],
+  controllers: [PingController],
+  providers: [ChatGateway],
+})
 class WsAppModule {}
 
 /** How many of each message every client sends, and the status each must be counted with. */
@@ -173,7 +185,9 @@ describe.each(ADAPTERS)('WebSocket gateways on %s', (adapter) => {
         ]),
       );
       expect(await until(url, messages, expected)).toEqual(expected);
-      expect(sampleValue(await scrape(url), 'veza_websocket_messages_total', { type: 'unknown' })).toBeUndefined();
+      expect(
+        sampleValue(await scrape(url), 'veza_websocket_messages_total', { type: 'unknown' }),
+      ).toBeUndefined();
       for (const c of clients) c.close();
       expect(await until(url, gauge, 0)).toBe(0);
     });
@@ -181,7 +195,9 @@ describe.each(ADAPTERS)('WebSocket gateways on %s', (adapter) => {
     it('leaves HTTP recording as it is: the Socket.IO transport is no HTTP request of the app', async () => {
       await fetch(`${url}/ping`);
       const text = await scrape(url);
-      expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' })).toBe(1);
+      expect(
+        sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' }),
+      ).toBe(1);
       const endpoints = new Set(
         text
           .split('\n')
@@ -202,7 +218,11 @@ describe('an application where @nestjs/websockets is not installed', () => {
       jest.doMock('@nestjs/websockets/context/ws-proxy.js', () => {
         throw new Error("Cannot find module '@nestjs/websockets/context/ws-proxy.js'");
       });
-      const { Module: M, Controller: C, Get: G } = jest.requireActual<typeof import('@nestjs/common')>('@nestjs/common');
+      const {
+        Module: M,
+        Controller: C,
+        Get: G,
+      } = jest.requireActual<typeof import('@nestjs/common')>('@nestjs/common');
       const core = jest.requireActual<typeof import('@nestjs/core')>('@nestjs/core');
       const lib = jest.requireActual<typeof import('../../src')>('../../src');
       const fixture = jest.requireActual<typeof import('./http-app.fixture')>('./http-app.fixture');
@@ -225,7 +245,9 @@ describe('an application where @nestjs/websockets is not installed', () => {
       expect(config?.getIoAdapter).toBe(prototypeMethod);
       expect((await fetch(`${url}/ping`)).status).toBe(200);
       const text = await scrape(url);
-      expect(sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' })).toBe(1);
+      expect(
+        sampleValue(text, 'veza_http_requests_total', { method: 'GET', endpoint: '/ping', status: '2xx' }),
+      ).toBe(1);
       expect(sampleValue(text, 'veza_websocket_connections_active')).toBe(0);
       await app.close();
     } finally {

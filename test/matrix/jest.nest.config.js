@@ -7,7 +7,10 @@
 const base = require('../../jest.config.js');
 
 const dir = process.env.MATRIX_NEST_DIR;
-if (!dir) throw new Error('test/matrix/jest.nest.config.js: set MATRIX_NEST_DIR to an installed fixture app (scripts/matrix.sh does)');
+if (!dir)
+  throw new Error(
+    'test/matrix/jest.nest.config.js: set MATRIX_NEST_DIR to an installed fixture app (scripts/matrix.sh does)',
+  );
 const modules = `${dir}/node_modules`;
 
 /** @type {import('jest').Config} */

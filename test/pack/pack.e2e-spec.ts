@@ -4,7 +4,15 @@
  * catalog; and a TypeScript consumer type-checked against the installed declarations.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 
@@ -56,7 +64,11 @@ interface RunResult {
 /** Runs a command to its end; throws with its output when it fails. */
 function run(command: string, args: string[], cwd: string): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, env: { ...process.env, NO_UPDATE_NOTIFIER: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd,
+      env: { ...process.env, NO_UPDATE_NOTIFIER: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -65,7 +77,12 @@ function run(command: string, args: string[], cwd: string): Promise<RunResult> {
     child.on('close', (code) => {
       const result = { code, stdout, stderr };
       if (code === 0) resolvePromise(result);
-      else reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} (in ${cwd}) exited ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
+          ),
+        );
     });
   });
 }
@@ -75,7 +92,10 @@ function startConsumer(cwd: string): Promise<{ child: ChildProcess; port: number
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['main.js'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`the consumer app did not start within 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the consumer app did not start within 30 s:\n${output}`)),
+      30_000,
+    );
     const onData = (d: Buffer): void => {
       output += d.toString();
       const match = /LISTENING (\d+)/.exec(output);
@@ -196,7 +216,9 @@ describe('npm pack', () => {
   });
 
   it('packs dist/, README.md and package.json, and nothing of src/, test/ or sample-app/', () => {
-    expect(tarballFiles).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'README.md', 'package.json']));
+    expect(tarballFiles).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'README.md', 'package.json']),
+    );
     expect(tarballFiles.filter((f) => /^(src|test|sample-app|bench)\//.test(f))).toEqual([]);
     expect(tarballFiles.filter((f) => /\.spec\.|tsbuildinfo|^node_modules\//.test(f))).toEqual([]);
   });
@@ -222,15 +244,20 @@ describe('npm pack', () => {
   it('ships a source map only with the sources it maps (none: dist/ is readable as built)', () => {
     const unpacked = join(workDir, 'unpacked');
     for (const map of tarballFiles.filter((f) => f.endsWith('.map'))) {
-      const { sources = [] } = JSON.parse(readFileSync(join(unpacked, map), 'utf8')) as { sources?: string[] };
-      for (const source of sources) expect(tarballFiles).toContain(relative(unpacked, resolve(unpacked, dirname(map), source)));
+      const { sources = [] } = JSON.parse(readFileSync(join(unpacked, map), 'utf8')) as {
+        sources?: string[];
+      };
+      for (const source of sources)
+        expect(tarballFiles).toContain(relative(unpacked, resolve(unpacked, dirname(map), source)));
     }
     expect(tarballFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
   });
 
   it('resolves every relative link and image of the packed README.md and docs/ inside the package', () => {
     const unpacked = join(workDir, 'unpacked');
-    const pages = tarballFiles.filter((f) => f === 'README.md' || (f.startsWith('docs/') && f.endsWith('.md')));
+    const pages = tarballFiles.filter(
+      (f) => f === 'README.md' || (f.startsWith('docs/') && f.endsWith('.md')),
+    );
     expect(pages.length).toBeGreaterThan(12);
     const broken: string[] = [];
     let links = 0;
@@ -245,7 +272,10 @@ describe('npm pack', () => {
       for (const target of targets) {
         if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue; // https:, mailto:, same page
         links++;
-        const file = relative(unpacked, resolve(unpacked, dirname(page), decodeURIComponent(target.split('#')[0])));
+        const file = relative(
+          unpacked,
+          resolve(unpacked, dirname(page), decodeURIComponent(target.split('#')[0])),
+        );
         if (file.startsWith('..') || !existsSync(join(unpacked, file))) broken.push(`${page}: ${target}`);
       }
     }

@@ -1,13 +1,28 @@
 /** Type check (tsc -p tsconfig.json, in npm run lint): both clients' objects satisfy the structural types of src/compat/client-types.ts. */
 import * as PC from 'prom-client';
 import * as PI from '@prometheus-io/client';
-import type { AnyMetric, CounterMetric, GaugeMetric, HistogramMetric, SummaryMetric, MetricsRegistry } from '../../src/compat/client-types';
+import type {
+  AnyMetric,
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  SummaryMetric,
+  MetricsRegistry,
+} from '../../src/compat/client-types';
 const a1: MetricsRegistry = new PC.Registry();
 const a2: MetricsRegistry = new PI.Registry();
 const a3: MetricsRegistry = PC.register;
 const a4: MetricsRegistry = PI.register;
-const c1: CounterMetric<'a' | 'b'> = new PC.Counter<'a' | 'b'>({ name: 'x', help: 'x', labelNames: ['a', 'b'] });
-const c2: CounterMetric<'a' | 'b'> = new PI.Counter<'a' | 'b'>({ name: 'x', help: 'x', labelNames: ['a', 'b'] });
+const c1: CounterMetric<'a' | 'b'> = new PC.Counter<'a' | 'b'>({
+  name: 'x',
+  help: 'x',
+  labelNames: ['a', 'b'],
+});
+const c2: CounterMetric<'a' | 'b'> = new PI.Counter<'a' | 'b'>({
+  name: 'x',
+  help: 'x',
+  labelNames: ['a', 'b'],
+});
 const c3: CounterMetric = new PI.Counter({ name: 'x', help: 'x' });
 const c4: CounterMetric = new PC.Counter({ name: 'x', help: 'x' });
 const g1: GaugeMetric<'a'> = new PC.Gauge<'a'>({ name: 'x', help: 'x', labelNames: ['a'] });

@@ -22,14 +22,20 @@ function filesUnder(dir: string, suffix: string): string[] {
 }
 
 describe('the Prometheus clients behind one seam (src/compat/)', () => {
-  const outside = filesUnder(join(ROOT, 'src'), '.ts').filter((f) => !relative(ROOT, f).startsWith(join('src', 'compat')));
+  const outside = filesUnder(join(ROOT, 'src'), '.ts').filter(
+    (f) => !relative(ROOT, f).startsWith(join('src', 'compat')),
+  );
 
   it('no file outside src/compat/ imports prom-client or @prometheus-io/client', () => {
-    expect(outside.filter((f) => CLIENTS.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f))).toEqual([]);
+    expect(
+      outside.filter((f) => CLIENTS.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f)),
+    ).toEqual([]);
   });
 
   it("no file outside src/compat/ reads a client's internals (hashMap, store keys, _defaultLabels, _metrics)", () => {
-    expect(outside.filter((f) => INTERNALS.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f))).toEqual([]);
+    expect(
+      outside.filter((f) => INTERNALS.test(readFileSync(f, 'utf8'))).map((f) => relative(ROOT, f)),
+    ).toEqual([]);
   });
 
   it("the emitted declarations (.d.ts) need neither client's types", () => {
@@ -53,7 +59,9 @@ describe('the Prometheus clients behind one seam (src/compat/)', () => {
       }
       const dts = filesUnder(out, '.d.ts');
       expect(dts.length).toBeGreaterThan(50);
-      expect(dts.filter((f) => CLIENTS.test(readFileSync(f, 'utf8'))).map((f) => relative(out, f))).toEqual([]);
+      expect(dts.filter((f) => CLIENTS.test(readFileSync(f, 'utf8'))).map((f) => relative(out, f))).toEqual(
+        [],
+      );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -21,7 +21,11 @@ describe('cluster options', () => {
   beforeAll(() => Logger.overrideLogger(false));
 
   it.each([
-    ['no options', undefined, 'VezaMetrics cluster: option "port" must be a TCP port from 0 to 65535 (0: any free port), got undefined.'],
+    [
+      'no options',
+      undefined,
+      'VezaMetrics cluster: option "port" must be a TCP port from 0 to 65535 (0: any free port), got undefined.',
+    ],
     [
       'an unknown key',
       { port: 0, timeout: 5 },
@@ -120,7 +124,9 @@ describe('cluster options', () => {
   ])('auth and scrape are checked as the module checks them: %s', async (_what, options) => {
     const expected = moduleError(options);
     expect(expected).toMatch(/^VezaMetricsModule: (option|unknown option) "(auth|scrape)/);
-    expect(await serveError({ port: 0, ...options })).toBe(expected.replace('VezaMetricsModule:', 'VezaMetrics cluster:'));
+    expect(await serveError({ port: 0, ...options })).toBe(
+      expected.replace('VezaMetricsModule:', 'VezaMetrics cluster:'),
+    );
   });
 
   it('names the option and hides the secret, as the module does', async () => {
@@ -143,7 +149,10 @@ describe('cluster options', () => {
   });
 
   it('locks the endpoint with auth: 401 and a challenge without the credentials, 200 with them', async () => {
-    const server = await serveClusterMetrics({ port: 0, auth: { bearerToken: 's3cret', basic: { username: 'prom', password: 'pw' } } });
+    const server = await serveClusterMetrics({
+      port: 0,
+      auth: { bearerToken: 's3cret', basic: { username: 'prom', password: 'pw' } },
+    });
     try {
       const none = await fetch(server.url);
       expect([none.status, none.headers.get('www-authenticate'), await none.text()]).toEqual([
@@ -157,10 +166,14 @@ describe('cluster options', () => {
       const bearer = await fetch(server.url, { headers: { authorization: 'Bearer s3cret' } });
       expect(bearer.status).toBe(200);
       await bearer.text();
-      const basic = await fetch(server.url, { headers: { authorization: `Basic ${Buffer.from('prom:pw').toString('base64')}` } });
+      const basic = await fetch(server.url, {
+        headers: { authorization: `Basic ${Buffer.from('prom:pw').toString('base64')}` },
+      });
       expect(basic.status).toBe(200);
       const text = await basic.text();
-      expect(sampleValue(text, 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'unauthorized' })).toBe(3);
+      expect(
+        sampleValue(text, 'veza_metrics_cluster_scrapes_rejected_total', { reason: 'unauthorized' }),
+      ).toBe(3);
     } finally {
       await server.close();
     }
@@ -169,10 +182,16 @@ describe('cluster options', () => {
   it('answers OpenMetrics to a scraper that asks for it, as the module does', async () => {
     const server = await serveClusterMetrics({ port: 0 });
     try {
-      const res = await fetch(server.url, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
-      expect(res.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+      const res = await fetch(server.url, {
+        headers: { accept: 'application/openmetrics-text; version=1.0.0' },
+      });
+      expect(res.headers.get('content-type')).toBe(
+        'application/openmetrics-text; version=1.0.0; charset=utf-8',
+      );
       const text = await res.text();
-      expect(text).toContain('# TYPE veza_metrics_cluster_worker_timeouts counter\nveza_metrics_cluster_worker_timeouts_total 0\n');
+      expect(text).toContain(
+        '# TYPE veza_metrics_cluster_worker_timeouts counter\nveza_metrics_cluster_worker_timeouts_total 0\n',
+      );
       expect(text.endsWith('# EOF\n')).toBe(true);
     } finally {
       await server.close();

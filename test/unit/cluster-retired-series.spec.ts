@@ -9,7 +9,10 @@ function answer(requests: number, routes: readonly string[] = ['/ping']): Metric
       help: 'Total number of HTTP requests',
       type: 'counter',
       aggregator: 'sum',
-      values: routes.map((endpoint) => ({ value: requests, labels: { method: 'GET', endpoint, status: '2xx' } })),
+      values: routes.map((endpoint) => ({
+        value: requests,
+        labels: { method: 'GET', endpoint, status: '2xx' },
+      })),
     },
     {
       name: 'veza_http_request_duration_seconds',

@@ -13,10 +13,13 @@ import { expressStack, mountTemplate, routeTemplate } from '../../src/compat/exp
 const express = jest.requireActual<(() => ExpressApp) & { Router(): ExpressRouter }>('express');
 /** The installed Express (the one `require('express')` loads, a matrix fixture's included) and its router. */
 const expressDir = dirname(require.resolve('express'));
-const version = (dir: string): string => (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+const version = (dir: string): string =>
+  (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 const expressVersion = version(expressDir);
 const express4 = Number(expressVersion.split('.')[0]) < 5;
-const routerVersion = express4 ? 'built-in' : version(dirname(createRequire(join(expressDir, 'index.js')).resolve('router/package.json')));
+const routerVersion = express4
+  ? 'built-in'
+  : version(dirname(createRequire(join(expressDir, 'index.js')).resolve('router/package.json')));
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 interface ExpressRouter {
   use(path: string, h: Handler | ExpressRouter): void;
@@ -55,7 +58,9 @@ describe(`Express router assumptions (${against})`, () => {
 
   it(`E1: ${express4 ? 'app._router' : 'app.router'} has the stack of layers, read without throwing (${against})`, () => {
     const a = app();
-    const own = express4 ? (a as { _router?: { stack?: unknown } })._router : (a as { router?: { stack?: unknown } }).router;
+    const own = express4
+      ? (a as { _router?: { stack?: unknown } })._router
+      : (a as { router?: { stack?: unknown } }).router;
     expect(Array.isArray(own?.stack)).toBe(true);
     expect(expressStack(a)?.layers).toBe(own?.stack);
     expect(layers(a).length).toBeGreaterThanOrEqual(5);
@@ -65,7 +70,9 @@ describe(`Express router assumptions (${against})`, () => {
 
   it(`E2: a mount's layer has no route, keeps its path as given ${express4 ? 'in a plain regexp without keys' : 'in rawPath'} (${against})`, () => {
     const mount = layers(app()).find(
-      (l) => l.route === undefined && (express4 ? l.regexp?.test('/graphql') && !l.regexp.test('/') : l.rawPath === '/graphql'),
+      (l) =>
+        l.route === undefined &&
+        (express4 ? l.regexp?.test('/graphql') && !l.regexp.test('/') : l.rawPath === '/graphql'),
     );
     expect(mount).toBeDefined();
     if (express4) {
@@ -81,7 +88,9 @@ describe(`Express router assumptions (${against})`, () => {
   it(`E3: matching a layer stores nothing on it (${express4 ? 'its regexp is run, not match()' : 'match() returns { path, pattern }'}) (${against})`, () => {
     const a = app();
     const mount = layers(a).find(
-      (l) => l.route === undefined && (express4 ? l.regexp?.test('/graphql') && !l.regexp.test('/') : l.rawPath === '/graphql'),
+      (l) =>
+        l.route === undefined &&
+        (express4 ? l.regexp?.test('/graphql') && !l.regexp.test('/') : l.rawPath === '/graphql'),
     );
     expect(mount).toBeDefined();
     if (express4) {

@@ -21,10 +21,14 @@ import {
 } from '../../src/compat/nest-microservices';
 
 const version = (
-  JSON.parse(readFileSync(join(dirname(require.resolve('@nestjs/microservices')), 'package.json'), 'utf8')) as { version: string }
+  JSON.parse(
+    readFileSync(join(dirname(require.resolve('@nestjs/microservices')), 'package.json'), 'utf8'),
+  ) as { version: string }
 ).version;
 const against = `@nestjs/microservices ${version}`;
-const HAS_REGISTRY = typeof (ModulesContainer.prototype as { getRpcTargetRegistry?: unknown }).getRpcTargetRegistry === 'function';
+const HAS_REGISTRY =
+  typeof (ModulesContainer.prototype as { getRpcTargetRegistry?: unknown }).getRpcTargetRegistry ===
+  'function';
 
 @Controller()
 class Handlers {
@@ -57,7 +61,11 @@ describe(`Nest microservices assumptions (${against})`, () => {
     }
     const seen: RpcServerLike[] = [];
     const sizes: number[] = [];
-    const app = await NestFactory.createMicroservice(HandlersModule, { transport: Transport.TCP, options: { port: 0 }, logger: false });
+    const app = await NestFactory.createMicroservice(HandlersModule, {
+      transport: Transport.TCP,
+      options: { port: 0 },
+      logger: false,
+    });
     const stop = watchRpcServers(app.get(ModulesContainer), (server) => {
       seen.push(server);
       sizes.push(server.messageHandlers?.size ?? -1);
@@ -100,7 +108,11 @@ describe(`Nest microservices assumptions (${against})`, () => {
 
   it(`A3, A4: a failing handler resolves to an Observable that errors, after the exception handler saw the exception and the context (${against})`, async () => {
     expect(captureRpcExceptions()).toBe(true);
-    const app = await NestFactory.createMicroservice(HandlersModule, { transport: Transport.TCP, options: { port: 0 }, logger: false });
+    const app = await NestFactory.createMicroservice(HandlersModule, {
+      transport: Transport.TCP,
+      options: { port: 0 },
+      logger: false,
+    });
     // Nest 11 and 12 name the transport server `serverInstance`; Nest 10 `server`.
     const nest = app as unknown as { serverInstance?: RpcServerLike; server?: RpcServerLike };
     const server = nest.serverInstance ?? nest.server;
@@ -129,12 +141,16 @@ describe(`Nest microservices assumptions (${against})`, () => {
       expect(transportName({ transportId: id })).toBe(name);
     }
     class PubSubServer {}
-    expect(transportName(Object.assign(new PubSubServer(), { transportId: Symbol('pubsub') }) as RpcServerLike)).toBe('pubsub');
+    expect(
+      transportName(Object.assign(new PubSubServer(), { transportId: Symbol('pubsub') }) as RpcServerLike),
+    ).toBe('pubsub');
     expect(transportName(new PubSubServer() as RpcServerLike)).toBe('PubSubServer');
   });
 
   it('gRPC patterns are labelled Service/Method; others as the server keys them', () => {
-    expect(patternLabel('{"rpc":"Sum","service":"Tracks","streaming":"no_stream"}', 'grpc')).toBe('Tracks/Sum');
+    expect(patternLabel('{"rpc":"Sum","service":"Tracks","streaming":"no_stream"}', 'grpc')).toBe(
+      'Tracks/Sum',
+    );
     expect(patternLabel('{"cmd":"sum"}', 'tcp')).toBe('{"cmd":"sum"}');
     expect(isObservable(of(1))).toBe(true);
   });

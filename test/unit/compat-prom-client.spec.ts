@@ -1,10 +1,18 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import { catchStarted, promClientSeriesKey, promClientVersion, startDefaultMetrics } from '../../src/compat/prom-client';
+import {
+  catchStarted,
+  promClientSeriesKey,
+  promClientVersion,
+  startDefaultMetrics,
+} from '../../src/compat/prom-client';
 import { collector } from '../utils/memory';
 
 /** Fails with the assumption's name and the installed prom-client's version. */
 function holds(assumption: string, ok: boolean, detail: string): void {
-  if (!ok) throw new Error(`prom-client ${promClientVersion()} no longer meets ${assumption} of src/compat/prom-client.ts: ${detail}`);
+  if (!ok)
+    throw new Error(
+      `prom-client ${promClientVersion()} no longer meets ${assumption} of src/compat/prom-client.ts: ${detail}`,
+    );
 }
 
 const gc = collector();
@@ -58,14 +66,25 @@ describe('src/compat/prom-client.ts: what we assume of prom-client', () => {
     gauge.set(labels, 1);
     histogram.observe(labels, 1);
     const key = promClientSeriesKey(['alpha', 'zeta'], labels);
-    for (const metric of [counter, gauge, histogram] as unknown as { name: string; hashMap: Record<string, unknown> }[]) {
+    for (const metric of [counter, gauge, histogram] as unknown as {
+      name: string;
+      hashMap: Record<string, unknown>;
+    }[]) {
       const keys = Object.keys(metric.hashMap);
-      holds(`A4 (the key of ${metric.name})`, keys.includes(key), `keys ${JSON.stringify(keys)}, expected ${JSON.stringify(key)}`);
+      holds(
+        `A4 (the key of ${metric.name})`,
+        keys.includes(key),
+        `keys ${JSON.stringify(keys)}, expected ${JSON.stringify(key)}`,
+      );
     }
     counter.inc({ alpha: 'p,zeta:q', zeta: '' });
     counter.inc({ alpha: 'p', zeta: 'q,zeta:' });
     const merged = Object.keys((counter as unknown as { hashMap: Record<string, unknown> }).hashMap).length;
-    holds('A4 (label sets keyed alike share one series)', merged === 2, `${merged} series for 2 label sets, of which 2 keyed alike`);
+    holds(
+      'A4 (label sets keyed alike share one series)',
+      merged === 2,
+      `${merged} series for 2 label sets, of which 2 keyed alike`,
+    );
   });
 
   it('stop() stops the monitor and the observer it caught: their metrics stop moving', async () => {
@@ -87,7 +106,8 @@ describe('src/compat/prom-client.ts: what we assume of prom-client', () => {
       await lag.get();
       await new Promise((resolve) => setTimeout(resolve, 100));
       await lag.get();
-      const max = (await (stopped.getSingleMetric('nodejs_eventloop_lag_max_seconds') as Metric).get()).values[0]?.value;
+      const max = (await (stopped.getSingleMetric('nodejs_eventloop_lag_max_seconds') as Metric).get())
+        .values[0]?.value;
       expect(max).toBe(0);
     } finally {
       control.stop();

@@ -26,13 +26,23 @@ const storeOf = (metric: object): Store => (metric as { store: Store }).store;
 describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/client', () => {
   it('B1: series live in metric.store, a LabelMap whose entries are the ones get() renders', async () => {
     const counter = new PI.Counter({ name: 'c_total', help: 'c', labelNames: ['a'], registers: [] });
-    const histogram = new PI.Histogram({ name: 'h', help: 'h', labelNames: ['a'], buckets: [1, 2], registers: [] });
+    const histogram = new PI.Histogram({
+      name: 'h',
+      help: 'h',
+      labelNames: ['a'],
+      buckets: [1, 2],
+      registers: [],
+    });
     const store = storeOf(counter);
     const methods = ['entry', 'values', 'remove', 'clear', 'keyFrom'].filter(
       (m) => typeof (store as unknown as Record<string, unknown>)[m] !== 'function',
     );
     holds('B1 (store methods)', methods.length === 0, `missing ${methods.join(', ')}`);
-    holds('B1 (no entry before the first write)', store.entry({ a: 'x' }) === undefined, 'an entry exists before any write');
+    holds(
+      'B1 (no entry before the first write)',
+      store.entry({ a: 'x' }) === undefined,
+      'an entry exists before any write',
+    );
     counter.inc({ a: 'x' }, 2);
     histogram.observe({ a: 'x' }, 1.5);
     const entry = store.entry({ a: 'x' });
@@ -41,7 +51,11 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
       entry?.value === 2 && JSON.stringify(entry.labels) === '{"a":"x"}',
       JSON.stringify(entry),
     );
-    const h = storeOf(histogram).entry({ a: 'x' }) as unknown as { bucketValues: Record<string, number>; sum: number; count: number };
+    const h = storeOf(histogram).entry({ a: 'x' }) as unknown as {
+      bucketValues: Record<string, number>;
+      sum: number;
+      count: number;
+    };
     holds(
       'B1 (histogram entry, buckets per bound)',
       JSON.stringify(h.bucketValues) === '{"1":0,"2":1}' && h.sum === 1.5 && h.count === 1,
@@ -49,15 +63,28 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
     );
     entry!.value = 7;
     const rendered = (await counter.get()).values[0]?.value;
-    holds('B1 (get() renders the entry)', rendered === 7, `get() gave ${String(rendered)} after the entry was set to 7`);
+    holds(
+      'B1 (get() renders the entry)',
+      rendered === 7,
+      `get() gave ${String(rendered)} after the entry was set to 7`,
+    );
   });
 
   it("B2: every store operation keys through this.keyFrom, and the client's own key merges values holding |", () => {
-    const plain = new PI.Counter({ name: 'p_total', help: 'p', labelNames: ['method', 'endpoint'], registers: [] });
+    const plain = new PI.Counter({
+      name: 'p_total',
+      help: 'p',
+      labelNames: ['method', 'endpoint'],
+      registers: [],
+    });
     plain.inc({ method: 'GET', endpoint: '/y|' });
     plain.inc({ method: '|GET', endpoint: '/y' });
     const merged = [...storeOf(plain).values()].length;
-    holds('B2 (its own key joins values with |)', merged === 1, `${merged} series for two label sets keyed alike`);
+    holds(
+      'B2 (its own key joins values with |)',
+      merged === 1,
+      `${merged} series for two label sets keyed alike`,
+    );
 
     const counter = new PI.Counter({ name: 'k_total', help: 'k', labelNames: ['a'], registers: [] });
     const seen: object[] = [];
@@ -74,7 +101,12 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
   });
 
   it('B2: the injective key keeps | values and missing-vs-empty apart, also after reset()', async () => {
-    const counter = new PI.Counter({ name: 'i_total', help: 'i', labelNames: ['method', 'endpoint'], registers: [] });
+    const counter = new PI.Counter({
+      name: 'i_total',
+      help: 'i',
+      labelNames: ['method', 'endpoint'],
+      registers: [],
+    });
     const { injective } = storeLayout.seriesKey(counter);
     holds('B2 (keyFrom can be set)', injective, 'the injective key could not be installed');
     const record = (): void => {
@@ -95,22 +127,43 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
     gauge.set({ a: 'x' }, 1);
     const entry = storeOf(gauge).entry({ a: 'x' });
     gauge.set({ a: 'x' }, 2);
-    holds('B3 (set() writes in place)', storeOf(gauge).entry({ a: 'x' }) === entry, 'set() replaced the entry');
-    const histogram = new PI.Histogram({ name: 'h', help: 'h', labelNames: ['a'], buckets: [1], registers: [] });
+    holds(
+      'B3 (set() writes in place)',
+      storeOf(gauge).entry({ a: 'x' }) === entry,
+      'set() replaced the entry',
+    );
+    const histogram = new PI.Histogram({
+      name: 'h',
+      help: 'h',
+      labelNames: ['a'],
+      buckets: [1],
+      registers: [],
+    });
     histogram.observe({ a: 'x' }, 1);
     const hEntry = storeOf(histogram).entry({ a: 'x' });
     histogram.zero({ a: 'x' });
-    holds('B3 (zero() keeps the entry)', storeOf(histogram).entry({ a: 'x' }) === hEntry, 'zero() replaced the entry');
+    holds(
+      'B3 (zero() keeps the entry)',
+      storeOf(histogram).entry({ a: 'x' }) === hEntry,
+      'zero() replaced the entry',
+    );
     const before = storeOf(gauge);
     gauge.reset();
     holds('B3 (reset() replaces the store)', storeOf(gauge) !== before, 'reset() kept the store');
     gauge.set({ a: 'y' }, 1);
     gauge.remove({ a: 'y' });
-    holds('B3 (remove() deletes the entry)', storeOf(gauge).entry({ a: 'y' }) === undefined, 'remove() left the entry');
+    holds(
+      'B3 (remove() deletes the entry)',
+      storeOf(gauge).entry({ a: 'y' }) === undefined,
+      'remove() left the entry',
+    );
   });
 
   it('B1/B3: slots write exactly what the public API would, and stop after remove() and reset()', () => {
-    const [a, b] = [0, 1].map(() => new PI.Histogram({ name: 'h', help: 'h', labelNames: ['x'], buckets: [0.5, 1, 1024], registers: [] }));
+    const [a, b] = [0, 1].map(
+      () =>
+        new PI.Histogram({ name: 'h', help: 'h', labelNames: ['x'], buckets: [0.5, 1, 1024], registers: [] }),
+    );
     const labels = { x: 'y' };
     a.observe(labels, 0);
     b.observe(labels, 0);
@@ -134,7 +187,9 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
 
   it('B4: collectDefaultMetrics starts one monitor, one observer and one interval, which feeds only the two metrics left out', async () => {
     const registry = new PI.Registry();
-    const { monitors, observers, intervals } = catchStarted(() => PI.collectDefaultMetrics({ register: registry }));
+    const { monitors, observers, intervals } = catchStarted(() =>
+      PI.collectDefaultMetrics({ register: registry }),
+    );
     try {
       holds(
         'B4 (one monitor, one observer, one interval)',
@@ -154,7 +209,11 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
         )?.value ?? 0;
       const before = await count();
       await new Promise((resolve) => setTimeout(resolve, 250));
-      holds('B4 (the interval is what feeds them)', (await count()) === before, 'the summary moved with its interval stopped');
+      holds(
+        'B4 (the interval is what feeds them)',
+        (await count()) === before,
+        'the summary moved with its interval stopped',
+      );
     } finally {
       for (const m of monitors) m.disable();
       for (const o of observers) o.disconnect();
@@ -194,12 +253,20 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
           ] as const)
         : []),
     ] as const) {
-      holds(`B5 (a ${client} registry)`, seamOfRegistry(registry)?.name === client, `told as ${seamOfRegistry(registry)?.name ?? 'none'}`);
+      holds(
+        `B5 (a ${client} registry)`,
+        seamOfRegistry(registry)?.name === client,
+        `told as ${seamOfRegistry(registry)?.name ?? 'none'}`,
+      );
     }
     expect(seamOfRegistry({})).toBeUndefined();
     const registry = new PI.Registry();
     registry.setDefaultLabels({ app: 'a' });
-    holds('B5 (_defaultLabels)', prometheusIoSeam.defaultLabelsOf(registry)?.app === 'a', 'no _defaultLabels');
+    holds(
+      'B5 (_defaultLabels)',
+      prometheusIoSeam.defaultLabelsOf(registry)?.app === 'a',
+      'no _defaultLabels',
+    );
   });
 
   it('B6: on Node < 22 the start-up fails with a sentence that says why', () => {
@@ -212,9 +279,17 @@ describe('src/compat/prometheus-io-client.ts: what we assume of @prometheus-io/c
   });
 
   it('the series guard keeps label sets apart whatever they hold (its cap stays exact)', async () => {
-    const counter = new PI.Counter({ name: 'g_total', help: 'g', labelNames: ['method', 'endpoint'], registers: [] });
+    const counter = new PI.Counter({
+      name: 'g_total',
+      help: 'g',
+      labelNames: ['method', 'endpoint'],
+      registers: [],
+    });
     const overflows: string[] = [];
-    guardMetric(counter, 10, { onOverflow: (_m, reason) => overflows.push(reason), onError: () => undefined });
+    guardMetric(counter, 10, {
+      onOverflow: (_m, reason) => overflows.push(reason),
+      onError: () => undefined,
+    });
     counter.inc({ method: 'GET', endpoint: '/y|' });
     counter.inc({ method: '|GET', endpoint: '/y' });
     counter.inc({ method: 'GET', endpoint: '' });

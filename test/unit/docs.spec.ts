@@ -26,9 +26,11 @@ function optionNames(): { topLevel: string[]; nested: string[] } {
   const source = program.getSourceFile(OPTIONS_FILE);
   if (!source) throw new Error(`cannot read ${OPTIONS_FILE}`);
   const declaration = source.statements.find(
-    (s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && OPTIONS_INTERFACES.includes(s.name.text),
+    (s): s is ts.InterfaceDeclaration =>
+      ts.isInterfaceDeclaration(s) && OPTIONS_INTERFACES.includes(s.name.text),
   );
-  if (!declaration) throw new Error(`no interface ${OPTIONS_INTERFACES.join(' or ')} in ${relative(ROOT, OPTIONS_FILE)}`);
+  if (!declaration)
+    throw new Error(`no interface ${OPTIONS_INTERFACES.join(' or ')} in ${relative(ROOT, OPTIONS_FILE)}`);
 
   const topLevel: string[] = [];
   const nested: string[] = [];
@@ -76,13 +78,17 @@ describe('README options table', () => {
 
   it.each(topLevel)('has a row for option "%s"', (name) => {
     if (!rows.has(name)) {
-      throw new Error(`README.md's options table has no row for option "${name}" of ${relative(ROOT, OPTIONS_FILE)}`);
+      throw new Error(
+        `README.md's options table has no row for option "${name}" of ${relative(ROOT, OPTIONS_FILE)}`,
+      );
     }
   });
 
   it.each(nested)('has a row for nested option "%s"', (name) => {
     if (!rows.has(name)) {
-      throw new Error(`README.md's options table has no row for option "${name}" of ${relative(ROOT, OPTIONS_FILE)}`);
+      throw new Error(
+        `README.md's options table has no row for option "${name}" of ${relative(ROOT, OPTIONS_FILE)}`,
+      );
     }
   });
 
@@ -102,7 +108,9 @@ function slug(heading: string): string {
 }
 
 function withoutCode(markdown: string): string {
-  return markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, (span) => ' '.repeat(span.length));
+  return markdown
+    .replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '')
+    .replace(/`[^`\n]*`/g, (span) => ' '.repeat(span.length));
 }
 
 function anchorsOf(file: string): Set<string> {
@@ -131,7 +139,9 @@ const docFiles = [
 describe.each(docFiles.map((f) => [relative(ROOT, f), f]))('links of %s', (_name, file) => {
   it('point to files and headings that exist', () => {
     const broken: string[] = [];
-    for (const match of withoutCode(readFileSync(file, 'utf8')).matchAll(/!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+    for (const match of withoutCode(readFileSync(file, 'utf8')).matchAll(
+      /!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g,
+    )) {
       const target = match[1];
       if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // https:, mailto:
       const [path, anchor] = target.split('#', 2);
@@ -140,7 +150,12 @@ describe.each(docFiles.map((f) => [relative(ROOT, f), f]))('links of %s', (_name
         broken.push(`${target} (no file ${relative(ROOT, resolved)})`);
         continue;
       }
-      if (anchor && resolved.endsWith('.md') && statSync(resolved).isFile() && !anchorsOf(resolved).has(anchor)) {
+      if (
+        anchor &&
+        resolved.endsWith('.md') &&
+        statSync(resolved).isFile() &&
+        !anchorsOf(resolved).has(anchor)
+      ) {
         broken.push(`${target} (no heading "#${anchor}" in ${relative(ROOT, resolved)})`);
       }
     }

@@ -1,5 +1,10 @@
 import { resolveOptions } from '../../src/options/resolve-options';
-import { operationOf, OperationSeries, OTHER_OPERATION_NAME, UNKNOWN_OPERATION } from '../../src/graphql/operation-series';
+import {
+  operationOf,
+  OperationSeries,
+  OTHER_OPERATION_NAME,
+  UNKNOWN_OPERATION,
+} from '../../src/graphql/operation-series';
 import { parse } from 'graphql';
 
 describe('graphql option', () => {
@@ -21,7 +26,10 @@ describe('graphql option', () => {
   });
 
   it.each<[unknown, string]>([
-    ['yes', 'option "graphql" must be true, false or { enabled?, operations?, resolvers?, maxOperationNames? }'],
+    [
+      'yes',
+      'option "graphql" must be true, false or { enabled?, operations?, resolvers?, maxOperationNames? }',
+    ],
     [{ resolvers: 'some' }, 'option "graphql.resolvers" must be true, false or \'all\''],
     [{ maxOperationNames: 0 }, 'option "graphql.maxOperationNames" must be an integer from 1 to 10000'],
     [{ enabled: 1 }, 'option "graphql.enabled" must be a boolean'],

@@ -1,7 +1,11 @@
 import { ArgumentsHost, BadRequestException } from '@nestjs/common';
 import { ExceptionsHandler } from '@nestjs/core/exceptions/exceptions-handler.js';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
-import { captureHandledExceptions, HANDLED_EXCEPTION, handledException } from '../../src/http/exception-capture';
+import {
+  captureHandledExceptions,
+  HANDLED_EXCEPTION,
+  handledException,
+} from '../../src/http/exception-capture';
 
 describe('captureHandledExceptions', () => {
   it("notes the exception on the request and hands Nest's handler the very same arguments", () => {
@@ -32,7 +36,9 @@ describe('captureHandledExceptions', () => {
     captureHandledExceptions();
     const seen: unknown[] = [];
     const handler = new ExceptionsHandler();
-    const inner = Object.getPrototypeOf(ExceptionsHandler.prototype) as { catch: (e: unknown, h: ArgumentsHost) => void };
+    const inner = Object.getPrototypeOf(ExceptionsHandler.prototype) as {
+      catch: (e: unknown, h: ArgumentsHost) => void;
+    };
     const spy = jest.spyOn(inner, 'catch').mockImplementation((e) => void seen.push(e));
     try {
       const broken = {

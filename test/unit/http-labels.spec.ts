@@ -8,7 +8,12 @@ import {
   NO_EXCEPTION_ERROR_TYPE,
   OTHER_ERROR_TYPE,
 } from '../../src/http/error-labels';
-import { DEFAULT_LIMIT_TYPE, isThrottlerException, limitTypeOf, throttlerNames } from '../../src/http/rate-limit';
+import {
+  DEFAULT_LIMIT_TYPE,
+  isThrottlerException,
+  limitTypeOf,
+  throttlerNames,
+} from '../../src/http/rate-limit';
 import { RequestClock, RESPONSE_MS } from '../../src/http/request-clock';
 import { OTHER_METHOD, SeriesTable } from '../../src/http/route-series';
 
@@ -27,10 +32,15 @@ describe('ErrorTypes', () => {
 
   it(`keeps the label bounded: past ${MAX_EXTRA_ERROR_TYPES} classes of its own, the application's new classes share "${OTHER_ERROR_TYPE}"`, () => {
     const types = new ErrorTypes();
-    const classOf = (i: number) => ({ [`Error${i}`]: class extends Error {} })[`Error${i}`] as new () => Error;
-    const named = Array.from({ length: MAX_EXTRA_ERROR_TYPES + 20 }, (_, i) => types.typeOf(new (classOf(i))()));
+    const classOf = (i: number) =>
+      ({ [`Error${i}`]: class extends Error {} })[`Error${i}`] as new () => Error;
+    const named = Array.from({ length: MAX_EXTRA_ERROR_TYPES + 20 }, (_, i) =>
+      types.typeOf(new (classOf(i))()),
+    );
     expect(new Set(named).size).toBe(MAX_EXTRA_ERROR_TYPES + 1);
-    expect(named.slice(0, MAX_EXTRA_ERROR_TYPES)).toEqual(Array.from({ length: MAX_EXTRA_ERROR_TYPES }, (_, i) => `Error${i}`));
+    expect(named.slice(0, MAX_EXTRA_ERROR_TYPES)).toEqual(
+      Array.from({ length: MAX_EXTRA_ERROR_TYPES }, (_, i) => `Error${i}`),
+    );
     expect(named.slice(MAX_EXTRA_ERROR_TYPES)).toEqual(Array(20).fill(OTHER_ERROR_TYPE));
     // Classes already named, and Nest's own, keep their names.
     expect(types.typeOf(new (classOf(3))())).toBe('Error3');
@@ -39,8 +49,16 @@ describe('ErrorTypes', () => {
 
   it('gives severity critical to unexpected exceptions and error to those the application chose', () => {
     expect(defaultErrorSeverity({ status: 500, type: 'Error', exception: new Error() })).toBe('critical');
-    expect(defaultErrorSeverity({ status: 502, type: 'BadGatewayException', exception: new BadGatewayException() })).toBe('error');
-    expect(defaultErrorSeverity({ status: 500, type: NO_EXCEPTION_ERROR_TYPE, exception: undefined })).toBe('error');
+    expect(
+      defaultErrorSeverity({
+        status: 502,
+        type: 'BadGatewayException',
+        exception: new BadGatewayException(),
+      }),
+    ).toBe('error');
+    expect(defaultErrorSeverity({ status: 500, type: NO_EXCEPTION_ERROR_TYPE, exception: undefined })).toBe(
+      'error',
+    );
   });
 });
 
@@ -72,8 +90,19 @@ describe('rate limits', () => {
 describe('SeriesTable', () => {
   const make = (byCode: boolean) => {
     const registry = new Registry();
-    const requests = new Counter({ name: 'r', help: 'r', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
-    const duration = new Histogram({ name: 'd', help: 'd', labelNames: ['method', 'endpoint'], buckets: [1], registers: [registry] });
+    const requests = new Counter({
+      name: 'r',
+      help: 'r',
+      labelNames: ['method', 'endpoint', 'status'],
+      registers: [registry],
+    });
+    const duration = new Histogram({
+      name: 'd',
+      help: 'd',
+      labelNames: ['method', 'endpoint'],
+      buckets: [1],
+      registers: [registry],
+    });
     const excluded = { paths: new Set(['/metrics']), routes: new Set(['GET /health', 'HEAD /health']) };
     return { registry, table: new SeriesTable(requests, duration, byCode, excluded) };
   };
@@ -96,7 +125,9 @@ describe('SeriesTable', () => {
     const series = table.get('GET', '/x');
     for (const status of [200, 204, 499, 503, 99, 600, 499]) series.count(status);
     const text = await registry.getSingleMetricAsString('r');
-    const counted = Object.fromEntries([...text.matchAll(/status="([^"]+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    const counted = Object.fromEntries(
+      [...text.matchAll(/status="([^"]+)"\} (\d+)/g)].map((m) => [m[1], Number(m[2])]),
+    );
     const want: Record<string, number> = {};
     for (const s of expected) want[s] = (want[s] ?? 0) + 1;
     expect(counted).toEqual(want);

@@ -10,8 +10,21 @@ function pair(exemplars = false) {
   const registry = new Registry();
   const make = (name: string) =>
     exemplars
-      ? new Histogram({ name, help: name, labelNames: ['method', 'endpoint'], buckets: BUCKETS, registers: [], enableExemplars: true })
-      : new Histogram({ name, help: name, labelNames: ['method', 'endpoint'], buckets: BUCKETS, registers: [registry] });
+      ? new Histogram({
+          name,
+          help: name,
+          labelNames: ['method', 'endpoint'],
+          buckets: BUCKETS,
+          registers: [],
+          enableExemplars: true,
+        })
+      : new Histogram({
+          name,
+          help: name,
+          labelNames: ['method', 'endpoint'],
+          buckets: BUCKETS,
+          registers: [registry],
+        });
   const ours = make('ours');
   const theirs = make('theirs');
   if (exemplars) for (const h of [ours, theirs]) registry.registerMetric(h);
@@ -28,23 +41,28 @@ async function lines(registry: Registry, name: string): Promise<string[]> {
 }
 
 describe('HistogramCell', () => {
-  it.each([false, true])('renders exactly what prom-client renders for the same observations (exemplars: %s)', async (exemplars) => {
-    const { registry, ours, theirs } = pair(exemplars);
-    const labels = { method: 'GET', endpoint: '/tracks/:id' };
-    const cell = new HistogramCell(ours, labels);
-    // Bounds themselves, values between, beyond the last bound, zero, tiny and long fractions.
-    const values = [0, 0.001, 0.0010001, 0.005, 0.00499, 0.05, 0.3, 1, 4.99, 5, 5.01, 120, 1e-9, 0.123456789];
-    for (let i = 0; i < 200; i++) {
-      const v = values[i % values.length];
-      cell.observe(v);
-      if (exemplars) theirs.observe({ labels, value: v });
-      else theirs.observe(labels, v);
-    }
-    expect(await lines(registry, 'ours')).toEqual(await lines(registry, 'theirs'));
-    expect((await lines(registry, 'ours')).find((l) => l.startsWith('metric_count'))).toBe(
-      'metric_count{method="GET",endpoint="/tracks/:id"} 200',
-    );
-  });
+  it.each([false, true])(
+    'renders exactly what prom-client renders for the same observations (exemplars: %s)',
+    async (exemplars) => {
+      const { registry, ours, theirs } = pair(exemplars);
+      const labels = { method: 'GET', endpoint: '/tracks/:id' };
+      const cell = new HistogramCell(ours, labels);
+      // Bounds themselves, values between, beyond the last bound, zero, tiny and long fractions.
+      const values = [
+        0, 0.001, 0.0010001, 0.005, 0.00499, 0.05, 0.3, 1, 4.99, 5, 5.01, 120, 1e-9, 0.123456789,
+      ];
+      for (let i = 0; i < 200; i++) {
+        const v = values[i % values.length];
+        cell.observe(v);
+        if (exemplars) theirs.observe({ labels, value: v });
+        else theirs.observe(labels, v);
+      }
+      expect(await lines(registry, 'ours')).toEqual(await lines(registry, 'theirs'));
+      expect((await lines(registry, 'ours')).find((l) => l.startsWith('metric_count'))).toBe(
+        'metric_count{method="GET",endpoint="/tracks/:id"} 200',
+      );
+    },
+  );
 
   it('follows reset() and remove() of the histogram: counts restart, none is lost or doubled', async () => {
     const { registry, ours } = pair();
@@ -61,32 +79,51 @@ describe('HistogramCell', () => {
     const values = (await ours.get()).values;
     expect(values.find((v) => v.metricName === 'ours_count')?.value).toBe(2);
     expect(values.find((v) => v.metricName === 'ours_sum')?.value).toBe(6);
-    expect(await registry.getSingleMetricAsString('ours')).toContain('ours_bucket{le="5",method="GET",endpoint="/x"} 2');
+    expect(await registry.getSingleMetricAsString('ours')).toContain(
+      'ours_bucket{le="5",method="GET",endpoint="/x"} 2',
+    );
   });
 });
 
 describe('CounterCell', () => {
   it('adds 1 per inc() in the series prom-client renders, across reset() and remove()', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'c', help: 'c', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
+    const counter = new Counter({
+      name: 'c',
+      help: 'c',
+      labelNames: ['method', 'endpoint', 'status'],
+      registers: [registry],
+    });
     const labels = { method: 'GET', endpoint: '/x', status: '2xx' };
     const cell = new CounterCell(counter, labels);
     for (let i = 0; i < 5; i++) cell.inc();
     counter.inc(labels, 10);
     cell.inc();
-    expect(await registry.getSingleMetricAsString('c')).toContain('c{method="GET",endpoint="/x",status="2xx"} 16');
+    expect(await registry.getSingleMetricAsString('c')).toContain(
+      'c{method="GET",endpoint="/x",status="2xx"} 16',
+    );
     counter.reset();
     cell.inc();
-    expect(await registry.getSingleMetricAsString('c')).toContain('c{method="GET",endpoint="/x",status="2xx"} 1');
+    expect(await registry.getSingleMetricAsString('c')).toContain(
+      'c{method="GET",endpoint="/x",status="2xx"} 1',
+    );
     counter.remove(labels);
     cell.inc();
     cell.inc();
-    expect(await registry.getSingleMetricAsString('c')).toContain('c{method="GET",endpoint="/x",status="2xx"} 2');
+    expect(await registry.getSingleMetricAsString('c')).toContain(
+      'c{method="GET",endpoint="/x",status="2xx"} 2',
+    );
   });
 
   it('works on a counter with exemplars enabled (prom-client then takes one object argument)', async () => {
     const registry = new Registry();
-    const counter = new Counter({ name: 'e', help: 'e', labelNames: ['type'], registers: [], enableExemplars: true });
+    const counter = new Counter({
+      name: 'e',
+      help: 'e',
+      labelNames: ['type'],
+      registers: [],
+      enableExemplars: true,
+    });
     registry.registerMetric(counter);
     const cell = new CounterCell(counter, { type: 'x' });
     for (let i = 0; i < 3; i++) cell.inc();
@@ -114,8 +151,19 @@ function allocatedPerCall(fn: (i: number) => void, n = 200_000): number {
 describe('the recording path', () => {
   it('allocates nothing per response once its series is resolved, where prom-client calls allocate', () => {
     const registry = new Registry();
-    const requests = new Counter({ name: 'r', help: 'r', labelNames: ['method', 'endpoint', 'status'], registers: [registry] });
-    const duration = new Histogram({ name: 'd', help: 'd', labelNames: ['method', 'endpoint'], buckets: BUCKETS, registers: [registry] });
+    const requests = new Counter({
+      name: 'r',
+      help: 'r',
+      labelNames: ['method', 'endpoint', 'status'],
+      registers: [registry],
+    });
+    const duration = new Histogram({
+      name: 'd',
+      help: 'd',
+      labelNames: ['method', 'endpoint'],
+      buckets: BUCKETS,
+      registers: [registry],
+    });
     const table = new SeriesTable(requests, duration, false, { paths: new Set(), routes: new Set() });
     const endpoints = ['/tracks/:id', '/albums', '<unmatched>'];
     const statuses = [200, 201, 404, 500, 302];

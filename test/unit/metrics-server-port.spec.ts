@@ -9,9 +9,15 @@ describe('metricsServer.port', () => {
     ['65535', 65535],
     ['09464', 9464],
     [9464, 9464],
-  ])('takes %j (a number, or its decimal digits as ConfigService reads them from the environment) as port %d', (port, expected) => {
-    expect(resolveOptions({ metricsServer: { port } }).endpoint.server).toEqual({ port: expected, host: '0.0.0.0' });
-  });
+  ])(
+    'takes %j (a number, or its decimal digits as ConfigService reads them from the environment) as port %d',
+    (port, expected) => {
+      expect(resolveOptions({ metricsServer: { port } }).endpoint.server).toEqual({
+        port: expected,
+        host: '0.0.0.0',
+      });
+    },
+  );
 
   const stringMessage = (shown: string): string =>
     `VezaMetricsModule: option "metricsServer.port" must be a TCP port from 0 to 65535 (0: any free port), as a number or a string of decimal digits such as "9464", got the string ${shown}.`;

@@ -12,9 +12,15 @@ describe('isPlainObject', () => {
     ['an empty object literal', {}],
     ['an object literal with keys', { port: 9100, host: '127.0.0.1' }],
     ['an object without a prototype', Object.create(null)],
-    ["an object literal of another realm (a vm context, Jest's sandbox)", runInNewContext('({ port: 9464 })')],
+    [
+      "an object literal of another realm (a vm context, Jest's sandbox)",
+      runInNewContext('({ port: 9464 })'),
+    ],
     ['a structuredClone of an object literal', structuredClone({ port: 9464 })],
-    ['an object without a prototype, with keys', Object.assign(Object.create(null) as object, { port: 9100 })],
+    [
+      'an object without a prototype, with keys',
+      Object.assign(Object.create(null) as object, { port: 9100 }),
+    ],
   ])('accepts %s', (_what, value) => {
     expect(isPlainObject(value)).toBe(true);
   });
@@ -43,7 +49,9 @@ describe('isPlainObject', () => {
 
 describe('options of another realm', () => {
   it('are accepted where a plain object is expected', () => {
-    const options = runInNewContext('({ metricsServer: { port: 9464 }, cardinality: { maxSeries: 100 } })') as object;
+    const options = runInNewContext(
+      '({ metricsServer: { port: 9464 }, cardinality: { maxSeries: 100 } })',
+    ) as object;
     const resolved = resolveOptions(options);
     expect(resolved.endpoint.server).toEqual({ port: 9464, host: '0.0.0.0' });
     expect(resolved.cardinality.maxSeries).toBe(100);

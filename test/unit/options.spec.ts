@@ -25,7 +25,13 @@ describe('options', () => {
         app: true,
         server: undefined,
         auth: undefined,
-        scrape: { maxConcurrent: 2, timeoutMs: 10_000, collectTimeoutMs: 3_000, maxBytesInFlight: 32 * 2 ** 20, sendTimeoutMs: 10_000 },
+        scrape: {
+          maxConcurrent: 2,
+          timeoutMs: 10_000,
+          collectTimeoutMs: 3_000,
+          maxBytesInFlight: 32 * 2 ** 20,
+          sendTimeoutMs: 10_000,
+        },
       },
       cardinality: { maxSeries: 2000, perMetric: {} },
       exemplars: true,
@@ -140,8 +146,15 @@ describe('options', () => {
     @Module({})
     class ConfigHolder {}
     const compile = Test.createTestingModule({
-      imports: [VezaMetricsModule.forRootAsync({ imports: [ConfigHolder], useFactory: () => Promise.resolve({ path: '' }) })],
+      imports: [
+        VezaMetricsModule.forRootAsync({
+          imports: [ConfigHolder],
+          useFactory: () => Promise.resolve({ path: '' }),
+        }),
+      ],
     }).compile();
-    await expect(compile).rejects.toThrow('VezaMetricsModule: option "path" must be a non-empty absolute path');
+    await expect(compile).rejects.toThrow(
+      'VezaMetricsModule: option "path" must be a non-empty absolute path',
+    );
   });
 });

@@ -11,19 +11,32 @@ import * as ts from 'typescript';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** Internals once exported (issue #14): tests import them from their src/ files. */
-const REMOVED = ['statusLabelOf', 'findCatalogEntry', 'VEZA_METRICS_OPTIONS', 'MAX_EXTRA_ERROR_TYPES', 'INSTRUMENTATION_ERRORS'];
+const REMOVED = [
+  'statusLabelOf',
+  'findCatalogEntry',
+  'VEZA_METRICS_OPTIONS',
+  'MAX_EXTRA_ERROR_TYPES',
+  'INSTRUMENTATION_ERRORS',
+];
 
 function userDocs(): string {
   const docs = path.join(ROOT, 'docs');
   const pages = existsSync(docs) ? readdirSync(docs).filter((f) => f.endsWith('.md')) : [];
-  return [path.join(ROOT, 'README.md'), ...pages.map((f) => path.join(docs, f))].map((f) => readFileSync(f, 'utf8')).join('\n');
+  return [path.join(ROOT, 'README.md'), ...pages.map((f) => path.join(docs, f))]
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
 }
 
 function targetOf(checker: ts.TypeChecker, symbol: ts.Symbol): ts.Symbol {
   return symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
 }
 
-function publicExports(entry: string): { program: ts.Program; checker: ts.TypeChecker; exports: ts.Symbol[]; source: ts.SourceFile } {
+function publicExports(entry: string): {
+  program: ts.Program;
+  checker: ts.TypeChecker;
+  exports: ts.Symbol[];
+  source: ts.SourceFile;
+} {
   const program = ts.createProgram([entry], {
     module: ts.ModuleKind.Node16,
     moduleResolution: ts.ModuleResolutionKind.Node16,
@@ -56,7 +69,9 @@ describe.each([['src/index.ts'], ['src/testing/index.ts']])('the public API (%s)
         const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
         const documented =
           target.getDocumentationComment(checker).length > 0 ||
-          (target.declarations ?? []).some((d) => ts.getJSDocCommentsAndTags(d).length > 0 || hasLeadingDoc(d));
+          (target.declarations ?? []).some(
+            (d) => ts.getJSDocCommentsAndTags(d).length > 0 || hasLeadingDoc(d),
+          );
         return documented ? undefined : symbol.getName();
       })
       .filter((name): name is string => name !== undefined);
@@ -70,7 +85,9 @@ describe('the main entry point against the docs', () => {
 
   it('names every exported value in README.md or docs/*.md', () => {
     const docs = userDocs();
-    const values = exports.filter((s) => targetOf(checker, s).flags & ts.SymbolFlags.Value).map((s) => s.getName());
+    const values = exports
+      .filter((s) => targetOf(checker, s).flags & ts.SymbolFlags.Value)
+      .map((s) => s.getName());
     expect(values.length).toBeGreaterThan(40);
     expect(values.filter((name) => !new RegExp(`\\b${name}\\b`).test(docs))).toEqual([]);
   });

@@ -45,14 +45,20 @@ describe('option pushgateway', () => {
   });
 
   it('turns credentials in the URL into a Basic Authorization header, and keeps them out of the URLs it logs', () => {
-    const resolved = resolveOptions({ pushgateway: { ...base, url: 'http://user:p%40ss@127.0.0.1:9091' } }).pushgateway;
-    expect(resolved?.headers).toEqual({ Authorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}` });
+    const resolved = resolveOptions({
+      pushgateway: { ...base, url: 'http://user:p%40ss@127.0.0.1:9091' },
+    }).pushgateway;
+    expect(resolved?.headers).toEqual({
+      Authorization: `Basic ${Buffer.from('user:p@ss').toString('base64')}`,
+    });
     expect(resolved?.target).toBe('http://127.0.0.1:9091');
     expect(resolved?.groupUrl).toBe('http://127.0.0.1:9091/metrics/job/nightly');
   });
 
   it('escapes label values in the path', () => {
-    expect(pushgatewayGroupUrl(new URL('http://h:1'), 'a b', { env: 'é?#' })).toBe('http://h:1/metrics/job/a%20b/env/%C3%A9%3F%23');
+    expect(pushgatewayGroupUrl(new URL('http://h:1'), 'a b', { env: 'é?#' })).toBe(
+      'http://h:1/metrics/job/a%20b/env/%C3%A9%3F%23',
+    );
   });
 
   it.each([
@@ -162,6 +168,8 @@ describe('option cluster', () => {
   });
 
   it('fails the start-up when it is not a boolean', async () => {
-    expect(await startupError({ cluster: 'auto' })).toBe('VezaMetricsModule: option "cluster" must be a boolean, got the string "auto".');
+    expect(await startupError({ cluster: 'auto' })).toBe(
+      'VezaMetricsModule: option "cluster" must be a boolean, got the string "auto".',
+    );
   });
 });

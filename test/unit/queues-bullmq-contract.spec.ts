@@ -18,7 +18,10 @@ function versionOf(pkg: string): string {
   let dir = dirname(require.resolve(pkg));
   for (;;) {
     try {
-      const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version: string };
+      const json = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version: string;
+      };
       if (json.name === pkg) return json.version;
     } catch {
       // not the package's root yet
@@ -84,7 +87,8 @@ describe(`@nestjs/bullmq and bullmq assumptions (${against})`, () => {
       await q.add('ok', {});
       await q.add('retry', {}, { attempts: 2 });
       await q.add('unrecoverable', {}, { attempts: 3 });
-      for (let i = 0; i < 400 && seen.filter((s) => !s.startsWith('active')).length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 400 && seen.filter((s) => !s.startsWith('active')).length < 4; i++)
+        await new Promise((r) => setTimeout(r, 50));
       expect(seen.filter((s) => s.startsWith('active'))).toHaveLength(4);
       expect(seen.filter((s) => !s.startsWith('active')).sort()).toEqual([
         'completed ok same=true',
@@ -93,7 +97,12 @@ describe(`@nestjs/bullmq and bullmq assumptions (${against})`, () => {
         'failed unrecoverable same=true',
       ]);
       expect(finals).toEqual({ retry: [false, true], unrecoverable: [true] });
-      expect(await queue!.getJobCounts('waiting', 'active', 'delayed', 'failed')).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 2 });
+      expect(await queue!.getJobCounts('waiting', 'active', 'delayed', 'failed')).toEqual({
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        failed: 2,
+      });
     } finally {
       await app.close();
     }

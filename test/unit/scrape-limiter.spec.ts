@@ -11,7 +11,10 @@ const lease = (admitted: ScrapeLease | string): ScrapeLease => {
 
 describe('ScrapeLimiter', () => {
   it('admits at most maxConcurrent renders, and one client address at most maxConcurrent - 1 of them when fair', () => {
-    const limiter = new ScrapeLimiter({ maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 1000 }, true);
+    const limiter = new ScrapeLimiter(
+      { maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 1000 },
+      true,
+    );
     const a = lease(limiter.admit('10.0.0.1'));
     expect(limiter.admit('10.0.0.1')).toBe('concurrency');
     const b = lease(limiter.admit('10.0.0.2'));
@@ -23,7 +26,10 @@ describe('ScrapeLimiter', () => {
   });
 
   it('refuses, before rendering, a scrape whose estimated bytes do not fit; a lone exposition bigger than the bound is served', () => {
-    const limiter = new ScrapeLimiter({ maxConcurrent: 4, maxBytesInFlight: 20 * MiB, sendTimeoutMs: 1000 }, false);
+    const limiter = new ScrapeLimiter(
+      { maxConcurrent: 4, maxBytesInFlight: 20 * MiB, sendTimeoutMs: 1000 },
+      false,
+    );
     const big = lease(limiter.admit('a'));
     expect(big.rendered(30 * MiB)).toBe(true);
     expect(limiter.admit('b')).toBe('bytes_in_flight');
@@ -43,7 +49,10 @@ describe('ScrapeLimiter', () => {
   });
 
   it('keeps one client address to half the bytes when fair', () => {
-    const limiter = new ScrapeLimiter({ maxConcurrent: 8, maxBytesInFlight: 20 * MiB, sendTimeoutMs: 1000 }, true);
+    const limiter = new ScrapeLimiter(
+      { maxConcurrent: 8, maxBytesInFlight: 20 * MiB, sendTimeoutMs: 1000 },
+      true,
+    );
     const first = lease(limiter.admit('a'));
     expect(first.rendered(8 * MiB)).toBe(true);
     expect(limiter.admit('a')).toBe('bytes_in_flight');
@@ -51,7 +60,10 @@ describe('ScrapeLimiter', () => {
   });
 
   it('forgets every client address once its scrapes end: 10,000 addresses leave nothing behind', () => {
-    const limiter = new ScrapeLimiter({ maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 1000 }, true);
+    const limiter = new ScrapeLimiter(
+      { maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 1000 },
+      true,
+    );
     for (let i = 0; i < 10_000; i++) {
       const admitted = lease(limiter.admit(`10.0.${i >> 8}.${i & 255}`));
       if (i % 2 === 0) admitted.release();
@@ -62,7 +74,10 @@ describe('ScrapeLimiter', () => {
   });
 
   it('refuses new scrapes once closed, and a render that ends after the close', () => {
-    const limiter = new ScrapeLimiter({ maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 1000 }, false);
+    const limiter = new ScrapeLimiter(
+      { maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 1000 },
+      false,
+    );
     const rendering = lease(limiter.admit('a'));
     limiter.close();
     expect(limiter.admit('b')).toBe('shutdown');
@@ -72,7 +87,11 @@ describe('ScrapeLimiter', () => {
 
   it('destroys the connection of a send past the send timeout, counts it, and releases its bytes', async () => {
     const aborted: string[] = [];
-    const limiter = new ScrapeLimiter({ maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 50 }, false, (r) => aborted.push(r));
+    const limiter = new ScrapeLimiter(
+      { maxConcurrent: 2, maxBytesInFlight: 32 * MiB, sendTimeoutMs: 50 },
+      false,
+      (r) => aborted.push(r),
+    );
     const server = createServer((_req, res) => {
       const admitted = lease(limiter.admit('a'));
       admitted.rendered(1000);

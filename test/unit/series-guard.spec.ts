@@ -9,7 +9,10 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
   let warn: jest.SpyInstance;
   beforeEach(async () => {
     warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    ctx = await metricsContext({ defaultMetrics: false, cardinality: { maxSeries: 5, perMetric: { veza_uploads_failed_total: 2 } } });
+    ctx = await metricsContext({
+      defaultMetrics: false,
+      cardinality: { maxSeries: 5, perMetric: { veza_uploads_failed_total: 2 } },
+    });
   });
   afterEach(async () => {
     await ctx.close();
@@ -26,7 +29,9 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     expect(series.reduce((sum, s) => sum + s.value, 0)).toBe(100);
     expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: '__overflow__' })).toBe(95);
     expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'subsystem-4' })).toBe(1);
-    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_cache_hits_total' })).toBe(95);
+    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_cache_hits_total' })).toBe(
+      95,
+    );
     // Admitted label sets keep counting after the cap is reached.
     ctx.service.recordCacheHit('subsystem-0');
     expect(sampleValue(await ctx.render(), 'veza_cache_hits_total', { subsystem: 'subsystem-0' })).toBe(2);
@@ -44,16 +49,32 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     const text = await ctx.render();
     expect(seriesOf(text, 'veza_uploads_failed_total')).toHaveLength(3);
     expect(sampleValue(text, 'veza_uploads_failed_total', { reason: '__overflow__' })).toBe(8);
-    expect(sampleValue(text, 'veza_database_query_errors_total', { operation: '__overflow__', error_type: '__overflow__' })).toBe(5);
+    expect(
+      sampleValue(text, 'veza_database_query_errors_total', {
+        operation: '__overflow__',
+        error_type: '__overflow__',
+      }),
+    ).toBe(5);
   });
 
   it('caps the series a histogram holds, bucket counts included', async () => {
     for (let i = 0; i < 20; i++) ctx.service.recordDatabaseQuery('select', `table-${i}`, 0.002);
     const text = await ctx.render();
-    expect(seriesOf(text, 'veza_database_query_duration_seconds').filter((s) => s.name.endsWith('_count'))).toHaveLength(6);
-    expect(sampleValue(text, 'veza_database_query_duration_seconds_count', { operation: '__overflow__', table: '__overflow__' })).toBe(15);
     expect(
-      sampleValue(text, 'veza_database_query_duration_seconds_bucket', { operation: '__overflow__', table: '__overflow__', le: '0.005' }),
+      seriesOf(text, 'veza_database_query_duration_seconds').filter((s) => s.name.endsWith('_count')),
+    ).toHaveLength(6);
+    expect(
+      sampleValue(text, 'veza_database_query_duration_seconds_count', {
+        operation: '__overflow__',
+        table: '__overflow__',
+      }),
+    ).toBe(15);
+    expect(
+      sampleValue(text, 'veza_database_query_duration_seconds_bucket', {
+        operation: '__overflow__',
+        table: '__overflow__',
+        le: '0.005',
+      }),
     ).toBe(15);
   });
 
@@ -89,19 +110,40 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     expect(sampleValue(text, 'veza_commerce_checkout_duration_seconds_count')).toBe(1);
     // The unknown label is dropped; the known one is recorded.
     expect(sampleValue(text, 'veza_auth_login_attempts_total', { success: 'success' })).toBe(1);
-    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_tracks_uploaded_total' })).toBe(2);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_tracks_uploaded_total' }),
+    ).toBe(2);
     expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_active_users' })).toBe(1);
-    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_commerce_checkout_duration_seconds' })).toBe(2);
-    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_auth_login_attempts_total' })).toBe(1);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', {
+        metric: 'veza_commerce_checkout_duration_seconds',
+      }),
+    ).toBe(2);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_auth_login_attempts_total' }),
+    ).toBe(1);
   });
 
   it('turns any label value into a bounded, valid string', async () => {
-    const values: unknown[] = ['a"b\\c\nd\re\u0000f', '\ud800lone', 'x'.repeat(65_536), 42, true, { a: 1 }, [1, 2], null, undefined];
+    const values: unknown[] = [
+      'a"b\\c\nd\re\u0000f',
+      '\ud800lone',
+      'x'.repeat(65_536),
+      42,
+      true,
+      { a: 1 },
+      [1, 2],
+      null,
+      undefined,
+    ];
     const counter = ctx.registry.get(VezaMetric.CacheMisses);
     const guarded = await metricsContext({ defaultMetrics: false });
     const wide = guarded.registry.get(VezaMetric.CacheMisses);
     for (const value of values) wide.inc({ subsystem: value as string });
-    const series = seriesOf(await guarded.render(), 'veza_cache_misses_total').map((s) => [s.labels.subsystem, s.value]);
+    const series = seriesOf(await guarded.render(), 'veza_cache_misses_total').map((s) => [
+      s.labels.subsystem,
+      s.value,
+    ]);
     // Objects and arrays share __invalid__; null and undefined share the empty value.
     expect(series).toEqual([
       ['a"b\\c\nd\re\u0000f', 1],
@@ -145,12 +187,20 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     logins.inc({ success: '' });
     logins.inc({ success: undefined });
     const text = await ctx.render();
-    expect(seriesOf(text, 'veza_auth_login_attempts_total').map((s) => [s.labels, s.value])).toEqual([[{ success: '' }, 2]]);
+    expect(seriesOf(text, 'veza_auth_login_attempts_total').map((s) => [s.labels, s.value])).toEqual([
+      [{ success: '' }, 2],
+    ]);
     expect(seriesOf(text, 'veza_health_check_status')).toEqual([]);
     expect(seriesOf(text, 'veza_file_upload_size_bytes')).toEqual([]);
-    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_auth_login_attempts_total' })).toBe(4);
-    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_health_check_status' })).toBe(2);
-    expect(sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_file_upload_size_bytes' })).toBe(3);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_auth_login_attempts_total' }),
+    ).toBe(4);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_health_check_status' }),
+    ).toBe(2);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_file_upload_size_bytes' }),
+    ).toBe(3);
     expect(warn.mock.calls.filter(([m]) => String(m).includes('"veza_auth_login_attempts_total"'))).toEqual([
       [
         'A recording into "veza_auth_login_attempts_total" was refused and skipped: label "success" missing (every recording gives all of success).',
@@ -174,8 +224,15 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     expect(recorded).toBe(55);
     expect(series).toHaveLength(6);
     expect(series.reduce((sum, s) => sum + s.value, 0)).toBe(55);
-    expect(sampleValue(text, 'veza_database_query_errors_total', { operation: '__overflow__', error_type: '__overflow__' })).toBe(50);
-    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_database_query_errors_total' })).toBe(50);
+    expect(
+      sampleValue(text, 'veza_database_query_errors_total', {
+        operation: '__overflow__',
+        error_type: '__overflow__',
+      }),
+    ).toBe(50);
+    expect(
+      sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_database_query_errors_total' }),
+    ).toBe(50);
   });
 
   it('folds an input value equal to the overflow marker into the overflow series, counted as overflow, below the cap', async () => {
@@ -191,7 +248,9 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'real' })).toBe(1);
     // The overflow series holds exactly what veza_metrics_series_overflow_total counts.
     expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(1);
-    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_cache_hits_total' })).toBe(1);
+    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_cache_hits_total' })).toBe(
+      1,
+    );
     expect(warn.mock.calls.filter(([m]) => String(m).includes('"veza_cache_hits_total"'))).toEqual([
       [
         'A recording into "veza_cache_hits_total" carried the label value __overflow__, which is reserved for the overflow series: it is folded into that series and counted in veza_metrics_series_overflow_total (logged once).',
@@ -210,7 +269,9 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
         [{ type: '', severity: 'p,type:q' }, 1],
         [{ type: '__overflow__', severity: '__overflow__' }, 5],
       ]);
-      expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(1);
+      expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(
+        1,
+      );
       return;
     }
     // The successor keys `<severity>|<type>|`: its key is made injective, so both are series of their own.
@@ -221,7 +282,9 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
       [{ severity: 'p|', type: 'q' }, 1],
       [{ severity: 'p', type: '|q' }, 5],
     ]);
-    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBeUndefined();
+    expect(
+      sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' }),
+    ).toBeUndefined();
   });
 
   it("frees a label set's place under the cap when remove() takes its series out", async () => {
@@ -258,7 +321,8 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     const wide = await metricsContext({ defaultMetrics: false, cardinality: { maxSeries: 2000 } });
     try {
       const before = heapAfterGc(gc);
-      for (let i = 0; i < 200; i++) wide.service.recordCacheHit(`${String(i).padStart(3, '0')}${'x'.repeat(1024 * 1024)}`);
+      for (let i = 0; i < 200; i++)
+        wide.service.recordCacheHit(`${String(i).padStart(3, '0')}${'x'.repeat(1024 * 1024)}`);
       const grown = heapAfterGc(gc) - before;
       // 200 cuts of 256 units each, keyed twice (prom-client's labels, the guard's key): well under 1 MiB.
       expect(grown).toBeLessThan(2 * 1024 * 1024);

@@ -36,21 +36,25 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
   afterEach(() => ctx.close());
 
   it('recordHttpRequest counts with the status class (the seed wrote U+0002) and observes seconds', async () => {
-    expect(await effectOf(ctx, () => ctx.service.recordHttpRequest('GET', '/tracks/:id', 200, 0.02))).toEqual({
-      'veza_http_requests_total{method="GET",endpoint="/tracks/:id",status="2xx"}': 1,
-      'veza_http_request_duration_seconds_bucket{le="0.05",method="GET",endpoint="/tracks/:id"}': 1,
-      'veza_http_request_duration_seconds_bucket{le="0.1",method="GET",endpoint="/tracks/:id"}': 1,
-      'veza_http_request_duration_seconds_bucket{le="0.5",method="GET",endpoint="/tracks/:id"}': 1,
-      'veza_http_request_duration_seconds_bucket{le="1",method="GET",endpoint="/tracks/:id"}': 1,
-      'veza_http_request_duration_seconds_bucket{le="5",method="GET",endpoint="/tracks/:id"}': 1,
-      'veza_http_request_duration_seconds_bucket{le="+Inf",method="GET",endpoint="/tracks/:id"}': 1,
-      'veza_http_request_duration_seconds_sum{method="GET",endpoint="/tracks/:id"}': 0.02,
-      'veza_http_request_duration_seconds_count{method="GET",endpoint="/tracks/:id"}': 1,
-    });
+    expect(await effectOf(ctx, () => ctx.service.recordHttpRequest('GET', '/tracks/:id', 200, 0.02))).toEqual(
+      {
+        'veza_http_requests_total{method="GET",endpoint="/tracks/:id",status="2xx"}': 1,
+        'veza_http_request_duration_seconds_bucket{le="0.05",method="GET",endpoint="/tracks/:id"}': 1,
+        'veza_http_request_duration_seconds_bucket{le="0.1",method="GET",endpoint="/tracks/:id"}': 1,
+        'veza_http_request_duration_seconds_bucket{le="0.5",method="GET",endpoint="/tracks/:id"}': 1,
+        'veza_http_request_duration_seconds_bucket{le="1",method="GET",endpoint="/tracks/:id"}': 1,
+        'veza_http_request_duration_seconds_bucket{le="5",method="GET",endpoint="/tracks/:id"}': 1,
+        'veza_http_request_duration_seconds_bucket{le="+Inf",method="GET",endpoint="/tracks/:id"}': 1,
+        'veza_http_request_duration_seconds_sum{method="GET",endpoint="/tracks/:id"}': 0.02,
+        'veza_http_request_duration_seconds_count{method="GET",endpoint="/tracks/:id"}': 1,
+      },
+    );
     const text = await ctx.render();
     expect(text).not.toContain('\u0002');
     ctx.service.recordHttpRequest('POST', '/tracks', 503, 0.2);
-    expect(sampleValue(await ctx.render(), 'veza_http_requests_total', { method: 'POST', status: '5xx' })).toBe(1);
+    expect(
+      sampleValue(await ctx.render(), 'veza_http_requests_total', { method: 'POST', status: '5xx' }),
+    ).toBe(1);
   });
 
   it('recordHttpRequest uses the code itself with statusLabel "code"', async () => {
@@ -72,10 +76,22 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
   it.each<[string, (c: MetricsContext) => void, string]>([
     ['updateActiveSessions', (c) => c.service.updateActiveSessions(7), 'veza_auth_sessions_active{}'],
     ['updateActiveUsers', (c) => c.service.updateActiveUsers(7), 'veza_active_users{}'],
-    ['updateWebSocketConnections', (c) => c.service.updateWebSocketConnections(7), 'veza_websocket_connections_active{}'],
-    ['updateDatabaseConnections', (c) => c.service.updateDatabaseConnections(7), 'veza_database_connections_active{}'],
+    [
+      'updateWebSocketConnections',
+      (c) => c.service.updateWebSocketConnections(7),
+      'veza_websocket_connections_active{}',
+    ],
+    [
+      'updateDatabaseConnections',
+      (c) => c.service.updateDatabaseConnections(7),
+      'veza_database_connections_active{}',
+    ],
     ['updateLiveStreams', (c) => c.service.updateLiveStreams(7), 'veza_live_streams_active{}'],
-    ['updateLiveStreamViewers', (c) => c.service.updateLiveStreamViewers(7), 'veza_live_stream_viewers_total{}'],
+    [
+      'updateLiveStreamViewers',
+      (c) => c.service.updateLiveStreamViewers(7),
+      'veza_live_stream_viewers_total{}',
+    ],
   ])('%s sets its gauge', async (_name, call, key) => {
     expect(await effectOf(ctx, () => call(ctx))).toEqual({ [key]: 7 });
     // A gauge is set, not added to: the same call again changes nothing.
@@ -106,14 +122,42 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
     ['recordTrackUploaded', (c) => c.service.recordTrackUploaded(), 'veza_tracks_uploaded_total{}'],
     ['recordUserRegistered', (c) => c.service.recordUserRegistered(), 'veza_users_registered_total{}'],
     ['recordPlaylistCreated', (c) => c.service.recordPlaylistCreated(), 'veza_playlists_created_total{}'],
-    ['recordUploadFailed', (c) => c.service.recordUploadFailed('ClamAV'), 'veza_uploads_failed_total{reason="ClamAV"}'],
+    [
+      'recordUploadFailed',
+      (c) => c.service.recordUploadFailed('ClamAV'),
+      'veza_uploads_failed_total{reason="ClamAV"}',
+    ],
     ['recordTransferRetry', (c) => c.service.recordTransferRetry(), 'veza_transfer_retry_total{}'],
-    ['recordTransferRetrySuccess', (c) => c.service.recordTransferRetrySuccess(), 'veza_transfer_retry_success_total{}'],
-    ['recordTransferRetryFailure', (c) => c.service.recordTransferRetryFailure(), 'veza_transfer_retry_failures_total{}'],
-    ['recordTransferRetryPermanent', (c) => c.service.recordTransferRetryPermanent(), 'veza_transfer_retry_permanent_failures_total{}'],
-    ['recordCommerceOrder', (c) => c.service.recordCommerceOrder('completed'), 'veza_commerce_orders_total{status="completed"}'],
-    ['recordCacheHit', (c) => c.service.recordCacheHit('tracks'), 'veza_cache_hits_total{subsystem="tracks"}'],
-    ['recordCacheMiss', (c) => c.service.recordCacheMiss('tracks'), 'veza_cache_misses_total{subsystem="tracks"}'],
+    [
+      'recordTransferRetrySuccess',
+      (c) => c.service.recordTransferRetrySuccess(),
+      'veza_transfer_retry_success_total{}',
+    ],
+    [
+      'recordTransferRetryFailure',
+      (c) => c.service.recordTransferRetryFailure(),
+      'veza_transfer_retry_failures_total{}',
+    ],
+    [
+      'recordTransferRetryPermanent',
+      (c) => c.service.recordTransferRetryPermanent(),
+      'veza_transfer_retry_permanent_failures_total{}',
+    ],
+    [
+      'recordCommerceOrder',
+      (c) => c.service.recordCommerceOrder('completed'),
+      'veza_commerce_orders_total{status="completed"}',
+    ],
+    [
+      'recordCacheHit',
+      (c) => c.service.recordCacheHit('tracks'),
+      'veza_cache_hits_total{subsystem="tracks"}',
+    ],
+    [
+      'recordCacheMiss',
+      (c) => c.service.recordCacheMiss('tracks'),
+      'veza_cache_misses_total{subsystem="tracks"}',
+    ],
   ])('%s adds exactly 1 to its counter', async (_name, call, key) => {
     expect(await effectOf(ctx, () => call(ctx))).toEqual({ [key]: 1 });
   });
@@ -122,8 +166,12 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
     const effect = await effectOf(ctx, () => ctx.service.recordDatabaseQuery('select', 'tracks', 0.003));
     expect(effect['veza_database_query_duration_seconds_count{operation="select",table="tracks"}']).toBe(1);
     expect(effect['veza_database_query_duration_seconds_sum{operation="select",table="tracks"}']).toBe(0.003);
-    expect(effect['veza_database_query_duration_seconds_bucket{le="0.001",operation="select",table="tracks"}']).toBeUndefined();
-    expect(effect['veza_database_query_duration_seconds_bucket{le="0.005",operation="select",table="tracks"}']).toBe(1);
+    expect(
+      effect['veza_database_query_duration_seconds_bucket{le="0.001",operation="select",table="tracks"}'],
+    ).toBeUndefined();
+    expect(
+      effect['veza_database_query_duration_seconds_bucket{le="0.005",operation="select",table="tracks"}'],
+    ).toBe(1);
   });
 
   it('recordFileUpload counts the upload and observes its size in bytes', async () => {
@@ -148,14 +196,21 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
     ['anything else', 0],
     ['toString', 0],
     ['constructor', 0],
-  ])('recordHealthCheck with status %s observes milliseconds and sets the status to %d', async (status, value) => {
-    ctx.service.recordHealthCheck('database', 12, status);
-    const text = await ctx.render();
-    expect(sampleValue(text, 'veza_health_check_duration_ms_sum', { service: 'database' })).toBe(12);
-    expect(sampleValue(text, 'veza_health_check_duration_ms_bucket', { service: 'database', le: '10' })).toBe(0);
-    expect(sampleValue(text, 'veza_health_check_duration_ms_bucket', { service: 'database', le: '25' })).toBe(1);
-    expect(sampleValue(text, 'veza_health_check_status', { service: 'database' })).toBe(value);
-  });
+  ])(
+    'recordHealthCheck with status %s observes milliseconds and sets the status to %d',
+    async (status, value) => {
+      ctx.service.recordHealthCheck('database', 12, status);
+      const text = await ctx.render();
+      expect(sampleValue(text, 'veza_health_check_duration_ms_sum', { service: 'database' })).toBe(12);
+      expect(
+        sampleValue(text, 'veza_health_check_duration_ms_bucket', { service: 'database', le: '10' }),
+      ).toBe(0);
+      expect(
+        sampleValue(text, 'veza_health_check_duration_ms_bucket', { service: 'database', le: '25' }),
+      ).toBe(1);
+      expect(sampleValue(text, 'veza_health_check_status', { service: 'database' })).toBe(value);
+    },
+  );
 
   it('recordHealthCheck observes seconds under naming "strict", with the same boundaries ÷ 1000', async () => {
     const strict = await metricsContext({ defaultMetrics: false, naming: 'strict' });
@@ -165,8 +220,12 @@ describe('VezaMetricsService: the seed helpers, one exact effect each', () => {
     expect(text).not.toContain('veza_health_check_duration_ms');
     expect(text).not.toContain('veza_live_stream_viewers_total');
     expect(sampleValue(text, 'veza_health_check_duration_seconds_sum', { service: 'redis' })).toBe(0.012);
-    expect(sampleValue(text, 'veza_health_check_duration_seconds_bucket', { service: 'redis', le: '0.01' })).toBe(0);
-    expect(sampleValue(text, 'veza_health_check_duration_seconds_bucket', { service: 'redis', le: '0.025' })).toBe(1);
+    expect(
+      sampleValue(text, 'veza_health_check_duration_seconds_bucket', { service: 'redis', le: '0.01' }),
+    ).toBe(0);
+    expect(
+      sampleValue(text, 'veza_health_check_duration_seconds_bucket', { service: 'redis', le: '0.025' }),
+    ).toBe(1);
     expect(sampleValue(text, 'veza_health_check_status', { service: 'redis' })).toBe(0.5);
     expect(sampleValue(text, 'veza_live_stream_viewers')).toBe(3);
     await strict.close();

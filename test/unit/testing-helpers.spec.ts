@@ -28,8 +28,12 @@ describe('getMetricValue on summaries and with selectors', () => {
 
   it('reads a summary: count by default, sum, a quantile', async () => {
     expect(await getMetricValue(ctx.moduleRef, 'app_job_seconds', { job: 'import' })).toBe(5);
-    expect(await getMetricValue(ctx.moduleRef, 'app_job_seconds', { job: 'import' }, { stat: 'sum' })).toBe(15);
-    expect(await getMetricValue(ctx.moduleRef, 'app_job_seconds', { job: 'import' }, { quantile: 0.5 })).toBe(3);
+    expect(await getMetricValue(ctx.moduleRef, 'app_job_seconds', { job: 'import' }, { stat: 'sum' })).toBe(
+      15,
+    );
+    expect(await getMetricValue(ctx.moduleRef, 'app_job_seconds', { job: 'import' }, { quantile: 0.5 })).toBe(
+      3,
+    );
   });
 
   it.each([
@@ -74,7 +78,13 @@ describe('getMetricValue on summaries and with selectors', () => {
   });
 
   it('the matcher treats a missing gauge series as no number at all', async () => {
-    const result = await toHaveMetricValue.call(undefined, ctx.moduleRef, VezaMetric.HealthCheckStatus, { service: 'db' }, 0);
+    const result = await toHaveMetricValue.call(
+      undefined,
+      ctx.moduleRef,
+      VezaMetric.HealthCheckStatus,
+      { service: 'db' },
+      0,
+    );
     expect(result.pass).toBe(false);
     expect(result.message()).toBe('expected veza_health_check_status{service="db"} to be 0, got no series');
   });
@@ -148,7 +158,10 @@ describe('the testing entry point (src/testing/index.ts)', () => {
       files: string[];
       typesVersions: Record<string, Record<string, string[]>>;
     };
-    expect(pkg.exports['./testing']).toEqual({ types: './dist/testing/index.d.ts', default: './dist/testing/index.js' });
+    expect(pkg.exports['./testing']).toEqual({
+      types: './dist/testing/index.d.ts',
+      default: './dist/testing/index.js',
+    });
     expect(pkg.typesVersions['*'].testing).toEqual(['dist/testing/index.d.ts']);
     expect(pkg.files).toContain('dist');
   });

@@ -15,7 +15,10 @@ function fakePackage(version: string): { entry: string; remove: () => void } {
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: '@opentelemetry/api', version }));
   // Like the real package's ESM build: a nested package.json without a name, to be walked past.
   writeFileSync(join(root, 'build', 'package.json'), JSON.stringify({ type: 'commonjs' }));
-  return { entry: join(root, 'build', 'src', 'index.js'), remove: () => rmSync(root, { recursive: true, force: true }) };
+  return {
+    entry: join(root, 'build', 'src', 'index.js'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }
 
 describe('loadTraceReader', () => {
@@ -38,7 +41,10 @@ describe('loadTraceReader', () => {
     // No context manager: `context.with` runs the callback in the root context, so no span is active.
     expect(context.with(trace.setSpan(ROOT_CONTEXT, span), () => read!())).toBeUndefined();
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    expect(context.with(trace.setSpan(ROOT_CONTEXT, span), () => read!())).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID });
+    expect(context.with(trace.setSpan(ROOT_CONTEXT, span), () => read!())).toEqual({
+      trace_id: TRACE_ID,
+      span_id: SPAN_ID,
+    });
     expect(read!()).toBeUndefined();
   });
 

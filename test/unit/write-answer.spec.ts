@@ -2,7 +2,11 @@ import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeAnswer, type NodeResponseLike } from '../../src/endpoint/metrics-scraper';
 
-const ANSWER = { status: 200, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: [Buffer.from('a 1\n')] };
+const ANSWER = {
+  status: 200,
+  headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+  body: [Buffer.from('a 1\n')],
+};
 
 /** Runs `handle` on a real Node response, and returns what the client received. */
 async function exchange(handle: (res: ServerResponse) => void): Promise<{ status: number; body: string }> {
@@ -26,7 +30,10 @@ async function exchange(handle: (res: ServerResponse) => void): Promise<{ status
 
 describe('writeAnswer', () => {
   it('writes the status, the exact Content-Length and the chunks', async () => {
-    expect(await exchange((res) => writeAnswer(res as NodeResponseLike, ANSWER, false))).toEqual({ status: 200, body: 'a 1\n' });
+    expect(await exchange((res) => writeAnswer(res as NodeResponseLike, ANSWER, false))).toEqual({
+      status: 200,
+      body: 'a 1\n',
+    });
   });
 
   it('leaves alone a response something else answered first, without throwing', async () => {

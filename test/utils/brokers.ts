@@ -43,7 +43,11 @@ async function run(
   after?: () => void,
 ): Promise<Broker> {
   let output = '';
-  const child: ChildProcess = spawn(command, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  const child: ChildProcess = spawn(command, args, {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ?? process.env,
+  });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -77,7 +81,18 @@ export async function startRedis(): Promise<Broker | undefined> {
   if (!bin) return undefined;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'veza-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
   return run('redis-server', bin, args, port, dir, `redis://127.0.0.1:${port}`);
 }
 
@@ -87,7 +102,14 @@ export async function startNats(): Promise<Broker | undefined> {
   if (!bin) return undefined;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'veza-nats-'));
-  return run('nats-server', bin, ['-a', '127.0.0.1', '-p', String(port)], port, dir, `nats://127.0.0.1:${port}`);
+  return run(
+    'nats-server',
+    bin,
+    ['-a', '127.0.0.1', '-p', String(port)],
+    port,
+    dir,
+    `nats://127.0.0.1:${port}`,
+  );
 }
 
 /** `mosquitto` (Debian package mosquitto). */
@@ -127,7 +149,8 @@ export async function startRabbitmq(): Promise<Broker | undefined> {
     RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'plugins'),
     RABBITMQ_PID_FILE: join(dir, 'pid'),
   };
-  const stopEpmd = (): void => void spawnSync('epmd', ['-port', String(epmdPort), '-kill'], { env, stdio: 'ignore' });
+  const stopEpmd = (): void =>
+    void spawnSync('epmd', ['-port', String(epmdPort), '-kill'], { env, stdio: 'ignore' });
   return run(
     'rabbitmq-server',
     '/usr/lib/rabbitmq/bin/rabbitmq-server',

@@ -64,13 +64,18 @@ export function parseExposition(text: string): Map<string, Family> {
  * The value of the sample `name` whose labels include every pair of `labels` (other labels, such as
  * default labels, are ignored); `undefined` when there is none, an error when more than one matches.
  */
-export function sampleValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   const matches: Sample[] = [];
   for (const f of parseExposition(text).values()) {
     for (const s of f.samples) {
       if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) matches.push(s);
     }
   }
-  if (matches.length > 1) throw new Error(`${matches.length} samples of ${name} match ${JSON.stringify(labels)}`);
+  if (matches.length > 1)
+    throw new Error(`${matches.length} samples of ${name} match ${JSON.stringify(labels)}`);
   return matches[0]?.value;
 }

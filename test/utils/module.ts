@@ -1,6 +1,11 @@
 import type { TestingModule } from '@nestjs/testing';
 import { Test } from '@nestjs/testing';
-import { VezaMetricsModule, VezaMetricsRegistry, VezaMetricsService, type VezaMetricsModuleOptions } from '../../src';
+import {
+  VezaMetricsModule,
+  VezaMetricsRegistry,
+  VezaMetricsService,
+  type VezaMetricsModuleOptions,
+} from '../../src';
 
 /** A compiled testing module holding only VezaMetricsModule (no HTTP server): for helpers and registry checks. */
 export interface MetricsContext {
@@ -12,7 +17,9 @@ export interface MetricsContext {
 }
 
 export async function metricsContext(options: VezaMetricsModuleOptions = {}): Promise<MetricsContext> {
-  const moduleRef = await Test.createTestingModule({ imports: [VezaMetricsModule.forRoot(options)] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [VezaMetricsModule.forRoot(options)],
+  }).compile();
   await moduleRef.init();
   const registry = moduleRef.get(VezaMetricsRegistry);
   return {

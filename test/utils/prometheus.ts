@@ -78,7 +78,11 @@ export interface PrometheusServer {
    * Polls `promql` (every 200 ms, at most `timeoutMs`) until `predicate` holds for its samples, and
    * returns them; rejects with the last answer when it never does.
    */
-  waitFor(promql: string, predicate: (samples: VectorSample[]) => boolean, timeoutMs?: number): Promise<VectorSample[]>;
+  waitFor(
+    promql: string,
+    predicate: (samples: VectorSample[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<VectorSample[]>;
   /** The active targets. */
   targets(): Promise<ActiveTarget[]>;
   /** True when there is at least one active target and every one is `up`. */
@@ -156,7 +160,8 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
       return await startOnce(options);
     } catch (error) {
       lastError = error;
-      if (options.port || !(error instanceof Error) || !/address already in use/i.test(error.message)) throw error;
+      if (options.port || !(error instanceof Error) || !/address already in use/i.test(error.message))
+        throw error;
     }
   }
   throw lastError;
@@ -271,7 +276,8 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
   };
 
   const targets = async (): Promise<ActiveTarget[]> =>
-    (await getJson<{ data: { activeTargets: ActiveTarget[] } }>('/api/v1/targets?state=active')).data.activeTargets;
+    (await getJson<{ data: { activeTargets: ActiveTarget[] } }>('/api/v1/targets?state=active')).data
+      .activeTargets;
 
   return {
     url,
@@ -281,7 +287,8 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
     vector,
     async value(promql) {
       const samples = await vector(promql);
-      if (samples.length !== 1) throw new Error(`query ${promql} answered ${samples.length} samples: ${JSON.stringify(samples)}`);
+      if (samples.length !== 1)
+        throw new Error(`query ${promql} answered ${samples.length} samples: ${JSON.stringify(samples)}`);
       return samples[0].value;
     },
     async waitFor(promql, predicate, timeoutMs = 15_000) {
@@ -296,7 +303,9 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
           last = error instanceof Error ? error.message : error;
         }
         if (Date.now() > until)
-          throw new Error(`${promql} did not reach the expected state within ${timeoutMs} ms; last answer: ${JSON.stringify(last)}`);
+          throw new Error(
+            `${promql} did not reach the expected state within ${timeoutMs} ms; last answer: ${JSON.stringify(last)}`,
+          );
         await sleep(200);
       }
     },
@@ -315,9 +324,15 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
         const stamps = await vector('timestamp(up)');
         const fresh = (t: ActiveTarget): boolean =>
           t.health === 'up' &&
-          stamps.some((s) => s.metric.instance === t.labels.instance && s.metric.job === t.labels.job && s.value > since);
+          stamps.some(
+            (s) =>
+              s.metric.instance === t.labels.instance && s.metric.job === t.labels.job && s.value > since,
+          );
         if (active.length > 0 && active.every(fresh)) return;
-        if (Date.now() > until) throw new Error(`no successful scrape of every target within ${timeoutMs} ms: ${JSON.stringify(active)}`);
+        if (Date.now() > until)
+          throw new Error(
+            `no successful scrape of every target within ${timeoutMs} ms: ${JSON.stringify(active)}`,
+          );
         await sleep(50);
       }
     },

@@ -25,16 +25,31 @@ export function rawRequest(
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: hostname, port: Number(port), path, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false },
+      {
+        host: hostname,
+        port: Number(port),
+        path,
+        method: options.method ?? 'GET',
+        headers: options.headers ?? {},
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         res.on('error', reject);
       },
     );
     req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${options.method ?? 'GET'} ${path} in 10 s`)));
+    req.setTimeout(10_000, () =>
+      req.destroy(new Error(`no answer to ${options.method ?? 'GET'} ${path} in 10 s`)),
+    );
     req.end(options.body);
   });
 }

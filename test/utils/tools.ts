@@ -13,12 +13,17 @@ export function findTool(name: string, debianPackage = 'prometheus'): string | u
       `${name} is required under CI=true but is not on the PATH: install the Debian package "${debianPackage}" (.ci/run does).`,
     );
   }
-  process.stdout.write(`NOTICE: ${name} is not installed; skipping the tests that need it (apt-get install ${debianPackage}).\n`);
+  process.stdout.write(
+    `NOTICE: ${name} is not installed; skipping the tests that need it (apt-get install ${debianPackage}).\n`,
+  );
   return undefined;
 }
 
 /** `promtool check metrics` over `text`: its findings, one per line (empty when it reports nothing). */
-export function promtoolCheckMetrics(promtool: string, text: string): { status: number | null; findings: string[] } {
+export function promtoolCheckMetrics(
+  promtool: string,
+  text: string,
+): { status: number | null; findings: string[] } {
   const run = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (run.error) throw run.error;
   const findings = `${run.stdout}\n${run.stderr}`

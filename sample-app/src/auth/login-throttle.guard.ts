@@ -1,4 +1,10 @@
-import { HttpException, HttpStatus, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  HttpException,
+  HttpStatus,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { normalizeEmail } from '../users/users.service';
 import { LoginThrottleService } from './login-throttle.service';
 import type { AuthenticatedRequest } from './session';

@@ -14,7 +14,11 @@ export class SessionsService {
 
   @TrackSession('open')
   open(userId: string): Session {
-    const session: Session = { token: randomBytes(24).toString('base64url'), userId, createdAt: new Date().toISOString() };
+    const session: Session = {
+      token: randomBytes(24).toString('base64url'),
+      userId,
+      createdAt: new Date().toISOString(),
+    };
     this.sessions.set(session.token, session);
     return session;
   }

@@ -10,6 +10,14 @@ import { TransfersService } from './transfers.service';
 
 @Module({
   controllers: [CommerceController],
-  providers: [ProductsService, CartService, CheckoutService, OrdersRepository, TransfersService, TransfersRepository, PaymentProvider],
+  providers: [
+    ProductsService,
+    CartService,
+    CheckoutService,
+    OrdersRepository,
+    TransfersService,
+    TransfersRepository,
+    PaymentProvider,
+  ],
 })
 export class CommerceModule {}

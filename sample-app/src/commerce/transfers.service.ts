@@ -62,12 +62,17 @@ export class TransfersService {
    * and a critical error).
    */
   @TrackTransferRetry<Transfer>({ isSuccess: (transfer) => transfer.status === 'paid', isPermanent: givenUp })
-  @CountErrors({ type: (error) => (givenUp(error) ? 'transfer_permanently_failed' : 'transfer_retry_failed'), severity: 'critical' })
+  @CountErrors({
+    type: (error) => (givenUp(error) ? 'transfer_permanently_failed' : 'transfer_retry_failed'),
+    severity: 'critical',
+  })
   private attempt(transfer: Transfer): Transfer {
     const retries = transfer.retries + 1;
     if (this.payments.payout(transfer.id, transfer.sellerAccount, transfer.amountCents))
       return this.transfers.update(transfer.id, { status: 'paid', retries });
     if (retries < MAX_TRANSFER_RETRIES) return this.transfers.update(transfer.id, { retries });
-    throw new TransferGivenUpError(this.transfers.update(transfer.id, { status: 'permanently_failed', retries }));
+    throw new TransferGivenUpError(
+      this.transfers.update(transfer.id, { status: 'permanently_failed', retries }),
+    );
   }
 }

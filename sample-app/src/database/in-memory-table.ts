@@ -78,7 +78,9 @@ export class InMemoryTable<T extends Row> {
 
   private assertUnique(row: T): void {
     for (const column of this.uniqueColumns) {
-      const clash = [...this.rows.values()].find((other) => other.id !== row.id && other[column] === row[column]);
+      const clash = [...this.rows.values()].find(
+        (other) => other.id !== row.id && other[column] === row[column],
+      );
       if (clash) throw new UniqueViolationError(this.name, column);
     }
   }

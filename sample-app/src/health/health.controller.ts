@@ -15,6 +15,9 @@ export class HealthController {
   @Get()
   @HealthCheck()
   check(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.database.isHealthy('database'), () => this.redis.isHealthy('redis')]);
+    return this.health.check([
+      () => this.database.isHealthy('database'),
+      () => this.redis.isHealthy('redis'),
+    ]);
   }
 }

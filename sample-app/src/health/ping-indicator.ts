@@ -8,7 +8,11 @@ export const SLOW_CHECK_MS = 250;
  * Runs `ping` as the check of `key`: `up`, `degraded` when it took more than {@link SLOW_CHECK_MS},
  * `down` (with the reason) when it threw. Terminus answers 503 when a check is down.
  */
-export function pingCheck(health: HealthIndicatorService, key: string, ping: () => unknown): HealthIndicatorResult {
+export function pingCheck(
+  health: HealthIndicatorService,
+  key: string,
+  ping: () => unknown,
+): HealthIndicatorResult {
   const indicator = health.check(key);
   const started = performance.now();
   try {
@@ -17,5 +21,7 @@ export function pingCheck(health: HealthIndicatorService, key: string, ping: () 
     return indicator.down({ message: error instanceof Error ? error.message : String(error) });
   }
   const responseTimeMs = Math.round(performance.now() - started);
-  return responseTimeMs > SLOW_CHECK_MS ? indicator.degraded({ responseTimeMs }) : indicator.up({ responseTimeMs });
+  return responseTimeMs > SLOW_CHECK_MS
+    ? indicator.degraded({ responseTimeMs })
+    : indicator.up({ responseTimeMs });
 }

@@ -16,7 +16,13 @@ export class LiveStreamsService {
 
   @TrackLiveStream('start')
   start(hostId: string, title: string): LiveStream {
-    const stream: LiveStream = { id: randomUUID(), hostId, title, viewers: 0, startedAt: new Date().toISOString() };
+    const stream: LiveStream = {
+      id: randomUUID(),
+      hostId,
+      title,
+      viewers: 0,
+      startedAt: new Date().toISOString(),
+    };
     this.streams.set(stream.id, stream);
     return stream;
   }

@@ -4,5 +4,9 @@ import { PlaylistsController } from './playlists.controller';
 import { PlaylistsRepository } from './playlists.repository';
 import { PlaylistsService } from './playlists.service';
 
-@Module({ imports: [TracksModule], controllers: [PlaylistsController], providers: [PlaylistsService, PlaylistsRepository] })
+@Module({
+  imports: [TracksModule],
+  controllers: [PlaylistsController],
+  providers: [PlaylistsService, PlaylistsRepository],
+})
 export class PlaylistsModule {}

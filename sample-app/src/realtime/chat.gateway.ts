@@ -43,7 +43,8 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   @SubscribeMessage('chat')
   @CountWebSocketMessage('chat', { status: (ack: ChatAck) => (ack.ok ? 'ok' : 'rejected') })
   chat(@ConnectedSocket() client: Socket, @MessageBody() message: unknown): ChatAck {
-    if (!isChatMessage(message)) return { ok: false, error: 'a chat message is { room, text } with a text of 1 to 2000 characters' };
+    if (!isChatMessage(message))
+      return { ok: false, error: 'a chat message is { room, text } with a text of 1 to 2000 characters' };
     void client.join(message.room);
     client.to(message.room).emit('chat', { from: client.id, text: message.text });
     return { ok: true };
@@ -53,5 +54,11 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
 function isChatMessage(value: unknown): value is ChatMessage {
   if (typeof value !== 'object' || value === null) return false;
   const { room, text } = value as Record<string, unknown>;
-  return typeof room === 'string' && room.length > 0 && typeof text === 'string' && text.length > 0 && text.length <= 2000;
+  return (
+    typeof room === 'string' &&
+    room.length > 0 &&
+    typeof text === 'string' &&
+    text.length > 0 &&
+    text.length <= 2000
+  );
 }

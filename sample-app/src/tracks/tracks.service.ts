@@ -35,7 +35,8 @@ export class TracksService {
   create(ownerId: string, dto: CreateTrackDto): Track {
     if (dto.uploadId !== undefined) {
       const upload = this.uploads.findOwned(ownerId, dto.uploadId);
-      if (!upload || upload.type !== 'audio') throw new BadRequestException(`Upload ${dto.uploadId} is not an audio file of yours`);
+      if (!upload || upload.type !== 'audio')
+        throw new BadRequestException(`Upload ${dto.uploadId} is not an audio file of yours`);
     }
     return this.tracks.insert({
       id: randomUUID(),

@@ -17,7 +17,11 @@ export function fileTypeOf(mimeType: string): UploadFileType {
 }
 
 /** Why a file of `type` and `sizeBytes` may not be stored by a user who already stores `usedBytes`, or null. */
-export function refusalOf(type: UploadFileType, sizeBytes: number, usedBytes: number): Exclude<UploadFailureReason, 'ClamAV'> | null {
+export function refusalOf(
+  type: UploadFileType,
+  sizeBytes: number,
+  usedBytes: number,
+): Exclude<UploadFailureReason, 'ClamAV'> | null {
   if (type === 'other' || sizeBytes === 0 || sizeBytes > MAX_FILE_BYTES) return 'validation';
   if (usedBytes + sizeBytes > USER_QUOTA_BYTES) return 'quota';
   return null;

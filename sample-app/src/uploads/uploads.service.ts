@@ -1,4 +1,10 @@
-import { BadRequestException, HttpException, HttpStatus, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import {
+  BadRequestException,
+  HttpException,
+  HttpStatus,
+  Injectable,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { TrackUpload } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
 import type { CreateUploadDto } from './dto/create-upload.dto';
@@ -36,7 +42,9 @@ export class UploadsService {
   upload(ownerId: string, dto: CreateUploadDto): Upload {
     const content = Buffer.from(dto.content, 'base64');
     const type = fileTypeOf(dto.mimeType);
-    const reason = refusalOf(type, content.length, this.usedBytes(ownerId)) ?? (this.scanner.isInfected(content) ? 'ClamAV' : null);
+    const reason =
+      refusalOf(type, content.length, this.usedBytes(ownerId)) ??
+      (this.scanner.isInfected(content) ? 'ClamAV' : null);
     if (reason) refuse(reason);
     return this.uploads.insert({
       id: randomUUID(),
@@ -66,9 +74,14 @@ export class UploadsService {
 function refuse(reason: UploadFailureReason): never {
   switch (reason) {
     case 'validation':
-      throw new BadRequestException(`Only audio and image files of 1 byte to ${MAX_FILE_BYTES} bytes are accepted`);
+      throw new BadRequestException(
+        `Only audio and image files of 1 byte to ${MAX_FILE_BYTES} bytes are accepted`,
+      );
     case 'quota':
-      throw new HttpException(`Upload quota of ${USER_QUOTA_BYTES} bytes exceeded`, HttpStatus.PAYLOAD_TOO_LARGE);
+      throw new HttpException(
+        `Upload quota of ${USER_QUOTA_BYTES} bytes exceeded`,
+        HttpStatus.PAYLOAD_TOO_LARGE,
+      );
     case 'ClamAV':
       throw new InfectedFileException();
   }

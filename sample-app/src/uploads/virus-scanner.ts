@@ -12,7 +12,9 @@ export class VirusScanner {
     name: 'sample_virus_scan_duration_seconds',
     help: 'Time the virus scanner took over an uploaded file, by verdict',
     labelNames: ['verdict'],
-    labels: ({ result, outcome }) => ({ verdict: outcome === 'failure' ? 'error' : result ? 'infected' : 'clean' }),
+    labels: ({ result, outcome }) => ({
+      verdict: outcome === 'failure' ? 'error' : result ? 'infected' : 'clean',
+    }),
     buckets: [0.0001, 0.001, 0.01, 0.1, 1],
   })
   isInfected(content: Buffer): boolean {

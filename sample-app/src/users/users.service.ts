@@ -22,7 +22,8 @@ export class UsersService {
     try {
       return this.users.insert(user);
     } catch (error) {
-      if (error instanceof UniqueViolationError) throw new ConflictException('An account with this email already exists');
+      if (error instanceof UniqueViolationError)
+        throw new ConflictException('An account with this email already exists');
       throw error;
     }
   }

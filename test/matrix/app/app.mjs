@@ -14,7 +14,17 @@
 // Plain JavaScript run as it is: the types TypeScript would check are not declared here.
 /* eslint-disable @typescript-eslint/explicit-module-boundary-types */
 import 'reflect-metadata';
-import { Controller, Get, Inject, Injectable, Module, Param, UnauthorizedException, UseGuards, VersioningType } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  Param,
+  UnauthorizedException,
+  UseGuards,
+  VersioningType,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CountLogin, InjectMetric, VezaMetric, VezaMetricsModule } from '@veza/nestjs-metrics';
 
@@ -97,7 +107,9 @@ export async function startApp(adapter, moduleOptions) {
   Reflect.decorate(
     [
       Module({
-        imports: [VezaMetricsModule.forRoot({ statusLabel: 'code', defaultMetrics: false, ...moduleOptions })],
+        imports: [
+          VezaMetricsModule.forRoot({ statusLabel: 'code', defaultMetrics: false, ...moduleOptions }),
+        ],
         controllers: [ItemsController, AuthController],
         providers: [AuthService, DenyGuard],
       }),

@@ -21,7 +21,9 @@ let passed = 0;
 function report(ok, name, detail) {
   if (ok) passed++;
   else failed++;
-  console.log(`${ok ? 'ok' : 'not ok'} - ${name}${ok || !detail ? '' : `\n    ${detail.replace(/\n/g, '\n    ')}`}`);
+  console.log(
+    `${ok ? 'ok' : 'not ok'} - ${name}${ok || !detail ? '' : `\n    ${detail.replace(/\n/g, '\n    ')}`}`,
+  );
 }
 
 // Node looks for a package missing from the fixture in every parent folder: a fixture inside the
@@ -32,10 +34,16 @@ const outsiders = ['@nestjs/core', '@nestjs/common', '@veza/nestjs-metrics', cli
   .map((name) => [name, require.resolve(`${name}/package.json`)])
   .filter(([, path]) => !path.startsWith(here + sep + 'node_modules' + sep));
 if (!client || outsiders.length > 0) {
-  report(false, 'fixture resolves its own packages', `client ${client ?? 'none'}; from elsewhere: ${JSON.stringify(outsiders)}`);
+  report(
+    false,
+    'fixture resolves its own packages',
+    `client ${client ?? 'none'}; from elsewhere: ${JSON.stringify(outsiders)}`,
+  );
   process.exit(1);
 }
-const versions = Object.fromEntries(['@nestjs/core', 'express', 'fastify', client].map((n) => [n, tryVersion(n)]));
+const versions = Object.fromEntries(
+  ['@nestjs/core', 'express', 'fastify', client].map((n) => [n, tryVersion(n)]),
+);
 console.log(
   `# node ${process.version}, ${Object.entries(versions)
     .map(([n, v]) => `${n} ${v}`)
@@ -45,7 +53,12 @@ console.log(
 function tryVersion(name) {
   try {
     // express and fastify are the platform packages' dependencies, resolved from there.
-    const from = name === 'express' ? '@nestjs/platform-express' : name === 'fastify' ? '@nestjs/platform-fastify' : name;
+    const from =
+      name === 'express'
+        ? '@nestjs/platform-express'
+        : name === 'fastify'
+          ? '@nestjs/platform-fastify'
+          : name;
     const base = createRequire(require.resolve(`${from}/package.json`));
     return base(`${name}/package.json`).version;
   } catch {
@@ -89,7 +102,11 @@ async function checkOne(adapter, registryMode) {
     const options = {};
     if (registryMode === 'own') {
       options.registry = new promClient.Registry();
-      new promClient.Counter({ name: 'matrix_app_events_total', help: "The app's own counter", registers: [options.registry] }).inc(3);
+      new promClient.Counter({
+        name: 'matrix_app_events_total',
+        help: "The app's own counter",
+        registers: [options.registry],
+      }).inc(3);
     }
     started = await startApp(adapter, options);
   } catch (error) {
@@ -111,9 +128,12 @@ async function checkOne(adapter, registryMode) {
     const text = await res.text();
     report(res.status === 200, `${label}: /metrics answers 200`, `got ${res.status}: ${text.slice(0, 300)}`);
     const lines = new Set(text.split('\n'));
-    const expected = registryMode === 'own' ? [...EXPECTED_LINES, 'matrix_app_events_total 3'] : EXPECTED_LINES;
+    const expected =
+      registryMode === 'own' ? [...EXPECTED_LINES, 'matrix_app_events_total 3'] : EXPECTED_LINES;
     for (const line of expected) report(lines.has(line), `${label}: ${line}`, related(text, line));
-    const leaks = text.split('\n').filter((l) => l.includes(SECRET) || l.includes('token=') || l.includes('/items/7'));
+    const leaks = text
+      .split('\n')
+      .filter((l) => l.includes(SECRET) || l.includes('token=') || l.includes('/items/7'));
     report(leaks.length === 0, `${label}: no raw path or query on /metrics`, leaks.join('\n'));
   } catch (error) {
     report(false, `${label}: requests`, String(error?.stack ?? error));
@@ -137,7 +157,11 @@ if (client === '@prometheus-io/client') {
   } catch {
     promClient = undefined;
   }
-  report(promClient === undefined, 'prom-client is not installed beside @prometheus-io/client', `found at ${promClient}`);
+  report(
+    promClient === undefined,
+    'prom-client is not installed beside @prometheus-io/client',
+    `found at ${promClient}`,
+  );
 }
 
 if (client === '@prometheus-io/client' && Number(process.versions.node.split('.')[0]) < 22) {
@@ -146,11 +170,17 @@ if (client === '@prometheus-io/client' && Number(process.versions.node.split('.'
     try {
       const { app } = await startApp(adapter, {});
       await app.close();
-      report(false, `${adapter}: start-up fails on Node ${process.version} with @prometheus-io/client`, 'the application started');
+      report(
+        false,
+        `${adapter}: start-up fails on Node ${process.version} with @prometheus-io/client`,
+        'the application started',
+      );
     } catch (error) {
       const message = String(error?.message ?? error);
       report(
-        /@prometheus-io\/client \S+ needs Node 22 or newer \(it uses the iterator helpers of Node 22/.test(message),
+        /@prometheus-io\/client \S+ needs Node 22 or newer \(it uses the iterator helpers of Node 22/.test(
+          message,
+        ),
         `${adapter}: start-up fails on Node ${process.version} with @prometheus-io/client, saying why`,
         message,
       );

@@ -62,13 +62,20 @@ class Veza {
     throw new QueryError('23505');
   }
 
-  @TrackUpload<[{ kind: string; bytes: number }]>({ type: (file) => file.kind, size: ({ args: [file] }) => file.bytes })
+  @TrackUpload<[{ kind: string; bytes: number }]>({
+    type: (file) => file.kind,
+    size: ({ args: [file] }) => file.bytes,
+  })
   upload(file: { kind: string; bytes: number }, error?: unknown): { id: string } {
     if (error) throw error;
     return { id: file.kind };
   }
 
-  @TrackUpload({ type: 'image', size: ({ result }) => (result as { size: number }).size, failureReason: () => 'ClamAV' })
+  @TrackUpload({
+    type: 'image',
+    size: ({ result }) => (result as { size: number }).size,
+    failureReason: () => 'ClamAV',
+  })
   async scannedUpload(infected: boolean): Promise<{ size: number }> {
     if (infected) throw new Error('virus found');
     return { size: 3000 };
@@ -88,7 +95,10 @@ class Veza {
     return status ? { status } : {};
   }
 
-  @TrackTransferRetry({ isPermanent: (e) => (e as Error).message === 'max retries', isSuccess: (r) => r !== false })
+  @TrackTransferRetry({
+    isPermanent: (e) => (e as Error).message === 'max retries',
+    isSuccess: (r) => r !== false,
+  })
   retry(outcome: 'ok' | 'fail' | 'permanent' | 'false'): boolean {
     if (outcome === 'fail') throw new Error('timeout');
     if (outcome === 'permanent') throw new Error('max retries');
@@ -184,7 +194,10 @@ describe('each catalog decorator writes its metrics exactly', () => {
     await expect(veza.findTrack(new QueryError(1062))).rejects.toThrow(QueryError);
     await expect(veza.findTrack('a string')).rejects.toBe('a string');
     expect(() => veza.insertUser()).toThrow(QueryError);
-    const tracks = await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'tracks' });
+    const tracks = await h.histogram(VezaMetric.DatabaseQueryDuration, {
+      operation: 'select',
+      table: 'tracks',
+    });
     expect(tracks?.count).toBe(5);
     const errors = VezaMetric.DatabaseQueryErrors;
     expect(await h.value(errors, { operation: 'select', error_type: 'ER_DUP_ENTRY' })).toBe(1);
@@ -192,15 +205,23 @@ describe('each catalog decorator writes its metrics exactly', () => {
     expect(await h.value(errors, { operation: 'select', error_type: '1062' })).toBe(1);
     expect(await h.value(errors, { operation: 'select', error_type: 'Error' })).toBe(1);
     expect(await h.value(errors, { operation: 'insert', error_type: 'unique_violation' })).toBe(1);
-    expect((await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'insert', table: 'users' }))?.count).toBe(1);
+    expect(
+      (await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'insert', table: 'users' }))?.count,
+    ).toBe(1);
   });
 
   it('@TrackUpload: uploads by type and status, size on success, bounded failure reasons', async () => {
     veza.upload({ kind: 'audio', bytes: 5000 });
     veza.upload({ kind: 'audio', bytes: 1000 });
-    expect(() => veza.upload({ kind: 'audio', bytes: 1 }, new BadRequestException('not audio'))).toThrow(BadRequestException);
-    expect(() => veza.upload({ kind: 'audio', bytes: 1 }, new HttpException('too big', 413))).toThrow(HttpException);
-    expect(() => veza.upload({ kind: 'audio', bytes: 1 }, Object.assign(new Error('x'), { reason: 'ClamAV' }))).toThrow('x');
+    expect(() => veza.upload({ kind: 'audio', bytes: 1 }, new BadRequestException('not audio'))).toThrow(
+      BadRequestException,
+    );
+    expect(() => veza.upload({ kind: 'audio', bytes: 1 }, new HttpException('too big', 413))).toThrow(
+      HttpException,
+    );
+    expect(() =>
+      veza.upload({ kind: 'audio', bytes: 1 }, Object.assign(new Error('x'), { reason: 'ClamAV' })),
+    ).toThrow('x');
     expect(() => veza.upload({ kind: 'audio', bytes: 1 }, new Error('disk'))).toThrow('disk');
     await veza.scannedUpload(false);
     await expect(veza.scannedUpload(true)).rejects.toThrow('virus found');
@@ -327,7 +348,9 @@ describe('each catalog decorator writes its metrics exactly', () => {
     veza.allow(false);
     expect(() => veza.allow('throw429')).toThrow(HttpException);
     expect(() => veza.allow('throw500')).toThrow('limiter store down');
-    expect(await h.value(VezaMetric.RateLimitHits, { endpoint: '/auth/login', limit_type: 'failed_logins' })).toBe(2);
+    expect(
+      await h.value(VezaMetric.RateLimitHits, { endpoint: '/auth/login', limit_type: 'failed_logins' }),
+    ).toBe(2);
   });
 
   it('Observables are measured per subscription: complete, error, unsubscribe', async () => {
@@ -372,13 +395,19 @@ describe('each catalog decorator writes its metrics exactly', () => {
     try {
       const q = builder.query();
       expect(runs).toBe(0);
-      expect((await s.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'lazy' }))?.count).toBeUndefined();
+      expect(
+        (await s.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'lazy' }))?.count,
+      ).toBeUndefined();
       expect(await q).toBe(42);
       expect(runs).toBe(1);
-      expect((await s.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'lazy' }))?.count).toBe(1);
+      expect(
+        (await s.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'lazy' }))?.count,
+      ).toBe(1);
       expect(await q).toBe(42); // a second await runs it again, as without the decorator, but records once
       expect(runs).toBe(2);
-      expect((await s.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'lazy' }))?.count).toBe(1);
+      expect(
+        (await s.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'lazy' }))?.count,
+      ).toBe(1);
     } finally {
       s.close();
     }

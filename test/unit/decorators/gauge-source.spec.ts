@@ -62,7 +62,9 @@ describe('@GaugeSource', () => {
       expect(await h.value(VezaMetric.DatabaseConnectionsActive)).toBe(8);
       const failures = { metric: VezaMetric.DatabaseConnectionsActive, reason: 'error' };
       expect(await h.value('veza_metrics_collect_failures_total', failures)).toBe(2);
-      expect(await h.value(INSTRUMENTATION_ERRORS, { decorator: 'GaugeSource', method: 'Presence#poolSize' })).toBeUndefined();
+      expect(
+        await h.value(INSTRUMENTATION_ERRORS, { decorator: 'GaugeSource', method: 'Presence#poolSize' }),
+      ).toBeUndefined();
       expect(warnings.messages.filter((m) => m.includes('Presence#poolSize'))).toEqual([
         '@GaugeSource on "Presence#poolSize" failed (the value must be a finite number, got the string "many"); its series of ' +
           '"veza_database_connections_active" is left out of the scrape until it answers a finite number again (logged once, ' +
@@ -76,7 +78,11 @@ describe('@GaugeSource', () => {
 
   it('keeps a collect already on the gauge, and puts it back when the application closes', async () => {
     const registry = new Registry();
-    const gauge = new Gauge({ name: VezaMetric.LiveStreamsActive, help: 'Number of currently active live streams', registers: [registry] });
+    const gauge = new Gauge({
+      name: VezaMetric.LiveStreamsActive,
+      help: 'Number of currently active live streams',
+      registers: [registry],
+    });
     let collected = 0;
     (gauge as unknown as { collect: () => void }).collect = () => {
       collected += 1;

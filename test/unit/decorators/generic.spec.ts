@@ -77,7 +77,9 @@ describe('generic decorators', () => {
       expect(await h.value('app_delivered_total')).toBe(1);
       expect(await h.value('app_bounces_total')).toBe(2);
       const text = await h.metrics.registry.metrics();
-      expect(text).toContain('# HELP app_emails_sent_total Emails sent, by template and outcome\n# TYPE app_emails_sent_total counter');
+      expect(text).toContain(
+        '# HELP app_emails_sent_total Emails sent, by template and outcome\n# TYPE app_emails_sent_total counter',
+      );
       expect(text).toContain('app_email_duration_seconds_bucket{le="0.01",transport="smtp"}');
     } finally {
       h.close();

@@ -19,19 +19,29 @@ export interface Harness {
   explorer: VezaMetricsExplorer;
   /** The value of a counter or gauge series, or a histogram's count and sum (prom-client's own `get()`). */
   value(name: string, labels?: Record<string, string>): Promise<number | undefined>;
-  histogram(name: string, labels?: Record<string, string>): Promise<{ count: number; sum: number } | undefined>;
+  histogram(
+    name: string,
+    labels?: Record<string, string>,
+  ): Promise<{ count: number; sum: number } | undefined>;
   close(): void;
 }
 
-export function harness(instances: Array<object | FakeWrapper>, options: VezaMetricsModuleOptions = {}): Harness {
+export function harness(
+  instances: Array<object | FakeWrapper>,
+  options: VezaMetricsModuleOptions = {},
+): Harness {
   const metrics = new VezaMetricsRegistry(resolveOptions({ defaultMetrics: false, ...options }));
   const providers = new Map<unknown, FakeWrapper>(
     instances.map((x, i) => [
       i,
-      'instance' in (x as FakeWrapper) ? (x as FakeWrapper) : { instance: x, isDependencyTreeStatic: () => true },
+      'instance' in (x as FakeWrapper)
+        ? (x as FakeWrapper)
+        : { instance: x, isDependencyTreeStatic: () => true },
     ]),
   );
-  const modules = new Map([['test', { providers, controllers: new Map(), injectables: new Map() }]]) as unknown as ModulesContainer;
+  const modules = new Map([
+    ['test', { providers, controllers: new Map(), injectables: new Map() }],
+  ]) as unknown as ModulesContainer;
   const explorer = new VezaMetricsExplorer(modules, metrics);
   explorer.onModuleInit();
   const sample = async (name: string, labels: Record<string, string>, suffix = '') => {
@@ -46,7 +56,8 @@ export function harness(instances: Array<object | FakeWrapper>, options: VezaMet
         Object.entries(labels).every(([k, l]) => v.labels[k] === l) &&
         (suffix !== '' || !('le' in v.labels)),
     );
-    if (match.length > 1) throw new Error(`${match.length} series of ${name} match ${JSON.stringify(labels)}`);
+    if (match.length > 1)
+      throw new Error(`${match.length} series of ${name} match ${JSON.stringify(labels)}`);
     return match[0]?.value;
   };
   return {

@@ -48,7 +48,8 @@ const WRITE_TRAPS = {
   preventExtensions: logWrite('preventExtensions'),
 };
 
-const withThrowingGetter = (base: object, key: string): object => Object.defineProperty(base, key, { get: thrower, configurable: true });
+const withThrowingGetter = (base: object, key: string): object =>
+  Object.defineProperty(base, key, { get: thrower, configurable: true });
 
 class HostilePromise<T> extends Promise<T> {}
 
@@ -58,7 +59,10 @@ class HostilePromise<T> extends Promise<T> {}
  */
 const HOSTILE: Record<string, () => unknown> = {
   'a Proxy that throws on unknown keys': () =>
-    new Proxy({ known: 1 }, { get: (t, k) => (k in t ? (t as Record<PropertyKey, unknown>)[k] : thrower()), ...WRITE_TRAPS }),
+    new Proxy(
+      { known: 1 },
+      { get: (t, k) => (k in t ? (t as Record<PropertyKey, unknown>)[k] : thrower()), ...WRITE_TRAPS },
+    ),
   'a Proxy whose every trap throws': () =>
     new Proxy(
       {},
@@ -83,22 +87,40 @@ const HOSTILE: Record<string, () => unknown> = {
     return proxy;
   },
   ...Object.fromEntries(
-    ['then', 'subscribe', 'constructor', 'code', 'name', 'message', 'status', 'reason', 'getStatus', 'statusCode'].map((key) => [
-      `an object whose ${key} getter throws`,
-      () => withThrowingGetter({}, key),
-    ]),
+    [
+      'then',
+      'subscribe',
+      'constructor',
+      'code',
+      'name',
+      'message',
+      'status',
+      'reason',
+      'getStatus',
+      'statusCode',
+    ].map((key) => [`an object whose ${key} getter throws`, () => withThrowingGetter({}, key)]),
   ),
-  'an Observable-like whose lift getter throws': () => withThrowingGetter({ subscribe: () => undefined }, 'lift'),
-  'an Observable-like whose next getter throws': () => withThrowingGetter({ subscribe: () => undefined, lift: () => undefined }, 'next'),
+  'an Observable-like whose lift getter throws': () =>
+    withThrowingGetter({ subscribe: () => undefined }, 'lift'),
+  'an Observable-like whose next getter throws': () =>
+    withThrowingGetter({ subscribe: () => undefined, lift: () => undefined }, 'next'),
   'an Observable-like whose operator getter throws': () =>
-    withThrowingGetter({ subscribe: () => undefined, lift: () => undefined, next: () => undefined }, 'operator'),
+    withThrowingGetter(
+      { subscribe: () => undefined, lift: () => undefined, next: () => undefined },
+      'operator',
+    ),
   'an Error whose message, name, code and constructor getters throw': () =>
-    ['stack', 'message', 'name', 'code', 'constructor'].reduce((e, k) => withThrowingGetter(e, k), new Error('x') as object),
+    ['stack', 'message', 'name', 'code', 'constructor'].reduce(
+      (e, k) => withThrowingGetter(e, k),
+      new Error('x') as object,
+    ),
   'a function whose then getter throws': () => withThrowingGetter(() => 1, 'then'),
   'a frozen object': () => Object.freeze({ status: 'frozen' }),
-  'a frozen thenable (followed by nobody: given back as it is)': () => Object.freeze({ then: () => undefined }),
+  'a frozen thenable (followed by nobody: given back as it is)': () =>
+    Object.freeze({ then: () => undefined }),
   'an object with a null prototype': () => Object.create(null) as object,
-  'an object with a null prototype and a status': () => Object.assign(Object.create(null) as object, { status: 'x', code: 'E1' }),
+  'an object with a null prototype and a status': () =>
+    Object.assign(Object.create(null) as object, { status: 'x', code: 'E1' }),
   'a Promise whose constructor getter throws': () => withThrowingGetter(Promise.resolve(1), 'constructor'),
   'a HostilePromise whose species getter throws': () => {
     const p = HostilePromise.resolve(1);
@@ -123,7 +145,12 @@ function snapshot(value: unknown): unknown {
   }
 }
 
-type Outcome = { threw: boolean; value: unknown; settled?: { ok: boolean; value: unknown }; notifications?: unknown[] };
+type Outcome = {
+  threw: boolean;
+  value: unknown;
+  settled?: { ok: boolean; value: unknown };
+  notifications?: unknown[];
+};
 
 /** How the method hands the hostile value over: the three decorator kinds, each ending both ways. */
 type Delivery = 'return' | 'throw' | 'resolve' | 'reject' | 'emit' | 'error';
@@ -190,7 +217,13 @@ const STACK: Array<() => MethodDecorator> = [
   () => CountCacheLookup('c'),
   () => InProgress({ name: 'hostile_in_progress', help: 'x' }),
   () => Timed({ name: 'hostile_seconds', help: 'x' }),
-  () => Counted({ name: 'hostile_calls_total', help: 'x', labelNames: ['outcome'], labels: ({ outcome }) => ({ outcome }) }),
+  () =>
+    Counted({
+      name: 'hostile_calls_total',
+      help: 'x',
+      labelNames: ['outcome'],
+      labels: ({ outcome }) => ({ outcome }),
+    }),
 ];
 
 function subjectClass(stack: MethodDecorator[], behaviour: () => unknown) {
@@ -241,7 +274,9 @@ describe('hostile return values and thrown values (issue #12, item 7)', () => {
             expect(Object.is(got.settled?.value, plain.settled?.value)).toBe(true);
             expect(got.notifications?.length).toBe(plain.notifications?.length);
             got.notifications?.forEach((n, i) =>
-              (n as unknown[]).forEach((x, j) => expect(Object.is(x, (plain.notifications?.[i] as unknown[])[j])).toBe(true)),
+              (n as unknown[]).forEach((x, j) =>
+                expect(Object.is(x, (plain.notifications?.[i] as unknown[])[j])).toBe(true),
+              ),
             );
             expect(writes.length).toBe(writesPlain); // no write reached a hostile Proxy
             expect(snapshot(value)).toEqual(before); // no new own property
@@ -336,7 +371,9 @@ describe('thenables that are not Promises (issue #12, item 7)', () => {
       expect(thenable.then).toBe(thenBefore);
       for (const r of results) expect(await (r as Promise<number>)).toBe(7);
       expect(runs).toBe(5000);
-      expect((await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'same' }))?.count).toBe(5000);
+      expect(
+        (await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'same' }))?.count,
+      ).toBe(5000);
       expect(snapshot(thenable)).toEqual(before);
     } finally {
       h.close();
@@ -373,10 +410,16 @@ describe('thenables that are not Promises (issue #12, item 7)', () => {
       expect(chained).toBe(q);
       expect(q.sql).toBe('select where a = 1 and b = 2');
       expect(builder.runs).toBe(0);
-      expect((await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'builder' }))?.count).toBeUndefined();
+      expect(
+        (await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'builder' }))
+          ?.count,
+      ).toBeUndefined();
       expect(await chained).toBe('select where a = 1 and b = 2');
       expect(builder.runs).toBe(1); // run once, by the caller's await
-      expect((await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'builder' }))?.count).toBe(1);
+      expect(
+        (await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'select', table: 'builder' }))
+          ?.count,
+      ).toBe(1);
       (q as unknown as { extra: number }).extra = 1; // a write goes to the object, as undecorated
       expect((builder as unknown as { extra: number }).extra).toBe(1);
       expect(Object.getOwnPropertyNames(builder).sort()).toEqual(['extra', 'runs']);

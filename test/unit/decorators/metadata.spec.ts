@@ -5,7 +5,17 @@ import { Cron, CronExpression } from '@nestjs/schedule';
 import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { SubscribeMessage } from '@nestjs/websockets';
 import fc from 'fast-check';
-import { CountErrors, CountLogin, Counted, GaugeSource, TimeCheckout, Timed, TrackDbQuery, TrackUpload, VezaMetric } from '../../../src';
+import {
+  CountErrors,
+  CountLogin,
+  Counted,
+  GaugeSource,
+  TimeCheckout,
+  Timed,
+  TrackDbQuery,
+  TrackUpload,
+  VezaMetric,
+} from '../../../src';
 
 // The ESM-to-CJS test transformer cannot compile the two files of @nestjs/swagger's graph that declare
 // their own `require` (the UI bundle, the mapped-types helpers); the decorators under test use neither.

@@ -31,8 +31,12 @@ describe('misuse is refused at decoration time, naming the decorator and Class#m
     expect(apply(CountLogin(), proto, 'token', undefined)).toThrow(
       '@CountLogin() on "AuthService#token": "AuthService#token" is not a method; put @CountLogin() on a method of a provider or controller.',
     );
-    expect(apply(CountLogin(), proto, 'user', { get: () => 1, configurable: true })).toThrow('"AuthService#user" is not a method');
-    expect(apply(CountLogin(), AuthService, undefined, undefined)).toThrow('@CountLogin() on "AuthService": "AuthService" is not a method');
+    expect(apply(CountLogin(), proto, 'user', { get: () => 1, configurable: true })).toThrow(
+      '"AuthService#user" is not a method',
+    );
+    expect(apply(CountLogin(), AuthService, undefined, undefined)).toThrow(
+      '@CountLogin() on "AuthService": "AuthService" is not a method',
+    );
     expect(apply(TrackSession('open'), proto, 'login', 0)).toThrow(
       '@TrackSession("open") on "AuthService#login": "AuthService#login" is not a method',
     );
@@ -71,7 +75,9 @@ describe('misuse is refused at decoration time, naming the decorator and Class#m
     expect(apply(TrackHealthCheck('db', { slowMs: -1 }), proto, 'login', method())).toThrow(
       '@TrackHealthCheck("db") on "AuthService#login": "slowMs" must be a finite number >= 0, got number -1.',
     );
-    expect(apply(TrackUpload(undefined as never), proto, 'login', method())).toThrow('"options" must be { type, size?, failureReason? }');
+    expect(apply(TrackUpload(undefined as never), proto, 'login', method())).toThrow(
+      '"options" must be { type, size?, failureReason? }',
+    );
   });
 
   it('an unknown metric, a metric that is not a gauge, wrong label names', () => {
@@ -84,16 +90,30 @@ describe('misuse is refused at decoration time, naming the decorator and Class#m
     expect(apply(GaugeSource(VezaMetric.HealthCheckStatus), proto, 'login', method())).toThrow(
       `@GaugeSource("veza_health_check_status") on "AuthService#login": labels {} do not match the metric's label names {service}`,
     );
-    expect(apply(GaugeSource(VezaMetric.ActiveUsers, { labels: { region: 'eu' } }), proto, 'login', method())).toThrow(
-      "labels {region} do not match the metric's label names {}",
+    expect(
+      apply(GaugeSource(VezaMetric.ActiveUsers, { labels: { region: 'eu' } }), proto, 'login', method()),
+    ).toThrow("labels {region} do not match the metric's label names {}");
+    expect(
+      apply(
+        Counted({ name: 'app_logins_total', help: 'x', labelNames: ['kind'], labels: { knd: 'a' } }),
+        proto,
+        'login',
+        method(),
+      ),
+    ).toThrow(
+      `@Counted("app_logins_total") on "AuthService#login": labels {knd} do not match the metric's label names {kind}`,
     );
     expect(
-      apply(Counted({ name: 'app_logins_total', help: 'x', labelNames: ['kind'], labels: { knd: 'a' } }), proto, 'login', method()),
-    ).toThrow(`@Counted("app_logins_total") on "AuthService#login": labels {knd} do not match the metric's label names {kind}`);
-    expect(apply(Counted({ name: 'app_logins_total', help: 'x', labelNames: ['kind'] }), proto, 'login', method())).toThrow(
-      'the metric has label names {kind} but no "labels"',
-    );
-    expect(apply(Timed({ name: 'app_t_seconds', help: 'x', labelNames: ['le'], labels: { le: '1' } }), proto, 'login', method())).toThrow(
+      apply(Counted({ name: 'app_logins_total', help: 'x', labelNames: ['kind'] }), proto, 'login', method()),
+    ).toThrow('the metric has label names {kind} but no "labels"');
+    expect(
+      apply(
+        Timed({ name: 'app_t_seconds', help: 'x', labelNames: ['le'], labels: { le: '1' } }),
+        proto,
+        'login',
+        method(),
+      ),
+    ).toThrow(
       '"labelNames" must be an array of distinct Prometheus label names (not starting with __, not le)',
     );
     expect(apply(Counted({ name: VezaMetric.LoginAttempts, help: 'x' }), proto, 'login', method())).toThrow(
@@ -102,9 +122,9 @@ describe('misuse is refused at decoration time, naming the decorator and Class#m
     expect(apply(InProgress({ name: 'bad name', help: 'x' }), proto, 'login', method())).toThrow(
       '"name" must be a Prometheus metric name (letters, digits, _ and :), got the string "bad name".',
     );
-    expect(apply(Timed({ name: 'app_t_seconds', help: 'x', buckets: [1, 1] }), proto, 'login', method())).toThrow(
-      '"buckets" must be a non-empty array of finite numbers in strictly increasing order',
-    );
+    expect(
+      apply(Timed({ name: 'app_t_seconds', help: 'x', buckets: [1, 1] }), proto, 'login', method()),
+    ).toThrow('"buckets" must be a non-empty array of finite numbers in strictly increasing order');
   });
 });
 
@@ -132,7 +152,9 @@ describe('misuse is refused at start-up', () => {
         return 1;
       }
     }
-    expect(() => harness([{ instance: Object.create(Scoped.prototype), isDependencyTreeStatic: () => false }])).toThrow(
+    expect(() =>
+      harness([{ instance: Object.create(Scoped.prototype), isDependencyTreeStatic: () => false }]),
+    ).toThrow(
       '@GaugeSource on "Scoped#users": the provider is request-scoped or transient, and a scrape belongs to no request; move the method to a singleton provider.',
     );
     class One {

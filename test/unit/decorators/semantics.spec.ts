@@ -32,7 +32,11 @@ type Shape =
   | { kind: 'throw'; error: unknown }
   | { kind: 'resolve'; value: unknown }
   | { kind: 'reject'; error: unknown }
-  | { kind: 'observable'; values: unknown[]; end: { kind: 'complete' } | { kind: 'error'; error: unknown } | { kind: 'leave' } };
+  | {
+      kind: 'observable';
+      values: unknown[];
+      end: { kind: 'complete' } | { kind: 'error'; error: unknown } | { kind: 'leave' };
+    };
 
 const shape: fc.Arbitrary<Shape> = fc.oneof(
   fc.record({ kind: fc.constant('value' as const), value: fc.anything() }),
@@ -124,11 +128,17 @@ async function observe(call: () => unknown, s: Shape, subscriptions: { count: nu
 
 const same = (a: unknown, b: unknown): boolean => Object.is(a, b);
 const sameList = (a: unknown[] = [], b: unknown[] = []): boolean =>
-  a.length === b.length && a.every((x, i) => (x as unknown[]).every((y, j) => same(y, (b[i] as unknown[])[j])));
+  a.length === b.length &&
+  a.every((x, i) => (x as unknown[]).every((y, j) => same(y, (b[i] as unknown[])[j])));
 
 type AnyDecorator = MethodDecorator;
 const OUTCOMES = (): AnyDecorator =>
-  Counted({ name: 'test_calls_total', help: 'calls', labelNames: ['outcome'], labels: ({ outcome }) => ({ outcome }) });
+  Counted({
+    name: 'test_calls_total',
+    help: 'calls',
+    labelNames: ['outcome'],
+    labels: ({ outcome }) => ({ outcome }),
+  });
 
 /** Decorators that record correctly whatever the call gives. */
 const healthy: Array<() => AnyDecorator> = [
@@ -143,7 +153,11 @@ const healthy: Array<() => AnyDecorator> = [
 ];
 
 /** A class whose `run` does `behaviour` and remembers `this` and the arguments it saw. */
-function subjectClass(stack: AnyDecorator[], behaviour: () => unknown, seen: Array<{ self: unknown; args: unknown[] }>) {
+function subjectClass(
+  stack: AnyDecorator[],
+  behaviour: () => unknown,
+  seen: Array<{ self: unknown; args: unknown[] }>,
+) {
   class Subject {
     run(...args: unknown[]): unknown {
       seen.push({ self: this, args });
@@ -236,7 +250,11 @@ describe('decorated methods behave exactly like the undecorated ones', () => {
   it('sync stays sync, a Promise stays a Promise, an Observable stays lazy', async () => {
     const subscriptions = { count: 0 };
     let next: Shape = { kind: 'value', value: 1 };
-    const Decorated = subjectClass([CountLogin(), TrackDbQuery('insert', 'users')], () => produce(next, subscriptions), []);
+    const Decorated = subjectClass(
+      [CountLogin(), TrackDbQuery('insert', 'users')],
+      () => produce(next, subscriptions),
+      [],
+    );
     const d = new Decorated();
     const h = harness([d]);
     expect(d.run()).toBe(1);
@@ -283,7 +301,10 @@ describe('a rejection nobody handles is still reported', () => {
       auth.login();
       setTimeout(() => { console.log('no unhandled rejection'); process.exit(1); }, 2000);
     `;
-    const out = execFileSync(process.execPath, ['-e', script], { cwd: join(__dirname, '../../..'), encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['-e', script], {
+      cwd: join(__dirname, '../../..'),
+      encoding: 'utf8',
+    });
     expect(JSON.parse(out.trim())).toEqual({ message: 'nobody awaits me', id: 42, failures: 1 });
   });
 });
@@ -299,7 +320,11 @@ describe('an Observable left early stops its source as soon as without the decor
         }
         subscriber.complete();
       });
-    const Decorated = subjectClass([CountLogin(), InProgress({ name: 'test_streams_in_flight', help: 'x' })], source, []);
+    const Decorated = subjectClass(
+      [CountLogin(), InProgress({ name: 'test_streams_in_flight', help: 'x' })],
+      source,
+      [],
+    );
     const Plain = subjectClass([], source, []);
     const decorated = new Decorated();
     const h = harness([decorated]);
@@ -344,9 +369,24 @@ describe('instrumentation never throws into business code (point 4)', () => {
         }),
       when: 'both',
     },
-    { decorator: 'TrackUpload', bad: 'size', make: (bad) => TrackUpload({ type: 'audio', size: () => bad as number }), when: 'success' },
-    { decorator: 'TrackUpload', bad: 'label', make: (bad) => TrackUpload({ type: () => bad as string }), when: 'both' },
-    { decorator: 'CountOrder', bad: 'label', make: (bad) => CountOrder({ status: () => bad as string }), when: 'success' },
+    {
+      decorator: 'TrackUpload',
+      bad: 'size',
+      make: (bad) => TrackUpload({ type: 'audio', size: () => bad as number }),
+      when: 'success',
+    },
+    {
+      decorator: 'TrackUpload',
+      bad: 'label',
+      make: (bad) => TrackUpload({ type: () => bad as string }),
+      when: 'both',
+    },
+    {
+      decorator: 'CountOrder',
+      bad: 'label',
+      make: (bad) => CountOrder({ status: () => bad as string }),
+      when: 'success',
+    },
     {
       decorator: 'CountLogin',
       bad: 'label',
@@ -414,7 +454,9 @@ describe('instrumentation never throws into business code (point 4)', () => {
             }
             const labels = { decorator: failure.decorator, method: 'Subject#run' };
             expect((await h.value(INSTRUMENTATION_ERRORS, labels)) ?? 0).toBe(problems);
-            expect(warnings.messages.filter((m) => m.includes('"Subject#run"')).length).toBe(problems > 0 ? 1 : 0);
+            expect(warnings.messages.filter((m) => m.includes('"Subject#run"')).length).toBe(
+              problems > 0 ? 1 : 0,
+            );
             // The healthy decorator next to it still records every call.
             expect((await h.value('test_calls_total', { outcome: 'success' })) ?? 0).toBe(expected.success);
             expect((await h.value('test_calls_total', { outcome: 'failure' })) ?? 0).toBe(expected.failure);

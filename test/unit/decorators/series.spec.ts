@@ -45,7 +45,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), series: fc.nat({ max: 2 }) }) },
   {
     weight: 1,
-    arbitrary: fc.record({ op: fc.constant('set' as const), series: fc.nat({ max: 2 }), value: fc.integer({ min: -5, max: 5 }) }),
+    arbitrary: fc.record({
+      op: fc.constant('set' as const),
+      series: fc.nat({ max: 2 }),
+      value: fc.integer({ min: -5, max: 5 }),
+    }),
   },
 );
 
@@ -62,42 +66,52 @@ describe('series resolved at bootstrap stay exactly consistent with prom-client'
 
   it('counters, gauges and histograms, through any mix of recordings, reset, remove and set', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { maxLength: 40 }), fc.constantFrom('counter', 'gauge', 'histogram'), async (ops, kind) => {
-        const labelNames = ['b', 'a'];
-        const [fast, plain, r1, r2] = twins((registry) =>
-          kind === 'counter'
-            ? new Counter({ name: 'm', help: 'm', labelNames, registers: [registry] })
-            : kind === 'gauge'
-              ? new Gauge({ name: 'm', help: 'm', labelNames, registers: [registry] })
-              : new Histogram({ name: 'm', help: 'm', labelNames, buckets: [0.5, 1, 1024, 2048], registers: [registry] }),
-        );
-        const series = LABELS.map((l) =>
-          kind === 'counter'
-            ? counterSeries(fast as Counter<string>, l)
-            : kind === 'gauge'
-              ? gaugeSeries(fast as Gauge<string>, l)
-              : histogramSeries(fast as Histogram<string>, l),
-        );
-        for (const o of ops) {
-          for (const [metric, viaSeries] of [
-            [fast, true],
-            [plain, false],
-          ] as const) {
-            const labels = 'series' in o ? { ...(LABELS[o.series] as Record<string, string>) } : {};
-            if (o.op === 'reset') metric.reset();
-            else if (o.op === 'remove') metric.remove(labels);
-            else if (o.op === 'set') {
-              if (kind === 'gauge') (metric as Gauge<string>).set(labels, o.value);
-            } else if (o.op === 'record' && viaSeries) {
-              const s = series[o.series] as { inc?: () => void; observe?: (v: number) => void };
-              if (kind === 'histogram') s.observe?.(o.value);
-              else s.inc?.();
-            } else if (kind === 'histogram') (metric as Histogram<string>).observe(labels, o.value);
-            else (metric as Counter<string>).inc(labels, 1);
+      fc.asyncProperty(
+        fc.array(op, { maxLength: 40 }),
+        fc.constantFrom('counter', 'gauge', 'histogram'),
+        async (ops, kind) => {
+          const labelNames = ['b', 'a'];
+          const [fast, plain, r1, r2] = twins((registry) =>
+            kind === 'counter'
+              ? new Counter({ name: 'm', help: 'm', labelNames, registers: [registry] })
+              : kind === 'gauge'
+                ? new Gauge({ name: 'm', help: 'm', labelNames, registers: [registry] })
+                : new Histogram({
+                    name: 'm',
+                    help: 'm',
+                    labelNames,
+                    buckets: [0.5, 1, 1024, 2048],
+                    registers: [registry],
+                  }),
+          );
+          const series = LABELS.map((l) =>
+            kind === 'counter'
+              ? counterSeries(fast as Counter<string>, l)
+              : kind === 'gauge'
+                ? gaugeSeries(fast as Gauge<string>, l)
+                : histogramSeries(fast as Histogram<string>, l),
+          );
+          for (const o of ops) {
+            for (const [metric, viaSeries] of [
+              [fast, true],
+              [plain, false],
+            ] as const) {
+              const labels = 'series' in o ? { ...(LABELS[o.series] as Record<string, string>) } : {};
+              if (o.op === 'reset') metric.reset();
+              else if (o.op === 'remove') metric.remove(labels);
+              else if (o.op === 'set') {
+                if (kind === 'gauge') (metric as Gauge<string>).set(labels, o.value);
+              } else if (o.op === 'record' && viaSeries) {
+                const s = series[o.series] as { inc?: () => void; observe?: (v: number) => void };
+                if (kind === 'histogram') s.observe?.(o.value);
+                else s.inc?.();
+              } else if (kind === 'histogram') (metric as Histogram<string>).observe(labels, o.value);
+              else (metric as Counter<string>).inc(labels, 1);
+            }
           }
-        }
-        expect(await r1.metrics()).toBe(await r2.metrics());
-      }),
+          expect(await r1.metrics()).toBe(await r2.metrics());
+        },
+      ),
       { numRuns: 300 },
     );
   });
