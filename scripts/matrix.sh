@@ -49,12 +49,13 @@ FIXTURE_RUNS=(
 
 # Jest runs: "<repo, or the fixture whose Nest packages the specs load> <node major>", and the specs
 # (jest path patterns) that touch other packages' internals.
+# Every value of each axis once, the newest Nest with the successor on the newest Node, and no row that
+# another already covers: Node 22 runs the specs against Nest 11, and the successor on Node 22 runs in
+# the nest11-prometheus-io fixture row (each dropped row cost about 2.5 minutes of the 30 CI has).
 JEST_RUNS=(
-  "repo 22"
   "repo 24"
   "nest11-prom-client 22"
   "nest10-prom-client 20"
-  "repo-prometheus-io 22"
   "repo-prometheus-io 24"
 )
 JEST_SPECS=(
