@@ -9,28 +9,23 @@
  *    (ten decorator paths, fourteen caches); BENCH_VALUES (300) distinct 1 MB values; the heap after
  *    GC against the caches' bound plus what the series guard lets prom-client keep.
  */
-import { Body, Controller, HttpCode, Injectable, Module, Post } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Counter } from 'prom-client';
+import { CellCache } from '../src/instrumentation/labels';
+import { counterCell } from '../src/instrumentation/cells';
 import {
-  CountErrors,
-  CountOrder,
-  Counted,
-  CountWebSocketMessage,
-  InProgress,
-  Timed,
-  TrackDbQuery,
-  TrackHealthCheck,
-  TrackUpload,
-  VezaMetricsModule,
-} from '../src';
-import { SeriesCache } from '../src/explorer/labels';
-import { counterSeries } from '../src/explorer/series';
+  CACHE_BOUND_BYTES,
+  FLOOD_CACHES,
+  FLOOD_PATHS,
+  FLOOD_SERIES,
+  floodModule,
+  postFlood,
+} from '../test/utils/flood-app';
 
 const VALUES = Number(process.env.BENCH_VALUES ?? 300);
 const MB = 1_000_000;
-const CACHE_BOUND = 512 * 1024;
+const CACHE_BOUND = CACHE_BOUND_BYTES;
 const MAX_SERIES = 100;
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -48,7 +43,7 @@ const big = (i: number, tag = ''): string => `${tag}${i}-`.padEnd(MB, 'x');
 
 function oneCache(labelNames: string[]): number {
   const counter = new Counter({ name: 'bench_cache_total', help: 'x', labelNames, registers: [] });
-  const cache = new SeriesCache(labelNames, (labels) => counterSeries(counter, labels));
+  const cache = new CellCache(labelNames, (labels) => counterCell(counter, labels));
   cache.get(Object.fromEntries(labelNames.map((n) => [n, 'warm'])));
   const before = heap();
   for (let i = 0; i < 2000; i++) cache.get(Object.fromEntries(labelNames.map((n) => [n, big(i, n)])));
@@ -57,118 +52,23 @@ function oneCache(labelNames: string[]): number {
   return heap() - before;
 }
 
-const failure = (value: string): Error => Object.assign(new Error('refused'), { value });
-
-@Injectable()
-class Flooded {
-  @Counted({
-    name: 'app_flood_total',
-    help: 'x',
-    labelNames: ['value'],
-    labels: ({ args: [v] }) => ({ value: v as string }),
-  })
-  counted(_v: string): void {}
-  @Timed({
-    name: 'app_flood_seconds',
-    help: 'x',
-    labelNames: ['value'],
-    labels: ({ args: [v] }) => ({ value: v as string }),
-  })
-  timed(_v: string): void {}
-  @InProgress({
-    name: 'app_flood_in_flight',
-    help: 'x',
-    labelNames: ['value'],
-    labels: (v: string) => ({ value: v }),
-  })
-  async inFlight(_v: string): Promise<void> {}
-  @CountErrors({
-    type: (e) => (e as { value: string }).value,
-    severity: (e) => (e as { value: string }).value,
-  })
-  errors(v: string): void {
-    throw failure(v);
-  }
-  @CountOrder()
-  order(v: string): { status: string } {
-    return { status: v };
-  }
-  @TrackUpload({ type: (v: string) => v, size: () => 1 })
-  upload(_v: string): void {}
-  @TrackUpload({ type: 'audio', failureReason: (e) => (e as { value: string }).value })
-  uploadFailing(v: string): void {
-    throw failure(v);
-  }
-  @TrackHealthCheck((v: string) => v)
-  health(_v: string): void {}
-  @CountWebSocketMessage((v: string) => v, { status: (r: string) => r })
-  message(v: string): string {
-    return v;
-  }
-  @TrackDbQuery('select', 'flood', { errorType: (e) => (e as { value: string }).value })
-  query(v: string): void {
-    throw failure(v);
-  }
-}
-const CACHES = 14;
-const SERIES_METRICS = 12;
+const CACHES = FLOOD_CACHES;
+const SERIES_METRICS = FLOOD_SERIES.length;
 /** A series of prom-client with 256-unit label values, its key and its buckets: measured under 4 KiB. */
 const SERIES_BOUND = 4096;
 
-@Controller('flood')
-class FloodController {
-  constructor(private readonly f: Flooded) {}
-  @Post()
-  @HttpCode(204)
-  async flood(@Body() body: { value: string }): Promise<void> {
-    const v = body.value;
-    const f = this.f;
-    const calls: Array<() => unknown> = [
-      () => f.counted(v),
-      () => f.timed(v),
-      () => f.inFlight(v),
-      () => f.errors(v),
-      () => f.order(v),
-      () => f.upload(v),
-      () => f.uploadFailing(v),
-      () => f.health(v),
-      () => f.message(v),
-      () => f.query(v),
-    ];
-    for (const call of calls) {
-      try {
-        await call();
-      } catch {
-        // On purpose.
-      }
-    }
-  }
-}
-
-@Module({
-  imports: [
-    VezaMetricsModule.forRoot({ defaultMetrics: false, http: false, cardinality: { maxSeries: MAX_SERIES } }),
-  ],
-  controllers: [FloodController],
-  providers: [Flooded],
-})
-class FloodModule {}
-
 async function overHttp(): Promise<number> {
-  const app = await NestFactory.create<NestFastifyApplication>(FloodModule, new FastifyAdapter(), {
-    logger: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    floodModule(MAX_SERIES),
+    new FastifyAdapter(),
+    {
+      logger: false,
+    },
+  );
   app.useBodyParser('application/json', { bodyLimit: 2 * MB });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
-  const post = async (value: string): Promise<void> => {
-    const res = await fetch(`${url}/flood`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ value }),
-    });
-    await res.arrayBuffer();
-  };
+  const post = (value: string): Promise<void> => postFlood(url, value);
   await post('warm');
   const before = heap();
   for (let i = 0; i < VALUES; i++) await post(big(i));
@@ -191,7 +91,7 @@ async function main(): Promise<void> {
   const grown = await overHttp();
   const limit = CACHES * CACHE_BOUND + SERIES_METRICS * (MAX_SERIES + 1) * SERIES_BOUND;
   console.log(
-    `| Fastify, ${VALUES} distinct 1 MB values through 10 decorator paths (${CACHES} caches, cap ${MAX_SERIES} series) | ${mib(grown)} | ${mib(limit)} | ${verdict(grown, limit)} |`,
+    `| Fastify, ${VALUES} distinct 1 MB values through ${FLOOD_PATHS} decorator paths (${CACHES} caches, cap ${MAX_SERIES} series) | ${mib(grown)} | ${mib(limit)} | ${verdict(grown, limit)} |`,
   );
 }
 

@@ -159,7 +159,7 @@ export const testingInvalidSelector = (helper: string, name: string, type: strin
 export const testingNoExpect = (): string =>
   'setupMetricsMatchers: no global expect() was found; pass it explicitly: setupMetricsMatchers(expect).';
 
-// Decorators (src/decorators, src/explorer). Each says what is wrong, where, and how to fix it.
+// Decorators (src/decorators, src/instrumentation). Each says what is wrong, where, and how to fix it.
 
 const on = (decorator: string, place: string): string => `${decorator} on "${place}"`;
 

@@ -12,7 +12,7 @@ import { VEZA_CATALOG } from './catalog/catalog';
 import { MetricsEndpoint } from './endpoint/metrics-endpoint';
 import { MetricsScraper } from './endpoint/metrics-scraper';
 import { MetricsServer } from './endpoint/metrics-server';
-import { VezaMetricsExplorer } from './explorer/metrics-explorer';
+import { VezaMetricsExplorer } from './instrumentation/metrics-explorer';
 import { HttpMetricsRecorder } from './http/http-metrics.recorder';
 import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder';
 import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';

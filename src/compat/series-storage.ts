@@ -3,7 +3,7 @@
  * `src/compat/prom-client.ts` (`hashMap`) and `src/compat/prometheus-io-client.ts` (`store`), and
  * reached only through `layoutOf(metric)` in `src/compat/metrics-client.ts`, which checks each layout
  * once per process before it is used. The fast paths (`src/http/metric-cells.ts`,
- * `src/explorer/series.ts`, `src/exposition/render-exposition.ts`) and the series guard see nothing
+ * `src/instrumentation/cells.ts`, `src/exposition/render-exposition.ts`) and the series guard see nothing
  * else of a client's internals. Both clients keep the same entry objects (below); they differ in
  * where the entries are, how a series is keyed and how an entry stops being the series' own.
  */

@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { SUCCESS } from '../explorer/instrument';
-import { counterSeries } from '../explorer/series';
+import { SUCCESS } from '../instrumentation/instrument';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyResult } from './loose-types';
 
@@ -43,8 +43,8 @@ export function CountCacheLookup<R = AnyResult>(
       needsArgs: false,
       writes: [VezaMetric.CacheHits, VezaMetric.CacheMisses],
       build: ({ metrics }) => {
-        const hits = counterSeries(metrics.get(VezaMetric.CacheHits), { subsystem });
-        const misses = counterSeries(metrics.get(VezaMetric.CacheMisses), { subsystem });
+        const hits = counterCell(metrics.get(VezaMetric.CacheHits), { subsystem });
+        const misses = counterCell(metrics.get(VezaMetric.CacheMisses), { subsystem });
         return {
           end(outcome, value) {
             if (outcome === SUCCESS) (isHit(value as R) ? hits : misses).inc();

@@ -1,7 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
-import { FAILURE } from '../explorer/instrument';
-import { errorType, SeriesCache } from '../explorer/labels';
-import { counterSeries } from '../explorer/series';
+import { FAILURE } from '../instrumentation/instrument';
+import { errorType, CellCache } from '../instrumentation/labels';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 
 /** Options of {@link CountErrors}. */
@@ -45,11 +45,11 @@ export function CountErrors(options?: CountErrorsOptions): MethodDecorator {
       writes: [VezaMetric.Errors],
       build: ({ metrics }) => {
         const errors = metrics.get(VezaMetric.Errors);
-        const series = new SeriesCache(['type', 'severity'], (labels) => counterSeries(errors, labels));
+        const cells = new CellCache(['type', 'severity'], (labels) => counterCell(errors, labels));
         return {
           end(outcome, value) {
             if (outcome !== FAILURE) return;
-            series
+            cells
               .get({
                 type: typeof type === 'string' ? type : type(value),
                 severity: typeof severity === 'string' ? severity : severity(value),

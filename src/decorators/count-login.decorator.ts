@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { SUCCESS, FAILURE } from '../explorer/instrument';
-import { counterSeries } from '../explorer/series';
+import { SUCCESS, FAILURE } from '../instrumentation/instrument';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyResult } from './loose-types';
 
@@ -38,8 +38,8 @@ export function CountLogin<R = AnyResult>(options?: CountLoginOptions<R>): Metho
       writes: [VezaMetric.LoginAttempts],
       build: ({ metrics }) => {
         const counter = metrics.get(VezaMetric.LoginAttempts);
-        const success = counterSeries(counter, { success: 'success' });
-        const failure = counterSeries(counter, { success: 'failure' });
+        const success = counterCell(counter, { success: 'success' });
+        const failure = counterCell(counter, { success: 'failure' });
         return {
           end(outcome, value) {
             if (outcome === SUCCESS)

@@ -1,7 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
-import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
-import { readSafely, SeriesCache } from '../explorer/labels';
-import { counterSeries, histogramSeries } from '../explorer/series';
+import { CANCELLED, FAILURE, SUCCESS } from '../instrumentation/instrument';
+import { readSafely, CellCache } from '../instrumentation/labels';
+import { counterCell, histogramCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyResult } from './loose-types';
 
@@ -44,7 +44,7 @@ export function CountOrder<R = AnyResult>(options?: CountOrderOptions<R>): Metho
       writes: [VezaMetric.CommerceOrders],
       build: ({ metrics }) => {
         const orders = metrics.get(VezaMetric.CommerceOrders);
-        const byStatus = new SeriesCache(['status'], (labels) => counterSeries(orders, labels));
+        const byStatus = new CellCache(['status'], (labels) => counterCell(orders, labels));
         const failed = byStatus.one('failed');
         return {
           end(outcome, value) {
@@ -77,7 +77,7 @@ export function TimeCheckout(): MethodDecorator {
     needsArgs: false,
     writes: [VezaMetric.CommerceCheckoutDuration],
     build: ({ metrics }) => {
-      const duration = histogramSeries(metrics.get(VezaMetric.CommerceCheckoutDuration));
+      const duration = histogramCell(metrics.get(VezaMetric.CommerceCheckoutDuration));
       return {
         end(outcome, _value, seconds) {
           if (outcome !== CANCELLED) duration.observe(seconds);

@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { FAILURE, SUCCESS } from '../explorer/instrument';
-import { counterSeries } from '../explorer/series';
+import { FAILURE, SUCCESS } from '../instrumentation/instrument';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyResult } from './loose-types';
 
@@ -59,7 +59,7 @@ export function CountRateLimitHit<R = AnyResult>(
       needsArgs: false,
       writes: [VezaMetric.RateLimitHits],
       build: ({ metrics }) => {
-        const hits = counterSeries(metrics.get(VezaMetric.RateLimitHits), {
+        const hits = counterCell(metrics.get(VezaMetric.RateLimitHits), {
           endpoint,
           limit_type: limitType,
         });

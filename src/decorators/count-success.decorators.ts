@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { SUCCESS } from '../explorer/instrument';
-import { counterSeries } from '../explorer/series';
+import { SUCCESS } from '../instrumentation/instrument';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 
 type UnlabelledCounter =
@@ -17,10 +17,10 @@ function countOnSuccess(name: string, metric: UnlabelledCounter): MethodDecorato
     needsArgs: false,
     writes: [metric],
     build: ({ metrics }) => {
-      const series = counterSeries(metrics.get(metric));
+      const cell = counterCell(metrics.get(metric));
       return {
         end(outcome) {
-          if (outcome === SUCCESS) series.inc();
+          if (outcome === SUCCESS) cell.inc();
         },
       };
     },

@@ -1,7 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
-import { FAILURE, SUCCESS } from '../explorer/instrument';
-import { labelFrom, SeriesCache } from '../explorer/labels';
-import { counterSeries } from '../explorer/series';
+import { FAILURE, SUCCESS } from '../instrumentation/instrument';
+import { labelFrom, CellCache } from '../instrumentation/labels';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
 
@@ -46,15 +46,15 @@ export function CountWebSocketMessage<A extends unknown[] = AnyArgs, R = AnyResu
       writes: [VezaMetric.WebSocketMessages],
       build: ({ metrics }) => {
         const messages = metrics.get(VezaMetric.WebSocketMessages);
-        const series = new SeriesCache(['type', 'status'], (labels) => counterSeries(messages, labels));
+        const cells = new CellCache(['type', 'status'], (labels) => counterCell(messages, labels));
         return {
           end(outcome, value, _seconds, args) {
             if (outcome === SUCCESS)
-              series
+              cells
                 .get({ type: labelFrom('type', label, args), status: statusOf ? statusOf(value as R) : 'ok' })
                 .inc();
             else if (outcome === FAILURE)
-              series.get({ type: labelFrom('type', label, args), status: 'error' }).inc();
+              cells.get({ type: labelFrom('type', label, args), status: 'error' }).inc();
           },
         };
       },

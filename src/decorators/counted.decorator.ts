@@ -1,7 +1,7 @@
 import type { CounterMetric as Counter } from '../compat/client-types';
-import { CANCELLED, FAILURE, SUCCESS } from '../explorer/instrument';
-import { SeriesCache } from '../explorer/labels';
-import { counterSeries } from '../explorer/series';
+import { CANCELLED, FAILURE, SUCCESS } from '../instrumentation/instrument';
+import { CellCache } from '../instrumentation/labels';
+import { counterCell } from '../instrumentation/cells';
 import {
   callInfo,
   checkAppMetric,
@@ -60,8 +60,8 @@ export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(
       writes: [],
       build: ({ appMetric }) => {
         const counter = appMetric(definition, decorator) as Counter<string>;
-        const fixed = typeof labels === 'function' ? undefined : counterSeries(counter, labels);
-        const cache = new SeriesCache(definition.labelNames, (l) => counterSeries(counter, l));
+        const fixed = typeof labels === 'function' ? undefined : counterCell(counter, labels);
+        const cache = new CellCache(definition.labelNames, (l) => counterCell(counter, l));
         return {
           end(outcome, value, _seconds, args) {
             if (

@@ -1,5 +1,5 @@
 import { findCatalogEntry, type VezaMetricName } from '../catalog/catalog';
-import { declareGaugeSource } from '../explorer/gauge-sources';
+import { declareGaugeSource } from '../instrumentation/gauge-sources';
 import {
   decoratorOnNonMethod,
   decoratorOnStaticMethod,

@@ -1,6 +1,6 @@
 import type { GaugeMetric as Gauge } from '../compat/client-types';
-import { applyArgs, SeriesCache } from '../explorer/labels';
-import { gaugeSeries, type GaugeSeries } from '../explorer/series';
+import { applyArgs, CellCache } from '../instrumentation/labels';
+import { gaugeCell, type GaugeCell } from '../instrumentation/cells';
 import { checkAppMetric, checkLabels, type AppMetricOptions } from './app-metric-options';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs } from './loose-types';
@@ -42,18 +42,18 @@ export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOpt
       writes: [],
       build: ({ appMetric }) => {
         const gauge = appMetric(definition, decorator) as Gauge<string>;
-        const fixed = typeof labels === 'function' ? undefined : gaugeSeries(gauge, labels);
-        const cache = new SeriesCache(definition.labelNames, (l) => gaugeSeries(gauge, l));
+        const fixed = typeof labels === 'function' ? undefined : gaugeCell(gauge, labels);
+        const cache = new CellCache(definition.labelNames, (l) => gaugeCell(gauge, l));
         return {
           start(args) {
-            const series =
+            const cell =
               fixed ??
               cache.get(applyArgs(labels as unknown as (...a: never[]) => Record<string, unknown>, args));
-            series.inc();
-            return series;
+            cell.inc();
+            return cell;
           },
           end(_outcome, _value, _seconds, _args, started) {
-            (started as GaugeSeries | undefined)?.dec();
+            (started as GaugeCell | undefined)?.dec();
           },
         };
       },

@@ -1,5 +1,5 @@
-import type { InstrumentSpec } from '../explorer/instrument';
-import { attach, siteOf } from '../explorer/trampoline';
+import type { InstrumentSpec } from '../instrumentation/instrument';
+import { addInstrumentSpec, siteOf } from '../instrumentation/trampoline';
 import {
   decoratorAppliedTwice,
   decoratorOnNonMethod,
@@ -99,7 +99,7 @@ export function instrumentMethod(
     const spec = define(new OptionCheck(decorator, place));
     if (siteOf(descriptor.value)?.specs.some((s) => s.identity === spec.identity))
       throw new Error(decoratorAppliedTwice(decorator, place));
-    attach(target, key, descriptor, spec, place);
+    addInstrumentSpec(target, key, descriptor, spec, place);
     return descriptor;
   };
 }

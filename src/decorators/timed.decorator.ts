@@ -1,7 +1,7 @@
 import type { HistogramMetric as Histogram } from '../compat/client-types';
-import { CANCELLED } from '../explorer/instrument';
-import { SeriesCache } from '../explorer/labels';
-import { histogramSeries } from '../explorer/series';
+import { CANCELLED } from '../instrumentation/instrument';
+import { CellCache } from '../instrumentation/labels';
+import { histogramCell } from '../instrumentation/cells';
 import {
   callInfo,
   checkAppMetric,
@@ -55,8 +55,8 @@ export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(
       writes: [],
       build: ({ appMetric }) => {
         const histogram = appMetric(definition, decorator) as Histogram<string>;
-        const fixed = typeof labels === 'function' ? undefined : histogramSeries(histogram, labels);
-        const cache = new SeriesCache(definition.labelNames, (l) => histogramSeries(histogram, l));
+        const fixed = typeof labels === 'function' ? undefined : histogramCell(histogram, labels);
+        const cache = new CellCache(definition.labelNames, (l) => histogramCell(histogram, l));
         return {
           end(outcome, value, seconds, args) {
             if (outcome === CANCELLED) return;

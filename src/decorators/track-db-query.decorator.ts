@@ -1,7 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
-import { CANCELLED, FAILURE } from '../explorer/instrument';
-import { errorType, SeriesCache } from '../explorer/labels';
-import { counterSeries, histogramSeries } from '../explorer/series';
+import { CANCELLED, FAILURE } from '../instrumentation/instrument';
+import { errorType, CellCache } from '../instrumentation/labels';
+import { counterCell, histogramCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 
 /** Options of {@link TrackDbQuery}. */
@@ -45,10 +45,10 @@ export function TrackDbQuery(
       needsArgs: false,
       writes: [VezaMetric.DatabaseQueryDuration, VezaMetric.DatabaseQueryErrors],
       build: ({ metrics }) => {
-        const duration = histogramSeries(metrics.get(VezaMetric.DatabaseQueryDuration), { operation, table });
+        const duration = histogramCell(metrics.get(VezaMetric.DatabaseQueryDuration), { operation, table });
         const errorsMetric = metrics.get(VezaMetric.DatabaseQueryErrors);
-        const errors = new SeriesCache(['error_type'], (labels) =>
-          counterSeries(errorsMetric, { operation, ...labels }),
+        const errors = new CellCache(['error_type'], (labels) =>
+          counterCell(errorsMetric, { operation, ...labels }),
         );
         return {
           end(outcome, value, seconds) {

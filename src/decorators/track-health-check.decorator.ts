@@ -1,8 +1,8 @@
 import { VezaMetric } from '../catalog/catalog';
-import { CANCELLED, SUCCESS } from '../explorer/instrument';
-import { labelFrom, SeriesCache } from '../explorer/labels';
+import { CANCELLED, SUCCESS } from '../instrumentation/instrument';
+import { labelFrom, CellCache } from '../instrumentation/labels';
 import { detached } from '../registry/series-guard';
-import { histogramSeries } from '../explorer/series';
+import { histogramCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
 
@@ -88,8 +88,8 @@ export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
         const durationMetric = metrics.get(VezaMetric.HealthCheckDuration);
         const statusGauge = metrics.get(VezaMetric.HealthCheckStatus);
         // The status gauge is set with the labels kept here (cut, copied): prom-client keeps what it is given.
-        const services = new SeriesCache(['service'], (labels) => ({
-          duration: histogramSeries(durationMetric, labels),
+        const services = new CellCache(['service'], (labels) => ({
+          duration: histogramCell(durationMetric, labels),
           labels: { service: detached(labels.service) },
         }));
         return {

@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { SUCCESS } from '../explorer/instrument';
-import { gaugeSeries } from '../explorer/series';
+import { SUCCESS } from '../instrumentation/instrument';
+import { gaugeCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 
 type SteppedGauge = typeof VezaMetric.LiveStreamsActive | typeof VezaMetric.LiveStreamViewers;
@@ -24,7 +24,7 @@ function stepOnSuccess(
       writes: [metric],
       steps: [metric],
       build: ({ metrics }) => {
-        const gauge = gaugeSeries(metrics.get(metric));
+        const gauge = gaugeCell(metrics.get(metric));
         return {
           end(outcome) {
             if (outcome !== SUCCESS) return;

@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { SUCCESS } from '../explorer/instrument';
-import { gaugeSeries } from '../explorer/series';
+import { SUCCESS } from '../instrumentation/instrument';
+import { gaugeCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 
 /**
@@ -29,7 +29,7 @@ export function TrackSession(change: 'open' | 'close'): MethodDecorator {
       writes: [VezaMetric.SessionsActive],
       steps: [VezaMetric.SessionsActive],
       build: ({ metrics }) => {
-        const sessions = gaugeSeries(metrics.get(VezaMetric.SessionsActive));
+        const sessions = gaugeCell(metrics.get(VezaMetric.SessionsActive));
         return {
           end(outcome) {
             if (outcome !== SUCCESS) return;

@@ -1,6 +1,6 @@
 import { VezaMetric } from '../catalog/catalog';
-import { FAILURE, SUCCESS } from '../explorer/instrument';
-import { counterSeries } from '../explorer/series';
+import { FAILURE, SUCCESS } from '../instrumentation/instrument';
+import { counterCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyResult } from './loose-types';
 
@@ -48,10 +48,10 @@ export function TrackTransferRetry<R = AnyResult>(options?: TrackTransferRetryOp
         VezaMetric.TransferRetryPermanentFailures,
       ],
       build: ({ metrics }) => {
-        const attempts = counterSeries(metrics.get(VezaMetric.TransferRetries));
-        const successes = counterSeries(metrics.get(VezaMetric.TransferRetrySuccesses));
-        const failures = counterSeries(metrics.get(VezaMetric.TransferRetryFailures));
-        const permanent = counterSeries(metrics.get(VezaMetric.TransferRetryPermanentFailures));
+        const attempts = counterCell(metrics.get(VezaMetric.TransferRetries));
+        const successes = counterCell(metrics.get(VezaMetric.TransferRetrySuccesses));
+        const failures = counterCell(metrics.get(VezaMetric.TransferRetryFailures));
+        const permanent = counterCell(metrics.get(VezaMetric.TransferRetryPermanentFailures));
         return {
           start() {
             attempts.inc();

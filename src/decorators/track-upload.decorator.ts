@@ -1,7 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
-import { FAILURE, SUCCESS } from '../explorer/instrument';
-import { amount, applyArgs, argsArray, labelFrom, readSafely, SeriesCache } from '../explorer/labels';
-import { counterSeries, histogramSeries } from '../explorer/series';
+import { FAILURE, SUCCESS } from '../instrumentation/instrument';
+import { amount, applyArgs, argsArray, labelFrom, readSafely, CellCache } from '../instrumentation/labels';
+import { counterCell, histogramCell } from '../instrumentation/cells';
 import { instrumentMethod } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
 
@@ -93,9 +93,9 @@ export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(
         const uploadsMetric = metrics.get(VezaMetric.FileUploads);
         const sizeMetric = metrics.get(VezaMetric.FileUploadSize);
         const failedMetric = metrics.get(VezaMetric.UploadsFailed);
-        const uploads = new SeriesCache(['type', 'status'], (labels) => counterSeries(uploadsMetric, labels));
-        const sizes = new SeriesCache(['type'], (labels) => histogramSeries(sizeMetric, labels));
-        const failed = new SeriesCache(['reason'], (labels) => counterSeries(failedMetric, labels));
+        const uploads = new CellCache(['type', 'status'], (labels) => counterCell(uploadsMetric, labels));
+        const sizes = new CellCache(['type'], (labels) => histogramCell(sizeMetric, labels));
+        const failed = new CellCache(['reason'], (labels) => counterCell(failedMetric, labels));
         return {
           end(outcome, value, _seconds, args) {
             if (outcome === SUCCESS) {

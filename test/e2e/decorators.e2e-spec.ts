@@ -51,6 +51,10 @@ import {
 import { ADAPTERS, scrape, startApp, type AdapterKind } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 
+// Each test starts a Nest app on a loaded machine: the first one also waits for ts-jest to compile
+// the library (timed out at the default 5 s under a load average of 13).
+jest.setTimeout(60_000);
+
 const Roles = (...roles: string[]) => SetMetadata('roles', roles);
 
 @Injectable()

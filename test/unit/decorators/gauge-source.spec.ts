@@ -1,6 +1,6 @@
 import { Gauge, Registry } from 'prom-client';
 import { GaugeSource, VezaMetric } from '../../../src';
-import { INSTRUMENTATION_ERRORS } from '../../../src/explorer/metrics-explorer';
+import { INSTRUMENTATION_ERRORS } from '../../../src/instrumentation/metrics-explorer';
 import { captureWarnings, harness } from './harness';
 
 /* @GaugeSource: a provider method read when Prometheus scrapes. */

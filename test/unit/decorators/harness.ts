@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ModulesContainer } from '@nestjs/core';
 import type { Metric } from 'prom-client';
-import { VezaMetricsExplorer } from '../../../src/explorer/metrics-explorer';
+import { VezaMetricsExplorer } from '../../../src/instrumentation/metrics-explorer';
 import { resolveOptions } from '../../../src/options/resolve-options';
 import type { VezaMetricsModuleOptions } from '../../../src/options/veza-metrics-options.interface';
 import { VezaMetricsRegistry } from '../../../src/registry/veza-metrics.registry';

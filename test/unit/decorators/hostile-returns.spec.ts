@@ -17,7 +17,7 @@ import {
   TrackUpload,
   VezaMetric,
 } from '../../../src';
-import { INSTRUMENTATION_ERRORS } from '../../../src/explorer/metrics-explorer';
+import { INSTRUMENTATION_ERRORS } from '../../../src/instrumentation/metrics-explorer';
 import { captureWarnings, harness } from './harness';
 
 /*

@@ -16,7 +16,7 @@ import {
   TrackTransferRetry,
   TrackUpload,
 } from '../../../src';
-import { INSTRUMENTATION_ERRORS } from '../../../src/explorer/metrics-explorer';
+import { INSTRUMENTATION_ERRORS } from '../../../src/instrumentation/metrics-explorer';
 import { captureWarnings, harness } from './harness';
 
 /*
@@ -285,7 +285,7 @@ describe('a rejection nobody handles is still reported', () => {
       const { CountLogin } = require('./src/index.ts');
       const { VezaMetricsRegistry } = require('./src/registry/veza-metrics.registry.ts');
       const { resolveOptions } = require('./src/options/resolve-options.ts');
-      const { VezaMetricsExplorer } = require('./src/explorer/metrics-explorer.ts');
+      const { VezaMetricsExplorer } = require('./src/instrumentation/metrics-explorer.ts');
       class Auth { login() { return Promise.reject(Object.assign(new Error('nobody awaits me'), { id: 42 })); } }
       const d = Object.getOwnPropertyDescriptor(Auth.prototype, 'login');
       Object.defineProperty(Auth.prototype, 'login', CountLogin()(Auth.prototype, 'login', d));

@@ -9,17 +9,19 @@ import type { CounterSlot, HistogramSlot, SeriesLayout } from '../compat/series-
 import { detached, sanitizeLabelValue } from '../registry/series-guard';
 
 /**
- * One series of a metric (a fixed set of label values), resolved once at bootstrap so that a
- * decorated call does not hash its labels again.
+ * A cell writes one series of a metric (a fixed set of label values); it is resolved once at bootstrap
+ * so that a decorated call does not hash its labels again. ("Cell" has this one meaning across the
+ * code: src/http/metric-cells.ts is the HTTP recorder's counterpart; "series" means only the
+ * Prometheus series itself.)
  *
  * Both clients keep every series under a string built from the sorted label names or values, and
- * spend most of an `inc` or `observe` building that string. A series here keeps a slot of the
+ * spend most of an `inc` or `observe` building that string. A cell here keeps a slot of the
  * client's seam (src/compat/: prom-client's `hashMap`, the successor's `store`) that writes the
  * entry in place while the client still holds it: after `reset()`, `remove()` or `set()` (which
- * replace or drop entries) the slot says so and the series is resolved again, so it writes exactly
+ * replace or drop entries) the slot says so and the cell is resolved again, so it writes exactly
  * where the client would, and `/metrics` and the injected metric objects stay consistent. When the
  * entry is missing (first call, after a reset), or when the client's internals are not the ones
- * checked once per process, the series goes through the client's public API instead. An entry is
+ * checked once per process, the cell goes through the client's public API instead. An entry is
  * written in place only once it is known to hold exactly these labels: after a call through the API
  * (and the series guard on it) finds it so. A label set the guard folded into its overflow series,
  * or one whose client key another label set already holds, never passes that check, so every one of
@@ -27,14 +29,14 @@ import { detached, sanitizeLabelValue } from '../registry/series-guard';
  */
 export type Labels = Readonly<Record<string, string>>;
 
-export interface CounterSeries {
+export interface CounterCell {
   inc(): void;
 }
-export interface GaugeSeries {
+export interface GaugeCell {
   inc(): void;
   dec(): void;
 }
-export interface HistogramSeries {
+export interface HistogramCell {
   observe(value: number): void;
 }
 
@@ -43,7 +45,7 @@ interface Exemplary {
 }
 
 /** Written in place through the seam's slot while the client still holds its entry; else through the public API. */
-class FastCounter implements CounterSeries, GaugeSeries {
+class FastCounter implements CounterCell, GaugeCell {
   /** The slot of the entry last found to hold exactly these labels. */
   private slot: CounterSlot | undefined;
 
@@ -68,7 +70,7 @@ class FastCounter implements CounterSeries, GaugeSeries {
   }
 }
 
-class SlowCounter implements CounterSeries, GaugeSeries {
+class SlowCounter implements CounterCell, GaugeCell {
   constructor(
     private readonly metric: Counter | Gauge,
     private readonly labels: Labels,
@@ -85,7 +87,7 @@ class SlowCounter implements CounterSeries, GaugeSeries {
   }
 }
 
-class FastHistogram implements HistogramSeries {
+class FastHistogram implements HistogramCell {
   /** As {@link FastCounter}'s. */
   private slot: HistogramSlot | undefined;
 
@@ -104,7 +106,7 @@ class FastHistogram implements HistogramSeries {
   }
 }
 
-class SlowHistogram implements HistogramSeries {
+class SlowHistogram implements HistogramCell {
   constructor(
     private readonly metric: Histogram,
     private readonly labels: Labels,
@@ -127,7 +129,7 @@ const fastLayout = (metric: Metric): SeriesLayout | undefined =>
 /**
  * Fixed labels must name every label of the metric, and nothing else, with string values. The copy
  * kept holds each value as the series guard records it (cut to 256 units, well-formed), in memory of
- * its own: a series never keeps a caller's long string alive, and its key is the guard's.
+ * its own: a cell never keeps a caller's long string alive, and its key is the guard's.
  */
 function checked(metric: Metric, labels: Labels): Labels {
   const names = (metric as unknown as { labelNames: readonly string[] }).labelNames;
@@ -140,22 +142,22 @@ function checked(metric: Metric, labels: Labels): Labels {
   return Object.freeze(copy);
 }
 
-/** The series of `counter` with exactly `labels`. */
-export function counterSeries(counter: Counter<string>, labels: Labels = {}): CounterSeries {
+/** The cell of `counter`'s series with exactly `labels`. */
+export function counterCell(counter: Counter<string>, labels: Labels = {}): CounterCell {
   const copy = checked(counter, labels);
   const layout = fastLayout(counter);
   return layout ? new FastCounter(counter, layout, copy) : new SlowCounter(counter, copy);
 }
 
-/** The series of `gauge` with exactly `labels`, for `inc`/`dec`. */
-export function gaugeSeries(gauge: Gauge<string>, labels: Labels = {}): GaugeSeries {
+/** The cell of `gauge`'s series with exactly `labels`, for `inc`/`dec`. */
+export function gaugeCell(gauge: Gauge<string>, labels: Labels = {}): GaugeCell {
   const copy = checked(gauge, labels);
   const layout = fastLayout(gauge);
   return layout ? new FastCounter(gauge, layout, copy) : new SlowCounter(gauge, copy);
 }
 
-/** The series of `histogram` with exactly `labels`. */
-export function histogramSeries(histogram: Histogram<string>, labels: Labels = {}): HistogramSeries {
+/** The cell of `histogram`'s series with exactly `labels`. */
+export function histogramCell(histogram: Histogram<string>, labels: Labels = {}): HistogramCell {
   const copy = checked(histogram, labels);
   const layout = fastLayout(histogram);
   return layout ? new FastHistogram(histogram, layout, copy) : new SlowHistogram(histogram, copy);

@@ -12,7 +12,7 @@ export type CallArgs = ArrayLike<unknown> | undefined;
 
 /**
  * What one decorator does with one call, bound to one application's metrics. `end` may throw (a
- * label function failed, a size was not a number): the recorder catches it, logs it once and counts
+ * label function failed, a size was not a number): the meter catches it, logs it once and counts
  * it, and the call is not affected. An instrument computes everything before it writes anything, so
  * that a failure never leaves half a record.
  */

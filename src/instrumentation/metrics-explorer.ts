@@ -17,8 +17,8 @@ import { AppMetrics } from './app-metrics';
 import { gaugeSourcesOf, installGaugeSources, type BoundGaugeSource } from './gauge-sources';
 import { hookFutureInstances } from './instance-hooks';
 import type { Instrument } from './instrument';
-import { Recorder, type ProblemSink } from './recorder';
-import { bindRecorder, sitesOf, unbindRecorder, type Site } from './trampoline';
+import { MethodMeter, type ProblemSink } from './method-meter';
+import { bindMeter, sitesOf, unbindMeter, type Site } from './trampoline';
 
 /** The self-metric: problems the decorators met while recording (the calls themselves were not affected). */
 export const INSTRUMENTATION_ERRORS = 'veza_metrics_instrumentation_errors_total';
@@ -49,7 +49,7 @@ type ContainerModule = ReturnType<ModulesContainer['values']> extends Iterable<i
 
 /**
  * Binds, at bootstrap, the decorated methods of every provider, controller and enhancer of this
- * application to this application's metrics: each instance gets, per decorated method, the recorder
+ * application to this application's metrics: each instance gets, per decorated method, the meter
  * its trampoline looks for. Instances created later (request-scoped, transient) are bound as Nest
  * creates them, and so are those of modules loaded later with `LazyModuleLoader` (which runs no
  * lifecycle hook for them) as each load completes. Scrape-time sources (`@GaugeSource`) are
@@ -58,8 +58,8 @@ type ContainerModule = ReturnType<ModulesContainer['values']> extends Iterable<i
 @Injectable()
 export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, ProblemSink {
   private readonly logger = new Logger('VezaMetrics');
-  private readonly recorders = new Map<Site, Recorder>();
-  private readonly bound: Array<[object, Site, Recorder]> = [];
+  private readonly meters = new Map<Site, MethodMeter>();
+  private readonly bound: Array<[object, Site, MethodMeter]> = [];
   private readonly undo: Array<() => void> = [];
   private readonly logged = new Set<string>();
   private readonly appMetrics: AppMetrics;
@@ -174,7 +174,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
 
   onModuleDestroy(): void {
     this.closed = true;
-    for (const [instance, site, recorder] of this.bound) unbindRecorder(instance, site, recorder);
+    for (const [instance, site, meter] of this.bound) unbindMeter(instance, site, meter);
     this.bound.length = 0;
     // Last installed, first undone: each undo puts back what was there before it.
     for (const undo of this.undo.splice(0).reverse()) undo();
@@ -228,7 +228,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       for (const spec of gauges) sources.push({ instance: instance as BoundGaugeSource['instance'], spec });
     }
     if (sites.length === 0) return;
-    const recorders = sites.map((site) => this.recorderFor(site));
+    const meters = sites.map((site) => this.meterFor(site));
     for (const site of sites)
       for (const spec of site.specs)
         for (const gauge of spec.steps ?? []) this.steps.set(gauge, `${spec.decorator} on "${site.place}"`);
@@ -238,8 +238,8 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
         return;
       }
       sites.forEach((site, i) => {
-        bindRecorder(object, site, recorders[i]);
-        if (track) this.bound.push([object, site, recorders[i]]);
+        bindMeter(object, site, meters[i]);
+        if (track) this.bound.push([object, site, meters[i]]);
       });
     };
     bind(instance, true);
@@ -252,9 +252,9 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     else this.logger.warn(scopedInstancesNotMeasured(sites.map((s) => s.place)));
   }
 
-  private recorderFor(site: Site): Recorder {
-    let recorder = this.recorders.get(site);
-    if (recorder) return recorder;
+  private meterFor(site: Site): MethodMeter {
+    let meter = this.meters.get(site);
+    if (meter) return meter;
     const instruments: Instrument[] = site.specs.map((spec) => {
       try {
         return spec.build({
@@ -266,14 +266,14 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
         throw new Error(instrumentationSetupFailed(spec.decorator, site.place, error), { cause: error });
       }
     });
-    recorder = new Recorder(
+    meter = new MethodMeter(
       site.place,
       site.specs.some((s) => s.timed),
       instruments,
       site.specs.map((s) => s.name),
       this,
     );
-    this.recorders.set(site, recorder);
-    return recorder;
+    this.meters.set(site, meter);
+    return meter;
   }
 }

@@ -4,7 +4,7 @@ import type { VezaMetricName } from '../catalog/catalog';
 import { collectFailuresCounter } from '../exposition/collect-failures';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { gaugeSourceFailed, notANumber } from '../veza-metrics.messages';
-import type { Labels } from './series';
+import type { Labels } from './cells';
 
 /** A provider method marked `@GaugeSource(...)`: read when Prometheus scrapes. */
 export interface GaugeSourceSpec {

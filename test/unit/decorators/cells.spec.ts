@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CountOrder, VezaMetric } from '../../../src';
-import { counterSeries, gaugeSeries, histogramSeries } from '../../../src/explorer/series';
+import { counterCell, gaugeCell, histogramCell } from '../../../src/instrumentation/cells';
 import { layoutOf } from '../../../src/compat/metrics-client';
 import { captureWarnings, harness } from './harness';
 
 /*
- * The series a decorator resolves at bootstrap write straight into prom-client's entries. Whatever
+ * The cells a decorator resolves at bootstrap write straight into prom-client's entries. Whatever
  * else happens to the metric (reset, remove, set, the public API), the exposition must be exactly
  * what prom-client's own calls would have produced.
  */
@@ -86,10 +86,10 @@ describe('series resolved at bootstrap stay exactly consistent with prom-client'
           );
           const series = LABELS.map((l) =>
             kind === 'counter'
-              ? counterSeries(fast as Counter<string>, l)
+              ? counterCell(fast as Counter<string>, l)
               : kind === 'gauge'
-                ? gaugeSeries(fast as Gauge<string>, l)
-                : histogramSeries(fast as Histogram<string>, l),
+                ? gaugeCell(fast as Gauge<string>, l)
+                : histogramCell(fast as Histogram<string>, l),
           );
           for (const o of ops) {
             for (const [metric, viaSeries] of [
@@ -120,7 +120,7 @@ describe('series resolved at bootstrap stay exactly consistent with prom-client'
     const [fast, plain, r1, r2] = twins(
       (registry) => new Histogram({ name: 'h', help: 'h', buckets: [0.001, 0.01, 1], registers: [registry] }),
     );
-    const s = histogramSeries(fast);
+    const s = histogramCell(fast);
     for (const v of [0, 0.001, 0.0010001, 0.5, 1, 1.5, 1e9]) {
       s.observe(v);
       plain.observe(v);

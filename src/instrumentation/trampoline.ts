@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import type { InstrumentSpec } from './instrument';
-import { clock, Recorder } from './recorder';
+import { clock, MethodMeter } from './method-meter';
 
 /**
  * A decorated method: its original function, what its decorators record, and the key under which an
- * instance created by a Nest application keeps its recorder.
+ * instance created by a Nest application keeps its meter.
  */
 export interface Site {
   /** `"AuthService#login"`. */
@@ -16,18 +16,18 @@ export interface Site {
   trampoline: (...args: unknown[]) => unknown;
 }
 
-type Bound = Record<symbol, Recorder | undefined>;
+type Bound = Record<symbol, MethodMeter | undefined>;
 
 /**
- * The recorder bound to `self`, if any. `self` is the caller's object: reading from it may run a
+ * The meter bound to `self`, if any. `self` is the caller's object: reading from it may run a
  * Proxy trap that throws or answers anything for any key, so a throw or a value that is not a
- * recorder means none (the call then runs exactly as undecorated).
+ * meter means none (the call then runs exactly as undecorated).
  */
-function recorderOf(self: unknown, key: symbol): Recorder | undefined {
+function meterOf(self: unknown, key: symbol): MethodMeter | undefined {
   if (self === null || self === undefined) return undefined;
   try {
-    const recorder = (self as Bound)[key];
-    return recorder === undefined || recorder instanceof Recorder ? recorder : undefined;
+    const meter = (self as Bound)[key];
+    return meter === undefined || meter instanceof MethodMeter ? meter : undefined;
   } catch {
     return undefined;
   }
@@ -53,7 +53,7 @@ export function siteOf(fn: unknown): Site | undefined {
  * a spec needs them. Every reflect-metadata key of the function it replaces, its `name` and its
  * `length` are carried over, so decorators below and above it keep seeing their metadata.
  */
-export function attach(
+export function addInstrumentSpec(
   prototype: object,
   key: string | symbol,
   descriptor: PropertyDescriptor,
@@ -96,32 +96,32 @@ function trampolineFor(
   const { trampoline } = readArgs
     ? {
         trampoline(this: unknown): unknown {
-          const recorder = recorderOf(this, key);
-          if (recorder === undefined) return original.apply(this, arguments as unknown as unknown[]);
-          const t0 = recorder.timed ? clock() : 0;
+          const meter = meterOf(this, key);
+          if (meter === undefined) return original.apply(this, arguments as unknown as unknown[]);
+          const t0 = meter.timed ? clock() : 0;
           let result: unknown;
           try {
             result = original.apply(this, arguments as unknown as unknown[]);
           } catch (error) {
-            recorder.thrown(error, t0, arguments);
+            meter.thrown(error, t0, arguments);
             throw error;
           }
-          return recorder.returned(result, t0, arguments);
+          return meter.returned(result, t0, arguments);
         },
       }
     : {
         trampoline(this: unknown): unknown {
-          const recorder = recorderOf(this, key);
-          if (recorder === undefined) return original.apply(this, arguments as unknown as unknown[]);
-          const t0 = recorder.timed ? clock() : 0;
+          const meter = meterOf(this, key);
+          if (meter === undefined) return original.apply(this, arguments as unknown as unknown[]);
+          const t0 = meter.timed ? clock() : 0;
           let result: unknown;
           try {
             result = original.apply(this, arguments as unknown as unknown[]);
           } catch (error) {
-            recorder.thrown(error, t0, undefined);
+            meter.thrown(error, t0, undefined);
             throw error;
           }
-          return recorder.returned(result, t0, undefined);
+          return meter.returned(result, t0, undefined);
         },
       };
   /* eslint-enable prefer-rest-params, @typescript-eslint/unbound-method */
@@ -141,22 +141,19 @@ function copyIdentity(from: object, to: object): void {
   }
 }
 
-/** Binds `recorder` to `instance` for `site`: from now on, calls on `instance` are recorded. */
-export function bindRecorder(instance: object, site: Site, recorder: Recorder): void {
+/** Binds `meter` to `instance` for `site`: from now on, calls on `instance` are recorded. */
+export function bindMeter(instance: object, site: Site, meter: MethodMeter): void {
   Object.defineProperty(instance, site.key, {
-    value: recorder,
+    value: meter,
     configurable: true,
     enumerable: false,
     writable: true,
   });
 }
 
-/** Unbinds `instance` (if `recorder` is still the one bound): its calls are no longer recorded. */
-export function unbindRecorder(instance: object, site: Site, recorder: Recorder): void {
-  if (
-    Object.prototype.hasOwnProperty.call(instance, site.key) &&
-    (instance as Bound)[site.key] === recorder
-  ) {
+/** Unbinds `instance` (if `meter` is still the one bound): its calls are no longer recorded. */
+export function unbindMeter(instance: object, site: Site, meter: MethodMeter): void {
+  if (Object.prototype.hasOwnProperty.call(instance, site.key) && (instance as Bound)[site.key] === meter) {
     delete (instance as Bound)[site.key];
   }
 }

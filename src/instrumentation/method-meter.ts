@@ -2,7 +2,7 @@ import { types } from 'node:util';
 import { defer, Observable, tap } from 'rxjs';
 import { CANCELLED, FAILURE, SUCCESS, type CallArgs, type Instrument, type Outcome } from './instrument';
 
-/** Where a recorder reports a problem of its own (never the call's): logged once per place, counted. */
+/** Where a meter reports a problem of its own (never the call's): logged once per place, counted. */
 export interface ProblemSink {
   problem(place: string, decorator: string, error: unknown): void;
   /** A return value it cannot follow without changing it (a frozen thenable): logged once per place. */
@@ -64,7 +64,7 @@ function pinned(target: object, key: PropertyKey): boolean {
 
 /**
  * The measurement of one decorated method in one application, shared by every instance of the class
- * that application created. The trampoline calls the method itself; the recorder only sees what came
+ * that application created. The trampoline calls the method itself; the meter only sees what came
  * out and settles the record when the work ends: at once for a plain value, in one reaction for a
  * Promise, per subscription for an Observable, at the first `then` for another thenable.
  *
@@ -77,13 +77,13 @@ function pinned(target: object, key: PropertyKey): boolean {
  *   reported;
  * - an Observable: a deferred Observable that subscribes to it once per subscription (never sooner);
  * - another thenable (a query builder, a PrismaPromise, terminus' `HealthCheckAttempt`): see
- *   {@link Recorder.thenable}, a Proxy over the very object;
+ *   {@link MethodMeter.thenable}, a Proxy over the very object;
  * - anything this code cannot read (a getter or a Proxy trap that throws, a revoked Proxy) or cannot
  *   follow: the very same value, recorded as a success at once.
  * Nothing is ever written onto the caller's objects, and no failure of the recording (a label function
  * that throws, an error whose `message` getter throws) reaches the caller: it goes to the sink.
  */
-export class Recorder {
+export class MethodMeter {
   private readonly starts: boolean;
 
   constructor(

@@ -1,6 +1,6 @@
 import { detached, MAX_LABEL_VALUE_LENGTH, sanitizeLabelValue } from '../registry/series-guard';
 import { labelNotString, labelsDoNotMatch, notANumber } from '../veza-metrics.messages';
-import type { Labels } from './series';
+import type { Labels } from './cells';
 
 /**
  * A label value as the series guard records it: cut to {@link MAX_LABEL_VALUE_LENGTH} UTF-16 units
@@ -11,23 +11,23 @@ export function boundedLabel(value: string): string {
   return value.length <= MAX_LABEL_VALUE_LENGTH ? value : sanitizeLabelValue(value);
 }
 
-/** Past this many distinct label sets, a decorator's series are no longer cached (an unbounded label). */
+/** Past this many distinct label sets, a decorator's cells are no longer cached (an unbounded label). */
 const CACHE_LIMIT = 500;
 /**
  * Past this many UTF-16 units of keys, likewise. A key holds the call's label values, each already cut
  * to 256 units (plus its length), so a cache holds at most 500 entries and 65,536 units of keys
- * (128 KiB); each entry's series keeps the same values once more (its labels, prom-client's key of
+ * (128 KiB); each entry's cell keeps the same values once more (its labels, prom-client's key of
  * the series), so a full cache of long values stays under 512 KiB (measured: bench/memory-decorators.bench.ts).
  */
 const CACHE_UNITS = 65_536;
 
 /**
- * The series of one metric for label values known only at call time (an order's status, an error
+ * The cells of one metric for label values known only at call time (an order's status, an error
  * type), cached by value so that a repeated value costs a `Map` lookup rather than a label hash.
  * Nothing it keeps holds a value longer than the series guard would record: keys are made of cut
- * values, copied out of the caller's strings, and the series it makes are given cut values.
+ * values, copied out of the caller's strings, and the cells it makes are given cut values.
  */
-export class SeriesCache<S> {
+export class CellCache<S> {
   private readonly cache = new Map<string, S>();
   private units = 0;
 
@@ -36,7 +36,7 @@ export class SeriesCache<S> {
     private readonly make: (labels: Labels) => S,
   ) {}
 
-  /** The series of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
+  /** The cell of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
   get(labels: Readonly<Record<string, unknown>>): S {
     if (this.labelNames.length === 1 && Object.keys(labels).length === 1)
       return this.one(labels[this.labelNames[0]]);
@@ -52,42 +52,42 @@ export class SeriesCache<S> {
       const cut = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
       key += `${cut.length}:${cut}`;
     }
-    let series = this.cache.get(key);
-    if (series === undefined) {
+    let cell = this.cache.get(key);
+    if (cell === undefined) {
       const names = Object.keys(labels);
       if (names.length !== this.labelNames.length) throw new Error(labelsDoNotMatch(names, this.labelNames));
       const bounded: Record<string, string> = {};
       for (const name of this.labelNames) bounded[name] = boundedLabel(labels[name] as string);
-      series = this.make(bounded);
-      this.keep(key, series);
+      cell = this.make(bounded);
+      this.keep(key, cell);
     }
-    return series;
+    return cell;
   }
 
-  /** The series of a metric with one label. */
+  /** The cell of a metric with one label. */
   one(value: unknown): S {
     const name = this.labelNames[0];
     if (typeof value !== 'string') throw new Error(labelNotString(name, value));
-    const series = this.cache.get(value);
-    return series !== undefined ? series : this.missed(name, value);
+    const cell = this.cache.get(value);
+    return cell !== undefined ? cell : this.missed(name, value);
   }
 
-  /** A value not found as it is: a long one is found by its cut, or a new series is made (and kept if the bound allows). */
+  /** A value not found as it is: a long one is found by its cut, or a new cell is made (and kept if the bound allows). */
   private missed(name: string, value: string): S {
     const key = value.length > MAX_LABEL_VALUE_LENGTH ? value.slice(0, MAX_LABEL_VALUE_LENGTH) : value;
-    let series = key === value ? undefined : this.cache.get(key);
-    if (series === undefined) {
-      series = this.make({ [name]: boundedLabel(value) });
-      this.keep(key, series);
+    let cell = key === value ? undefined : this.cache.get(key);
+    if (cell === undefined) {
+      cell = this.make({ [name]: boundedLabel(value) });
+      this.keep(key, cell);
     }
-    return series;
+    return cell;
   }
 
   /** Bound: {@link CACHE_LIMIT} entries and {@link CACHE_UNITS} units of keys; past either, not kept. */
-  private keep(key: string, series: S): void {
+  private keep(key: string, cell: S): void {
     if (this.cache.size >= CACHE_LIMIT || this.units + key.length > CACHE_UNITS) return;
     this.units += key.length;
-    this.cache.set(detached(key), series);
+    this.cache.set(detached(key), cell);
   }
 }
 
