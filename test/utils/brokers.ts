@@ -60,8 +60,12 @@ async function run(
         stop: async () => {
           child.kill('SIGCONT');
           child.kill('SIGTERM');
-          await Promise.race([exited, sleep(10_000)]);
-          if (child.exitCode === null) child.kill('SIGKILL');
+          // The grace timer is cleared once the broker exits: left running, it kept Jest's process
+          // up to 10 s after the last spec ("Jest did not exit one second after the test run").
+          let grace: NodeJS.Timeout | undefined;
+          await Promise.race([exited, new Promise<void>((resolve) => (grace = setTimeout(resolve, 10_000)))]);
+          clearTimeout(grace);
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
           after?.();
           rmSync(dir, { recursive: true, force: true });
         },
