@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Socket } from 'socket.io-client';
 import { freePort, startPrometheus, type PrometheusServer } from '../test/utils/prometheus';
 import { repoRoot } from './repo-root';
-import { openChat, trafficRound } from './sample-traffic';
+import { openChat, trafficRound, transportsRound } from './sample-traffic';
 
 export interface SampleStackOptions {
   /** The sample app's port. Default: a free one. */
@@ -41,9 +41,17 @@ async function startSampleApp(
   if (!existsSync(main))
     throw new Error(`${main} is missing: run "npm run build && tsc -p sample-app/tsconfig.json" first`);
   let log = '';
+  // The notifications microservice gets a free port too, unless NOTIFICATIONS_PORT says which.
+  const notifications = process.env.NOTIFICATIONS_PORT ?? String(await freePort());
   const child = spawn(process.execPath, [main], {
     cwd: repoRoot(),
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', SAMPLE_ADAPTER: adapter },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SAMPLE_ADAPTER: adapter,
+      NOTIFICATIONS_PORT: notifications,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const append = (chunk: Buffer): void => {
@@ -106,6 +114,7 @@ export async function startSampleStack(options: SampleStackOptions = {}): Promis
       while (!stopping) {
         try {
           await trafficRound(app.url, { chat });
+          await transportsRound(app.url);
           rounds += 1;
         } catch (error) {
           if (!stopping)

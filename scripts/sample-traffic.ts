@@ -299,3 +299,87 @@ export async function trafficRound(url: string, options: TrafficOptions = {}): P
   await expect(204, 'POST', '/auth/logout', undefined, token);
   return report;
 }
+
+/** One GraphQL request to the sample's POST /graphql: its status and parsed body. */
+export async function graphql(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<Reply> {
+  return new SampleClient(url).call('POST', '/graphql', { query, variables });
+}
+
+/** What {@link transportsRound} did, for exact assertions. */
+export interface TransportsReport {
+  /** GraphQL operations by `operation_type operation_name outcome`. */
+  operations: Record<string, number>;
+  /** Notifications by the microservice's outcome. */
+  notifications: { success: number; error: number };
+  /** Audio uploads queued for transcoding, by the job's expected outcome. */
+  transcodes: { completed: number; failed: number };
+}
+
+/**
+ * One round through the sample's other transports: GraphQL queries (one of them for a track that
+ * does not exist: a resolver error), the `sharePlaylist` mutation (a notification over the TCP
+ * microservice, delivered, then refused for a recipient that is not an email address), and two audio
+ * uploads, one the worker cannot decode (`corrupt…`). The transcoding outcomes need the app started
+ * with Redis; the uploads are stored either way.
+ */
+export async function transportsRound(url: string): Promise<TransportsReport> {
+  const client = new SampleClient(url);
+  const { token } = await client.signUp('graphql');
+  const track = await client.expect(
+    201,
+    'POST',
+    '/tracks',
+    { title: 'Night Drive', artist: 'Veza', durationSeconds: 200 },
+    token,
+  );
+  const playlist = await client.expect(
+    201,
+    'POST',
+    '/playlists',
+    { name: 'Drive', trackIds: [(track.body as { id: string }).id], isPublic: true },
+    token,
+  );
+  const playlistId = (playlist.body as { id: string }).id;
+  const ok = (reply: Reply, what: string): Reply => {
+    if (reply.status !== 200)
+      throw new Error(`${what} answered ${reply.status}: ${JSON.stringify(reply.body)}`);
+    return reply;
+  };
+
+  ok(
+    await graphql(url, 'query Catalog { tracks { id title } playlists { name tracks { title } } }'),
+    'Catalog',
+  );
+  const missing = ok(
+    await graphql(url, 'query Track($id: ID!) { track(id: $id) { title } }', { id: 'none' }),
+    'Track',
+  );
+  if (!(missing.body as { errors?: unknown[] }).errors?.length) throw new Error('track "none" gave no error');
+  const share =
+    'mutation Share($id: ID!, $to: String!) { sharePlaylist(playlistId: $id, recipient: $to) { delivered } }';
+  const delivered = async (to: string): Promise<boolean> =>
+    (
+      ok(await graphql(url, share, { id: playlistId, to }), 'Share').body as {
+        data: { sharePlaylist: { delivered: boolean } };
+      }
+    ).data.sharePlaylist.delivered;
+  const sent = await delivered('fan@veza.test');
+  const refused = await delivered('not-an-email');
+  if (refused) throw new Error('a notification to "not-an-email" was delivered');
+
+  await client.expect(201, 'POST', '/uploads', { ...uploadBody(1000), filename: 'take.mp3' }, token);
+  await client.expect(201, 'POST', '/uploads', { ...uploadBody(1000), filename: 'corrupt.mp3' }, token);
+  return {
+    operations: {
+      'query Catalog success': 1,
+      'query Track resolver_error': 1,
+      'mutation Share success': 2,
+    },
+    notifications: { success: sent ? 1 : 0, error: sent ? 1 : 0 },
+    transcodes: { completed: 1, failed: 1 },
+  };
+}

@@ -1,25 +1,15 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { AddressInfo } from 'node:net';
-import { AppModule } from './app.module';
-
-/** `SAMPLE_ADAPTER=express` (the default) or `fastify`. */
-async function createApp(adapter: string): Promise<INestApplication> {
-  if (adapter === 'express') return NestFactory.create(AppModule);
-  if (adapter === 'fastify') return NestFactory.create(AppModule, new FastifyAdapter());
-  throw new Error(`SAMPLE_ADAPTER must be "express" or "fastify", got "${adapter}"`);
-}
+import { notificationsHost, notificationsPort } from './notifications/notifications.constants';
+import { startSampleApp } from './sample-app';
 
 async function bootstrap(): Promise<void> {
-  const port = Number(process.env.PORT ?? 3000);
-  const app = await createApp(process.env.SAMPLE_ADAPTER ?? 'express');
-  app.enableShutdownHooks();
-  await app.listen(port, process.env.HOST ?? '0.0.0.0');
-  const { port: actualPort } = app.getHttpServer().address() as AddressInfo;
-  const url = `http://localhost:${actualPort}`;
-  console.log(`Veza sample app on ${url} — metrics at ${url}/metrics`);
+  const app = await startSampleApp();
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://localhost:${port}`;
+  console.log(
+    `Veza sample app on ${url} — metrics at ${url}/metrics, GraphQL at ${url}/graphql, notifications on tcp://${notificationsHost()}:${notificationsPort()}`,
+  );
 }
 
 bootstrap().catch((error: unknown) => {

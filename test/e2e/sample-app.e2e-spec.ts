@@ -33,7 +33,7 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   beforeAll(async () => {
     started = await startApp(kind, { imports: [AppModule] });
     url = started.url;
-  });
+  }, 60_000); // the sample app builds its GraphQL schema at start-up: seconds on a loaded machine
 
   afterAll(async () => {
     await started?.app.close();

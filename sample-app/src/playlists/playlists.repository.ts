@@ -19,6 +19,11 @@ export class PlaylistsRepository {
   }
 
   @TrackDbQuery('select', 'playlists')
+  findById(id: string): Playlist | undefined {
+    return this.table.findOne((p) => p.id === id);
+  }
+
+  @TrackDbQuery('select', 'playlists')
   findPublic(): Playlist[] {
     return this.table.findMany((p) => p.isPublic);
   }

@@ -1,6 +1,7 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { CountPlaylistCreated } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
+import { NotificationsClient } from '../notifications/notifications.client';
 import { TracksService } from '../tracks/tracks.service';
 import type { CreatePlaylistDto } from './dto/create-playlist.dto';
 import type { Playlist } from './playlist.entity';
@@ -11,6 +12,7 @@ export class PlaylistsService {
   constructor(
     private readonly playlists: PlaylistsRepository,
     private readonly tracks: TracksService,
+    private readonly notifications: NotificationsClient,
   ) {}
 
   /** A playlist naming an unknown track is a 400, and creates nothing. */
@@ -32,5 +34,26 @@ export class PlaylistsService {
   /** The public playlists. */
   listPublic(): Playlist[] {
     return this.playlists.findPublic();
+  }
+
+  /** A public playlist by id; an unknown or private one is a 404. */
+  findPublic(id: string): Playlist {
+    const playlist = this.playlists.findById(id);
+    if (!playlist?.isPublic) throw new NotFoundException(`Playlist ${id} not found`);
+    return playlist;
+  }
+
+  /**
+   * Shares a public playlist: the notifications microservice tells `recipient`. Whether it was
+   * delivered is the answer; an undeliverable notification never fails the share.
+   */
+  async share(id: string, recipient: string): Promise<{ playlist: Playlist; delivered: boolean }> {
+    const playlist = this.findPublic(id);
+    const delivered = await this.notifications.send({
+      recipient,
+      subject: `A playlist for you: ${playlist.name}`,
+      body: `${playlist.trackIds.length} tracks`,
+    });
+    return { playlist, delivered };
   }
 }

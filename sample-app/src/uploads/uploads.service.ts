@@ -9,6 +9,7 @@ import { TrackUpload } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
 import type { CreateUploadDto } from './dto/create-upload.dto';
 import type { Upload, UploadFailureReason } from './upload.entity';
+import { TranscodeJobs } from '../transcoding/transcode-jobs.service';
 import { fileTypeOf, MAX_FILE_BYTES, refusalOf, USER_QUOTA_BYTES } from './upload-policy';
 import { UploadsRepository } from './uploads.repository';
 import { VirusScanner } from './virus-scanner';
@@ -33,6 +34,7 @@ export class UploadsService {
   constructor(
     private readonly uploads: UploadsRepository,
     private readonly scanner: VirusScanner,
+    private readonly transcoding: TranscodeJobs,
   ) {}
 
   @TrackUpload<[string, CreateUploadDto], Upload>({
@@ -46,7 +48,7 @@ export class UploadsService {
       refusalOf(type, content.length, this.usedBytes(ownerId)) ??
       (this.scanner.isInfected(content) ? 'ClamAV' : null);
     if (reason) refuse(reason);
-    return this.uploads.insert({
+    const upload = this.uploads.insert({
       id: randomUUID(),
       ownerId,
       filename: dto.filename,
@@ -55,6 +57,9 @@ export class UploadsService {
       sizeBytes: content.length,
       createdAt: new Date().toISOString(),
     });
+    // An audio upload is transcoded by the worker (when the app runs with Redis), in the background.
+    this.transcoding.enqueue(upload);
+    return upload;
   }
 
   findOwned(ownerId: string, id: string): Upload | undefined {
