@@ -1,0 +1,205 @@
+/**
+ * One application of `npm run bench:peers`, in its own process:
+ * `node -r ./bench/http-register.js bench/peers/server.ts <express|fastify> <variant>`.
+ *
+ * The same trivial Nest app for every variant: `GET /` answers `{ "hello": "world" }` and
+ * `GET /items/:id` answers `{ "id": id }` (or throws Nest's NotFoundException for the id `missing`).
+ * Variants: `bare`; `veza` (`VezaMetricsModule.forRoot()`); `veza-no-default-metrics`
+ * (`forRoot({ defaultMetrics: false })`); `willsoto` (`@willsoto/nestjs-prometheus` with the global
+ * HTTP interceptor its users write: a counter and a histogram injected with `@InjectMetric`, see
+ * {@link WillsotoHttpInterceptor}); `prom-bundle` (Express: `express-prom-bundle` 8 as its README's
+ * sample usage says, `app.use(promBundle({ includeMethod: true }))`); `fastify-metrics` (Fastify:
+ * `fastify-metrics` 13 registered with `{ endpoint: '/metrics' }`, its README's usage); `otel` (run
+ * with `-r bench/peers/otel-preload.js`: the Node SDK's HTTP instrumentation and the Prometheus
+ * exporter on BENCH_OTEL_PORT).
+ *
+ * Prints `PORT <n>` once listening; answers each line `stats` on stdin with `STATS <user µs> <system µs>
+ * <allocated bytes>` (this process's CPU time so far and the heap bytes allocated so far, from V8's GC
+ * profiler: the used heap before each collection minus after the previous one, plus the growth since
+ * the last); exits on SIGTERM.
+ */
+import 'reflect-metadata';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
+import {
+  Controller,
+  Get,
+  Injectable,
+  Module,
+  NotFoundException,
+  Param,
+  type CallHandler,
+  type DynamicModule,
+  type ExecutionContext,
+  type NestInterceptor,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import {
+  InjectMetric,
+  PrometheusModule,
+  makeCounterProvider,
+  makeHistogramProvider,
+} from '@willsoto/nestjs-prometheus';
+import type { Counter, Histogram } from 'prom-client';
+import { tap, type Observable } from 'rxjs';
+import { VezaMetricsModule } from '../../src';
+
+@Controller()
+class PeersController {
+  @Get()
+  hello(): { hello: string } {
+    return { hello: 'world' };
+  }
+
+  @Get('items/:id')
+  item(@Param('id') id: string): { id: string } {
+    if (id === 'missing') throw new NotFoundException(`no item ${id}`);
+    return { id };
+  }
+}
+
+/**
+ * The HTTP interceptor `@willsoto/nestjs-prometheus` users write (its maintainer's answer, issue
+ * #791: "create the metric you want and inject it into the interceptor"; the library records no
+ * HTTP metric itself, issue #1756): a global interceptor, a counter and a histogram labelled by
+ * method, route and status code, the route read from the router, the status from the response once
+ * the handler's Observable completes or fails.
+ */
+@Injectable()
+class WillsotoHttpInterceptor implements NestInterceptor {
+  constructor(
+    @InjectMetric('http_requests_total') private readonly requests: Counter<string>,
+    @InjectMetric('http_request_duration_seconds') private readonly duration: Histogram<string>,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<{
+      method: string;
+      url: string;
+      route?: { path: string };
+      routeOptions?: { url: string };
+    }>();
+    const response = http.getResponse<{ statusCode: number }>();
+    const end = this.duration.startTimer();
+    const record = (): void => {
+      const labels = {
+        method: request.method,
+        route: request.route?.path ?? request.routeOptions?.url ?? request.url,
+        status_code: String(response.statusCode),
+      };
+      this.requests.inc(labels);
+      end(labels);
+    };
+    return next.handle().pipe(tap({ next: record, error: record }));
+  }
+}
+
+const willsoto = (): { imports: DynamicModule[]; providers: Provider[] } => ({
+  imports: [PrometheusModule.register()],
+  providers: [
+    makeCounterProvider({
+      name: 'http_requests_total',
+      help: 'HTTP requests',
+      labelNames: ['method', 'route', 'status_code'],
+    }),
+    makeHistogramProvider({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route', 'status_code'],
+    }),
+    { provide: APP_INTERCEPTOR, useClass: WillsotoHttpInterceptor },
+  ],
+});
+
+/** Modules and providers of each variant, by variant; the adapter a variant needs, if one. */
+const VARIANTS: Record<
+  string,
+  { adapter?: 'express' | 'fastify'; app: () => { imports: DynamicModule[]; providers: Provider[] } }
+> = {
+  bare: { app: () => ({ imports: [], providers: [] }) },
+  veza: { app: () => ({ imports: [VezaMetricsModule.forRoot()], providers: [] }) },
+  'veza-no-default-metrics': {
+    app: () => ({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })], providers: [] }),
+  },
+  willsoto: { app: willsoto },
+  'prom-bundle': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
+  'fastify-metrics': { adapter: 'fastify', app: () => ({ imports: [], providers: [] }) },
+  otel: { app: () => ({ imports: [], providers: [] }) },
+};
+
+function appModule(variant: string): Type {
+  const { imports, providers } = VARIANTS[variant].app();
+  @Module({ imports, controllers: [PeersController], providers })
+  class PeersModule {}
+  return PeersModule;
+}
+
+/** Heap bytes allocated so far, from V8's GC profiler (restarted on each call). */
+function allocationCounter(): () => number {
+  const used = (): number => getHeapStatistics().used_heap_size;
+  let profiler = new GCProfiler();
+  let previous = used();
+  let total = 0;
+  profiler.start();
+  return () => {
+    for (const gc of profiler.stop().statistics) {
+      total += gc.beforeGC.heapStatistics.usedHeapSize - previous;
+      previous = gc.afterGC.heapStatistics.usedHeapSize;
+    }
+    const now = used();
+    total += now - previous;
+    previous = now;
+    profiler = new GCProfiler();
+    profiler.start();
+    return total;
+  };
+}
+
+async function main(): Promise<void> {
+  const [adapter = 'fastify', variant = 'bare'] = process.argv.slice(2);
+  const known = VARIANTS[variant];
+  if (!known || (known.adapter && known.adapter !== adapter)) {
+    throw new Error(
+      `unknown variant '${variant}' for ${adapter}: use one of ${Object.keys(VARIANTS).join(', ')} (prom-bundle on express, fastify-metrics on fastify only)`,
+    );
+  }
+  const module = appModule(variant);
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create(module, new FastifyAdapter(), { logger: false })
+      : await NestFactory.create(module, { logger: false });
+  if (variant === 'prom-bundle') {
+    const { default: promBundle } = await import('express-prom-bundle');
+    app.use(promBundle({ includeMethod: true }));
+  }
+  if (variant === 'fastify-metrics') {
+    const fastify = app.getHttpAdapter().getInstance() as {
+      register(plugin: unknown, options: object): Promise<unknown>;
+    };
+    const { default: metricsPlugin } = await import('fastify-metrics');
+    await fastify.register(metricsPlugin, { endpoint: '/metrics' });
+  }
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const allocated = allocationCounter();
+  process.stdout.write(`PORT ${address.port}\n`);
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (line.trim() !== 'stats') continue;
+      const { user, system } = process.cpuUsage();
+      process.stdout.write(`STATS ${user} ${system} ${allocated()}\n`);
+    }
+  });
+  process.on('SIGTERM', () => {
+    void app.close().then(() => process.exit(0));
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
