@@ -581,6 +581,190 @@ const ROWS: RowSpec[] = [
       },
     ],
   },
+  {
+    title: 'GraphQL',
+    panels: [
+      {
+        title: 'GraphQL operations by outcome',
+        description:
+          'veza_graphql_operations_total by operation type, name and outcome (success, request_error: parse or validation failed, resolver_error: data came back with errors, internal_error: the execution threw). Every GraphQL answer is an HTTP 200 on POST /graphql: this is where its errors show.',
+        type: 'timeseries',
+        unit: 'ops',
+        queries: [
+          {
+            expr: `sum by (operation_type, operation_name, outcome) (${rate('veza_graphql_operations_total')})`,
+            legend: '{{operation_type}} {{operation_name}} {{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'GraphQL error ratio',
+        description:
+          'The share of GraphQL operations that failed on the server side (resolver_error or internal_error; alert: VezaGraphqlErrors above 5%).',
+        type: 'stat',
+        unit: 'percentunit',
+        w: 6,
+        defaults: thresholds(['green', null], ['orange', 0.01], ['red', 0.05]),
+        queries: [
+          {
+            expr: `(sum(${rate('veza_graphql_operations_total', 'outcome=~"resolver_error|internal_error"')}) or vector(0)) / sum(${rate('veza_graphql_operations_total')})`,
+            legend: 'errors',
+          },
+        ],
+      },
+      {
+        title: 'GraphQL operation p95',
+        description: 'The 95th percentile of veza_graphql_operation_duration_seconds per operation.',
+        type: 'stat',
+        unit: 's',
+        w: 6,
+        defaults: thresholds(['green', null], ['orange', 0.25], ['red', 0.5]),
+        queries: quantiles('veza_graphql_operation_duration_seconds', [0.95]),
+      },
+      {
+        title: 'GraphQL operation latency by operation',
+        description: 'p50 and p95 of veza_graphql_operation_duration_seconds by operation type and name.',
+        type: 'timeseries',
+        unit: 's',
+        queries: quantiles(
+          'veza_graphql_operation_duration_seconds',
+          [0.5, 0.95],
+          ['operation_type', 'operation_name'],
+          '{{operation_type}} {{operation_name}} ',
+        ),
+      },
+      {
+        title: 'Resolver latency p95 by field',
+        description:
+          'The 95th percentile of veza_graphql_resolver_duration_seconds for the root fields and the fields with a resolver of their own, by parent type and field.',
+        type: 'timeseries',
+        unit: 's',
+        queries: quantiles(
+          'veza_graphql_resolver_duration_seconds',
+          [0.95],
+          ['parent_type', 'field'],
+          '{{parent_type}}.{{field}} ',
+        ),
+      },
+      {
+        title: 'Resolver errors by field',
+        description: 'veza_graphql_resolver_errors_total by parent type, field and error type.',
+        type: 'timeseries',
+        unit: 'ops',
+        w: 24,
+        queries: [
+          {
+            expr: `sum by (parent_type, field, error_type) (${rate('veza_graphql_resolver_errors_total')})`,
+            legend: '{{parent_type}}.{{field}} {{error_type}}',
+          },
+        ],
+      },
+    ],
+  },
+  {
+    title: 'Microservices (RPC)',
+    panels: [
+      {
+        title: 'Messages handled by pattern and outcome',
+        description:
+          'veza_rpc_server_requests_total: the messages the microservice handlers (@MessagePattern: request, @EventPattern: event) handled, by transport, pattern and outcome.',
+        type: 'timeseries',
+        unit: 'ops',
+        queries: [
+          {
+            expr: `sum by (transport, pattern, kind, outcome) (${rate('veza_rpc_server_requests_total')})`,
+            legend: '{{transport}} {{pattern}} {{kind}} {{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'Handler error ratio by pattern',
+        description:
+          'The share of messages whose handler failed, per transport and pattern (alert: VezaRpcHandlerErrors above 5%).',
+        type: 'timeseries',
+        unit: 'percentunit',
+        defaults: { min: 0, max: 1 },
+        queries: [
+          {
+            expr:
+              `(sum by (transport, pattern) (${rate('veza_rpc_server_requests_total', 'outcome="error"')})` +
+              ` or sum by (transport, pattern) (${rate('veza_rpc_server_requests_total')}) * 0)` +
+              ` / sum by (transport, pattern) (${rate('veza_rpc_server_requests_total')})`,
+            legend: '{{transport}} {{pattern}}',
+          },
+        ],
+      },
+      {
+        title: 'Handler latency by pattern',
+        description:
+          'p50 and p95 of veza_rpc_server_duration_seconds by transport and pattern (a request is timed to its reply, an Observable to its completion).',
+        type: 'timeseries',
+        unit: 's',
+        w: 24,
+        queries: quantiles(
+          'veza_rpc_server_duration_seconds',
+          [0.5, 0.95],
+          ['transport', 'pattern'],
+          '{{transport}} {{pattern}} ',
+        ),
+      },
+    ],
+  },
+  {
+    title: 'Queues',
+    panels: [
+      {
+        title: 'Jobs by queue, job name and outcome',
+        description:
+          'veza_queue_jobs_total: each attempt of a @nestjs/bullmq processor, completed, retried or failed. Its `job` label (the BullMQ job name) reaches Prometheus as `exported_job`, since Prometheus keeps `job` for the scrape job.',
+        type: 'timeseries',
+        unit: 'ops',
+        queries: [
+          {
+            expr: `sum by (queue, exported_job, outcome) (${rate('veza_queue_jobs_total')})`,
+            legend: '{{queue}} {{exported_job}} {{outcome}}',
+          },
+        ],
+      },
+      {
+        title: 'Job failure ratio by queue',
+        description:
+          'The share of job attempts that failed for good (alert: VezaQueueJobFailures above 10%); retried attempts are not failures.',
+        type: 'timeseries',
+        unit: 'percentunit',
+        defaults: { min: 0, max: 1 },
+        queries: [
+          {
+            expr:
+              `(sum by (queue) (${rate('veza_queue_jobs_total', 'outcome="failed"')})` +
+              ` or sum by (queue) (${rate('veza_queue_jobs_total')}) * 0)` +
+              ` / sum by (queue) (${rate('veza_queue_jobs_total', 'outcome=~"completed|failed"')})`,
+            legend: '{{queue}}',
+          },
+        ],
+      },
+      {
+        title: 'Job duration by queue and job name',
+        description: 'p50 and p95 of veza_queue_job_duration_seconds, each attempt timed once.',
+        type: 'timeseries',
+        unit: 's',
+        queries: quantiles(
+          'veza_queue_job_duration_seconds',
+          [0.5, 0.95],
+          ['queue', 'exported_job'],
+          '{{queue}} {{exported_job}} ',
+        ),
+      },
+      {
+        title: 'Queue depth by state',
+        description:
+          'veza_queue_jobs: jobs waiting, active, delayed and failed in each queue, read from Redis at scrape time (left out of a scrape when Redis does not answer in time).',
+        type: 'timeseries',
+        unit: 'short',
+        queries: [{ expr: `sum by (queue, state) (veza_queue_jobs${sel()})`, legend: '{{queue}} {{state}}' }],
+      },
+    ],
+  },
 ];
 
 const PANEL_HEIGHT = 8;
