@@ -9,7 +9,7 @@ import { Transport } from '@nestjs/microservices';
 import { AppModule } from '../../sample-app/src/app.module';
 import { redisAnswers } from '../../sample-app/src/redis-probe';
 import { startSampleApp } from '../../sample-app/src/sample-app';
-import { transportsRound } from '../../scripts/sample-traffic';
+import { SampleClient, transportsRound, uploadBody } from '../../scripts/sample-traffic';
 import { ADAPTERS, scrape, startApp } from '../utils/app';
 import { startRedis, type Broker } from '../utils/brokers';
 import { freePort } from '../utils/prometheus';
@@ -109,6 +109,38 @@ describe.each(ADAPTERS)('the sample app on %s: GraphQL, notifications and transc
       'veza_queue_jobs{queue="uploads",state="active",service="veza-api"} 0',
       'veza_queue_jobs{queue="uploads",state="delayed",service="veza-api"} 0',
       'veza_queue_jobs{queue="uploads",state="failed",service="veza-api"} 1',
+    ]);
+  });
+});
+
+describe('the sample app when its Redis hangs mid-run', () => {
+  let redis: Broker | undefined;
+  let app: INestApplication | undefined;
+
+  afterAll(async () => {
+    redis?.signal?.('SIGCONT');
+    await app?.close();
+    await redis?.stop();
+  });
+
+  it('stores an upload at once and serves /metrics without the queue depth; the job runs once Redis is back', async () => {
+    redis = await startRedis();
+    if (!redis?.signal) return;
+    let url: string;
+    ({ app, url } = await startHybrid('express', redis.url));
+    const client = new SampleClient(url);
+    const { token } = await client.signUp('hang');
+    redis.signal('SIGSTOP');
+    // The upload does not wait on Redis: the job is added in the background.
+    const upload = await client.call('POST', '/uploads', { ...uploadBody(500), filename: 'late.mp3' }, token);
+    expect(upload.status).toBe(201);
+    const during = await scrape(url);
+    expect(lines(during, 'veza_queue_jobs')).toEqual([]);
+    expect(lines(during, 'veza_http_requests_total').length).toBeGreaterThan(0);
+    redis.signal('SIGCONT');
+    const after = await until(url, (t) => lines(t, 'veza_queue_jobs_total').length > 0);
+    expect(lines(after, 'veza_queue_jobs_total')).toEqual([
+      'veza_queue_jobs_total{queue="uploads",job="transcode",outcome="completed",service="veza-api"} 1',
     ]);
   });
 });
