@@ -6,139 +6,21 @@
  * bound of the caches (500 entries and 65,536 units of keys each, under 512 KiB with their series),
  * and the values land in /metrics exactly as the series guard records them: cut to 256 UTF-16 units.
  */
-import { Body, Controller, HttpCode, Injectable, Module, Post, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import {
-  CountErrors,
-  CountOrder,
-  Counted,
-  CountWebSocketMessage,
-  InProgress,
-  Timed,
-  TrackDbQuery,
-  TrackHealthCheck,
-  TrackUpload,
-  VezaMetric,
-  VezaMetricsModule,
-} from '../../src';
+import { VezaMetric } from '../../src';
 import { sanitizeLabelValue } from '../../src/registry/series-guard';
 import { ADAPTERS, scrape, startApp, type AdapterKind } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
+import {
+  CACHE_BOUND_BYTES,
+  FLOOD_CACHES as CACHES,
+  FLOOD_SERIES as SERIES,
+  floodModule,
+  postFlood as post,
+} from '../utils/flood-app';
 import { collector } from '../utils/memory';
-
-const failure = (value: string): Error => Object.assign(new Error('refused'), { value });
-
-@Injectable()
-class Flooded {
-  @Counted({
-    name: 'app_flood_total',
-    help: 'x',
-    labelNames: ['value'],
-    labels: ({ args: [v] }) => ({ value: v as string }),
-  })
-  counted(_v: string): void {}
-
-  @Timed({
-    name: 'app_flood_seconds',
-    help: 'x',
-    labelNames: ['value'],
-    labels: ({ args: [v] }) => ({ value: v as string }),
-  })
-  timed(_v: string): void {}
-
-  @InProgress({
-    name: 'app_flood_in_flight',
-    help: 'x',
-    labelNames: ['value'],
-    labels: (v: string) => ({ value: v }),
-  })
-  async inFlight(_v: string): Promise<void> {}
-
-  @CountErrors({
-    type: (e) => (e as { value: string }).value,
-    severity: (e) => (e as { value: string }).value,
-  })
-  errors(v: string): void {
-    throw failure(v);
-  }
-
-  @CountOrder()
-  order(v: string): { status: string } {
-    return { status: v };
-  }
-
-  @TrackUpload({ type: (v: string) => v, size: () => 1 })
-  upload(_v: string): void {}
-
-  @TrackUpload({ type: 'audio', failureReason: (e) => (e as { value: string }).value })
-  uploadFailing(v: string): void {
-    throw failure(v);
-  }
-
-  @TrackHealthCheck((v: string) => v)
-  health(_v: string): void {}
-
-  @CountWebSocketMessage((v: string) => v, { status: (r: string) => r })
-  message(v: string): string {
-    return v;
-  }
-
-  @TrackDbQuery('select', 'flood', { errorType: (e) => (e as { value: string }).value })
-  query(v: string): void {
-    throw failure(v);
-  }
-}
-
-/** Every decorator path above, with one value. */
-const PATHS: ReadonlyArray<(f: Flooded, v: string) => unknown> = [
-  (f, v) => f.counted(v),
-  (f, v) => f.timed(v),
-  (f, v) => f.inFlight(v),
-  (f, v) => f.errors(v),
-  (f, v) => f.order(v),
-  (f, v) => f.upload(v),
-  (f, v) => f.uploadFailing(v),
-  (f, v) => f.health(v),
-  (f, v) => f.message(v),
-  (f, v) => f.query(v),
-];
-/** The SeriesCaches those decorators hold (TrackUpload holds three). */
-const CACHES = 14;
-const CACHE_BOUND_BYTES = 512 * 1024;
-
-@Controller('flood')
-class FloodController {
-  constructor(private readonly flooded: Flooded) {}
-
-  @Post()
-  @HttpCode(204)
-  async flood(@Body() body: { value: string }): Promise<void> {
-    for (const path of PATHS) {
-      try {
-        await path(this.flooded, body.value);
-      } catch {
-        // The methods that throw do so on purpose.
-      }
-    }
-  }
-}
-
-/** Where each path writes the value, as [metric, labels] (the value stands for itself). */
-const SERIES: ReadonlyArray<[string, (v: string) => Record<string, string>]> = [
-  ['app_flood_total', (v) => ({ value: v })],
-  ['app_flood_seconds_count', (v) => ({ value: v })],
-  ['app_flood_in_flight', (v) => ({ value: v })],
-  [VezaMetric.Errors, (v) => ({ type: v, severity: v })],
-  [VezaMetric.CommerceOrders, (v) => ({ status: v })],
-  [VezaMetric.FileUploads, (v) => ({ type: v, status: 'success' })],
-  [`${VezaMetric.FileUploadSize}_count`, (v) => ({ type: v })],
-  [VezaMetric.UploadsFailed, (v) => ({ reason: v })],
-  [VezaMetric.HealthCheckStatus, (v) => ({ service: v })],
-  [`${VezaMetric.HealthCheckDuration}_count`, (v) => ({ service: v })],
-  [VezaMetric.WebSocketMessages, (v) => ({ type: v, status: v })],
-  [VezaMetric.DatabaseQueryErrors, (v) => ({ operation: 'select', error_type: v })],
-];
 
 const MAX_SERIES = 20;
 const VALUES = 300;
@@ -152,24 +34,7 @@ function floodValue(i: number): string {
   return head + 'x'.repeat(255 - head.length) + pair + 'y'.repeat(VALUE_LENGTH - 257);
 }
 
-@Module({
-  imports: [
-    VezaMetricsModule.forRoot({ defaultMetrics: false, http: false, cardinality: { maxSeries: MAX_SERIES } }),
-  ],
-  controllers: [FloodController],
-  providers: [Flooded],
-})
-class FloodModule {}
-
-async function post(url: string, value: string): Promise<void> {
-  const res = await fetch(`${url}/flood`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ value }),
-  });
-  await res.arrayBuffer();
-  if (res.status !== 204) throw new Error(`POST /flood answered ${res.status}`);
-}
+const FloodModule = floodModule(MAX_SERIES);
 
 describe.each(ADAPTERS)(
   'label values from input, 1 MB each, on %s (issue #12, item 2)',
