@@ -52,6 +52,10 @@ export {
 } from './graphql/operation-series';
 export type { GraphqlOutcome } from './graphql/operation-series';
 export type { GraphqlMetricsOptions } from './graphql/graphql-options';
+export { RpcMetric } from './rpc/rpc-labels';
+export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
+export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';
+export type { QueueJobOutcome, QueueState } from './queues/queue-labels';
 export { MetricsServer } from './endpoint/metrics-server';
 export type {
   MetricsAuthOptions,

@@ -14,16 +14,7 @@ import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { libraryMetric, type LibraryCounter, type LibraryHistogram } from '../rpc/library-metric';
 import { gaugeSourceFailed, recordingFailed } from '../veza-metrics.messages';
-
-/** `veza_queue_jobs_total{queue, job, outcome}`: outcome `completed`, `failed` or `retried`. */
-export const QUEUE_JOBS_TOTAL = 'veza_queue_jobs_total';
-/** `veza_queue_job_duration_seconds{queue, job}`. */
-export const QUEUE_JOB_DURATION_SECONDS = 'veza_queue_job_duration_seconds';
-/** `veza_queue_jobs{queue, state}`, read when Prometheus scrapes. */
-export const QUEUE_JOBS = 'veza_queue_jobs';
-
-/** The states `veza_queue_jobs` reports. */
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+import { QUEUE_STATES, QueueMetric, type QueueJobOutcome } from './queue-labels';
 
 /** Bounds of the job duration histogram: jobs run from milliseconds to minutes. */
 const JOB_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
@@ -34,7 +25,7 @@ interface GaugeLike {
   collect?: () => unknown;
 }
 
-type Outcome = 'completed' | 'failed' | 'retried';
+type Outcome = QueueJobOutcome;
 
 /**
  * Records the jobs of every `@Processor()` of `@nestjs/bullmq` in this application, with no code in
@@ -84,13 +75,13 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
 
   private recordJobs(workers: WorkerLike[]): void {
     const jobs = libraryMetric<LibraryCounter>(this.metrics, {
-      name: QUEUE_JOBS_TOTAL,
+      name: QueueMetric.Jobs,
       kind: 'counter',
       help: 'Job attempts of @nestjs/bullmq processors: completed, retried (failed, will run again) or failed (no attempt left)',
       labelNames: ['queue', 'job', 'outcome'],
     });
     const duration = libraryMetric<LibraryHistogram>(this.metrics, {
-      name: QUEUE_JOB_DURATION_SECONDS,
+      name: QueueMetric.JobDuration,
       kind: 'histogram',
       help: 'Time of a job attempt, from the worker taking it to its outcome, in seconds',
       labelNames: ['queue', 'job'],
@@ -146,7 +137,7 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
 
   private readDepths(queues: QueueLike[]): void {
     const gauge = libraryMetric<GaugeLike>(this.metrics, {
-      name: QUEUE_JOBS,
+      name: QueueMetric.Depth,
       kind: 'gauge',
       help: 'Jobs of each queue by state (waiting, active, delayed, failed), read when Prometheus scrapes',
       labelNames: ['queue', 'state'],
@@ -163,10 +154,10 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
             },
             (error: unknown) => {
               for (const state of QUEUE_STATES) gauge.remove({ queue: queue.name, state });
-              failures.inc({ metric: QUEUE_JOBS, reason: 'error' });
+              failures.inc({ metric: QueueMetric.Depth, reason: 'error' });
               if (logged.has(queue.name)) return;
               logged.add(queue.name);
-              this.logger.warn(gaugeSourceFailed(`queue "${queue.name}"`, QUEUE_JOBS, error));
+              this.logger.warn(gaugeSourceFailed(`queue "${queue.name}"`, QueueMetric.Depth, error));
             },
           ),
         ),

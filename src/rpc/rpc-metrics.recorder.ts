@@ -17,12 +17,8 @@ import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed, rpcNeedsNewerNest, rpcServerNotInstrumented } from '../veza-metrics.messages';
 import { libraryMetric, type LibraryCounter, type LibraryHistogram } from './library-metric';
+import { RpcMetric, type RpcKind, type RpcOutcome } from './rpc-labels';
 import { endOfReply } from './settle-reply';
-
-/** `veza_rpc_server_requests_total{transport, pattern, kind, outcome}`. */
-export const RPC_REQUESTS_TOTAL = 'veza_rpc_server_requests_total';
-/** `veza_rpc_server_duration_seconds{transport, pattern, kind}`. */
-export const RPC_DURATION_SECONDS = 'veza_rpc_server_duration_seconds';
 
 type RpcLabel = 'transport' | 'pattern' | 'kind' | 'outcome';
 
@@ -88,13 +84,13 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
     const buckets = this.metrics.definition(VezaMetric.HttpRequestDuration).buckets;
     this.families = {
       requests: libraryMetric<LibraryCounter>(this.metrics, {
-        name: RPC_REQUESTS_TOTAL,
+        name: RpcMetric.Requests,
         kind: 'counter',
         help: 'Messages handled by @MessagePattern (kind="request") and @EventPattern (kind="event") handlers',
         labelNames: ['transport', 'pattern', 'kind', 'outcome'],
       }),
       duration: libraryMetric<LibraryHistogram>(this.metrics, {
-        name: RPC_DURATION_SECONDS,
+        name: RpcMetric.Duration,
         kind: 'histogram',
         help: 'Time from a message handler call to its last value (an Observable: its completion), in seconds',
         labelNames: ['transport', 'pattern', 'kind'],
@@ -106,12 +102,12 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
 
   private wrap(head: RpcHandler, transport: string, key: string): RpcHandler {
     const pattern = patternLabel(key, transport);
-    const kind = head.isEventHandler === true ? 'event' : 'request';
+    const kind: RpcKind = head.isEventHandler === true ? 'event' : 'request';
     const { requests, duration } = this.familiesOf();
     const labels = { transport, pattern, kind };
     const series: HandlerSeries = {
-      success: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'success' }),
-      error: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'error' }),
+      success: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'success' satisfies RpcOutcome }),
+      error: new CounterCell<RpcLabel>(requests, { ...labels, outcome: 'error' satisfies RpcOutcome }),
       duration: new HistogramCell<Exclude<RpcLabel, 'outcome'>>(duration, labels),
     };
     const done = (start: number, ok: boolean, args: unknown[], error: unknown): void =>
