@@ -16,50 +16,63 @@ export const GraphqlMetric = {
 /** A metric of the application's client, as the recorder uses it (both clients have this shape). */
 export type FamilyMetric = object;
 
-interface Family {
+export interface Family {
   readonly name: string;
   readonly kind: 'counter' | 'gauge' | 'histogram';
   readonly help: string;
   readonly labelNames: readonly string[];
 }
 
-export const OPERATIONS: Family = {
-  name: GraphqlMetric.Operations,
-  kind: 'counter',
-  help: 'Total number of GraphQL operations',
-  labelNames: ['operation_type', 'operation_name', 'outcome'],
-};
-export const OPERATION_DURATION: Family = {
-  name: GraphqlMetric.OperationDuration,
-  kind: 'histogram',
-  help: 'GraphQL operation duration in seconds',
-  labelNames: ['operation_type', 'operation_name'],
-};
-export const RESOLVER_DURATION: Family = {
-  name: GraphqlMetric.ResolverDuration,
-  kind: 'histogram',
-  help: 'GraphQL resolver duration in seconds',
-  labelNames: ['parent_type', 'field'],
-};
-export const RESOLVER_ERRORS: Family = {
-  name: GraphqlMetric.ResolverErrors,
-  kind: 'counter',
-  help: 'Total number of GraphQL resolver errors',
-  labelNames: ['parent_type', 'field', 'error_type'],
-};
+/** One row per family: its kind, help and labels (histograms take the HTTP buckets, see {@link graphqlFamily}). */
+const family = (name: string, kind: Family['kind'], help: string, ...labelNames: string[]): Family => ({
+  name,
+  kind,
+  help,
+  labelNames,
+});
 
-export const SUBSCRIPTIONS_ACTIVE: Family = {
-  name: GraphqlMetric.SubscriptionsActive,
-  kind: 'gauge',
-  help: 'Number of active GraphQL subscriptions',
-  labelNames: ['field'],
-};
-export const SUBSCRIPTION_EVENTS: Family = {
-  name: GraphqlMetric.SubscriptionEvents,
-  kind: 'counter',
-  help: 'Total number of GraphQL subscription events',
-  labelNames: ['field'],
-};
+export const OPERATIONS = family(
+  GraphqlMetric.Operations,
+  'counter',
+  'Total number of GraphQL operations',
+  'operation_type',
+  'operation_name',
+  'outcome',
+);
+export const OPERATION_DURATION = family(
+  GraphqlMetric.OperationDuration,
+  'histogram',
+  'GraphQL operation duration in seconds',
+  'operation_type',
+  'operation_name',
+);
+export const RESOLVER_DURATION = family(
+  GraphqlMetric.ResolverDuration,
+  'histogram',
+  'GraphQL resolver duration in seconds',
+  'parent_type',
+  'field',
+);
+export const RESOLVER_ERRORS = family(
+  GraphqlMetric.ResolverErrors,
+  'counter',
+  'Total number of GraphQL resolver errors',
+  'parent_type',
+  'field',
+  'error_type',
+);
+export const SUBSCRIPTIONS_ACTIVE = family(
+  GraphqlMetric.SubscriptionsActive,
+  'gauge',
+  'Number of active GraphQL subscriptions',
+  'field',
+);
+export const SUBSCRIPTION_EVENTS = family(
+  GraphqlMetric.SubscriptionEvents,
+  'counter',
+  'Total number of GraphQL subscription events',
+  'field',
+);
 
 type MetricClass = new (config: Record<string, unknown>) => FamilyMetric;
 
