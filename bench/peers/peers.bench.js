@@ -28,7 +28,8 @@
  *
  * Environment: BENCH_PEERS_SECONDS per run (2), BENCH_PEERS_ROUNDS (4), BENCH_PEERS_WARMUP seconds (1),
  * BENCH_PEERS_CONNECTIONS (50), BENCH_PEERS_ADAPTERS (express,fastify), BENCH_PEERS_VARIANTS (all of
- * the adapter's), BENCH_PEERS_CLIENTS (keep-alive,per-request).
+ * the adapter's), BENCH_PEERS_CLIENTS (keep-alive,per-request). `npm run bench` runs it last with
+ * BENCH_PEERS_VARIANTS=bare,veza,veza-no-default-metrics, for issue #16's ratio targets.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const net = require('node:net');
