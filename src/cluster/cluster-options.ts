@@ -1,6 +1,18 @@
 import type { MetricAggregator as Aggregator } from '../compat/client-types';
 import { invalidClusterOption, unknownClusterOption } from '../veza-metrics.messages';
-import { checkKeys, isPlainObject } from '../options/option-checks';
+import {
+  defaulted,
+  delay,
+  MODULE_MESSAGES,
+  nullAsUnset,
+  object,
+  oneOf,
+  record,
+  shapeOf,
+  type At,
+  type OptionMessages,
+  type Rule,
+} from '../options/option-schema';
 
 /** How a metric's series of several workers are merged into one (prom-client's aggregators). */
 export type ClusterAggregator = Aggregator;
@@ -30,43 +42,47 @@ export interface ResolvedClusterMetricsOptions {
   readonly aggregators: Readonly<Record<string, ClusterAggregator>>;
 }
 
-const KNOWN_KEYS = ['timeoutMs', 'aggregators'];
+/** `VezaMetrics cluster: option "x" must be ...`. */
+export const CLUSTER_MESSAGES: OptionMessages = {
+  invalid: invalidClusterOption,
+  unknown: unknownClusterOption,
+  labelName: MODULE_MESSAGES.labelName,
+};
+
+/** The top of `ClusterMetricsAggregator`'s and `serveClusterMetrics`' options. */
+export const CLUSTER_AT: At = { path: '', messages: CLUSTER_MESSAGES };
+
 const AGGREGATORS: readonly ClusterAggregator[] = ['sum', 'min', 'max', 'average', 'first', 'omit'];
 const DEFAULT_AGGREGATORS: Readonly<Record<string, ClusterAggregator>> = { veza_health_check_status: 'min' };
 
-/** Validates the aggregation options (shared with `serveClusterMetrics`, whose own keys are `extraKeys`). */
-export function resolveClusterMetricsOptions(
-  value: unknown,
-  extraKeys: readonly string[] = [],
-): ResolvedClusterMetricsOptions {
-  const options = value ?? {};
-  if (!isPlainObject(options)) throw new Error(invalidClusterOption('options', 'a plain object', options));
-  checkKeys('', options, [...KNOWN_KEYS, ...extraKeys], unknownClusterOption);
-  const timeoutMs = options.timeoutMs ?? 2_000;
-  if (
-    typeof timeoutMs !== 'number' ||
-    !Number.isInteger(timeoutMs) ||
-    timeoutMs <= 0 ||
-    timeoutMs > 2_147_483_647
-  ) {
-    throw new Error(invalidClusterOption('timeoutMs', 'a positive whole number of milliseconds', timeoutMs));
-  }
-  const given = options.aggregators ?? {};
-  if (!isPlainObject(given))
-    throw new Error(invalidClusterOption('aggregators', 'an object of metric names to aggregators', given));
-  for (const [name, aggregator] of Object.entries(given)) {
-    if (!AGGREGATORS.includes(aggregator as ClusterAggregator)) {
-      throw new Error(
-        invalidClusterOption(
-          `aggregators.${name}`,
-          `one of ${AGGREGATORS.map((a) => `"${a}"`).join(', ')}`,
-          aggregator,
-        ),
-      );
-    }
-  }
-  return {
-    timeoutMs,
-    aggregators: { ...DEFAULT_AGGREGATORS, ...(given as Record<string, ClusterAggregator>) },
-  };
+/** The rules of {@link ClusterMetricsOptions}' keys (`serveClusterMetrics` adds its own). */
+export const clusterMetricsShape = shapeOf<ClusterMetricsOptions>()({
+  timeoutMs: nullAsUnset(delay(2_000)),
+  aggregators: nullAsUnset(
+    defaulted(
+      record(
+        oneOf(AGGREGATORS, `one of ${AGGREGATORS.map((a) => `"${a}"`).join(', ')}`),
+        'an object of metric names to aggregators',
+      ),
+      {},
+    ),
+  ),
+});
+
+/** Turns the checked aggregation options into {@link ResolvedClusterMetricsOptions}. */
+export const clusterMetricsOf = (given: {
+  timeoutMs: number;
+  aggregators: Record<string, ClusterAggregator>;
+}): ResolvedClusterMetricsOptions => ({
+  timeoutMs: given.timeoutMs,
+  aggregators: { ...DEFAULT_AGGREGATORS, ...given.aggregators },
+});
+
+const clusterMetricsRule: Rule<ResolvedClusterMetricsOptions> = nullAsUnset(
+  defaulted(object(clusterMetricsShape, 'a plain object', { finish: clusterMetricsOf }), {}),
+);
+
+/** Validates `ClusterMetricsAggregator`'s options. */
+export function resolveClusterMetricsOptions(value: unknown): ResolvedClusterMetricsOptions {
+  return clusterMetricsRule.resolve(value, CLUSTER_AT, {});
 }

@@ -2,19 +2,16 @@ import { Logger } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScrapeHandler, serveScrape } from '../endpoint/metrics-scraper';
-import { resolveEndpointOptions, type ResolvedEndpointOptions } from '../options/resolve-endpoint-options';
+import { authRule, listenHost, scrapeRule, tcpPort } from '../options/resolve-endpoint-options';
+import { check, object, shapeOf } from '../options/option-schema';
 import type { MetricsAuthOptions, ScrapeOptions } from '../options/veza-metrics-options.interface';
 import {
   asClusterOptionMessage,
-  invalidClusterOption,
   metricsServerFailed,
   metricsServerListening,
 } from '../veza-metrics.messages';
-import {
-  ClusterMetricsAggregator,
-  resolveClusterMetricsOptions,
-  type ClusterMetricsOptions,
-} from './cluster-aggregator';
+import { ClusterMetricsAggregator, type ClusterMetricsOptions } from './cluster-aggregator';
+import { CLUSTER_AT, clusterMetricsOf, clusterMetricsShape } from './cluster-options';
 
 /**
  * The primary's default interface: the loopback one. An endpoint that answers every metric of every
@@ -56,26 +53,26 @@ export interface ClusterMetricsServer {
   close(): Promise<void>;
 }
 
-const OWN_KEYS = ['port', 'host', 'path', 'auth', 'scrape'];
-
-/** `port`, `host`, `auth` and `scrape` checked by the module's own rules, said of these options. */
-function resolveEndpoint(
-  port: unknown,
-  host: unknown,
-  auth: unknown,
-  scrape: unknown,
-): ResolvedEndpointOptions {
-  try {
-    return resolveEndpointOptions({
-      appEndpoint: false,
-      metricsServer: { port, host: host ?? DEFAULT_CLUSTER_HOST },
-      auth,
-      scrape,
-    });
-  } catch (error) {
-    throw new Error(asClusterOptionMessage((error as Error).message), { cause: error });
-  }
-}
+/**
+ * The aggregator's options, then `port`, `host`, `auth` and `scrape` by the module's own rules
+ * (`metricsServer.port`, `metricsServer.host`, ...), said of these options, then `path`.
+ */
+export const SERVE_CLUSTER_OPTIONS_SCHEMA = object(
+  shapeOf<ClusterMetricsServerOptions>()({
+    ...clusterMetricsShape,
+    port: tcpPort,
+    host: listenHost(DEFAULT_CLUSTER_HOST),
+    path: check<string>(
+      (v) => typeof v === 'string' && /^\/[^\s?#]*$/.test(v),
+      'an absolute path such as "/metrics" (no spaces, query or fragment)',
+      '/metrics',
+    ),
+    auth: authRule,
+    scrape: scrapeRule,
+  }),
+  'a plain object',
+  { order: ['timeoutMs', 'aggregators', 'port', 'host', 'auth', 'scrape', 'path'] },
+);
 
 /**
  * Serves the sum of every cluster worker's metrics from the primary: call it in the primary
@@ -99,28 +96,15 @@ function resolveEndpoint(
 export async function serveClusterMetrics(
   options: ClusterMetricsServerOptions,
 ): Promise<ClusterMetricsServer> {
-  resolveClusterMetricsOptions(options, OWN_KEYS);
-  const {
-    port,
-    host,
-    path = '/metrics',
-    auth,
-    scrape,
-    ...aggregation
-  } = options ?? ({} as ClusterMetricsServerOptions);
-  const endpoint = resolveEndpoint(port, host, auth, scrape);
-  const listen = endpoint.server as { port: number; host: string };
-  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path)) {
-    throw new Error(
-      invalidClusterOption(
-        'path',
-        'an absolute path such as "/metrics" (no spaces, query or fragment)',
-        path,
-      ),
-    );
-  }
+  const { timeoutMs, aggregators, port, host, path, auth, scrape } = SERVE_CLUSTER_OPTIONS_SCHEMA.resolve(
+    options ?? {},
+    CLUSTER_AT,
+    {},
+  );
+  const endpoint = { auth, scrape };
+  const listen = { port, host };
 
-  const aggregator = new ClusterMetricsAggregator(aggregation);
+  const aggregator = new ClusterMetricsAggregator(clusterMetricsOf({ timeoutMs, aggregators }));
   const registers = [aggregator.registry];
   const { Counter } = aggregator.client;
   const rejected = new Counter({

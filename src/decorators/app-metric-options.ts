@@ -4,6 +4,8 @@ import { argsArray } from '../instrumentation/labels';
 import { appMetricIsCatalogMetric, appMetricLabelsRequired, wrongLabelNames } from '../veza-metrics.messages';
 import type { OptionCheck } from './instrument-method';
 import type { AnyArgs, AnyResult } from './loose-types';
+import { isBucketList, isLabelName } from '../options/option-checks';
+import { BUCKETS_EXPECTED } from '../options/option-schema';
 
 /** What a generic decorator's label function is given: the call, and how it ended. */
 export interface CallInfo<A extends unknown[] = AnyArgs, R = AnyResult> {
@@ -31,7 +33,6 @@ export interface AppMetricOptions {
 }
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** Checks the common options and returns the definition (without its kind-specific parts). */
 export function checkAppMetric(
@@ -48,9 +49,7 @@ export function checkAppMetric(
   const valid =
     Array.isArray(labelNames) &&
     new Set(labelNames).size === labelNames.length &&
-    labelNames.every(
-      (l) => typeof l === 'string' && LABEL_NAME.test(l) && !l.startsWith('__') && !reserved.includes(l),
-    );
+    labelNames.every((l) => typeof l === 'string' && isLabelName(l) && !reserved.includes(l));
   if (!valid) {
     const rule = `distinct Prometheus label names (not starting with __${reserved.length ? `, not ${reserved.join(', ')}` : ''})`;
     check.invalid('labelNames', `an array of ${rule}`, labelNames);
@@ -85,15 +84,8 @@ export function checkLabels<F>(
 /** Buckets: a non-empty, strictly increasing array of finite numbers. */
 export function checkBuckets(check: OptionCheck, buckets: unknown): readonly number[] | undefined {
   if (buckets === undefined) return undefined;
-  const valid =
-    Array.isArray(buckets) &&
-    buckets.length > 0 &&
-    buckets.every(
-      (b, i) => typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (buckets[i - 1] as number)),
-    );
-  if (!valid)
-    check.invalid('buckets', 'a non-empty array of finite numbers in strictly increasing order', buckets);
-  return [...(buckets as number[])];
+  if (!isBucketList(buckets)) check.invalid('buckets', BUCKETS_EXPECTED, buckets);
+  return [...buckets];
 }
 
 /** `{ args, result, error, outcome }` for a label function. */

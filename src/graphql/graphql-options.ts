@@ -1,5 +1,4 @@
-import { invalidOption } from '../veza-metrics.messages';
-import { checkKeys, isPlainObject } from '../options/option-checks';
+import { boolean, integer, object, oneOf, shapeOf, toggle, type Rule } from '../options/option-schema';
 
 /** GraphQL recording (`@nestjs/graphql` with the Apollo or the Mercurius driver). */
 export interface GraphqlMetricsOptions {
@@ -33,50 +32,22 @@ export interface ResolvedGraphqlOptions {
   readonly maxOperationNames: number;
 }
 
-const DEFAULTS: ResolvedGraphqlOptions = {
-  enabled: true,
-  operations: true,
-  resolvers: 'root-and-resolved',
-  maxOperationNames: 100,
-};
-
 /** Validates `graphql: boolean | { enabled?, operations?, resolvers?, maxOperationNames? }`. */
-export function resolveGraphqlOptions(value: unknown): ResolvedGraphqlOptions {
-  if (value === undefined || value === true) return DEFAULTS;
-  if (value === false) return { ...DEFAULTS, enabled: false };
-  if (!isPlainObject(value))
-    throw new Error(
-      invalidOption(
-        'graphql',
-        'true, false or { enabled?, operations?, resolvers?, maxOperationNames? }',
-        value,
-      ),
-    );
-  checkKeys('graphql', value, ['enabled', 'operations', 'resolvers', 'maxOperationNames']);
-  const {
-    enabled = true,
-    operations = true,
-    resolvers = true,
-    maxOperationNames = DEFAULTS.maxOperationNames,
-  } = value;
-  if (typeof enabled !== 'boolean') throw new Error(invalidOption('graphql.enabled', 'a boolean', enabled));
-  if (typeof operations !== 'boolean')
-    throw new Error(invalidOption('graphql.operations', 'a boolean', operations));
-  if (resolvers !== true && resolvers !== false && resolvers !== 'all')
-    throw new Error(invalidOption('graphql.resolvers', "true, false or 'all'", resolvers));
-  if (
-    typeof maxOperationNames !== 'number' ||
-    !Number.isInteger(maxOperationNames) ||
-    maxOperationNames < 1 ||
-    maxOperationNames > 10_000
-  )
-    throw new Error(
-      invalidOption('graphql.maxOperationNames', 'an integer from 1 to 10000', maxOperationNames),
-    );
-  return {
-    enabled,
-    operations,
-    resolvers: resolvers === 'all' ? 'all' : resolvers ? 'root-and-resolved' : 'none',
-    maxOperationNames,
-  };
-}
+export const graphqlRule: Rule<ResolvedGraphqlOptions> = toggle(
+  object(
+    shapeOf<GraphqlMetricsOptions>()({
+      enabled: boolean(true),
+      operations: boolean(true),
+      resolvers: oneOf<boolean | 'all'>([true, false, 'all'], "true, false or 'all'", true),
+      maxOperationNames: integer(1, 10_000, 100),
+    }),
+    '{ enabled?, operations?, resolvers?, maxOperationNames? }',
+    {
+      finish: ({ resolvers, ...rest }) => ({
+        ...rest,
+        resolvers: resolvers === 'all' ? 'all' : resolvers ? 'root-and-resolved' : 'none',
+      }),
+    },
+  ),
+  'true, false or { enabled?, operations?, resolvers?, maxOperationNames? }',
+);

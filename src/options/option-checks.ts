@@ -54,3 +54,18 @@ export function checkKeys(
 export function isLabelName(name: string): boolean {
   return LABEL_NAME.test(name) && !name.startsWith('__');
 }
+
+/**
+ * Tells whether `value` is a list of histogram bucket boundaries: a non-empty array of finite
+ * numbers in strictly increasing order (the module's `buckets` and the decorators' `buckets`).
+ */
+export function isBucketList(value: unknown): value is readonly number[] {
+  return (
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every(
+      (b: unknown, i) =>
+        typeof b === 'number' && Number.isFinite(b) && (i === 0 || b > (value[i - 1] as number)),
+    )
+  );
+}

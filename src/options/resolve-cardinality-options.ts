@@ -1,5 +1,5 @@
-import { invalidOption } from '../veza-metrics.messages';
-import { checkKeys, isPlainObject } from './option-checks';
+import type { CardinalityOptions } from './veza-metrics-options.interface';
+import { defaulted, integer, object, record, shapeOf, type Rule } from './option-schema';
 
 /** Series caps after validation. */
 export interface ResolvedCardinalityOptions {
@@ -11,28 +11,14 @@ export interface ResolvedCardinalityOptions {
 
 const MAX = 1_000_000;
 
-function cap(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX) {
-    throw new Error(invalidOption(option, `an integer from 1 to ${MAX}`, value));
-  }
-  return value;
-}
-
-/** Validates `cardinality: { maxSeries?, perMetric? }`. */
-export function resolveCardinalityOptions(value: unknown): ResolvedCardinalityOptions {
-  if (value === undefined) return { maxSeries: 2000, perMetric: {} };
-  if (!isPlainObject(value))
-    throw new Error(invalidOption('cardinality', '{ maxSeries?, perMetric? }', value));
-  checkKeys('cardinality', value, ['maxSeries', 'perMetric']);
-  const maxSeries = value.maxSeries === undefined ? 2000 : cap('cardinality.maxSeries', value.maxSeries);
-  const perMetric: Record<string, number> = {};
-  if (value.perMetric !== undefined) {
-    if (!isPlainObject(value.perMetric))
-      throw new Error(
-        invalidOption('cardinality.perMetric', 'an object of metric names to caps', value.perMetric),
-      );
-    for (const [name, limit] of Object.entries(value.perMetric))
-      perMetric[name] = cap(`cardinality.perMetric.${name}`, limit);
-  }
-  return { maxSeries, perMetric };
-}
+/** `cardinality: { maxSeries?, perMetric? }`. */
+export const cardinalityRule: Rule<ResolvedCardinalityOptions> = defaulted(
+  object(
+    shapeOf<CardinalityOptions>()({
+      maxSeries: integer(1, MAX, 2000),
+      perMetric: defaulted(record(integer(1, MAX), 'an object of metric names to caps'), {}),
+    }),
+    '{ maxSeries?, perMetric? }',
+  ),
+  {},
+);

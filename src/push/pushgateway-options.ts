@@ -1,5 +1,17 @@
-import { invalidLabelName, invalidOption } from '../veza-metrics.messages';
-import { checkKeys, isLabelName, isPlainObject } from '../options/option-checks';
+import { isLabelName } from '../options/option-checks';
+import {
+  check,
+  defaulted,
+  delay,
+  fail,
+  nullAsUnset,
+  object,
+  optional,
+  record,
+  rule,
+  shapeOf,
+  type Rule,
+} from '../options/option-schema';
 
 /**
  * Option `pushgateway` of `VezaMetricsModule`: push the application's metrics to a Prometheus
@@ -56,21 +68,7 @@ export interface ResolvedPushgatewayOptions {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const KNOWN_KEYS = [
-  'url',
-  'jobName',
-  'groupings',
-  'intervalMs',
-  'pushOnShutdown',
-  'timeoutMs',
-  'headers',
-] as const;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** setTimeout's limit: longer delays fire at once. */
-const MAX_DELAY_MS = 2_147_483_647;
-
-const isDelay = (v: unknown): v is number =>
-  typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= MAX_DELAY_MS;
 
 /**
  * One path segment of the grouping key: `name/value`, or `name@base64/…` where the value holds a
@@ -96,81 +94,81 @@ export function pushgatewayGroupUrl(
   return `${base.origin}${prefix}/metrics${path}`;
 }
 
-/** Validates the `pushgateway` option; `undefined` when there is none. */
-export function resolvePushgatewayOptions(value: unknown): ResolvedPushgatewayOptions | undefined {
-  if (value === undefined) return undefined;
-  if (!isPlainObject(value))
-    throw new Error(
-      invalidOption('pushgateway', 'an object { url, jobName, groupings?, intervalMs?, ... }', value),
-    );
-  checkKeys('pushgateway', value, KNOWN_KEYS);
+const URL_EXPECTED =
+  'an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091"';
 
-  const url = parseUrl(value.url);
+const baseUrl: Rule<URL> = rule((value, at) => {
+  if (typeof value !== 'string') fail(at, URL_EXPECTED, value);
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // refused below
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '')
+    fail(at, URL_EXPECTED, value);
+  return url;
+});
 
-  const jobName = value.jobName;
-  if (typeof jobName !== 'string' || jobName === '') {
-    throw new Error(
-      invalidOption(
-        'pushgateway.jobName',
+const aString = check<string>((v) => typeof v === 'string', 'a string');
+
+/** The `pushgateway` option: validated, then the group's URL built and the credentials moved to a header. */
+export const pushgatewayRule: Rule<ResolvedPushgatewayOptions | undefined> = optional(
+  object(
+    shapeOf<PushgatewayOptions>()({
+      url: baseUrl,
+      jobName: check<string>(
+        (v) => typeof v === 'string' && v !== '',
         'a non-empty string (the "job" label of the pushed group)',
-        jobName,
       ),
-    );
-  }
-
-  const groupings = value.groupings ?? {};
-  if (!isPlainObject(groupings))
-    throw new Error(
-      invalidOption('pushgateway.groupings', 'an object of label names to string values', groupings),
-    );
-  for (const [name, labelValue] of Object.entries(groupings)) {
-    if (!isLabelName(name)) throw new Error(invalidLabelName('pushgateway.groupings', name));
-    if (name === 'job') {
-      throw new Error(
-        invalidOption(
-          'pushgateway.groupings.job',
-          'left out (the job label is "pushgateway.jobName")',
-          labelValue,
+      groupings: nullAsUnset(
+        defaulted(
+          record(aString, 'an object of label names to string values', (name, at, value) => {
+            if (!isLabelName(name)) throw new Error(at.messages.labelName(at.path, name));
+            if (name === 'job')
+              fail(
+                { ...at, path: `${at.path}.job` },
+                'left out (the job label is "pushgateway.jobName")',
+                value,
+              );
+          }),
+          {},
         ),
-      );
-    }
-    if (typeof labelValue !== 'string')
-      throw new Error(invalidOption(`pushgateway.groupings.${name}`, 'a string', labelValue));
-  }
+      ),
+      intervalMs: optional(delay()),
+      pushOnShutdown: nullAsUnset(check<boolean>((v) => typeof v === 'boolean', 'a boolean', true)),
+      timeoutMs: nullAsUnset(delay(5_000)),
+      headers: nullAsUnset(
+        defaulted(
+          record(
+            check<string>((v) => typeof v === 'string' && !/[\r\n]/.test(v), 'a string without line breaks'),
+            'an object of header names to string values',
+            (name, at) => {
+              if (!HEADER_NAME.test(name)) fail(at, 'HTTP header names as keys', name);
+            },
+          ),
+          {},
+        ),
+      ),
+    }),
+    'an object { url, jobName, groupings?, intervalMs?, ... }',
+    { finish: (given) => resolved(given) },
+  ),
+);
 
-  const intervalMs = value.intervalMs;
-  if (intervalMs !== undefined && !isDelay(intervalMs)) {
-    throw new Error(
-      invalidOption('pushgateway.intervalMs', 'a positive whole number of milliseconds', intervalMs),
-    );
-  }
-  const pushOnShutdown = value.pushOnShutdown ?? true;
-  if (typeof pushOnShutdown !== 'boolean')
-    throw new Error(invalidOption('pushgateway.pushOnShutdown', 'a boolean', pushOnShutdown));
-  const timeoutMs = value.timeoutMs ?? 5_000;
-  if (!isDelay(timeoutMs))
-    throw new Error(
-      invalidOption('pushgateway.timeoutMs', 'a positive whole number of milliseconds', timeoutMs),
-    );
-
-  const headers = value.headers ?? {};
-  if (!isPlainObject(headers))
-    throw new Error(
-      invalidOption('pushgateway.headers', 'an object of header names to string values', headers),
-    );
-  for (const [name, headerValue] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name))
-      throw new Error(invalidOption('pushgateway.headers', 'HTTP header names as keys', name));
-    if (typeof headerValue !== 'string' || /[\r\n]/.test(headerValue)) {
-      throw new Error(
-        invalidOption(`pushgateway.headers.${name}`, 'a string without line breaks', headerValue),
-      );
-    }
-  }
-
+function resolved(options: {
+  url: URL;
+  jobName: string;
+  groupings: Record<string, string>;
+  intervalMs: number | undefined;
+  pushOnShutdown: boolean;
+  timeoutMs: number;
+  headers: Record<string, string>;
+}): ResolvedPushgatewayOptions {
+  const { url, jobName, intervalMs, pushOnShutdown, timeoutMs } = options;
   // Credentials in the URL (http://user:pass@host) become a Basic Authorization header: log lines
   // and the group URL name the Pushgateway without them.
-  const allHeaders: Record<string, string> = { ...(headers as Record<string, string>) };
+  const allHeaders: Record<string, string> = { ...options.headers };
   if (
     (url.username || url.password) &&
     !Object.keys(allHeaders).some((h) => h.toLowerCase() === 'authorization')
@@ -178,7 +176,7 @@ export function resolvePushgatewayOptions(value: unknown): ResolvedPushgatewayOp
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     allHeaders.Authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
   }
-  const frozenGroupings = Object.freeze({ ...(groupings as Record<string, string>) });
+  const frozenGroupings = Object.freeze({ ...options.groupings });
   return Object.freeze({
     groupUrl: pushgatewayGroupUrl(url, jobName, frozenGroupings),
     target: `${url.origin}${url.pathname.replace(/\/+$/, '')}`,
@@ -189,19 +187,4 @@ export function resolvePushgatewayOptions(value: unknown): ResolvedPushgatewayOp
     timeoutMs,
     headers: Object.freeze(allHeaders),
   });
-}
-
-function parseUrl(value: unknown): URL {
-  const expected = 'an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091"';
-  if (typeof value !== 'string') throw new Error(invalidOption('pushgateway.url', expected, value));
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(invalidOption('pushgateway.url', expected, value));
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
-    throw new Error(invalidOption('pushgateway.url', expected, value));
-  }
-  return url;
 }

@@ -1,5 +1,4 @@
-import { checkKeys, isPlainObject } from '../options/option-checks';
-import { invalidOption } from '../veza-metrics.messages';
+import { boolean, nullAsUnset, object, shapeOf, toggle, type Rule } from '../options/option-schema';
 
 /** Option `queues`: `@nestjs/bullmq` processors and queues. */
 export interface QueueMetricsOptions {
@@ -12,12 +11,8 @@ export interface ResolvedQueueOptions {
   readonly enabled: boolean;
 }
 
-export function resolveQueueOptions(value: unknown): ResolvedQueueOptions {
-  if (value === undefined || value === true) return { enabled: true };
-  if (value === false) return { enabled: false };
-  if (!isPlainObject(value)) throw new Error(invalidOption('queues', 'true, false or { enabled? }', value));
-  checkKeys('queues', value, ['enabled']);
-  const enabled = value.enabled ?? true;
-  if (typeof enabled !== 'boolean') throw new Error(invalidOption('queues.enabled', 'a boolean', enabled));
-  return { enabled };
-}
+/** Option `queues`: `true` (or not given), `false`, or `{ enabled? }`. */
+export const queuesRule: Rule<ResolvedQueueOptions> = toggle(
+  object(shapeOf<QueueMetricsOptions>()({ enabled: nullAsUnset(boolean(true)) }), '{ enabled? }'),
+  'true, false or { enabled? }',
+);

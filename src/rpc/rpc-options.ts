@@ -1,5 +1,4 @@
-import { checkKeys, isPlainObject } from '../options/option-checks';
-import { invalidOption } from '../veza-metrics.messages';
+import { boolean, nullAsUnset, object, shapeOf, toggle, type Rule } from '../options/option-schema';
 
 /** Option `rpc`: microservice handlers (`@MessagePattern`, `@EventPattern`). */
 export interface RpcMetricsOptions {
@@ -12,12 +11,8 @@ export interface ResolvedRpcOptions {
   readonly enabled: boolean;
 }
 
-export function resolveRpcOptions(value: unknown): ResolvedRpcOptions {
-  if (value === undefined || value === true) return { enabled: true };
-  if (value === false) return { enabled: false };
-  if (!isPlainObject(value)) throw new Error(invalidOption('rpc', 'true, false or { enabled? }', value));
-  checkKeys('rpc', value, ['enabled']);
-  const enabled = value.enabled ?? true;
-  if (typeof enabled !== 'boolean') throw new Error(invalidOption('rpc.enabled', 'a boolean', enabled));
-  return { enabled };
-}
+/** Option `rpc`: `true` (or not given), `false`, or `{ enabled? }`. */
+export const rpcRule: Rule<ResolvedRpcOptions> = toggle(
+  object(shapeOf<RpcMetricsOptions>()({ enabled: nullAsUnset(boolean(true)) }), '{ enabled? }'),
+  'true, false or { enabled? }',
+);
