@@ -331,3 +331,19 @@ export const rpcNeedsNewerNest = (): string =>
 
 export const rpcServerNotInstrumented = (transport: string): string =>
   `The microservice server of transport "${transport}" does not keep its handlers the way src/compat/nest-microservices.ts expects (messageHandlers, addHandler): its messages are not recorded (logged once).`;
+
+// Nest's internals behind src/compat/nest-core.ts, nest-websockets.ts, nest-throttler.ts (each logged once).
+export const noMetricsNotResolved = (nest: string): string =>
+  `${nest}: Nest's router internals (RoutePathFactory, PathsExplorer, the route metadata keys; assumption N6 of src/compat/nest-core.ts) could not be loaded, so routes marked @NoMetrics() are recorded like any other. List their templates in http.exclude instead, or use a Nest version the library supports (10 to 12).`;
+
+export const exceptionClassNotCaptured = (nest: string): string =>
+  `${nest}: ExceptionsHandler#next (assumption N1 of src/compat/nest-core.ts) could not be wrapped, so veza_errors_total names HTTP errors by their status, not by the exception's class. Use a Nest version the library supports (10 to 12).`;
+
+export const lazyModulesNotFollowed = (nest: string): string =>
+  `${nest}: LazyModuleLoader has no load() method (assumption N4 of src/compat/nest-core.ts), so decorated methods of lazily loaded modules are not recorded. Use a Nest version the library supports (10 to 12).`;
+
+export const wsConnectionsNotCounted = (nest: string): string =>
+  `${nest}: ApplicationConfig has no getIoAdapter() (assumption N5 of src/compat/nest-core.ts), so veza_websocket_connections_active is not counted. Use a Nest version the library supports (10 to 12).`;
+
+export const wsMessagesNotCounted = (websockets: string): string =>
+  `${websockets}: WsProxy#create (assumption W1 of src/compat/nest-websockets.ts) could not be wrapped, so veza_websocket_messages_total is not counted (@CountWebSocketMessage() still counts). Use a @nestjs/websockets version the library supports (10 to 12).`;

@@ -33,7 +33,7 @@
  *   `inc`/`observe` and rendering through `get()`: slower, exact.
  * - A7: the module's own `defaultLabels` option; a registry of unknown shape is refused at start-up.
  */
-import { readFileSync } from 'node:fs';
+import { installedVersion as readInstalledVersion } from './installed-version';
 import perfHooks from 'node:perf_hooks';
 import type { AnyMetric, MetricsRegistry } from './client-types';
 import type { ClientClasses, ClientSeam } from './metrics-client';
@@ -209,14 +209,7 @@ export function promClientSeriesKey(
 }
 
 /** The version of the package `name` as installed (`(unknown version)` when unreadable), for messages. */
-export function installedVersion(name: string): string {
-  try {
-    return (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
-      .version;
-  } catch {
-    return '(unknown version)';
-  }
-}
+export const installedVersion = (name: string): string => readInstalledVersion(name) ?? '(unknown version)';
 
 /** The installed prom-client's version, for messages about its internals. */
 export const promClientVersion = (): string => installedVersion('prom-client');

@@ -1,4 +1,6 @@
-import { ExceptionsHandler } from '@nestjs/core/exceptions/exceptions-handler.js';
+import { Logger } from '@nestjs/common';
+import { nestCoreVersion, wrapExceptionsHandler } from '../compat/nest-core';
+import { exceptionClassNotCaptured } from '../veza-metrics.messages';
 
 /**
  * Where the exception Nest handled for a request is kept, on the request object (shared by every
@@ -6,43 +8,28 @@ import { ExceptionsHandler } from '@nestjs/core/exceptions/exceptions-handler.js
  */
 export const HANDLED_EXCEPTION = Symbol.for('veza.metrics.handledException');
 
-const PATCHED = Symbol.for('veza.metrics.exceptionsHandlerPatched');
-
 type Tagged = { [HANDLED_EXCEPTION]?: unknown };
 
-interface HostLike {
-  getArgByIndex(index: number): unknown;
-}
+let captured: boolean | undefined;
 
 /**
  * Lets the recorder learn the class of the exception behind an error response, with no interceptor
  * and no filter of ours in the request's path.
  *
  * Every exception of an HTTP request (thrown by a guard, a pipe, an interceptor, the handler, a
- * middleware, the 404 handler or the adapter's error handler) goes through Nest's
- * `ExceptionsHandler#next(exception, host)` before the exception filters run. This wraps that
- * method, once per process, to note the exception on the request (the host's first argument) and
- * then call the original with the same arguments: responses, filters and errors are unchanged. The
- * note is a property on the request, read only when the response is an error (status of 500 or
- * more, or 429).
+ * middleware, the 404 handler or the adapter's error handler) goes through Nest's exception handler
+ * before the exception filters run (assumption N1 of src/compat/nest-core.ts). The seam wraps it,
+ * once per process, to note the exception on the request (the host's first argument) and then call
+ * the original with the same arguments: responses, filters and errors are unchanged. The note is a
+ * property on the request, read only when the response is an error (status of 500 or more, or 429).
+ * When N1 does not hold, a warning says so once and errors are named by their status.
  */
 export function captureHandledExceptions(): void {
-  const proto = ExceptionsHandler.prototype as unknown as {
-    next: (this: unknown, exception: unknown, host: HostLike) => unknown;
-    [PATCHED]?: true;
-  };
-  if (proto[PATCHED]) return;
-  const original = proto.next;
-  proto.next = function next(this: unknown, exception: unknown, host: HostLike): unknown {
-    try {
-      const req = host.getArgByIndex(0);
-      if (typeof req === 'object' && req !== null) (req as Tagged)[HANDLED_EXCEPTION] = exception;
-    } catch {
-      // Noting the exception is best effort; handling it is not ours to disturb.
-    }
-    return original.call(this, exception, host);
-  };
-  Object.defineProperty(proto, PATCHED, { value: true });
+  if (captured !== undefined) return;
+  captured = wrapExceptionsHandler((exception, request) => {
+    (request as Tagged)[HANDLED_EXCEPTION] = exception;
+  });
+  if (!captured) new Logger('VezaMetrics').warn(exceptionClassNotCaptured(nestCoreVersion()));
 }
 
 /** The exception Nest handled for `request` (a Fastify request, or its raw Node request), if any. */

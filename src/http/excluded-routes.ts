@@ -1,9 +1,7 @@
-import { RequestMethod, type Type } from '@nestjs/common';
-import type { VersionValue } from '@nestjs/common/interfaces/version-options.interface.js';
-import { MODULE_PATH, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
-import { MetadataScanner, type ApplicationConfig, type ModulesContainer } from '@nestjs/core';
-import { PathsExplorer } from '@nestjs/core/router/paths-explorer.js';
-import { RoutePathFactory } from '@nestjs/core/router/route-path-factory.js';
+import { Logger, RequestMethod, type Type } from '@nestjs/common';
+import type { ApplicationConfig, ModulesContainer } from '@nestjs/core';
+import { nestCoreVersion, nestRouter, type NestRouter, type VersionValue } from '../compat/nest-core';
+import { noMetricsNotResolved } from '../veza-metrics.messages';
 import { NO_METRICS } from './no-metrics.decorator';
 
 /** Routes left out of the HTTP metrics: by template for every method, or by method and template. */
@@ -35,39 +33,33 @@ export function resolveExcludedRoutes(
   adapter: AdapterLike,
   into: ExcludedRoutes,
 ): void {
-  const factory = new RoutePathFactory(config);
-  const explorer = new PathsExplorer(new MetadataScanner());
+  const router = routerOnce();
+  if (router === undefined) return;
   const prefix = config.getGlobalPrefix();
   const globalPrefix = prefix ? addLeadingSlash(prefix) : '';
   const versioningOptions = config.getVersioning();
-  const applicationId = (modules as unknown as { applicationId?: string }).applicationId ?? '';
 
   for (const module of modules.values()) {
     const metatype = module.metatype as Type | undefined;
-    const modulePath: string | undefined = metatype
-      ? ((Reflect.getMetadata(MODULE_PATH + applicationId, metatype) ??
-          Reflect.getMetadata(MODULE_PATH, metatype)) as string | undefined)
-      : undefined;
+    const modulePath = metatype ? router.modulePath(modules, metatype) : undefined;
     for (const wrapper of module.controllers.values()) {
       const controller = wrapper.metatype as Type | undefined;
       if (!controller || typeof controller !== 'function') continue;
       const wholeController = Reflect.getMetadata(NO_METRICS, controller) === true;
       const controllerVersion: VersionValue | undefined = versioningOptions
-        ? ((Reflect.getMetadata(VERSION_METADATA, controller) as VersionValue | undefined) ??
-          versioningOptions.defaultVersion)
+        ? (router.controllerVersion(controller) ?? versioningOptions.defaultVersion)
         : undefined;
-      const ctrlPaths = asArray(
-        Reflect.getMetadata(PATH_METADATA, controller) as string | string[] | undefined,
-      ).map(addLeadingSlash);
+      const ctrlPaths = asArray(router.controllerPath(controller)).map(addLeadingSlash);
       const prototype = controller.prototype as Record<string, unknown>;
-      for (const route of explorer.scanForPaths(wrapper.instance ?? prototype, prototype)) {
+      for (const route of router.routesOf(wrapper.instance ?? prototype, prototype)) {
         const own = prototype[route.methodName];
         const marked =
           wholeController || (typeof own === 'function' && Reflect.getMetadata(NO_METRICS, own) === true);
         if (!marked) continue;
         for (const ctrlPath of ctrlPaths) {
           for (const methodPath of route.path) {
-            const paths = factory.create(
+            const paths = router.paths(
+              config,
               {
                 ctrlPath,
                 methodPath,
@@ -86,6 +78,17 @@ export function resolveExcludedRoutes(
       }
     }
   }
+}
+
+let loaded: NestRouter | undefined | null = null;
+
+/** Nest's router internals (assumption N6 of src/compat/nest-core.ts), loaded once; a miss is logged once. */
+function routerOnce(): NestRouter | undefined {
+  if (loaded === null) {
+    loaded = nestRouter();
+    if (loaded === undefined) new Logger('VezaMetrics').warn(noMetricsNotResolved(nestCoreVersion()));
+  }
+  return loaded;
 }
 
 function add(into: ExcludedRoutes, method: RequestMethod, path: string): void {

@@ -1,5 +1,15 @@
 import { Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { LazyModuleLoader, ModulesContainer } from '@nestjs/core';
+import {
+  followLazyLoads,
+  hookFutureInstances,
+  isSingleton,
+  nestCoreVersion,
+  staticTransientInstances,
+  wrappersOf,
+  type ContainerModule,
+  type WrapperLike,
+} from '../compat/nest-core';
 import type { CounterMetric as Counter, AnyMetric as Metric } from '../compat/client-types';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
@@ -10,26 +20,18 @@ import {
   instrumentationSetupFailed,
   instanceNotExtensible,
   lazyModuleNotMeasured,
+  lazyModulesNotFollowed,
   scopedInstancesNotMeasured,
   untrackedReturn,
 } from '../veza-metrics.messages';
 import { AppMetrics } from './app-metrics';
 import { gaugeSourcesOf, installGaugeSources, type BoundGaugeSource } from './gauge-sources';
-import { hookFutureInstances } from './instance-hooks';
 import type { Instrument } from './instrument';
 import { MethodMeter, type ProblemSink } from './method-meter';
 import { bindMeter, sitesOf, unbindMeter, type Site } from './trampoline';
 
 /** The self-metric: problems the decorators met while recording (the calls themselves were not affected). */
 export const INSTRUMENTATION_ERRORS = 'veza_metrics_instrumentation_errors_total';
-
-/** The parts of Nest's `InstanceWrapper` the explorer reads. */
-interface Wrapper {
-  readonly instance: unknown;
-  readonly isTransient?: boolean;
-  isDependencyTreeStatic?(): boolean;
-  getStaticTransientInstances?(): Array<{ instance: unknown }>;
-}
 
 /** The prototypes of `object`'s chain, own class first, up to (not including) `Object.prototype`. */
 function prototypes(object: object): object[] {
@@ -43,9 +45,6 @@ function prototypes(object: object): object[] {
   }
   return chain;
 }
-
-/** A module of the container, as far as the explorer reads it. */
-type ContainerModule = ReturnType<ModulesContainer['values']> extends Iterable<infer M> ? M : never;
 
 /**
  * Binds, at bootstrap, the decorated methods of every provider, controller and enhancer of this
@@ -106,14 +105,12 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     for (const module of this.modules.values()) {
       if (this.explored.has(module)) continue;
       this.explored.add(module);
-      for (const wrappers of [module.providers, module.controllers, module.injectables]) {
-        for (const wrapper of wrappers.values()) {
-          try {
-            this.explore(wrapper as unknown as Wrapper, sources);
-          } catch (error) {
-            if (startup) throw error;
-            this.logger.warn(lazyModuleNotMeasured(error));
-          }
+      for (const wrapper of wrappersOf(module)) {
+        try {
+          this.explore(wrapper, sources);
+        } catch (error) {
+          if (startup) throw error;
+          this.logger.warn(lazyModuleNotMeasured(error));
         }
       }
     }
@@ -144,32 +141,17 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
    * logged and left unmeasured: the load itself always answers as Nest made it.
    */
   private followLazyLoads(): void {
-    const loader = this.lazyLoader;
-    if (!loader || typeof loader.load !== 'function') return;
-    const original = loader.load.bind(loader);
-    const ownBefore = Object.prototype.hasOwnProperty.call(loader, 'load');
-    let inFlight = 0;
-    const load: LazyModuleLoader['load'] = async (...args) => {
-      inFlight++;
+    if (!this.lazyLoader) return;
+    const undo = followLazyLoads(this.lazyLoader, () => {
+      if (this.closed) return;
       try {
-        return await original(...args);
-      } finally {
-        inFlight--;
-        if (inFlight === 0 && !this.closed) {
-          try {
-            this.exploreNewModules(false);
-          } catch (error) {
-            this.logger.warn(lazyModuleNotMeasured(error));
-          }
-        }
+        this.exploreNewModules(false);
+      } catch (error) {
+        this.logger.warn(lazyModuleNotMeasured(error));
       }
-    };
-    loader.load = load;
-    this.undo.push(() => {
-      if (loader.load !== load) return;
-      if (ownBefore) loader.load = original;
-      else delete (loader as { load?: unknown }).load;
     });
+    if (undo) this.undo.push(undo);
+    else this.logger.warn(lazyModulesNotFollowed(nestCoreVersion()));
   }
 
   onModuleDestroy(): void {
@@ -215,14 +197,14 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     }
   }
 
-  private explore(wrapper: Wrapper, sources: BoundGaugeSource[]): void {
+  private explore(wrapper: WrapperLike, sources: BoundGaugeSource[]): void {
     const { instance } = wrapper;
     if (typeof instance !== 'object' || instance === null) return;
     const chain = prototypes(instance);
     const sites = chain.flatMap((p) => sitesOf(p));
     const gauges = chain.flatMap((p) => gaugeSourcesOf(p));
     if (sites.length === 0 && gauges.length === 0) return;
-    const singleton = wrapper.isTransient !== true && wrapper.isDependencyTreeStatic?.() !== false;
+    const singleton = isSingleton(wrapper);
     if (gauges.length > 0) {
       if (!singleton) throw new Error(gaugeSourceNotSingleton(gauges[0].place));
       for (const spec of gauges) sources.push({ instance: instance as BoundGaugeSource['instance'], spec });
@@ -244,9 +226,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     };
     bind(instance, true);
     if (singleton) return;
-    for (const host of wrapper.getStaticTransientInstances?.() ?? []) {
-      if (typeof host.instance === 'object' && host.instance !== null) bind(host.instance, true);
-    }
+    for (const transient of staticTransientInstances(wrapper)) bind(transient, true);
     const unhook = hookFutureInstances(wrapper, (object) => bind(object, false));
     if (unhook) this.undo.push(unhook);
     else this.logger.warn(scopedInstancesNotMeasured(sites.map((s) => s.place)));

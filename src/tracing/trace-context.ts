@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { installedVersion } from '../compat/installed-version';
 
 /** The ids of the active OpenTelemetry span, as exemplar labels. */
 export interface TraceExemplar {
@@ -30,29 +29,6 @@ function registrationsKey(version: unknown): symbol | undefined {
 const OTEL_API = '@opentelemetry/api';
 
 /**
- * The version of the installed `@opentelemetry/api`: its package's `package.json`, found from the
- * file `resolve` gives for the package (the API exports neither its version nor its
- * `package.json`). `undefined` when it cannot be read.
- */
-function installedVersion(resolve: (id: string) => string): unknown {
-  try {
-    let dir = dirname(resolve(OTEL_API));
-    for (;;) {
-      const file = join(dir, 'package.json');
-      if (existsSync(file)) {
-        const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-        if (manifest.name === OTEL_API) return manifest.version;
-      }
-      const parent = dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
-    }
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * A reader of the active span, when `@opentelemetry/api` (an optional peer) is installed; `undefined`
  * otherwise. The API is a no-op until the app registers an OpenTelemetry SDK: until a context
  * manager is registered there can be no active span, and the reader returns `undefined` after one
@@ -74,7 +50,7 @@ export function loadTraceReader(
   }
   if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function')
     return undefined;
-  const key = registrationsKey(installedVersion(resolve));
+  const key = registrationsKey(installedVersion(OTEL_API, resolve));
   const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
   return () => {
     if (key !== undefined && registered[key]?.context === undefined) return undefined;

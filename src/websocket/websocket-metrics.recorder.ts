@@ -1,10 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ApplicationConfig } from '@nestjs/core';
+import { nestCoreVersion, onIoAdapter } from '../compat/nest-core';
+import { nestWebsocketsVersion } from '../compat/nest-websockets';
 import type { GaugeMetric as Gauge } from '../compat/client-types';
 import { VezaMetric } from '../catalog/catalog';
 import { CounterCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
-import { recordingFailed } from '../veza-metrics.messages';
+import { recordingFailed, wsConnectionsNotCounted, wsMessagesNotCounted } from '../veza-metrics.messages';
 import { observeGatewayMessages, WS_MESSAGE_SINK, type WsMessageSink } from './ws-proxy.patch';
 
 /** The part of a Nest WebSocket adapter (`IoAdapter`, `WsAdapter`, or any other) the recorder uses. */
@@ -41,14 +43,12 @@ export class WebSocketMetricsRecorder implements WsMessageSink {
     config: ApplicationConfig,
   ) {
     this.connections = metrics.get(VezaMetric.WebSocketConnectionsActive);
-    if (!observeGatewayMessages()) return;
+    const messages = observeGatewayMessages();
+    if (messages === 'absent') return;
+    if (messages === 'changed') this.logger.warn(wsMessagesNotCounted(nestWebsocketsVersion()));
     // Nest reads the adapter from the config when it connects gateways, after providers are built.
-    const getIoAdapter = config.getIoAdapter.bind(config);
-    config.getIoAdapter = () => {
-      const adapter = getIoAdapter();
-      if (adapter) this.instrument(adapter);
-      return adapter;
-    };
+    if (!onIoAdapter(config, (adapter) => this.instrument(adapter as WsAdapterLike)))
+      this.logger.warn(wsConnectionsNotCounted(nestCoreVersion()));
   }
 
   /** Counts one message of `event` handled with success or error. */

@@ -1,4 +1,5 @@
 import { isObservable, tap } from 'rxjs';
+import { wrapGatewayHandlers, type WrapResult } from '../compat/nest-websockets';
 
 /**
  * Where a gateway client keeps the recorder of its application (set when it connects), so that the
@@ -11,57 +12,34 @@ export interface WsMessageSink {
   message(event: string, ok: boolean): void;
 }
 
-type Target = (this: unknown, ...args: unknown[]) => unknown;
-interface WsProxyLike {
-  create: (this: WsProxyLike, target: Target, exceptionsHandler: unknown, pattern?: unknown) => unknown;
-}
-
-const PATCHED = Symbol.for('veza.metrics.wsProxyPatched');
-
 /**
- * Wraps `WsProxy#create` of `@nestjs/websockets`, once per process, when that optional peer is
- * installed (it is never required when it is not). Nest builds every `@SubscribeMessage()` handler
- * through it, from the pipeline of guards, pipes, interceptors and the method. The wrapper runs that
- * pipeline as before and notes how it ended, per message: `success` when it returns (an Observable
- * when it completes), `error` when it throws, rejects or errors, with the same error passed on to the
- * gateway's exception filters. Clients of applications without the module are passed through.
+ * Notes how each message a `@SubscribeMessage()` handler took ended, through the seam of
+ * `@nestjs/websockets` (W1 of src/compat/nest-websockets.ts), once per process: `success` when the
+ * pipeline (guards, pipes, interceptors, the method) returns (an Observable: when it completes),
+ * `error` when it throws, rejects or errors, with the same error passed on to the gateway's exception
+ * filters. Clients of applications without the module are passed through.
  *
  * @param load how to load a module (`require`; replaced in tests).
- * @returns false when `@nestjs/websockets` is not installed.
+ * @returns what the seam answered: `absent` when `@nestjs/websockets` is not installed (nothing is
+ *   required), `changed` when its internals are not the expected ones.
  */
-export function observeGatewayMessages(load: (id: string) => unknown = require): boolean {
-  let proto: WsProxyLike & { [PATCHED]?: true };
-  try {
-    proto = (load('@nestjs/websockets/context/ws-proxy.js') as { WsProxy: { prototype: WsProxyLike } })
-      .WsProxy.prototype;
-  } catch {
-    return false;
-  }
-  if (proto[PATCHED]) return true;
-  const original = proto.create;
-  proto.create = function create(
-    this: WsProxyLike,
-    target: Target,
-    exceptionsHandler: unknown,
-    pattern?: unknown,
-  ): unknown {
-    const event = typeof pattern === 'string' ? pattern : (JSON.stringify(pattern) ?? 'unknown');
-    const observed: Target = function (this: unknown, ...args: unknown[]): unknown {
-      const sink = (args[0] as { [WS_MESSAGE_SINK]?: WsMessageSink } | null | undefined)?.[WS_MESSAGE_SINK];
-      if (sink === undefined) return target.apply(this, args);
-      let result: unknown;
-      try {
-        result = target.apply(this, args);
-      } catch (error) {
-        sink.message(event, false);
-        throw error;
-      }
-      return settle(result, event, sink);
-    };
-    return original.call(this, observed, exceptionsHandler, pattern);
-  };
-  Object.defineProperty(proto, PATCHED, { value: true });
-  return true;
+export function observeGatewayMessages(load?: (id: string) => unknown): WrapResult {
+  return wrapGatewayHandlers(
+    (target, event) =>
+      function (this: unknown, ...args: unknown[]): unknown {
+        const sink = (args[0] as { [WS_MESSAGE_SINK]?: WsMessageSink } | null | undefined)?.[WS_MESSAGE_SINK];
+        if (sink === undefined) return target.apply(this, args);
+        let result: unknown;
+        try {
+          result = target.apply(this, args);
+        } catch (error) {
+          sink.message(event, false);
+          throw error;
+        }
+        return settle(result, event, sink);
+      },
+    load,
+  );
 }
 
 function settle(result: unknown, event: string, sink: WsMessageSink): unknown {
