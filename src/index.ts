@@ -10,6 +10,7 @@ export type { VezaMetricDefinition, VezaMetricKind, VezaMetricName } from './cat
 export type { VezaMetricOf, VezaMetricTypes, VezaHistogramName } from './catalog/catalog.types';
 export { InjectMetric, getMetricToken } from './inject-metric.decorator';
 export { VezaMetricsModule } from './veza-metrics.module';
+export { VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
 export type {
   VezaMetricsModuleOptions,
   DefaultMetricsOptions,
@@ -17,6 +18,7 @@ export type {
   CardinalityOptions,
 } from './options/veza-metrics-options.interface';
 export { VezaMetricsRegistry } from './registry/veza-metrics.registry';
+export type { RenderLimits } from './registry/veza-metrics.registry';
 export type {
   AnyMetric,
   CounterMetric,
@@ -31,7 +33,7 @@ export type {
   MetricChild,
   ExemplarRecording,
 } from './compat/client-types';
-export type { ExpositionFormat } from './exposition/render-exposition';
+export type { ExpositionFormat, CollectFailure } from './exposition/render-exposition';
 export { VezaMetricsService } from './veza-metrics.service';
 export type { HealthCheckStatus } from './veza-metrics.service';
 export {
@@ -52,6 +54,8 @@ export {
 } from './graphql/operation-series';
 export type { GraphqlOutcome } from './graphql/operation-series';
 export type { GraphqlMetricsOptions } from './graphql/graphql-options';
+export type { RpcMetricsOptions } from './rpc/rpc-options';
+export type { QueueMetricsOptions } from './queues/queue-options';
 export { RpcMetric } from './rpc/rpc-labels';
 export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
 export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';

@@ -24,11 +24,7 @@ import { exposureWarnings } from './options/exposure-warnings';
 import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
 import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
-import {
-  VEZA_METRICS_OPTIONS,
-  VEZA_METRICS_OPTIONS_TYPE,
-  VezaMetricsConfigurableModule,
-} from './veza-metrics.module-definition';
+import { VEZA_METRICS_OPTIONS, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
 import { VezaMetricsService } from './veza-metrics.service';
 import { MetricsPusher } from './push/metrics-pusher';
 import { ClusterWorkerMetrics } from './cluster/cluster-worker';
@@ -128,7 +124,7 @@ export class VezaMetricsModule
    * Registers the catalog with `options` (all optional). The module is global unless
    * `isGlobal: false` is given.
    */
-  static override forRoot(options: typeof VEZA_METRICS_OPTIONS_TYPE = {}): DynamicModule {
+  static override forRoot(options: VezaMetricsModuleOptions & { isGlobal?: boolean } = {}): DynamicModule {
     return super.forRoot(options);
   }
 

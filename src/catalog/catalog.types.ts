@@ -5,8 +5,6 @@ import type {
 } from '../compat/client-types';
 import type { VezaMetric, VezaMetricName } from './catalog';
 
-type M = typeof VezaMetric;
-
 /**
  * The prom-client type of every catalog metric, with its label names typed.
  *
@@ -94,8 +92,8 @@ export type VezaMetricOf<N extends VezaMetricName> = VezaMetricTypes[N];
 
 /** The names of the catalog's histograms: the keys the `buckets` option accepts. */
 export type VezaHistogramName =
-  | M['HttpRequestDuration']
-  | M['DatabaseQueryDuration']
-  | M['FileUploadSize']
-  | M['HealthCheckDuration']
-  | M['CommerceCheckoutDuration'];
+  | (typeof VezaMetric)['HttpRequestDuration']
+  | (typeof VezaMetric)['DatabaseQueryDuration']
+  | (typeof VezaMetric)['FileUploadSize']
+  | (typeof VezaMetric)['HealthCheckDuration']
+  | (typeof VezaMetric)['CommerceCheckoutDuration'];

@@ -12,7 +12,10 @@ export const CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>> = {
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
 };
 
-/** Why a metric was left out of one scrape. */
+/**
+ * Why a metric was left out of one scrape: its scrape-time source failed (`'error'`) or did not
+ * answer within `scrape.collectTimeoutMs` (`'timeout'`).
+ */
 export type CollectFailure = 'error' | 'timeout';
 
 export interface RenderOptions {

@@ -39,10 +39,19 @@ import {
 /** Rendering yields to the event loop after this many milliseconds of work. */
 const RENDER_SLICE_MS = 5;
 
-/** Limits of one render: see `ScrapeOptions`. */
+/**
+ * Limits of one render of the exposition (`/metrics` passes those of the module's `scrape` option).
+ * Every field is optional where a method takes `Partial<RenderLimits>`.
+ */
 export interface RenderLimits {
+  /**
+   * The `performance.now()` time by which the render ends: metrics not collected by then are left out.
+   * @defaultValue now plus `scrape.timeoutMs`
+   */
   readonly deadline: number;
+  /** One scrape-time source's budget (a gauge's `collect`, a `@GaugeSource`). @defaultValue `scrape.collectTimeoutMs` */
   readonly collectTimeoutMs: number;
+  /** Told of each metric left out of this render, and why. @defaultValue does nothing */
   readonly onCollectFailure: (metric: string, reason: CollectFailure, error?: unknown) => void;
 }
 
@@ -63,8 +72,8 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
   private readonly definitions = new Map<string, ExposedDefinition>();
   private readonly ownsRegistry: boolean;
   /**
-   * Reads the active OpenTelemetry span for exemplars; `undefined` when exemplars are off or
-   * `@opentelemetry/api` is not installed.
+   * @internal Reads the active OpenTelemetry span for exemplars; `undefined` when exemplars are off or
+   * `@opentelemetry/api` is not installed. For the HTTP recorder; its shape follows OpenTelemetry's.
    */
   readonly traceReader: TraceReader | undefined;
   private readonly logger = new Logger('VezaMetrics');
@@ -142,7 +151,10 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
     return this.metrics.get(name) as VezaMetricOf<N>;
   }
 
-  /** How the catalog metric `name` is exposed (its name, buckets and the unit scale of strict naming). */
+  /**
+   * @internal How the catalog metric `name` is exposed (its name, buckets and the unit scale of
+   * strict naming), for the recorders and the testing helpers; its shape is the library's own.
+   */
   definition(name: VezaMetricName): ExposedDefinition {
     return this.definitions.get(name) as ExposedDefinition;
   }

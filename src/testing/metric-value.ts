@@ -1,13 +1,16 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type {
-  AnyMetric as Metric,
-  CounterMetric as Counter,
-  GaugeMetric as Gauge,
-  HistogramMetric as Histogram,
-} from '../compat/client-types';
+import type { AnyMetric as Metric } from '../compat/client-types';
 import { globalRegistries } from '../compat/metrics-client';
-import { findCatalogEntry, type VezaMetricName } from '../catalog/catalog';
-import type { VezaMetricTypes } from '../catalog/catalog.types';
+import { findCatalogEntry } from '../catalog/catalog';
+// The main entry point's types by the package's name: the testing entry point's declarations name
+// them as the user imports them (API Extractor then sees them as the main entry's, not its own).
+import type {
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  VezaMetricName,
+  VezaMetricTypes,
+} from '@veza/nestjs-metrics';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
   testingInvalidSelector,
@@ -27,11 +30,11 @@ export type MetricLabels = Record<string, string | number>;
 
 /** The label names of the catalog metric `N`, typed (`{ success: 'failure' }` for the login attempts). */
 export type VezaMetricLabels<N extends VezaMetricName> =
-  VezaMetricTypes[N] extends Histogram<infer L>
+  VezaMetricTypes[N] extends HistogramMetric<infer L>
     ? Partial<Record<L, string | number>>
-    : VezaMetricTypes[N] extends Counter<infer L>
+    : VezaMetricTypes[N] extends CounterMetric<infer L>
       ? Partial<Record<L, string | number>>
-      : VezaMetricTypes[N] extends Gauge<infer L>
+      : VezaMetricTypes[N] extends GaugeMetric<infer L>
         ? Partial<Record<L, string | number>>
         : MetricLabels;
 
