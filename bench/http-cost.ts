@@ -17,6 +17,8 @@
  *   not pay for (its response object is dropped instead), so the figure errs on the high side.
  *
  * What the adapter itself spends calling hooks at all is in the end-to-end `noop-hooks` variant.
+ * BENCH_ROUTE_URL=public reads Fastify's route URL through `request.routeOptions.url` instead of the
+ * route context (src/compat/fastify.ts, F1), to weigh the two.
  */
 import 'reflect-metadata';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,8 +29,10 @@ import { VezaMetric, VezaMetricsModule } from '../src';
 import { HelloController } from './hello.controller';
 import { VezaMetricsRegistry } from '../src/registry/veza-metrics.registry';
 import { HttpMetricsRecorder } from '../src/http/http-metrics.recorder';
-import { hookFastify } from '../src/http/fastify.hooks';
-import { hookNodeServer, type ResponseSink } from '../src/http/node-server.hooks';
+import { RouteUrlReader } from '../src/compat/fastify';
+import { hookFastify } from '../src/http/adapters/fastify';
+import { hookNodeServer } from '../src/http/adapters/express';
+import type { RecordResponse } from '../src/http/adapters/http-adapter-recorder';
 
 const ITERATIONS = Number(process.env.BENCH_COST_ITERATIONS ?? 2_000_000);
 const ROUNDS = 5;
@@ -47,10 +51,10 @@ async function oneRequest(app: INestApplication): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
-function sinkOf(app: INestApplication): ResponseSink {
+function sinkOf(app: INestApplication): RecordResponse {
   const recorder = app.get(HttpMetricsRecorder);
-  return (method, template, status, request, response) =>
-    recorder.record(method, template, status, request, response);
+  return (method, template, status, durationMs, request, response) =>
+    recorder.record(method, template, status, durationMs, request, response);
 }
 
 /** The median over ROUNDS of the nanoseconds `step` takes per call. */
@@ -78,8 +82,13 @@ async function fastifyCost(): Promise<number> {
   if (seen === undefined) throw new Error('Fastify ran no onResponse hook');
   const [request, reply] = seen;
   const hooks: Record<string, Hook> = {};
+  // BENCH_ROUTE_URL=public: Fastify's route URL through request.routeOptions.url (src/compat/fastify.ts, F1).
+  const urls = new RouteUrlReader((why) => {
+    throw new Error(`the route URL read fell back: ${why}`);
+  }, process.env.BENCH_ROUTE_URL !== 'public');
   hookFastify(
     { addHook: (name: string, hook: Hook) => (hooks[name] = hook) },
+    urls,
     sinkOf(app),
     app.get(VezaMetricsRegistry).traceReader,
   );

@@ -347,3 +347,10 @@ export const wsConnectionsNotCounted = (nest: string): string =>
 
 export const wsMessagesNotCounted = (websockets: string): string =>
   `${websockets}: WsProxy#create (assumption W1 of src/compat/nest-websockets.ts) could not be wrapped, so veza_websocket_messages_total is not counted (@CountWebSocketMessage() still counts). Use a @nestjs/websockets version the library supports (10 to 12).`;
+
+// HTTP adapters (src/http/adapters/).
+export const httpAdapterNotRecorded = (adapter: string, type: string): string =>
+  `HTTP requests are not recorded: the application's HTTP adapter ${adapter} (getType() "${type}") has no recorder in this library (Express and Fastify have one, src/http/adapters/). Use ExpressAdapter or FastifyAdapter, or set http: { enabled: false } to silence this.`;
+
+export const fastifyRouteUrlFallback = (version: string, why: string): string =>
+  `Fastify ${version}: route URLs are read through request.routeOptions.url (exact, slower) because ${why} (assumption F1 of src/compat/fastify.ts; logged once).`;

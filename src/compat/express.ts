@@ -24,6 +24,11 @@
  * E5. While a mounted handler runs, `req.baseUrl` is the part of the path its mounts matched, and
  *     it is restored when the handler calls `next()`: at a response's end it is still set only if a
  *     mounted handler answered (both generations).
+ * E6. Once a route's handler ran, `req.route` (documented) is that route (E4) and stays set after
+ *     the response ended; its `stack[0].handle` (internal) is the first handler the route was
+ *     registered with, which tells Nest's 404 route (under a global prefix) from the application's.
+ *     Fallback: with no `stack`, Nest's 404 route is not told apart and under a global prefix its
+ *     404s are labelled with its template (`/api/*path`): a template, never a raw path.
  *
  * Fallback: where one of these does not hold, no template is found and the response keeps the
  * label it had without this file, `<unmatched>`. Nothing here throws into a response.
@@ -154,4 +159,14 @@ export function mountTemplate(stack: ExpressStack, baseUrl: string, nest: NestLa
     if (below !== undefined) return mount + below;
   }
   return undefined;
+}
+
+/**
+ * The template of the route that answered `req` (E6: `req.route.path`), `undefined` when no route
+ * ran or when the route's first handler is `notFound` (Nest's 404 route).
+ */
+export function answeredRoute(req: object, notFound: unknown): string | undefined {
+  const route = (req as { route?: RouteLike }).route;
+  if (route === undefined || route === null || route.stack?.[0]?.handle === notFound) return undefined;
+  return typeof route.path === 'string' ? route.path : undefined;
 }

@@ -57,11 +57,6 @@ export class HistogramCell<L extends string> {
     this.layout = layoutOf(histogram);
   }
 
-  /** Observes `source[0] * scale`: read here, so that no double is boxed on the way in. */
-  observeFrom(source: Float64Array, scale: number): void {
-    this.observe(source[0] * scale);
-  }
-
   observe(value: number): void {
     const slot = this.slot;
     // A value the client would refuse goes through its API (and the guard), which reports it.

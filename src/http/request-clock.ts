@@ -2,10 +2,9 @@ import { performance } from 'node:perf_hooks';
 
 /**
  * Start times of the requests in flight, in a typed array. A request is known by the index of its
- * slot, a small integer V8 stores unboxed, and durations are written to {@link RESPONSE_MS}: a
- * double stored in an object field, returned or passed to a function V8 does not inline is boxed
- * in a fresh heap number, one allocation per request. Slots are reused as requests end; the array
- * doubles when every slot is taken.
+ * slot, a small integer V8 stores unboxed: a start time kept in an object field would be a double
+ * boxed in a fresh heap number per request. Slots are reused as requests end; the array doubles
+ * when every slot is taken.
  */
 export class RequestClock {
   private starts = new Float64Array(64);
@@ -21,10 +20,10 @@ export class RequestClock {
     return slot;
   }
 
-  /** Writes the milliseconds since `slot` started to {@link RESPONSE_MS}, and frees the slot. */
-  stop(slot: number): void {
-    RESPONSE_MS[0] = performance.now() - this.starts[slot];
+  /** The milliseconds since `slot` started; frees the slot. */
+  stop(slot: number): number {
     this.free[this.top++] = slot;
+    return performance.now() - this.starts[slot];
   }
 
   private grow(): void {
@@ -39,9 +38,3 @@ export class RequestClock {
     this.size = capacity;
   }
 }
-
-/**
- * The duration of the response being recorded, in milliseconds (monotonic, from `process.hrtime`),
- * handed from the adapter hooks to the recorder through this one-slot array, without boxing.
- */
-export const RESPONSE_MS = new Float64Array(1);

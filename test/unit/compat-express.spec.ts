@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { expressStack, mountTemplate, routeTemplate } from '../../src/compat/express';
+import { answeredRoute, expressStack, mountTemplate, routeTemplate } from '../../src/compat/express';
 
 const express = jest.requireActual<(() => ExpressApp) & { Router(): ExpressRouter }>('express');
 /** The installed Express (the one `require('express')` loads, a matrix fixture's included) and its router. */
@@ -127,5 +127,29 @@ describe(`Express router assumptions (${against})`, () => {
     const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
     await inject(a as never, { url: '/GraphQL/x' });
     expect(seen).toEqual(['/GraphQL', '']);
+  });
+
+  it(`E6: req.route is the matched route after the response, its stack[0].handle the first handler registered (${against})`, async () => {
+    const a = express();
+    const first: Handler = (_req, _res, next) => next();
+    const kept: IncomingMessage[] = [];
+    const handler: Handler = (req, res) => {
+      kept.push(req);
+      res.end();
+    };
+    (a as unknown as { get(path: string, ...handlers: Handler[]): void }).get('/tracks/:id', first, handler);
+    a.use((req: IncomingMessage, res: ServerResponse) => {
+      kept.push(req);
+      res.statusCode = 404;
+      res.end();
+    });
+    const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
+    await inject(a as never, { url: '/tracks/7' });
+    await inject(a as never, { url: '/nope' });
+    const [routed, unrouted] = kept;
+    expect(answeredRoute(routed, undefined)).toBe('/tracks/:id');
+    // Nest's 404 route is told by its first handler.
+    expect(answeredRoute(routed, first)).toBeUndefined();
+    expect(answeredRoute(unrouted, undefined)).toBeUndefined();
   });
 });

@@ -6,8 +6,8 @@ import {
   routeTemplate,
   type ExpressStack,
   type NestLayer,
-} from '../compat/express';
-import { preflight } from './node-server.hooks';
+} from '../../compat/express';
+import { preflight } from './http-adapter-recorder';
 
 const NOT_FOUND = Symbol('vezaMetricsNotFound');
 type Marked = ServerResponse & { [NOT_FOUND]?: true };

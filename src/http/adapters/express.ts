@@ -1,78 +1,77 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { noteTrace, type TraceReader } from '../tracing/trace-context';
 import { performance } from 'node:perf_hooks';
-import { RequestClock, RESPONSE_MS } from './request-clock';
-
-/**
- * Receives each response, once: the request's method, the route template (`undefined` when no
- * route matched), the status the client received, and the adapter's request and response objects;
- * the milliseconds since the request arrived are in `RESPONSE_MS`.
- */
-export type ResponseSink = (
-  method: string,
-  template: string | undefined,
-  status: number,
-  request: object,
-  response: object,
-) => void;
-
-/**
- * The status recorded for a request the client aborted before its response ended: 499, nginx's
- * convention (`status="4xx"` under the default `statusLabel: 'class'`).
- */
-export const CLIENT_CLOSED_STATUS = 499;
-
-/**
- * The `endpoint` of a CORS preflight (an `OPTIONS` request with `Access-Control-Request-Method`)
- * that no route of the application handles: answered by the CORS layer (or, without one, by the
- * 404 handler), for whatever path it names. One series, whatever the path.
- */
-export const PREFLIGHT_ENDPOINT = '<preflight>';
-
-/** {@link PREFLIGHT_ENDPOINT} for a CORS preflight, `undefined` for any other request. */
-export function preflight(req: IncomingMessage): string | undefined {
-  return req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined
-    ? PREFLIGHT_ENDPOINT
-    : undefined;
-}
-
-/** A response of the Node server, with its request as Express leaves it. */
-type TimedResponse = ServerResponse & { req: IncomingMessage & { route?: ExpressRoute } };
+import { answeredRoute } from '../../compat/express';
+import { noteTrace, type TraceReader } from '../../tracing/trace-context';
+import { RequestClock } from '../request-clock';
+import { ExpressEndpoints } from './express-endpoints';
+import {
+  CLIENT_CLOSED_STATUS,
+  type HttpAdapterRecorder,
+  type NestHttpAdapterLike,
+  type RecordResponse,
+} from './http-adapter-recorder';
 
 type RequestListener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
-
-/** An Express route (`req.route`): its path, and its handlers. */
-interface ExpressRoute {
-  path?: unknown;
-  stack?: Array<{ handle?: unknown }>;
-}
+type Handle = (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown;
 
 /**
- * Nest's not-found handler, once the adapter has it. Under a global prefix Nest serves 404s from an
- * Express route (`*path` in the prefix's router, and each path excluded from the prefix): a request
- * answered by that handler matched no route of the application.
+ * Where a response's endpoint comes from when no route of the application answered it: Nest's
+ * not-found handler, once the adapter has it (under a global prefix Nest serves 404s from an Express
+ * route: `*path` in the prefix's router, and each path excluded from the prefix), and the endpoint
+ * of a response answered outside the routes (see `ExpressEndpoints`; `undefined` for `<unmatched>`).
  */
 export interface UnmatchedRoutes {
   handler: unknown;
-  /**
-   * The endpoint of a response no route answered (Express: see `ExpressEndpoints`), called only
-   * then; `undefined` for `<unmatched>`.
-   */
   outside?: (req: IncomingMessage, res: ServerResponse) => string | undefined;
 }
 
 /**
- * Times every request of an Express application (or of any adapter's Node HTTP server), from its
- * arrival to its response's `close`, which comes once per response whether it finished or was
- * aborted (then recorded as {@link CLIENT_CLOSED_STATUS}). The template is the path of the Express
- * route that matched (`req.route.path`), global prefix and version included; none when the route is
- * Nest's 404 route.
+ * The Express adapter: the app's `handle` is wrapped to take a start time and listen for the
+ * response's `close`; the template is the matched route's path (src/compat/express.ts, E6), or,
+ * for a response no route answered, what `ExpressEndpoints` finds. Nest's not-found and error
+ * handlers are wrapped on their way to the adapter (Nest's public adapter API) so that Nest's own
+ * routes are never taken for the application's.
+ */
+export const expressRecorder: HttpAdapterRecorder = {
+  type: 'express',
+  attach(adapter: NestHttpAdapterLike, record: RecordResponse, trace: TraceReader | undefined): void {
+    const app = adapter.getInstance();
+    const endpoints = new ExpressEndpoints(app);
+    const unmatched: UnmatchedRoutes = {
+      handler: undefined,
+      outside: (req, res) => endpoints.resolve(req, res),
+    };
+    const setNotFoundHandler = adapter.setNotFoundHandler?.bind(adapter);
+    if (setNotFoundHandler) {
+      adapter.setNotFoundHandler = (handler: unknown, ...rest: unknown[]) => {
+        const marked = typeof handler === 'function' ? endpoints.notFound(handler as () => unknown) : handler;
+        unmatched.handler = marked;
+        return (setNotFoundHandler as (...args: unknown[]) => unknown)(marked, ...rest);
+      };
+    }
+    const setErrorHandler = adapter.setErrorHandler?.bind(adapter);
+    if (setErrorHandler) {
+      adapter.setErrorHandler = (handler: unknown, ...rest: unknown[]) => {
+        endpoints.errorHandler(handler);
+        return (setErrorHandler as (...args: unknown[]) => unknown)(handler, ...rest);
+      };
+    }
+    hookNodeServer(adapter.getHttpServer() as Server | undefined, app, unmatched, record, trace);
+  },
+  headerNames: (response) => (response as ServerResponse).getHeaderNames(),
+};
+
+/**
+ * Times every request of an Express application, from its arrival to its response's `close`, which
+ * comes once per response whether it finished or was aborted (then recorded as
+ * {@link CLIENT_CLOSED_STATUS}). The template is the path of the Express route that matched
+ * (`req.route.path`), global prefix and version included; none when the route is Nest's 404 route.
  *
- * Express: the app's `handle` is wrapped, which the app function calls for every request whatever
- * serves it (Nest's server, servers of the application's own, serverless wrappers), and only for
- * requests that reach the app (not Socket.IO's polling transport, answered before it). Other
- * adapters: the server's `request` listener is wrapped.
+ * The app's `handle` is wrapped, which the app function calls for every request whatever serves it
+ * (Nest's server, servers of the application's own, serverless wrappers), and only for requests
+ * that reach the app (not Socket.IO's polling transport, answered before it). An app without
+ * `handle`: the server's `request` listener is wrapped.
  *
  * The request's clock slot is kept on the socket, which lives as long as the connection: a field
  * written on every request, where a property added to each request would make V8 grow (copy) the
@@ -90,7 +89,7 @@ export function hookNodeServer(
   server: Server | undefined,
   app: unknown,
   unmatched: UnmatchedRoutes,
-  sink: ResponseSink,
+  record: RecordResponse,
   trace?: TraceReader,
 ): void {
   const RESPONSE = Symbol('vezaMetricsResponse');
@@ -101,6 +100,7 @@ export function hookNodeServer(
     [SLOT]: number;
     [QUEUED]?: Map<ServerResponse, number>;
   };
+  type TimedResponse = ServerResponse & { req: IncomingMessage };
   const clock = new RequestClock();
   /** Responses of requests with no socket (an app called by hand): nothing to sweep, so held weakly. */
   const orphans = new WeakMap<ServerResponse, number>();
@@ -108,18 +108,18 @@ export function hookNodeServer(
   function closed(this: TimedResponse): void {
     const req = this.req;
     const socket = req.socket as TimedSocket | null;
+    let durationMs: number;
     if (socket !== null && socket[RESPONSE] === this) {
       socket[RESPONSE] = null;
-      clock.stop(socket[SLOT]);
+      durationMs = clock.stop(socket[SLOT]);
     } else {
       const queued = socket === null ? orphans : socket[QUEUED];
       const started = queued === undefined ? undefined : queued.get(this);
       if (started === undefined) return;
       (queued as Map<ServerResponse, number>).delete(this);
-      RESPONSE_MS[0] = performance.now() - started;
+      durationMs = performance.now() - started;
     }
-    const route = req.route;
-    let path = route === undefined || route.stack?.[0]?.handle === unmatched.handler ? undefined : route.path;
+    let path = answeredRoute(req, unmatched.handler);
     if (path === undefined && unmatched.outside !== undefined) {
       // Nothing of the router's internals may throw into the response's 'close' (an Express 4 app
       // answered its next request with a 400 when `app.router`'s getter threw here): `<unmatched>`.
@@ -130,7 +130,7 @@ export function hookNodeServer(
       }
     }
     const status = handedOver(this) && req.aborted !== true ? this.statusCode : CLIENT_CLOSED_STATUS;
-    sink(req.method ?? '', typeof path === 'string' ? path : undefined, status, req, this);
+    record(req.method ?? '', path, status, durationMs, req, this);
   }
 
   /** The socket's `close` (listened to once a response was queued on it): records what never closed. */
@@ -169,9 +169,7 @@ export function hookNodeServer(
     noteTrace(trace, req);
   }
 
-  const express = app as
-    | { handle?: (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown }
-    | undefined;
+  const express = app as { handle?: Handle } | undefined;
   const handle = express?.handle;
   if (express !== undefined && typeof handle === 'function') {
     express.handle = function vezaMetricsHandle(
