@@ -12,7 +12,7 @@ import {
   type RpcHandler,
   type RpcServerLike,
 } from '../compat/nest-microservices';
-import { ErrorTypes } from '../http/error-labels';
+import { ErrorCounter } from '../http/error-counter';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed, rpcNeedsNewerNest, rpcServerNotInstrumented } from '../veza-metrics.messages';
@@ -44,9 +44,8 @@ interface HandlerSeries {
 @Injectable()
 export class RpcMetricsRecorder implements OnApplicationShutdown {
   private readonly logger = new Logger('VezaMetrics');
-  private readonly errorTypes = new ErrorTypes();
-  // Bound: the error types of ErrorTypes (Nest's, JavaScript's and 50 others) times two severities.
-  private readonly errorCells = new Map<string, CounterCell<'type' | 'severity'>>();
+  /** `veza_errors_total`, bounded as HTTP's (see ErrorCounter). */
+  private readonly errors: ErrorCounter;
   private families: { requests: LibraryCounter; duration: LibraryHistogram } | undefined;
   private readonly stop: (() => void) | undefined;
   private failed = false;
@@ -55,6 +54,7 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
     private readonly metrics: VezaMetricsRegistry,
     modules: ModulesContainer,
   ) {
+    this.errors = new ErrorCounter(() => metrics.get(VezaMetric.Errors));
     const rpc = (metrics.options as { rpc?: { enabled: boolean } }).rpc;
     if (rpc?.enabled === false) return;
     this.stop = watchRpcServers(modules, (server) => this.attach(server));
@@ -155,15 +155,8 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
   }
 
   private countError(exception: unknown): void {
-    const type = this.errorTypes.typeOf(exception);
     const severity = exception === undefined || chosenByApp(exception) ? 'error' : 'critical';
-    const key = `${type}\u0000${severity}`;
-    let cell = this.errorCells.get(key);
-    if (!cell) {
-      cell = new CounterCell(this.metrics.get(VezaMetric.Errors), { type, severity });
-      this.errorCells.set(key, cell);
-    }
-    cell.inc();
+    this.errors.count(this.errors.typeOf(exception), severity);
   }
 
   private fail(error: unknown): void {
