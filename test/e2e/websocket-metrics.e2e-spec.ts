@@ -17,6 +17,7 @@ import { from, throwError, type Observable } from 'rxjs';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { VezaMetricsModule } from '../../src';
+import { nestWebsocketsVersion } from '../../src/compat/nest-websockets';
 import { ADAPTERS, scrape } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 import { startHttpApp } from './http-app.fixture';
@@ -258,6 +259,69 @@ describe('an application where @nestjs/websockets is not installed', () => {
     } finally {
       jest.dontMock('@nestjs/websockets/context/ws-proxy.js');
       jest.dontMock('@nestjs/websockets');
+    }
+  }, 60_000);
+});
+
+describe('an application whose @nestjs/websockets keeps WsProxy elsewhere (W1 of src/compat/nest-websockets.ts broken)', () => {
+  it('still counts connections, and says once that messages are not counted', async () => {
+    let started: { app: INestApplication; url: string } | undefined;
+    const warnings: string[] = [];
+    await jest.isolateModulesAsync(async () => {
+      // A release that moved WsProxy: the seam no longer finds it where W1 says (Nest's own gateways,
+      // which import it by a relative path, still work).
+      jest.doMock('../../src/compat/nest-websockets', () => {
+        const real = jest.requireActual<typeof import('../../src/compat/nest-websockets')>(
+          '../../src/compat/nest-websockets',
+        );
+        const moved = (id: string): unknown => {
+          if (id === '@nestjs/websockets/context/ws-proxy.js') throw new Error(`Cannot find module '${id}'`);
+          return jest.requireActual(id);
+        };
+        return { ...real, wrapGatewayHandlers: (wrap: never) => real.wrapGatewayHandlers(wrap, moved) };
+      });
+      const common = jest.requireActual<typeof import('@nestjs/common')>('@nestjs/common');
+      const websockets = jest.requireActual<typeof import('@nestjs/websockets')>('@nestjs/websockets');
+      const lib = jest.requireActual<typeof import('../../src')>('../../src');
+      const fixture = jest.requireActual<typeof import('./http-app.fixture')>('./http-app.fixture');
+      const platformWs = jest.requireActual<typeof import('@nestjs/platform-ws')>('@nestjs/platform-ws');
+      jest.spyOn(common.Logger.prototype, 'warn').mockImplementation((message: unknown) => {
+        warnings.push(String(message));
+      });
+      @websockets.WebSocketGateway()
+      class Chat {
+        @websockets.SubscribeMessage('hello')
+        hello(): string {
+          return 'hi';
+        }
+      }
+      @common.Module({
+        imports: [lib.VezaMetricsModule.forRoot({ defaultMetrics: false })],
+        providers: [Chat],
+      })
+      class MovedProxyModule {}
+      started = await fixture.startHttpApp('express', { imports: [MovedProxyModule] }, (a) =>
+        a.useWebSocketAdapter(new platformWs.WsAdapter(a)),
+      );
+    });
+    const { app, url } = started as { app: INestApplication; url: string };
+    try {
+      const client = await connect(url, 'ws');
+      expect(await until(url, gauge, 1)).toBe(1);
+      client.send('hello', {});
+      client.close();
+      expect(await until(url, gauge, 0)).toBe(0);
+      const text = await scrape(url);
+      expect(sampleValue(text, 'veza_websocket_messages_total', { type: 'hello', status: 'success' })).toBe(
+        undefined,
+      );
+      expect(warnings.filter((w) => w.includes('WsProxy#create'))).toEqual([
+        `${nestWebsocketsVersion()}: WsProxy#create (assumption W1 of src/compat/nest-websockets.ts) could not be wrapped, so veza_websocket_messages_total is not counted (@CountWebSocketMessage() still counts). Use a @nestjs/websockets version the library supports (10 to 12).`,
+      ]);
+    } finally {
+      await app.close();
+      jest.restoreAllMocks();
+      jest.dontMock('../../src/compat/nest-websockets');
     }
   }, 60_000);
 });
