@@ -106,25 +106,28 @@ export interface WrapperLike {
   readonly isTransient?: boolean;
   readonly metatype?: unknown;
   isDependencyTreeStatic?(): boolean;
-  getStaticTransientInstances?(): Array<{ instance: unknown }>;
+  getStaticTransientInstances?(): Array<{ instance: unknown } | undefined>;
 }
 
 /** Every wrapper of `module`: providers, controllers, enhancers (N2). */
 export function wrappersOf(module: ContainerModule): WrapperLike[] {
   const all: WrapperLike[] = [];
   for (const map of [module.providers, module.controllers, module.injectables])
-    for (const wrapper of map.values()) all.push(wrapper as unknown as WrapperLike);
+    for (const wrapper of map.values()) all.push(wrapper);
   return all;
 }
 
+/** Its instance does not depend on a request: not request-scoped, nor depending on one (N2). */
+export const hasStaticTree = (wrapper: WrapperLike): boolean => wrapper.isDependencyTreeStatic?.() !== false;
+
 /** One instance for the whole application: not transient, not request-scoped (nor depending on one). */
 export const isSingleton = (wrapper: WrapperLike): boolean =>
-  wrapper.isTransient !== true && wrapper.isDependencyTreeStatic?.() !== false;
+  wrapper.isTransient !== true && hasStaticTree(wrapper);
 
 /** The transient instances Nest created at bootstrap for `wrapper`'s inquirers (N2). */
 export function staticTransientInstances(wrapper: WrapperLike): object[] {
   const hosts = wrapper.getStaticTransientInstances?.() ?? [];
-  return hosts.map((h) => h.instance).filter((i): i is object => typeof i === 'object' && i !== null);
+  return hosts.map((h) => h?.instance).filter((i): i is object => typeof i === 'object' && i !== null);
 }
 
 // N3 ------------------------------------------------------------------------------------------------

@@ -8,7 +8,13 @@ import { defaultErrorSeverity } from './error-labels';
 import { ErrorCounter } from './error-counter';
 import { captureHandledExceptions, handledException } from './exception-capture';
 import { resolveExcludedRoutes, type ExcludedRoutes } from './excluded-routes';
-import { DEFAULT_LIMIT_TYPE, isThrottlerException, limitTypeOf, throttlerNames } from './rate-limit';
+import {
+  DEFAULT_LIMIT_TYPE,
+  isThrottlerException,
+  limitTypeOf,
+  throttlerNames,
+  THROTTLER_OPTIONS_TOKEN,
+} from './rate-limit';
 import { expressRecorder } from './adapters/express';
 import { fastifyRecorder } from './adapters/fastify';
 import type { HttpAdapterRecorder, RecordResponse } from './adapters/http-adapter-recorder';
@@ -180,7 +186,7 @@ export class HttpMetricsRecorder {
   /** `@nestjs/throttler`'s options, when the application uses it: they give throttler names their case. */
   private throttlerOptions(): unknown {
     try {
-      return this.moduleRef.get('THROTTLER:MODULE_OPTIONS', { strict: false });
+      return this.moduleRef.get(THROTTLER_OPTIONS_TOKEN, { strict: false });
     } catch {
       return undefined;
     }

@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
+import { hasStaticTree } from '../compat/nest-core';
 import {
   finalFailure,
   loadBullmq,
@@ -58,7 +59,7 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
       const found = new Map<string, QueueLike>();
       for (const module of this.modules.values()) {
         for (const wrapper of module.providers.values()) {
-          if (!wrapper.isDependencyTreeStatic()) continue;
+          if (!hasStaticTree(wrapper)) continue;
           const instance: unknown = wrapper.instance;
           const worker = workerOf(instance, lib);
           if (worker) workers.add(worker);
