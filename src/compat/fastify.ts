@@ -7,21 +7,26 @@
  * F1. A request keeps the context of the route it was routed to under an own symbol property
  *     described `fastify.context` (`kRouteContext` in lib/symbols.js), and that context's
  *     `config.url` is the route's URL as registered (global prefix and URI version included);
- *     the 404 handler's context has no `config.url`. `request.routeOptions.url` (public, Fastify
- *     4.10+) reads the same field, but builds an object of a dozen fields on every read.
- *     Why the internal read: measured with `node -r ./bench/http-register.js
- *     bench/fastify-route-url.ts` on 2026-12-02 (Fastify 5.12.8, Node 20, shared 2-core machine,
- *     load average about 3): the symbol read takes 3.6 ns and allocates nothing, `routeOptions.url`
- *     84 ns and 160 B per read; the whole Fastify recording takes about 65 to 280 ns per request
- *     (bench/http-cost.ts), so the public read would add a third to it, on every request.
+ *     the 404 handler's context has no `config.url`. `request.routeOptions.url` (Fastify's public
+ *     API) reads the same field, but builds an object of a dozen fields on every read.
+ *     Why the internal read, measured on 2026-12-02 (Fastify 5.12.8, Node 20.20, 2 shared cores
+ *     at load average 6 to 8, so noisy): `node -r ./bench/http-register.js
+ *     bench/fastify-route-url.ts <symbol|public>` reads one request's URL in a loop: the symbol
+ *     11 to 20 ns, `routeOptions.url` 44 to 56 ns (neither allocates there: V8 drops the object
+ *     when the getter is inlined). In the recording path, `BENCH_ROUTE_URL=public node -r
+ *     ./bench/http-register.js bench/http-cost.ts` gives 99 ns of CPU per Fastify request (median
+ *     of 3 runs) against 82 ns with the symbol (median of 5): about 18 ns, a fifth of the
+ *     recording's cost, on every request. Kept internal, with the public read as the check and
+ *     the fallback.
  *     Fallback: the first read of each process is checked against `request.routeOptions.url`
  *     (`RouteUrlReader`); when the symbol is missing or the two differ, every later read is
  *     `routeOptions.url`: exact, slower, logged once.
  * F2. Fastify runs no `onResponse` hook for a request whose client went away before its response
  *     was handed over, and may run it later if the handler still answers (on the response's
  *     `error`). Why: an abort is otherwise not seen at all; the socket's `close` records it and the
- *     reply is marked so that a late `onResponse` does not count it twice. Fallback: none needed:
- *     if a release runs `onResponse` for aborts, the mark keeps the count at one per reply.
+ *     reply is marked so that a late `onResponse` does not count it twice. Fallback: none; a
+ *     release that ran `onResponse` for an abort before the socket's `close` would have it counted
+ *     once, under the status Fastify set instead of 499 (the contract test fails first).
  * F3. `@fastify/cors` answers a preflight that no route handles with a route it registers as
  *     `OPTIONS *` (its `config.url` is `*`), and the 404 handler answers one when there is no CORS
  *     plugin. Why: such a preflight is labelled `<preflight>` whatever path it names. Fallback: a
