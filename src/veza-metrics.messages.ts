@@ -337,7 +337,7 @@ export const noMetricsNotResolved = (nest: string): string =>
   `${nest}: Nest's router internals (RoutePathFactory, PathsExplorer, the route metadata keys; assumption N6 of src/compat/nest-core.ts) could not be loaded, so routes marked @NoMetrics() are recorded like any other. List their templates in http.exclude instead, or use a Nest version the library supports (10 to 12).`;
 
 export const exceptionClassNotCaptured = (nest: string): string =>
-  `${nest}: ExceptionsHandler#next (assumption N1 of src/compat/nest-core.ts) could not be wrapped, so veza_errors_total names HTTP errors by their status, not by the exception's class. Use a Nest version the library supports (10 to 12).`;
+  `${nest}: ExceptionsHandler#next (assumption N1 of src/compat/nest-core.ts) could not be wrapped, so veza_errors_total counts HTTP errors with type "<none>", as for an error response no exception caused, not with the exception's class. Use a Nest version the library supports (10 to 12).`;
 
 export const lazyModulesNotFollowed = (nest: string): string =>
   `${nest}: LazyModuleLoader has no load() method (assumption N4 of src/compat/nest-core.ts), so decorated methods of lazily loaded modules are not recorded. Use a Nest version the library supports (10 to 12).`;

@@ -9,8 +9,8 @@
  *    receives every exception of an HTTP request (guard, pipe, interceptor, handler, middleware, the
  *    404 handler) before the exception filters run, `host.getArgByIndex(0)` being the request. Why:
  *    the class of the exception behind a 5xx or 429, with no interceptor or filter of ours in the
- *    request's path. Fallback: not wrapped, logged once; `veza_errors_total` then names the error by
- *    its status, as for a response no exception caused.
+ *    request's path. Fallback: not wrapped, logged once; `veza_errors_total` then counts the error
+ *    with `type="<none>"`, as for a response no exception caused.
  * N2 A module of `ModulesContainer` keeps its `providers`, `controllers` and `injectables` as Maps of
  *    `InstanceWrapper`s; a wrapper has `instance`, `isTransient`, `isDependencyTreeStatic()` and
  *    `getStaticTransientInstances()` (hosts `{ instance }`). Why: find every instance to bind a

@@ -22,7 +22,7 @@ let captured: boolean | undefined;
  * once per process, to note the exception on the request (the host's first argument) and then call
  * the original with the same arguments: responses, filters and errors are unchanged. The note is a
  * property on the request, read only when the response is an error (status of 500 or more, or 429).
- * When N1 does not hold, a warning says so once and errors are named by their status.
+ * When N1 does not hold, a warning says so once and errors are counted with `type="<none>"`.
  */
 export function captureHandledExceptions(): void {
   if (captured !== undefined) return;
