@@ -22,7 +22,8 @@
 import { Controller, Get, Module, Param } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import * as os from 'node:os';
 import { Agent, METHODS, request } from 'node:http';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsServer, VEZA_CATALOG, VezaMetricsModule, VezaMetricsRegistry } from '../src';
@@ -188,11 +189,16 @@ function curlScrapes(url: string, times: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const config = Array.from({ length: times }, () => `url = "${url}"\noutput = "/dev/null"\n`).join('');
     const child = spawn(
-      'curl',
-      ['--silent', '--show-error', '--fail', '--config', '-', '--write-out', '%{time_total}\\n'],
-      {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
+      ...onLoadCpu('curl', [
+        '--silent',
+        '--show-error',
+        '--fail',
+        '--config',
+        '-',
+        '--write-out',
+        '%{time_total}\\n',
+      ]),
+      { stdio: ['pipe', 'pipe', 'inherit'] },
     );
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -277,11 +283,22 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify' | 'metricsServer'): P
   await app.close();
 }
 
+/**
+ * On a machine of 2 CPUs or more with `taskset`, curl and the load generators run on CPU 0 only, so
+ * that 50 clients reading 11 MiB each cannot take both CPUs from the application (left on all of them:
+ * pinning it to one put V8's GC threads on its main thread's CPU and made every figure worse).
+ */
+const PINNED = os.cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+/** `command` and `args` to run on the load generators' CPU, when {@link PINNED}. */
+function onLoadCpu(command: string, args: string[]): [string, string[]] {
+  return PINNED ? ['taskset', ['-c', '0', command, ...args]] : [command, args];
+}
+
 /** Runs bench/scrape-load.js with `args` in a process of its own; `stop()` sends SIGTERM; resolves with its JSON output. */
 function loadProcess<T>(args: string[]): { result: Promise<T>; stop(): void } {
-  const child = spawn(process.execPath, [`${__dirname}/scrape-load.js`, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const [command, argv] = onLoadCpu(process.execPath, [`${__dirname}/scrape-load.js`, ...args]);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   const result = new Promise<T>((resolve, reject) => {
@@ -364,6 +381,11 @@ async function routeUnderScrapes(adapter: 'express' | 'fastify'): Promise<void> 
 
 async function main(): Promise<void> {
   console.log(`# bench:scrape (node ${process.version}, ${new Date().toISOString()})`);
+  console.log(
+    PINNED
+      ? '- curl and the load generators on CPU 0 (taskset), the application on every CPU'
+      : "- NOT pinned (needs taskset and 2 CPUs): the load generators share the application's CPUs",
+  );
   const only = process.env.BENCH_ONLY;
   if (!only) {
     await cardinality();
