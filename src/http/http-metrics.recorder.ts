@@ -108,24 +108,15 @@ export class HttpMetricsRecorder {
     this.series.clear();
     this.throttlers = throttlerNames(this.throttlerOptions());
     this.headerNames = recorder.headerNames;
-    const record: RecordResponse = (method, template, status, durationMs, request, response) =>
-      this.record(method, template, status, durationMs, request, response);
-    recorder.attach(adapter, record, this.traceReader());
+    recorder.attach(adapter, this.record, this.traceReader());
   }
 
   /**
    * Records one response: `template` is the route template (`undefined` when no route matched),
    * `durationMs` the milliseconds from the request's arrival to the response's end, `request` and
-   * `response` the adapter's objects.
+   * `response` the adapter's objects. Bound to this recorder: it is the adapter recorder's callback.
    */
-  record(
-    method: string,
-    template: string | undefined,
-    status: number,
-    durationMs: number,
-    request: object,
-    response: object,
-  ): void {
+  readonly record: RecordResponse = (method, template, status, durationMs, request, response) => {
     try {
       const series = this.series.get(method, template ?? UNMATCHED_ENDPOINT);
       if (series.excluded) return;
@@ -139,7 +130,7 @@ export class HttpMetricsRecorder {
     } catch (error) {
       this.fail(error);
     }
-  }
+  };
 
   /** With a trace id, through prom-client's API: the exemplar is kept on the bucket it falls in. */
   private observeWithExemplar(
