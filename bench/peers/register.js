@@ -1,6 +1,6 @@
 'use strict';
 /**
- * The require hook of `npm run bench:peers`: bench/http-register.js's per-file TypeScript transpile,
+ * The require hook of `npm run bench:peers`: bench/transpile.js's per-file TypeScript transpile (as in bench/http-register.js),
  * with the output cached under node_modules/.cache/veza-bench-peers (keyed by the file's path, size
  * and modification time). The peer benchmark starts dozens of fresh server processes, and without
  * the cache each spent seconds of CPU loading TypeScript and transpiling the library's sources
@@ -9,26 +9,10 @@
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { transpile } = require('../transpile');
 require('../client-switch');
 
 const CACHE = path.resolve(__dirname, '../../node_modules/.cache/veza-bench-peers');
-let ts;
-let compilerOptions;
-
-function transpile(source, filename) {
-  if (!ts) {
-    ts = require('typescript');
-    compilerOptions = {
-      module: ts.ModuleKind.CommonJS,
-      target: ts.ScriptTarget.ES2022,
-      experimentalDecorators: true,
-      emitDecoratorMetadata: true,
-      esModuleInterop: true,
-      sourceMap: false,
-    };
-  }
-  return ts.transpileModule(source, { fileName: filename, compilerOptions }).outputText;
-}
 
 require.extensions['.ts'] = (module, filename) => {
   const stat = fs.statSync(filename);
