@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { answeredRoute } from '../../compat/express';
+import { handedOver, responseEnded } from '../../compat/node-http';
 import { noteTrace, type TraceReader } from '../../tracing/trace-context';
 import { RequestClock } from '../request-clock';
 import { ExpressEndpoints } from './express-endpoints';
@@ -157,7 +158,7 @@ export function hookNodeServer(
   function start(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket as TimedSocket | null;
     // A response Node queued behind another of the connection has no socket yet (and has not ended).
-    const waiting = res.socket === null && !(res as unknown as { finished: boolean }).finished;
+    const waiting = res.socket === null && !responseEnded(res);
     if (socket !== null && !waiting && (socket[RESPONSE] === undefined || socket[RESPONSE] === null)) {
       socket[RESPONSE] = res;
       socket[SLOT] = clock.start();
@@ -199,17 +200,4 @@ export function hookNodeServer(
   } else {
     server.prependListener('request', start);
   }
-}
-
-/**
- * The application ended the response and Node handed all of it to the connection: to the socket
- * (whose own buffer may still hold bytes when the client goes: the response was sent, as far as the
- * server can tell, like nginx counts it), or to the mock socket of light-my-request, which keeps its
- * bytes until after the response's `close`. `res.writableFinished` also waits for the socket's
- * buffer, and reading that accessor from the close listener allocates (32 B per call, on Node 20).
- */
-function handedOver(res: ServerResponse): boolean {
-  const r = res as unknown as { finished: unknown; outputSize?: unknown };
-  if (typeof r.outputSize !== 'number' || typeof r.finished !== 'boolean') return res.writableEnded;
-  return r.finished && r.outputSize === 0;
 }

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CORS_PREFLIGHT_URL, fastifyVersion, RouteUrlReader } from '../../compat/fastify';
+import { handedOver } from '../../compat/node-http';
 import { noteTrace, type TraceReader } from '../../tracing/trace-context';
 import { fastifyRouteUrlFallback } from '../../veza-metrics.messages';
 import {
@@ -97,10 +98,7 @@ export function hookFastify(
     if (res.writableFinished) return;
     // If the handler answers later, Fastify may still run onResponse (on the response's error; F2).
     reply[RECORDED] = true;
-    const sent =
-      res.writableEnded &&
-      (res as unknown as { outputSize?: unknown }).outputSize === 0 &&
-      reply.request.raw.aborted !== true;
+    const sent = handedOver(res) && reply.request.raw.aborted !== true;
     recordReply(reply, sent ? reply.statusCode : CLIENT_CLOSED_STATUS);
   };
 

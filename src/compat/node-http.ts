@@ -1,0 +1,53 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * What this library assumes of `node:http`'s `ServerResponse` beyond its documented API. Verified
+ * against Node 20.20.2 (the one installed here); each assumption has a contract test in
+ * test/unit/compat-node-http.spec.ts that names it and `process.version`.
+ *
+ * H1. A response has an own boolean field `finished`, false until `end()` is called and true from
+ *     then on (`writableEnded` is a getter that returns it). Why: a response Node queued behind
+ *     another of a keep-alive connection has no socket yet; `socket === null && !finished` tells it
+ *     from one already ended, read on every request without going through the getter.
+ *     Fallback: no boolean `finished`: `res.writableEnded` (public, exact).
+ * H2. A response has an own number field `outputSize`: the bytes it still holds in its own buffer
+ *     (`outputData`), not yet written to a socket; 0 once everything it was given went to the
+ *     socket. Why: at the response's `close`, an ended response whose bytes all went to the socket
+ *     was sent as far as the server can tell (like nginx counts it), even when the socket's own
+ *     buffer still holds some, or when the socket is light-my-request's mock socket, which keeps the
+ *     bytes until after `close`; an ended response still holding bytes, or one never ended, was
+ *     aborted (499). `res.writableFinished` waits for the socket's buffer, so it reads a response
+ *     sent to a slow client as aborted, and reading it in the close listener allocates (32 B per
+ *     call on Node 20). Fallback: no number `outputSize` (or H1's field missing): `res.writableEnded`
+ *     (public), exact for every response except one ended while Node still held its bytes, which is
+ *     then counted as sent.
+ *
+ * Nothing here throws: the reads are plain property reads.
+ */
+
+/** The fields of a response this file reads. */
+interface ResponseFields {
+  finished?: unknown;
+  outputSize?: unknown;
+}
+
+/** H1: the application called `end()` on `res`. */
+export function responseEnded(res: ServerResponse): boolean {
+  const finished = (res as unknown as ResponseFields).finished;
+  return typeof finished === 'boolean' ? finished : res.writableEnded;
+}
+
+/**
+ * H1 + H2: the application ended `res` and Node handed all of it to the connection (its socket, or
+ * light-my-request's mock socket). False for a response whose client went away first.
+ */
+export function handedOver(res: ServerResponse): boolean {
+  const r = res as unknown as ResponseFields;
+  if (typeof r.outputSize !== 'number' || typeof r.finished !== 'boolean') return res.writableEnded;
+  return r.finished && r.outputSize === 0;
+}
+
+/** The running Node's version, for messages. */
+export function nodeVersion(): string {
+  return process.version;
+}
