@@ -1,4 +1,4 @@
-import { installedVersion } from '../compat/installed-version';
+import { contextManagerCheck, OTEL_API } from '../compat/opentelemetry-api';
 
 /** The ids of the active OpenTelemetry span, as exemplar labels. */
 export interface TraceExemplar {
@@ -17,23 +17,12 @@ interface OtelApi {
 }
 
 /**
- * Where the OpenTelemetry API of `version`'s major keeps what the application registered (its
- * `context` manager among them), shared by every copy of that major in the process:
- * `globalThis[Symbol.for('opentelemetry.js.api.<major>')]`. `undefined` for a version it cannot read.
- */
-function registrationsKey(version: unknown): symbol | undefined {
-  const major = typeof version === 'string' ? /^(\d+)\./.exec(version)?.[1] : undefined;
-  return major === undefined ? undefined : Symbol.for(`opentelemetry.js.api.${major}`);
-}
-
-const OTEL_API = '@opentelemetry/api';
-
-/**
  * A reader of the active span, when `@opentelemetry/api` (an optional peer) is installed; `undefined`
  * otherwise. The API is a no-op until the app registers an OpenTelemetry SDK: until a context
  * manager is registered there can be no active span, and the reader returns `undefined` after one
- * property read, without calling into the API (which every request would otherwise pay for). When
- * the API's version cannot be read, every read calls into the API.
+ * property read (O1, O2 of src/compat/opentelemetry-api.ts), without calling into the API (which
+ * every request would otherwise pay for). When the API's version cannot be read, every read calls
+ * into the API (O3's fallback).
  *
  * @param load - loads a module by name (`require`); replaced in tests.
  * @param resolve - the file a module name resolves to (`require.resolve`); replaced in tests.
@@ -50,10 +39,10 @@ export function loadTraceReader(
   }
   if (typeof api?.trace?.getActiveSpan !== 'function' || typeof api.isSpanContextValid !== 'function')
     return undefined;
-  const key = registrationsKey(installedVersion(OTEL_API, resolve));
-  const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
+  // O1, O2 of src/compat/opentelemetry-api.ts; `undefined` when the version cannot be read (O3).
+  const registered = contextManagerCheck(resolve);
   return () => {
-    if (key !== undefined && registered[key]?.context === undefined) return undefined;
+    if (registered !== undefined && !registered()) return undefined;
     const span = api.trace.getActiveSpan();
     if (!span) return undefined;
     const context = span.spanContext();

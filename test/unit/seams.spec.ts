@@ -33,6 +33,25 @@ const NEST_INTERNALS: ReadonlyArray<[RegExp, string]> = [
   [/['"]ThrottlerException['"]/, 'ThrottlerException by name (T1 of src/compat/nest-throttler.ts)'],
 ];
 
+/**
+ * Internals of Node and of `@opentelemetry/api` that only their seams may read: `outputSize` and
+ * `finished` of a `ServerResponse` (H1, H2 of src/compat/node-http.ts, in code outside comments and
+ * strings), and the API's global registrations (O1 of src/compat/opentelemetry-api.ts, strings kept).
+ */
+const OTHER_INTERNALS: ReadonlyArray<[RegExp, 'code' | 'identifiers', string]> = [
+  [/\boutputSize\b/, 'identifiers', 'ServerResponse#outputSize (H2 of src/compat/node-http.ts)'],
+  [
+    /\.finished\b|\bfinished\??:\s*(?:boolean|unknown)\b/,
+    'identifiers',
+    'ServerResponse#finished (H1 of src/compat/node-http.ts)',
+  ],
+  [
+    /Symbol\.for\s*\(\s*['"`]opentelemetry/,
+    'code',
+    "@opentelemetry/api's global registrations (O1 of src/compat/opentelemetry-api.ts)",
+  ],
+];
+
 /** Files that still fail, each with why. Empty: every file outside src/compat/ passes. */
 const ALLOWED: ReadonlyMap<string, readonly string[]> = new Map();
 
@@ -81,6 +100,18 @@ describe('every reach into another package goes through its seam (src/compat/)',
       for (const [pattern, what] of NEST_INTERNALS) {
         const source = what.includes('token') || what.includes('by name') ? code(text) : identifiers(text);
         if (pattern.test(source) && !allowed.includes(what))
+          found.push(`${file} reaches ${what}: use the seam's function instead`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  it("no file outside src/compat/ reads a response's outputSize or finished, or @opentelemetry/api's registrations", () => {
+    const found: string[] = [];
+    for (const file of outside) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      for (const [pattern, strip, what] of OTHER_INTERNALS) {
+        if (pattern.test(strip === 'code' ? code(text) : identifiers(text)))
           found.push(`${file} reaches ${what}: use the seam's function instead`);
       }
     }
