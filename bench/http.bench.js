@@ -37,8 +37,8 @@
  */
 const { spawn, spawnSync } = require('node:child_process');
 const path = require('node:path');
+const { ROOT, CAN_PIN, pinned, run, onLines, stopServer, autocannon, median } = require('./runner');
 
-const ROOT = path.resolve(__dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 const SIDE_ROUNDS = Number(process.env.BENCH_SIDE_ROUNDS ?? 10);
@@ -52,7 +52,6 @@ const KEEP_ALIVE_TARGET = 0.98;
 const OWN_CPU_TARGET = 0.005;
 const TOOL = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk');
 const MODE = process.env.BENCH_MODE ?? 'both';
-const CAN_PIN = require('node:os').cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
 /** CPUs of the side-by-side runs: servers on one, load generators on another. */
 const SERVER_CPU = '1';
 const CLIENT_CPU = '0';
@@ -69,31 +68,19 @@ const benchScript = (file, ...args) => [
   ...args,
 ];
 
-/** `[command, args]`, pinned to `cpu` with taskset when one is given. */
-const pinned = (cpu, command, args) =>
-  cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]];
-
 function startServer(adapter, variant, cpu) {
   return new Promise((resolve, reject) => {
     const [command, args] = pinned(cpu, process.execPath, benchScript('http-server.ts', adapter, variant));
     const child = spawn(command, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
     const server = { child, port: 0, adapter, variant, waiting: [] };
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      let nl;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        const port = /^PORT (\d+)/.exec(line);
-        if (port) {
-          server.port = Number(port[1]);
-          resolve(server);
-        }
-        const cpu = /^CPU (\d+) (\d+)/.exec(line);
-        if (cpu) server.waiting.shift()?.({ total: Number(cpu[1]), user: Number(cpu[2]) });
+    onLines(child, (line) => {
+      const port = /^PORT (\d+)/.exec(line);
+      if (port) {
+        server.port = Number(port[1]);
+        resolve(server);
       }
+      const cpu = /^CPU (\d+) (\d+)/.exec(line);
+      if (cpu) server.waiting.shift()?.({ total: Number(cpu[1]), user: Number(cpu[2]) });
     });
     child.on('exit', (code) =>
       reject(new Error(`${adapter}/${variant} server exited with ${code} before listening`)),
@@ -106,28 +93,6 @@ function cpuOf(server) {
   return new Promise((resolve) => {
     server.waiting.push(resolve);
     server.child.stdin.write('cpu\n');
-  });
-}
-
-function stopServer(server) {
-  return new Promise((resolve) => {
-    server.child.removeAllListeners('exit');
-    server.child.once('exit', resolve);
-    server.child.kill('SIGTERM');
-  });
-}
-
-function run(command, args, cpu) {
-  [command, args] = pinned(cpu, command, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err}`)),
-    );
   });
 }
 
@@ -150,21 +115,10 @@ async function load(port, seconds, cpu) {
     const requests = Number(/(\d+) requests in/.exec(out)[1]);
     return { rps, p99: Number(p[1]) * UNITS[p[2]], requests, non2xx };
   }
-  const bin = require.resolve('autocannon/autocannon.js');
-  const out = await run(
-    process.execPath,
-    [bin, '-c', String(CONNECTIONS), '-d', String(seconds), '-j', url],
-    cpu,
-  );
-  const r = JSON.parse(out);
+  const r = await autocannon(url, CONNECTIONS, seconds, cpu);
   return { rps: r.requests.average, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 
 /**

@@ -31,12 +31,12 @@
  * the adapter's), BENCH_PEERS_CLIENTS (keep-alive,per-request). `npm run bench` runs it last with
  * BENCH_PEERS_VARIANTS=bare,veza,veza-no-default-metrics, for issue #16's ratio targets.
  */
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { ROOT, CAN_PIN, pinned, run, onLines, stopServer, autocannon, median } = require('../runner');
 
-const ROOT = path.resolve(__dirname, '../..');
 const SECONDS = Number(process.env.BENCH_PEERS_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_PEERS_ROUNDS ?? 4);
 const WARMUP = Number(process.env.BENCH_PEERS_WARMUP ?? 1);
@@ -62,12 +62,8 @@ const LABELS = {
 };
 /** Issue #16, item 2: this library's ratio to bare, median of the rounds. */
 const TARGETS = { 'keep-alive': 0.98, 'per-request': 0.97 };
-const CAN_PIN = os.cpus().length >= 2 && !spawnSync('taskset', ['-c', '0', 'true']).error;
 const SERVER_CPU = CAN_PIN ? '1' : undefined;
 const CLIENT_CPU = CAN_PIN ? '0' : undefined;
-
-const pinned = (cpu, command, args) =>
-  cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]];
 
 /** A free TCP port on loopback (for the OpenTelemetry exporter's own server). */
 function freePort() {
@@ -100,28 +96,20 @@ async function startServer(adapter, variant) {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'inherit'] });
     const server = { child, adapter, variant, port: 0, metricsPort, waiting: [] };
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      let nl;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        const port = /^PORT (\d+)/.exec(line);
-        if (port) {
-          server.port = Number(port[1]);
-          server.metricsPort ??= server.port;
-          resolve(server);
-        }
-        const stats = /^STATS (\d+) (\d+) (-?\d+)/.exec(line);
-        if (stats)
-          server.waiting.shift()?.({
-            user: Number(stats[1]),
-            system: Number(stats[2]),
-            allocated: Number(stats[3]),
-          });
+    onLines(child, (line) => {
+      const port = /^PORT (\d+)/.exec(line);
+      if (port) {
+        server.port = Number(port[1]);
+        server.metricsPort ??= server.port;
+        resolve(server);
       }
+      const stats = /^STATS (\d+) (\d+) (-?\d+)/.exec(line);
+      if (stats)
+        server.waiting.shift()?.({
+          user: Number(stats[1]),
+          system: Number(stats[2]),
+          allocated: Number(stats[3]),
+        });
     });
     child.on('exit', (code) =>
       reject(new Error(`${adapter}/${variant} exited with ${code} before listening`)),
@@ -133,29 +121,6 @@ function statsOf(server) {
   return new Promise((resolve) => {
     server.waiting.push(resolve);
     server.child.stdin.write('stats\n');
-  });
-}
-
-function stopServer(server) {
-  return new Promise((resolve) => {
-    server.child.removeAllListeners('exit');
-    if (server.child.exitCode !== null) return resolve();
-    server.child.once('exit', resolve);
-    server.child.kill('SIGTERM');
-  });
-}
-
-function run(command, args, cpu) {
-  [command, args] = pinned(cpu, command, args);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('exit', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${err}`)),
-    );
   });
 }
 
@@ -173,15 +138,7 @@ async function load(port, client, seconds) {
     );
     return JSON.parse(out);
   }
-  const args = [
-    require.resolve('autocannon/autocannon.js'),
-    '-c',
-    String(CONNECTIONS),
-    '-d',
-    String(seconds),
-    '-j',
-  ];
-  const r = JSON.parse(await run(process.execPath, [...args, url], CLIENT_CPU));
+  const r = await autocannon(url, CONNECTIONS, seconds, CLIENT_CPU);
   return {
     rps: r.requests.average,
     p99: r.latency.p99,
@@ -191,11 +148,6 @@ async function load(port, client, seconds) {
   };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const fmt = (n, d = 0) =>
   Number.isFinite(n)
     ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d })
