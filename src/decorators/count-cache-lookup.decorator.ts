@@ -1,7 +1,9 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
+import { argument, decoratorOptions, nonEmptyString, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountCacheLookup}. */
@@ -25,16 +27,21 @@ const found = (result: unknown): boolean => result !== undefined && result !== n
  * get(id: string): Track | undefined { return this.cache.get(id); }
  * ```
  */
+/** The rules of {@link CountCacheLookupOptions}. */
+export const COUNT_CACHE_LOOKUP_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountCacheLookupOptions>()({ isHit: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 export function CountCacheLookup<R = AnyResult>(
   subsystem: string,
   options?: CountCacheLookupOptions<R>,
 ): MethodDecorator {
   const decorator = `@CountCacheLookup(${JSON.stringify(subsystem)})`;
-  return instrumentMethod(decorator, (check) => {
-    check.string('subsystem', subsystem);
+  return instrumentMethod(decorator, (at) => {
+    argument(at, 'subsystem', nonEmptyString, subsystem);
     const isHit =
-      check.optionalFunction<(result: R) => unknown>('isHit', check.options(options, ['isHit']).isHit) ??
-      found;
+      (COUNT_CACHE_LOOKUP_OPTIONS_SCHEMA.resolve(options, at, {}).isHit as
+        ((result: R) => unknown) | undefined) ?? found;
     return {
       decorator,
       name: 'CountCacheLookup',

@@ -2,7 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE } from '../instrumentation/instrument';
 import { errorType, CellCache } from '../instrumentation/labels';
 import { counterCell } from '../instrumentation/cells';
+import { decoratorOptions, stringOrFunction } from './decorator-options';
+import { optional } from '../options/option-schema';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 
 /** Options of {@link CountErrors}. */
 export interface CountErrorsOptions {
@@ -25,17 +28,19 @@ export interface CountErrorsOptions {
  * async chargeCard(order: Order): Promise<Receipt> { ... }
  * ```
  */
+/** The rules of {@link CountErrorsOptions}. */
+export const COUNT_ERRORS_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountErrorsOptions>()({
+    type: optional(stringOrFunction<(error: unknown) => unknown>()),
+    severity: optional(stringOrFunction<(error: unknown) => unknown>()),
+  }),
+);
+
 export function CountErrors(options?: CountErrorsOptions): MethodDecorator {
-  return instrumentMethod('@CountErrors()', (check) => {
-    const opts = check.options(options, ['type', 'severity']);
-    const type =
-      opts.type === undefined
-        ? errorType
-        : check.stringOrFunction<(error: unknown) => unknown>('type', opts.type);
-    const severity =
-      opts.severity === undefined
-        ? 'error'
-        : check.stringOrFunction<(error: unknown) => unknown>('severity', opts.severity);
+  return instrumentMethod('@CountErrors()', (at) => {
+    const opts = COUNT_ERRORS_OPTIONS_SCHEMA.resolve(options, at, {});
+    const type = opts.type ?? errorType;
+    const severity = opts.severity ?? 'error';
     return {
       decorator: '@CountErrors()',
       name: 'CountErrors',

@@ -1,7 +1,9 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS, FAILURE } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
+import { decoratorOptions, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountLogin}. */
@@ -25,10 +27,14 @@ export interface CountLoginOptions<R = AnyResult> {
  * async login(email: string, password: string): Promise<User | null> { ... }
  * ```
  */
+/** The rules of {@link CountLoginOptions}. */
+export const COUNT_LOGIN_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountLoginOptions>()({ isSuccess: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 export function CountLogin<R = AnyResult>(options?: CountLoginOptions<R>): MethodDecorator {
-  return instrumentMethod('@CountLogin()', (check) => {
-    const { isSuccess } = check.options(options, ['isSuccess']);
-    check.optionalFunction('isSuccess', isSuccess);
+  return instrumentMethod('@CountLogin()', (at) => {
+    const { isSuccess } = COUNT_LOGIN_OPTIONS_SCHEMA.resolve(options, at, {});
     return {
       decorator: '@CountLogin()',
       name: 'CountLogin',
@@ -42,8 +48,7 @@ export function CountLogin<R = AnyResult>(options?: CountLoginOptions<R>): Metho
         const failure = counterCell(counter, { success: 'failure' });
         return {
           end(outcome, value) {
-            if (outcome === SUCCESS)
-              (isSuccess === undefined || isSuccess(value as R) ? success : failure).inc();
+            if (outcome === SUCCESS) (isSuccess === undefined || isSuccess(value) ? success : failure).inc();
             else if (outcome === FAILURE) failure.inc();
           },
         };

@@ -2,7 +2,9 @@ import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { readSafely, CellCache } from '../instrumentation/labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
+import { decoratorOptions, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountOrder}. */
@@ -30,10 +32,15 @@ const defaultStatus = (result: unknown): unknown => {
  * async placeOrder(cart: Cart): Promise<Order> { ... } // counts status="pending" for { status: 'pending', ... }
  * ```
  */
+/** The rules of {@link CountOrderOptions}. */
+export const COUNT_ORDER_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountOrderOptions>()({ status: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 export function CountOrder<R = AnyResult>(options?: CountOrderOptions<R>): MethodDecorator {
-  return instrumentMethod('@CountOrder()', (check) => {
+  return instrumentMethod('@CountOrder()', (at) => {
     const statusOf =
-      check.optionalFunction<(result: R) => unknown>('status', check.options(options, ['status']).status) ??
+      (COUNT_ORDER_OPTIONS_SCHEMA.resolve(options, at, {}).status as ((result: R) => unknown) | undefined) ??
       defaultStatus;
     return {
       decorator: '@CountOrder()',

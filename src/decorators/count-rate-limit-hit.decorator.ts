@@ -1,7 +1,9 @@
 import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
+import { argument, decoratorOptions, nonEmptyString, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyResult } from './loose-types';
 
 /** Options of {@link CountRateLimitHit}. */
@@ -38,19 +40,26 @@ function tooManyRequests(error: unknown): boolean {
  * allow(ip: string): boolean { ... }
  * ```
  */
+/** The rules of {@link CountRateLimitHitOptions}. */
+export const COUNT_RATE_LIMIT_HIT_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountRateLimitHitOptions>()({
+    isHit: optionalFunction<(result: unknown) => unknown>(),
+    isHitError: optionalFunction<(error: unknown) => unknown>(),
+  }),
+);
+
 export function CountRateLimitHit<R = AnyResult>(
   endpoint: string,
   limitType: string,
   options?: CountRateLimitHitOptions<R>,
 ): MethodDecorator {
   const decorator = `@CountRateLimitHit(${JSON.stringify(endpoint)}, ${JSON.stringify(limitType)})`;
-  return instrumentMethod(decorator, (check) => {
-    check.string('endpoint', endpoint);
-    check.string('limitType', limitType);
-    const opts = check.options(options, ['isHit', 'isHitError']);
-    const isHit = check.optionalFunction<(result: R) => unknown>('isHit', opts.isHit);
-    const isHitError =
-      check.optionalFunction<(error: unknown) => unknown>('isHitError', opts.isHitError) ?? tooManyRequests;
+  return instrumentMethod(decorator, (at) => {
+    argument(at, 'endpoint', nonEmptyString, endpoint);
+    argument(at, 'limitType', nonEmptyString, limitType);
+    const opts = COUNT_RATE_LIMIT_HIT_OPTIONS_SCHEMA.resolve(options, at, {});
+    const isHit = opts.isHit as ((result: R) => unknown) | undefined;
+    const isHitError = opts.isHitError ?? tooManyRequests;
     return {
       decorator,
       name: 'CountRateLimitHit',

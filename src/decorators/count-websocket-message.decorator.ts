@@ -2,7 +2,9 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { labelFrom, CellCache } from '../instrumentation/labels';
 import { counterCell } from '../instrumentation/cells';
+import { argument, decoratorOptions, optionalFunction, stringOrFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link CountWebSocketMessage}. */
@@ -26,17 +28,20 @@ export interface CountWebSocketMessageOptions<R = AnyResult> {
  * onChat(@MessageBody() body: ChatMessage) { ... }
  * ```
  */
+/** The rules of {@link CountWebSocketMessageOptions}. */
+export const COUNT_WEBSOCKET_MESSAGE_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountWebSocketMessageOptions>()({ status: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 export function CountWebSocketMessage<A extends unknown[] = AnyArgs, R = AnyResult>(
   type: string | ((...args: A) => string),
   options?: CountWebSocketMessageOptions<R>,
 ): MethodDecorator {
   const decorator = `@CountWebSocketMessage(${typeof type === 'string' ? JSON.stringify(type) : 'fn'})`;
-  return instrumentMethod(decorator, (check) => {
-    const label = check.stringOrFunction<(...args: A) => string>('type', type);
-    const statusOf = check.optionalFunction<(result: R) => unknown>(
-      'status',
-      check.options(options, ['status']).status,
-    );
+  return instrumentMethod(decorator, (at) => {
+    const label = argument(at, 'type', stringOrFunction<(...args: A) => string>(), type);
+    const statusOf = COUNT_WEBSOCKET_MESSAGE_OPTIONS_SCHEMA.resolve(options, at, {}).status as
+      ((result: R) => unknown) | undefined;
     return {
       decorator,
       name: 'CountWebSocketMessage',

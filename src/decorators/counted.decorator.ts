@@ -3,13 +3,16 @@ import { CANCELLED, FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { CellCache } from '../instrumentation/labels';
 import { counterCell } from '../instrumentation/cells';
 import {
+  appMetricDefinition,
+  appMetricLabels,
+  appMetricShape,
   callInfo,
-  checkAppMetric,
-  checkLabels,
   type AppMetricOptions,
   type CallInfo,
 } from './app-metric-options';
+import { decoratorOptions, quotedOneOf } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link Counted}. */
@@ -35,22 +38,23 @@ export interface CountedOptions<A extends unknown[] = AnyArgs, R = AnyResult> ex
  * async send(template: string, to: string): Promise<void> { ... }
  * ```
  */
+/** The rules of {@link CountedOptions}, in the order they are checked. */
+export const COUNTED_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountedOptions>()({
+    ...appMetricShape(),
+    labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
+    on: quotedOneOf(['success', 'failure', 'settled'] as const, 'settled'),
+  }),
+);
+
 export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(
   options: CountedOptions<A, R>,
 ): MethodDecorator {
   const decorator = `@Counted(${JSON.stringify(options?.name)})`;
-  return instrumentMethod(decorator, (check) => {
-    const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'on']);
-    const definition = checkAppMetric(check, opts);
-    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(
-      check,
-      definition.labelNames,
-      opts.labels,
-    );
-    const on =
-      opts.on === undefined
-        ? 'settled'
-        : check.oneOf('on', opts.on, ['success', 'failure', 'settled'] as const);
+  return instrumentMethod(decorator, (at) => {
+    const opts = COUNTED_OPTIONS_SCHEMA.resolve(options, at, {});
+    const definition = appMetricDefinition(opts);
+    const { labels, on } = opts;
     return {
       decorator,
       name: 'Counted',

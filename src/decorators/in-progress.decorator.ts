@@ -1,8 +1,15 @@
 import type { GaugeMetric as Gauge } from '../compat/client-types';
 import { applyArgs, CellCache } from '../instrumentation/labels';
 import { gaugeCell, type GaugeCell } from '../instrumentation/cells';
-import { checkAppMetric, checkLabels, type AppMetricOptions } from './app-metric-options';
+import {
+  appMetricDefinition,
+  appMetricLabels,
+  appMetricShape,
+  type AppMetricOptions,
+} from './app-metric-options';
+import { decoratorOptions } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyArgs } from './loose-types';
 
 /** Options of {@link InProgress}. */
@@ -23,16 +30,20 @@ export interface InProgressOptions<A extends unknown[] = AnyArgs> extends AppMet
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
+/** The rules of {@link InProgressOptions}, in the order they are checked. */
+export const IN_PROGRESS_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<InProgressOptions>()({
+    ...appMetricShape(),
+    labels: appMetricLabels<(...args: unknown[]) => Record<string, string>>(),
+  }),
+);
+
 export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOptions<A>): MethodDecorator {
   const decorator = `@InProgress(${JSON.stringify(options?.name)})`;
-  return instrumentMethod(decorator, (check) => {
-    const opts = check.options(options, ['name', 'help', 'labelNames', 'labels']);
-    const definition = { ...checkAppMetric(check, opts), kind: 'gauge' as const };
-    const labels = checkLabels<(...args: A) => Record<string, string>>(
-      check,
-      definition.labelNames,
-      opts.labels,
-    );
+  return instrumentMethod(decorator, (at) => {
+    const opts = IN_PROGRESS_OPTIONS_SCHEMA.resolve(options, at, {});
+    const definition = { ...appMetricDefinition(opts), kind: 'gauge' as const };
+    const { labels } = opts;
     return {
       decorator,
       name: 'InProgress',

@@ -3,14 +3,17 @@ import { CANCELLED } from '../instrumentation/instrument';
 import { CellCache } from '../instrumentation/labels';
 import { histogramCell } from '../instrumentation/cells';
 import {
+  appMetricDefinition,
+  appMetricLabels,
+  appMetricShape,
   callInfo,
-  checkAppMetric,
-  checkBuckets,
-  checkLabels,
+  optionalBuckets,
   type AppMetricOptions,
   type CallInfo,
 } from './app-metric-options';
+import { decoratorOptions } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link Timed}. */
@@ -32,20 +35,28 @@ export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> exte
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
+/** The rules of {@link TimedOptions}; `buckets` is checked before `labels`. */
+export const TIMED_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TimedOptions>()({
+    ...appMetricShape(['le']),
+    labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
+    buckets: optionalBuckets,
+  }),
+  { order: ['name', 'help', 'labelNames', 'buckets', 'labels'] },
+);
+
 export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(
   options: TimedOptions<A, R>,
 ): MethodDecorator {
   const decorator = `@Timed(${JSON.stringify(options?.name)})`;
-  return instrumentMethod(decorator, (check) => {
-    const opts = check.options(options, ['name', 'help', 'labelNames', 'labels', 'buckets']);
-    const base = checkAppMetric(check, opts, ['le']);
-    const buckets = checkBuckets(check, opts.buckets);
-    const definition = { ...base, kind: 'histogram' as const, ...(buckets ? { buckets } : {}) };
-    const labels = checkLabels<(call: CallInfo<A, R>) => Record<string, string>>(
-      check,
-      definition.labelNames,
-      opts.labels,
-    );
+  return instrumentMethod(decorator, (at) => {
+    const opts = TIMED_OPTIONS_SCHEMA.resolve(options, at, {});
+    const { buckets, labels } = opts;
+    const definition = {
+      ...appMetricDefinition(opts),
+      kind: 'histogram' as const,
+      ...(buckets ? { buckets } : {}),
+    };
     return {
       decorator,
       name: 'Timed',

@@ -2,7 +2,9 @@ import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, FAILURE } from '../instrumentation/instrument';
 import { errorType, CellCache } from '../instrumentation/labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
+import { argument, decoratorOptions, nonEmptyString, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 
 /** Options of {@link TrackDbQuery}. */
 export interface TrackDbQueryOptions {
@@ -24,19 +26,21 @@ export interface TrackDbQueryOptions {
  * findById(id: string): Promise<Track | null> { ... }
  * ```
  */
+/** The rules of {@link TrackDbQueryOptions}. */
+export const TRACK_DB_QUERY_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackDbQueryOptions>()({ errorType: optionalFunction<(error: unknown) => unknown>() }),
+);
+
 export function TrackDbQuery(
   operation: string,
   table: string,
   options?: TrackDbQueryOptions,
 ): MethodDecorator {
   const decorator = `@TrackDbQuery(${JSON.stringify(operation)}, ${JSON.stringify(table)})`;
-  return instrumentMethod(decorator, (check) => {
-    check.string('operation', operation);
-    check.string('table', table);
-    const classify = check.optionalFunction<(error: unknown) => unknown>(
-      'errorType',
-      check.options(options, ['errorType']).errorType,
-    );
+  return instrumentMethod(decorator, (at) => {
+    argument(at, 'operation', nonEmptyString, operation);
+    argument(at, 'table', nonEmptyString, table);
+    const classify = TRACK_DB_QUERY_OPTIONS_SCHEMA.resolve(options, at, {}).errorType;
     return {
       decorator,
       name: 'TrackDbQuery',

@@ -3,7 +3,15 @@ import { CANCELLED, SUCCESS } from '../instrumentation/instrument';
 import { labelFrom, CellCache } from '../instrumentation/labels';
 import { detached } from '../registry/series-guard';
 import { histogramCell } from '../instrumentation/cells';
+import {
+  argument,
+  decoratorOptions,
+  optionalFunction,
+  optionalNumberAtLeast,
+  stringOrFunction,
+} from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyArgs, AnyResult } from './loose-types';
 
 /** Options of {@link TrackHealthCheck}. */
@@ -66,16 +74,24 @@ function readStatus(result: unknown): number | undefined {
  * }
  * ```
  */
+/** The rules of {@link TrackHealthCheckOptions}. */
+export const TRACK_HEALTH_CHECK_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackHealthCheckOptions>()({
+    slowMs: optionalNumberAtLeast(0),
+    isHealthy: optionalFunction<(result: unknown) => unknown>(),
+  }),
+);
+
 export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
   service: string | ((...args: A) => string),
   options?: TrackHealthCheckOptions<R>,
 ): MethodDecorator {
   const decorator = `@TrackHealthCheck(${typeof service === 'string' ? JSON.stringify(service) : 'fn'})`;
-  return instrumentMethod(decorator, (check) => {
-    const label = check.stringOrFunction<(...args: A) => string>('service', service);
-    const opts = check.options(options, ['slowMs', 'isHealthy']);
-    const slowMs = check.optionalNumber('slowMs', opts.slowMs) ?? Infinity;
-    const isHealthy = check.optionalFunction<(result: R) => unknown>('isHealthy', opts.isHealthy);
+  return instrumentMethod(decorator, (at) => {
+    const label = argument(at, 'service', stringOrFunction<(...args: A) => string>(), service);
+    const opts = TRACK_HEALTH_CHECK_OPTIONS_SCHEMA.resolve(options, at, {});
+    const slowMs = opts.slowMs ?? Infinity;
+    const isHealthy = opts.isHealthy as ((result: R) => unknown) | undefined;
     return {
       decorator,
       name: 'TrackHealthCheck',

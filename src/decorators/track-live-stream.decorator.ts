@@ -1,6 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { gaugeCell } from '../instrumentation/cells';
+import { argument, quotedOneOf } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
 
 type SteppedGauge = typeof VezaMetric.LiveStreamsActive | typeof VezaMetric.LiveStreamViewers;
@@ -13,8 +14,8 @@ function stepOnSuccess(
   metric: SteppedGauge,
 ): MethodDecorator {
   const decorator = `@${name}(${JSON.stringify(change)})`;
-  return instrumentMethod(decorator, (check) => {
-    const increments = check.oneOf('change', change, [up, down]) === up;
+  return instrumentMethod(decorator, (at) => {
+    const increments = argument(at, 'change', quotedOneOf([up, down]), change) === up;
     return {
       decorator,
       name,

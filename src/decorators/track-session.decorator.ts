@@ -1,6 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { gaugeCell } from '../instrumentation/cells';
+import { argument, quotedOneOf } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
 
 /**
@@ -18,8 +19,8 @@ import { instrumentMethod } from './instrument-method';
  */
 export function TrackSession(change: 'open' | 'close'): MethodDecorator {
   const decorator = `@TrackSession(${JSON.stringify(change)})`;
-  return instrumentMethod(decorator, (check) => {
-    const open = check.oneOf('change', change, ['open', 'close'] as const) === 'open';
+  return instrumentMethod(decorator, (at) => {
+    const open = argument(at, 'change', quotedOneOf(['open', 'close'] as const), change) === 'open';
     return {
       decorator,
       name: 'TrackSession',

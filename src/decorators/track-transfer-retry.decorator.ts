@@ -1,7 +1,9 @@
 import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
+import { decoratorOptions, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyResult } from './loose-types';
 
 /** Options of {@link TrackTransferRetry}. */
@@ -30,11 +32,19 @@ export interface TrackTransferRetryOptions<R = AnyResult> {
  * async retryTransfer(transferId: string): Promise<void> { ... }
  * ```
  */
+/** The rules of {@link TrackTransferRetryOptions}. */
+export const TRACK_TRANSFER_RETRY_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackTransferRetryOptions>()({
+    isSuccess: optionalFunction<(result: unknown) => unknown>(),
+    isPermanent: optionalFunction<(error: unknown) => unknown>(),
+  }),
+);
+
 export function TrackTransferRetry<R = AnyResult>(options?: TrackTransferRetryOptions<R>): MethodDecorator {
-  return instrumentMethod('@TrackTransferRetry()', (check) => {
-    const opts = check.options(options, ['isSuccess', 'isPermanent']);
-    const isSuccess = check.optionalFunction<(result: R) => unknown>('isSuccess', opts.isSuccess);
-    const isPermanent = check.optionalFunction<(error: unknown) => unknown>('isPermanent', opts.isPermanent);
+  return instrumentMethod('@TrackTransferRetry()', (at) => {
+    const opts = TRACK_TRANSFER_RETRY_OPTIONS_SCHEMA.resolve(options, at, {});
+    const isSuccess = opts.isSuccess as ((result: R) => unknown) | undefined;
+    const isPermanent = opts.isPermanent;
     return {
       decorator: '@TrackTransferRetry()',
       name: 'TrackTransferRetry',

@@ -2,7 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { amount, applyArgs, argsArray, labelFrom, readSafely, CellCache } from '../instrumentation/labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
+import { decoratorOptions, optionalFunction, stringOrFunction } from './decorator-options';
+import { fail } from '../options/option-schema';
 import { instrumentMethod } from './instrument-method';
+import { shapeOf } from '../options/option-schema';
 import type { AnyArgs, AnyResult } from './loose-types';
 
 /** The bounded reasons of `veza_uploads_failed_total` the default classification gives. */
@@ -70,18 +73,24 @@ export function uploadFailureReason(error: unknown): UploadFailureReason {
  * async upload(file: UploadedFile): Promise<StoredFile> { ... }
  * ```
  */
+/** The rules of {@link TrackUploadOptions}; the options themselves are required. */
+export const TRACK_UPLOAD_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackUploadOptions>()({
+    type: stringOrFunction<(...args: unknown[]) => string>(),
+    size: optionalFunction<(call: { args: unknown[]; result: unknown }) => unknown>(),
+    failureReason: optionalFunction<(error: unknown, ...args: unknown[]) => unknown>(),
+  }),
+);
+
 export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(
   options: TrackUploadOptions<A, R>,
 ): MethodDecorator {
-  return instrumentMethod('@TrackUpload()', (check) => {
-    const opts = check.options(options, ['type', 'size', 'failureReason']);
-    if (options === undefined) check.invalid('options', '{ type, size?, failureReason? }', options);
-    const type = check.stringOrFunction<(...args: A) => string>('type', opts.type);
-    const size = check.optionalFunction<(call: { args: A; result: R }) => unknown>('size', opts.size);
-    const reasonOf = check.optionalFunction<(error: unknown, ...args: A) => unknown>(
-      'failureReason',
-      opts.failureReason,
-    );
+  return instrumentMethod('@TrackUpload()', (at) => {
+    if (options === undefined) fail(at, '{ type, size?, failureReason? }', options);
+    const opts = TRACK_UPLOAD_OPTIONS_SCHEMA.resolve(options, at, {});
+    const type = opts.type as string | ((...args: A) => string);
+    const size = opts.size as ((call: { args: A; result: R }) => unknown) | undefined;
+    const reasonOf = opts.failureReason as ((error: unknown, ...args: A) => unknown) | undefined;
     return {
       decorator: '@TrackUpload()',
       name: 'TrackUpload',

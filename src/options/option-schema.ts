@@ -14,6 +14,8 @@
  *   so one rule serves `forRoot`'s `scrape` and `serveClusterMetrics`' `scrape` alike.
  * - One rule per kind of value shared by every schema: label names (`labelRecord`, `isLabelName`),
  *   bucket lists (`bucketList`), integers in a range, booleans, enumerations, records.
+ * - The decorators' options are read with the same kit (src/decorators/decorator-options.ts: one
+ *   schema per decorator options interface, `at.messages` speaking as `@Timed(...) on "Class#method"`).
  *
  * Why not a Standard Schema library (zod 4, valibot 1)? Weighed on 2026-12-02 with esbuild 0.28
  * (bundle, minify, ESM), for a sample of four of the module's options (scrape, metricsServer,

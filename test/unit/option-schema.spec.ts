@@ -13,6 +13,8 @@ import {
   type Rule,
 } from '../../src/options/option-schema';
 import { MODULE_OPTIONS_SCHEMA } from '../../src/options/resolve-options';
+import { decoratorAt } from '../../src/decorators/decorator-options';
+import { TIMED_OPTIONS_SCHEMA } from '../../src/decorators/timed.decorator';
 
 interface TwoOptions {
   enabled?: boolean;
@@ -20,6 +22,7 @@ interface TwoOptions {
 }
 
 const TYPE_TIE = join(__dirname, 'fixtures', 'option-schema-type-tie.ts');
+const DECORATOR_TYPE_TIE = join(__dirname, 'fixtures', 'decorator-schema-type-tie.ts');
 
 /** The TypeScript diagnostics of `file` itself (not of what it imports) under the project's options. */
 function diagnosticsOf(file: string): string[] {
@@ -49,6 +52,31 @@ describe('a schema is tied to its options interface by type', () => {
     const source = readFileSync(TYPE_TIE, 'utf8');
     expect(source.match(/^\/\/ @ts-expect-error/gm)).toHaveLength(2);
   }, 120_000);
+
+  it("ties every decorator's options schema to its options interface the same way", () => {
+    // test/unit/fixtures/decorator-schema-type-tie.ts: `@Timed`'s shape without `buckets`, with a
+    // `bucket`, and the generic options with `on` must be type errors, and each decorator's schema
+    // (COUNTED_OPTIONS_SCHEMA, TIMED_OPTIONS_SCHEMA, ...) must have exactly its interface's keys.
+    expect(diagnosticsOf(DECORATOR_TYPE_TIE)).toEqual([]);
+    const source = readFileSync(DECORATOR_TYPE_TIE, 'utf8');
+    expect(source.match(/^\s*\/\/ @ts-expect-error/gm)).toHaveLength(3);
+  }, 120_000);
+
+  it("speaks a decorator's words through its schema", () => {
+    const at = decoratorAt('@Timed("veza_x_seconds")', 'JobService#run');
+    expect(
+      errorOf(() => TIMED_OPTIONS_SCHEMA.resolve({ name: 'veza_x_seconds', help: 'x', bukets: [1] }, at, {})),
+    ).toBe(
+      '@Timed("veza_x_seconds") on "JobService#run": unknown option "bukets"; expected one of name, help, labelNames, labels, buckets.',
+    );
+    expect(
+      errorOf(() =>
+        TIMED_OPTIONS_SCHEMA.resolve({ name: 'veza_x_seconds', help: 'x', buckets: [2, 1] }, at, {}),
+      ),
+    ).toBe(
+      '@Timed("veza_x_seconds") on "JobService#run": "buckets" must be a non-empty array of finite numbers in strictly increasing order, got an array ([2,1]).',
+    );
+  });
 
   it("lists the schema's keys, in its order, when a key is unknown", () => {
     const at: At = { path: '', messages: MODULE_MESSAGES };
