@@ -17,6 +17,11 @@ export interface CountCacheLookupOptions<R = AnyResult> {
 
 const found = (result: unknown): boolean => result !== undefined && result !== null;
 
+/** The rules of {@link CountCacheLookupOptions}. */
+export const COUNT_CACHE_LOOKUP_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountCacheLookupOptions>()({ isHit: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 /**
  * Counts a cache lookup of the cache `subsystem`: `veza_cache_hits_total{subsystem}` or
  * `veza_cache_misses_total{subsystem}`, from the method's result. A lookup that throws is neither.
@@ -27,11 +32,6 @@ const found = (result: unknown): boolean => result !== undefined && result !== n
  * get(id: string): Track | undefined { return this.cache.get(id); }
  * ```
  */
-/** The rules of {@link CountCacheLookupOptions}. */
-export const COUNT_CACHE_LOOKUP_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountCacheLookupOptions>()({ isHit: optionalFunction<(result: unknown) => unknown>() }),
-);
-
 export function CountCacheLookup<R = AnyResult>(
   subsystem: string,
   options?: CountCacheLookupOptions<R>,

@@ -18,6 +18,14 @@ export interface CountErrorsOptions {
   severity?: string | ((error: unknown) => string);
 }
 
+/** The rules of {@link CountErrorsOptions}. */
+export const COUNT_ERRORS_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountErrorsOptions>()({
+    type: optional(stringOrFunction<(error: unknown) => unknown>()),
+    severity: optional(stringOrFunction<(error: unknown) => unknown>()),
+  }),
+);
+
 /**
  * Counts an error in `veza_errors_total{type, severity}` each time the method throws (its Promise
  * rejects, its Observable errors). The error itself goes on to the caller untouched.
@@ -28,14 +36,6 @@ export interface CountErrorsOptions {
  * async chargeCard(order: Order): Promise<Receipt> { ... }
  * ```
  */
-/** The rules of {@link CountErrorsOptions}. */
-export const COUNT_ERRORS_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountErrorsOptions>()({
-    type: optional(stringOrFunction<(error: unknown) => unknown>()),
-    severity: optional(stringOrFunction<(error: unknown) => unknown>()),
-  }),
-);
-
 export function CountErrors(options?: CountErrorsOptions): MethodDecorator {
   return instrumentMethod('@CountErrors()', (at) => {
     const opts = COUNT_ERRORS_OPTIONS_SCHEMA.resolve(options, at, {});

@@ -16,6 +16,11 @@ export interface CountLoginOptions<R = AnyResult> {
   isSuccess?: (result: R) => unknown;
 }
 
+/** The rules of {@link CountLoginOptions}. */
+export const COUNT_LOGIN_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountLoginOptions>()({ isSuccess: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 /**
  * Counts a login attempt in `veza_auth_login_attempts_total`: `success="success"` when the method
  * returns (or its Promise resolves, its Observable completes), `success="failure"` when it throws
@@ -27,11 +32,6 @@ export interface CountLoginOptions<R = AnyResult> {
  * async login(email: string, password: string): Promise<User | null> { ... }
  * ```
  */
-/** The rules of {@link CountLoginOptions}. */
-export const COUNT_LOGIN_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountLoginOptions>()({ isSuccess: optionalFunction<(result: unknown) => unknown>() }),
-);
-
 export function CountLogin<R = AnyResult>(options?: CountLoginOptions<R>): MethodDecorator {
   return instrumentMethod('@CountLogin()', (at) => {
     const { isSuccess } = COUNT_LOGIN_OPTIONS_SCHEMA.resolve(options, at, {});

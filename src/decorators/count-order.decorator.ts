@@ -22,6 +22,11 @@ const defaultStatus = (result: unknown): unknown => {
   return typeof status === 'string' ? status : 'completed';
 };
 
+/** The rules of {@link CountOrderOptions}. */
+export const COUNT_ORDER_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountOrderOptions>()({ status: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 /**
  * Counts an order in `veza_commerce_orders_total{status}`: the status of the order the method
  * returns, or `failed` when it throws.
@@ -32,11 +37,6 @@ const defaultStatus = (result: unknown): unknown => {
  * async placeOrder(cart: Cart): Promise<Order> { ... } // counts status="pending" for { status: 'pending', ... }
  * ```
  */
-/** The rules of {@link CountOrderOptions}. */
-export const COUNT_ORDER_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountOrderOptions>()({ status: optionalFunction<(result: unknown) => unknown>() }),
-);
-
 export function CountOrder<R = AnyResult>(options?: CountOrderOptions<R>): MethodDecorator {
   return instrumentMethod('@CountOrder()', (at) => {
     const statusOf =

@@ -29,6 +29,14 @@ function tooManyRequests(error: unknown): boolean {
   }
 }
 
+/** The rules of {@link CountRateLimitHitOptions}. */
+export const COUNT_RATE_LIMIT_HIT_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountRateLimitHitOptions>()({
+    isHit: optionalFunction<(result: unknown) => unknown>(),
+    isHitError: optionalFunction<(error: unknown) => unknown>(),
+  }),
+);
+
 /**
  * Counts a request refused by a rate limiter in `veza_rate_limit_hits_total{endpoint, limit_type}`:
  * when the decorated check throws a 429 error, or returns a refusal (`isHit`). `endpoint` is a route
@@ -40,14 +48,6 @@ function tooManyRequests(error: unknown): boolean {
  * allow(ip: string): boolean { ... }
  * ```
  */
-/** The rules of {@link CountRateLimitHitOptions}. */
-export const COUNT_RATE_LIMIT_HIT_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountRateLimitHitOptions>()({
-    isHit: optionalFunction<(result: unknown) => unknown>(),
-    isHitError: optionalFunction<(error: unknown) => unknown>(),
-  }),
-);
-
 export function CountRateLimitHit<R = AnyResult>(
   endpoint: string,
   limitType: string,

@@ -17,6 +17,11 @@ export interface CountWebSocketMessageOptions<R = AnyResult> {
   status?: (result: R) => string;
 }
 
+/** The rules of {@link CountWebSocketMessageOptions}. */
+export const COUNT_WEBSOCKET_MESSAGE_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountWebSocketMessageOptions>()({ status: optionalFunction<(result: unknown) => unknown>() }),
+);
+
 /**
  * Counts a WebSocket message in `veza_websocket_messages_total{type, status}` when its handler ends:
  * `status="ok"` when it returns, `"error"` when it throws. Put it on a `@SubscribeMessage` handler.
@@ -28,11 +33,6 @@ export interface CountWebSocketMessageOptions<R = AnyResult> {
  * onChat(@MessageBody() body: ChatMessage) { ... }
  * ```
  */
-/** The rules of {@link CountWebSocketMessageOptions}. */
-export const COUNT_WEBSOCKET_MESSAGE_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountWebSocketMessageOptions>()({ status: optionalFunction<(result: unknown) => unknown>() }),
-);
-
 export function CountWebSocketMessage<A extends unknown[] = AnyArgs, R = AnyResult>(
   type: string | ((...args: A) => string),
   options?: CountWebSocketMessageOptions<R>,

@@ -23,6 +23,15 @@ export interface CountedOptions<A extends unknown[] = AnyArgs, R = AnyResult> ex
   on?: 'success' | 'failure' | 'settled';
 }
 
+/** The rules of {@link CountedOptions}, in the order they are checked. */
+export const COUNTED_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<CountedOptions>()({
+    ...appMetricShape(),
+    labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
+    on: quotedOneOf(['success', 'failure', 'settled'] as const, 'settled'),
+  }),
+);
+
 /**
  * Counts calls of the method in a counter of the application's own, created in the application's
  * registry at start-up (a metric of that name registered by anything else fails the start-up).
@@ -38,15 +47,6 @@ export interface CountedOptions<A extends unknown[] = AnyArgs, R = AnyResult> ex
  * async send(template: string, to: string): Promise<void> { ... }
  * ```
  */
-/** The rules of {@link CountedOptions}, in the order they are checked. */
-export const COUNTED_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<CountedOptions>()({
-    ...appMetricShape(),
-    labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
-    on: quotedOneOf(['success', 'failure', 'settled'] as const, 'settled'),
-  }),
-);
-
 export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(
   options: CountedOptions<A, R>,
 ): MethodDecorator {

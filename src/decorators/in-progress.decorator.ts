@@ -18,6 +18,14 @@ export interface InProgressOptions<A extends unknown[] = AnyArgs> extends AppMet
   labels?: Readonly<Record<string, string>> | ((...args: A) => Record<string, string>);
 }
 
+/** The rules of {@link InProgressOptions}, in the order they are checked. */
+export const IN_PROGRESS_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<InProgressOptions>()({
+    ...appMetricShape(),
+    labels: appMetricLabels<(...args: unknown[]) => Record<string, string>>(),
+  }),
+);
+
 /**
  * Counts the calls in flight in a gauge of the application's own, created in the application's
  * registry at start-up: up when the work starts (a Promise returned, an Observable subscribed), down
@@ -30,14 +38,6 @@ export interface InProgressOptions<A extends unknown[] = AnyArgs> extends AppMet
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
-/** The rules of {@link InProgressOptions}, in the order they are checked. */
-export const IN_PROGRESS_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<InProgressOptions>()({
-    ...appMetricShape(),
-    labels: appMetricLabels<(...args: unknown[]) => Record<string, string>>(),
-  }),
-);
-
 export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOptions<A>): MethodDecorator {
   const decorator = `@InProgress(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (at) => {

@@ -24,6 +24,16 @@ export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> exte
   buckets?: readonly number[];
 }
 
+/** The rules of {@link TimedOptions}; `buckets` is checked before `labels`. */
+export const TIMED_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TimedOptions>()({
+    ...appMetricShape(['le']),
+    labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
+    buckets: optionalBuckets,
+  }),
+  { order: ['name', 'help', 'labelNames', 'buckets', 'labels'] },
+);
+
 /**
  * Observes the duration of every call that ends (returns or throws; for an Observable, from
  * subscription to completion or error), in seconds, in a histogram of the application's own,
@@ -35,16 +45,6 @@ export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> exte
  * async transcode(trackId: string): Promise<void> { ... }
  * ```
  */
-/** The rules of {@link TimedOptions}; `buckets` is checked before `labels`. */
-export const TIMED_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<TimedOptions>()({
-    ...appMetricShape(['le']),
-    labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
-    buckets: optionalBuckets,
-  }),
-  { order: ['name', 'help', 'labelNames', 'buckets', 'labels'] },
-);
-
 export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(
   options: TimedOptions<A, R>,
 ): MethodDecorator {

@@ -15,6 +15,11 @@ export interface TrackDbQueryOptions {
   errorType?: (error: unknown) => string;
 }
 
+/** The rules of {@link TrackDbQueryOptions}. */
+export const TRACK_DB_QUERY_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackDbQueryOptions>()({ errorType: optionalFunction<(error: unknown) => unknown>() }),
+);
+
 /**
  * Times a database query in `veza_database_query_duration_seconds{operation, table}` (every call
  * that ends, success or failure), and counts a failure in
@@ -26,11 +31,6 @@ export interface TrackDbQueryOptions {
  * findById(id: string): Promise<Track | null> { ... }
  * ```
  */
-/** The rules of {@link TrackDbQueryOptions}. */
-export const TRACK_DB_QUERY_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<TrackDbQueryOptions>()({ errorType: optionalFunction<(error: unknown) => unknown>() }),
-);
-
 export function TrackDbQuery(
   operation: string,
   table: string,

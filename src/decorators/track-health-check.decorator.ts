@@ -53,6 +53,14 @@ function readStatus(result: unknown): number | undefined {
   return status;
 }
 
+/** The rules of {@link TrackHealthCheckOptions}. */
+export const TRACK_HEALTH_CHECK_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackHealthCheckOptions>()({
+    slowMs: optionalNumberAtLeast(0),
+    isHealthy: optionalFunction<(result: unknown) => unknown>(),
+  }),
+);
+
 /**
  * Records a health check: its duration in `veza_health_check_duration_ms{service}` (observed in
  * milliseconds; in seconds in `veza_health_check_duration_seconds` under `naming: 'strict'`), and
@@ -74,14 +82,6 @@ function readStatus(result: unknown): number | undefined {
  * }
  * ```
  */
-/** The rules of {@link TrackHealthCheckOptions}. */
-export const TRACK_HEALTH_CHECK_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<TrackHealthCheckOptions>()({
-    slowMs: optionalNumberAtLeast(0),
-    isHealthy: optionalFunction<(result: unknown) => unknown>(),
-  }),
-);
-
 export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
   service: string | ((...args: A) => string),
   options?: TrackHealthCheckOptions<R>,

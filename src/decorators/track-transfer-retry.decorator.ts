@@ -20,6 +20,14 @@ export interface TrackTransferRetryOptions<R = AnyResult> {
   isPermanent?: (error: unknown) => unknown;
 }
 
+/** The rules of {@link TrackTransferRetryOptions}. */
+export const TRACK_TRANSFER_RETRY_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackTransferRetryOptions>()({
+    isSuccess: optionalFunction<(result: unknown) => unknown>(),
+    isPermanent: optionalFunction<(error: unknown) => unknown>(),
+  }),
+);
+
 /**
  * One transfer retry attempt per call (per subscription for an Observable):
  * `veza_transfer_retry_total` when the attempt starts, then, when it ends,
@@ -32,14 +40,6 @@ export interface TrackTransferRetryOptions<R = AnyResult> {
  * async retryTransfer(transferId: string): Promise<void> { ... }
  * ```
  */
-/** The rules of {@link TrackTransferRetryOptions}. */
-export const TRACK_TRANSFER_RETRY_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<TrackTransferRetryOptions>()({
-    isSuccess: optionalFunction<(result: unknown) => unknown>(),
-    isPermanent: optionalFunction<(error: unknown) => unknown>(),
-  }),
-);
-
 export function TrackTransferRetry<R = AnyResult>(options?: TrackTransferRetryOptions<R>): MethodDecorator {
   return instrumentMethod('@TrackTransferRetry()', (at) => {
     const opts = TRACK_TRANSFER_RETRY_OPTIONS_SCHEMA.resolve(options, at, {});

@@ -62,6 +62,15 @@ export function uploadFailureReason(error: unknown): UploadFailureReason {
   return 'other';
 }
 
+/** The rules of {@link TrackUploadOptions}; the options themselves are required. */
+export const TRACK_UPLOAD_OPTIONS_SCHEMA = decoratorOptions(
+  shapeOf<TrackUploadOptions>()({
+    type: stringOrFunction<(...args: unknown[]) => string>(),
+    size: optionalFunction<(call: { args: unknown[]; result: unknown }) => unknown>(),
+    failureReason: optionalFunction<(error: unknown, ...args: unknown[]) => unknown>(),
+  }),
+);
+
 /**
  * Records a file upload: `veza_file_uploads_total{type, status}` (`success` or `failure`), its size
  * in `veza_file_upload_size_bytes{type}` on success when `size` says it, and on failure
@@ -73,15 +82,6 @@ export function uploadFailureReason(error: unknown): UploadFailureReason {
  * async upload(file: UploadedFile): Promise<StoredFile> { ... }
  * ```
  */
-/** The rules of {@link TrackUploadOptions}; the options themselves are required. */
-export const TRACK_UPLOAD_OPTIONS_SCHEMA = decoratorOptions(
-  shapeOf<TrackUploadOptions>()({
-    type: stringOrFunction<(...args: unknown[]) => string>(),
-    size: optionalFunction<(call: { args: unknown[]; result: unknown }) => unknown>(),
-    failureReason: optionalFunction<(error: unknown, ...args: unknown[]) => unknown>(),
-  }),
-);
-
 export function TrackUpload<A extends unknown[] = AnyArgs, R = AnyResult>(
   options: TrackUploadOptions<A, R>,
 ): MethodDecorator {
