@@ -1,6 +1,7 @@
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
+import { rawRequest } from './raw-http';
 
 /** The HTTP adapters every e2e spec runs on. */
 export const ADAPTERS = ['express', 'fastify'] as const;
@@ -32,10 +33,14 @@ export async function startApp(
   return { app, url };
 }
 
-/** GETs the exposition and returns its text, failing on any status but 200. */
+/**
+ * GETs the exposition and returns its text, failing on any status but 200. Over a connection of its
+ * own ({@link rawRequest}): with `fetch`'s pool, a scrape after a long synchronous stretch (a forced
+ * GC, thousands of hostile connections) reused a socket the server had closed meanwhile and failed
+ * with `read ECONNRESET` (hostile-http on Fastify, CI at load 5).
+ */
 export async function scrape(url: string, path = '/metrics'): Promise<string> {
-  const res = await fetch(url + path);
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${text.slice(0, 200)}`);
-  return text;
+  const res = await rawRequest(url, path);
+  if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}: ${res.body.slice(0, 200)}`);
+  return res.body;
 }
