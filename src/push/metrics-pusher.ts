@@ -110,7 +110,12 @@ export class MetricsPusher
    */
   async onApplicationShutdown(): Promise<void> {
     clearTimeout(this.waitTimer);
-    if (!this.options?.pushOnShutdown || this.finalPushDone) return;
+    if (!this.options?.pushOnShutdown || this.finalPushDone) {
+      // A periodic push on its way ends before `app.close()` does (within `timeoutMs`): nothing of a
+      // closed application reaches the Pushgateway after it.
+      await this.queue;
+      return;
+    }
     this.finalPushDone = true;
     await this.push(this.snapshot);
     this.snapshot = [];

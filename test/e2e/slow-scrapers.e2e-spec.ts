@@ -134,7 +134,7 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
     try {
       expect((await rawRequest(url, '/metrics')).status).toBe(200);
       await delay(100);
-      const before = offHeapAfterGc(gc);
+      const before = await offHeapAfterGc(gc);
       const statuses: number[] = [];
       // Twelve unauthenticated clients, each from an address of its own, none reading.
       for (let i = 0; i < 12; i++) {
@@ -142,7 +142,7 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
         readers.push(reader);
         statuses.push(await reader.status);
       }
-      const held = offHeapAfterGc(gc) - before;
+      const held = (await offHeapAfterGc(gc)) - before;
       // Two expositions of 8.4 MB fit within 20 MiB, a third does not: 17 MB and what the sockets buffer.
       expect(held).toBeLessThan(20 * MiB + 4 * MiB);
       expect(statuses).toEqual([200, 200, ...Array<number>(10).fill(503)]);
@@ -150,7 +150,7 @@ describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
 
       readers.forEach((r) => r.destroy());
       await until(() => scraper.bytesInFlight === 0, 'the bytes of the gone scrapers to be released');
-      expect(offHeapAfterGc(gc) - before).toBeLessThan(4 * MiB);
+      expect((await offHeapAfterGc(gc)) - before).toBeLessThan(4 * MiB);
       const text = (await rawRequest(url, '/metrics')).body;
       expect(line(text, 'veza_metrics_scrapes_rejected_total{')).toEqual([
         'veza_metrics_scrapes_rejected_total{reason="bytes_in_flight"} 10',
