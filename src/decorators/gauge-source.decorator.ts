@@ -1,14 +1,7 @@
 import { findCatalogEntry, type VezaMetricName } from '../catalog/catalog';
 import { declareGaugeSource } from '../instrumentation/gauge-sources';
-import {
-  decoratorOnNonMethod,
-  decoratorOnStaticMethod,
-  gaugeSourceNotAGauge,
-  standardDecoratorsUnsupported,
-  unknownCatalogMetric,
-  wrongLabelNames,
-} from '../veza-metrics.messages';
-import { placeOf } from './instrument-method';
+import { gaugeSourceNotAGauge, unknownCatalogMetric, wrongLabelNames } from '../veza-metrics.messages';
+import { methodPlace } from './instrument-method';
 
 /** The catalog's gauges: what `@GaugeSource` can read. */
 export type VezaGaugeName =
@@ -46,19 +39,7 @@ export function GaugeSource(
 ): MethodDecorator {
   const decorator = `@GaugeSource(${JSON.stringify(metric)})`;
   return (target: object, key: string | symbol, descriptor: PropertyDescriptor): void => {
-    if (typeof key === 'object' && key !== null && 'kind' in key)
-      throw new Error(standardDecoratorsUnsupported(decorator));
-    const place = placeOf(target, key);
-    if (typeof target === 'function' && key !== undefined)
-      throw new Error(decoratorOnStaticMethod(decorator, place));
-    if (
-      key === undefined ||
-      typeof descriptor !== 'object' ||
-      descriptor === null ||
-      typeof descriptor.value !== 'function'
-    ) {
-      throw new Error(decoratorOnNonMethod(decorator, place));
-    }
+    const place = methodPlace(decorator, target, key, descriptor);
     const entry = findCatalogEntry(metric);
     if (!entry) throw new Error(unknownCatalogMetric(decorator, place, metric));
     if (entry.kind !== 'gauge') throw new Error(gaugeSourceNotAGauge(decorator, place, metric, entry.kind));
