@@ -8,6 +8,7 @@ import {
   answerHeaders,
   exposition,
   MetricsScraper,
+  recycleWhenSent,
   writeAnswer,
   type NodeResponseLike,
   type ScrapeRequest,
@@ -68,6 +69,7 @@ function send(adapterType: string, req: { method?: string }, res: unknown, answe
   }
   try {
     answer.lease?.send(reply.raw);
+    recycleWhenSent(reply.raw, answer.body);
     const payload = typeof answer.body === 'string' ? answer.body : exposition(answer.body);
     reply.code(answer.status).headers(answerHeaders(answer)).send(payload);
   } catch {

@@ -4,7 +4,12 @@ import { pipeline, Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CounterMetric as Counter } from '../compat/client-types';
 import { collectFailuresCounter } from '../exposition/collect-failures';
-import { CONTENT_TYPES, type CollectFailure, type ExpositionFormat } from '../exposition/render-exposition';
+import {
+  CONTENT_TYPES,
+  recycleChunks,
+  type CollectFailure,
+  type ExpositionFormat,
+} from '../exposition/render-exposition';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { collectorFailed, scrapeFailed } from '../veza-metrics.messages';
 import { MetricsAuthenticator, type MetricsCredentials } from './metrics-auth';
@@ -98,6 +103,7 @@ export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head:
   try {
     answer.lease?.send(res as ServerResponse);
     res.writeHead(answer.status, answerHeaders(answer));
+    recycleWhenSent(res, answer.body);
     if (head) res.end();
     else if (typeof answer.body === 'string') res.end(answer.body);
     // A client that goes away ends the pipeline; there is nothing to report.
@@ -106,6 +112,15 @@ export function writeAnswer(res: NodeResponseLike, answer: ScrapeResponse, head:
     // The response was answered or closed meanwhile: nothing of ours to send any more.
     answer.lease?.release();
   }
+}
+
+/**
+ * Gives the exposition's chunks back for the next render once `res` has finished: every write is
+ * then done, so no socket holds them. A send cut short (client gone, send timeout, shutdown) may
+ * leave writes queued on the destroyed socket: its chunks are left to the garbage collector.
+ */
+export function recycleWhenSent(res: Pick<NodeJS.EventEmitter, 'once'>, body: ScrapeResponse['body']): void {
+  if (typeof body !== 'string') res.once('finish', () => recycleChunks(body));
 }
 
 /** The parts of a request the scrape looks at. */

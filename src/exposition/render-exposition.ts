@@ -56,23 +56,58 @@ type Collectable = AnyMetric & {
 /** Size of one chunk of the exposition: small enough to come from malloc's reused arena, not fresh pages. */
 const CHUNK_BYTES = 1 << 16;
 
+/** The most chunks kept for reuse between scrapes (16 MiB). */
+const MAX_SPARE_CHUNKS = 256;
+
+/**
+ * Chunks whose send finished, reused by the next renders (module state: the process's memory). A
+ * fresh 64 KiB Buffer per chunk, 11 MiB per scrape at the caps, counted as external memory by V8,
+ * which past its limit starts a full collection and then, for every further Buffer allocated while
+ * it marks, runs a marking step of 5 to 10 ms on the spot: scrapes held the event loop 20 to 35 ms
+ * every few scrapes (`--trace-incremental-marking`: "Start (external memory pressure)"). Bound: the
+ * chunks of the last render, at most {@link MAX_SPARE_CHUNKS}.
+ */
+const spare = {
+  chunks: [] as ArrayBuffer[],
+  limit: 0,
+  /** Bodies already given back: a body is recycled once, or its chunks would be handed out twice. */
+  recycled: new WeakSet<readonly Buffer[]>(),
+};
+
+/**
+ * Gives the chunks of an exposition back for reuse once nothing reads them any more: call it when
+ * the response they were sent on has finished (every write done), never while a socket may still
+ * hold them. A second call with the same list does nothing; chunks not made by the render are left.
+ */
+export function recycleChunks(chunks: readonly Buffer[]): void {
+  if (spare.recycled.has(chunks)) return;
+  spare.recycled.add(chunks);
+  for (const chunk of chunks) {
+    if (spare.chunks.length >= spare.limit) return;
+    const memory = chunk.buffer;
+    if (chunk.byteOffset === 0 && memory instanceof ArrayBuffer && memory.byteLength === CHUNK_BYTES)
+      spare.chunks.push(memory);
+  }
+}
+
 /**
  * The exposition is written into a list of 64 KiB Buffers, outside V8's heap: each line string dies
  * as soon as it is written, so young-generation collections stay short (keeping 10 MB of lines alive
  * in arrays made each scavenge copy them, stalling the event loop for 100 ms at a time). The chunks
  * are never joined on the way to the socket: growing one Buffer meant copying megabytes into freshly
- * mapped memory, 35 ms at a time on a 16 MiB copy.
+ * mapped memory, 35 ms at a time on a 16 MiB copy. They come from the spare chunks of finished sends
+ * when there are any (see {@link recycleChunks}).
  */
 class ByteSink {
   private readonly chunks: Buffer[] = [];
-  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private buffer = newChunk();
   private length = 0;
 
   line(text: string): void {
     const worst = text.length * 3 + 1;
     if (this.length + worst > this.buffer.length) {
       if (this.length > 0) this.chunks.push(this.buffer.subarray(0, this.length));
-      this.buffer = Buffer.allocUnsafe(Math.max(worst, CHUNK_BYTES));
+      this.buffer = worst > CHUNK_BYTES ? Buffer.allocUnsafe(worst) : newChunk();
       this.length = 0;
     }
     this.length += this.buffer.write(text, this.length, 'utf8');
@@ -81,10 +116,18 @@ class ByteSink {
 
   finish(): Buffer[] {
     if (this.length > 0) this.chunks.push(this.buffer.subarray(0, this.length));
+    else if (this.buffer.length === CHUNK_BYTES) spare.chunks.push(this.buffer.buffer as ArrayBuffer);
     this.length = 0;
     this.buffer = Buffer.alloc(0);
+    spare.limit = Math.min(MAX_SPARE_CHUNKS, this.chunks.length);
+    if (spare.chunks.length > spare.limit) spare.chunks.length = spare.limit;
     return this.chunks;
   }
+}
+
+function newChunk(): Buffer {
+  const memory = spare.chunks.pop();
+  return memory ? Buffer.from(memory) : Buffer.allocUnsafe(CHUNK_BYTES);
 }
 
 const TIMED_OUT = Symbol('timed out');
@@ -105,21 +148,29 @@ export async function renderExposition(
   options: RenderOptions,
 ): Promise<Buffer[]> {
   const all = metrics as readonly Collectable[];
-  const pending = new Map<Collectable, Promise<MetricData | typeof DONE | typeof TIMED_OUT>>();
-  // The series storage of each metric the seam knows (prom-client's or the successor's).
-  const layouts = new Map<Collectable, SeriesLayout>();
-  for (const metric of all) {
-    const layout = knownLayout(metric);
-    if (layout) layouts.set(metric, layout);
-    if (typeof metric.collect === 'function' || !layout)
-      pending.set(metric, prepare(metric, layout, options));
-  }
+  // The slice starts with the scrape: starting the scrape-time sources (the default metrics'
+  // synchronous `collect`s: 1 to 5 ms) counts in it.
   const slice = { start: performance.now() };
   const pause = async (): Promise<void> => {
     if (performance.now() - slice.start < options.sliceMs) return;
     await nextTurn();
     slice.start = performance.now();
   };
+  const pending = new Map<Collectable, Promise<MetricData | typeof DONE | typeof TIMED_OUT>>();
+  // The series storage of each metric the seam knows (prom-client's or the successor's).
+  const layouts = new Map<Collectable, SeriesLayout>();
+  for (const metric of all) {
+    const layout = knownLayout(metric);
+    if (layout) layouts.set(metric, layout);
+    if (typeof metric.collect === 'function' || !layout) {
+      pending.set(metric, prepare(metric, layout, options));
+      await pause();
+    }
+  }
+  // The turn that received the request (parsing, routing, hooks) and started the sources ends
+  // here: the first slice of rendering on top of it held the event loop 10 to 17 ms per scrape.
+  await nextTurn();
+  slice.start = performance.now();
   const sink = new ByteSink();
   let first = true;
   for (const metric of all) {
