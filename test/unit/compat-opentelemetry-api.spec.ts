@@ -8,7 +8,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { contextManagerCheck, otelApiVersion, registrationsKey } from '../../src/compat/opentelemetry-api';
+import {
+  contextManagerCheck,
+  otelApiVersion,
+  REGISTRATIONS_RECHECK_CALLS,
+  registrationsKey,
+} from '../../src/compat/opentelemetry-api';
 
 /** The installed API's version, read from its package.json (build/src/index.js is its entry point). */
 const version = (
@@ -39,9 +44,12 @@ describe(`@opentelemetry/api assumptions (${against})`, () => {
   it(`O1: the registrations of the major live under globalThis[Symbol.for('opentelemetry.js.api.<major>')], whose "context" setGlobalContextManager() sets and disable() clears (${against})`, () => {
     const key = registrationsKey(version) as symbol;
     const registered = globalThis as unknown as Record<symbol, { context?: unknown } | undefined>;
+    expect(registered[key]?.context).toBeUndefined();
+    // Made once the registrations object exists (a check made before it looks for it now and then: see below).
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    context.disable();
     const check = contextManagerCheck();
     expect(check).toBeDefined();
-    expect(registered[key]?.context).toBeUndefined();
     expect(check!()).toBe(false);
     const manager = new AsyncLocalStorageContextManager().enable();
     expect(context.setGlobalContextManager(manager)).toBe(true);
@@ -50,6 +58,42 @@ describe(`@opentelemetry/api assumptions (${against})`, () => {
     context.disable();
     expect(registered[key]?.context).toBeUndefined();
     expect(check!()).toBe(false);
+  });
+
+  it(`O4: the registrations object, once created, stays the same object across registrations and disable() (${against})`, () => {
+    const key = registrationsKey(version) as symbol;
+    const registered = globalThis as unknown as Record<symbol, object | undefined>;
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const first = registered[key];
+    expect(first).toBeDefined();
+    context.disable();
+    expect(registered[key]).toBe(first);
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    expect(registered[key]).toBe(first);
+  });
+
+  it(`the check, made before any registration, sees a context manager registered later within ${REGISTRATIONS_RECHECK_CALLS} calls, then at once (${against})`, () => {
+    const key = registrationsKey(version) as symbol;
+    const registered = globalThis as unknown as Record<symbol, object | undefined>;
+    const existing = registered[key];
+    // A process where nothing registered yet (the registrations object does not exist).
+    delete registered[key];
+    try {
+      const check = contextManagerCheck()!;
+      for (let i = 0; i < 10; i++) expect(check()).toBe(false);
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      expect(registered[key]).toBeDefined();
+      let calls = 1;
+      while (!check()) calls++;
+      expect(calls).toBe(REGISTRATIONS_RECHECK_CALLS - 10);
+      context.disable();
+      expect(check()).toBe(false);
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      expect(check()).toBe(true);
+    } finally {
+      context.disable();
+      if (existing !== undefined) registered[key] = existing;
+    }
   });
 
   it(`O2: without a registered context manager no span is active, even inside context.with(trace.setSpan(...)) (${against})`, () => {
