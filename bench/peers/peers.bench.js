@@ -10,14 +10,18 @@
  * Prometheus exporter (what nestjs-otel 8 tells users to do for HTTP metrics).
  *
  * Every round starts a fresh server process per variant (pinned to CPU 1 with taskset when there are
- * 2 CPUs and taskset exists), warms each up, then drives them one at a time with autocannon, in a
- * process of its own pinned to CPU 0, every other round in reverse order (A B A B, then B A B A), for
- * two clients in turn: keep-alive connections (autocannon), and one connection per request
- * (bench/peers/per-request-client.js, also pinned to CPU 0). Around each run the server reports its
- * own `process.cpuUsage()` and the heap bytes V8 allocated (GC profiler), so the report gives, per
- * adapter, client and variant: requests/s, p99 latency, server CPU µs per request (user and system),
- * how busy the server's CPU was, heap bytes per request, and the throughput ratio to bare (median
- * over rounds of variant/bare in the same round).
+ * 2 CPUs and taskset exists) and warms each up with autocannon; then, for each client in turn, one
+ * load generator (bench/peers/interleaved-client.js, pinned to CPU 0) drives all of the round's
+ * servers in turn, in slices of BENCH_PEERS_SLICE_MS (250 ms), the order reversed on every pass
+ * (A B C, C B A, ...), until each had BENCH_PEERS_SECONDS of load: whatever slows this virtual
+ * machine for a while (it swings by a factor of two within seconds) slows every variant alike. Two
+ * clients: keep-alive connections, and one connection per request. The server's own
+ * `process.cpuUsage()` and the heap bytes V8 allocated (GC profiler) are read before and after, so the
+ * report gives, per adapter, client and variant: requests/s, p99 latency, server CPU µs per request
+ * (user and system), how busy the server's CPU was while driven, heap bytes per request, and the
+ * throughput ratio to bare (median over rounds of variant/bare in the same round). Fresh processes
+ * every round because two processes of the same server differ by several percent for as long as
+ * they live: the median over rounds is the variant's, not one process' luck.
  *
  * Then what each variant records: in the first round, before the warm-up, each fresh server gets a
  * known set of requests (three `GET /`, `GET /items/1` and `/items/2`, `GET /items/missing` whose
@@ -26,8 +30,8 @@
  * whether the route template `/items/:id` or raw paths appear. A cheaper peer that records less is
  * not a faster equal.
  *
- * Environment: BENCH_PEERS_SECONDS per run (2), BENCH_PEERS_ROUNDS (4), BENCH_PEERS_WARMUP seconds (1),
- * BENCH_PEERS_CONNECTIONS (50), BENCH_PEERS_ADAPTERS (express,fastify), BENCH_PEERS_VARIANTS (all of
+ * Environment: BENCH_PEERS_SECONDS of load per variant, client and round (2.5), BENCH_PEERS_SLICE_MS (250),
+ * BENCH_PEERS_ROUNDS (8), BENCH_PEERS_WARMUP seconds (1), BENCH_PEERS_CONNECTIONS (50), BENCH_PEERS_ADAPTERS (express,fastify), BENCH_PEERS_VARIANTS (all of
  * the adapter's), BENCH_PEERS_CLIENTS (keep-alive,per-request). `npm run bench` runs it last with
  * BENCH_PEERS_VARIANTS=bare,veza,veza-no-default-metrics, for issue #16's ratio targets.
  */
@@ -35,10 +39,11 @@ const { spawn } = require('node:child_process');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { ROOT, CAN_PIN, pinned, run, onLines, stopServer, autocannon, median } = require('../runner');
+const { ROOT, CAN_PIN, pinned, onLines, stopServer, autocannon, median } = require('../runner');
 
-const SECONDS = Number(process.env.BENCH_PEERS_SECONDS ?? 2);
-const ROUNDS = Number(process.env.BENCH_PEERS_ROUNDS ?? 4);
+const SECONDS = Number(process.env.BENCH_PEERS_SECONDS ?? 2.5);
+const SLICE_MS = Number(process.env.BENCH_PEERS_SLICE_MS ?? 250);
+const ROUNDS = Number(process.env.BENCH_PEERS_ROUNDS ?? 8);
 const WARMUP = Number(process.env.BENCH_PEERS_WARMUP ?? 1);
 const CONNECTIONS = Number(process.env.BENCH_PEERS_CONNECTIONS ?? 50);
 const ADAPTERS = (process.env.BENCH_PEERS_ADAPTERS ?? 'express,fastify').split(',');
@@ -47,9 +52,13 @@ const ALL_VARIANTS = {
   express: ['bare', 'veza', 'veza-no-default-metrics', 'willsoto', 'prom-bundle', 'otel'],
   fastify: ['bare', 'veza', 'veza-no-default-metrics', 'willsoto', 'fastify-metrics', 'otel'],
 };
+/** Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from. */
+const ABLATIONS = { express: ['veza-no-http'], fastify: ['veza-no-http', 'empty-hooks'] };
 const variantsOf = (adapter) =>
   process.env.BENCH_PEERS_VARIANTS
-    ? process.env.BENCH_PEERS_VARIANTS.split(',').filter((v) => ALL_VARIANTS[adapter].includes(v))
+    ? process.env.BENCH_PEERS_VARIANTS.split(',').filter(
+        (v) => ALL_VARIANTS[adapter].includes(v) || ABLATIONS[adapter].includes(v),
+      )
     : ALL_VARIANTS[adapter];
 const LABELS = {
   bare: 'bare Nest',
@@ -59,6 +68,8 @@ const LABELS = {
   'prom-bundle': 'express-prom-bundle 8',
   'fastify-metrics': 'fastify-metrics 13',
   otel: 'OpenTelemetry SDK (HTTP instr. + Prometheus exporter)',
+  'veza-no-http': 'this library, http: false (ablation)',
+  'empty-hooks': 'bare Nest + 2 empty Fastify hooks (ablation)',
 };
 /** Issue #16, item 2: this library's ratio to bare, median of the rounds. */
 const TARGETS = { 'keep-alive': 0.98, 'per-request': 0.97 };
@@ -124,28 +135,49 @@ function statsOf(server) {
   });
 }
 
+/** Warms a fresh server up: `GET /` with keep-alive (autocannon, on CLIENT_CPU) for `seconds`. */
+async function warmUp(port, seconds) {
+  await autocannon(`http://127.0.0.1:${port}/`, CONNECTIONS, seconds, CLIENT_CPU);
+}
+
 /**
- * Drives `GET /` for `seconds` from CLIENT_CPU: keep-alive with autocannon, one connection per request
- * with bench/peers/per-request-client.js. Resolves to { rps, p99 (ms), requests, non2xx, errors }.
+ * Drives every port in turn, in slices of SLICE_MS (bench/peers/interleaved-client.js, on CLIENT_CPU),
+ * for SECONDS of load per port in all; resolves to one { requests, ms, rps, p99, non2xx, errors } per port.
  */
-async function load(port, client, seconds) {
-  const url = `http://127.0.0.1:${port}/`;
-  if (client === 'per-request') {
-    const out = await run(
-      process.execPath,
-      [path.join(__dirname, 'per-request-client.js'), url, String(CONNECTIONS), String(seconds)],
-      CLIENT_CPU,
-    );
-    return JSON.parse(out);
-  }
-  const r = await autocannon(url, CONNECTIONS, seconds, CLIENT_CPU);
-  return {
-    rps: r.requests.average,
-    p99: r.latency.p99,
-    requests: r.requests.total,
-    non2xx: r.non2xx,
-    errors: r.errors + r.timeouts,
+async function interleaved(servers, client) {
+  const config = {
+    ports: servers.map((s) => s.port),
+    mode: client,
+    connections: CONNECTIONS,
+    sliceMs: SLICE_MS,
+    slices: Math.max(1, Math.round((SECONDS * 1000) / SLICE_MS)),
+    warmupSlices: 1,
   };
+  const [command, args] = pinned(CLIENT_CPU, process.execPath, [
+    path.join(__dirname, 'interleaved-client.js'),
+    JSON.stringify(config),
+  ]);
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = [];
+  const exited = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    // 'close', not 'exit': its last line is read by then.
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`the load generator exited with ${code}`)),
+    );
+  });
+  const ready = new Promise((resolve) =>
+    onLines(child, (line) => {
+      if (line === 'READY') resolve();
+      else lines.push(line);
+    }),
+  );
+  await Promise.race([ready, exited]);
+  const before = await Promise.all(servers.map(statsOf));
+  child.stdin.write('go\n');
+  await exited;
+  const after = await Promise.all(servers.map(statsOf));
+  return { before, runs: JSON.parse(lines.join('')), after };
 }
 
 const fmt = (n, d = 0) =>
@@ -247,10 +279,10 @@ async function main() {
         .loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}\n` +
-      `autocannon, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s per variant and client (after ${WARMUP} s of warm-up), ` +
-      `fresh server processes every round; ` +
+      `${CONNECTIONS} connections, ${ROUNDS} rounds; per round, fresh server processes, ${WARMUP} s of warm-up each (autocannon), then ` +
+      `${SECONDS} s of load per variant and client, the variants driven in turn in slices of ${SLICE_MS} ms (bench/peers/interleaved-client.js); ` +
       (CAN_PIN
-        ? 'servers pinned to CPU 1, autocannon to CPU 0 (taskset)'
+        ? 'servers pinned to CPU 1, load generators to CPU 0 (taskset)'
         : 'NOT pinned (needs taskset and 2 CPUs)') +
       `; client ${require('../client-switch').benchClient}\n`,
   );
@@ -272,25 +304,29 @@ async function main() {
           recorded[adapter] = {};
           for (const s of servers) recorded[adapter][s.variant] = await recording(s);
         }
-        for (const s of servers) await load(s.port, 'keep-alive', WARMUP);
+        for (const s of servers) await warmUp(s.port, WARMUP);
         const clients = round % 2 === 1 ? CLIENTS : [...CLIENTS].reverse();
         for (const client of clients) {
           const order = round % 2 === 1 ? servers : [...servers].reverse();
-          for (const s of order) {
-            const before = await statsOf(s);
-            const r = await load(s.port, client, SECONDS);
-            const after = await statsOf(s);
-            if (r.non2xx > 0) throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses were not 2xx`);
-            r.user = (after.user - before.user) / r.requests;
-            r.system = (after.system - before.system) / r.requests;
-            r.busy = (after.user - before.user + after.system - before.system) / 1e6 / SECONDS;
-            r.heap = (after.allocated - before.allocated) / r.requests;
+          const { before, runs, after } = await interleaved(order, client);
+          order.forEach((s, i) => {
+            const r = runs[i];
+            if (r.non2xx > 0 || r.errors > 0)
+              throw new Error(`${adapter}/${s.variant}: ${r.non2xx} responses not 2xx, ${r.errors} errors`);
+            const cpu = after[i].user - before[i].user + after[i].system - before[i].system;
+            r.user = (after[i].user - before[i].user) / r.requests;
+            r.system = (after[i].system - before[i].system) / r.requests;
+            r.busy = cpu / 1e3 / r.ms;
+            r.heap = (after[i].allocated - before[i].allocated) / r.requests;
             ((results[adapter] ??= {})[client] ??= {})[s.variant] ??= [];
             results[adapter][client][s.variant].push(r);
+          });
+          for (const s of servers) {
+            const r = results[adapter][client][s.variant].at(-1);
             console.log(
               `  round ${round} ${adapter.padEnd(7)} ${client.padEnd(11)} ${s.variant.padEnd(23)} ${fmt(r.rps).padStart(7)} req/s  ` +
                 `p99 ${fmt(r.p99, 1).padStart(5)} ms  CPU ${fmt(r.user, 1).padStart(5)} + ${fmt(r.system, 1).padStart(5)} µs/req  ` +
-                `busy ${fmt(r.busy * 100).padStart(3)}%  heap ${fmt(r.heap).padStart(6)} B/req${r.errors ? `  errors ${r.errors}` : ''}`,
+                `busy ${fmt(r.busy * 100).padStart(3)}%  heap ${fmt(r.heap).padStart(6)} B/req`,
             );
           }
         }

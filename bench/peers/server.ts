@@ -128,6 +128,10 @@ const VARIANTS: Record<
   'prom-bundle': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
   'fastify-metrics': { adapter: 'fastify', app: () => ({ imports: [], providers: [] }) },
   otel: { app: () => ({ imports: [], providers: [] }) },
+  // Ablations, to find where a cost comes from (not in the default lists): the module without its
+  // HTTP recording; bare Nest with two Fastify hooks that do nothing but call done().
+  'veza-no-http': { app: () => ({ imports: [VezaMetricsModule.forRoot({ http: false })], providers: [] }) },
+  'empty-hooks': { adapter: 'fastify', app: () => ({ imports: [], providers: [] }) },
 };
 
 function appModule(variant: string): Type {
@@ -181,6 +185,13 @@ async function main(): Promise<void> {
     };
     const { default: metricsPlugin } = await import('fastify-metrics');
     await fastify.register(metricsPlugin, { endpoint: '/metrics' });
+  }
+  if (variant === 'empty-hooks') {
+    const fastify = app.getHttpAdapter().getInstance() as {
+      addHook(name: string, hook: (request: unknown, reply: unknown, done: () => void) => void): void;
+    };
+    fastify.addHook('onRequest', (_request, _reply, done) => done());
+    fastify.addHook('onResponse', (_request, _reply, done) => done());
   }
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
