@@ -1,7 +1,7 @@
 import type { AnyMetric } from '../compat/client-types';
 import { layoutOf } from '../compat/metrics-client';
 import type { SeriesEntry, SeriesLayout, StoredExemplar as Exemplar } from '../compat/series-storage';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as immediate } from 'node:timers/promises';
 
 /** The two formats a scraper can ask for. */
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -128,6 +128,18 @@ class ByteSink {
 function newChunk(): Buffer {
   const memory = spare.chunks.pop();
   return memory ? Buffer.from(memory) : Buffer.allocUnsafe(CHUNK_BYTES);
+}
+
+/**
+ * Lets timers and I/O run before going on. One `setImmediate` is not enough when called from an I/O
+ * callback (the request's, a socket's): it runs in the check phase of the same loop iteration, right
+ * after the poll phase, with no timer and no I/O in between, so the render went on holding the loop
+ * (the turn of the request, the start of the sources and a first slice measured as one stall of
+ * 20 ms and more). The second one runs in the next iteration, after its timers and poll.
+ */
+async function nextTurn(): Promise<void> {
+  await immediate();
+  await immediate();
 }
 
 const TIMED_OUT = Symbol('timed out');
