@@ -88,7 +88,7 @@ describe('loadTraceReader', () => {
       expect(read()).toBeUndefined();
       expect(calls).toBe(0);
       // As the API registers: into the object that exists (O4).
-      (registered[key]).context = {};
+      registered[key].context = {};
       expect(read()).toEqual({ trace_id: TRACE_ID, span_id: SPAN_ID });
       expect(calls).toBe(1);
     } finally {
