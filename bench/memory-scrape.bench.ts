@@ -9,31 +9,18 @@
  * (`scrape.maxBytesInFlight`, 32 MiB, plus 4 MiB for socket buffers); then the same once the send
  * timeout (10 s) has cut them off, against 4 MiB. BENCH_ADAPTER=express|fastify runs one.
  */
-import { Injectable, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Gauge, type Registry } from 'prom-client';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
-import { slowScrape, type SlowScrape } from '../test/utils/slow-scraper';
+import { bigExposition, slowScrape, type SlowScrape } from '../test/utils/slow-scraper';
 
 const MiB = 2 ** 20;
 const READERS = Number(process.env.BENCH_READERS ?? 50);
 const BOUND = 32 * MiB;
 const SLACK = 4 * MiB;
 
-@Injectable()
-class BigExposition {
-  constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({
-      name: 'app_big',
-      help: 'Many long series',
-      labelNames: ['key'],
-      registers: [metrics.registry as Registry],
-    });
-    const padding = 'x'.repeat(180);
-    for (let i = 0; i < 40_000; i++) gauge.set({ key: `${padding}${i}` }, i);
-  }
-}
+const BigExposition = bigExposition(40_000);
 
 @Module({ imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })], providers: [BigExposition] })
 class BenchModule {}

@@ -5,9 +5,8 @@
  * full collections with 5 to 10 ms marking steps during scrapes), and no scrape, one at a time or
  * several at once, ever sends bytes of another.
  */
-import { Injectable, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Gauge, type Registry } from 'prom-client';
 import {
   MetricsServer,
   VezaMetricsModule,
@@ -16,7 +15,7 @@ import {
 } from '../../src';
 import { scrape, startApp, type AdapterKind } from '../utils/app';
 import { collector } from '../utils/memory';
-import { offHeapAfterGc } from '../utils/slow-scraper';
+import { bigExposition, offHeapAfterGc } from '../utils/slow-scraper';
 
 jest.setTimeout(120_000);
 
@@ -24,19 +23,7 @@ const KiB = 2 ** 10;
 /** Series of `app_big`: about 1.6 MB of exposition, 25 chunks. */
 const BIG_SERIES = 8_000;
 
-@Injectable()
-class BigExposition {
-  constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({
-      name: 'app_big',
-      help: 'Many long series',
-      labelNames: ['key'],
-      registers: [metrics.registry as Registry],
-    });
-    const padding = 'x'.repeat(180);
-    for (let i = 0; i < BIG_SERIES; i++) gauge.set({ key: `${padding}${i}` }, i);
-  }
-}
+const BigExposition = bigExposition(BIG_SERIES);
 
 type Target = { kind: AdapterKind; listener: boolean };
 const TARGETS: Array<[string, Target]> = [

@@ -17,7 +17,13 @@ import {
 import { MetricsScraper } from '../../src/endpoint/metrics-scraper';
 import { startApp, type AdapterKind } from '../utils/app';
 import { rawRequest } from '../utils/raw-http';
-import { offHeapAfterGc, settledWithin, slowScrape, type SlowScrape } from '../utils/slow-scraper';
+import {
+  bigExposition,
+  offHeapAfterGc,
+  settledWithin,
+  slowScrape,
+  type SlowScrape,
+} from '../utils/slow-scraper';
 import { collector } from '../utils/memory';
 
 jest.setTimeout(180_000);
@@ -27,20 +33,7 @@ const TOKEN = 'scrape-token';
 /** Series of `app_big`: about 8.4 MB of exposition, more than the kernel's socket buffers take in. */
 const BIG_SERIES = 40_000;
 
-/** Makes the exposition big. */
-@Injectable()
-class BigExposition {
-  constructor(metrics: VezaMetricsRegistry) {
-    const gauge = new Gauge({
-      name: 'app_big',
-      help: 'Many long series',
-      labelNames: ['key'],
-      registers: [metrics.registry as Registry],
-    });
-    const padding = 'x'.repeat(180);
-    for (let i = 0; i < BIG_SERIES; i++) gauge.set({ key: `${padding}${i}` }, i);
-  }
-}
+const BigExposition = bigExposition(BIG_SERIES);
 
 /** Makes each render take at least 150 ms, so that a looping client always holds a render. */
 @Injectable()

@@ -1,4 +1,7 @@
+import { Inject, Injectable, type Type } from '@nestjs/common';
 import { connect, type Socket } from 'node:net';
+import { Gauge, type Registry } from 'prom-client';
+import { VezaMetricsRegistry } from '../../src';
 
 /** How a slow scraper reads its answer. */
 export type SlowReading = 'paused' | 'trickle';
@@ -102,4 +105,26 @@ export async function settledWithin(promise: Promise<unknown>, ms: number): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A provider that makes the exposition big: the gauge `app_big` with `series` series whose label
+ * values are about 185 characters long (8,000 series: about 1.6 MB of text; 40,000: about 8.4 MB,
+ * more than the kernel's socket buffers take in).
+ */
+export function bigExposition(series: number): Type {
+  @Injectable()
+  class BigExposition {
+    constructor(@Inject(VezaMetricsRegistry) metrics: VezaMetricsRegistry) {
+      const gauge = new Gauge({
+        name: 'app_big',
+        help: 'Many long series',
+        labelNames: ['key'],
+        registers: [metrics.registry as Registry],
+      });
+      const padding = 'x'.repeat(180);
+      for (let i = 0; i < series; i++) gauge.set({ key: `${padding}${i}` }, i);
+    }
+  }
+  return BigExposition;
 }
