@@ -54,8 +54,8 @@ const ALL_VARIANTS = {
 };
 /** Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from. */
 const ABLATIONS = {
-  express: ['veza-no-http', 'veza-idle', 'prom-client-loaded'],
-  fastify: ['veza-no-http', 'veza-idle', 'prom-client-loaded', 'empty-hooks'],
+  express: ['veza-no-http', 'veza-idle'],
+  fastify: ['veza-no-http', 'veza-idle', 'empty-hooks'],
 };
 const variantsOf = (adapter) =>
   process.env.BENCH_PEERS_VARIANTS
@@ -74,7 +74,6 @@ const LABELS = {
   'veza-no-http': 'this library, http: false (ablation)',
   'empty-hooks': 'bare Nest + 2 empty Fastify hooks (ablation)',
   'veza-idle': 'this library, http: false, defaultMetrics: false (ablation)',
-  'prom-client-loaded': 'bare Nest with prom-client loaded (ablation)',
 };
 /** Issue #16, item 2: this library's ratio to bare, median of the rounds. */
 const TARGETS = { 'keep-alive': 0.98, 'per-request': 0.97 };
