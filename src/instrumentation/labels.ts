@@ -21,6 +21,12 @@ const CACHE_LIMIT = 500;
  */
 const CACHE_UNITS = 65_536;
 
+/** How much a {@link CellCache} keeps: at most `entries` label sets and `units` UTF-16 units of keys. */
+export interface CellCacheBound {
+  readonly entries: number;
+  readonly units: number;
+}
+
 /**
  * The cells of one metric for label values known only at call time (an order's status, an error
  * type), cached by value so that a repeated value costs a `Map` lookup rather than a label hash.
@@ -34,6 +40,7 @@ export class CellCache<S> {
   constructor(
     private readonly labelNames: readonly string[],
     private readonly make: (labels: Labels) => S,
+    private readonly bound: CellCacheBound = { entries: CACHE_LIMIT, units: CACHE_UNITS },
   ) {}
 
   /** The cell of `labels`; throws (a problem, not the call's) when a value is not a string or a name is wrong. */
@@ -83,9 +90,12 @@ export class CellCache<S> {
     return cell;
   }
 
-  /** Bound: {@link CACHE_LIMIT} entries and {@link CACHE_UNITS} units of keys; past either, not kept. */
+  /**
+   * Bound: the constructor's (by default {@link CACHE_LIMIT} entries and {@link CACHE_UNITS} units
+   * of keys); past either, not kept.
+   */
   private keep(key: string, cell: S): void {
-    if (this.cache.size >= CACHE_LIMIT || this.units + key.length > CACHE_UNITS) return;
+    if (this.cache.size >= this.bound.entries || this.units + key.length > this.bound.units) return;
     this.units += key.length;
     this.cache.set(detached(key), cell);
   }

@@ -12,6 +12,7 @@ import {
 } from '../compat/nest-bullmq';
 import { collectFailuresCounter } from '../exposition/collect-failures';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
+import { CellCache, type CellCacheBound } from '../instrumentation/labels';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { libraryMetric, type LibraryCounter, type LibraryHistogram } from '../rpc/library-metric';
 import { gaugeSourceFailed, recordingFailed } from '../veza-metrics.messages';
@@ -19,6 +20,27 @@ import { QUEUE_STATES, QueueMetric, type QueueJobOutcome } from './queue-labels'
 
 /** Bounds of the job duration histogram: jobs run from milliseconds to minutes. */
 const JOB_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+
+/**
+ * @internal What one worker's cache of cells by job name keeps: 10,000 names and 131,072 UTF-16
+ * units of names, each cut to 256 units first (512 names at the cut). Short names, as processors
+ * usually have, fill the 10,000 before the units.
+ */
+export const JOB_NAME_CACHE: CellCacheBound = { entries: 10_000, units: 131_072 };
+
+/**
+ * @internal The heap one cached job name takes besides its name: its `Map` entry, its four cells and
+ * their label objects (measured about 560 B: bench/memory-queues.bench.ts).
+ */
+export const QUEUE_CACHE_ENTRY_BYTES = 640;
+
+/**
+ * @internal The stated bound of one worker's cache in the heap (6.6 MiB): every entry, and every
+ * unit of its names twice (the key and the cut name in the cells' labels), two bytes each at worst.
+ * The client's series are not in it: the series cap bounds them.
+ */
+export const QUEUE_CACHE_BOUND_BYTES =
+  JOB_NAME_CACHE.entries * QUEUE_CACHE_ENTRY_BYTES + JOB_NAME_CACHE.units * 4;
 
 interface GaugeLike {
   set(labels: Record<string, string>, value: number): void;
@@ -36,7 +58,8 @@ type Outcome = QueueJobOutcome;
  * `veza_queue_job_duration_seconds{queue, job}` from the Worker's `active` to its outcome. The
  * queues registered with `BullModule.registerQueue()` report their depth by state in
  * `veza_queue_jobs{queue, state}`, read at scrape time under the scrape's collect timeout. `job`
- * is the job's name: producers choose it, so it is under the series cap.
+ * is the job's name: producers choose it (from user input at times), so it is under the series cap,
+ * and cut to 256 units before anything keeps it.
  */
 @Injectable()
 export class QueueMetricsRecorder implements OnApplicationBootstrap {
@@ -90,30 +113,29 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
     });
     type JobCells = { outcomes: Record<Outcome, CounterCell<string>>; duration: HistogramCell<string> };
     /**
-     * The cells of one queue's jobs by job name: keyed by the name the job carries, so that an
-     * attempt builds no key (a `${queue}\0${name}` string was about a third of the recorder's own
-     * time per attempt in bench:queues' profile). Bound: 10,000 names per worker; past them, cells
-     * are built per attempt and the series guard folds the series past the cap.
+     * The cells of one worker's jobs by job name, so that an attempt builds no key (a
+     * `${queue}\0${name}` string was about a third of the recorder's own time per attempt in
+     * bench:queues' profile). Producers choose the name, from user input at times: it is cut to 256
+     * units (in memory of its own) before the cache or a cell keeps it, the cache is keyed by that
+     * cut, and bounded by {@link JOB_NAME_CACHE}; past it, cells are built per attempt and the series
+     * guard folds the series past the cap.
      */
-    const cellsFor = (queue: string): ((name: string) => JobCells) => {
-      const cells = new Map<string, JobCells>();
-      return (name) => {
-        let found = cells.get(name);
-        if (!found) {
-          const counter = (outcome: Outcome) => new CounterCell<string>(jobs, { queue, job: name, outcome });
-          found = {
+    const cellsFor = (queue: string): CellCache<JobCells> =>
+      new CellCache<JobCells>(
+        ['job'],
+        ({ job }) => {
+          const counter = (outcome: Outcome) => new CounterCell<string>(jobs, { queue, job, outcome });
+          return {
             outcomes: {
               completed: counter('completed'),
               failed: counter('failed'),
               retried: counter('retried'),
             },
-            duration: new HistogramCell<string>(duration, { queue, job: name }),
+            duration: new HistogramCell<string>(duration, { queue, job }),
           };
-          if (cells.size < 10_000) cells.set(name, found);
-        }
-        return found;
-      };
-    };
+        },
+        JOB_NAME_CACHE,
+      );
     for (const worker of workers) {
       const cellsOf = cellsFor(worker.name);
       worker.on('active', (job: unknown) => {
@@ -124,7 +146,7 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
           if (typeof job !== 'object' || job === null) return;
           const j = job as JobLike;
           const name = typeof j.name === 'string' ? j.name : '';
-          const series = cellsOf(name);
+          const series = cellsOf.one(name);
           series.outcomes[outcome ?? (finalFailure(j) ? 'failed' : 'retried')].inc();
           const start = this.started.get(job);
           if (start !== undefined) {
