@@ -15,7 +15,8 @@
  *
  * - Fastify: the `onRequest` and the `onResponse` hook (the latter records the response);
  * - Express: the wrapped `handle` (takes a clock slot, listens for `close`), then the response's
- *   `close` event (which records it). The loop also removes that listener, which a real request does
+ *   `close` event (which records it, the route's template checked against mounted routers as the
+ *   adapter does). The loop also removes that listener, which a real request does
  *   not pay for (its response object is dropped instead), so the figure errs on the high side.
  *
  * What the adapter itself spends calling hooks at all is in the end-to-end `noop-hooks` variant.
@@ -34,6 +35,7 @@ import { HttpMetricsRecorder } from '../src/http/http-metrics.recorder';
 import { RouteUrlReader } from '../src/compat/fastify';
 import { hookFastify } from '../src/http/adapters/fastify';
 import { hookNodeServer } from '../src/http/adapters/express';
+import { ExpressEndpoints } from '../src/http/adapters/express-endpoints';
 import type { RecordResponse } from '../src/http/adapters/http-adapter-recorder';
 
 const ITERATIONS = Number(process.env.BENCH_COST_ITERATIONS ?? 2_000_000);
@@ -125,10 +127,12 @@ async function expressCost(): Promise<{ wall: number; cpu: number }> {
   if ((req as { route?: unknown }).route === undefined)
     throw new Error('the kept request has no Express route');
   const handled = { handle: (_req: IncomingMessage, _res: ServerResponse): void => undefined };
+  // As the adapter hooks it: a route's template goes through `routed` (mounted routers' paths).
+  const endpoints = new ExpressEndpoints(express);
   hookNodeServer(
     undefined,
     handled,
-    { handler: undefined },
+    { handler: undefined, routed: (r, template) => endpoints.route(r, template) },
     sinkOf(app),
     app.get(VezaMetricsRegistry).traceReader,
   );

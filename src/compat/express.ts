@@ -29,6 +29,15 @@
  *     registered with, which tells Nest's 404 route (under a global prefix) from the application's.
  *     Fallback: with no `stack`, Nest's 404 route is not told apart and under a global prefix its
  *     404s are labelled with its template (`/api/*path`): a template, never a raw path.
+ * E7. `req.route` is the very `route` object of the layer that matched (E4), so a route is found
+ *     in the stack of the router that holds it by identity. A route of a router mounted on a path
+ *     (`app.use('/queues', router)`, Nest's `MiddlewareConsumer.apply(router).forRoutes('/queues')`)
+ *     has its path relative to the mount: the mount's path (E2, E5) goes before it. When the route
+ *     passed an error out of its router, `req.baseUrl` is restored (E5) and `req.route` stays set
+ *     (E6): the route is then looked for under the mounts its request's path matches.
+ *     Fallback: a route whose mounts are not found (a mount on a path with parameters on Express 4,
+ *     a router inside a router that Nest wraps) has no template: `<unmatched>`, never its own path
+ *     alone, which is a path the application does not serve.
  *
  * Fallback: where one of these does not hold, no template is found and the response keeps the
  * label it had without this file, `<unmatched>`. Nothing here throws into a response.
@@ -140,12 +149,27 @@ export function routeTemplate(
   return found;
 }
 
+/** Whether `stack` holds a layer of `route` (E7). */
+function holds(stack: ExpressStack, route: unknown): boolean {
+  return stack.layers.some((layer) => layer.route === route);
+}
+
 /**
  * The template of the mounts a handler answered under (E2, E5): `baseUrl` matched against the
  * router's `app.use(path, …)` layers, through mounted routers, each mount's path as registered
  * (`/graphql`, `/assets` + `/v2`); `undefined` unless every part matched a path given as a string.
+ * With `route` (E7), the last mount must be a router that holds it. A handler that is not a router
+ * (Nest's wrapper around the router it was given) cannot be looked into: when nothing else matches
+ * all of `baseUrl`, the first of them whose path matches the start of it gives its path, `/queues`
+ * for a router inside the router Nest wraps, with `whole` false: the route's path cannot follow it.
  */
-export function mountTemplate(stack: ExpressStack, baseUrl: string, nest: NestLayer): string | undefined {
+export function mountTemplate(
+  stack: ExpressStack,
+  baseUrl: string,
+  nest: NestLayer,
+  route?: object,
+): { template: string; whole: boolean } | undefined {
+  let opaque: string | undefined;
   for (const layer of stack.layers) {
     if (layer.route !== undefined) continue;
     const m = matchOf(layer, baseUrl);
@@ -153,20 +177,111 @@ export function mountTemplate(stack: ExpressStack, baseUrl: string, nest: NestLa
       continue;
     const mount = m.pattern.endsWith('/') ? m.pattern.slice(0, -1) : m.pattern;
     const rest = baseUrl.slice(m.path.length);
-    if (rest === '' || rest === '/') return mount;
     const inner = stackOf(layer.handle);
-    const below = inner === undefined ? undefined : mountTemplate(inner, rest, nest);
-    if (below !== undefined) return mount + below;
+    if (rest === '' || rest === '/') {
+      if (route === undefined || inner === undefined || holds(inner, route))
+        return { template: mount, whole: true };
+      continue;
+    }
+    if (inner === undefined) {
+      opaque ??= mount;
+      continue;
+    }
+    const below = mountTemplate(inner, rest, nest, route);
+    if (below !== undefined) return { template: mount + below.template, whole: below.whole };
   }
-  return undefined;
+  return opaque === undefined ? undefined : { template: opaque, whole: false };
+}
+
+/** A mount's path joined with a template below it: `/queues` + `/api/queues`, `/queues` + `/`. */
+export function joinTemplate(mount: string, below: string): string {
+  if (below === '' || below === '/') return mount === '' ? '/' : mount;
+  return below.startsWith('/') ? mount + below : `${mount}/${below}`;
 }
 
 /**
+ * The template `method path` goes to through the router's mounts (E2, E4, E7), the mounts' paths
+ * before it: under each `app.use(path, …)` whose path matches `path` (in the order registered),
+ *
+ * - a router: the template of what it matches of the rest, a route of its own (`route` itself
+ *   when given, otherwise the one route template that matches) or, recursively, a mount;
+ * - any other handler (a GraphQL server, static assets, Nest's wrapper around a router it was
+ *   given), which cannot be looked into: the mount's path of the first of them, when no router
+ *   gave a template (a request refused before it got there, by a body parser mounted before it).
+ *
+ * Routers mounted with no path count with an empty path; Nest's own are skipped. `undefined` when
+ * nothing matches: `<unmatched>`. Only for responses no route of the application's router answered.
+ */
+export function mountedTemplate(
+  stack: ExpressStack,
+  method: string,
+  path: string,
+  nest: NestLayer,
+  route?: object,
+  depth = 0,
+): string | undefined {
+  if (depth > MAX_MOUNT_DEPTH) return undefined;
+  let opaque: string | undefined;
+  for (const layer of stack.layers) {
+    if (layer.route !== undefined) continue;
+    const m = matchOf(layer, path);
+    if (m === undefined || nest(layer)) continue;
+    const inner = stackOf(layer.handle);
+    const pattern = m.path === '' || m.pattern === '/' ? '' : m.pattern;
+    if (typeof pattern !== 'string') continue;
+    const mount = pattern.endsWith('/') ? pattern.slice(0, -1) : pattern;
+    if (inner === undefined) {
+      if (mount !== '') opaque ??= mount;
+      continue;
+    }
+    const rest = path.slice(m.path.length) || '/';
+    const own =
+      route === undefined
+        ? routeTemplate(inner, method, rest, nest)
+        : inner.layers.find((l) => l.route === route && matchOf(l, rest) !== undefined)?.route?.path;
+    const below =
+      typeof own === 'string' ? own : mountedTemplate(inner, method, rest, nest, route, depth + 1);
+    if (below !== undefined) return joinTemplate(mount, below);
+  }
+  return opaque;
+}
+
+/** Routers within routers looked through; deeper ones are `<unmatched>` (a router mounted in itself must not loop). */
+const MAX_MOUNT_DEPTH = 8;
+
+/**
  * The template of the route that answered `req` (E6: `req.route.path`), `undefined` when no route
- * ran or when the route's first handler is `notFound` (Nest's 404 route).
+ * ran or when the route's first handler is `notFound` (Nest's 404 route). Relative to its mounts
+ * when its router is mounted (E7): see {@link AppRoutes} and {@link mountTemplate}.
  */
 export function answeredRoute(req: object, notFound: unknown): string | undefined {
   const route = (req as { route?: RouteLike }).route;
   if (route === undefined || route === null || route.stack?.[0]?.handle === notFound) return undefined;
   return typeof route.path === 'string' ? route.path : undefined;
+}
+
+/**
+ * Tells the routes of the application's own router (E1, E7) from those of mounted routers; the set
+ * is read again when the router's stack changed length (a route added after the first request).
+ */
+export class AppRoutes {
+  private readonly routes = new Set<unknown>();
+  private length = -1;
+
+  /** Whether `req.route` (E6) is a layer of `stack` itself. */
+  has(stack: ExpressStack, req: object): boolean {
+    const layers = stack.layers;
+    if (layers.length !== this.length) {
+      this.routes.clear();
+      for (const layer of layers) if (layer.route !== undefined) this.routes.add(layer.route);
+      this.length = layers.length;
+    }
+    return this.routes.has((req as { route?: unknown }).route);
+  }
+}
+
+/** The route object of `req` (E6, E7), if any. */
+export function routeOfRequest(req: object): object | undefined {
+  const route = (req as { route?: unknown }).route;
+  return typeof route === 'object' && route !== null ? route : undefined;
 }

@@ -8,7 +8,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { answeredRoute, expressStack, mountTemplate, routeTemplate } from '../../src/compat/express';
+import {
+  AppRoutes,
+  answeredRoute,
+  expressStack,
+  joinTemplate,
+  mountedTemplate,
+  mountTemplate,
+  routeOfRequest,
+  routeTemplate,
+} from '../../src/compat/express';
 
 const express = jest.requireActual<(() => ExpressApp) & { Router(): ExpressRouter }>('express');
 /** The installed Express (the one `require('express')` loads, a matrix fixture's included) and its router. */
@@ -80,8 +89,8 @@ describe(`Express router assumptions (${against})`, () => {
       expect(mount?.regexp?.source).toBe('^\\/graphql\\/?(?=\\/|$)');
     }
     const stack = expressStack(app());
-    expect(mountTemplate(stack!, '/GRAPHQL', notNest)).toBe('/graphql');
-    expect(mountTemplate(stack!, '/assets/v2', notNest)).toBe('/assets/v2');
+    expect(mountTemplate(stack!, '/GRAPHQL', notNest)?.template).toBe('/graphql');
+    expect(mountTemplate(stack!, '/assets/v2', notNest)?.template).toBe('/assets/v2');
     expect(mountTemplate(stack!, '/elsewhere', notNest)).toBeUndefined();
   });
 
@@ -97,7 +106,7 @@ describe(`Express router assumptions (${against})`, () => {
       // match() writes path and params on the layer, shared by requests in flight: never called; its regexp keeps no state.
       expect(mount?.regexp?.global || mount?.regexp?.sticky).toBe(false);
       const before = { path: mount?.path, params: mount?.params };
-      expect(mountTemplate(expressStack(a)!, '/GraphQL', notNest)).toBe('/graphql');
+      expect(mountTemplate(expressStack(a)!, '/GraphQL', notNest)?.template).toBe('/graphql');
       expect({ path: mount?.path, params: mount?.params }).toEqual(before);
     } else {
       expect(mount?.match('/GraphQL')).toMatchObject({ path: '/GraphQL', pattern: '/graphql' });
@@ -151,5 +160,82 @@ describe(`Express router assumptions (${against})`, () => {
     // Nest's 404 route is told by its first handler.
     expect(answeredRoute(routed, first)).toBeUndefined();
     expect(answeredRoute(unrouted, undefined)).toBeUndefined();
+  });
+
+  it(`E7: req.route is the matched layer's route object; a mounted router's route keeps baseUrl, and after an error leaves it req.route stays while baseUrl is restored (${against})`, async () => {
+    const a = express();
+    const users = express.Router();
+    const kept: Array<{ req: IncomingMessage; baseUrl: string }> = [];
+    users.get('/:id', (req, res) => {
+      kept.push({ req, baseUrl: (req as { baseUrl?: string }).baseUrl ?? '' });
+      res.end();
+    });
+    const fail = (_req: unknown, _res: unknown, next: (err: unknown) => void): void =>
+      next(new Error('broken'));
+    users.get('/:id/broken', fail);
+    const admin = express.Router();
+    admin.use('/users', users);
+    a.use('/admin', admin);
+    a.get('/top', noop);
+    (
+      a as unknown as {
+        use(h: (err: unknown, req: IncomingMessage, res: ServerResponse, next: unknown) => void): void;
+      }
+    ).use((_err, req, res, _next) => {
+      kept.push({ req, baseUrl: (req as { baseUrl?: string }).baseUrl ?? '' });
+      res.statusCode = 500;
+      res.end();
+    });
+    const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
+    await inject(a as never, { url: '/Admin/users/7' });
+    await inject(a as never, { url: '/admin/users/7/broken' });
+    const [answered, failed] = kept;
+    const stack = expressStack(a)!;
+    const usersLayers = (users as unknown as { stack: Layer[] }).stack;
+    // Identity: the route found in its router's stack is the one the request kept.
+    expect(routeOfRequest(answered.req)).toBe(usersLayers[0].route);
+    expect(answeredRoute(answered.req, undefined)).toBe('/:id');
+    expect(answered.baseUrl).toBe('/Admin/users');
+    expect((answered.req as { baseUrl?: string }).baseUrl).toBe('/Admin/users');
+    expect(mountTemplate(stack, '/Admin/users', notNest, routeOfRequest(answered.req))).toEqual({
+      template: '/admin/users',
+      whole: true,
+    });
+    // Left by an error: baseUrl restored, req.route still the inner route, found again by the path.
+    expect(failed.baseUrl).toBe('');
+    expect(routeOfRequest(failed.req)).toBe(usersLayers[1].route);
+    expect(mountedTemplate(stack, 'GET', '/admin/users/7/broken', notNest, routeOfRequest(failed.req))).toBe(
+      '/admin/users/:id/broken',
+    );
+    // Without a route (a request refused before its router ran): the route its method and path match.
+    expect(mountedTemplate(stack, 'GET', '/admin/users/7', notNest)).toBe('/admin/users/:id');
+    expect(mountedTemplate(stack, 'POST', '/admin/users/7', notNest)).toBeUndefined();
+    expect(mountedTemplate(stack, 'GET', '/admin/nope/7', notNest)).toBeUndefined();
+    // The application's own routes are told from the mounted routers'.
+    const own = new AppRoutes();
+    expect(own.has(stack, answered.req)).toBe(false);
+    expect(
+      own.has(stack, { route: (stack.layers as Layer[]).find((l) => l.route !== undefined)?.route }),
+    ).toBe(true);
+  });
+
+  it(`E7: a handler that is not a router gives its mount's path, never the inner route's alone; a router mounted in itself does not loop (${against})`, () => {
+    const a = express();
+    const opaque: Handler = (_req, _res, next) => next();
+    a.use('/queues', opaque);
+    const loop = express.Router();
+    loop.use(loop as unknown as Handler);
+    a.use('/loop', loop);
+    const stack = expressStack(a)!;
+    expect(mountTemplate(stack, '/queues', notNest, {})).toEqual({ template: '/queues', whole: true });
+    expect(mountTemplate(stack, '/queues/static', notNest, {})).toEqual({
+      template: '/queues',
+      whole: false,
+    });
+    expect(mountedTemplate(stack, 'POST', '/queues/api/queues/a/b', notNest)).toBe('/queues');
+    expect(mountedTemplate(stack, 'GET', '/loop/x', notNest)).toBeUndefined();
+    expect(joinTemplate('/queues', '/')).toBe('/queues');
+    expect(joinTemplate('', '/')).toBe('/');
+    expect(joinTemplate('/queues', '/api/queues')).toBe('/queues/api/queues');
   });
 });

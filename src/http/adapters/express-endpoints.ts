@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  AppRoutes,
   expressStack,
   handlersOf,
+  joinTemplate,
+  mountedTemplate,
   mountTemplate,
+  routeOfRequest,
   routeTemplate,
   type ExpressStack,
   type NestLayer,
@@ -23,16 +27,22 @@ type Handler = (...args: never[]) => unknown;
  * 2. Answered by a handler mounted on a path (`app.use('/graphql', …)`, static assets with a
  *    prefix): the mount's path as registered, `/graphql`.
  * 3. A CORS preflight: `<preflight>` (`PREFLIGHT_ENDPOINT`).
- * 4. Otherwise (Nest's 404, a handler mounted with no path): none, so `<unmatched>`.
+ * 4. Answered before it reached a mount its path matches (Nest's JSON parser refusing a
+ *    `POST /graphql` before Apollo's mount ran): the mount's path, or the route of a mounted router
+ *    its method and path match, mounts' paths first (`/admin` + `/users/:id`).
+ * 5. Otherwise (Nest's 404, a handler mounted with no path): none, so `<unmatched>`.
  *
- * Every label is a template from the application's code, never the request's path. Nothing of this
- * runs for a response of a route (the normal path); Nest's 404s are marked by its not-found handler
- * and skip it too.
+ * A route of a mounted router (`MiddlewareConsumer.apply(router).forRoutes('/queues')`,
+ * `app.use('/admin', router)`) answers with its path relative to its mount: {@link route} puts the
+ * mounts' paths before it. Every label is a template from the application's code, never the
+ * request's path. Nothing of this runs for a response of a route of the application's own router
+ * (the normal path, one Set lookup); Nest's 404s are marked by its not-found handler and skip it too.
  */
 export class ExpressEndpoints {
   private stack: ExpressStack | undefined | null = null;
   private readonly nestHandlers = new Set<unknown>();
   private readonly nest: NestLayer = (layer) => handlersOf(layer).some((h) => this.nestHandlers.has(h));
+  private readonly appRoutes = new AppRoutes();
 
   constructor(private readonly app: unknown) {}
 
@@ -52,27 +62,56 @@ export class ExpressEndpoints {
     this.nestHandlers.add(handler);
   }
 
+  /**
+   * The endpoint of `req`, answered by a route whose path is `template` (E6): `template` for a route
+   * of the application's router, the mounts' paths before it for a route of a mounted router (E7),
+   * `undefined` (`<unmatched>`) when its mounts are not found.
+   */
+  route(req: ExpressRequest, template: string): string | undefined {
+    const stack = this.stackOf();
+    if (stack === undefined || this.appRoutes.has(stack, req)) return template;
+    const route = routeOfRequest(req);
+    const baseUrl = req.baseUrl;
+    if (typeof baseUrl === 'string' && baseUrl !== '') {
+      const mount = mountTemplate(stack, baseUrl, this.nest, route);
+      if (mount === undefined) return undefined;
+      return mount.whole ? joinTemplate(mount.template, template) : mount.template;
+    }
+    // The route passed an error out of its router, which restored `baseUrl` (E5): found by the path.
+    return mountedTemplate(stack, req.method ?? '', pathOf(req), this.nest, route);
+  }
+
   /** The endpoint of `req`, answered outside the routes by `res`; `undefined` for `<unmatched>`. */
   resolve(req: ExpressRequest, res: ServerResponse): string | undefined {
     if ((res as Marked)[NOT_FOUND] === true) return preflight(req);
-    if (this.stack === null) this.stack = expressStack(this.app);
-    const stack = this.stack;
+    const stack = this.stackOf();
     if (stack !== undefined) {
-      const url = req.originalUrl ?? req.url ?? '';
-      const query = url.indexOf('?');
-      const route = routeTemplate(
-        stack,
-        req.method ?? '',
-        query === -1 ? url : url.slice(0, query),
-        this.nest,
-      );
+      const path = pathOf(req);
+      const method = req.method ?? '';
+      const route = routeTemplate(stack, method, path, this.nest);
       if (route !== undefined) return route;
       const baseUrl = req.baseUrl;
       if (typeof baseUrl === 'string' && baseUrl !== '') {
         const mount = mountTemplate(stack, baseUrl, this.nest);
-        if (mount !== undefined) return mount;
+        if (mount !== undefined) return mount.template;
       }
+      // A preflight the CORS layer answered before any mount: one series, as on Fastify.
+      const cors = preflight(req);
+      if (cors !== undefined) return cors;
+      return mountedTemplate(stack, method, path, this.nest);
     }
     return preflight(req);
   }
+
+  private stackOf(): ExpressStack | undefined {
+    if (this.stack === null) this.stack = expressStack(this.app);
+    return this.stack;
+  }
+}
+
+/** The path of `req`'s URL as it arrived (mounts change `req.url`), without its query. */
+function pathOf(req: ExpressRequest): string {
+  const url = req.originalUrl ?? req.url ?? '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }

@@ -25,6 +25,8 @@ type Handle = (this: unknown, req: IncomingMessage, res: ServerResponse, next?: 
 export interface UnmatchedRoutes {
   handler: unknown;
   outside?: (req: IncomingMessage, res: ServerResponse) => string | undefined;
+  /** The endpoint of a response a route answered, given the route's own path (mounts' paths before it). */
+  routed?: (req: IncomingMessage, template: string) => string | undefined;
 }
 
 /**
@@ -42,6 +44,7 @@ export const expressRecorder: HttpAdapterRecorder = {
     const unmatched: UnmatchedRoutes = {
       handler: undefined,
       outside: (req, res) => endpoints.resolve(req, res),
+      routed: (req, template) => endpoints.route(req, template),
     };
     const setNotFoundHandler = adapter.setNotFoundHandler?.bind(adapter);
     if (setNotFoundHandler) {
@@ -67,7 +70,9 @@ export const expressRecorder: HttpAdapterRecorder = {
  * Times every request of an Express application, from its arrival to its response's `close`, which
  * comes once per response whether it finished or was aborted (then recorded as
  * {@link CLIENT_CLOSED_STATUS}). The template is the path of the Express route that matched
- * (`req.route.path`), global prefix and version included; none when the route is Nest's 404 route.
+ * (`req.route.path`), global prefix and version included, after its mounts' paths for a route of a
+ * mounted router (`/queues` + `/api/queues/:queueName/:jobId`); none when the route is Nest's 404
+ * route.
  *
  * The app's `handle` is wrapped, which the app function calls for every request whatever serves it
  * (Nest's server, servers of the application's own, serverless wrappers), and only for requests
@@ -121,7 +126,13 @@ export function hookNodeServer(
       durationMs = performance.now() - started;
     }
     let path = answeredRoute(req, unmatched.handler);
-    if (path === undefined && unmatched.outside !== undefined) {
+    if (path !== undefined && unmatched.routed !== undefined) {
+      try {
+        path = unmatched.routed(req, path);
+      } catch {
+        path = undefined;
+      }
+    } else if (path === undefined && unmatched.outside !== undefined) {
       // Nothing of the router's internals may throw into the response's 'close' (an Express 4 app
       // answered its next request with a 400 when `app.router`'s getter threw here): `<unmatched>`.
       try {
