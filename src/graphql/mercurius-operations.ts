@@ -1,5 +1,7 @@
+import { noteParsedDocument, noteRefusal, refusedDocument } from '../compat/mercurius';
 import { loadOptionalPeer as loadOptional } from './load-optional';
 import {
+  operationDefinitionOf,
   operationOf,
   UNKNOWN_OPERATION,
   type GraphqlOutcome,
@@ -15,12 +17,14 @@ import {
  * M2. That call resolves to the execution result (`data` and `errors` as sent) and rejects for a
  *     document that does not parse or validate and for refused variables (`MER_ERR_GQL_VALIDATION`,
  *     answered 400), and for an execution that threw.
- * M3. `app.graphql.addHook('preExecution', fn)` runs `fn(schema, document, context)` before each
- *     execution, with the `context` object the call received.
+ * M3. `app.graphql.addHook(name, fn)` runs `fn(schema, document, context)`, with the `context` object
+ *     the call received: `preValidation` after each parse (a source found in its cache of valid
+ *     documents is not parsed again), `preExecution` before each execution.
+ * M4, M5 (what it does not document: the document of a repeated refusal) are in src/compat/mercurius.ts.
  * Subscriptions over WebSocket do not go through M1 and are not recorded as operations.
  */
 
-/** Where the `preExecution` hook leaves the executed document on the request's context. */
+/** Where the hooks leave the document Mercurius parsed or executes, on the request's context. */
 const DOCUMENT = Symbol('veza.metrics.graphqlDocument');
 const OBSERVED = Symbol.for('veza.metrics.mercuriusObserved');
 
@@ -41,9 +45,11 @@ interface FastifyLike {
 /**
  * Records every operation a Mercurius server runs (M1–M3): the instance's `graphql` becomes a
  * Proxy of itself that only times calls (reads and writes of its properties go to Mercurius'
- * object), and a `preExecution` hook notes the document executed. The caller gets the very promise
- * Mercurius returned. A document that failed to parse or validate is parsed once more, on that
- * error path only, to learn its type and name.
+ * object), and `preValidation` and `preExecution` hooks note the document Mercurius parsed or
+ * executes. The caller gets the very promise Mercurius returned. The recorder never parses a
+ * document itself on a client's refusal: a document Mercurius refused from its caches is found
+ * through M4 and M5 (else `unknown`); only an execution that threw (`internal_error`) without a
+ * noted document is parsed once more, to name it.
  *
  * @returns false when the instance has no Mercurius.
  */
@@ -56,22 +62,46 @@ export function observeMercurius(
   const graphql = app?.graphql;
   if (!app || typeof graphql !== 'function' || typeof graphql.addHook !== 'function' || app[OBSERVED])
     return false;
-  graphql.addHook('preExecution', (_schema: unknown, document: unknown, context: unknown) => {
+  const note = (document: unknown, context: unknown): void => {
     if (typeof context === 'object' && context !== null)
       (context as Record<PropertyKey, unknown>)[DOCUMENT] = document;
+  };
+  graphql.addHook('preValidation', (_schema: unknown, document: unknown, context: unknown) => {
+    try {
+      note(document, context);
+      noteParsedDocument(document);
+    } catch (error) {
+      fail(error);
+    }
     return undefined;
   });
-  const record = (
-    context: unknown,
-    source: unknown,
-    operationName: unknown,
-    outcome: GraphqlOutcome,
-    start: number,
-  ): void => {
+  graphql.addHook('preExecution', (_schema: unknown, document: unknown, context: unknown) => {
+    note(document, context);
+    return undefined;
+  });
+  const record = (args: Parameters<GraphqlCall>, settled: Settled, start: number): void => {
     try {
-      const document = (context as Record<PropertyKey, unknown> | undefined)?.[DOCUMENT];
+      const [source, context, variables, operationName] = args;
+      const noted = context?.[DOCUMENT];
+      let outcome: GraphqlOutcome;
+      let document: unknown = noted;
+      if ('value' in settled) {
+        outcome = resultOutcome(settled.value);
+        if (outcome !== 'internal_error' && notExecuted(noted, operationName, variables, settled.value))
+          outcome = 'request_error';
+      } else {
+        outcome = errorOutcome(settled.error);
+        if (outcome === 'request_error') {
+          if (noted !== undefined) noteRefusal(settled.error, noted);
+          else document = refusedDocument(settled.error);
+        }
+      }
       const operation =
-        document !== undefined ? operationOf(document, operationName) : reparse(source, operationName);
+        document !== undefined
+          ? operationOf(document, operationName)
+          : outcome === 'internal_error'
+            ? reparse(source, operationName)
+            : UNKNOWN_OPERATION;
       series.record(operation, outcome, (performance.now() - start) / 1000);
     } catch (error) {
       fail(error);
@@ -80,18 +110,17 @@ export function observeMercurius(
   app.graphql = new Proxy(graphql, {
     apply(target, self, args: Parameters<GraphqlCall>) {
       const start = performance.now();
-      const [source, context, , operationName] = args;
       let result: unknown;
       try {
         result = Reflect.apply(target, self, args);
       } catch (error) {
-        record(context, source, operationName, 'internal_error', start);
+        record(args, { error }, start);
         throw error;
       }
       if (result instanceof Promise) {
         result.then(
-          (value: unknown) => record(context, source, operationName, resultOutcome(value), start),
-          (error: unknown) => record(context, source, operationName, errorOutcome(error), start),
+          (value: unknown) => record(args, { value }, start),
+          (error: unknown) => record(args, { error }, start),
         );
       }
       return result;
@@ -101,11 +130,39 @@ export function observeMercurius(
   return true;
 }
 
+type Settled = { value: unknown } | { error: unknown };
+
 function resultOutcome(value: unknown): GraphqlOutcome {
   const result = value as { data?: unknown; errors?: readonly unknown[] } | null;
   if (typeof result !== 'object' || result === null) return 'internal_error';
   if (result.data === undefined) return 'request_error';
   return Array.isArray(result.errors) && result.errors.length > 0 ? 'resolver_error' : 'success';
+}
+
+/**
+ * True when Mercurius answered a result for an operation that did not run (M2): a subscription
+ * (not served over HTTP: graphql-js' `execute` then resolves its root fields as a query's), or one
+ * that graphql-js' `execute` refused before running anything, which Mercurius answers with
+ * `data: null` like a resolver error on a non-null root field: the document names no operation to
+ * run (an `operationName` it does not define, or several operations and none chosen), or a variable
+ * of a non-null type without a default is missing (Mercurius checks variables itself only when the
+ * request has some). The rules of the GraphQL specification's GetOperation and CoerceVariableValues.
+ */
+function notExecuted(
+  document: unknown,
+  operationName: unknown,
+  variables: unknown,
+  result: unknown,
+): boolean {
+  if (document === undefined) return false;
+  const operation = operationDefinitionOf(document, operationName);
+  if (operation?.operation === 'subscription') return true;
+  if ((result as { data?: unknown }).data != null) return false;
+  if (!operation) return true;
+  if (typeof variables === 'object' && variables !== null) return false;
+  return (operation.variableDefinitions ?? []).some(
+    (v) => v?.type?.kind === 'NonNullType' && v.defaultValue === undefined,
+  );
 }
 
 /** Mercurius' refusals of a request (M2) are `MER_ERR_GQL_VALIDATION`, or another 4xx of its own. */
@@ -120,7 +177,7 @@ function errorOutcome(error: unknown): GraphqlOutcome {
 
 let parse: ((source: string, options?: object) => unknown) | undefined;
 
-/** The operation of a source no execution ran: parsed with graphql-js (the error path only). */
+/** The operation of a source whose execution threw before a hook noted it: parsed with graphql-js. */
 function reparse(source: unknown, operationName: unknown): OperationLabels {
   if (typeof source !== 'string') return operationOf(source, operationName);
   parse ??= (loadOptional('graphql') as { parse: typeof parse }).parse;

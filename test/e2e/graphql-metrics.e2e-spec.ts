@@ -31,7 +31,8 @@ const EXPECTED_OPERATIONS = {
   'query GetTrack success': 1,
   'query <anonymous> success': 1,
   'mutation AddPlaylist success': 1,
-  'query Bad request_error': 1,
+  // Refused, under a name no operation that ran holds: no slot of its own (issue 21 item 8).
+  'query <other> request_error': 1,
   'unknown <anonymous> request_error': 1,
   'query Fails resolver_error': 1,
   'query Throws resolver_error': 1,
@@ -79,7 +80,7 @@ describe.each(CASES)('GraphQL on %s, %s', (driver, style) => {
       'query GetTrack': 1,
       'query <anonymous>': 1,
       'mutation AddPlaylist': 1,
-      'query Bad': 1,
+      'query <other>': 1,
       'unknown <anonymous>': 1,
       'query Fails': 1,
       'query Throws': 1,

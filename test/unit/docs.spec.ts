@@ -1,11 +1,13 @@
 /**
  * The docs against the code: every option of the module's options interface (and of the option
- * objects it nests) has a row in the README's options table, and every relative link of the README,
+ * objects it nests) has a row in the README's options table, docs/graphql.md's table of request kinds
+ * is the list test/e2e/graphql-outcomes.e2e-spec.ts sends, and every relative link of the README,
  * CONTRIBUTING.md and docs/*.md points to a file (and heading) that exists.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as ts from 'typescript';
+import { REQUEST_KINDS, requestKindsTable } from '../e2e/graphql-request-kinds';
 
 const ROOT = resolve(__dirname, '../..');
 const OPTIONS_FILE = join(ROOT, 'src/options/veza-metrics-options.interface.ts');
@@ -95,6 +97,32 @@ describe('README options table', () => {
   it('documents no option that does not exist', () => {
     const known = new Set([...topLevel, ...nested, ...MODULE_EXTRAS]);
     expect([...rows].filter((row) => !known.has(row))).toEqual([]);
+  });
+});
+
+/** The cells of the first table after the line starting with `marker` in `file`, row by row (the rule row left out). */
+function tableAfter(file: string, marker: string): string[][] {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.startsWith(marker));
+  if (at < 0) throw new Error(`${relative(ROOT, file)} has no line starting with "${marker}"`);
+  const start = lines.findIndex((l, i) => i > at && l.startsWith('|'));
+  const rows: string[][] = [];
+  for (let i = start; start >= 0 && i < lines.length && lines[i].startsWith('|'); i++) {
+    const cells = lines[i]
+      .slice(1, lines[i].lastIndexOf('|'))
+      .split('|')
+      .map((c) => c.trim());
+    if (!cells.every((c) => /^:?-+:?$/.test(c))) rows.push(cells);
+  }
+  return rows;
+}
+
+describe('docs/graphql.md table of request kinds', () => {
+  const documented = tableAfter(join(ROOT, 'docs/graphql.md'), '**What each request records.**');
+
+  it('is the list of cases the GraphQL e2e spec sends, row for row', () => {
+    expect(REQUEST_KINDS.length).toBeGreaterThan(8);
+    expect(documented).toEqual(requestKindsTable());
   });
 });
 
