@@ -15,7 +15,15 @@ import {
   clusterWorkerFailed,
   clusterWorkerTimedOut,
 } from '../veza-metrics.messages';
-import { COLLECT_REQUEST, isCollectResponse, type CollectRequest, type MetricJson } from './cluster-protocol';
+import {
+  COLLECT_REQUEST,
+  isCollectPart,
+  isCollectResponse,
+  type CollectPart,
+  type CollectRequest,
+  type CollectResponse,
+  type MetricJson,
+} from './cluster-protocol';
 import {
   resolveClusterMetricsOptions,
   type ClusterAggregator,
@@ -47,11 +55,32 @@ interface Answer {
   readonly metrics: MetricJson[][];
 }
 
+/** The most registries one worker answers for (an application's, the clients' global ones). */
+const MAX_REGISTRIES = 64;
+/** The characters of label names, values and sample names (and help) allowed per sample, on average. */
+export const CHARS_PER_SAMPLE = 128;
+
+/** An answer being received, part by part. */
+interface Assembly {
+  readonly id: number;
+  /** By registry index: its metrics by name, in the order they came. */
+  readonly registries: Map<string, MetricJson>[];
+  parts: number;
+  samples: number;
+  chars: number;
+}
+
 /** What the primary keeps about a live worker: released when it exits. */
 interface WorkerState {
   /** Its place among the live workers (the `worker` label): reused by the next worker. */
   readonly slot: number;
   last: Answer | undefined;
+  /** The newest request this aggregator sent it: parts of a request never sent are not kept. */
+  asked: number;
+  /** The newest answer being received (an older one is dropped when a newer one starts). */
+  assembling: Assembly | undefined;
+  /** The newest answer dropped for its size: its further parts are ignored. */
+  refused: number;
 }
 
 /**
@@ -67,8 +96,11 @@ interface WorkerState {
  * A worker that does not answer within `timeoutMs` does not fail the scrape: its last answer is used,
  * the timeout counted, and `veza_metrics_cluster_worker_up{worker}` says which slot is missing.
  *
- * Memory: one answer per live worker (bounded by the workers' own series caps), released at its
- * exit; at most `MAX_RETIRED_SAMPLES` samples for all exited workers together; one `worker_up`
+ * A worker answers in parts (a slice of its metrics per message, each sent once the previous one is
+ * written: see src/cluster/cluster-protocol.ts), appended here as they come and taken whole at the end.
+ *
+ * Memory: per live worker, its last answer and the one arriving, each at most `maxWorkerSamples`
+ * samples (an answer past it is dropped as it arrives), released at its exit; at most `MAX_RETIRED_SAMPLES` samples for all exited workers together; one `worker_up`
  * series per slot, i.e. per worker alive at once at the peak (slots are reused, ids are not).
  *
  * @example
@@ -92,6 +124,7 @@ export class ClusterMetricsAggregator {
   readonly contentType: string = CONTENT_TYPES.text;
   private readonly timeoutMs: number;
   private readonly aggregators: Readonly<Record<string, ClusterAggregator>>;
+  private readonly maxWorkerSamples: number;
   private readonly logger = new Logger('VezaMetrics');
   private readonly workers: Gauge;
   private readonly up: Gauge<'worker'>;
@@ -113,6 +146,7 @@ export class ClusterMetricsAggregator {
     const resolved = resolveClusterMetricsOptions(options);
     this.timeoutMs = resolved.timeoutMs;
     this.aggregators = resolved.aggregators;
+    this.maxWorkerSamples = resolved.maxWorkerSamples;
     const registers = [this.registry];
     const { Counter, Gauge } = this.client;
     this.workers = new Gauge({
@@ -222,6 +256,7 @@ export class ClusterMetricsAggregator {
   private ask(worker: Worker, id: number, waitMs: number): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     const state = this.stateOf(worker);
+    state.asked = Math.max(state.asked, id);
     const key = `${id}:${worker.id}`;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -257,27 +292,119 @@ export class ClusterMetricsAggregator {
     let slot = this.slots.indexOf(undefined);
     if (slot === -1) slot = this.slots.length;
     this.slots[slot] = worker.id;
-    state = { slot, last: undefined };
+    state = { slot, last: undefined, asked: 0, assembling: undefined, refused: 0 };
     this.live.set(worker.id, state);
     return state;
   }
 
   private readonly onMessage = (worker: Worker, message: unknown): void => {
-    if (!isCollectResponse(message)) return;
-    if (message.error !== undefined || !Array.isArray(message.metrics)) {
-      this.fail(worker, message.id, message.error ?? 'an answer without metrics');
+    if (isCollectPart(message)) this.onPart(worker, message);
+    else if (isCollectResponse(message)) this.onEnd(worker, message);
+  };
+
+  /**
+   * A part of a worker's answer, appended to the answer it belongs to. Kept only for a live worker,
+   * for a request this aggregator sent it and newer than its last answer; at most one answer is
+   * received per worker at a time (the newest), and at most `maxWorkerSamples` samples (and
+   * `CHARS_PER_SAMPLE` characters each) of it: past that, it is dropped as a failure.
+   */
+  private onPart(worker: Worker, part: CollectPart): void {
+    const state = this.live.get(worker.id);
+    if (!state || part.id > state.asked || part.id <= (state.last?.id ?? 0) || part.id <= state.refused)
+      return;
+    let assembly = state.assembling;
+    if (assembly && assembly.id > part.id) return;
+    if (!assembly || assembly.id < part.id) {
+      assembly = { id: part.id, registries: [], parts: 0, samples: 0, chars: 0 };
+      state.assembling = assembly;
+    }
+    assembly.parts++;
+    for (const metric of part.metrics as unknown[]) {
+      const problem = this.append(assembly, metric);
+      if (problem === undefined) continue;
+      state.assembling = undefined;
+      state.refused = part.id;
+      this.fail(worker, part.id, problem);
+      return;
+    }
+  }
+
+  /** Adds one metric of a part to `assembly`; what is wrong with it, if anything. */
+  private append(assembly: Assembly, metric: unknown): string | undefined {
+    const m = metric as (Partial<MetricJson> & { registry?: unknown }) | null;
+    const registry = m?.registry;
+    if (
+      typeof m?.name !== 'string' ||
+      !Array.isArray(m.values) ||
+      typeof registry !== 'number' ||
+      !Number.isInteger(registry) ||
+      registry < 0 ||
+      registry >= MAX_REGISTRIES
+    )
+      return 'a part of an answer that is not metrics';
+    assembly.samples += 1 + m.values.length;
+    assembly.chars += m.name.length + (typeof m.help === 'string' ? m.help.length : 0);
+    for (const sample of m.values as unknown[]) assembly.chars += charsOf(sample);
+    if (assembly.samples > this.maxWorkerSamples || assembly.chars > this.maxWorkerSamples * CHARS_PER_SAMPLE)
+      return `an answer of more than ${this.maxWorkerSamples} samples or ${this.maxWorkerSamples * CHARS_PER_SAMPLE} characters (option maxWorkerSamples)`;
+    const byName = (assembly.registries[registry] ??= new Map());
+    const kept = byName.get(m.name);
+    if (kept) {
+      for (const sample of m.values) kept.values.push(sample);
+      return undefined;
+    }
+    byName.set(m.name, {
+      name: m.name,
+      help: String(m.help ?? ''),
+      type: String(m.type ?? ''),
+      ...(m.aggregator === undefined ? {} : { aggregator: m.aggregator }),
+      values: m.values,
+    });
+    return undefined;
+  }
+
+  /** The end of a worker's answer: the parts received become its last answer, if all came. */
+  private onEnd(worker: Worker, message: CollectResponse): void {
+    const state = this.live.get(worker.id);
+    const assembly = state?.assembling?.id === message.id ? state.assembling : undefined;
+    if (state && assembly) state.assembling = undefined;
+    if (state && message.id <= state.refused) return;
+    if (message.error !== undefined) {
+      this.fail(worker, message.id, String(message.error));
+      return;
+    }
+    const registries = message.registries;
+    if (
+      typeof message.parts !== 'number' ||
+      typeof registries !== 'number' ||
+      !Number.isInteger(registries) ||
+      registries < 0 ||
+      registries > MAX_REGISTRIES
+    ) {
+      this.fail(worker, message.id, 'an answer without metrics');
       return;
     }
     // A worker not asked yet, or already exited (its last answer is retired): not kept.
-    const state = this.live.get(worker.id);
     if (state && (!state.last || state.last.id < message.id)) {
+      if ((assembly?.parts ?? 0) !== message.parts) {
+        // Parts of it went to an older assembly, or were never received: not an answer to keep.
+        this.fail(
+          worker,
+          message.id,
+          `an answer of ${message.parts} parts, ${assembly?.parts ?? 0} received`,
+        );
+        return;
+      }
+      const metrics = Array.from({ length: registries }, (_, r) => [
+        ...(assembly?.registries[r]?.values() ?? []),
+      ]);
       state.last = {
         id: message.id,
-        metrics: this.withOmitted(message.metrics, message.omitted, state.last),
+        metrics: this.withOmitted(metrics, message.omitted, state.last),
       };
     }
     this.pending.get(`${message.id}:${worker.id}`)?.(state !== undefined);
-  };
+  }
 
   /**
    * A counter or histogram a worker left out of its answer (its source failed or was too slow)
@@ -340,4 +467,15 @@ export class ClusterMetricsAggregator {
     this.warned.add(key);
     this.logger.warn(message);
   }
+}
+
+/** What one sample of a worker's answer counts toward the characters it may send. */
+function charsOf(sample: unknown): number {
+  if (typeof sample !== 'object' || sample === null) return 8;
+  const { labels, metricName } = sample as { labels?: unknown; metricName?: unknown };
+  let chars = 8 + (typeof metricName === 'string' ? metricName.length : 0);
+  if (typeof labels === 'object' && labels !== null)
+    for (const [name, value] of Object.entries(labels))
+      chars += name.length + (typeof value === 'string' ? value.length : 8);
+  return chars;
 }

@@ -3,6 +3,7 @@ import { invalidClusterOption, unknownClusterOption } from '../veza-metrics.mess
 import {
   defaulted,
   delay,
+  integer,
   MODULE_MESSAGES,
   nullAsUnset,
   object,
@@ -34,12 +35,23 @@ export interface ClusterMetricsOptions {
    * @defaultValue `{ veza_health_check_status: 'min' }` (the worst status any worker sees)
    */
   aggregators?: Record<string, ClusterAggregator>;
+  /**
+   * The most samples (one value of one series; a metric's header counts as one) the primary takes
+   * from one worker's answer, and about 128 characters of label names, values and metric names per
+   * sample: an answer past either is dropped as it arrives (its parts so far freed), counted in
+   * `veza_metrics_cluster_worker_errors_total`, and the worker's last answer used. The primary holds
+   * at most two answers per worker (its last, and the one arriving). The Veza catalog at its default
+   * series caps is about 126,000 samples; raise it for workers with many metrics of their own.
+   * @defaultValue `250000`
+   */
+  maxWorkerSamples?: number;
 }
 
 /** {@link ClusterMetricsOptions} after validation, with the defaults filled in. */
 export interface ResolvedClusterMetricsOptions {
   readonly timeoutMs: number;
   readonly aggregators: Readonly<Record<string, ClusterAggregator>>;
+  readonly maxWorkerSamples: number;
 }
 
 /** `VezaMetrics cluster: option "x" must be ...`. */
@@ -53,6 +65,9 @@ export const CLUSTER_MESSAGES: OptionMessages = {
 export const CLUSTER_AT: At = { path: '', messages: CLUSTER_MESSAGES };
 
 const AGGREGATORS: readonly ClusterAggregator[] = ['sum', 'min', 'max', 'average', 'first', 'omit'];
+/** `maxWorkerSamples`' default: twice the Veza catalog at its default series caps. */
+export const DEFAULT_MAX_WORKER_SAMPLES = 250_000;
+const MAX_WORKER_SAMPLES = 100_000_000;
 const DEFAULT_AGGREGATORS: Readonly<Record<string, ClusterAggregator>> = { veza_health_check_status: 'min' };
 
 /** The rules of {@link ClusterMetricsOptions}' keys (`serveClusterMetrics` adds its own). */
@@ -67,15 +82,18 @@ export const clusterMetricsShape = shapeOf<ClusterMetricsOptions>()({
       {},
     ),
   ),
+  maxWorkerSamples: nullAsUnset(integer(1, MAX_WORKER_SAMPLES, DEFAULT_MAX_WORKER_SAMPLES)),
 });
 
 /** Turns the checked aggregation options into {@link ResolvedClusterMetricsOptions}. */
 export const clusterMetricsOf = (given: {
   timeoutMs: number;
   aggregators: Record<string, ClusterAggregator>;
+  maxWorkerSamples: number;
 }): ResolvedClusterMetricsOptions => ({
   timeoutMs: given.timeoutMs,
   aggregators: { ...DEFAULT_AGGREGATORS, ...given.aggregators },
+  maxWorkerSamples: given.maxWorkerSamples,
 });
 
 const clusterMetricsRule: Rule<ResolvedClusterMetricsOptions> = nullAsUnset(

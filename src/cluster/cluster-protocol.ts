@@ -2,12 +2,29 @@
  * The messages the cluster's primary and its workers exchange over Node's IPC channel. Types of
  * their own (not prom-client's `prom-client:getMetricsReq`), so that prom-client's
  * `AggregatorRegistry` in the same processes is not disturbed.
+ *
+ * One scrape: the primary sends a {@link CollectRequest}; the worker answers with
+ * {@link CollectPart}s (its metrics, a slice of at most {@link MAX_PART_SAMPLES} samples and about
+ * {@link MAX_PART_CHARS} characters each, sent one at a time, each once the previous one is written
+ * to the channel, one slice of work per event-loop turn), then one {@link CollectResponse} that says
+ * how many parts it sent (or the error). Messages of one channel arrive in the order sent, so the
+ * primary appends the parts of a request as they come and takes the answer whole at the end.
  */
 
 /** The primary asks a worker for its metrics. */
 export const COLLECT_REQUEST = 'veza-metrics:collect';
-/** A worker's answer: one `getMetricsAsJSON()` array per registry, or an error. */
+/** A slice of a worker's answer. */
+export const COLLECT_PART = 'veza-metrics:part';
+/** The end of a worker's answer: how many parts it holds, or an error. */
 export const COLLECT_RESPONSE = 'veza-metrics:collected';
+
+/** The most samples a worker puts in one part (a metric's header counts as one). */
+export const MAX_PART_SAMPLES = 2_048;
+/**
+ * About the most characters of label names and values, sample and metric names and help a worker puts in
+ * one part (a part closes once it is past it; one sample's own labels may overshoot it).
+ */
+export const MAX_PART_CHARS = 128 * 1024;
 
 /** One metric as prom-client's `getMetricsAsJSON()` gives it (what `AggregatorRegistry.aggregate` takes). */
 export interface MetricJson {
@@ -18,6 +35,15 @@ export interface MetricJson {
   values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
 }
 
+/**
+ * Some of the samples of one metric of one registry (`registry`: its index among the registries the
+ * worker answers for). A metric may span several parts: each repeats its name, help and type, and
+ * its values follow those of the previous part.
+ */
+export interface PartMetric extends MetricJson {
+  registry: number;
+}
+
 export interface CollectRequest {
   type: typeof COLLECT_REQUEST;
   id: number;
@@ -25,11 +51,20 @@ export interface CollectRequest {
   timeoutMs?: number;
 }
 
+export interface CollectPart {
+  type: typeof COLLECT_PART;
+  id: number;
+  metrics: PartMetric[];
+}
+
 export interface CollectResponse {
   type: typeof COLLECT_RESPONSE;
   id: number;
-  metrics?: MetricJson[][];
-  /** By registry, as `metrics`: the metrics left out because their scrape-time source failed or timed out. */
+  /** How many parts the answer holds (all sent before this message). */
+  parts?: number;
+  /** How many registries the worker answered for (`registry` of a part is below it). */
+  registries?: number;
+  /** By registry: the metrics left out because their scrape-time source failed or timed out. */
   omitted?: string[][];
   error?: string;
 }
@@ -39,6 +74,16 @@ export function isCollectRequest(message: unknown): message is CollectRequest {
     typeof message === 'object' &&
     message !== null &&
     (message as { type?: unknown }).type === COLLECT_REQUEST
+  );
+}
+
+export function isCollectPart(message: unknown): message is CollectPart {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === COLLECT_PART &&
+    typeof (message as { id?: unknown }).id === 'number' &&
+    Array.isArray((message as { metrics?: unknown }).metrics)
   );
 }
 

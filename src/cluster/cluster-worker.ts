@@ -1,13 +1,20 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import cluster from 'node:cluster';
 import type { CounterMetric as Counter, MetricsRegistry as Registry } from '../compat/client-types';
-import { globalRegistries, seamOfRegistry } from '../compat/metrics-client';
+import { globalRegistries, layoutOf, seamOfRegistry } from '../compat/metrics-client';
+import type { SeriesLayout } from '../compat/series-storage';
+import { nextTurn } from '../exposition/render-exposition';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
+  COLLECT_PART,
   COLLECT_RESPONSE,
   isCollectRequest,
+  MAX_PART_CHARS,
+  MAX_PART_SAMPLES,
+  type CollectPart,
   type CollectResponse,
   type MetricJson,
+  type PartMetric,
 } from './cluster-protocol';
 import { collectorFailed, errorText } from '../veza-metrics.messages';
 
@@ -31,19 +38,47 @@ const logged = new Set<string>();
 const logger = new Logger('VezaMetrics');
 
 const TIMED_OUT = Symbol('timed out');
+/** A metric whose series are read straight from the client's entries, slice by slice, once its source ran. */
+const IN_PLACE = Symbol('read in place');
 /** A metric of a registry, as far as it is read here. */
 interface Metric {
   readonly name: string;
+  readonly help?: string;
+  readonly type?: string;
+  readonly aggregator?: string;
+  readonly upperBounds?: number[];
+  collect?: (this: unknown) => unknown;
   get(): unknown;
 }
 const metricsOf = (registry: Registry): Metric[] => registry.getMetricsAsArray() as unknown as Metric[];
-type Outcome = { ok: MetricJson } | { failed: 'error' | 'timeout'; error?: unknown };
+type Outcome = { ok: MetricJson | typeof IN_PLACE } | { failed: 'error' | 'timeout'; error?: unknown };
+type Sample = MetricJson['values'][number];
 
-/** One metric's `get()` (which runs its scrape-time source), settled within `budgetMs`. */
-function bounded(metric: Metric, budgetMs: number): Promise<Outcome> {
+/** The work of one event-loop turn, at most (then the answer yields, as the module's render does). */
+const SLICE_MS = 5;
+/** Samples built between two looks at the clock. */
+const SAMPLES_PER_CHECK = 64;
+
+/** How a counter, gauge or histogram keeps its series, when the seam can read them; else `undefined`. */
+function inPlaceLayout(metric: Metric): SeriesLayout | undefined {
+  const readable =
+    metric.type === 'counter' ||
+    metric.type === 'gauge' ||
+    (metric.type === 'histogram' && Array.isArray(metric.upperBounds));
+  return readable ? layoutOf(metric) : undefined;
+}
+
+/**
+ * Runs one metric's scrape-time source (its `collect`, or its whole `get()` for a metric the seam
+ * cannot read), settled within `budgetMs`.
+ */
+function bounded(metric: Metric, budgetMs: number, layout: SeriesLayout | undefined): Promise<Outcome> {
   let work: Promise<unknown>;
   try {
-    work = Promise.resolve(metric.get());
+    if (layout) {
+      const started = typeof metric.collect === 'function' ? metric.collect.call(metric) : undefined;
+      work = Promise.resolve(started).then(() => IN_PLACE);
+    } else work = Promise.resolve(metric.get());
   } catch (error) {
     return Promise.resolve({ failed: 'error', error });
   }
@@ -55,6 +90,7 @@ function bounded(metric: Metric, budgetMs: number): Promise<Outcome> {
     .then(
       (value): Outcome => {
         if (value === TIMED_OUT) return { failed: 'timeout' };
+        if (value === IN_PLACE) return { ok: IN_PLACE };
         const data = value as MetricJson | undefined;
         if (typeof data?.name !== 'string' || !Array.isArray(data.values))
           return { failed: 'error', error: new Error('no values') };
@@ -85,104 +121,310 @@ function reportFailure(
   logger.warn(collectorFailed(metric, reason, error));
 }
 
-/**
- * `metrics` as `registry.getMetricsAsJSON()` gives them (default labels included), except that
- * each metric is collected under its own timeout: one whose scrape-time source fails or hangs is
- * left out (its name in `omitted`, the failure counted in `counted`) and the rest answered.
- */
-async function collectMetrics(
-  registry: Registry,
-  metrics: readonly Metric[],
-  budgetMs: number,
-  counted: Registry,
-): Promise<{ answered: MetricJson[]; omitted: string[] }> {
-  const outcomes = await Promise.all(metrics.map((metric) => bounded(metric, budgetMs)));
-  const answered: MetricJson[] = [];
-  const omitted: string[] = [];
-  outcomes.forEach((outcome, i) => {
-    if ('ok' in outcome) {
-      answered.push(withDefaultLabels(registry, outcome.ok));
-      return;
-    }
-    omitted.push(metrics[i].name);
-    reportFailure(counted, metrics[i].name, outcome.failed, outcome.error);
-  });
-  if (omitted.length > 0 && counted === registry) await withFailuresCounted(registry, answered);
-  return { answered, omitted };
-}
-
 /** As prom-client's getMetricsAsJSON: a copy of each series' labels, the registry's default labels filled in. */
-function withDefaultLabels(registry: Registry, data: MetricJson): MetricJson {
-  const defaults = seamOfRegistry(registry)?.defaultLabelsOf(registry) ?? {};
-  const names = Object.keys(defaults);
-  if (names.length === 0) return data;
-  const values = data.values.map((v) => {
-    const labels = { ...v.labels };
-    for (const name of names) labels[name] = labels[name] || defaults[name];
-    return { ...v, labels };
-  });
-  return { ...data, values };
+function withDefaults(
+  labels: Record<string, string | number>,
+  defaults: Readonly<Record<string, string>>,
+  names: readonly string[],
+): Record<string, string | number> {
+  for (const name of names) labels[name] = labels[name] || defaults[name];
+  return labels;
 }
 
-/**
- * The failure counter read again once this answer's failures are counted: so that the answer that
- * leaves a metric out also says so (read before, it holds none for a first failure).
- */
-async function withFailuresCounted(counted: Registry, answered: MetricJson[]): Promise<void> {
-  const index = answered.findIndex((m) => m.name === COLLECT_FAILURES_METRIC);
-  const counter = counted.getSingleMetric(COLLECT_FAILURES_METRIC) as Metric | undefined;
-  if (index === -1 || !counter) return;
-  const outcome = await bounded(counter, 1_000);
-  if ('ok' in outcome) answered[index] = withDefaultLabels(counted, outcome.ok);
+/** One registry's part of the answer: the metrics to read (in order), whose failures count where. */
+interface Source {
+  /** The registry whose default labels apply. */
+  readonly registry: Registry;
+  /** Where failures are counted: the registry itself, or (for another code's global registry) the first member. */
+  readonly counted: Registry;
+  readonly metrics: readonly Metric[];
+  readonly budgetMs: number;
 }
 
 /**
  * Every member registry's metrics, then those other code registered in the global registry of each
- * installed client (`@willsoto/nestjs-prometheus`'s), once per process, as `/metrics` shows them;
- * with, registry by registry, the metrics left out.
+ * installed client (`@willsoto/nestjs-prometheus`'s), once per process, as `/metrics` shows them.
  */
-async function collect(
-  waitMs: number | undefined,
-): Promise<{ metrics: MetricJson[][]; omitted: string[][] }> {
+function sourcesOf(waitMs: number | undefined): Source[] {
   const share = waitMs === undefined ? Infinity : Math.max(1, Math.floor(waitMs * SOURCE_SHARE_OF_WAIT));
   const budget = (collectTimeoutMs: number): number => Math.min(collectTimeoutMs, share);
   const entries = [...members.entries()];
-  const parts = entries.map(([registry, member]) =>
-    collectMetrics(registry, metricsOf(registry), budget(member.collectTimeoutMs), registry),
-  );
-  if (entries.length > 0) {
-    const taken = new Set(entries.flatMap(([registry]) => metricsOf(registry).map((m) => m.name)));
-    const smallest = Math.min(...entries.map(([, member]) => member.collectTimeoutMs));
-    for (const globalRegistry of globalRegistries()) {
-      if (members.has(globalRegistry)) continue;
-      const foreign = metricsOf(globalRegistry).filter((m) => !taken.has(m.name));
-      for (const m of foreign) taken.add(m.name);
-      if (foreign.length > 0)
-        parts.push(collectMetrics(globalRegistry, foreign, budget(smallest), entries[0][0]));
+  const sources: Source[] = entries.map(([registry, member]) => ({
+    registry,
+    counted: registry,
+    metrics: metricsOf(registry),
+    budgetMs: budget(member.collectTimeoutMs),
+  }));
+  if (entries.length === 0) return sources;
+  const taken = new Set(sources.flatMap((s) => s.metrics.map((m) => m.name)));
+  const smallest = Math.min(...entries.map(([, member]) => member.collectTimeoutMs));
+  for (const globalRegistry of globalRegistries()) {
+    if (members.has(globalRegistry)) continue;
+    const foreign = metricsOf(globalRegistry).filter((m) => !taken.has(m.name));
+    for (const m of foreign) taken.add(m.name);
+    if (foreign.length > 0)
+      sources.push({
+        registry: globalRegistry,
+        counted: entries[0][0],
+        metrics: foreign,
+        budgetMs: budget(smallest),
+      });
+  }
+  return sources;
+}
+
+/**
+ * The answer to one request, sent as it is built: samples gather into a part, which is sent once it
+ * holds {@link MAX_PART_SAMPLES} samples or {@link MAX_PART_CHARS} characters; the next part is built
+ * only once the previous one is written to the channel (`process.send`'s callback: the channel's
+ * back-pressure), in a later event-loop turn. Building yields every {@link SLICE_MS} too.
+ */
+class AnswerStream {
+  /** Parts sent. */
+  parts = 0;
+  private metrics: PartMetric[] = [];
+  private current: PartMetric | undefined;
+  private head: Omit<PartMetric, 'values'> | undefined;
+  private samples = 0;
+  private chars = 0;
+  private sinceCheck = 0;
+  private sliceStart = performance.now();
+
+  constructor(
+    private readonly id: number,
+    private readonly send: (message: CollectPart) => Promise<void>,
+  ) {}
+
+  /** Starts a metric of registry `registry` (its header, even with no samples). */
+  begin(registry: number, name: string, help: string, type: string, aggregator: string | undefined): void {
+    this.head = { registry, name, help, type, ...(aggregator === undefined ? {} : { aggregator }) };
+    this.current = { ...this.head, values: [] };
+    this.metrics.push(this.current);
+    this.samples++;
+    this.chars += name.length + help.length;
+  }
+
+  /** Adds a sample of the metric begun last; then, when {@link AnswerStream.due}, await {@link AnswerStream.next}. */
+  push(sample: Sample): void {
+    if (!this.current) {
+      this.current = { ...(this.head as Omit<PartMetric, 'values'>), values: [] };
+      this.metrics.push(this.current);
+    }
+    this.current.values.push(sample);
+    this.samples++;
+    let chars = 24 + (sample.metricName?.length ?? 0);
+    for (const name in sample.labels) chars += name.length + String(sample.labels[name]).length + 6;
+    this.chars += chars;
+  }
+
+  /** Whether the part is full, or this turn's slice spent: then call {@link AnswerStream.next}. */
+  due(): boolean {
+    if (this.samples >= MAX_PART_SAMPLES || this.chars >= MAX_PART_CHARS) return true;
+    if (++this.sinceCheck < SAMPLES_PER_CHECK) return false;
+    this.sinceCheck = 0;
+    return performance.now() - this.sliceStart >= SLICE_MS;
+  }
+
+  /** Sends the part when full, else yields to the event loop. */
+  async next(): Promise<void> {
+    if (this.samples >= MAX_PART_SAMPLES || this.chars >= MAX_PART_CHARS) {
+      await this.flush();
+      return;
+    }
+    await nextTurn();
+    this.sliceStart = performance.now();
+  }
+
+  /** Sends what is gathered (if anything), waits until it is written, then for the next turn. */
+  async flush(): Promise<void> {
+    if (this.metrics.length === 0) return;
+    const message: CollectPart = { type: COLLECT_PART, id: this.id, metrics: this.metrics };
+    this.metrics = [];
+    this.current = undefined;
+    this.samples = 0;
+    this.chars = 0;
+    this.parts++;
+    await this.send(message);
+    await nextTurn();
+    this.sliceStart = performance.now();
+  }
+}
+
+/** Streams a metric read in place: its series as the client's `get()` gives them, a slice at a time. */
+async function streamInPlace(
+  stream: AnswerStream,
+  metric: Metric,
+  layout: SeriesLayout,
+  defaults: Readonly<Record<string, string>>,
+  names: readonly string[],
+): Promise<void> {
+  // A copy of the list (the entries themselves are live): series added meanwhile wait for the next scrape.
+  const entries = layout.entries(metric);
+  if (metric.type !== 'histogram') {
+    for (const entry of entries) {
+      const labels = withDefaults({ ...(entry.labels as Record<string, string | number>) }, defaults, names);
+      stream.push({ value: entry.value ?? 0, labels });
+      if (stream.due()) await stream.next();
+    }
+    return;
+  }
+  const bounds = metric.upperBounds ?? [];
+  const bucket = `${metric.name}_bucket`;
+  const add = async (sample: Sample): Promise<void> => {
+    stream.push(sample);
+    if (stream.due()) await stream.next();
+  };
+  for (const entry of entries) {
+    const own = (entry.labels ?? {}) as Record<string, string | number>;
+    // prom-client's get(): `le` first, then the series' labels, then the default labels it lacks.
+    let cumulative = 0;
+    for (const bound of bounds) {
+      cumulative += entry.bucketValues?.[bound] ?? 0;
+      await add({
+        value: cumulative,
+        labels: withDefaults({ le: bound, ...own }, defaults, names),
+        metricName: bucket,
+      });
+    }
+    await add({
+      value: entry.count ?? 0,
+      labels: withDefaults({ le: '+Inf', ...own }, defaults, names),
+      metricName: bucket,
+    });
+    await add({
+      value: entry.sum ?? 0,
+      labels: withDefaults({ ...own }, defaults, names),
+      metricName: `${metric.name}_sum`,
+    });
+    await add({
+      value: entry.count ?? 0,
+      labels: withDefaults({ ...own }, defaults, names),
+      metricName: `${metric.name}_count`,
+    });
+  }
+}
+
+/**
+ * Sends one request's answer: every source's scrape-time collection first (concurrently, each under
+ * its budget; one that fails or hangs is left out, counted and logged), then every metric's samples,
+ * as `registry.getMetricsAsJSON()` gives them (default labels included), in parts; resolves with how
+ * many parts were sent, the number of registries and, by registry, the metrics left out.
+ */
+async function streamAnswer(
+  id: number,
+  waitMs: number | undefined,
+  send: (message: CollectPart) => Promise<void>,
+): Promise<{ parts: number; registries: number; omitted: string[][] }> {
+  const sources = sourcesOf(waitMs);
+  let sliceStart = performance.now();
+  const prepared: { source: Source; outcomes: Promise<Outcome>[]; layouts: (SeriesLayout | undefined)[] }[] =
+    [];
+  for (const source of sources) {
+    const layouts = source.metrics.map(inPlaceLayout);
+    const outcomes: Promise<Outcome>[] = [];
+    for (let i = 0; i < source.metrics.length; i++) {
+      outcomes.push(bounded(source.metrics[i], source.budgetMs, layouts[i]));
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+    prepared.push({ source, outcomes, layouts });
+  }
+  const settled = await Promise.all(prepared.map((p) => Promise.all(p.outcomes)));
+  // Every failure is counted before anything is read: the answer that leaves a metric out says so.
+  const omitted = settled.map((outcomes, r) => {
+    const { source } = prepared[r];
+    const names: string[] = [];
+    outcomes.forEach((outcome, i) => {
+      if ('ok' in outcome) return;
+      names.push(source.metrics[i].name);
+      reportFailure(source.counted, source.metrics[i].name, outcome.failed, outcome.error);
+    });
+    return names;
+  });
+  const stream = new AnswerStream(id, send);
+  for (let r = 0; r < prepared.length; r++) {
+    const { source, layouts } = prepared[r];
+    const defaults = seamOfRegistry(source.registry)?.defaultLabelsOf(source.registry) ?? {};
+    const names = Object.keys(defaults);
+    for (let i = 0; i < source.metrics.length; i++) {
+      const outcome = settled[r][i];
+      if (!('ok' in outcome)) continue;
+      const metric = source.metrics[i];
+      const layout = layouts[i];
+      if (outcome.ok === IN_PLACE && layout) {
+        stream.begin(r, metric.name, String(metric.help ?? ''), String(metric.type), metric.aggregator);
+        if (stream.due()) await stream.next();
+        await streamInPlace(stream, metric, layout, defaults, names);
+        continue;
+      }
+      let data = outcome.ok as MetricJson;
+      // The failure counter through get() (no layout): read again, now that this answer's failures are counted.
+      if (metric.name === COLLECT_FAILURES_METRIC && omitted.some((o) => o.length > 0)) {
+        const again = await bounded(metric, 1_000, undefined);
+        if ('ok' in again && again.ok !== IN_PLACE) data = again.ok;
+      }
+      stream.begin(r, data.name, data.help, data.type, data.aggregator);
+      if (stream.due()) await stream.next();
+      for (const value of data.values) {
+        stream.push({ ...value, labels: withDefaults({ ...value.labels }, defaults, names) });
+        if (stream.due()) await stream.next();
+      }
     }
   }
-  const collected = await Promise.all(parts);
-  return { metrics: collected.map((c) => c.answered), omitted: collected.map((c) => c.omitted) };
+  await stream.flush();
+  return { parts: stream.parts, registries: prepared.length, omitted };
 }
+
+/** `process.send`, resolved once the message is written to the channel; rejected when it cannot be. */
+function sendToPrimary(message: CollectPart | CollectResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // The channel may be closing (the primary is going away): nothing to answer to then.
+    if (!process.connected || !process.send) {
+      reject(new Error('the IPC channel is closed'));
+      return;
+    }
+    try {
+      process.send(message, undefined, undefined, (error: Error | null) =>
+        error ? reject(error) : resolve(),
+      );
+    } catch (error) {
+      reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  });
+}
+
+/**
+ * The answer being sent: requests are answered one at a time, in the order they came, so that the
+ * parts of two answers never interleave (the primary receives one answer per worker at a time).
+ */
+let answering: Promise<void> = Promise.resolve();
 
 function answer(message: unknown): void {
   if (!isCollectRequest(message)) return;
-  const reply = (response: CollectResponse): void => {
-    // The channel may be closing (the primary is going away): nothing to answer to then.
-    if (process.connected && process.send) process.send(response, undefined, undefined, () => undefined);
-  };
+  const received = performance.now();
+  const reply = (response: CollectResponse): Promise<void> => sendToPrimary(response).catch(() => undefined);
   const waitMs =
     typeof message.timeoutMs === 'number' && message.timeoutMs > 0 ? message.timeoutMs : undefined;
-  collect(waitMs).then(
-    ({ metrics, omitted }) =>
-      reply({
+  answering = answering.then(async () => {
+    // What is left of the primary's wait once the answers before this one are sent: none, and the
+    // primary has given up on this request already (it uses this worker's last answer).
+    const left = waitMs === undefined ? undefined : waitMs - (performance.now() - received);
+    if (left !== undefined && left <= 0) return;
+    try {
+      const { parts, registries, omitted } = await streamAnswer(message.id, left, sendToPrimary);
+      await reply({
         type: COLLECT_RESPONSE,
         id: message.id,
-        metrics,
+        parts,
+        registries,
         ...(omitted.some((o) => o.length > 0) ? { omitted } : {}),
-      }),
-    (error: unknown) => reply({ type: COLLECT_RESPONSE, id: message.id, error: errorText(error) }),
-  );
+      });
+    } catch (error) {
+      await reply({ type: COLLECT_RESPONSE, id: message.id, error: errorText(error) });
+    }
+  });
 }
 
 function join(registry: Registry, collectTimeoutMs: number): void {

@@ -71,7 +71,7 @@ export const SERVE_CLUSTER_OPTIONS_SCHEMA = object(
     scrape: scrapeRule,
   }),
   'a plain object',
-  { order: ['timeoutMs', 'aggregators', 'port', 'host', 'auth', 'scrape', 'path'] },
+  { order: ['timeoutMs', 'aggregators', 'maxWorkerSamples', 'port', 'host', 'auth', 'scrape', 'path'] },
 );
 
 /**
@@ -96,15 +96,14 @@ export const SERVE_CLUSTER_OPTIONS_SCHEMA = object(
 export async function serveClusterMetrics(
   options: ClusterMetricsServerOptions,
 ): Promise<ClusterMetricsServer> {
-  const { timeoutMs, aggregators, port, host, path, auth, scrape } = SERVE_CLUSTER_OPTIONS_SCHEMA.resolve(
-    options ?? {},
-    CLUSTER_AT,
-    {},
-  );
+  const { timeoutMs, aggregators, maxWorkerSamples, port, host, path, auth, scrape } =
+    SERVE_CLUSTER_OPTIONS_SCHEMA.resolve(options ?? {}, CLUSTER_AT, {});
   const endpoint = { auth, scrape };
   const listen = { port, host };
 
-  const aggregator = new ClusterMetricsAggregator(clusterMetricsOf({ timeoutMs, aggregators }));
+  const aggregator = new ClusterMetricsAggregator(
+    clusterMetricsOf({ timeoutMs, aggregators, maxWorkerSamples }),
+  );
   const registers = [aggregator.registry];
   const { Counter } = aggregator.client;
   const rejected = new Counter({

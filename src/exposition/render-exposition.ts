@@ -137,7 +137,7 @@ function newChunk(): Buffer {
  * (the turn of the request, the start of the sources and a first slice measured as one stall of
  * 20 ms and more). The second one runs in the next iteration, after its timers and poll.
  */
-async function nextTurn(): Promise<void> {
+export async function nextTurn(): Promise<void> {
   await immediate();
   await immediate();
 }

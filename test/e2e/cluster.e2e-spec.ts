@@ -1,10 +1,10 @@
 import { fork as fork_, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
-import * as ts from 'typescript';
+import { compileLibrary, get } from '../utils/cluster-fixture';
 import { parseExposition, sampleValue } from '../utils/exposition';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -14,39 +14,6 @@ const TIMEOUT_MS = 1_000;
 const TOKEN = 'cluster-s3cret';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
-/**
- * Compiles src/ to CommonJS in a directory of this run (inside the repository, so that the
- * workers resolve @nestjs/* and prom-client from its node_modules): each file on its own, as
- * `isolatedModules` allows, without touching the dist/ other runs may be using.
- */
-function compileLibrary(out: string): string {
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const file = path.join(dir, name);
-      if (statSync(file).isDirectory()) {
-        walk(file);
-        continue;
-      }
-      if (!name.endsWith('.ts') || name.endsWith('.d.ts') || name.endsWith('.spec.ts')) continue;
-      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-        fileName: file,
-        compilerOptions: {
-          module: ts.ModuleKind.CommonJS,
-          target: ts.ScriptTarget.ES2022,
-          experimentalDecorators: true,
-          emitDecoratorMetadata: true,
-          esModuleInterop: true,
-        },
-      });
-      const target = path.join(out, path.relative(path.join(ROOT, 'src'), file)).replace(/\.ts$/, '.js');
-      mkdirSync(path.dirname(target), { recursive: true });
-      writeFileSync(target, outputText);
-    }
-  };
-  walk(path.join(ROOT, 'src'));
-  return path.join(out, 'index.js');
-}
-
 interface FixtureMessage {
   fixture: 'ready' | 'blocking' | 'hanging' | 'exit' | 'forked';
   appUrl?: string;
@@ -55,26 +22,6 @@ interface FixtureMessage {
   workers?: { id: number; pid: number }[];
   worker?: number;
   pid?: number;
-}
-
-/** GETs `url` on `agent`, with `headers`; the status and body. */
-function get(
-  url: string,
-  agent?: Agent,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(120_000, () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Sends `total` GET /ping over `concurrency` keep-alive connections; the pids that answered. */

@@ -29,7 +29,7 @@ describe('cluster options', () => {
     [
       'an unknown key',
       { port: 0, timeout: 5 },
-      'VezaMetrics cluster: unknown option "timeout"; expected one of timeoutMs, aggregators, port, host, path, auth, scrape.',
+      'VezaMetrics cluster: unknown option "timeout"; expected one of timeoutMs, aggregators, maxWorkerSamples, port, host, path, auth, scrape.',
     ],
     [
       'a port out of range',
@@ -52,6 +52,11 @@ describe('cluster options', () => {
       'VezaMetrics cluster: option "timeoutMs" must be a positive whole number of milliseconds, got number 0.',
     ],
     [
+      'a fractional maxWorkerSamples',
+      { port: 0, maxWorkerSamples: 1.5 },
+      'VezaMetrics cluster: option "maxWorkerSamples" must be an integer from 1 to 100000000, got number 1.5.',
+    ],
+    [
       'an unknown aggregator',
       { port: 0, aggregators: { veza_active_users: 'median' } },
       'VezaMetrics cluster: option "aggregators.veza_active_users" must be one of "sum", "min", "max", "average", "first", "omit", got the string "median".',
@@ -70,7 +75,7 @@ describe('cluster options', () => {
 
   it('ClusterMetricsAggregator validates its options too', () => {
     expect(() => new ClusterMetricsAggregator({ port: 1 } as never)).toThrow(
-      'VezaMetrics cluster: unknown option "port"; expected one of timeoutMs, aggregators.',
+      'VezaMetrics cluster: unknown option "port"; expected one of timeoutMs, aggregators, maxWorkerSamples.',
     );
   });
 

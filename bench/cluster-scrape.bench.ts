@@ -1,0 +1,246 @@
+/**
+ * `npm run bench:cluster-scrape`: a cluster worker's event loop while the primary scrapes it, at the
+ * series caps (issue #21, item 2).
+ *
+ * The primary forks WORKERS workers (BENCH_CLUSTER_WORKERS, 2), each a Nest app with
+ * `VezaMetricsModule` on one shared port whose labelled catalog metrics are filled to their caps and
+ * past them (as bench/scrape.bench.ts does), and serves their sum with `serveClusterMetrics`. Each
+ * worker measures the longest its event loop went without running a 1 ms timer (the method of
+ * bench/scrape.bench.ts), in three windows, side by side in one run:
+ *
+ * 1. no scrape at all (the worker alone, for scale);
+ * 2. its own `/metrics`, scraped BENCH_SCRAPES (20) times over the shared port (the module's sliced render);
+ * 3. the primary's endpoint, scraped BENCH_SCRAPES times (each asks every worker for its answer).
+ *
+ * It prints each worker's worst delay per window and `met` / `not met` against 20 ms per turn.
+ */
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import cluster from 'node:cluster';
+import { Agent, request } from 'node:http';
+import { availableParallelism, loadavg } from 'node:os';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { serveClusterMetrics, VEZA_CATALOG, VezaMetricsModule, VezaMetricsRegistry } from '../src';
+
+const WORKERS = Number(process.env.BENCH_CLUSTER_WORKERS ?? 2);
+const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 20);
+const IDLE_MS = 2_000;
+const TARGET_MS = 20;
+const verdict = (ok: boolean): string => (ok ? 'met' : 'not met');
+
+type Window = 'idle' | 'own' | 'primary';
+/** A worker's worst gap between two runs of a 1 ms timer, and the most CPU time used in one gap. */
+interface Stall {
+  wall: number;
+  cpu: number;
+}
+interface BenchMessage {
+  bench: 'listening' | 'start' | 'stop' | 'stall';
+  port?: number;
+  series?: number;
+  stallMs?: number;
+  cpuMs?: number;
+}
+
+@Controller('ping')
+class PingController {
+  @Get()
+  ping(): string {
+    return 'pong';
+  }
+}
+
+@Module({
+  imports: [VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } })],
+  controllers: [PingController],
+})
+class WorkerModule {}
+
+/** Fills every labelled catalog metric to its cap and past it; the labelled series kept. */
+function fillCatalog(metrics: VezaMetricsRegistry): number {
+  const cap = metrics.options.cardinality.maxSeries;
+  let series = 0;
+  for (const row of VEZA_CATALOG) {
+    if (row.labelNames.length === 0) continue;
+    const metric = metrics.get(row.name as never) as unknown as
+      Counter<string> | Gauge<string> | Histogram<string>;
+    for (let i = 0; i < cap + 100; i++) {
+      const labels = Object.fromEntries(row.labelNames.map((l) => [l, `${l}-${i}`]));
+      if (metric instanceof Histogram) metric.observe(labels, i / 1000);
+      else if (metric instanceof Gauge) metric.set(labels, i);
+      else metric.inc(labels);
+    }
+    series += cap + 1;
+  }
+  return series;
+}
+
+async function runWorker(): Promise<void> {
+  const app = await NestFactory.create(WorkerModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const series = fillCatalog(app.get(VezaMetricsRegistry));
+  // The longest gap between two runs of a 1 ms timer, from `start` to `stop`; and the most CPU time
+  // the process used in one gap (the work of one turn, whether or not the machine let it run at once).
+  let timer: NodeJS.Timeout | undefined;
+  let last = 0;
+  let lastCpu = process.cpuUsage();
+  let worst = 0;
+  let worstCpu = 0;
+  const sample = (): void => {
+    const now = performance.now();
+    const used = process.cpuUsage(lastCpu);
+    worst = Math.max(worst, now - last);
+    worstCpu = Math.max(worstCpu, (used.user + used.system) / 1000);
+    last = now;
+    lastCpu = process.cpuUsage();
+  };
+  process.on('message', (message: BenchMessage) => {
+    if (message?.bench === 'start') {
+      last = performance.now();
+      lastCpu = process.cpuUsage();
+      worst = 0;
+      worstCpu = 0;
+      timer = setInterval(sample, 1);
+    } else if (message?.bench === 'stop') {
+      clearInterval(timer);
+      sample();
+      process.send?.({ bench: 'stall', stallMs: worst, cpuMs: worstCpu });
+    }
+  });
+  process.send?.({
+    bench: 'listening',
+    port: (app.getHttpServer().address() as { port: number }).port,
+    series,
+  });
+}
+
+function get(agent: Agent, url: string): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    request(url, { agent }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+async function runPrimary(): Promise<void> {
+  console.log(`# bench:cluster-scrape (node ${process.version}, ${new Date().toISOString()})`);
+  const workers = Array.from({ length: WORKERS }, () => cluster.fork());
+  const listening = await Promise.all(
+    workers.map(
+      (worker) =>
+        new Promise<BenchMessage>((resolve) => {
+          const onMessage = (message: BenchMessage): void => {
+            if (message?.bench !== 'listening') return;
+            worker.off('message', onMessage);
+            resolve(message);
+          };
+          worker.on('message', onMessage);
+        }),
+    ),
+  );
+  const server = await serveClusterMetrics({ port: 0, timeoutMs: 60_000, scrape: { timeoutMs: 120_000 } });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const stalls = (): Promise<Stall[]> =>
+    Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<Stall>((resolve) => {
+            const onMessage = (message: BenchMessage): void => {
+              if (message?.bench !== 'stall') return;
+              worker.off('message', onMessage);
+              resolve({ wall: message.stallMs as number, cpu: message.cpuMs as number });
+            };
+            worker.on('message', onMessage);
+            worker.send({ bench: 'stop' });
+          }),
+      ),
+    );
+  /** Runs `work` with every worker measuring its event loop; each worker's worst delay. */
+  const measured = async (work: () => Promise<void>): Promise<Stall[]> => {
+    for (const worker of workers) worker.send({ bench: 'start' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await work();
+    return stalls();
+  };
+  const scrapes = async (url: string): Promise<{ p50: number; bytes: number }> => {
+    const durations: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < SCRAPES; i++) {
+      const t = performance.now();
+      const answer = await get(agent, url);
+      if (answer.status !== 200) throw new Error(`GET ${url} answered ${answer.status}`);
+      durations.push(performance.now() - t);
+      bytes = answer.bytes;
+    }
+    durations.sort((a, b) => a - b);
+    return { p50: durations[Math.floor(durations.length / 2)], bytes };
+  };
+  // One scrape of each first: what they compile and allocate once is not measured.
+  await scrapes(server.url);
+  await get(agent, `http://127.0.0.1:${listening[0].port}/metrics`);
+  const results: Record<Window, { stalls: Stall[]; p50?: number; bytes?: number }> = {
+    idle: { stalls: await measured(() => new Promise((resolve) => setTimeout(resolve, IDLE_MS))) },
+    own: { stalls: [] },
+    primary: { stalls: [] },
+  };
+  let own = { p50: 0, bytes: 0 };
+  results.own.stalls = await measured(async () => {
+    own = await scrapes(`http://127.0.0.1:${listening[0].port}/metrics`);
+  });
+  results.own = { ...results.own, ...own };
+  let merged = { p50: 0, bytes: 0 };
+  results.primary.stalls = await measured(async () => {
+    merged = await scrapes(server.url);
+  });
+  results.primary = { ...results.primary, ...merged };
+  const mib = (bytes = 0): string => (bytes / 2 ** 20).toFixed(1);
+  const list = (stalls: Stall[]): string =>
+    stalls
+      .map((s, i) => `worker ${i + 1} ${s.wall.toFixed(1)} ms (${s.cpu.toFixed(1)} ms of CPU in one turn)`)
+      .join(', ');
+  console.log(
+    `\n## A cluster worker's event loop while scraped, at the caps (${WORKERS} workers, ${listening[0].series?.toLocaleString('en')} labelled series each; ${SCRAPES} scrapes per window, one at a time)`,
+  );
+  console.log(`- no scrape (${IDLE_MS / 1000} s): worst delay ${list(results.idle.stalls)}`);
+  console.log(
+    `- its own /metrics (${mib(results.own.bytes)} MiB, shared port: the workers take turns; p50 ${results.own.p50?.toFixed(1)} ms): worst delay ${list(results.own.stalls)}`,
+  );
+  console.log(
+    `- the primary's serveClusterMetrics (${mib(results.primary.bytes)} MiB merged; p50 ${results.primary.p50?.toFixed(1)} ms): worst delay ${list(results.primary.stalls)}`,
+  );
+  const worst = Math.max(...results.primary.stalls.map((s) => s.wall));
+  const worstCpu = Math.max(...results.primary.stalls.map((s) => s.cpu));
+  console.log(
+    `- target (issue #21): a worker's worst delay during primary scrapes (${worst.toFixed(1)} ms) at most ${TARGET_MS} ms per turn: ${verdict(worst <= TARGET_MS)}`,
+  );
+  console.log(
+    `- the same, as CPU time of one turn (${worstCpu.toFixed(1)} ms; the process's, GC threads included: not inflated when a loaded machine deschedules it) at most ${TARGET_MS} ms: ${verdict(worstCpu <= TARGET_MS)}`,
+  );
+  console.log(
+    `- load average when done: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ')} on ${availableParallelism()} CPUs`,
+  );
+  agent.destroy();
+  await server.close();
+  for (const worker of workers) worker.process.kill('SIGKILL');
+}
+
+if (cluster.isPrimary)
+  runPrimary().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+else
+  runWorker().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

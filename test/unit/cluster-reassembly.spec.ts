@@ -1,0 +1,190 @@
+import cluster, { type Worker } from 'node:cluster';
+import { ClusterMetricsAggregator } from '../../src/cluster/cluster-aggregator';
+import {
+  COLLECT_PART,
+  COLLECT_RESPONSE,
+  type CollectPart,
+  type CollectRequest,
+  type CollectResponse,
+  type PartMetric,
+} from '../../src/cluster/cluster-protocol';
+import { sampleValue } from '../utils/exposition';
+import { collector, heapAfterGc } from '../utils/memory';
+
+type Message = CollectPart | CollectResponse | Record<string, unknown>;
+/** How a fake worker answers a request: the messages it sends, in order (produced lazily). */
+type Answerer = (request: CollectRequest) => Iterable<Message>;
+
+const workers = cluster.workers as Record<number, Worker | undefined>;
+
+/**
+ * A worker in this (primary) process's `cluster.workers`: what the aggregator sends it goes to
+ * `answerer`, whose messages come back one per event-loop turn, as over the IPC channel.
+ */
+function fakeWorker(id: number, answerer: { current: Answerer }): Worker {
+  const worker = {
+    id,
+    process: { pid: 90_000 + id },
+    isConnected: () => true,
+    send(message: CollectRequest, _handle: unknown, callback?: (error: Error | null) => void): boolean {
+      callback?.(null);
+      const messages = answerer.current(message)[Symbol.iterator]();
+      const step = (): void => {
+        const next = messages.next();
+        if (next.done) return;
+        cluster.emit('message', worker, next.value);
+        setImmediate(step);
+      };
+      setImmediate(step);
+      return true;
+    },
+  } as unknown as Worker;
+  workers[id] = worker;
+  return worker;
+}
+
+const counter = (value: number, registry = 0): PartMetric => ({
+  registry,
+  name: 'jobs_total',
+  help: 'Jobs',
+  type: 'counter',
+  values: [{ value, labels: { queue: 'a' } }],
+});
+
+/** An honest answer: `metrics` split into parts of `perPart` metrics, then the end. */
+function* honest(request: CollectRequest, metrics: PartMetric[], perPart = 1): Iterable<Message> {
+  let parts = 0;
+  for (let i = 0; i < metrics.length; i += perPart) {
+    parts++;
+    yield { type: COLLECT_PART, id: request.id, metrics: metrics.slice(i, i + perPart) };
+  }
+  yield {
+    type: COLLECT_RESPONSE,
+    id: request.id,
+    parts,
+    registries: 1 + Math.max(0, ...metrics.map((m) => m.registry)),
+  };
+}
+
+describe('ClusterMetricsAggregator: a worker answer received in parts', () => {
+  let aggregator: ClusterMetricsAggregator | undefined;
+  afterEach(() => {
+    aggregator?.close();
+    aggregator = undefined;
+    for (const id of Object.keys(workers)) delete workers[Number(id)];
+  });
+
+  it('appends the parts of a metric in the order they come, registry by registry, and merges workers exactly', async () => {
+    aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000 });
+    const bucket = (le: string, value: number) => ({
+      value,
+      labels: { le, route: '/a' },
+      metricName: 'latency_seconds_bucket',
+    });
+    const histogram = (values: PartMetric['values']): PartMetric => ({
+      registry: 1,
+      name: 'latency_seconds',
+      help: 'Latency',
+      type: 'histogram',
+      values,
+    });
+    const answer: Answerer = (request) =>
+      honest(request, [
+        counter(2),
+        histogram([bucket('0.1', 1), bucket('1', 3)]),
+        histogram([bucket('+Inf', 4)]),
+        histogram([
+          { value: 2.5, labels: { route: '/a' }, metricName: 'latency_seconds_sum' },
+          { value: 4, labels: { route: '/a' }, metricName: 'latency_seconds_count' },
+        ]),
+        { ...counter(3), values: [{ value: 3, labels: { queue: 'b' } }] },
+      ]);
+    fakeWorker(1, { current: answer });
+    fakeWorker(2, { current: answer });
+    const text = await aggregator.metrics();
+    expect(sampleValue(text, 'jobs_total', { queue: 'a' })).toBe(4);
+    expect(sampleValue(text, 'jobs_total', { queue: 'b' })).toBe(6);
+    expect(sampleValue(text, 'latency_seconds_bucket', { le: '1', route: '/a' })).toBe(6);
+    expect(sampleValue(text, 'latency_seconds_bucket', { le: '+Inf', route: '/a' })).toBe(8);
+    expect(sampleValue(text, 'latency_seconds_sum', { route: '/a' })).toBe(5);
+    expect(text).toContain(
+      '# TYPE latency_seconds histogram\nlatency_seconds_bucket{le="0.1",route="/a"} 2\n',
+    );
+    expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(0);
+  });
+
+  it('keeps at most maxWorkerSamples of an answer: a flood is dropped as it comes, its last answer stands', async () => {
+    const gc = collector();
+    aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000, maxWorkerSamples: 1_000 });
+    const answerer: { current: Answerer } = { current: (request) => honest(request, [counter(5)]) };
+    fakeWorker(1, answerer);
+    expect(sampleValue(await aggregator.metrics(), 'jobs_total', { queue: 'a' })).toBe(5);
+
+    // 200 parts of 2,048 samples of 100-character labels: 400,000 samples, some 100 MB if kept.
+    const label = 'x'.repeat(100);
+    let sent = 0;
+    let ended = false;
+    answerer.current = function* (request) {
+      for (let part = 0; part < 200; part++) {
+        const values = Array.from({ length: 2_048 }, (_, i) => ({
+          value: 1,
+          labels: { queue: `${label}${part}-${i}` },
+        }));
+        sent += values.length;
+        yield { type: COLLECT_PART, id: request.id, metrics: [{ ...counter(1), values }] };
+      }
+      yield { type: COLLECT_RESPONSE, id: request.id, parts: 200, registries: 1 };
+      ended = true;
+    };
+    const before = heapAfterGc(gc);
+    const text = await aggregator.metrics();
+    // Let the rest of the flood arrive (it is ignored), then measure what the primary still holds.
+    await new Promise<void>((resolve) => {
+      const wait = (): void => (ended ? resolve() : void setImmediate(wait));
+      wait();
+    });
+    const after = heapAfterGc(gc);
+    // What it holds for the worker: its last answer, nothing of the flood.
+    expect((after - before) / 2 ** 20).toBeLessThan(4);
+    expect(sent).toBe(409_600);
+    expect(sampleValue(text, 'jobs_total', { queue: 'a' })).toBe(5);
+    expect(text).not.toContain(label);
+    expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(1);
+    expect(sampleValue(text, 'veza_metrics_cluster_worker_up', { worker: '1' })).toBe(0);
+
+    // Its next honest answer is taken again.
+    answerer.current = (request) => honest(request, [counter(7)]);
+    const next = await aggregator.metrics();
+    expect(sampleValue(next, 'jobs_total', { queue: 'a' })).toBe(7);
+    expect(sampleValue(next, 'veza_metrics_cluster_worker_up', { worker: '1' })).toBe(1);
+  }, 60_000);
+
+  it('keeps no part of a request it never sent, nor an answer whose parts did not all come', async () => {
+    aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000 });
+    const answerer: { current: Answerer } = { current: (request) => honest(request, [counter(5)]) };
+    fakeWorker(1, answerer);
+    expect(sampleValue(await aggregator.metrics(), 'jobs_total', { queue: 'a' })).toBe(5);
+
+    answerer.current = function* (request) {
+      // Parts of a request not sent yet, then an answer that says two parts when one came.
+      yield { type: COLLECT_PART, id: request.id + 1, metrics: [counter(1_000)] };
+      yield { type: COLLECT_PART, id: request.id, metrics: [counter(9)] };
+      yield { type: COLLECT_RESPONSE, id: request.id, parts: 2, registries: 1 };
+    };
+    const text = await aggregator.metrics();
+    expect(sampleValue(text, 'jobs_total', { queue: 'a' })).toBe(5);
+    expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(1);
+
+    answerer.current = function* (request) {
+      // Not metrics, and a registry out of range: an error, not a crash.
+      yield { type: COLLECT_PART, id: request.id, metrics: [{ ...counter(9), registry: 1e9 }] };
+      yield { type: COLLECT_RESPONSE, id: request.id, parts: 1, registries: 1 };
+    };
+    const bad = await aggregator.metrics();
+    expect(sampleValue(bad, 'jobs_total', { queue: 'a' })).toBe(5);
+    expect(sampleValue(bad, 'veza_metrics_cluster_worker_errors_total')).toBe(2);
+
+    answerer.current = (request) => honest(request, [counter(6)]);
+    expect(sampleValue(await aggregator.metrics(), 'jobs_total', { queue: 'a' })).toBe(6);
+  });
+});
