@@ -15,6 +15,9 @@
  *    `Queue`, with `name` and `getJobCounts(...states)`. Fallback: no depth for that queue.
  */
 
+import type { ModulesContainer } from '@nestjs/core';
+import { appUsesPeer, loadOptionalPeer } from './optional-peers';
+
 /** The part of a bullmq Worker the recorder uses. */
 export interface WorkerLike {
   readonly name: string;
@@ -42,15 +45,19 @@ interface Loaded {
 
 let loaded: Loaded | null | undefined;
 
-/** @nestjs/bullmq and bullmq, or null when either is not installed (nothing is recorded then). */
-export function loadBullmq(): Loaded | null {
+/**
+ * @nestjs/bullmq and bullmq, or null when either is not installed or cannot load (nothing is
+ * recorded then), and null without loading either when `modules` (this application's container)
+ * shows no use of them (P2 of optional-peers.ts).
+ */
+export function loadBullmq(modules?: ModulesContainer): Loaded | null {
+  if (modules !== undefined && !appUsesPeer(modules, 'bullmq')) return null;
   if (loaded !== undefined) return loaded;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nest = require('@nestjs/bullmq') as { WorkerHost: Loaded['WorkerHost'] };
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const bull = require('bullmq') as { Worker: Loaded['Worker']; Queue: Loaded['Queue'] };
-    loaded = { WorkerHost: nest.WorkerHost, Worker: bull.Worker, Queue: bull.Queue };
+    const nest = loadOptionalPeer('@nestjs/bullmq') as { WorkerHost: Loaded['WorkerHost'] } | undefined;
+    const bull = loadOptionalPeer('bullmq') as
+      { Worker: Loaded['Worker']; Queue: Loaded['Queue'] } | undefined;
+    loaded = nest && bull ? { WorkerHost: nest.WorkerHost, Worker: bull.Worker, Queue: bull.Queue } : null;
   } catch {
     loaded = null;
   }

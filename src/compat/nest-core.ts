@@ -12,10 +12,12 @@
  *    request's path. Fallback: not wrapped, logged once; `veza_errors_total` then counts the error
  *    with `type="<none>"`, as for a response no exception caused.
  * N2 A module of `ModulesContainer` keeps its `providers`, `controllers` and `injectables` as Maps of
- *    `InstanceWrapper`s; a wrapper has `instance`, `isTransient`, `isDependencyTreeStatic()` and
- *    `getStaticTransientInstances()` (hosts `{ instance }`). Why: find every instance to bind a
- *    decorated method's meter to at bootstrap. Fallback: a missing method counts as a singleton
- *    wrapper with no transient instances.
+ *    `InstanceWrapper`s (`providers` keyed by injection token); a wrapper has `instance`,
+ *    `metatype` (the class, or a factory when `isNotMetatype`), `isTransient`,
+ *    `isDependencyTreeStatic()` and `getStaticTransientInstances()` (hosts `{ instance }`). Why: find
+ *    every instance to bind a decorated method's meter to at bootstrap, and the marks of an optional
+ *    peer's use (optional-peers.ts) before anything is built. Fallback: a missing method counts as a
+ *    singleton wrapper with no transient instances.
  * N3 `InstanceWrapper#setInstanceByContextId(contextId, host, inquirerId?)` and
  *    `#setInstanceByInquirerId(contextId, inquirerId, host)` store each request-scoped or transient
  *    host before Nest constructs its instance into `host.instance`. Why: request-scoped and transient
@@ -107,6 +109,17 @@ export interface WrapperLike {
   readonly metatype?: unknown;
   isDependencyTreeStatic?(): boolean;
   getStaticTransientInstances?(): Array<{ instance: unknown } | undefined>;
+}
+
+/** The providers of `module` by injection token (N2). */
+export function tokensOf(module: ContainerModule): Iterable<[unknown, WrapperLike]> {
+  return module.providers.entries();
+}
+
+/** The class of a wrapper's provider; `undefined` for a factory, value or alias provider (N2). */
+export function classOf(wrapper: WrapperLike): object | undefined {
+  const { metatype, isNotMetatype } = wrapper as WrapperLike & { isNotMetatype?: boolean };
+  return typeof metatype === 'function' && isNotMetatype !== true ? metatype : undefined;
 }
 
 /** Every wrapper of `module`: providers, controllers, enhancers (N2). */

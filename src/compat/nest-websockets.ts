@@ -16,6 +16,7 @@
  *    `bindClientDisconnect` counts connections up only.
  */
 import { installedVersion } from './installed-version';
+import { loadOptionalPeer } from './optional-peers';
 
 /** `@nestjs/websockets 12.1.1`, for messages. */
 export const nestWebsocketsVersion = (): string =>
@@ -49,7 +50,7 @@ export function wrapGatewayHandlers(
   load: (id: string) => unknown = require,
 ): WrapResult {
   try {
-    load('@nestjs/websockets');
+    if (loadOptionalPeer('@nestjs/websockets', load) === undefined) return 'absent';
   } catch {
     return 'absent';
   }

@@ -34,6 +34,7 @@
  * - A7: the module's own `defaultLabels` option; a registry of unknown shape is refused at start-up.
  */
 import { installedVersion as readInstalledVersion } from './installed-version';
+import { loadOptionalPeer } from './optional-peers';
 import perfHooks from 'node:perf_hooks';
 import type { AnyMetric, MetricsRegistry } from './client-types';
 import type { ClientClasses, ClientSeam } from './metrics-client';
@@ -216,20 +217,9 @@ export const promClientVersion = (): string => installedVersion('prom-client');
 
 /**
  * `require(name)`, or `undefined` when it is not installed. Any other failure (a broken install)
- * is thrown: it must not pass for "not installed".
+ * is thrown: it must not pass for "not installed". The one optional-peer loader (optional-peers.ts).
  */
-export function loadOptional(name: string): unknown {
-  try {
-    // An optional peer, loaded by name at run time: a static import would fail where it is absent.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(name) as unknown;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes(`'${name}'`))
-      return undefined;
-    throw error;
-  }
-}
+export const loadOptional = (name: string): unknown => loadOptionalPeer(name);
 
 /** What is used of the module (a type of our own: the emitted .d.ts must not need prom-client's). */
 type PromClientModule = ClientClasses & {

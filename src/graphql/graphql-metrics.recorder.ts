@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { appUsesPeer } from '../compat/optional-peers';
 import { loadOptionalPeer as loadOptional } from './load-optional';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed } from '../veza-metrics.messages';
@@ -120,10 +121,15 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
     } as never;
   }
 
-  /** The application's GraphQL schema, or `undefined` without `@nestjs/graphql` or without a schema. */
+  /**
+   * The application's GraphQL schema, or `undefined` without `@nestjs/graphql` or without a schema.
+   * `@nestjs/graphql` is loaded only when the application imports its `GraphQLModule` (P1 of
+   * src/compat/optional-peers.ts).
+   */
   private schema(): unknown {
     let graphql: { GraphQLSchemaHost?: new () => { schema: unknown } } | undefined;
     try {
+      if (!appUsesPeer(this.moduleRef.get(ModulesContainer, { strict: false }), 'graphql')) return undefined;
       graphql = loadOptional('@nestjs/graphql') as typeof graphql;
     } catch (error) {
       this.fail(error); // installed but broken: the application still starts

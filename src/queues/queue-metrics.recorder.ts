@@ -75,7 +75,7 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const queues = (this.metrics.options as { queues?: { enabled: boolean } }).queues;
     if (queues?.enabled === false) return;
-    const lib = loadBullmq();
+    const lib = loadBullmq(this.modules);
     if (!lib) return;
     try {
       const workers = new Set<WorkerLike>();

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ApplicationConfig } from '@nestjs/core';
+import { ApplicationConfig, ModulesContainer } from '@nestjs/core';
 import { nestCoreVersion, onIoAdapter } from '../compat/nest-core';
 import { nestWebsocketsVersion } from '../compat/nest-websockets';
+import { appUsesPeer } from '../compat/optional-peers';
 import type { GaugeMetric as Gauge } from '../compat/client-types';
 import { VezaMetric } from '../catalog/catalog';
 import { CounterCell } from '../http/metric-cells';
@@ -25,7 +26,8 @@ type Client = { [WS_MESSAGE_SINK]?: WsMessageSink };
  *
  * The adapter is the one the application configured (`app.useWebSocketAdapter()`) or the default
  * one Nest creates: this application's `ApplicationConfig` hands it out, and hands it out wrapped.
- * Without `@nestjs/websockets` installed, nothing is hooked and nothing is required.
+ * Without `@nestjs/websockets` installed, or without a gateway in the application (P3 of
+ * src/compat/optional-peers.ts), nothing is hooked and nothing is required.
  */
 @Injectable()
 export class WebSocketMetricsRecorder implements WsMessageSink {
@@ -41,8 +43,11 @@ export class WebSocketMetricsRecorder implements WsMessageSink {
   constructor(
     private readonly metrics: VezaMetricsRegistry,
     config: ApplicationConfig,
+    modules: ModulesContainer,
   ) {
     this.connections = metrics.get(VezaMetric.WebSocketConnectionsActive);
+    // Built before Nest connects gateways, with every provider of the app already in its container.
+    if (!appUsesPeer(modules, 'websockets')) return;
     const messages = observeGatewayMessages();
     if (messages === 'absent') return;
     if (messages === 'changed') this.logger.warn(wsMessagesNotCounted(nestWebsocketsVersion()));
