@@ -29,6 +29,11 @@
  *     registered with, which tells Nest's 404 route (under a global prefix) from the application's.
  *     Fallback: with no `stack`, Nest's 404 route is not told apart and under a global prefix its
  *     404s are labelled with its template (`/api/*path`): a template, never a raw path.
+ * E7. Express 5: when a route's pattern matches a path but one of its parameters cannot be
+ *     percent-decoded (`/tracks/%zz` for `/tracks/:id`), `layer.match` throws the router's
+ *     `URIError` with `status` 400, which the router answers 400: that response is labelled with the
+ *     route's template, as Express 4's regexp (E3, no decoding) and Fastify's router (a 400 for the
+ *     same path) give. Fallback: another error, or none, leaves the route unmatched (`<unmatched>`).
  *
  * Fallback: where one of these does not hold, no template is found and the response keeps the
  * label it had without this file, `<unmatched>`. Nothing here throws into a response.
@@ -108,7 +113,19 @@ function matchOf(layer: LayerLike, path: string): { path: string; pattern: unkno
       : { path: m[0], pattern: layer.route === undefined ? literalPath(layer, regexp) : undefined };
   }
   if (typeof layer.match !== 'function' || 'params' in layer || 'keys' in layer) return undefined;
-  const m = layer.match(path) as { path?: unknown; pattern?: unknown } | false | undefined;
+  let m: { path?: unknown; pattern?: unknown } | false | undefined;
+  try {
+    m = layer.match(path) as typeof m;
+  } catch (error) {
+    // E7: the route's pattern matched, a parameter could not be percent-decoded (the router's 400).
+    if (
+      layer.route !== undefined &&
+      error instanceof URIError &&
+      (error as { status?: unknown }).status === 400
+    )
+      return { path, pattern: layer.rawPath };
+    throw error;
+  }
   return m && typeof m.path === 'string' ? { path: m.path, pattern: m.pattern ?? layer.rawPath } : undefined;
 }
 
