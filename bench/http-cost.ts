@@ -13,7 +13,10 @@
  * application's recorder as their sink, and called on those objects ITERATIONS times, exactly as
  * the adapter calls them for each request:
  *
- * - Fastify: the `onRequest` and the `onResponse` hook (the latter records the response);
+ * - Fastify: the arrival listener put in front of Fastify's (takes a clock slot, listens for
+ *   `close`), the `onRequest` hook (claims the response, frees the slot) and the `onResponse` hook
+ *   (records it), then the response's `close` listener (which returns at once for a claimed one).
+ *   The loop also removes that listener, as the Express loop does;
  * - Express: the wrapped `handle` (takes a clock slot, listens for `close`), then the response's
  *   `close` event (which records it). The loop also removes that listener, which a real request does
  *   not pay for (its response object is dropped instead), so the figure errs on the high side.
@@ -92,7 +95,7 @@ async function fastifyCost(): Promise<{ wall: number; cpu: number }> {
   const urls = new RouteUrlReader((why) => {
     throw new Error(`the route URL read fell back: ${why}`);
   }, process.env.BENCH_ROUTE_URL !== 'public');
-  hookFastify(
+  const arrive = hookFastify(
     { addHook: (name: string, hook: Hook) => (hooks[name] = hook) },
     urls,
     sinkOf(app),
@@ -101,9 +104,18 @@ async function fastifyCost(): Promise<{ wall: number; cpu: number }> {
   const onRequest = hooks.onRequest as Called;
   const onResponse = hooks.onResponse as Called;
   const done = (): void => undefined;
+  const req = (request as { raw: IncomingMessage }).raw;
+  const res = (reply as { raw: ServerResponse }).raw;
+  const closeListeners = res.listenerCount('close');
+  arrive(req, res);
+  const closed = res.listeners('close')[closeListeners] as () => void;
+  res.removeListener('close', closed);
   const ns = nsPerCall(() => {
+    arrive(req, res);
     onRequest(request, reply, done);
     onResponse(request, reply, done);
+    closed.call(res);
+    res.removeListener('close', closed);
   });
   await verify(app);
   await app.close();

@@ -26,6 +26,11 @@ export class RequestClock {
     return performance.now() - this.starts[slot];
   }
 
+  /** Frees `slot` without reading the time. */
+  release(slot: number): void {
+    this.free[this.top++] = slot;
+  }
+
   private grow(): void {
     const capacity = this.size === 0 ? this.starts.length : this.size * 2;
     if (capacity > this.starts.length) {

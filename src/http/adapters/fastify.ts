@@ -3,6 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CORS_PREFLIGHT_URL, fastifyVersion, RouteUrlReader } from '../../compat/fastify';
 import { handedOver } from '../../compat/node-http';
+import { RequestClock } from '../request-clock';
+import { FastifyRouteTable, type RouteMatchOptions } from './fastify-routes';
 import { noteTrace, type TraceReader } from '../../tracing/trace-context';
 import { fastifyRouteUrlFallback } from '../../veza-metrics.messages';
 import {
@@ -45,10 +47,38 @@ export const fastifyRecorder: HttpAdapterRecorder = {
       fallbackLogged = true;
       new Logger('VezaMetrics').warn(fastifyRouteUrlFallback(fastifyVersion(instance), why));
     });
-    hookFastify(instance, urls, record, trace);
+    hookFastify(instance, urls, record, trace, adapter.getHttpServer());
   },
   headerNames: (reply) => Object.keys((reply as FastifyReplyLike).getHeaders()),
 };
+
+/** What this file reads of an HTTP/2 response (`http2.Http2ServerResponse`, public API). */
+interface Http2ResponseLike {
+  writableEnded: boolean;
+  stream?: { rstCode?: number } | null;
+}
+
+/**
+ * An HTTP/2 response reached its client: the application ended it and its stream closed without an
+ * error code (`rstCode` 0: both sides ended the stream). A stream the client cancelled
+ * (`RST_STREAM`), or one destroyed with its session, was not delivered, whatever the handler does
+ * later: Node's compatibility layer ends such a response at the stream's close, so Fastify runs its
+ * `onResponse` hook then, with the status the reply had (200 until the handler sets another).
+ */
+export function http2Delivered(res: object): boolean {
+  const r = res as Http2ResponseLike;
+  if (r.writableEnded !== true) return false;
+  const code = r.stream?.rstCode;
+  return code === undefined || code === 0;
+}
+
+/** A request of HTTP/2 (Node's compatibility API): one stream of a session, not a socket of its own. */
+function isHttp2(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 2;
+}
+
+/** Requests as Node's server hands them to Fastify, before Fastify routes them. */
+export type ArrivalListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Hooks a Fastify instance: an `onResponse` hook records each response with Fastify's own timing
@@ -56,31 +86,56 @@ export const fastifyRecorder: HttpAdapterRecorder = {
  * and the route's URL (global prefix and version included). Fastify runs no hook for a request
  * whose client went away before its response ended (F2), so an `onRequest` hook notes the reply in
  * flight on its socket, and the socket's `close` (listened to once per connection) records it as
- * {@link CLIENT_CLOSED_STATUS}. Nothing is allocated per request by this code: the socket's field
- * is written in place, and the route URL is read through the route context (F1).
+ * {@link CLIENT_CLOSED_STATUS}. Nothing is allocated per request by the hooks: the socket's field is
+ * written in place, and the route URL is read through the route context (F1).
  *
  * Pipelining: Node hands Fastify every request it parses, even behind a response in flight, so a
  * connection can have several replies in flight; those after the first are kept in a Set on the
  * socket (created for the second one only), and the socket's `close` records each one left under
  * its own route. Bound: one Set entry (about 20 B) per reply Node and Fastify themselves keep in
  * flight on that connection; nothing once the socket closed.
+ *
+ * HTTP/2: a request is a stream, and its response ends (and Fastify runs `onResponse`) when the
+ * stream closes, delivered or not; `onResponse` records a stream the client cancelled, or that went
+ * with its session, as {@link CLIENT_CLOSED_STATUS} ({@link http2Delivered}), and the socket is
+ * not watched (it is the session's, shared by its streams).
+ *
+ * Responses no hook sees: Fastify's router answers a malformed URL (400) and a route parameter
+ * over `maxParamLength` (414) itself, like an async constraint's failure (500) and Fastify's own 503
+ * while it closes, before any hook runs, and a client can leave before the first `onRequest` hook of
+ * ours ran. So the returned listener, put in front of Fastify's on `server` (when given: Nest's
+ * server; `inject()` does not go through it), marks each response on its arrival with a clock slot
+ * and listens for its `close`; the first hook of ours to see the request claims it (frees the
+ * slot), and the `close` of a response never claimed records it: its status (or 499 when it did not
+ * reach the client), the route template its method and path match ({@link FastifyRouteTable}, fed
+ * by the public `onRoute` hook), or `<unmatched>`.
  */
 export function hookFastify(
   instance: FastifyLike,
   urls: RouteUrlReader,
   record: RecordResponse,
   trace?: TraceReader,
-): void {
+  server?: unknown,
+): ArrivalListener {
   const IN_FLIGHT = Symbol('vezaMetricsInFlight');
   const MORE_IN_FLIGHT = Symbol('vezaMetricsMoreInFlight');
   const WATCHED = Symbol('vezaMetricsWatched');
   const RECORDED = Symbol('vezaMetricsRecorded');
+  const SLOT = Symbol('vezaMetricsSlot');
+  const QUEUED = Symbol('vezaMetricsQueued');
   type Reply = FastifyReplyLike & { [RECORDED]?: true };
   type WatchedSocket = Socket & {
     [IN_FLIGHT]?: Reply | null;
     [MORE_IN_FLIGHT]?: Set<Reply>;
     [WATCHED]?: true;
+    [QUEUED]?: Set<ServerResponse>;
   };
+  type ArrivedResponse = ServerResponse & { [SLOT]?: number; req?: IncomingMessage };
+  const clock = new RequestClock();
+  const routes = new FastifyRouteTable(routerOptionsOf(instance));
+  instance.addHook('onRoute', (route: { method?: unknown; url?: unknown }) =>
+    routes.add(route.method, route.url),
+  );
 
   const recordReply = (reply: Reply, status: number): void => {
     const request = reply.request;
@@ -90,6 +145,66 @@ export function hookFastify(
     if (method === 'OPTIONS' && (template === undefined || template === CORS_PREFLIGHT_URL))
       template = preflight(request.raw) ?? template;
     record(method, template, status, reply.elapsedTime, request, reply);
+  };
+
+  /** A hook of ours saw the request of `res`: its hooks record it, not its `close`. */
+  const claim = (res: ArrivedResponse, raw: IncomingMessage): void => {
+    const slot = res[SLOT];
+    if (slot === undefined || slot < 0) return;
+    res[SLOT] = -1;
+    clock.release(slot);
+    (raw.socket as WatchedSocket | null)?.[QUEUED]?.delete(res);
+  };
+
+  /** The `close` of a response no hook of ours saw (see above); `this` never claimed. */
+  function unclaimedClose(this: ArrivedResponse): void {
+    const slot = this[SLOT];
+    if (slot === undefined || slot < 0) return;
+    this[SLOT] = -1;
+    const durationMs = clock.stop(slot);
+    const req = this.req;
+    if (req === undefined) return;
+    (req.socket as WatchedSocket | null)?.[QUEUED]?.delete(this);
+    const method = req.method ?? '';
+    let template: string | undefined;
+    try {
+      template = routes.match(method, req.url);
+    } catch {
+      template = undefined;
+    }
+    const sent = isHttp2(req) ? http2Delivered(this) : handedOver(this) && req.aborted !== true;
+    record(
+      method,
+      template ?? preflight(req),
+      sent ? this.statusCode : CLIENT_CLOSED_STATUS,
+      durationMs,
+      req,
+      this,
+    );
+  }
+
+  /** A connection closed: its responses Node still queued (they never got the socket, so emit no `close`). */
+  function sweepQueued(this: WatchedSocket): void {
+    const queued = this[QUEUED];
+    this[QUEUED] = undefined;
+    if (queued !== undefined) for (const res of queued) unclaimedClose.call(res);
+  }
+
+  const arrive: ArrivalListener = (req, res) => {
+    (res as ArrivedResponse)[SLOT] = clock.start();
+    res.on('close', unclaimedClose);
+    // Behind another response of its connection, Node queues it: no socket yet, no `close` if the
+    // connection goes before its turn. Bound: one entry per response Node itself keeps queued.
+    if (res.socket === null && !isHttp2(req)) {
+      const socket = req.socket as WatchedSocket | null;
+      if (socket === null) return;
+      let queued = socket[QUEUED];
+      if (queued === undefined) {
+        queued = socket[QUEUED] = new Set();
+        socket.once('close', sweepQueued);
+      }
+      queued.add(res);
+    }
   };
 
   /** A reply still in flight as its connection closed: an abort, unless the whole response was handed over. */
@@ -112,8 +227,10 @@ export function hookFastify(
   }
 
   instance.addHook('onRequest', (request: FastifyRequestLike, reply: Reply, done: () => void) => {
-    const socket = request.raw.socket as WatchedSocket | null;
-    if (socket !== null) {
+    const raw = request.raw;
+    claim(reply.raw, raw);
+    const socket = raw.socket as WatchedSocket | null;
+    if (socket !== null && !isHttp2(raw)) {
       if (socket[WATCHED] !== true) {
         socket[WATCHED] = true;
         socket.on('close', socketClosed);
@@ -122,11 +239,19 @@ export function hookFastify(
       if (current === undefined || current === null) socket[IN_FLIGHT] = reply;
       else (socket[MORE_IN_FLIGHT] ??= new Set()).add(reply);
     }
-    noteTrace(trace, request.raw);
+    noteTrace(trace, raw);
     done();
   });
   instance.addHook('onResponse', (request: FastifyRequestLike, reply: Reply, done: () => void) => {
-    const socket = request.raw.socket as WatchedSocket | null;
+    const raw = request.raw;
+    claim(reply.raw, raw);
+    if (isHttp2(raw)) {
+      if (reply[RECORDED] !== true)
+        recordReply(reply, http2Delivered(reply.raw) ? reply.statusCode : CLIENT_CLOSED_STATUS);
+      done();
+      return;
+    }
+    const socket = raw.socket as WatchedSocket | null;
     if (socket !== null) {
       if (socket[IN_FLIGHT] === reply) socket[IN_FLIGHT] = null;
       else socket[MORE_IN_FLIGHT]?.delete(reply);
@@ -134,4 +259,47 @@ export function hookFastify(
     if (reply[RECORDED] !== true) recordReply(reply, reply.statusCode);
     done();
   });
+  wrapRequestListener(server, arrive);
+  return arrive;
+}
+
+/** Fastify's router options that change which path a route matches (`initialConfig`, public). */
+function routerOptionsOf(instance: FastifyLike): RouteMatchOptions {
+  const config = (instance as { initialConfig?: RouteMatchOptions & { routerOptions?: RouteMatchOptions } })
+    .initialConfig;
+  const router = config?.routerOptions;
+  return {
+    caseSensitive: router?.caseSensitive ?? config?.caseSensitive,
+    ignoreTrailingSlash: router?.ignoreTrailingSlash ?? config?.ignoreTrailingSlash,
+    ignoreDuplicateSlashes: router?.ignoreDuplicateSlashes ?? config?.ignoreDuplicateSlashes,
+  };
+}
+
+type RequestListener = (this: unknown, req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Puts `arrive` in front of the server's `request` listener (Fastify's, the one it was created
+ * with): the one listener is wrapped, which spares `emit` a copy of its listener array per request.
+ */
+function wrapRequestListener(server: unknown, arrive: ArrivalListener): void {
+  const s = server as
+    | {
+        listeners?(event: string): unknown[];
+        removeListener(event: string, l: unknown): void;
+        on(event: string, l: unknown): void;
+        prependListener(event: string, l: unknown): void;
+      }
+    | undefined;
+  if (s === undefined || s === null || typeof s.listeners !== 'function') return;
+  const listeners = s.listeners('request') as RequestListener[];
+  if (listeners.length === 1) {
+    const listener = listeners[0];
+    s.removeListener('request', listener);
+    s.on('request', function vezaMetricsArrival(this: unknown, req: IncomingMessage, res: ServerResponse) {
+      arrive(req, res);
+      listener.call(this, req, res);
+    });
+  } else {
+    s.prependListener('request', arrive);
+  }
 }
