@@ -9,6 +9,8 @@
 import { Body, Controller, Get, Module, Param, Post, type INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { connect } from 'node:net';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import { VezaMetricsModule } from '../../src';
 import { ADAPTERS, scrape } from '../utils/app';
 import { rawRequest } from '../utils/raw-http';
@@ -177,4 +179,74 @@ describe.each(ADAPTERS)('answers given before any route on %s', (adapter) => {
       'GET /tracks/:id 400': 25,
     });
   }, 120_000);
+});
+
+describe('an async route constraint on fastify', () => {
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    const moduleRef = await Test.createTestingModule({ imports: [RouterAnswersModule] }).compile();
+    app = moduleRef.createNestApplication(new FastifyAdapter(), { logger: false });
+    // After init, as an application's own Fastify plugins register: the recorder is attached.
+    await app.init();
+    const a = app;
+    const instance = a.getHttpAdapter().getInstance() as {
+      addConstraintStrategy(strategy: object): void;
+      register(plugin: (f: { route(options: object): void }, opts: unknown, next: () => void) => void): void;
+    };
+    // Async (three parameters): Fastify then routes every request after a callback, and answers
+    // a failing one with a 500 before any hook.
+    instance.addConstraintStrategy({
+      name: 'tenant',
+      storage: () => {
+        const kept = new Map<string, unknown>();
+        return {
+          get: (k: string) => kept.get(k) ?? null,
+          set: (k: string, v: unknown) => kept.set(k, v),
+        };
+      },
+      deriveConstraint: (
+        req: { headers: Record<string, string | undefined> },
+        _ctx: unknown,
+        done: (e: Error | null, v?: string) => void,
+      ) =>
+        setImmediate(() =>
+          req.headers['x-tenant'] === 'bad'
+            ? done(new Error('no tenant'))
+            : done(null, req.headers['x-tenant']),
+        ),
+    });
+    // In a plugin, as Fastify applications add routes: it runs as Fastify gets ready.
+    instance.register((f: { route(options: object): void }, _opts: unknown, next: () => void) => {
+      f.route({
+        method: 'GET',
+        url: '/tenants/:id',
+        constraints: { tenant: 'a' },
+        handler: (_req: unknown, reply: { send(b: unknown): void }) => reply.send({ ok: true }),
+      });
+      next();
+    });
+    await app.listen(0, '127.0.0.1');
+    url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+  }, 60_000);
+
+  it("records the constraint's 500 under its route, and every routed request once", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < TIMES; i++) {
+      statuses.push((await rawRequest(url, `/tenants/${i}`, { headers: { 'x-tenant': 'a' } })).status);
+      statuses.push((await rawRequest(url, `/tenants/${i}`, { headers: { 'x-tenant': 'bad' } })).status);
+      statuses.push((await rawRequest(url, `/tracks/${i}`)).status);
+    }
+    expect(statuses).toEqual(Array.from({ length: TIMES }, () => [200, 500, 200]).flat());
+    expect(samples(await scrape(url), 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({
+      'GET /tenants/:id 200': TIMES,
+      'GET /tenants/:id 500': TIMES,
+      'GET /tracks/:id 200': TIMES,
+    });
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { CORS_PREFLIGHT_URL, fastifyVersion, RouteUrlReader } from '../../compat/fastify';
 import { handedOver } from '../../compat/node-http';
 import { RequestClock } from '../request-clock';
@@ -77,8 +78,8 @@ function isHttp2(req: IncomingMessage): boolean {
   return req.httpVersionMajor === 2;
 }
 
-/** Requests as Node's server hands them to Fastify, before Fastify routes them. */
-export type ArrivalListener = (req: IncomingMessage, res: ServerResponse) => void;
+/** A `request` listener of Node's server (Fastify's: it routes the request). */
+export type RequestListener = (this: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Hooks a Fastify instance: an `onResponse` hook records each response with Fastify's own timing
@@ -103,12 +104,14 @@ export type ArrivalListener = (req: IncomingMessage, res: ServerResponse) => voi
  * Responses no hook sees: Fastify's router answers a malformed URL (400) and a route parameter
  * over `maxParamLength` (414) itself, like an async constraint's failure (500) and Fastify's own 503
  * while it closes, before any hook runs, and a client can leave before the first `onRequest` hook of
- * ours ran. So the returned listener, put in front of Fastify's on `server` (when given: Nest's
- * server; `inject()` does not go through it), marks each response on its arrival with a clock slot
- * and listens for its `close`; the first hook of ours to see the request claims it (frees the
- * slot), and the `close` of a response never claimed records it: its status (or 499 when it did not
- * reach the client), the route template its method and path match ({@link FastifyRouteTable}, fed
- * by the public `onRoute` hook), or `<unmatched>`.
+ * ours ran. So Fastify's `request` listener on `server` (when given: Nest's server; `inject()` does
+ * not go through it) is wrapped (the returned function wraps a listener): a request our `onRequest`
+ * hook claims while Fastify routes it costs nothing more; any other gets a clock slot and a listener
+ * on its response's `close`, until a hook of ours claims it (frees the slot) or that `close` records
+ * it: its status (or 499 when it did not reach the client), the route template its method and path
+ * match ({@link FastifyRouteTable}, fed by the public `onRoute` hook), or `<unmatched>`. Bound: one
+ * slot per such response in flight, and per connection one Set entry per such response Node queues
+ * behind another (swept at the connection's `close`, since a queued response emits none).
  */
 export function hookFastify(
   instance: FastifyLike,
@@ -116,7 +119,7 @@ export function hookFastify(
   record: RecordResponse,
   trace?: TraceReader,
   server?: unknown,
-): ArrivalListener {
+): (listener: RequestListener) => RequestListener {
   const IN_FLIGHT = Symbol('vezaMetricsInFlight');
   const MORE_IN_FLIGHT = Symbol('vezaMetricsMoreInFlight');
   const WATCHED = Symbol('vezaMetricsWatched');
@@ -147,8 +150,16 @@ export function hookFastify(
     record(method, template, status, reply.elapsedTime, request, reply);
   };
 
+  /** The response Fastify is routing synchronously (inside the wrapped listener), and whether a hook of ours saw it. */
+  let arriving: ServerResponse | null = null;
+  let arrivingClaimed = false;
+
   /** A hook of ours saw the request of `res`: its hooks record it, not its `close`. */
   const claim = (res: ArrivedResponse, raw: IncomingMessage): void => {
+    if (res === arriving) {
+      arrivingClaimed = true;
+      return;
+    }
     const slot = res[SLOT];
     if (slot === undefined || slot < 0) return;
     res[SLOT] = -1;
@@ -190,8 +201,9 @@ export function hookFastify(
     if (queued !== undefined) for (const res of queued) unclaimedClose.call(res);
   }
 
-  const arrive: ArrivalListener = (req, res) => {
-    (res as ArrivedResponse)[SLOT] = clock.start();
+  /** A response no hook of ours saw while Fastify routed it: its `close` records it, unless a hook claims it first. */
+  const track = (req: IncomingMessage, res: ServerResponse, arrivedAt: number): void => {
+    (res as ArrivedResponse)[SLOT] = clock.startAt(arrivedAt);
     res.on('close', unclaimedClose);
     // Behind another response of its connection, Node queues it: no socket yet, no `close` if the
     // connection goes before its turn. Bound: one entry per response Node itself keeps queued.
@@ -206,6 +218,25 @@ export function hookFastify(
       queued.add(res);
     }
   };
+
+  /**
+   * Wraps Fastify's `request` listener: a request whose `onRequest` hook of ours runs while Fastify
+   * routes it (the usual case: every hook before ours calls `done()` at once) costs two field writes
+   * and a compare; any other is tracked until its response's `close`.
+   */
+  const wrap = (listener: RequestListener): RequestListener =>
+    function vezaMetricsArrival(this: unknown, req: IncomingMessage, res: ServerResponse): void {
+      arriving = res;
+      arrivingClaimed = false;
+      try {
+        listener.call(this, req, res);
+      } finally {
+        arriving = null;
+        // Timed from here: Fastify's own clock (`reply.elapsedTime`) starts once routing is done too; a
+        // clock read before the call cost every request 30 ns of CPU (bench/http-cost.ts).
+        if (!arrivingClaimed) track(req, res, performance.now());
+      }
+    };
 
   /** A reply still in flight as its connection closed: an abort, unless the whole response was handed over. */
   const closedInFlight = (reply: Reply): void => {
@@ -259,8 +290,8 @@ export function hookFastify(
     if (reply[RECORDED] !== true) recordReply(reply, reply.statusCode);
     done();
   });
-  wrapRequestListener(server, arrive);
-  return arrive;
+  wrapRequestListener(server, wrap);
+  return wrap;
 }
 
 /** Fastify's router options that change which path a route matches (`initialConfig`, public). */
@@ -275,31 +306,22 @@ function routerOptionsOf(instance: FastifyLike): RouteMatchOptions {
   };
 }
 
-type RequestListener = (this: unknown, req: IncomingMessage, res: ServerResponse) => void;
-
 /**
- * Puts `arrive` in front of the server's `request` listener (Fastify's, the one it was created
- * with): the one listener is wrapped, which spares `emit` a copy of its listener array per request.
+ * Puts `wrap`'s listener in place of the server's `request` listener (Fastify's, the one it was
+ * created with). A server with other `request` listeners (none in Nest's) is left alone: the
+ * answers given before any hook are then not recorded.
  */
-function wrapRequestListener(server: unknown, arrive: ArrivalListener): void {
+function wrapRequestListener(server: unknown, wrap: (listener: RequestListener) => RequestListener): void {
   const s = server as
     | {
         listeners?(event: string): unknown[];
         removeListener(event: string, l: unknown): void;
         on(event: string, l: unknown): void;
-        prependListener(event: string, l: unknown): void;
       }
     | undefined;
   if (s === undefined || s === null || typeof s.listeners !== 'function') return;
   const listeners = s.listeners('request') as RequestListener[];
-  if (listeners.length === 1) {
-    const listener = listeners[0];
-    s.removeListener('request', listener);
-    s.on('request', function vezaMetricsArrival(this: unknown, req: IncomingMessage, res: ServerResponse) {
-      arrive(req, res);
-      listener.call(this, req, res);
-    });
-  } else {
-    s.prependListener('request', arrive);
-  }
+  if (listeners.length !== 1) return;
+  s.removeListener('request', listeners[0]);
+  s.on('request', wrap(listeners[0]));
 }
