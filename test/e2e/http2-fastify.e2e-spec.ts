@@ -1,5 +1,6 @@
 /**
- * Issue 21, item 13: Fastify over HTTP/2 (h2c, `new FastifyAdapter({ http2: true })`). A stream the
+ * Issue 21, item 13: Fastify over HTTP/2, in clear (h2c, `new FastifyAdapter({ http2: true })`) and
+ * over TLS (`https: { key, cert }`, a self-signed certificate made with openssl). A stream the
  * client cancels while its handler is pending, and the streams of a session destroyed with them in
  * flight, reached no client: 499, as an aborted HTTP/1 request, counted once (never the handler's
  * 200, whether it answers later or not). Delivered streams keep their status, and the router's own
@@ -16,6 +17,10 @@ import {
   type Http2Server,
   type ServerHttp2Stream,
 } from 'node:http2';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VezaMetricsModule } from '../../src';
 import { samples } from './http-client.fixture';
 
@@ -74,12 +79,55 @@ function pending(session: ClientHttp2Session, path: string): ClientHttp2Stream {
   return stream;
 }
 
-describe('Fastify over HTTP/2 (h2c)', () => {
+/** A self-signed certificate for 127.0.0.1, made with openssl; `undefined` without it. */
+function selfSigned(): { key: string; cert: string } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'veza-h2-'));
+  try {
+    const made = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
+    if (made.status !== 0) return undefined;
+    return {
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const tls = selfSigned();
+if (tls === undefined) {
+  if (process.env.CI === 'true') throw new Error('openssl is needed for the HTTP/2 over TLS tests');
+  console.warn('openssl not found: the HTTP/2 over TLS tests are skipped');
+}
+const MODES = tls === undefined ? (['h2c'] as const) : (['h2c', 'h2 over TLS'] as const);
+
+describe.each(MODES)('Fastify over HTTP/2 (%s)', (mode) => {
   let app: INestApplication;
   let url: string;
   let client: ClientHttp2Session;
   /** Streams the server saw close: Fastify's onResponse for a stream runs as it closes. */
   let serverClosed = 0;
+
+  /** A session to the application (trusting the self-signed certificate over TLS). */
+  const open = (): ClientHttp2Session => connect(url, mode === 'h2c' ? {} : { ca: tls?.cert });
 
   const counts = async (): Promise<Record<string, number>> =>
     samples((await get(client, '/metrics')).body, 'veza_http_requests_total', [
@@ -97,13 +145,15 @@ describe('Fastify over HTTP/2 (h2c)', () => {
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({ imports: [Http2Module] }).compile();
-    app = moduleRef.createNestApplication(new FastifyAdapter({ http2: true } as never), { logger: false });
+    const options = mode === 'h2c' ? { http2: true } : { http2: true, https: tls };
+    app = moduleRef.createNestApplication(new FastifyAdapter(options as never), { logger: false });
     await app.listen(0, '127.0.0.1');
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+    if (mode !== 'h2c') url = url.replace('http:', 'https:');
     (app.getHttpServer() as Http2Server).on('stream', (stream: ServerHttp2Stream) =>
       stream.once('close', () => serverClosed++),
     );
-    client = connect(url);
+    client = open();
     client.on('error', () => undefined);
   }, 60_000);
 
@@ -118,18 +168,19 @@ describe('Fastify over HTTP/2 (h2c)', () => {
     for (let i = 0; i < TIMES; i++) expect((await get(client, `/tracks/${i}`)).status).toBe(200);
 
     // Cancelled streams: the client resets each while its handler is pending.
+    const entered = seen.entered;
     const cancelled = Array.from({ length: TIMES }, () => pending(client, '/tracks/slow'));
-    await until(() => seen.entered === TIMES, 'every handler to be entered');
+    await until(() => seen.entered === entered + TIMES, 'every handler to be entered');
     const before = serverClosed;
     for (const stream of cancelled) stream.close(constants.NGHTTP2_CANCEL);
     await until(() => serverClosed === before + TIMES, 'the server to see every stream close');
     await answerAll();
 
     // A session destroyed with requests in flight.
-    const doomed = connect(url);
+    const doomed = open();
     doomed.on('error', () => undefined);
     for (let i = 0; i < TIMES; i++) pending(doomed, '/tracks/slow');
-    await until(() => seen.entered === 2 * TIMES, 'every handler of the doomed session');
+    await until(() => seen.entered === entered + 2 * TIMES, 'every handler of the doomed session');
     const closedBefore = serverClosed;
     doomed.destroy();
     await until(() => serverClosed === closedBefore + TIMES, 'the server to close its streams');
@@ -145,7 +196,7 @@ describe('Fastify over HTTP/2 (h2c)', () => {
     });
   }, 60_000);
 
-  it('records many concurrent cancelled streams once each, and keeps nothing of them', async () => {
+  it('records many concurrent cancelled streams once each, adding no series', async () => {
     const STREAMS = 50;
     const startCounts = await counts();
     const entered = seen.entered;
