@@ -18,7 +18,7 @@ import { startHttpApp } from './http-app.fixture';
 import { samples } from './http-client.fixture';
 
 /** Handlers entered and left (server side), for synchronisation. */
-const seen = { entered: 0, done: 0 };
+const seen = { entered: 0, done: 0, gets: 0 };
 const release: Array<() => void> = [];
 
 @Controller('tracks')
@@ -34,6 +34,7 @@ class TracksController {
 
   @Get(':id')
   get(@Param('id') id: string): { id: number } {
+    seen.gets++;
     return { id: id.length };
   }
 
@@ -247,6 +248,57 @@ describe('an async route constraint on fastify', () => {
       'GET /tenants/:id 200': TIMES,
       'GET /tenants/:id 500': TIMES,
       'GET /tracks/:id 200': TIMES,
+    });
+  }, 60_000);
+});
+
+describe('a client gone before our onRequest hook ran, on fastify', () => {
+  let app: INestApplication;
+  let url: string;
+  const gates: Array<() => void> = [];
+  let gated = 0;
+
+  beforeAll(async () => {
+    ({ app, url } = await startHttpApp('fastify', { imports: [RouterAnswersModule] }, (a) => {
+      // The application's own hook, added before the recorder's: pending until the test opens it.
+      const instance = a.getHttpAdapter().getInstance() as {
+        addHook(name: string, hook: (request: { url: string }) => Promise<void>): void;
+      };
+      instance.addHook('onRequest', async (request: { url: string }) => {
+        if (!request.url.startsWith('/tracks/')) return;
+        gated++;
+        await new Promise<void>((resolve) => gates.push(resolve));
+      });
+    }));
+  }, 60_000);
+
+  afterAll(async () => {
+    while (gates.length > 0) gates.shift()?.();
+    await app?.close();
+  }, 60_000);
+
+  it('records it once, as 499 under its route, whatever runs after it left', async () => {
+    const server = app.getHttpServer() as Server;
+    let closed = 0;
+    server.on('request', (_req, res: { once(e: string, l: () => void): void }) =>
+      res.once('close', () => closed++),
+    );
+    const { hostname, port } = new URL(url);
+    for (let i = 0; i < TIMES; i++) {
+      const socket = connect(Number(port), hostname);
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /tracks/${i} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await until(() => gated === i + 1, 'the application hook');
+      socket.resetAndDestroy();
+      await until(() => closed === i + 1, 'the response to close');
+    }
+    // The hooks go on once the application's opens: the recorder's, the handler, a late onResponse.
+    const gets = seen.gets;
+    while (gates.length > 0) gates.shift()?.();
+    await until(() => seen.gets === gets + TIMES, 'the handlers to run after their clients left');
+    expect(samples(await scrape(url), 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual({
+      'GET /tracks/:id 499': TIMES,
     });
   }, 60_000);
 });

@@ -152,26 +152,34 @@ export function hookFastify(
 
   /** The response Fastify is routing synchronously (inside the wrapped listener), and whether a hook of ours saw it. */
   let arriving: ServerResponse | null = null;
+  /** A response's slot once a hook of ours claimed it, or once its `close` recorded it. */
+  const CLAIMED = -1;
+  const CLOSED = -2;
   let arrivingClaimed = false;
 
-  /** A hook of ours saw the request of `res`: its hooks record it, not its `close`. */
-  const claim = (res: ArrivedResponse, raw: IncomingMessage): void => {
+  /**
+   * A hook of ours saw the request of `res`: its hooks record it, not its `close`. True when its
+   * `close` already recorded it (the client left before this hook ran): the hooks record nothing.
+   */
+  const claim = (res: ArrivedResponse, raw: IncomingMessage): boolean => {
     if (res === arriving) {
       arrivingClaimed = true;
-      return;
+      return false;
     }
     const slot = res[SLOT];
-    if (slot === undefined || slot < 0) return;
-    res[SLOT] = -1;
+    if (slot === undefined || slot === CLAIMED) return false;
+    if (slot === CLOSED) return true;
+    res[SLOT] = CLAIMED;
     clock.release(slot);
     (raw.socket as WatchedSocket | null)?.[QUEUED]?.delete(res);
+    return false;
   };
 
   /** The `close` of a response no hook of ours saw (see above); `this` never claimed. */
   function unclaimedClose(this: ArrivedResponse): void {
     const slot = this[SLOT];
     if (slot === undefined || slot < 0) return;
-    this[SLOT] = -1;
+    this[SLOT] = CLOSED;
     const durationMs = clock.stop(slot);
     const req = this.req;
     if (req === undefined) return;
@@ -259,7 +267,11 @@ export function hookFastify(
 
   instance.addHook('onRequest', (request: FastifyRequestLike, reply: Reply, done: () => void) => {
     const raw = request.raw;
-    claim(reply.raw, raw);
+    if (claim(reply.raw, raw)) {
+      reply[RECORDED] = true;
+      done();
+      return;
+    }
     const socket = raw.socket as WatchedSocket | null;
     if (socket !== null && !isHttp2(raw)) {
       if (socket[WATCHED] !== true) {
@@ -275,7 +287,7 @@ export function hookFastify(
   });
   instance.addHook('onResponse', (request: FastifyRequestLike, reply: Reply, done: () => void) => {
     const raw = request.raw;
-    claim(reply.raw, raw);
+    if (claim(reply.raw, raw)) reply[RECORDED] = true;
     if (isHttp2(raw)) {
       if (reply[RECORDED] !== true)
         recordReply(reply, http2Delivered(reply.raw) ? reply.statusCode : CLIENT_CLOSED_STATUS);
