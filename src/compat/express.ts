@@ -38,6 +38,11 @@
  *     Fallback: a route whose mounts are not found (a mount on a path with parameters on Express 4,
  *     a router inside a router that Nest wraps) has no template: `<unmatched>`, never its own path
  *     alone, which is a path the application does not serve.
+ * E8. Express 5: when a route's pattern matches a path but one of its parameters cannot be
+ *     percent-decoded (`/tracks/%zz` for `/tracks/:id`), `layer.match` throws the router's
+ *     `URIError` with `status` 400, which the router answers 400: that response is labelled with the
+ *     route's template, as Express 4's regexp (E3, no decoding) and Fastify's router (a 400 for the
+ *     same path) give. Fallback: another error, or none, leaves the route unmatched (`<unmatched>`).
  *
  * Fallback: where one of these does not hold, no template is found and the response keeps the
  * label it had without this file, `<unmatched>`. Nothing here throws into a response.
@@ -117,7 +122,19 @@ function matchOf(layer: LayerLike, path: string): { path: string; pattern: unkno
       : { path: m[0], pattern: layer.route === undefined ? literalPath(layer, regexp) : undefined };
   }
   if (typeof layer.match !== 'function' || 'params' in layer || 'keys' in layer) return undefined;
-  const m = layer.match(path) as { path?: unknown; pattern?: unknown } | false | undefined;
+  let m: { path?: unknown; pattern?: unknown } | false | undefined;
+  try {
+    m = layer.match(path) as typeof m;
+  } catch (error) {
+    // E8: the route's pattern matched, a parameter could not be percent-decoded (the router's 400).
+    if (
+      layer.route !== undefined &&
+      error instanceof URIError &&
+      (error as { status?: unknown }).status === 400
+    )
+      return { path, pattern: layer.rawPath };
+    throw error;
+  }
   return m && typeof m.path === 'string' ? { path: m.path, pattern: m.pattern ?? layer.rawPath } : undefined;
 }
 

@@ -14,9 +14,14 @@ export class RequestClock {
 
   /** Takes a slot and starts it now. */
   start(): number {
+    return this.startAt(performance.now());
+  }
+
+  /** Takes a slot started at `time` (a `performance.now()` reading). */
+  startAt(time: number): number {
     if (this.top === 0) this.grow();
     const slot = this.free[--this.top];
-    this.starts[slot] = performance.now();
+    this.starts[slot] = time;
     return slot;
   }
 
@@ -24,6 +29,11 @@ export class RequestClock {
   stop(slot: number): number {
     this.free[this.top++] = slot;
     return performance.now() - this.starts[slot];
+  }
+
+  /** Frees `slot` without reading the time. */
+  release(slot: number): void {
+    this.free[this.top++] = slot;
   }
 
   private grow(): void {

@@ -238,4 +238,24 @@ describe(`Express router assumptions (${against})`, () => {
     expect(joinTemplate('', '/')).toBe('/');
     expect(joinTemplate('/queues', '/api/queues')).toBe('/queues/api/queues');
   });
+
+  it(`E8: a route whose parameter cannot be percent-decoded ${express4 ? 'still matches its regexp' : "makes match() throw the router's URIError with status 400"}, and is labelled with its template (${against})`, async () => {
+    const a = app();
+    const route = layers(a).find((l) => l.route !== undefined) as Layer;
+    if (!express4) {
+      let thrown: unknown;
+      try {
+        route.match('/tracks/%zz');
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(URIError);
+      expect((thrown as { status?: unknown }).status).toBe(400);
+    }
+    expect(routeTemplate(expressStack(a)!, 'GET', '/tracks/%zz', notNest)).toBe('/tracks/:id');
+    expect(routeTemplate(expressStack(a)!, 'GET', '/nope/%zz', notNest)).toBeUndefined();
+    // The router answers such a request 400.
+    const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
+    expect((await inject(a as never, { url: '/tracks/%zz' })).statusCode).toBe(400);
+  });
 });

@@ -1,8 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { CORS_PREFLIGHT_URL, fastifyVersion, RouteUrlReader } from '../../compat/fastify';
 import { handedOver } from '../../compat/node-http';
+import { RequestClock } from '../request-clock';
+import { FastifyRouteTable, type RouteMatchOptions } from './fastify-routes';
 import { noteTrace, type TraceReader } from '../../tracing/trace-context';
 import { fastifyRouteUrlFallback } from '../../veza-metrics.messages';
 import {
@@ -45,10 +48,38 @@ export const fastifyRecorder: HttpAdapterRecorder = {
       fallbackLogged = true;
       new Logger('VezaMetrics').warn(fastifyRouteUrlFallback(fastifyVersion(instance), why));
     });
-    hookFastify(instance, urls, record, trace);
+    hookFastify(instance, urls, record, trace, adapter.getHttpServer());
   },
   headerNames: (reply) => Object.keys((reply as FastifyReplyLike).getHeaders()),
 };
+
+/** What this file reads of an HTTP/2 response (`http2.Http2ServerResponse`, public API). */
+interface Http2ResponseLike {
+  writableEnded: boolean;
+  stream?: { rstCode?: number } | null;
+}
+
+/**
+ * An HTTP/2 response reached its client: the application ended it and its stream closed without an
+ * error code (`rstCode` 0: both sides ended the stream). A stream the client cancelled
+ * (`RST_STREAM`), or one destroyed with its session, was not delivered, whatever the handler does
+ * later: Node's compatibility layer ends such a response at the stream's close, so Fastify runs its
+ * `onResponse` hook then, with the status the reply had (200 until the handler sets another).
+ */
+export function http2Delivered(res: object): boolean {
+  const r = res as Http2ResponseLike;
+  if (r.writableEnded !== true) return false;
+  const code = r.stream?.rstCode;
+  return code === undefined || code === 0;
+}
+
+/** A request of HTTP/2 (Node's compatibility API): one stream of a session, not a socket of its own. */
+function isHttp2(req: IncomingMessage): boolean {
+  return req.httpVersionMajor === 2;
+}
+
+/** A `request` listener of Node's server (Fastify's: it routes the request). */
+export type RequestListener = (this: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Hooks a Fastify instance: an `onResponse` hook records each response with Fastify's own timing
@@ -56,31 +87,58 @@ export const fastifyRecorder: HttpAdapterRecorder = {
  * and the route's URL (global prefix and version included). Fastify runs no hook for a request
  * whose client went away before its response ended (F2), so an `onRequest` hook notes the reply in
  * flight on its socket, and the socket's `close` (listened to once per connection) records it as
- * {@link CLIENT_CLOSED_STATUS}. Nothing is allocated per request by this code: the socket's field
- * is written in place, and the route URL is read through the route context (F1).
+ * {@link CLIENT_CLOSED_STATUS}. Nothing is allocated per request by the hooks: the socket's field is
+ * written in place, and the route URL is read through the route context (F1).
  *
  * Pipelining: Node hands Fastify every request it parses, even behind a response in flight, so a
  * connection can have several replies in flight; those after the first are kept in a Set on the
  * socket (created for the second one only), and the socket's `close` records each one left under
  * its own route. Bound: one Set entry (about 20 B) per reply Node and Fastify themselves keep in
  * flight on that connection; nothing once the socket closed.
+ *
+ * HTTP/2: a request is a stream, and its response ends (and Fastify runs `onResponse`) when the
+ * stream closes, delivered or not; `onResponse` records a stream the client cancelled, or that went
+ * with its session, as {@link CLIENT_CLOSED_STATUS} ({@link http2Delivered}), and the socket is
+ * not watched (it is the session's, shared by its streams).
+ *
+ * Responses no hook sees: Fastify's router answers a malformed URL (400) and a route parameter
+ * over `maxParamLength` (414) itself, like an async constraint's failure (500) and Fastify's own 503
+ * while it closes, before any hook runs, and a client can leave before the first `onRequest` hook of
+ * ours ran. So Fastify's `request` listener on `server` (when given: Nest's server; `inject()` does
+ * not go through it) is wrapped (the returned function wraps a listener): a request our `onRequest`
+ * hook claims while Fastify routes it costs nothing more; any other gets a clock slot and a listener
+ * on its response's `close`, until a hook of ours claims it (frees the slot) or that `close` records
+ * it: its status (or 499 when it did not reach the client), the route template its method and path
+ * match ({@link FastifyRouteTable}, fed by the public `onRoute` hook), or `<unmatched>`. Bound: one
+ * slot per such response in flight, and per connection one Set entry per such response Node queues
+ * behind another (swept at the connection's `close`, since a queued response emits none).
  */
 export function hookFastify(
   instance: FastifyLike,
   urls: RouteUrlReader,
   record: RecordResponse,
   trace?: TraceReader,
-): void {
+  server?: unknown,
+): (listener: RequestListener) => RequestListener {
   const IN_FLIGHT = Symbol('vezaMetricsInFlight');
   const MORE_IN_FLIGHT = Symbol('vezaMetricsMoreInFlight');
   const WATCHED = Symbol('vezaMetricsWatched');
   const RECORDED = Symbol('vezaMetricsRecorded');
+  const SLOT = Symbol('vezaMetricsSlot');
+  const QUEUED = Symbol('vezaMetricsQueued');
   type Reply = FastifyReplyLike & { [RECORDED]?: true };
   type WatchedSocket = Socket & {
     [IN_FLIGHT]?: Reply | null;
     [MORE_IN_FLIGHT]?: Set<Reply>;
     [WATCHED]?: true;
+    [QUEUED]?: Set<ServerResponse>;
   };
+  type ArrivedResponse = ServerResponse & { [SLOT]?: number; req?: IncomingMessage };
+  const clock = new RequestClock();
+  const routes = new FastifyRouteTable(routerOptionsOf(instance));
+  instance.addHook('onRoute', (route: { method?: unknown; url?: unknown }) =>
+    routes.add(route.method, route.url),
+  );
 
   const recordReply = (reply: Reply, status: number): void => {
     const request = reply.request;
@@ -91,6 +149,102 @@ export function hookFastify(
       template = preflight(request.raw) ?? template;
     record(method, template, status, reply.elapsedTime, request, reply);
   };
+
+  /** The response Fastify is routing synchronously (inside the wrapped listener), and whether a hook of ours saw it. */
+  let arriving: ServerResponse | null = null;
+  /** A response's slot once a hook of ours claimed it, or once its `close` recorded it. */
+  const CLAIMED = -1;
+  const CLOSED = -2;
+  let arrivingClaimed = false;
+
+  /**
+   * A hook of ours saw the request of `res`: its hooks record it, not its `close`. True when its
+   * `close` already recorded it (the client left before this hook ran): the hooks record nothing.
+   */
+  const claim = (res: ArrivedResponse, raw: IncomingMessage): boolean => {
+    if (res === arriving) {
+      arrivingClaimed = true;
+      return false;
+    }
+    const slot = res[SLOT];
+    if (slot === undefined || slot === CLAIMED) return false;
+    if (slot === CLOSED) return true;
+    res[SLOT] = CLAIMED;
+    clock.release(slot);
+    (raw.socket as WatchedSocket | null)?.[QUEUED]?.delete(res);
+    return false;
+  };
+
+  /** The `close` of a response no hook of ours saw (see above); `this` never claimed. */
+  function unclaimedClose(this: ArrivedResponse): void {
+    const slot = this[SLOT];
+    if (slot === undefined || slot < 0) return;
+    this[SLOT] = CLOSED;
+    const durationMs = clock.stop(slot);
+    const req = this.req;
+    if (req === undefined) return;
+    (req.socket as WatchedSocket | null)?.[QUEUED]?.delete(this);
+    const method = req.method ?? '';
+    let template: string | undefined;
+    try {
+      template = routes.match(method, req.url);
+    } catch {
+      template = undefined;
+    }
+    const sent = isHttp2(req) ? http2Delivered(this) : handedOver(this) && req.aborted !== true;
+    record(
+      method,
+      template ?? preflight(req),
+      sent ? this.statusCode : CLIENT_CLOSED_STATUS,
+      durationMs,
+      req,
+      this,
+    );
+  }
+
+  /** A connection closed: its responses Node still queued (they never got the socket, so emit no `close`). */
+  function sweepQueued(this: WatchedSocket): void {
+    const queued = this[QUEUED];
+    this[QUEUED] = undefined;
+    if (queued !== undefined) for (const res of queued) unclaimedClose.call(res);
+  }
+
+  /** A response no hook of ours saw while Fastify routed it: its `close` records it, unless a hook claims it first. */
+  const track = (req: IncomingMessage, res: ServerResponse, arrivedAt: number): void => {
+    (res as ArrivedResponse)[SLOT] = clock.startAt(arrivedAt);
+    res.on('close', unclaimedClose);
+    // Behind another response of its connection, Node queues it: no socket yet, no `close` if the
+    // connection goes before its turn. Bound: one entry per response Node itself keeps queued.
+    if (res.socket === null && !isHttp2(req)) {
+      const socket = req.socket as WatchedSocket | null;
+      if (socket === null) return;
+      let queued = socket[QUEUED];
+      if (queued === undefined) {
+        queued = socket[QUEUED] = new Set();
+        socket.once('close', sweepQueued);
+      }
+      queued.add(res);
+    }
+  };
+
+  /**
+   * Wraps Fastify's `request` listener: a request whose `onRequest` hook of ours runs while Fastify
+   * routes it (the usual case: every hook before ours calls `done()` at once) costs two field writes
+   * and a compare; any other is tracked until its response's `close`.
+   */
+  const wrap = (listener: RequestListener): RequestListener =>
+    function vezaMetricsArrival(this: unknown, req: IncomingMessage, res: ServerResponse): void {
+      arriving = res;
+      arrivingClaimed = false;
+      try {
+        listener.call(this, req, res);
+      } finally {
+        arriving = null;
+        // Timed from here: Fastify's own clock (`reply.elapsedTime`) starts once routing is done too; a
+        // clock read before the call cost every request 30 ns of CPU (bench/http-cost.ts).
+        if (!arrivingClaimed) track(req, res, performance.now());
+      }
+    };
 
   /** A reply still in flight as its connection closed: an abort, unless the whole response was handed over. */
   const closedInFlight = (reply: Reply): void => {
@@ -112,8 +266,14 @@ export function hookFastify(
   }
 
   instance.addHook('onRequest', (request: FastifyRequestLike, reply: Reply, done: () => void) => {
-    const socket = request.raw.socket as WatchedSocket | null;
-    if (socket !== null) {
+    const raw = request.raw;
+    if (claim(reply.raw, raw)) {
+      reply[RECORDED] = true;
+      done();
+      return;
+    }
+    const socket = raw.socket as WatchedSocket | null;
+    if (socket !== null && !isHttp2(raw)) {
       if (socket[WATCHED] !== true) {
         socket[WATCHED] = true;
         socket.on('close', socketClosed);
@@ -122,11 +282,19 @@ export function hookFastify(
       if (current === undefined || current === null) socket[IN_FLIGHT] = reply;
       else (socket[MORE_IN_FLIGHT] ??= new Set()).add(reply);
     }
-    noteTrace(trace, request.raw);
+    noteTrace(trace, raw);
     done();
   });
   instance.addHook('onResponse', (request: FastifyRequestLike, reply: Reply, done: () => void) => {
-    const socket = request.raw.socket as WatchedSocket | null;
+    const raw = request.raw;
+    if (claim(reply.raw, raw)) reply[RECORDED] = true;
+    if (isHttp2(raw)) {
+      if (reply[RECORDED] !== true)
+        recordReply(reply, http2Delivered(reply.raw) ? reply.statusCode : CLIENT_CLOSED_STATUS);
+      done();
+      return;
+    }
+    const socket = raw.socket as WatchedSocket | null;
     if (socket !== null) {
       if (socket[IN_FLIGHT] === reply) socket[IN_FLIGHT] = null;
       else socket[MORE_IN_FLIGHT]?.delete(reply);
@@ -134,4 +302,38 @@ export function hookFastify(
     if (reply[RECORDED] !== true) recordReply(reply, reply.statusCode);
     done();
   });
+  wrapRequestListener(server, wrap);
+  return wrap;
+}
+
+/** Fastify's router options that change which path a route matches (`initialConfig`, public). */
+function routerOptionsOf(instance: FastifyLike): RouteMatchOptions {
+  const config = (instance as { initialConfig?: RouteMatchOptions & { routerOptions?: RouteMatchOptions } })
+    .initialConfig;
+  const router = config?.routerOptions;
+  return {
+    caseSensitive: router?.caseSensitive ?? config?.caseSensitive,
+    ignoreTrailingSlash: router?.ignoreTrailingSlash ?? config?.ignoreTrailingSlash,
+    ignoreDuplicateSlashes: router?.ignoreDuplicateSlashes ?? config?.ignoreDuplicateSlashes,
+  };
+}
+
+/**
+ * Puts `wrap`'s listener in place of the server's `request` listener (Fastify's, the one it was
+ * created with). A server with other `request` listeners (none in Nest's) is left alone: the
+ * answers given before any hook are then not recorded.
+ */
+function wrapRequestListener(server: unknown, wrap: (listener: RequestListener) => RequestListener): void {
+  const s = server as
+    | {
+        listeners?(event: string): unknown[];
+        removeListener(event: string, l: unknown): void;
+        on(event: string, l: unknown): void;
+      }
+    | undefined;
+  if (s === undefined || s === null || typeof s.listeners !== 'function') return;
+  const listeners = s.listeners('request') as RequestListener[];
+  if (listeners.length !== 1) return;
+  s.removeListener('request', listeners[0]);
+  s.on('request', wrap(listeners[0]));
 }
