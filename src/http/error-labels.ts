@@ -87,8 +87,8 @@ export function errorClassName(error: unknown): string {
   try {
     if (types.isProxy(error)) return OTHER_ERROR_TYPE;
     const prototype = Object.getPrototypeOf(error) as object | null;
-    if (prototype === null || !(reachesError(prototype) || types.isNativeError(error)))
-      return OTHER_ERROR_TYPE;
+    if (prototype === null || types.isProxy(prototype)) return OTHER_ERROR_TYPE;
+    if (!(reachesError(prototype) || types.isNativeError(error))) return OTHER_ERROR_TYPE;
     const constructor = ownValue(prototype, 'constructor');
     if (typeof constructor !== 'function' || types.isProxy(constructor)) return OTHER_ERROR_TYPE;
     if (ownValue(constructor, 'prototype') !== prototype) return OTHER_ERROR_TYPE;

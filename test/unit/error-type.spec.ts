@@ -51,6 +51,11 @@ describe('errorClassName: the one rule of error-type labels', () => {
     ],
     ['a Proxy over an error', () => new Proxy(new TypeError('x'), {}), OTHER_ERROR_TYPE],
     [
+      'an error whose prototype is a Proxy',
+      () => Object.setPrototypeOf(new TypeError('x'), new Proxy(TypeError.prototype, {})) as unknown,
+      OTHER_ERROR_TYPE,
+    ],
+    [
       'a Proxy whose getPrototypeOf throws',
       () =>
         new Proxy(
