@@ -260,6 +260,10 @@ export const instrumentationProblem = (decorator: string, place: string, error: 
   `@${decorator} on "${place}" could not record this call (the call itself was not affected; logged once, counted in ` +
   `veza_metrics_instrumentation_errors_total): ${errorText(error)}`;
 
+export const instrumentationNotice = (decorator: string, place: string, error: unknown): string =>
+  `@${decorator} on "${place}" recorded its calls, but ${errorText(error)} (logged once, counted in ` +
+  `veza_metrics_instrumentation_errors_total)`;
+
 export const untrackedReturn = (place: string, what: string): string =>
   `"${place}" returned ${what}: its outcome is not recorded (logged once); return a Promise (an async method) instead.`;
 
@@ -275,8 +279,12 @@ export const instanceNotExtensible = (places: readonly string[]): string =>
 export const labelNotString = (label: string, value: unknown): string =>
   `label "${label}" must be a string, got ${describe(value)}`;
 
-export const labelsDoNotMatch = (given: readonly string[], expected: readonly string[]): string =>
-  `labels {${given.join(', ')}} do not match the label names {${expected.join(', ')}}`;
+export const labelsBeyondNames = (
+  given: readonly string[],
+  more: number,
+  expected: readonly string[],
+): string =>
+  `its label function returned {${given.join(', ')}${more > 0 ? `, ... ${more} more` : ''}}, names beyond the label names {${expected.join(', ')}}: only those are read, the others are ignored`;
 
 export const notANumber = (what: string, value: unknown, nonNegative = true): string =>
   `${what} must be a finite number${nonNegative ? ' >= 0' : ''}, got ${describe(value)}`;
@@ -288,8 +296,6 @@ export const recordingRefused = (metric: string, error: unknown): string =>
   `A recording into "${metric}" was refused and skipped: ${errorText(error)}.`;
 
 // Series guard: recordings folded into the overflow series for another reason than the cap.
-export const reservedLabelValue = (metric: string): string =>
-  `A recording into "${metric}" carried the label value __overflow__, which is reserved for the overflow series: it is folded into that series and counted in veza_metrics_series_overflow_total (logged once).`;
 
 export const ambiguousLabelSet = (metric: string, client = 'prom-client'): string =>
   `A recording into "${metric}" has label values (${client === 'prom-client' ? 'holding "," and "name:"' : 'holding "|", or empty where another is missing'}) that ${client} would merge with another label set's series: it is folded into the __overflow__ series and counted in veza_metrics_series_overflow_total (logged once).`;

@@ -1,17 +1,21 @@
 import { VezaMetric } from '../catalog/catalog';
 import { FAILURE } from '../instrumentation/instrument';
 import { errorType, CellCache } from '../instrumentation/labels';
+import { OTHER_ERROR_TYPE } from '../http/error-labels';
 import { counterCell } from '../instrumentation/cells';
 import { decoratorOptions, stringOrFunction } from './decorator-options';
 import { optional } from '../options/option-schema';
 import { instrumentMethod } from './instrument-method';
 import { shapeOf } from '../options/option-schema';
 
+const DEFAULT_TYPE_VALUES: ReadonlySet<string> = new Set([OTHER_ERROR_TYPE]);
+
 /** Options of {@link CountErrors}. */
 export interface CountErrorsOptions {
   /**
    * The `type` label: a constant, or a function of the error. Keep it bounded.
-   * @defaultValue the error's `code` when it is short, else its class name
+   * @defaultValue the error's `code` when it is short, else its class name (`OtherError` for a
+   * thrown value that is not an error)
    */
   type?: string | ((error: unknown) => string);
   /** The `severity` label: a constant, or a function of the error. @defaultValue `'error'` */
@@ -50,7 +54,14 @@ export function CountErrors(options?: CountErrorsOptions): MethodDecorator {
       writes: [VezaMetric.Errors],
       build: ({ metrics }) => {
         const errors = metrics.get(VezaMetric.Errors);
-        const cells = new CellCache(['type', 'severity'], (labels) => counterCell(errors, labels));
+        // The default type's `OtherError` is the library's own value; a type function's is input.
+        const own = opts.type === undefined ? DEFAULT_TYPE_VALUES : undefined;
+        const cells = new CellCache(
+          ['type', 'severity'],
+          (labels) => counterCell(errors, labels),
+          undefined,
+          own,
+        );
         return {
           end(outcome, value) {
             if (outcome !== FAILURE) return;

@@ -62,10 +62,10 @@ export function Counted<A extends unknown[] = AnyArgs, R = AnyResult>(
       timed: false,
       needsArgs: typeof labels === 'function',
       writes: [],
-      build: ({ appMetric }) => {
+      build: ({ appMetric, report }) => {
         const counter = appMetric(definition, decorator) as Counter<string>;
         const fixed = typeof labels === 'function' ? undefined : counterCell(counter, labels);
-        const cache = new CellCache(definition.labelNames, (l) => counterCell(counter, l));
+        const cache = new CellCache(definition.labelNames, (l) => counterCell(counter, l), report);
         return {
           end(outcome, value, _seconds, args) {
             if (

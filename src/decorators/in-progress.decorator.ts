@@ -51,10 +51,10 @@ export function InProgress<A extends unknown[] = AnyArgs>(options: InProgressOpt
       timed: false,
       needsArgs: typeof labels === 'function',
       writes: [],
-      build: ({ appMetric }) => {
+      build: ({ appMetric, report }) => {
         const gauge = appMetric(definition, decorator) as Gauge<string>;
         const fixed = typeof labels === 'function' ? undefined : gaugeCell(gauge, labels);
-        const cache = new CellCache(definition.labelNames, (l) => gaugeCell(gauge, l));
+        const cache = new CellCache(definition.labelNames, (l) => gaugeCell(gauge, l), report);
         return {
           start(args) {
             const cell =

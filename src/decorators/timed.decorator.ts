@@ -64,10 +64,10 @@ export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(
       timed: true,
       needsArgs: typeof labels === 'function',
       writes: [],
-      build: ({ appMetric }) => {
+      build: ({ appMetric, report }) => {
         const histogram = appMetric(definition, decorator) as Histogram<string>;
         const fixed = typeof labels === 'function' ? undefined : histogramCell(histogram, labels);
-        const cache = new CellCache(definition.labelNames, (l) => histogramCell(histogram, l));
+        const cache = new CellCache(definition.labelNames, (l) => histogramCell(histogram, l), report);
         return {
           end(outcome, value, seconds, args) {
             if (outcome === CANCELLED) return;

@@ -1,16 +1,20 @@
 import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, FAILURE } from '../instrumentation/instrument';
 import { errorType, CellCache } from '../instrumentation/labels';
+import { OTHER_ERROR_TYPE } from '../http/error-labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
 import { argument, decoratorOptions, nonEmptyString, optionalFunction } from './decorator-options';
 import { instrumentMethod } from './instrument-method';
 import { shapeOf } from '../options/option-schema';
+
+const DEFAULT_TYPE_VALUES: ReadonlySet<string> = new Set([OTHER_ERROR_TYPE]);
 
 /** Options of {@link TrackDbQuery}. */
 export interface TrackDbQueryOptions {
   /**
    * The `error_type` of a failed query. Keep it bounded: a code or a class, never a message.
    * @defaultValue the error's `code` when it is short (`ER_DUP_ENTRY`, `23505`), else its class name
+   * (`OtherError` for a thrown value that is not an error)
    */
   errorType?: (error: unknown) => string;
 }
@@ -51,8 +55,12 @@ export function TrackDbQuery(
       build: ({ metrics }) => {
         const duration = histogramCell(metrics.get(VezaMetric.DatabaseQueryDuration), { operation, table });
         const errorsMetric = metrics.get(VezaMetric.DatabaseQueryErrors);
-        const errors = new CellCache(['error_type'], (labels) =>
-          counterCell(errorsMetric, { operation, ...labels }),
+        // The default classification's `OtherError` is the library's own value; a function's is input.
+        const errors = new CellCache(
+          ['error_type'],
+          (labels) => counterCell(errorsMetric, { operation, ...labels }),
+          undefined,
+          classify ? undefined : DEFAULT_TYPE_VALUES,
         );
         return {
           end(outcome, value, seconds) {

@@ -1,6 +1,7 @@
 import type { CounterMetric, HistogramMetric, LabelValues } from '../compat/client-types';
 import { layoutOf } from '../compat/metrics-client';
 import type { CounterSlot, HistogramSlot, SeriesLayout } from '../compat/series-storage';
+import { sanitizeLabelValue } from '../registry/series-guard';
 
 /*
  * A client's `inc(labels)` and `observe(labels, v)` build a key string, a closure and a label
@@ -19,15 +20,32 @@ interface Exemplary {
   enableExemplars?: boolean;
 }
 
+/**
+ * A cell's labels as the series guard records them (cut, well-formed, a guard value such as
+ * `__overflow__` escaped): the slot is then looked up under the series the writes went to, never
+ * under the overflow series a value spelled like it would name.
+ */
+function asRecorded<L extends string>(labels: LabelValues<L>): LabelValues<L> {
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(labels)) {
+    const value = (labels as Record<string, unknown>)[name];
+    copy[name] = typeof value === 'string' ? sanitizeLabelValue(value) : value;
+  }
+  return copy as LabelValues<L>;
+}
+
 /** One series of a counter: `inc()` adds 1 without allocating. */
 export class CounterCell<L extends string> {
   private slot: CounterSlot | undefined;
   private readonly layout: SeriesLayout | undefined;
 
+  private readonly labels: LabelValues<L>;
+
   constructor(
     private readonly counter: CounterMetric<L>,
-    private readonly labels: LabelValues<L>,
+    labels: LabelValues<L>,
   ) {
+    this.labels = asRecorded(labels);
     this.layout = layoutOf(counter);
   }
 
@@ -50,10 +68,13 @@ export class HistogramCell<L extends string> {
   private slot: HistogramSlot | undefined;
   private readonly layout: SeriesLayout | undefined;
 
+  private readonly labels: LabelValues<L>;
+
   constructor(
     private readonly histogram: HistogramMetric<L>,
-    private readonly labels: LabelValues<L>,
+    labels: LabelValues<L>,
   ) {
+    this.labels = asRecorded(labels);
     this.layout = layoutOf(histogram);
   }
 

@@ -41,6 +41,8 @@ export interface BuildContext {
   readonly metrics: VezaMetricsRegistry;
   /** The application's metric for a generic decorator: created on first use, shared by identical definitions. */
   readonly appMetric: (definition: AppMetricDefinition, decorator: string) => Metric;
+  /** A problem that does not stop the call's recording (logged once per method, counted, as a thrown one). */
+  readonly report: (error: unknown) => void;
 }
 
 /** What a decorator records, as data: kept on the method at decoration time, built per application at bootstrap. */

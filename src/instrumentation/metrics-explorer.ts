@@ -16,6 +16,7 @@ import {
   gaugeSourceAndSteps,
   gaugeSourceNotSingleton,
   gaugeSourceTwice,
+  instrumentationNotice,
   instrumentationProblem,
   instrumentationSetupFailed,
   instanceNotExtensible,
@@ -172,6 +173,16 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     this.once(`${decorator} ${place}`, () => instrumentationProblem(decorator, place, error));
   }
 
+  /** A problem that did not stop the recording: logged once per method and decorator, counted. */
+  notice(place: string, decorator: string, error: unknown): void {
+    try {
+      this.problems?.inc({ decorator, method: place });
+    } catch {
+      // As in `problem`.
+    }
+    this.once(`notice ${decorator} ${place}`, () => instrumentationNotice(decorator, place, error));
+  }
+
   untracked(place: string, what: string): void {
     this.once(`untracked ${place}`, () => untrackedReturn(place, what));
   }
@@ -241,6 +252,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
           place: site.place,
           metrics: this.metrics,
           appMetric: (definition, decorator) => this.appMetrics.get(definition, decorator, site.place),
+          report: (error) => this.notice(site.place, spec.name, error),
         });
       } catch (error) {
         throw new Error(instrumentationSetupFailed(spec.decorator, site.place, error), { cause: error });

@@ -134,6 +134,8 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
             duration: new HistogramCell<string>(duration, { queue, job }),
           };
         },
+        undefined,
+        undefined,
         JOB_NAME_CACHE,
       );
     for (const worker of workers) {

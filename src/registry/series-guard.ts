@@ -11,14 +11,61 @@ export const INVALID_LABEL_VALUE = '__invalid__';
 export const MAX_LABEL_VALUE_LENGTH = 256;
 
 /**
- * Why a recording went into the overflow series: the metric reached its cap; a label value from the
- * caller was the overflow marker itself (reserved, so the overflow series holds exactly what
- * `veza_metrics_series_overflow_total` counts); or its label set would share the client's series
+ * The label values the series guard gives a meaning of its own. A string recorded with one of them
+ * (whoever passed it: an operation name, a decorator's label function, code that injected a metric)
+ * is recorded as {@link escapeReserved} spells it, so no input reaches the overflow series or
+ * passes for a value that was not a string.
+ */
+export const GUARD_LABEL_VALUES: readonly string[] = [OVERFLOW_LABEL_VALUE, INVALID_LABEL_VALUE];
+
+/**
+ * The label values the library's recorders choose themselves (`UNMATCHED_ENDPOINT`,
+ * `PREFLIGHT_ENDPOINT`, `OTHER_ERROR_TYPE`, `NO_EXCEPTION_ERROR_TYPE`, GraphQL's `<anonymous>` and
+ * `<other>`), plus the guard's own. A value from input (what a decorator's label function returns,
+ * an error's `code`) equal to one of them is recorded as {@link escapeReserved} spells it, so it never
+ * takes a series the library fills with a meaning of its own. The recorders' own constants are written
+ * as they are. `test/unit/reserved-label-values.spec.ts` checks that every such constant is listed.
+ */
+export const RESERVED_LABEL_VALUES: readonly string[] = [
+  ...GUARD_LABEL_VALUES,
+  '<unmatched>',
+  '<preflight>',
+  '<none>',
+  '<anonymous>',
+  '<other>',
+  'OtherError',
+];
+const GUARD_RESERVED: ReadonlySet<string> = new Set(GUARD_LABEL_VALUES);
+const RESERVED: ReadonlySet<string> = new Set(RESERVED_LABEL_VALUES);
+
+/**
+ * How a value from input equal to a reserved value is recorded: with a backslash in front
+ * (`__overflow__` becomes `\__overflow__`, shown `"\\__overflow__"` in the exposition). The
+ * result is reserved by no one, so escaping again leaves it as it is (every stage that bounds a value
+ * may run this): input spelled `\__overflow__` shares that series, and no input shares the
+ * library's.
+ */
+export function escapeReserved(value: string): string {
+  return `\\${value}`;
+}
+
+/**
+ * A label value from input, as it is kept and recorded: cut and made well-formed as
+ * {@link sanitizeLabelValue} does (the guard's reserved values escaped), and any other value the
+ * library reserves ({@link RESERVED_LABEL_VALUES}) escaped too.
+ */
+export function inputLabelValue(value: string): string {
+  const text = sanitizeLabelValue(value);
+  return RESERVED.has(text) ? escapeReserved(text) : text;
+}
+
+/**
+ * Why a recording went into the overflow series: the metric reached its cap; or its label set would share the client's series
  * with another label set (prom-client: values holding `,` and `name:`; the successor only when its
  * keys could not be made injective: values holding `|`), so the two would be merged under the
  * labels of the first.
  */
-export type OverflowReason = 'cap' | 'reserved' | 'ambiguous';
+export type OverflowReason = 'cap' | 'ambiguous';
 
 /** What a guard reports; both are called at most once per event and must not throw. */
 export interface SeriesGuardHooks {
@@ -43,7 +90,9 @@ export function detached(text: string): string {
 /**
  * Turns anything code may pass as a label value into a valid, bounded string: numbers and booleans
  * as text, `null`/`undefined` as empty, objects as `__invalid__`, 64 KiB strings cut to 256 units
- * (in memory of their own), lone surrogates replaced (the exposition must be valid UTF-8).
+ * (in memory of their own), lone surrogates replaced (the exposition must be valid UTF-8), and a
+ * string equal to one of the guard's own values ({@link GUARD_LABEL_VALUES}) escaped
+ * ({@link escapeReserved}). Running it again on its result changes nothing.
  */
 export function sanitizeLabelValue(value: unknown): string {
   let text: string;
@@ -54,7 +103,8 @@ export function sanitizeLabelValue(value: unknown): string {
   else text = INVALID_LABEL_VALUE;
   if (text.length > MAX_LABEL_VALUE_LENGTH) text = detached(text.slice(0, MAX_LABEL_VALUE_LENGTH));
   const wf = text as unknown as WellFormed;
-  return wf.isWellFormed() ? text : wf.toWellFormed();
+  if (!wf.isWellFormed()) return wf.toWellFormed();
+  return typeof value === 'string' && GUARD_RESERVED.has(text) ? escapeReserved(text) : text;
 }
 
 type Labels = Record<string, unknown>;
@@ -162,7 +212,6 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
   /** The labels to record under: an admitted label set, or the overflow series (see `OverflowReason`). */
   const admit = (out: Record<string, string>): Record<string, string> => {
     if (labelNames.length === 0) return out;
-    if (labelNames.some((name) => out[name] === OVERFLOW_LABEL_VALUE)) return fold('reserved');
     const key = seriesKey(out);
     const shape = lengthsOf(out);
     const known = series.get(key);
@@ -177,8 +226,14 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
     return overflow;
   };
 
+  // The label objects `labels()` handed the client: its child records through the guarded methods
+  // again with that very object, which is already the guard's (its `__invalid__` or `__overflow__`
+  // must not be escaped as input). Weak: a child dropped frees its labels.
+  const issued = new WeakSet<object>([overflow]);
+
   /** Sanitised labels of an admitted series or the overflow series; `undefined` when refused. */
   const guard = (labels: Labels): Record<string, string> | undefined => {
+    if (issued.has(labels)) return labels as Record<string, string>;
     const out = resolve(labels);
     return out && admit(out);
   };
@@ -258,6 +313,7 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
           ? args[0]
           : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
         const guarded = check(labels);
+        if (guarded && child) issued.add(guarded);
         if (guarded) return original.call(m, guarded);
         return child ? NOOP_CHILD : undefined;
       } catch (error) {
@@ -281,7 +337,7 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
   }
   wrapLabelled('labels', true);
   wrapLabelled('remove', false, release);
-  wrapStartTimer(m, report);
+  wrapStartTimer(m, report, issued);
 
   const reset = m.reset as AnyFn;
   m.reset = function guardedReset(): unknown {
@@ -295,7 +351,7 @@ export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHo
  * `startTimer(labels)` returns `end(moreLabels)`, which records the merged labels at `end`: through
  * the guarded `observe` (or `set`), so the merged labels are guarded too.
  */
-function wrapStartTimer(m: Guardable, report: (e: unknown) => undefined): void {
+function wrapStartTimer(m: Guardable, report: (e: unknown) => undefined, issued: WeakSet<object>): void {
   if (typeof m.startTimer !== 'function') return;
   // Already guarded: the merged labels go through the guard there.
   const record = (m.type === 'gauge' ? m.set : m.observe) as AnyFn;
@@ -306,10 +362,11 @@ function wrapStartTimer(m: Guardable, report: (e: unknown) => undefined): void {
     return (endLabels?: unknown) => {
       try {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const labels = {
-          ...(isLabels(startLabels) ? startLabels : {}),
-          ...(isLabels(endLabels) ? endLabels : {}),
-        };
+        // A child's timer (its labels the guard's own, see `issued`) records under those very labels.
+        const labels =
+          isLabels(startLabels) && issued.has(startLabels) && !isLabels(endLabels)
+            ? startLabels
+            : { ...(isLabels(startLabels) ? startLabels : {}), ...(isLabels(endLabels) ? endLabels : {}) };
         record.call(m, labels, seconds);
         return seconds;
       } catch (error) {

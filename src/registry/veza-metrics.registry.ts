@@ -21,7 +21,6 @@ import {
   duplicateCatalogMetric,
   metricClash,
   recordingRefused,
-  reservedLabelValue,
   seriesOverflow,
 } from '../veza-metrics.messages';
 import type { DefaultMetricsHandle } from '../compat/prom-client';
@@ -121,9 +120,7 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap, OnModuleDest
         logOnce(`overflow:${reason}:${metric}`, () =>
           reason === 'cap'
             ? seriesOverflow(metric, this.seriesCap(metric))
-            : reason === 'reserved'
-              ? reservedLabelValue(metric)
-              : ambiguousLabelSet(metric, client),
+            : ambiguousLabelSet(metric, client),
         );
       },
       onError: (metric, error) => {

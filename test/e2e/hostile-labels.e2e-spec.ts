@@ -230,7 +230,7 @@ describe.each(ADAPTERS)('label values from requests against the series cap (%s)'
     }
   }, 120_000);
 
-  it('tells the overflow series from a request that sends "__overflow__", and keeps apart label sets the client would merge (prom-client: into the overflow series)', async () => {
+  it('records a request that sends "__overflow__" as "\\__overflow__" (not in the overflow series, not counted as overflow), and keeps apart label sets the client would merge (prom-client: into the overflow series)', async () => {
     const { app, url } = await startApp(kind, {
       imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, cardinality: { maxSeries: 100 } })],
       controllers: [LabelController],
@@ -250,22 +250,31 @@ describe.each(ADAPTERS)('label values from requests against the series cap (%s)'
       expect(seriesOf(text, 'veza_errors_total').map((s) => [s.labels, s.value])).toEqual(
         successor
           ? [
-              [{ type: '__overflow__', severity: '__overflow__' }, 1],
+              [{ type: '\\__overflow__', severity: 'x' }, 1],
               [{ type: '', severity: 'p,type:q' }, 1],
               [{ type: 'q,type:', severity: 'p' }, 2],
               [{ type: 'b', severity: 'a|' }, 1],
               [{ type: '|b', severity: 'a' }, 1],
             ]
           : [
-              [{ type: '__overflow__', severity: '__overflow__' }, 3],
+              [{ type: '\\__overflow__', severity: 'x' }, 1],
               [{ type: '', severity: 'p,type:q' }, 1],
+              [{ type: '__overflow__', severity: '__overflow__' }, 2],
               [{ type: 'b', severity: 'a|' }, 1],
               [{ type: '|b', severity: 'a' }, 1],
             ],
       );
+      expect(text).toContain('veza_errors_total{type="\\\\__overflow__",severity="x"} 1');
       expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(
-        successor ? 1 : 3,
+        successor ? undefined : 2,
       );
+      // The helper's path (recordDatabaseError) likewise.
+      expect(
+        sampleValue(text, 'veza_database_query_errors_total', {
+          operation: '\\__overflow__',
+          error_type: 'x',
+        }),
+      ).toBe(1);
     } finally {
       await app.close();
     }

@@ -235,27 +235,31 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     ).toBe(50);
   });
 
-  it('folds an input value equal to the overflow marker into the overflow series, counted as overflow, below the cap', async () => {
+  it('records an input value equal to a guard value escaped (\\__overflow__), never in the overflow series nor counted as overflow', async () => {
     const errors = ctx.registry.get(VezaMetric.Errors);
     errors.inc({ type: '__overflow__', severity: 'high' });
+    errors.labels({ type: '__invalid__', severity: 'high' }).inc();
+    ctx.service.recordCacheHit('__overflow__');
     ctx.service.recordCacheHit('__overflow__');
     ctx.service.recordCacheHit('real');
+    // An object is still the guard's own __invalid__, through labels() and its child too.
+    ctx.registry
+      .get(VezaMetric.CacheHits)
+      .labels({ subsystem: {} } as never)
+      .inc();
     const text = await ctx.render();
     expect(seriesOf(text, 'veza_errors_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ type: '__overflow__', severity: '__overflow__' }, 1],
+      [{ type: '\\__overflow__', severity: 'high' }, 1],
+      [{ type: '\\__invalid__', severity: 'high' }, 1],
     ]);
-    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: '__overflow__' })).toBe(1);
-    expect(sampleValue(text, 'veza_cache_hits_total', { subsystem: 'real' })).toBe(1);
-    // The overflow series holds exactly what veza_metrics_series_overflow_total counts.
-    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_errors_total' })).toBe(1);
-    expect(sampleValue(text, 'veza_metrics_series_overflow_total', { metric: 'veza_cache_hits_total' })).toBe(
-      1,
-    );
-    expect(warn.mock.calls.filter(([m]) => String(m).includes('"veza_cache_hits_total"'))).toEqual([
-      [
-        'A recording into "veza_cache_hits_total" carried the label value __overflow__, which is reserved for the overflow series: it is folded into that series and counted in veza_metrics_series_overflow_total (logged once).',
-      ],
+    expect(text).toContain('veza_errors_total{type="\\\\__overflow__",severity="high"} 1');
+    expect(seriesOf(text, 'veza_cache_hits_total').map((s) => [s.labels, s.value])).toEqual([
+      [{ subsystem: '\\__overflow__' }, 2],
+      [{ subsystem: 'real' }, 1],
+      [{ subsystem: '__invalid__' }, 1],
     ]);
+    expect(text).not.toContain('veza_metrics_series_overflow_total{');
+    expect(warn).not.toHaveBeenCalled();
   });
 
   it('keeps apart two label sets that the client would key alike (prom-client: the second goes to the overflow series)', async () => {

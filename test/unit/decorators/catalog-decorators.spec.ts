@@ -203,7 +203,7 @@ describe('each catalog decorator writes its metrics exactly', () => {
     expect(await h.value(errors, { operation: 'select', error_type: 'ER_DUP_ENTRY' })).toBe(1);
     expect(await h.value(errors, { operation: 'select', error_type: 'QueryError' })).toBe(1);
     expect(await h.value(errors, { operation: 'select', error_type: '1062' })).toBe(1);
-    expect(await h.value(errors, { operation: 'select', error_type: 'Error' })).toBe(1);
+    expect(await h.value(errors, { operation: 'select', error_type: 'OtherError' })).toBe(1);
     expect(await h.value(errors, { operation: 'insert', error_type: 'unique_violation' })).toBe(1);
     expect(
       (await h.histogram(VezaMetric.DatabaseQueryDuration, { operation: 'insert', table: 'users' }))?.count,
