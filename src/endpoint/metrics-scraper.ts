@@ -12,6 +12,7 @@ import {
 } from '../exposition/render-exposition';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { collectorFailed, scrapeFailed } from '../veza-metrics.messages';
+import { negotiateFormat, type OfferedFormat } from './accept';
 import { MetricsAuthenticator, type MetricsCredentials } from './metrics-auth';
 import {
   ScrapeLimiter,
@@ -291,8 +292,27 @@ export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
   }
 }
 
-/** OpenMetrics when the scraper lists it (Prometheus does, first), the text format otherwise. */
-function negotiate(accept: string | string[] | undefined): ExpositionFormat {
-  const value = Array.isArray(accept) ? accept.join(',') : (accept ?? '');
-  return /application\/openmetrics-text/i.test(value) ? 'openmetrics' : 'text';
+/**
+ * The formats a scrape is answered in, the server's choice first (when the scraper accepts several
+ * equally: `*\/*`, no `Accept`). OpenMetrics 0.0.1 (which Prometheus 2 asks for second) is served
+ * as 1.0.0, its successor, as prom-client does. A format added here (protobuf, issue #24) is
+ * negotiated with the others.
+ */
+export const EXPOSITION_OFFERS: readonly OfferedFormat<ExpositionFormat>[] = [
+  { format: 'text', type: 'text', subtype: 'plain', params: { version: ['0.0.4'], charset: ['utf-8'] } },
+  {
+    format: 'openmetrics',
+    type: 'application',
+    subtype: 'openmetrics-text',
+    params: { version: ['1.0.0', '0.0.1'], charset: ['utf-8'] },
+  },
+];
+
+/**
+ * The format the scraper's `Accept` prefers (RFC 9110 §12.5.1, see {@link negotiateFormat}); the
+ * text format when it accepts none of them (`application/json`, every format at `q=0`), as
+ * Prometheus's own client_golang does: a scraper is never refused for its `Accept`.
+ */
+export function negotiate(accept: string | readonly string[] | undefined): ExpositionFormat {
+  return negotiateFormat(accept, EXPOSITION_OFFERS) ?? 'text';
 }

@@ -4,8 +4,8 @@
  * counted once, under its own route (499: none of them reached the client), and the heap after GC
  * comes back within a stated bound once the connections are gone.
  */
-import { Controller, Get, Module, Param, Query } from '@nestjs/common';
-import { connect } from 'node:net';
+import { Controller, Get, Module, Param, Query, Req } from '@nestjs/common';
+import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { VezaMetricsModule } from '../../src';
@@ -21,13 +21,22 @@ const enter = (connection: string): void => {
 };
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The server side of a request's connection (Express hands Node's request, Fastify its own with `raw`). */
+type RequestLike = { socket?: Socket; raw?: { socket?: Socket } };
+const socketOf = (req: RequestLike): Socket | undefined => req.raw?.socket ?? req.socket;
+
 @Controller()
 class HostileController {
-  /** In flight when its client aborts: answers 300 ms later, to nobody. */
+  /**
+   * In flight when its client aborts: answers only once the server has seen its connection close,
+   * so that, at any machine load, its answer reaches nobody (a timer here raced the client's reset:
+   * at load 5 to 13, `GET /slow` was counted 200 when its 300 ms ran out before the reset).
+   */
   @Get('slow')
-  async slow(@Query('c') c: string): Promise<string> {
+  async slow(@Query('c') c: string, @Req() req: RequestLike): Promise<string> {
     enter(c);
-    await delay(300);
+    const socket = socketOf(req);
+    if (socket && !socket.destroyed) await new Promise((resolve) => socket.once('close', resolve));
     seen.done++;
     return 'slow';
   }

@@ -16,7 +16,9 @@ import {
   Param,
   ParseIntPipe,
   Post,
+  Query,
   Redirect,
+  Req,
   Res,
   ServiceUnavailableException,
   StreamableFile,
@@ -38,8 +40,10 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { SkipThrottle, Throttle, ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { IsInt, IsString, Min } from 'class-validator';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { NoMetrics, VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
+import { heldRequests } from './http-client.fixture';
 
 export class CreateTrackDto {
   @IsString()
@@ -246,11 +250,14 @@ export class FilesController {
     return new StreamableFile(slowBody(300, 10), { type: 'application/octet-stream' });
   }
 
-  /** Answers after `ms` milliseconds: the client aborts it first. */
+  /** Held until its client aborted it and the test released it ({@link heldRequests}). */
   @Get('wait/:ms')
-  async wait(@Param('ms', ParseIntPipe) ms: number): Promise<{ waited: number }> {
-    await delay(ms);
-    return { waited: ms };
+  wait(
+    @Param('ms', ParseIntPipe) ms: number,
+    @Query('hold') hold: string,
+    @Req() req: { socket?: Socket; raw?: { socket?: Socket } },
+  ): Promise<{ waited: number }> {
+    return heldRequests.hold(hold, req.raw?.socket ?? req.socket, { waited: ms });
   }
 }
 

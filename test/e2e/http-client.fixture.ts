@@ -2,7 +2,62 @@
  * The client side of the HTTP e2e specs: request cases, a pool that sends them, and what the client
  * observed, keyed the way `veza_http_requests_total` is.
  */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { parseExposition } from '../utils/exposition';
+
+/**
+ * Requests a handler holds (`GET /files/wait/:ms?hold=KEY`): the handler tells the client it was
+ * entered, the client aborts, and the handler answers once its connection closed and the test
+ * released it. Every step waits on an event, so at any machine load the abort comes after the server
+ * got the request and before its answer (timers raced there: an abort 250 ms after sending, a handler
+ * answering after 2 s).
+ */
+export class HeldRequests {
+  private readonly entered = new EventEmitter();
+  private readonly running = new Set<Promise<unknown>>();
+  private released: () => void = () => undefined;
+  private gate = this.closedGate();
+  private keys = 0;
+
+  private closedGate(): Promise<void> {
+    return new Promise<void>((resolve) => (this.released = resolve));
+  }
+
+  /** Client side: a key for one request, and `onEntered` called once its handler is entered. */
+  register(onEntered: () => void): { key: string; dispose(): void } {
+    const key = `h${++this.keys}`;
+    this.entered.once(key, onEntered);
+    return { key, dispose: () => this.entered.removeAllListeners(key) };
+  }
+
+  /** Server side: answers `answer` once the request's connection closed and {@link release} was called. */
+  hold<T>(key: string, socket: Socket | null | undefined, answer: T): Promise<T> {
+    const closed = new Promise<void>((resolve) =>
+      !socket || socket.destroyed ? resolve() : socket.once('close', () => resolve()),
+    );
+    const gate = this.gate;
+    this.entered.emit(key);
+    const done = closed.then(() => gate).then(() => answer);
+    this.running.add(done);
+    return done;
+  }
+
+  /** Handlers held now. */
+  get size(): number {
+    return this.running.size;
+  }
+
+  /** Lets every held handler answer, and resolves once they all did. */
+  async release(): Promise<void> {
+    this.released();
+    this.gate = this.closedGate();
+    await Promise.all(this.running);
+    this.running.clear();
+  }
+}
+
+export const heldRequests = new HeldRequests();
 
 /** One kind of request, sent `times` times. */
 export interface RequestCase {
@@ -17,6 +72,8 @@ export interface RequestCase {
   /** Abort the request this many ms after sending it (or after the first body chunk, with `abortAfterFirstChunk`). */
   abortAfterMs?: number;
   abortAfterFirstChunk?: boolean;
+  /** Abort the request once the server entered its handler, which holds it ({@link heldRequests}). */
+  abortWhenHeld?: boolean;
   /** For 500s and more: the `type` and `severity` of `veza_errors_total`. */
   error?: { type: string; severity: string };
   /** For 429s: the `limit_type` of `veza_rate_limit_hits_total`. */
@@ -60,8 +117,10 @@ export function expand(cases: RequestCase[], seed: number): Array<{ spec: Reques
 
 /** Sends one request and returns what the client observed. */
 export async function send(base: string, spec: RequestCase, i: number): Promise<Observation> {
-  const path = typeof spec.path === 'function' ? spec.path(i) : spec.path;
   const controller = new AbortController();
+  const held = spec.abortWhenHeld ? heldRequests.register(() => controller.abort()) : undefined;
+  let path = typeof spec.path === 'function' ? spec.path(i) : spec.path;
+  if (held) path += `${path.includes('?') ? '&' : '?'}hold=${held.key}`;
   const headers: Record<string, string> = { ...(spec.headers ?? {}) };
   let body: string | undefined;
   if (spec.body !== undefined) {
@@ -103,6 +162,7 @@ export async function send(base: string, spec: RequestCase, i: number): Promise<
     throw error;
   } finally {
     clearTimeout(timer);
+    held?.dispose();
   }
 }
 

@@ -19,6 +19,7 @@ import {
   VezaMetric,
   VezaMetricsModule,
 } from '../../src';
+import { rawRequest } from './raw-http';
 
 const failure = (value: string): Error => Object.assign(new Error('refused'), { value });
 
@@ -148,13 +149,17 @@ export function floodModule(maxSeries: number): new () => unknown {
   return FloodModule;
 }
 
-/** `POST /flood` with `value`, failing on any status but 204. */
+/**
+ * `POST /flood` with `value`, failing on any status but 204. Over a connection of its own
+ * ({@link rawRequest}): with `fetch`'s keep-alive pool, a post after a forced GC on a loaded machine
+ * reused a socket the server's keep-alive timeout had closed meanwhile and failed with
+ * `fetch failed ECONNRESET` (decorators-label-flood on Express, at load 5 to 13).
+ */
 export async function postFlood(url: string, value: string): Promise<void> {
-  const res = await fetch(`${url}/flood`, {
+  const res = await rawRequest(url, '/flood', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ value }),
   });
-  await res.arrayBuffer();
-  if (res.status !== 204) throw new Error(`POST /flood answered ${res.status}`);
+  if (res.status !== 204) throw new Error(`POST /flood answered ${res.status}: ${res.body.slice(0, 200)}`);
 }
