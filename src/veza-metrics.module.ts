@@ -8,6 +8,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { Observable } from 'rxjs';
 import { VEZA_CATALOG } from './catalog/catalog';
 import { MetricsEndpoint } from './endpoint/metrics-endpoint';
 import { MetricsScraper } from './endpoint/metrics-scraper';
@@ -104,6 +105,25 @@ export class VezaMetricsModule
     private readonly server: MetricsServer,
   ) {
     super();
+    if (metrics.options.http.enabled) this.reserveServer();
+  }
+
+  /**
+   * Lets the recorder take its place in the HTTP server before Nest connects gateways (Socket.IO
+   * wraps the server's listener then): now when the adapter is known (`NestFactory.create`), else as
+   * soon as it is set (`HttpAdapterHost.init$`, public since Nest 10.2: a testing module builds the
+   * module before the application). Without `init$`, the recorder hooks the server at `configure()`.
+   */
+  private reserveServer(): void {
+    const host = this.adapterHost as (HttpAdapterHost & { init$?: Observable<void> }) | undefined;
+    if (host === undefined || host === null) return;
+    if (host.httpAdapter !== undefined) {
+      this.recorder.reserve(host.httpAdapter);
+      return;
+    }
+    host.init$?.subscribe(() => {
+      if (host.httpAdapter !== undefined) this.recorder.reserve(host.httpAdapter);
+    });
   }
 
   /** Says, once per application, when `/metrics` is served nowhere or on both ports (see `appEndpoint`). */

@@ -92,6 +92,18 @@ export class HttpMetricsRecorder {
   }
 
   /**
+   * Lets the adapter's recorder take its place in the server before other libraries wrap it (see
+   * {@link HttpAdapterRecorder.reserve}); called while the module is built. Never throws.
+   */
+  reserve(adapter: AbstractHttpAdapter): void {
+    try {
+      ADAPTER_RECORDERS.get(adapter.getType())?.reserve?.(adapter);
+    } catch {
+      // The recording then wraps the server's listener as it finds it, at attach().
+    }
+  }
+
+  /**
    * Hooks the recorder into the application's HTTP adapter, through the adapter's recorder (Express
    * or Fastify). Called while the application initializes, before Nest registers its routes. An
    * adapter with no recorder is left alone: its requests are not recorded, and a warning says so.

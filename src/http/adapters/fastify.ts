@@ -50,6 +50,10 @@ export const fastifyRecorder: HttpAdapterRecorder = {
     });
     hookFastify(instance, urls, record, trace, adapter.getHttpServer());
   },
+  reserve(adapter: NestHttpAdapterLike): void {
+    // Fastify's public `server`: Nest's adapter hands it out (`getHttpServer()`) only once it initializes.
+    reserveRequestListener((adapter.getInstance() as { server?: unknown }).server);
+  },
   headerNames: (reply) => Object.keys((reply as FastifyReplyLike).getHeaders()),
 };
 
@@ -324,6 +328,11 @@ function routerOptionsOf(instance: FastifyLike): RouteMatchOptions {
  * answers given before any hook are then not recorded.
  */
 function wrapRequestListener(server: unknown, wrap: (listener: RequestListener) => RequestListener): void {
+  const slot = typeof server === 'object' && server !== null ? forwarders.get(server) : undefined;
+  if (slot !== undefined) {
+    slot.current = wrap(slot.original);
+    return;
+  }
   const s = server as
     | {
         listeners?(event: string): unknown[];
@@ -336,4 +345,36 @@ function wrapRequestListener(server: unknown, wrap: (listener: RequestListener) 
   if (listeners.length !== 1) return;
   s.removeListener('request', listeners[0]);
   s.on('request', wrap(listeners[0]));
+}
+
+/** Servers whose Fastify listener sits behind a forwarder of ours ({@link reserveRequestListener}). */
+const forwarders = new WeakMap<object, { original: RequestListener; current: RequestListener }>();
+
+/**
+ * Puts a forwarder in place of the server's one `request` listener (Fastify's, the one it was
+ * created with) while the module is built, before Nest connects gateways: Socket.IO's engine, which
+ * replaces the server's listeners with one of its own that calls them for every other path, then
+ * answers its own requests (`/socket.io/`) without reaching ours, and they are not the app's HTTP
+ * requests. The forwarder calls Fastify's listener until {@link hookFastify} gives it the wrapped
+ * one. A server with other `request` listeners is left alone, as in {@link wrapRequestListener}.
+ */
+export function reserveRequestListener(server: unknown): void {
+  if (typeof server !== 'object' || server === null || forwarders.has(server)) return;
+  const s = server as {
+    listeners?(event: string): unknown[];
+    removeListener(event: string, l: unknown): void;
+    on(event: string, l: unknown): void;
+  };
+  if (typeof s.listeners !== 'function') return;
+  const listeners = s.listeners('request') as RequestListener[];
+  if (listeners.length !== 1) return;
+  const slot = { original: listeners[0], current: listeners[0] };
+  s.removeListener('request', slot.original);
+  s.on(
+    'request',
+    function vezaMetricsForwarder(this: unknown, req: IncomingMessage, res: ServerResponse): void {
+      slot.current.call(this, req, res);
+    },
+  );
+  forwarders.set(server, slot);
 }

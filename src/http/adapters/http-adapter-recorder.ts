@@ -40,6 +40,12 @@ export interface HttpAdapterRecorder {
    * request's span, when exemplars are on.
    */
   attach(adapter: NestHttpAdapterLike, record: RecordResponse, trace: TraceReader | undefined): void;
+  /**
+   * Called while the module is built, before Nest connects gateways or calls {@link
+   * HttpAdapterRecorder.attach}: takes the place in the server that the recording needs before
+   * other libraries (Socket.IO's engine) wrap it.
+   */
+  reserve?(adapter: NestHttpAdapterLike): void;
   /** The names of the headers of the adapter's response object (read for 429s only). */
   readonly headerNames: (response: object) => string[];
 }
