@@ -52,7 +52,8 @@ export const fastifyRecorder: HttpAdapterRecorder = {
   },
   reserve(adapter: NestHttpAdapterLike): void {
     // Fastify's public `server`: Nest's adapter hands it out (`getHttpServer()`) only once it initializes.
-    reserveRequestListener((adapter.getInstance() as { server?: unknown }).server);
+    const instance = adapter.getInstance() as { server?: unknown; routing?: unknown };
+    reserveRequestListener(instance.server, instance.routing);
   },
   headerNames: (reply) => Object.keys((reply as FastifyReplyLike).getHeaders()),
 };
@@ -306,7 +307,7 @@ export function hookFastify(
     if (reply[RECORDED] !== true) recordReply(reply, reply.statusCode);
     done();
   });
-  wrapRequestListener(server, wrap);
+  wrapRequestListener(server, wrap, (instance as { routing?: unknown }).routing);
   return wrap;
 }
 
@@ -327,7 +328,11 @@ function routerOptionsOf(instance: FastifyLike): RouteMatchOptions {
  * created with). A server with other `request` listeners (none in Nest's) is left alone: the
  * answers given before any hook are then not recorded.
  */
-function wrapRequestListener(server: unknown, wrap: (listener: RequestListener) => RequestListener): void {
+function wrapRequestListener(
+  server: unknown,
+  wrap: (listener: RequestListener) => RequestListener,
+  routing: unknown,
+): void {
   const slot = typeof server === 'object' && server !== null ? forwarders.get(server) : undefined;
   if (slot !== undefined) {
     slot.current = wrap(slot.original);
@@ -342,7 +347,7 @@ function wrapRequestListener(server: unknown, wrap: (listener: RequestListener) 
     | undefined;
   if (s === undefined || s === null || typeof s.listeners !== 'function') return;
   const listeners = s.listeners('request') as RequestListener[];
-  if (listeners.length !== 1) return;
+  if (listeners.length !== 1 || !fastifysOwn(listeners[0], routing)) return;
   s.removeListener('request', listeners[0]);
   s.on('request', wrap(listeners[0]));
 }
@@ -358,7 +363,7 @@ const forwarders = new WeakMap<object, { original: RequestListener; current: Req
  * requests. The forwarder calls Fastify's listener until {@link hookFastify} gives it the wrapped
  * one. A server with other `request` listeners is left alone, as in {@link wrapRequestListener}.
  */
-export function reserveRequestListener(server: unknown): void {
+export function reserveRequestListener(server: unknown, routing: unknown): void {
   if (typeof server !== 'object' || server === null || forwarders.has(server)) return;
   const s = server as {
     listeners?(event: string): unknown[];
@@ -367,7 +372,7 @@ export function reserveRequestListener(server: unknown): void {
   };
   if (typeof s.listeners !== 'function') return;
   const listeners = s.listeners('request') as RequestListener[];
-  if (listeners.length !== 1) return;
+  if (listeners.length !== 1 || !fastifysOwn(listeners[0], routing)) return;
   const slot = { original: listeners[0], current: listeners[0] };
   s.removeListener('request', slot.original);
   s.on(
@@ -377,4 +382,15 @@ export function reserveRequestListener(server: unknown): void {
     },
   );
   forwarders.set(server, slot);
+}
+
+/**
+ * Whether `listener` is Fastify's own request handler: Fastify's public `routing` is the very
+ * function its server was created with. A listener another library put in its place (Socket.IO's
+ * engine, attached before the recorder on Nest 10) is left alone: its requests are not the app's,
+ * and the answers Fastify gives before any hook are then not recorded. A Fastify without `routing`
+ * is taken as it comes.
+ */
+function fastifysOwn(listener: RequestListener, routing: unknown): boolean {
+  return typeof routing !== 'function' || listener === routing;
 }
