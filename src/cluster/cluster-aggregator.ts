@@ -23,6 +23,7 @@ import {
   type CollectRequest,
   type CollectResponse,
   type MetricJson,
+  type PartMetric,
 } from './cluster-protocol';
 import {
   resolveClusterMetricsOptions,
@@ -342,24 +343,27 @@ export class ClusterMetricsAggregator {
       registry >= MAX_REGISTRIES
     )
       return 'a part of an answer that is not metrics';
-    assembly.samples += 1 + m.values.length;
-    assembly.chars += m.name.length + (typeof m.help === 'string' ? m.help.length : 0);
+    const series = seriesOf(m as PartMetric);
+    if (typeof series === 'string') return series;
+    assembly.samples += 1 + m.values.length + (series?.samples ?? 0);
+    assembly.chars += m.name.length + (typeof m.help === 'string' ? m.help.length : 0) + (series?.chars ?? 0);
     for (const sample of m.values as unknown[]) assembly.chars += charsOf(sample);
     if (assembly.samples > this.maxWorkerSamples || assembly.chars > this.maxWorkerSamples * CHARS_PER_SAMPLE)
       return `an answer of more than ${this.maxWorkerSamples} samples or ${this.maxWorkerSamples * CHARS_PER_SAMPLE} characters (option maxWorkerSamples)`;
     const byName = (assembly.registries[registry] ??= new Map());
-    const kept = byName.get(m.name);
-    if (kept) {
-      for (const sample of m.values) kept.values.push(sample);
-      return undefined;
+    let kept = byName.get(m.name);
+    if (kept) for (const sample of m.values) kept.values.push(sample);
+    else {
+      kept = {
+        name: m.name,
+        help: String(m.help ?? ''),
+        type: String(m.type ?? ''),
+        ...(m.aggregator === undefined ? {} : { aggregator: m.aggregator }),
+        values: m.values,
+      };
+      byName.set(m.name, kept);
     }
-    byName.set(m.name, {
-      name: m.name,
-      help: String(m.help ?? ''),
-      type: String(m.type ?? ''),
-      ...(m.aggregator === undefined ? {} : { aggregator: m.aggregator }),
-      values: m.values,
-    });
+    if (series) expand(m as PartMetric, kept.values);
     return undefined;
   }
 
@@ -466,6 +470,89 @@ export class ClusterMetricsAggregator {
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.logger.warn(message);
+  }
+}
+
+/** What a label set counts toward the characters a worker may send, per sample that carries it. */
+function charsOfLabels(labels: object): number {
+  let chars = 0;
+  for (const [name, value] of Object.entries(labels))
+    chars += name.length + (typeof value === 'string' ? value.length : 8);
+  return chars;
+}
+
+/**
+ * The samples and characters the series of a part's metric (`labels`, `numbers`: see `PartMetric`)
+ * expand into, counted as those samples would be, before anything is expanded; `undefined` when it
+ * has none; what is wrong with them, if anything.
+ */
+function seriesOf(m: PartMetric): { samples: number; chars: number } | string | undefined {
+  if (m.labels === undefined && m.numbers === undefined) return undefined;
+  const { labels, numbers, bounds, defaults } = m as unknown as Record<string, unknown>;
+  const histogram = m.type === 'histogram';
+  if (
+    !Array.isArray(labels) ||
+    !Array.isArray(numbers) ||
+    (histogram && !Array.isArray(bounds)) ||
+    (defaults !== undefined && (typeof defaults !== 'object' || defaults === null))
+  )
+    return 'a part of an answer that is not metrics';
+  const stride = histogram ? (bounds as unknown[]).length + 2 : 1;
+  if (numbers.length !== labels.length * stride) return 'a part of an answer that is not metrics';
+  // The default labels count in full on every sample (even those a series has of its own): what
+  // filling them in costs stays within the bound, and counting it stays linear in the part.
+  const fill = charsOfLabels(defaults ?? {});
+  // Each series' samples carry its labels, `le` on buckets, and their sample names (histograms).
+  const perSeries = histogram ? stride + 1 : 1;
+  const names = histogram ? (stride - 1) * (m.name.length + 7 + 10) + 2 * (m.name.length + 6) : 0;
+  let chars = 0;
+  for (const own of labels as unknown[]) {
+    if (typeof own !== 'object' || own === null || Array.isArray(own))
+      return 'a part of an answer that is not metrics';
+    chars += perSeries * (8 + charsOfLabels(own) + fill) + names;
+  }
+  return { samples: labels.length * perSeries, chars };
+}
+
+/** As prom-client's getMetricsAsJSON: the registry's default labels a series lacks (or has empty) filled in. */
+function withDefaults(labels: Record<string, string | number>, defaults: [string, string][]): typeof labels {
+  for (const [name, value] of defaults) labels[name] = labels[name] || value;
+  return labels;
+}
+
+/** Appends to `values` the samples of the series of `m` (checked by `seriesOf`), as the client's `get()` gives them. */
+function expand(m: PartMetric, values: MetricJson['values']): void {
+  const labels = m.labels as Record<string, string | number>[];
+  const numbers = m.numbers as number[];
+  const defaults = Object.entries(m.defaults ?? {}).map(([n, v]): [string, string] => [n, String(v)]);
+  if (m.type !== 'histogram') {
+    for (let i = 0; i < labels.length; i++)
+      values.push({ value: numbers[i], labels: withDefaults({ ...labels[i] }, defaults) });
+    return;
+  }
+  const bounds = m.bounds as (string | number)[];
+  const bucket = `${m.name}_bucket`;
+  const sum = `${m.name}_sum`;
+  const count = `${m.name}_count`;
+  const stride = bounds.length + 2;
+  for (let i = 0; i < labels.length; i++) {
+    const own = labels[i];
+    const at = i * stride;
+    // prom-client's get(): `le` first, then the series' labels, then the default labels it lacks.
+    for (let b = 0; b < bounds.length; b++)
+      values.push({
+        value: numbers[at + b],
+        labels: withDefaults({ le: bounds[b], ...own }, defaults),
+        metricName: bucket,
+      });
+    const total = numbers[at + bounds.length];
+    values.push({ value: total, labels: withDefaults({ le: '+Inf', ...own }, defaults), metricName: bucket });
+    values.push({
+      value: numbers[at + bounds.length + 1],
+      labels: withDefaults({ ...own }, defaults),
+      metricName: sum,
+    });
+    values.push({ value: total, labels: withDefaults({ ...own }, defaults), metricName: count });
   }
 }
 

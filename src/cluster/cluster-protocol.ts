@@ -18,11 +18,11 @@ export const COLLECT_PART = 'veza-metrics:part';
 /** The end of a worker's answer: how many parts it holds, or an error. */
 export const COLLECT_RESPONSE = 'veza-metrics:collected';
 
-/** The most samples a worker puts in one part (a metric's header counts as one). */
+/** The most samples a worker puts in one part (a metric's header counts as one, and so does each number of a series). */
 export const MAX_PART_SAMPLES = 2_048;
 /**
- * About the most characters of label names and values, sample and metric names and help a worker puts in
- * one part (a part closes once it is past it; one sample's own labels may overshoot it).
+ * About the most characters of label names and values, sample and metric names, help and numbers a
+ * worker puts in one part (a part closes once it is past it; one sample's own labels may overshoot it).
  */
 export const MAX_PART_CHARS = 128 * 1024;
 
@@ -38,10 +38,22 @@ export interface MetricJson {
 /**
  * Some of the samples of one metric of one registry (`registry`: its index among the registries the
  * worker answers for). A metric may span several parts: each repeats its name, help and type, and
- * its values follow those of the previous part.
+ * its values (and series) follow those of the previous part.
+ *
+ * A counter, gauge or histogram read in place comes as series rather than samples (`values` empty):
+ * `labels[i]`, the i-th series' own labels (default labels not filled in), and its numbers in
+ * `numbers`: one per series (its value), or, for a histogram (`bounds`: its upper bounds but
+ * `+Inf`), `bounds.length + 2` per series: its cumulative bucket counts, its count (the `+Inf`
+ * bucket), its sum. The primary expands them into the samples `getMetricsAsJSON()` gives (`le`
+ * first, then the series' labels, then the `defaults` a series lacks).
  */
 export interface PartMetric extends MetricJson {
   registry: number;
+  labels?: Record<string, string | number>[];
+  numbers?: number[];
+  bounds?: number[];
+  /** The registry's default labels, filled in where a series' own value is missing (or empty). */
+  defaults?: Record<string, string>;
 }
 
 export interface CollectRequest {

@@ -173,11 +173,24 @@ function sourcesOf(waitMs: number | undefined): Source[] {
   return sources;
 }
 
+type Labels = Record<string, string | number>;
+
+/** What a label set counts toward {@link MAX_PART_CHARS}. */
+function charsOfLabels(labels: Labels): number {
+  let chars = 0;
+  for (const name in labels) {
+    const value = labels[name];
+    chars += name.length + (typeof value === 'string' ? value.length : 8) + 6;
+  }
+  return chars;
+}
+
 /**
- * The answer to one request, sent as it is built: samples gather into a part, which is sent once it
- * holds {@link MAX_PART_SAMPLES} samples or {@link MAX_PART_CHARS} characters; the next part is built
- * only once the previous one is written to the channel (`process.send`'s callback: the channel's
- * back-pressure), in a later event-loop turn. Building yields every {@link SLICE_MS} too.
+ * The answer to one request, sent as it is built: samples and series gather into a part, which is
+ * sent once it holds {@link MAX_PART_SAMPLES} samples (or numbers of series) or
+ * {@link MAX_PART_CHARS} characters; the next part is built only once the previous one is written to
+ * the channel (`process.send`'s callback: the channel's back-pressure), in a later event-loop turn.
+ * Building yields every {@link SLICE_MS} too.
  */
 class AnswerStream {
   /** Parts sent. */
@@ -195,26 +208,55 @@ class AnswerStream {
     private readonly send: (message: CollectPart) => Promise<void>,
   ) {}
 
-  /** Starts a metric of registry `registry` (its header, even with no samples). */
-  begin(registry: number, name: string, help: string, type: string, aggregator: string | undefined): void {
+  /**
+   * Starts a metric of registry `registry` (its header, even with no samples). `inPlace`: its
+   * series come through {@link AnswerStream.series}, with these default labels and bounds.
+   */
+  begin(
+    registry: number,
+    name: string,
+    help: string,
+    type: string,
+    aggregator: string | undefined,
+    inPlace?: { defaults: Readonly<Record<string, string>>; bounds: number[] | undefined },
+  ): void {
     this.head = { registry, name, help, type, ...(aggregator === undefined ? {} : { aggregator }) };
-    this.current = { ...this.head, values: [] };
-    this.metrics.push(this.current);
+    if (inPlace) {
+      if (Object.keys(inPlace.defaults).length > 0) this.head.defaults = { ...inPlace.defaults };
+      if (inPlace.bounds) this.head.bounds = inPlace.bounds;
+    }
+    this.current = undefined;
+    this.open(inPlace !== undefined);
     this.samples++;
-    this.chars += name.length + help.length;
+    this.chars += name.length + help.length + (inPlace?.bounds?.length ?? 0) * 8;
+  }
+
+  private open(inPlace: boolean): PartMetric {
+    const head = this.head as Omit<PartMetric, 'values'>;
+    this.current = inPlace ? { ...head, values: [], labels: [], numbers: [] } : { ...head, values: [] };
+    this.metrics.push(this.current);
+    return this.current;
   }
 
   /** Adds a sample of the metric begun last; then, when {@link AnswerStream.due}, await {@link AnswerStream.next}. */
   push(sample: Sample): void {
-    if (!this.current) {
-      this.current = { ...(this.head as Omit<PartMetric, 'values'>), values: [] };
-      this.metrics.push(this.current);
-    }
-    this.current.values.push(sample);
+    const current = this.current ?? this.open(false);
+    current.values.push(sample);
     this.samples++;
-    let chars = 24 + (sample.metricName?.length ?? 0);
-    for (const name in sample.labels) chars += name.length + String(sample.labels[name]).length + 6;
-    this.chars += chars;
+    this.chars += 24 + (sample.metricName?.length ?? 0) + charsOfLabels(sample.labels);
+  }
+
+  /**
+   * Adds a series of the metric begun last (read in place): its own labels, the client's own object
+   * (not copied: the clients never change a series' labels; it is read when the part is
+   * serialised); returns the array to push its `count` numbers into.
+   */
+  series(labels: Labels, count: number): number[] {
+    const current = this.current ?? this.open(true);
+    (current.labels as Labels[]).push(labels);
+    this.samples += count;
+    this.chars += 8 + charsOfLabels(labels) + count * 8;
+    return current.numbers as number[];
   }
 
   /** Whether the part is full, or this turn's slice spent: then call {@link AnswerStream.next}. */
@@ -250,57 +292,33 @@ class AnswerStream {
   }
 }
 
-/** Streams a metric read in place: its series as the client's `get()` gives them, a slice at a time. */
-async function streamInPlace(
-  stream: AnswerStream,
-  metric: Metric,
-  layout: SeriesLayout,
-  defaults: Readonly<Record<string, string>>,
-  names: readonly string[],
-): Promise<void> {
+const NO_LABELS: Labels = Object.freeze({});
+
+/**
+ * Streams a metric read in place: its series, each its own labels and its numbers (what the
+ * primary expands into the samples of the client's `get()`), a slice at a time.
+ */
+async function streamInPlace(stream: AnswerStream, metric: Metric, layout: SeriesLayout): Promise<void> {
   // A copy of the list (the entries themselves are live): series added meanwhile wait for the next scrape.
   const entries = layout.entries(metric);
   if (metric.type !== 'histogram') {
     for (const entry of entries) {
-      const labels = withDefaults({ ...(entry.labels as Record<string, string | number>) }, defaults, names);
-      stream.push({ value: entry.value ?? 0, labels });
+      stream.series((entry.labels as Labels | undefined) ?? NO_LABELS, 1).push(entry.value ?? 0);
       if (stream.due()) await stream.next();
     }
     return;
   }
   const bounds = metric.upperBounds ?? [];
-  const bucket = `${metric.name}_bucket`;
-  const add = async (sample: Sample): Promise<void> => {
-    stream.push(sample);
-    if (stream.due()) await stream.next();
-  };
   for (const entry of entries) {
-    const own = (entry.labels ?? {}) as Record<string, string | number>;
-    // prom-client's get(): `le` first, then the series' labels, then the default labels it lacks.
+    const numbers = stream.series((entry.labels as Labels | undefined) ?? NO_LABELS, bounds.length + 2);
+    const buckets = entry.bucketValues;
     let cumulative = 0;
     for (const bound of bounds) {
-      cumulative += entry.bucketValues?.[bound] ?? 0;
-      await add({
-        value: cumulative,
-        labels: withDefaults({ le: bound, ...own }, defaults, names),
-        metricName: bucket,
-      });
+      cumulative += buckets?.[bound] ?? 0;
+      numbers.push(cumulative);
     }
-    await add({
-      value: entry.count ?? 0,
-      labels: withDefaults({ le: '+Inf', ...own }, defaults, names),
-      metricName: bucket,
-    });
-    await add({
-      value: entry.sum ?? 0,
-      labels: withDefaults({ ...own }, defaults, names),
-      metricName: `${metric.name}_sum`,
-    });
-    await add({
-      value: entry.count ?? 0,
-      labels: withDefaults({ ...own }, defaults, names),
-      metricName: `${metric.name}_count`,
-    });
+    numbers.push(entry.count ?? 0, entry.sum ?? 0);
+    if (stream.due()) await stream.next();
   }
 }
 
@@ -354,9 +372,13 @@ async function streamAnswer(
       const metric = source.metrics[i];
       const layout = layouts[i];
       if (outcome.ok === IN_PLACE && layout) {
-        stream.begin(r, metric.name, String(metric.help ?? ''), String(metric.type), metric.aggregator);
+        const bounds = metric.type === 'histogram' ? (metric.upperBounds ?? []) : undefined;
+        stream.begin(r, metric.name, String(metric.help ?? ''), String(metric.type), metric.aggregator, {
+          defaults,
+          bounds,
+        });
         if (stream.due()) await stream.next();
-        await streamInPlace(stream, metric, layout, defaults, names);
+        await streamInPlace(stream, metric, layout);
         continue;
       }
       let data = outcome.ok as MetricJson;

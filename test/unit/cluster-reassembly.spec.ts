@@ -159,6 +159,135 @@ describe('ClusterMetricsAggregator: a worker answer received in parts', () => {
     expect(sampleValue(next, 'veza_metrics_cluster_worker_up', { worker: '1' })).toBe(1);
   }, 60_000);
 
+  it('expands series sent as labels and numbers into the samples get() gives: le first, default labels filled in', async () => {
+    aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000 });
+    // Each metric its own arrays, as each message parsed from the channel.
+    const head = { registry: 0, help: 'Latency', type: 'histogram', values: [] };
+    const defaults = { service: 'api', route: 'default' };
+    // Worker 1: two series of a histogram split across parts, and a counter, as series.
+    fakeWorker(1, {
+      current: (request) =>
+        honest(request, [
+          {
+            ...head,
+            values: [],
+            name: 'latency_seconds',
+            bounds: [0.1, 1],
+            defaults,
+            labels: [{ route: '/a' }],
+            numbers: [1, 3, 4, 2.5],
+          },
+          {
+            ...head,
+            values: [],
+            name: 'latency_seconds',
+            bounds: [0.1, 1],
+            defaults,
+            labels: [{ route: '' }],
+            numbers: [0, 0, 1, 7],
+          },
+          {
+            ...head,
+            values: [],
+            name: 'jobs_total',
+            help: 'Jobs',
+            type: 'counter',
+            defaults,
+            labels: [{ queue: 'a' }],
+            numbers: [2],
+          },
+        ]),
+    });
+    // Worker 2: the same series as samples.
+    const bucket = (le: string | number, value: number, route = '/a') => ({
+      value,
+      labels: { le, route, service: 'api' },
+      metricName: 'latency_seconds_bucket',
+    });
+    fakeWorker(2, {
+      current: (request) =>
+        honest(request, [
+          {
+            ...head,
+            name: 'latency_seconds',
+            values: [
+              bucket(0.1, 1),
+              bucket(1, 1),
+              bucket('+Inf', 1),
+              { value: 0.5, labels: { route: '/a', service: 'api' }, metricName: 'latency_seconds_sum' },
+              { value: 1, labels: { route: '/a', service: 'api' }, metricName: 'latency_seconds_count' },
+            ],
+          },
+          {
+            ...counter(3),
+            values: [{ value: 3, labels: { queue: 'a', service: 'api', route: 'default' } }],
+          },
+        ]),
+    });
+    const text = await aggregator.metrics();
+    expect(text).toContain(
+      '# TYPE latency_seconds histogram\n' +
+        'latency_seconds_bucket{le="0.1",route="/a",service="api"} 2\n' +
+        'latency_seconds_bucket{le="1",route="/a",service="api"} 4\n' +
+        'latency_seconds_bucket{le="+Inf",route="/a",service="api"} 5\n' +
+        'latency_seconds_sum{route="/a",service="api"} 3\n' +
+        'latency_seconds_count{route="/a",service="api"} 5\n' +
+        // An empty label takes the default, as prom-client's getMetricsAsJSON() fills it.
+        'latency_seconds_bucket{le="0.1",route="default",service="api"} 0\n',
+    );
+    expect(sampleValue(text, 'latency_seconds_sum', { route: 'default', service: 'api' })).toBe(7);
+    expect(sampleValue(text, 'jobs_total', { queue: 'a', service: 'api', route: 'default' })).toBe(5);
+    expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(0);
+  });
+
+  it('counts the samples series expand into against maxWorkerSamples before expanding them, and refuses malformed series', async () => {
+    aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000, maxWorkerSamples: 1_000 });
+    const answerer: { current: Answerer } = { current: (request) => honest(request, [counter(5)]) };
+    fakeWorker(1, answerer);
+    expect(sampleValue(await aggregator.metrics(), 'jobs_total', { queue: 'a' })).toBe(5);
+    const histogram = { registry: 0, name: 'latency_seconds', help: 'L', type: 'histogram', values: [] };
+    const bounds = Array.from({ length: 400 }, (_, i) => i);
+    const label = 'x'.repeat(100);
+    const refused: PartMetric[][] = [
+      // 3 series of 400 buckets: 1,209 samples, from 1,206 numbers.
+      [
+        {
+          ...histogram,
+          values: [],
+          bounds,
+          labels: [{}, {}, {}],
+          numbers: new Array<number>(3 * 402).fill(1),
+        },
+      ],
+      // 150 series of 200 characters of labels: 750 samples (under the bound), but each carries the
+      // labels: some 180,000 characters, past 128 per sample.
+      [
+        {
+          ...histogram,
+          values: [],
+          bounds: [1, 2, 3],
+          labels: Array.from({ length: 150 }, (_, i) => ({ a: `${label}${label}${i}` })),
+          numbers: new Array<number>(150 * 5).fill(1),
+        },
+      ],
+      // Numbers that do not match the series, series that are not label sets, no bounds.
+      [{ ...counter(1), values: [], labels: [{ queue: 'a' }], numbers: [1, 2] }],
+      [{ ...counter(1), values: [], labels: ['queue'] as never, numbers: [1] }],
+      [{ ...histogram, values: [], labels: [{}], numbers: [1, 2] }],
+    ];
+    let errors = 0;
+    for (const metrics of refused) {
+      answerer.current = (request) => honest(request, metrics);
+      const text = await aggregator.metrics();
+      expect(sampleValue(text, 'jobs_total', { queue: 'a' })).toBe(5);
+      expect(text).not.toContain('latency_seconds');
+      expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(++errors);
+    }
+    answerer.current = (request) =>
+      honest(request, [{ ...counter(0), values: [], labels: [{ queue: 'a' }], numbers: [6] }]);
+    expect(sampleValue(await aggregator.metrics(), 'jobs_total', { queue: 'a' })).toBe(6);
+  });
+
   it('keeps no part of a request it never sent, nor an answer whose parts did not all come', async () => {
     aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000 });
     const answerer: { current: Answerer } = { current: (request) => honest(request, [counter(5)]) };
