@@ -21,6 +21,14 @@ import type { ServerResponse } from 'node:http';
  *     call on Node 20). Fallback: no number `outputSize` (or H1's field missing): `res.writableEnded`
  *     (public), exact for every response except one ended while Node still held its bytes, which is
  *     then counted as sent.
+ * H3. `node:http2`'s compatibility API: a response whose stream the client cancelled
+ *     (`RST_STREAM`), or that went with its session, emits `finish` and `close` when its stream
+ *     closes, though the application never ended it (`writableEnded` false), and its stream's
+ *     `rstCode` (public) is not 0. Why: Fastify runs its `onResponse` hook on that `finish`, with the
+ *     status the reply had (200 until the handler sets another): the response is recorded as 499,
+ *     not as that status, unless it was ended and its stream closed with `rstCode` 0.
+ *     Fallback: none needed: a response not ended, or with no stream, is 499; one ended with no
+ *     `rstCode` to read counts as delivered.
  *
  * Nothing here throws: the reads are plain property reads.
  */
@@ -50,4 +58,22 @@ export function handedOver(res: ServerResponse): boolean {
 /** The running Node's version, for messages. */
 export function nodeVersion(): string {
   return process.version;
+}
+
+/** What {@link http2Delivered} reads of an HTTP/2 response (`http2.Http2ServerResponse`, public API). */
+interface Http2ResponseLike {
+  writableEnded: boolean;
+  stream?: { rstCode?: number } | null;
+}
+
+/**
+ * H3: an HTTP/2 response reached its client: the application ended it and its stream closed
+ * without an error code (`rstCode` 0: both sides ended the stream). A stream the client cancelled,
+ * or one destroyed with its session, was not delivered, whatever the handler does later.
+ */
+export function http2Delivered(res: object): boolean {
+  const r = res as Http2ResponseLike;
+  if (r.writableEnded !== true) return false;
+  const code = r.stream?.rstCode;
+  return code === undefined || code === 0;
 }

@@ -6,7 +6,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { inject } from 'light-my-request';
-import { handedOver, nodeVersion, responseEnded } from '../../src/compat/node-http';
+import {
+  connect as connectHttp2,
+  constants as http2Constants,
+  createServer as createHttp2Server,
+} from 'node:http2';
+import type { Http2ServerResponse } from 'node:http2';
+import { handedOver, http2Delivered, nodeVersion, responseEnded } from '../../src/compat/node-http';
 
 const against = `node ${process.version}`;
 
@@ -138,6 +144,50 @@ describe(`node:http assumptions (${against})`, () => {
     expect(response.payload).toBe('mocked');
     expect(atClose).toEqual([{ outputSize: 0, handedOver: true, writableFinished: false }]);
   }, 60_000);
+
+  it(`H3: an HTTP/2 response whose stream the client cancels emits finish and close, not ended, with a non-zero rstCode; one answered in full is delivered (${against})`, async () => {
+    const seen: { events: string[]; res: Http2ServerResponse }[] = [];
+    const server = createHttp2Server((req, res) => {
+      const entry = { events: [] as string[], res };
+      seen.push(entry);
+      res.on('finish', () => entry.events.push('finish'));
+      res.on('close', () => entry.events.push('close'));
+      if (req.url === '/answer') res.end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = connectHttp2(`http://127.0.0.1:${port}`);
+    try {
+      const answered = client.request({ ':path': '/answer' });
+      answered.resume();
+      await new Promise((resolve) => answered.on('close', resolve));
+      const cancelled = client.request({ ':path': '/held' });
+      cancelled.on('error', () => undefined);
+      await until(() => seen.length === 2);
+      cancelled.close(http2Constants.NGHTTP2_CANCEL);
+      await until(() => seen[1].events.includes('close'));
+      const [ok, gone] = seen;
+      await until(() => ok.events.includes('close'));
+      if (!ok.events.includes('finish') || !http2Delivered(ok.res))
+        throw new Error(
+          `${against} no longer meets H3: a response answered in full reads ${JSON.stringify(ok.events)}, delivered ${http2Delivered(ok.res)}`,
+        );
+      const held = {
+        events: gone.events,
+        writableEnded: gone.res.writableEnded,
+        rstCode: gone.res.stream?.rstCode,
+      };
+      expect(held).toEqual({
+        events: ['finish', 'close'],
+        writableEnded: false,
+        rstCode: http2Constants.NGHTTP2_CANCEL,
+      });
+      expect(http2Delivered(gone.res)).toBe(false);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 
   it(`fallback: without the two fields, a response reads as ended and handed over when writableEnded says so (${against})`, () => {
     const ended = { writableEnded: true } as unknown as ServerResponse;

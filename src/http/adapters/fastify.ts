@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CORS_PREFLIGHT_URL, fastifyVersion, RouteUrlReader } from '../../compat/fastify';
-import { handedOver } from '../../compat/node-http';
+import { handedOver, http2Delivered } from '../../compat/node-http';
 import { RequestClock } from '../request-clock';
 import { FastifyRouteTable, type RouteMatchOptions } from './fastify-routes';
 import { noteTrace, type TraceReader } from '../../tracing/trace-context';
@@ -57,26 +57,6 @@ export const fastifyRecorder: HttpAdapterRecorder = {
   },
   headerNames: (reply) => Object.keys((reply as FastifyReplyLike).getHeaders()),
 };
-
-/** What this file reads of an HTTP/2 response (`http2.Http2ServerResponse`, public API). */
-interface Http2ResponseLike {
-  writableEnded: boolean;
-  stream?: { rstCode?: number } | null;
-}
-
-/**
- * An HTTP/2 response reached its client: the application ended it and its stream closed without an
- * error code (`rstCode` 0: both sides ended the stream). A stream the client cancelled
- * (`RST_STREAM`), or one destroyed with its session, was not delivered, whatever the handler does
- * later: Node's compatibility layer ends such a response at the stream's close, so Fastify runs its
- * `onResponse` hook then, with the status the reply had (200 until the handler sets another).
- */
-export function http2Delivered(res: object): boolean {
-  const r = res as Http2ResponseLike;
-  if (r.writableEnded !== true) return false;
-  const code = r.stream?.rstCode;
-  return code === undefined || code === 0;
-}
 
 /** A request of HTTP/2 (Node's compatibility API): one stream of a session, not a socket of its own. */
 function isHttp2(req: IncomingMessage): boolean {
