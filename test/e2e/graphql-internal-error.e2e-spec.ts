@@ -3,9 +3,10 @@
  * resolver: the execution step of the server) counts once under `internal_error`, on a real Apollo
  * server (Express and Fastify: a `rootValue` function that throws) and a real Mercurius server (a
  * `preExecution` hook of the application that throws). Beside it, a resolver rejecting a hostile
- * error (its `constructor` getter throws, so the library cannot read its class) makes the library's
- * own recording of the error fail: the operation and the resolver's duration are still recorded
- * exactly, the error under no type. Every reply is the one the same app gives without the library.
+ * error (an own `constructor` getter that throws): the library reads an error's class from its
+ * prototype, never from the error's own properties (issue #21, item 4), so the getter never runs and
+ * the error is counted under its class, `Error`; the operation and the resolver's duration are
+ * recorded exactly. Every reply is the one the same app gives without the library.
  */
 import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
@@ -31,11 +32,15 @@ function executionFailure(): Error {
   return new Error('execution unavailable');
 }
 
-/** An Error whose class cannot be read: `error.constructor` throws. */
+/** How many times a hostile error's own `constructor` getter ran, in either app. */
+let hostileGetterRuns = 0;
+
+/** An Error with an own `constructor` getter that throws. */
 function hostileError(): Error {
   const error = new Error('hostile');
   Object.defineProperty(error, 'constructor', {
     get(): never {
+      hostileGetterRuns++;
       throw new Error('constructor getter refused');
     },
   });
@@ -134,7 +139,7 @@ describe.each<GraphqlDriverKind>(['apollo-express', 'apollo-fastify', 'mercurius
       expect(
         samples(text, 'veza_graphql_operation_duration_seconds_count', ['operation_type', 'operation_name']),
       ).toEqual({ 'query Broken': 2, 'query GetTrack': 1, 'query Hostile': 1 });
-      // No resolver ran for Broken; the hostile error is timed, and counted under no type.
+      // No resolver ran for Broken; the hostile error is timed, and counted under its class.
       expect(samples(text, 'veza_graphql_resolver_duration_seconds_count', ['parent_type', 'field'])).toEqual(
         {
           'Query track': 1,
@@ -143,7 +148,8 @@ describe.each<GraphqlDriverKind>(['apollo-express', 'apollo-fastify', 'mercurius
       );
       expect(
         samples(text, 'veza_graphql_resolver_errors_total', ['parent_type', 'field', 'error_type']),
-      ).toEqual({});
+      ).toEqual({ 'Query hostile Error': 1 });
+      expect(hostileGetterRuns).toBe(0);
     });
   },
 );
