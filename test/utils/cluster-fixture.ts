@@ -1,40 +1,15 @@
 import { request, type Agent } from 'node:http';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import * as ts from 'typescript';
-
-const ROOT = path.resolve(__dirname, '../..');
+import { compileTree, ROOT } from './compile-tree';
 
 /**
  * Compiles src/ to CommonJS in a directory of this run (inside the repository, so that the
  * workers resolve @nestjs/* and prom-client from its node_modules): each file on its own, as
- * `isolatedModules` allows, without touching the dist/ other runs may be using.
+ * `isolatedModules` allows ({@link compileTree} with src/ as its root), without touching the dist/
+ * other runs may be using. Returns the compiled entry point.
  */
 export function compileLibrary(out: string): string {
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const file = path.join(dir, name);
-      if (statSync(file).isDirectory()) {
-        walk(file);
-        continue;
-      }
-      if (!name.endsWith('.ts') || name.endsWith('.d.ts') || name.endsWith('.spec.ts')) continue;
-      const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), {
-        fileName: file,
-        compilerOptions: {
-          module: ts.ModuleKind.CommonJS,
-          target: ts.ScriptTarget.ES2022,
-          experimentalDecorators: true,
-          emitDecoratorMetadata: true,
-          esModuleInterop: true,
-        },
-      });
-      const target = path.join(out, path.relative(path.join(ROOT, 'src'), file)).replace(/\.ts$/, '.js');
-      mkdirSync(path.dirname(target), { recursive: true });
-      writeFileSync(target, outputText);
-    }
-  };
-  walk(path.join(ROOT, 'src'));
+  compileTree(out, ['.'], path.join(ROOT, 'src'));
   return path.join(out, 'index.js');
 }
 
