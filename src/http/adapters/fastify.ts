@@ -305,8 +305,9 @@ function routerOptionsOf(instance: FastifyLike): RouteMatchOptions {
 
 /**
  * Puts `wrap`'s listener in place of the server's `request` listener (Fastify's, the one it was
- * created with). A server with other `request` listeners (none in Nest's) is left alone: the
- * answers given before any hook are then not recorded.
+ * created with), or, where {@link reserveRequestListener} put a forwarder there, gives it to the
+ * forwarder. A server with other `request` listeners (none in Nest's) is left alone: the answers
+ * given before any hook are then not recorded.
  */
 function wrapRequestListener(
   server: unknown,
@@ -314,22 +315,8 @@ function wrapRequestListener(
   routing: unknown,
 ): void {
   const slot = typeof server === 'object' && server !== null ? forwarders.get(server) : undefined;
-  if (slot !== undefined) {
-    slot.current = wrap(slot.original);
-    return;
-  }
-  const s = server as
-    | {
-        listeners?(event: string): unknown[];
-        removeListener(event: string, l: unknown): void;
-        on(event: string, l: unknown): void;
-      }
-    | undefined;
-  if (s === undefined || s === null || typeof s.listeners !== 'function') return;
-  const listeners = s.listeners('request') as RequestListener[];
-  if (listeners.length !== 1 || !fastifysOwn(listeners[0], routing)) return;
-  s.removeListener('request', listeners[0]);
-  s.on('request', wrap(listeners[0]));
+  if (slot !== undefined) slot.current = wrap(slot.original);
+  else replaceFastifysListener(server, routing, wrap);
 }
 
 /** Servers whose Fastify listener sits behind a forwarder of ours ({@link reserveRequestListener}). */
@@ -345,23 +332,36 @@ const forwarders = new WeakMap<object, { original: RequestListener; current: Req
  */
 export function reserveRequestListener(server: unknown, routing: unknown): void {
   if (typeof server !== 'object' || server === null || forwarders.has(server)) return;
-  const s = server as {
-    listeners?(event: string): unknown[];
-    removeListener(event: string, l: unknown): void;
-    on(event: string, l: unknown): void;
-  };
-  if (typeof s.listeners !== 'function') return;
+  replaceFastifysListener(server, routing, (original) => {
+    const slot = { original, current: original };
+    forwarders.set(server, slot);
+    return function vezaMetricsForwarder(this: unknown, req: IncomingMessage, res: ServerResponse): void {
+      slot.current.call(this, req, res);
+    };
+  });
+}
+
+/**
+ * Replaces the server's one `request` listener, when it is Fastify's own ({@link fastifysOwn}),
+ * with what `replace` makes of it; any other server is left as it is.
+ */
+function replaceFastifysListener(
+  server: unknown,
+  routing: unknown,
+  replace: (listener: RequestListener) => RequestListener,
+): void {
+  const s = server as
+    | {
+        listeners?(event: string): unknown[];
+        removeListener(event: string, l: unknown): void;
+        on(event: string, l: unknown): void;
+      }
+    | undefined;
+  if (s === undefined || s === null || typeof s.listeners !== 'function') return;
   const listeners = s.listeners('request') as RequestListener[];
   if (listeners.length !== 1 || !fastifysOwn(listeners[0], routing)) return;
-  const slot = { original: listeners[0], current: listeners[0] };
-  s.removeListener('request', slot.original);
-  s.on(
-    'request',
-    function vezaMetricsForwarder(this: unknown, req: IncomingMessage, res: ServerResponse): void {
-      slot.current.call(this, req, res);
-    },
-  );
-  forwarders.set(server, slot);
+  s.removeListener('request', listeners[0]);
+  s.on('request', replace(listeners[0]));
 }
 
 /**
