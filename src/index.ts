@@ -43,7 +43,6 @@ export {
   PREFLIGHT_ENDPOINT,
 } from './http/http-metrics.recorder';
 export { NoMetrics } from './http/no-metrics.decorator';
-export { VezaMetricsInterceptor } from './http/veza-metrics.interceptor';
 export { OTHER_ERROR_TYPE, NO_EXCEPTION_ERROR_TYPE } from './http/error-labels';
 export { DEFAULT_LIMIT_TYPE } from './http/rate-limit';
 export { GraphqlMetric } from './graphql/graphql-families';
