@@ -109,7 +109,7 @@ export type {
   AppMetricOptions,
   CallInfo,
 } from './decorators';
-export type { AnyArgs, AnyResult } from './decorators/loose-types';
+export type { AnyArgs, AnyResult } from './instrumentation/loose-types';
 export { MetricsPusher } from './push/metrics-pusher';
 export type { PushgatewayOptions } from './push/pushgateway-options';
 export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';
