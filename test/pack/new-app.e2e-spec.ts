@@ -3,8 +3,9 @@
  * tested with vitest; test/pack/new-app/, what the CLI generated, trimmed and pinned), copied outside
  * the repository, with the packed package installed. The page's files are taken from the page
  * itself (its code blocks that start with `// <path>`), so the page cannot drift from what passes:
- * `tsc --noEmit`, `npx vitest run`, the Jest set-up, and the Jest set-up again in the same app made
- * CommonJS (no `"type": "module"`, the page's CommonJS tsconfig.json).
+ * `tsc --noEmit` (with docs/getting-started.md's complete examples), `npx vitest run`, the Jest
+ * set-up, and the Jest set-up again in the same app made CommonJS (no `"type": "module"`, the
+ * page's CommonJS tsconfig.json).
  */
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,11 @@ function vitestTest(): string {
   if (at < 0) throw new Error('docs/testing.md: the Jest test has no setupMetricsMatchers() line');
   return fileBlock('test/auth.spec.ts') + jestTest.slice(at + marker.length);
 }
+
+/** docs/getting-started.md's complete examples: its ts blocks that start with their imports. */
+const GETTING_STARTED_FILES = [
+  ...readFileSync(join(REPO, 'docs/getting-started.md'), 'utf8').matchAll(/^```ts\n(import [\s\S]*?)^```$/gm),
+].map((m) => m[1]);
 
 /** The page's tsconfig.json for a CommonJS app: its json block with `"module": "node20"`. */
 function commonJsTsconfig(): string {
@@ -74,6 +80,9 @@ describe('docs/testing.md in an app made by `nest new` (Nest 12: ES module, vite
     mkdirSync(join(app, 'src'));
     mkdirSync(join(app, 'test'));
     writeFileSync(join(app, 'src/auth.ts'), fileBlock('src/auth.ts'));
+    GETTING_STARTED_FILES.forEach((code, i) =>
+      writeFileSync(join(app, `src/getting-started-${i + 1}.ts`), code),
+    );
     writeFileSync(join(app, 'test/auth.test.ts'), fileBlock('test/auth.test.ts'));
     writeFileSync(join(app, 'test/auth.spec.ts'), vitestTest());
     writeFileSync(join(app, 'jest.config.cjs'), fileBlock('jest.config.cjs'));
@@ -88,7 +97,8 @@ describe('docs/testing.md in an app made by `nest new` (Nest 12: ES module, vite
 
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-  it('type-checks the page’s files as the app’s tsconfig.json has it (nodenext: the .js import)', async () => {
+  it('type-checks the page’s files, and getting-started’s examples, as the app’s tsconfig.json has it (nodenext)', async () => {
+    expect(GETTING_STARTED_FILES).toHaveLength(3); // the module, the decorator, the injection
     await run(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', 'tsconfig.json'], app);
   });
 
