@@ -4,7 +4,7 @@
  * successor, Node 22+): every `prom-client` import, the specs' and the library's, gets the successor,
  * as in an application that installed only it (the library tells the two apart by shape, so it sees
  * no prom-client at all). scripts/matrix.sh runs the specs of values, guard, exemplars, renderer,
- * Pushgateway, cluster and promtool this way on Node 22 and 24.
+ * Pushgateway, cluster and promtool this way on Node 24.
  */
 const successor = process.env.VEZA_TEST_CLIENT === 'prometheus-io';
 if (process.env.VEZA_TEST_CLIENT && !successor)

@@ -20,8 +20,8 @@
 #    on, and with the Nest packages of an installed fixture (test/matrix/jest.nest.config.js) for
 #    the older Nest majors.
 #    repo-prometheus-io rows run the specs of values, series guard, exemplars, renderer, Pushgateway,
-#    cluster and promtool against @prometheus-io/client (VEZA_TEST_CLIENT=prometheus-io) on Node 22
-#    and 24; the nest*-prometheus-io fixtures are apps with only that client (the app's own Registry
+#    cluster and promtool against @prometheus-io/client (VEZA_TEST_CLIENT=prometheus-io) on Node 24
+#    (its run on Node 22 is the nest11-prometheus-io fixture's); the nest*-prometheus-io fixtures are apps with only that client (the app's own Registry
 #    and counter on /metrics), and on Node 20 the check is that start-up fails saying why.
 #
 # A run that cannot get what it needs (registry unreachable, install refused) fails; nothing is
