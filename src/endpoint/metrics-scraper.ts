@@ -10,7 +10,10 @@ import {
   type CollectFailure,
   type ExpositionFormat,
 } from '../exposition/render-exposition';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { MetricsExposition } from '../exposition/metrics-exposition';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { SelfMetrics } from '../registry/self-metrics';
 import { collectorFailed, scrapeFailed } from '../veza-metrics.messages';
 import { negotiateFormat, type OfferedFormat } from './accept';
 import { MetricsAuthenticator, type MetricsCredentials } from './metrics-auth';
@@ -250,14 +253,18 @@ export function serveScrape(handler: ScrapeHandler, req: IncomingMessage, res: S
  */
 @Injectable()
 export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
-  constructor(metrics: VezaMetricsRegistry) {
-    const collectFailures = collectFailuresCounter(metrics);
-    const rejected: Counter<'reason'> = metrics.selfCounter(
+  constructor(
+    self: SelfMetrics,
+    exposition: MetricsExposition,
+    @InjectVezaMetricsOptions() options: ResolvedOptions,
+  ) {
+    const collectFailures = collectFailuresCounter(self);
+    const rejected: Counter<'reason'> = self.counter(
       'veza_metrics_scrapes_rejected_total',
       'Scrapes refused before rendering',
       ['reason'],
     );
-    const aborted: Counter<'reason'> = metrics.selfCounter(
+    const aborted: Counter<'reason'> = self.counter(
       'veza_metrics_scrapes_aborted_total',
       'Scrapes whose connection was destroyed while sending (send timeout, shutdown)',
       ['reason'],
@@ -272,12 +279,12 @@ export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
       logged.add(key);
       logger.warn(collectorFailed(metric, reason, error));
     };
-    const { auth, scrape } = metrics.options.endpoint;
+    const { auth, scrape } = options.endpoint;
     super({
       auth,
       limits: scrape,
       render: (format) =>
-        metrics.renderChunks(format, {
+        exposition.renderChunks(format, {
           deadline: performance.now() + scrape.timeoutMs,
           collectTimeoutMs: scrape.collectTimeoutMs,
           onCollectFailure,

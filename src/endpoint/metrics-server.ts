@@ -1,7 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
 import { metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
 import { MetricsScraper, serveScrape } from './metrics-scraper';
 
@@ -27,7 +28,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** @internal Nest's injector builds it; the module provides it. */
   constructor(
-    private readonly metrics: VezaMetricsRegistry,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions,
     private readonly scraper: MetricsScraper,
   ) {}
 
@@ -39,7 +40,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Nest's start-up hook: starts listening, when the option `metricsServer` is set. */
   async onApplicationBootstrap(): Promise<void> {
-    const options = this.metrics.options.endpoint.server;
+    const options = this.options.endpoint.server;
     if (!options || this.server) return;
     const server = createServer((req, res) => this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
@@ -51,11 +52,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
     this.server = server;
     const bound = this.address();
     this.logger.log(
-      metricsServerListening(
-        bound?.address ?? options.host,
-        bound?.port ?? options.port,
-        this.metrics.options.path,
-      ),
+      metricsServerListening(bound?.address ?? options.host, bound?.port ?? options.port, this.options.path),
     );
   }
 
@@ -74,7 +71,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
-    if (path !== this.metrics.options.path) {
+    if (path !== this.options.path) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
       return;
     }
