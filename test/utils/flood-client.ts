@@ -13,13 +13,14 @@ export interface FloodRequest {
  * got each status. A request that fails (reset, refused, no answer in 30 s) fails the flood with
  * its index and cause: nothing is retried.
  *
- * Each connection goes from one answer straight to the next request, so it is never idle for longer
- * than a turn of the event loop; but the client and the server share one process, and when that
- * process stalls (garbage collection, a loaded machine) for longer than the server's keep-alive
- * timeout right after an answer, the server's timer fires before it reads the next request, already
- * waiting on the socket: it destroys a socket with unread data, which the client sees as
- * `ECONNRESET` (fetch's pool saw it in graphql-hostile at load 5 to 13). {@link keepConnections}
- * turns that timeout off on the server under test, so only the client closes its connections.
+ * The reset fetch's pool saw in graphql-hostile (at load 5 to 13) is HTTP/1.1's keep-alive race
+ * (nodejs/node#52649, #47130): a connection left idle for about the server's keep-alive timeout (5 s
+ * on Express) is closed by the server while the client, not having read the FIN yet, writes its
+ * next request onto it. fetch's pool opens connections without bound (16 workers sending 3,000
+ * requests opened 27 on Node 20) and leaves some idle while others serve; its idle timer (the server's hint less a second) fires late in a stalled process.
+ * Here each worker owns at most one of at most `concurrency` connections and goes from one answer
+ * straight to its next request, and {@link keepConnections} turns the server's keep-alive timeout
+ * off, so only the client closes a connection: when this flood ends.
  */
 export async function floodRequests(
   baseUrl: string,
