@@ -86,36 +86,49 @@ export interface SlowScrapersSizes {
    * 20 MiB: the first two are answered (8.4 MB each), the rest 503 (at least 3).
    */
   paused: number;
+  /** Only the byte-bound test (the stress tier: the other tests do not depend on the size). */
+  byteBoundOnly?: boolean;
 }
 
 /** Slow scrapers on Express, Fastify and the metrics listener, `paused` of them in the byte-bound test. */
-export function describeSlowScrapers({ paused }: SlowScrapersSizes): void {
+export function describeSlowScrapers({ paused, byteBoundOnly = false }: SlowScrapersSizes): void {
   if (paused < 3) throw new Error('paused: at least 3, one more than the bound takes');
+  /** A test that does not depend on the size: left out with `byteBoundOnly`. */
+  const other = (name: string, fn: jest.ProvidesCallback): void => {
+    if (!byteBoundOnly) it(name, fn);
+  };
   describe.each(TARGETS)('slow scrapers (%s)', (_, target) => {
-    it('a scraper that stops reading, and one that reads a byte every 100 ms, are cut off at the send timeout and their bytes released', async () => {
-      const { app, url, scraper } = await start(target, { scrape: { sendTimeoutMs: 1_000 } }, BigExposition);
-      const readers: SlowScrape[] = [];
-      try {
-        readers.push(slowScrape(url, '/metrics', { reading: 'paused', localAddress: '127.0.0.2' }));
-        readers.push(slowScrape(url, '/metrics', { reading: 'trickle', localAddress: '127.0.0.3' }));
-        expect(await Promise.all(readers.map((r) => r.status))).toEqual([200, 200]);
-        // Without a send timeout, neither would ever be let go (8.4 MB at 10 bytes a second).
-        await until(() => scraper.bytesInFlight === 0, 'the bytes of the cut-off scrapes to be released');
-        // Each connection was cut: reading what reached the client, it ends short of the exposition.
-        expect(await Promise.all(readers.map((r) => settledWithin(r.drain(), 30_000)))).toEqual([
-          'done',
-          'done',
-        ]);
-        for (const reader of readers) expect(reader.received()).toBeLessThan(8 * MiB);
-        const text = (await rawRequest(url, '/metrics')).body;
-        expect(line(text, 'veza_metrics_scrapes_aborted_total{')).toEqual([
-          'veza_metrics_scrapes_aborted_total{reason="send_timeout"} 2',
-        ]);
-      } finally {
-        readers.forEach((r) => r.destroy());
-        await app.close();
-      }
-    });
+    other(
+      'a scraper that stops reading, and one that reads a byte every 100 ms, are cut off at the send timeout and their bytes released',
+      async () => {
+        const { app, url, scraper } = await start(
+          target,
+          { scrape: { sendTimeoutMs: 1_000 } },
+          BigExposition,
+        );
+        const readers: SlowScrape[] = [];
+        try {
+          readers.push(slowScrape(url, '/metrics', { reading: 'paused', localAddress: '127.0.0.2' }));
+          readers.push(slowScrape(url, '/metrics', { reading: 'trickle', localAddress: '127.0.0.3' }));
+          expect(await Promise.all(readers.map((r) => r.status))).toEqual([200, 200]);
+          // Without a send timeout, neither would ever be let go (8.4 MB at 10 bytes a second).
+          await until(() => scraper.bytesInFlight === 0, 'the bytes of the cut-off scrapes to be released');
+          // Each connection was cut: reading what reached the client, it ends short of the exposition.
+          expect(await Promise.all(readers.map((r) => settledWithin(r.drain(), 30_000)))).toEqual([
+            'done',
+            'done',
+          ]);
+          for (const reader of readers) expect(reader.received()).toBeLessThan(8 * MiB);
+          const text = (await rawRequest(url, '/metrics')).body;
+          expect(line(text, 'veza_metrics_scrapes_aborted_total{')).toEqual([
+            'veza_metrics_scrapes_aborted_total{reason="send_timeout"} 2',
+          ]);
+        } finally {
+          readers.forEach((r) => r.destroy());
+          await app.close();
+        }
+      },
+    );
 
     it('holds at most scrape.maxBytesInFlight for scrapers that stop reading, answers the others 503 without rendering, and frees it all when they go', async () => {
       const gc = collector();
@@ -156,89 +169,96 @@ export function describeSlowScrapers({ paused }: SlowScrapersSizes): void {
       }
     });
 
-    it('one client address holds at most half of scrape.maxBytesInFlight when no credentials are required', async () => {
-      const { app, url, scraper } = await start(
-        target,
-        { scrape: { maxBytesInFlight: 20 * MiB, sendTimeoutMs: 600_000 } },
-        BigExposition,
-      );
-      const readers: SlowScrape[] = [];
-      try {
-        const statuses: number[] = [];
-        for (let i = 0; i < 3; i++) {
-          const reader = slowScrape(url, '/metrics', { reading: 'paused', localAddress: '127.0.0.2' });
-          readers.push(reader);
-          statuses.push(await reader.status);
+    other(
+      'one client address holds at most half of scrape.maxBytesInFlight when no credentials are required',
+      async () => {
+        const { app, url, scraper } = await start(
+          target,
+          { scrape: { maxBytesInFlight: 20 * MiB, sendTimeoutMs: 600_000 } },
+          BigExposition,
+        );
+        const readers: SlowScrape[] = [];
+        try {
+          const statuses: number[] = [];
+          for (let i = 0; i < 3; i++) {
+            const reader = slowScrape(url, '/metrics', { reading: 'paused', localAddress: '127.0.0.2' });
+            readers.push(reader);
+            statuses.push(await reader.status);
+          }
+          expect(statuses).toEqual([200, 503, 503]);
+          expect(scraper.bytesInFlight).toBeLessThanOrEqual(10 * MiB);
+          // Another client still gets its scrape.
+          const other = slowScrape(url, '/metrics', { reading: 'paused', localAddress: '127.0.0.3' });
+          readers.push(other);
+          expect(await other.status).toBe(200);
+        } finally {
+          readers.forEach((r) => r.destroy());
+          await app.close();
         }
-        expect(statuses).toEqual([200, 503, 503]);
-        expect(scraper.bytesInFlight).toBeLessThanOrEqual(10 * MiB);
-        // Another client still gets its scrape.
-        const other = slowScrape(url, '/metrics', { reading: 'paused', localAddress: '127.0.0.3' });
-        readers.push(other);
-        expect(await other.status).toBe(200);
-      } finally {
-        readers.forEach((r) => r.destroy());
-        await app.close();
-      }
-    });
+      },
+    );
 
-    it('app.close() is not held by a scraper that stops reading: its connection is destroyed', async () => {
-      const { app, url } = await start(target, { scrape: { sendTimeoutMs: 600_000 } }, BigExposition);
-      const reader = slowScrape(url, '/metrics', { reading: 'paused' });
-      try {
-        expect(await reader.status).toBe(200);
-        const closing = app.close();
-        // The send timeout is 10 minutes: only the close can let the scraper go.
-        expect(await settledWithin(closing, 30_000)).toBe('done');
-        expect(await settledWithin(reader.drain(), 30_000)).toBe('done');
-        expect(reader.received()).toBeLessThan(8 * MiB);
-      } finally {
-        reader.destroy();
-        await app.close();
-      }
-    });
-
-    it.each([
-      ['open, a client looping on it gets its share and no more', undefined],
-      ['locked, clients without credentials take no slot', { bearerToken: TOKEN }],
-    ])('endpoint %s: another scraper gets every one of its scrapes', async (_, auth) => {
-      const { app, url } = await start(target, { auth }, SlowSource);
-      const { port } = new URL(url);
-      let looping = true;
-      let answered = 0;
-      // Eight loops from another address, scraping without credentials as fast as they are answered.
-      const loop = async (): Promise<void> => {
-        while (looping) {
-          await new Promise<void>((resolve) => {
-            const req = request(
-              {
-                host: '127.0.0.1',
-                port: Number(port),
-                path: '/metrics',
-                localAddress: '127.0.0.2',
-                agent: false,
-              },
-              (res) => {
-                res.resume().on('end', resolve).on('error', resolve);
-                answered++;
-              },
-            );
-            req.on('error', () => resolve()).end();
-          });
+    other(
+      'app.close() is not held by a scraper that stops reading: its connection is destroyed',
+      async () => {
+        const { app, url } = await start(target, { scrape: { sendTimeoutMs: 600_000 } }, BigExposition);
+        const reader = slowScrape(url, '/metrics', { reading: 'paused' });
+        try {
+          expect(await reader.status).toBe(200);
+          const closing = app.close();
+          // The send timeout is 10 minutes: only the close can let the scraper go.
+          expect(await settledWithin(closing, 30_000)).toBe('done');
+          expect(await settledWithin(reader.drain(), 30_000)).toBe('done');
+          expect(reader.received()).toBeLessThan(8 * MiB);
+        } finally {
+          reader.destroy();
+          await app.close();
         }
-      };
-      const loops = Array.from({ length: 8 }, loop);
-      try {
-        await until(() => answered >= 8, 'the loops to be answered');
-        const statuses: number[] = [];
-        const headers = auth ? { Authorization: `Bearer ${TOKEN}` } : undefined;
-        for (let i = 0; i < 10; i++) statuses.push((await rawRequest(url, '/metrics', { headers })).status);
-        expect(statuses).toEqual(Array<number>(10).fill(200));
-      } finally {
-        looping = false;
-        await Promise.all(loops);
-        await app.close();
-      }
-    });
+      },
+    );
+
+    if (!byteBoundOnly)
+      it.each([
+        ['open, a client looping on it gets its share and no more', undefined],
+        ['locked, clients without credentials take no slot', { bearerToken: TOKEN }],
+      ])('endpoint %s: another scraper gets every one of its scrapes', async (_, auth) => {
+        const { app, url } = await start(target, { auth }, SlowSource);
+        const { port } = new URL(url);
+        let looping = true;
+        let answered = 0;
+        // Eight loops from another address, scraping without credentials as fast as they are answered.
+        const loop = async (): Promise<void> => {
+          while (looping) {
+            await new Promise<void>((resolve) => {
+              const req = request(
+                {
+                  host: '127.0.0.1',
+                  port: Number(port),
+                  path: '/metrics',
+                  localAddress: '127.0.0.2',
+                  agent: false,
+                },
+                (res) => {
+                  res.resume().on('end', resolve).on('error', resolve);
+                  answered++;
+                },
+              );
+              req.on('error', () => resolve()).end();
+            });
+          }
+        };
+        const loops = Array.from({ length: 8 }, loop);
+        try {
+          await until(() => answered >= 8, 'the loops to be answered');
+          const statuses: number[] = [];
+          const headers = auth ? { Authorization: `Bearer ${TOKEN}` } : undefined;
+          for (let i = 0; i < 10; i++) statuses.push((await rawRequest(url, '/metrics', { headers })).status);
+          expect(statuses).toEqual(Array<number>(10).fill(200));
+        } finally {
+          looping = false;
+          await Promise.all(loops);
+          await app.close();
+        }
+      });
   });
 }
