@@ -23,7 +23,7 @@ import {
   recordingRefused,
   seriesOverflow,
 } from '../veza-metrics.messages';
-import type { DefaultMetricsHandle } from '../compat/prom-client';
+import type { DefaultMetricsHandle } from '../compat/client-seam';
 import { guardMetric, type OverflowReason, type SeriesGuardHooks } from './series-guard';
 import { loadTraceReader, type TraceReader } from '../tracing/trace-context';
 import {

@@ -1,3 +1,4 @@
+import { metricFields, type MetricFields } from '../compat/metrics-client';
 import { type CounterCell, type HistogramCell } from '../http/metric-cells';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricClash } from '../veza-metrics.messages';
@@ -27,15 +28,10 @@ function classesOf(metrics: VezaMetricsRegistry): Classes {
   return metrics.client as unknown as Classes;
 }
 
-interface Readable {
-  type?: string;
-  help?: string;
-  labelNames?: readonly string[];
-  upperBounds?: readonly number[];
-}
+type Readable = Pick<MetricFields, 'type' | 'help' | 'labelNames' | 'buckets'>;
 
 function describe(d: Readable): string {
-  return `${d.type ?? 'unknown'}{${[...(d.labelNames ?? [])].join(',')}}${d.upperBounds ? ` [${d.upperBounds.join(',')}]` : ''} "${d.help ?? ''}"`;
+  return `${d.type}{${[...d.labelNames].join(',')}}${d.buckets ? ` [${d.buckets.join(',')}]` : ''} "${d.help}"`;
 }
 
 /**
@@ -46,21 +42,22 @@ function describe(d: Readable): string {
  */
 export function libraryMetric<T>(metrics: VezaMetricsRegistry, def: Definition): T {
   const registry = metrics.registry as unknown as { getSingleMetric(name: string): unknown };
-  const existing = registry.getSingleMetric(def.name) as Readable | undefined;
+  const existing = registry.getSingleMetric(def.name) as object | undefined;
   const wanted: Readable = {
     type: def.kind,
     help: def.help,
     labelNames: def.labelNames,
-    upperBounds: def.buckets,
+    ...(def.buckets ? { buckets: def.buckets } : {}),
   };
   if (existing) {
+    const found = metricFields(existing);
     const same =
-      existing.type === def.kind &&
-      existing.help === def.help &&
-      (existing.labelNames ?? []).length === def.labelNames.length &&
-      def.labelNames.every((l) => existing.labelNames?.includes(l)) &&
-      (def.buckets === undefined || (existing.upperBounds ?? []).join(',') === def.buckets.join(','));
-    if (!same) throw new Error(metricClash(def.name, describe(wanted), describe(existing)));
+      found.type === def.kind &&
+      found.help === def.help &&
+      found.labelNames.length === def.labelNames.length &&
+      def.labelNames.every((l) => found.labelNames.includes(l)) &&
+      (def.buckets === undefined || (found.buckets ?? []).join(',') === def.buckets.join(','));
+    if (!same) throw new Error(metricClash(def.name, describe(wanted), describe(found)));
     return existing as T;
   }
   const classes = classesOf(metrics);
