@@ -25,10 +25,9 @@
  * M4 A document refused by validation is kept in Mercurius' error cache (its `cache` option, on by
  *    default), and each later request of the same source is refused, without parsing, with a
  *    `MER_ERR_GQL_VALIDATION` whose `errors` is the very array of the first refusal. Why: name the
- *    operation of a repeated refused document from the document Mercurius parsed the first time
- *    (parsing it again cost 93 ms of CPU per request for a 560 KB document, against 8 ms for
- *    Mercurius' whole answer). Fallback: no document found, the operation is `unknown`
- *    `<anonymous>` (still counted once, as `request_error`).
+ *    operation of a repeated refused document from the document Mercurius parsed the first time,
+ *    never parsing it again (the cost is in docs/internals.md, M4). Fallback: no document found,
+ *    the operation is `unknown` `<anonymous>` (still counted once, as `request_error`).
  * M5 Variables refused for a document Mercurius had cached (no parse, no `preValidation`) come back
  *    as a `MER_ERR_GQL_VALIDATION` whose `errors` are graphql-js' errors, each with the document's
  *    own `VariableDefinition` node in `nodes`. Why: as M4, for a cached valid document sent with
