@@ -17,7 +17,7 @@ const modules = `${dir}/node_modules`;
 module.exports = {
   ...base,
   // Mercurius is no Nest package and its major 16 needs Fastify 5, while a fixture brings its Nest's
-  // own Fastify (4 for Nest 10): its contract (M4, M5) runs in the repository's rows.
+  // own Fastify (4 for Nest 10): its contract (M1-M5) runs in the repository's rows.
   testPathIgnorePatterns: ['/node_modules/', '/test/unit/compat-mercurius\\.spec\\.ts$'],
   moduleNameMapper: {
     ...base.moduleNameMapper,
