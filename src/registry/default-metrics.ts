@@ -14,7 +14,7 @@ import { AppRegistry } from './app-registry';
 export class DefaultMetrics implements OnApplicationShutdown {
   private readonly logger = new Logger('VezaMetrics');
   /** What this application started (event-loop monitor, GC observer): stopped on close. */
-  private handle: DefaultMetricsHandle | undefined;
+  private running: DefaultMetricsHandle | undefined;
   private started = false;
 
   constructor(
@@ -31,9 +31,9 @@ export class DefaultMetrics implements OnApplicationShutdown {
     const { seam } = client;
     // A registry the app brought may already hold them (a previous app, or the app itself).
     if (registry.getSingleMetric(`${prefix}process_cpu_user_seconds_total`) === undefined) {
-      this.handle = seam.startDefaultMetrics(registry, prefix);
-      const { monitors, observers } = this.handle.started;
-      if (!this.handle.shared && (monitors !== 1 || observers !== 1))
+      this.running = seam.startDefaultMetrics(registry, prefix);
+      const { monitors, observers } = this.running.started;
+      if (!this.running.shared && (monitors !== 1 || observers !== 1))
         this.logger.warn(defaultMonitorsShared(monitors, observers, seam.version, seam.name));
     }
     // Names that break Prometheus' naming rules: left out (docs/design-notes.md, registry section).
@@ -47,9 +47,9 @@ export class DefaultMetrics implements OnApplicationShutdown {
    * ones.
    */
   onApplicationShutdown(): void {
-    const handle = this.handle;
+    const handle = this.running;
     if (!handle) return;
-    this.handle = undefined;
+    this.running = undefined;
     handle.stop();
     if (!this.app.owned) for (const name of handle.names) this.app.registry.removeSingleMetric(name);
   }
