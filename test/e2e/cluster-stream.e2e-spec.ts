@@ -1,7 +1,7 @@
 import { fork as fork_, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { compileLibrary, get } from '../utils/cluster-fixture';
+import { compileLibrary, get, MessageInbox } from '../utils/cluster-fixture';
 import { parseExposition, sampleValue, type Sample } from '../utils/exposition';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -44,29 +44,12 @@ describe('Node cluster at the series caps: a worker answers the primary in slice
   let primary: ChildProcess | undefined;
   let output = '';
   let ready: FixtureMessage;
-  const inbox: FixtureMessage[] = [];
-  const waiters: { match: (m: FixtureMessage) => boolean; resolve: (m: FixtureMessage) => void }[] = [];
+  const inbox = new MessageInbox<FixtureMessage>(() => output);
   const killPrimary = (): void => {
     primary?.kill('SIGKILL');
   };
 
-  function next(match: (m: FixtureMessage) => boolean, timeoutMs: number): Promise<FixtureMessage> {
-    const index = inbox.findIndex(match);
-    if (index >= 0) return Promise.resolve(inbox.splice(index, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no message from the cluster primary within ${timeoutMs} ms:\n${output}`)),
-        timeoutMs,
-      );
-      waiters.push({
-        match,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      });
-    });
-  }
+  const next = inbox.next.bind(inbox);
 
   async function scrape(url: string, headers: Record<string, string> = AUTH): Promise<string> {
     const { status, body } = await get(url, undefined, headers);
@@ -91,11 +74,7 @@ describe('Node cluster at the series caps: a worker answers the primary in slice
     };
     primary.stdout?.on('data', append);
     primary.stderr?.on('data', append);
-    primary.on('message', (message: FixtureMessage) => {
-      const waiter = waiters.findIndex((w) => w.match(message));
-      if (waiter >= 0) waiters.splice(waiter, 1)[0]?.resolve(message);
-      else inbox.push(message);
-    });
+    primary.on('message', (message: FixtureMessage) => inbox.receive(message));
     ready = await next((m) => m.fixture === 'ready', 60_000);
     for (const { id } of ready.workers ?? []) {
       primary.send({ cmd: 'fill', worker: id, count: FILLED });

@@ -32,3 +32,44 @@ export function get(
     req.end();
   });
 }
+
+/**
+ * The messages a fixture's cluster primary sends its test: each is handed to the first waiting
+ * `next()` it matches, or kept until one asks for it.
+ */
+export class MessageInbox<M> {
+  private readonly kept: M[] = [];
+  private readonly waiters: { match: (m: M) => boolean; resolve: (m: M) => void }[] = [];
+
+  /** @param describe What the primary printed so far, for the error of a message that never came. */
+  constructor(private readonly describe: () => string) {}
+
+  /** Hands a message from the primary to its waiter, or keeps it. */
+  receive(message: M): void {
+    const waiter = this.waiters.findIndex((w) => w.match(message));
+    if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(message);
+    else this.kept.push(message);
+  }
+
+  /** The next message that `match`es (already received ones count), within `timeoutMs`. */
+  next(match: (m: M) => boolean, timeoutMs: number): Promise<M> {
+    const index = this.kept.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.kept.splice(index, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`no message from the cluster primary within ${timeoutMs} ms:\n${this.describe()}`),
+          ),
+        timeoutMs,
+      );
+      this.waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+}

@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
-import { compileLibrary, get } from '../cluster-fixture';
+import { compileLibrary, get, MessageInbox } from '../cluster-fixture';
 import { parseExposition, sampleValue } from '../exposition';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -97,30 +97,12 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
     let requests = 0;
     /** One `veza_users_registered_total` per worker ever started. */
     let started = 0;
-    const inbox: FixtureMessage[] = [];
-    const waiters: { match: (m: FixtureMessage) => boolean; resolve: (m: FixtureMessage) => void }[] = [];
+    const inbox = new MessageInbox<FixtureMessage>(() => output);
     const killPrimary = (): void => {
       primary?.kill('SIGKILL');
     };
 
-    /** The next message from the primary that `match`es (already received ones count), within `timeoutMs`. */
-    function next(match: (m: FixtureMessage) => boolean, timeoutMs: number): Promise<FixtureMessage> {
-      const index = inbox.findIndex(match);
-      if (index >= 0) return Promise.resolve(inbox.splice(index, 1)[0]);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`no message from the cluster primary within ${timeoutMs} ms:\n${output}`)),
-          timeoutMs,
-        );
-        waiters.push({
-          match,
-          resolve: (m) => {
-            clearTimeout(timer);
-            resolve(m);
-          },
-        });
-      });
-    }
+    const next = inbox.next.bind(inbox);
 
     async function scrape(url = metricsUrl): Promise<string> {
       const { status, body } = await get(url, undefined, AUTH);
@@ -177,11 +159,7 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
       };
       primary.stdout?.on('data', append);
       primary.stderr?.on('data', append);
-      primary.on('message', (message: FixtureMessage) => {
-        const waiter = waiters.findIndex((w) => w.match(message));
-        if (waiter >= 0) waiters.splice(waiter, 1)[0]?.resolve(message);
-        else inbox.push(message);
-      });
+      primary.on('message', (message: FixtureMessage) => inbox.receive(message));
       const ready = await next((m) => m.fixture === 'ready', 60_000);
       appUrl = ready.appUrl as string;
       metricsUrl = ready.metricsUrl as string;
