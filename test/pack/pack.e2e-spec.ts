@@ -17,11 +17,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { runAny } from './pack-stage';
+import { REPO, run, runAny, type RunResult } from './pack-stage';
 
 jest.setTimeout(6 * 60_000);
 
-const REPO = resolve(__dirname, '../..');
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
 
 /** The 30 names of the Veza catalog (test/fixtures/catalog.md), written out here rather than read from src/. */
@@ -57,38 +56,6 @@ const CATALOG_NAMES = [
   'veza_cache_hits_total',
   'veza_cache_misses_total',
 ];
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end; throws with its output when it fails. */
-function run(command: string, args: string[], cwd: string): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {
-      cwd,
-      env: { ...process.env, NO_UPDATE_NOTIFIER: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const result = { code, stdout, stderr };
-      if (code === 0) resolvePromise(result);
-      else
-        reject(
-          new Error(
-            `${command} ${args.join(' ')} (in ${cwd}) exited ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`,
-          ),
-        );
-    });
-  });
-}
 
 /** A Nest 12 app's package.json with the packed library and prom-client, plus `extra` dependencies. */
 function appPackage(name: string, tarball: string, extra: Record<string, string>): string {
