@@ -21,14 +21,15 @@
 #    the older Nest majors.
 #    The repo-prometheus-io row runs the specs of values, series guard, exemplars, renderer,
 #    Pushgateway, cluster and promtool against @prometheus-io/client (VEZA_TEST_CLIENT=prometheus-io)
-#    on Node 24 (Node 22's successor runs in the nest11-prometheus-io fixture); the nest*-prometheus-io fixtures are apps with only that client (the app's own Registry
-#    and counter on /metrics), and on Node 20 the check is that start-up fails saying why.
+#    on Node 24 (its run on Node 22 is the nest11-prometheus-io fixture's); the nest*-prometheus-io
+#    fixtures are apps with only that client (the app's own Registry and counter on /metrics), and
+#    on Node 20 the check is that start-up fails saying why.
 #
 # A run that cannot get what it needs (registry unreachable, install refused) fails; nothing is
 # skipped. Each jest run uses MATRIX_JEST_WORKERS workers (default 2; the specs start everything they
-# need on free ports, test/utils). Prints `N passed, N failed` last and exits 1 on any failure. The temporary folder (logs,
-# installed fixtures) is kept after a failure or with MATRIX_KEEP=1; MATRIX_TARBALL=<path.tgz> uses
-# that tarball instead of packing; MATRIX_VERBOSE=1 prints every check.
+# need on free ports, test/utils). Prints `N passed, N failed` last and exits 1 on any failure. The
+# temporary folder (logs, installed fixtures) is kept after a failure or with MATRIX_KEEP=1;
+# MATRIX_TARBALL=<path.tgz> uses that tarball instead of packing; MATRIX_VERBOSE=1 prints every check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"

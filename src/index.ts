@@ -43,7 +43,6 @@ export {
   PREFLIGHT_ENDPOINT,
 } from './http/http-metrics.recorder';
 export { NoMetrics } from './http/no-metrics.decorator';
-export { VezaMetricsInterceptor } from './http/veza-metrics.interceptor';
 export { OTHER_ERROR_TYPE, NO_EXCEPTION_ERROR_TYPE } from './http/error-labels';
 export { DEFAULT_LIMIT_TYPE } from './http/rate-limit';
 export { GraphqlMetric } from './graphql/graphql-families';
@@ -110,7 +109,7 @@ export type {
   AppMetricOptions,
   CallInfo,
 } from './decorators';
-export type { AnyArgs, AnyResult } from './decorators/loose-types';
+export type { AnyArgs, AnyResult } from './instrumentation/loose-types';
 export { MetricsPusher } from './push/metrics-pusher';
 export type { PushgatewayOptions } from './push/pushgateway-options';
 export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';

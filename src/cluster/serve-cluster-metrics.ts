@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ScrapeHandler, serveScrape } from '../endpoint/metrics-scraper';
+import { routeMetrics } from '../endpoint/metrics-router';
+import { ScrapeHandler } from '../endpoint/scrape-handler';
 import { authRule, listenHost, scrapeRule, tcpPort } from '../options/resolve-endpoint-options';
 import { check, object, shapeOf } from '../options/option-schema';
 import type { MetricsAuthOptions, ScrapeOptions } from '../options/veza-metrics-options.interface';
@@ -131,21 +132,7 @@ export async function serveClusterMetrics(
     onRejected: (reason) => rejected.inc({ reason }),
     onAborted: (reason) => aborted.inc({ reason }),
   });
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    if ((query === -1 ? url : url.slice(0, query)) !== path) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res
-        .writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
-        .end('Method Not Allowed\n');
-      return;
-    }
-    serveScrape(handler, req, res);
-  });
+  const server: Server = createServer((req, res) => routeMetrics(path, handler, req, res));
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>

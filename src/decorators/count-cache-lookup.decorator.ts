@@ -1,10 +1,15 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
-import { argument, decoratorOptions, nonEmptyString, optionalFunction } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import {
+  argument,
+  decoratorOptions,
+  nonEmptyString,
+  optionalFunction,
+} from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyResult } from './loose-types';
+import type { AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link CountCacheLookup}. */
 export interface CountCacheLookupOptions<R = AnyResult> {

@@ -3,9 +3,9 @@ import { FAILURE } from '../instrumentation/instrument';
 import { errorType, CellCache } from '../instrumentation/labels';
 import { OTHER_ERROR_TYPE } from '../http/error-labels';
 import { counterCell } from '../instrumentation/cells';
-import { decoratorOptions, stringOrFunction } from './decorator-options';
+import { decoratorOptions, stringOrFunction } from '../instrumentation/decorator-options';
 import { optional } from '../options/option-schema';
-import { instrumentMethod } from './instrument-method';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
 
 const DEFAULT_TYPE_VALUES: ReadonlySet<string> = new Set([OTHER_ERROR_TYPE]);

@@ -2,10 +2,10 @@ import { VezaMetric } from '../catalog/catalog';
 import { CANCELLED, FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { readSafely, CellCache } from '../instrumentation/labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
-import { decoratorOptions, optionalFunction } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import { decoratorOptions, optionalFunction } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyResult } from './loose-types';
+import type { AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link CountOrder}. */
 export interface CountOrderOptions<R = AnyResult> {

@@ -2,10 +2,15 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { labelFrom, CellCache } from '../instrumentation/labels';
 import { counterCell } from '../instrumentation/cells';
-import { argument, decoratorOptions, optionalFunction, stringOrFunction } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import {
+  argument,
+  decoratorOptions,
+  optionalFunction,
+  stringOrFunction,
+} from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyArgs, AnyResult } from './loose-types';
+import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link CountWebSocketMessage}. */
 export interface CountWebSocketMessageOptions<R = AnyResult> {

@@ -9,11 +9,11 @@ import {
   callInfo,
   type AppMetricOptions,
   type CallInfo,
-} from './app-metric-options';
-import { decoratorOptions, quotedOneOf } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+} from '../instrumentation/app-metric-options';
+import { decoratorOptions, quotedOneOf } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyArgs, AnyResult } from './loose-types';
+import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link Counted}. */
 export interface CountedOptions<A extends unknown[] = AnyArgs, R = AnyResult> extends AppMetricOptions {

@@ -1,7 +1,7 @@
 import { findCatalogEntry, type VezaMetricName } from '../catalog/catalog';
 import { declareGaugeSource } from '../instrumentation/gauge-sources';
 import { gaugeSourceNotAGauge, unknownCatalogMetric, wrongLabelNames } from '../veza-metrics.messages';
-import { methodPlace } from './instrument-method';
+import { methodPlace } from '../instrumentation/instrument-method';
 
 /** The catalog's gauges: what `@GaugeSource` can read. */
 export type VezaGaugeName =

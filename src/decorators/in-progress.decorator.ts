@@ -6,11 +6,11 @@ import {
   appMetricLabels,
   appMetricShape,
   type AppMetricOptions,
-} from './app-metric-options';
-import { decoratorOptions } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+} from '../instrumentation/app-metric-options';
+import { decoratorOptions } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyArgs } from './loose-types';
+import type { AnyArgs } from '../instrumentation/loose-types';
 
 /** Options of {@link InProgress}. */
 export interface InProgressOptions<A extends unknown[] = AnyArgs> extends AppMetricOptions {

@@ -7,7 +7,7 @@ export {
   type TrackUploadOptions,
   type UploadFailureReason,
 } from './track-upload.decorator';
-export { CountTrackUploaded, CountUserRegistered, CountPlaylistCreated } from './count-success.decorators';
+export { CountTrackUploaded, CountUserRegistered, CountPlaylistCreated } from './count-success.decorator';
 export { CountOrder, TimeCheckout, type CountOrderOptions } from './count-order.decorator';
 export { TrackTransferRetry, type TrackTransferRetryOptions } from './track-transfer-retry.decorator';
 export { TrackHealthCheck, type TrackHealthCheckOptions } from './track-health-check.decorator';
@@ -23,4 +23,4 @@ export { GaugeSource, type GaugeSourceOptions, type VezaGaugeName } from './gaug
 export { Counted, type CountedOptions } from './counted.decorator';
 export { Timed, type TimedOptions } from './timed.decorator';
 export { InProgress, type InProgressOptions } from './in-progress.decorator';
-export type { AppMetricOptions, CallInfo } from './app-metric-options';
+export type { AppMetricOptions, CallInfo } from '../instrumentation/app-metric-options';

@@ -10,11 +10,11 @@ import {
   optionalBuckets,
   type AppMetricOptions,
   type CallInfo,
-} from './app-metric-options';
-import { decoratorOptions } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+} from '../instrumentation/app-metric-options';
+import { decoratorOptions } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyArgs, AnyResult } from './loose-types';
+import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link Timed}. */
 export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> extends AppMetricOptions {

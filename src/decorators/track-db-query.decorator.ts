@@ -3,8 +3,13 @@ import { CANCELLED, FAILURE } from '../instrumentation/instrument';
 import { errorType, CellCache } from '../instrumentation/labels';
 import { OTHER_ERROR_TYPE } from '../http/error-labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
-import { argument, decoratorOptions, nonEmptyString, optionalFunction } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import {
+  argument,
+  decoratorOptions,
+  nonEmptyString,
+  optionalFunction,
+} from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
 
 const DEFAULT_TYPE_VALUES: ReadonlySet<string> = new Set([OTHER_ERROR_TYPE]);

@@ -9,10 +9,10 @@ import {
   optionalFunction,
   optionalNumberAtLeast,
   stringOrFunction,
-} from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+} from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyArgs, AnyResult } from './loose-types';
+import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link TrackHealthCheck}. */
 export interface TrackHealthCheckOptions<R = AnyResult> {

@@ -1,8 +1,8 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { gaugeCell } from '../instrumentation/cells';
-import { argument, quotedOneOf } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import { argument, quotedOneOf } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 
 type SteppedGauge = typeof VezaMetric.LiveStreamsActive | typeof VezaMetric.LiveStreamViewers;
 

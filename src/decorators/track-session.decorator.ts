@@ -1,8 +1,8 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { gaugeCell } from '../instrumentation/cells';
-import { argument, quotedOneOf } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import { argument, quotedOneOf } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 
 /**
  * Moves `veza_auth_sessions_active` when the method succeeds: up by one for `'open'`, down by one

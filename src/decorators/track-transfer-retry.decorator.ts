@@ -1,10 +1,10 @@
 import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
-import { decoratorOptions, optionalFunction } from './decorator-options';
-import { instrumentMethod } from './instrument-method';
+import { decoratorOptions, optionalFunction } from '../instrumentation/decorator-options';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyResult } from './loose-types';
+import type { AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link TrackTransferRetry}. */
 export interface TrackTransferRetryOptions<R = AnyResult> {

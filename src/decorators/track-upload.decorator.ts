@@ -2,11 +2,11 @@ import { VezaMetric } from '../catalog/catalog';
 import { FAILURE, SUCCESS } from '../instrumentation/instrument';
 import { amount, applyArgs, argsArray, labelFrom, readSafely, CellCache } from '../instrumentation/labels';
 import { counterCell, histogramCell } from '../instrumentation/cells';
-import { decoratorOptions, optionalFunction, stringOrFunction } from './decorator-options';
+import { decoratorOptions, optionalFunction, stringOrFunction } from '../instrumentation/decorator-options';
 import { fail } from '../options/option-schema';
-import { instrumentMethod } from './instrument-method';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
-import type { AnyArgs, AnyResult } from './loose-types';
+import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
 /** The bounded reasons of `veza_uploads_failed_total` the default classification gives. */
 export type UploadFailureReason = 'ClamAV' | 'validation' | 'quota' | 'other';

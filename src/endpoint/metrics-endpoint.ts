@@ -4,16 +4,16 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricsServed } from '../veza-metrics.messages';
+import { exposition } from './exposition-pacer';
+import { MetricsScraper } from './metrics-scraper';
+import type { ScrapeRequest } from './scrape-handler';
 import {
   answerHeaders,
-  exposition,
-  MetricsScraper,
   recycleWhenSent,
   writeAnswer,
   type NodeResponseLike,
-  type ScrapeRequest,
   type ScrapeResponse,
-} from './metrics-scraper';
+} from './write-answer';
 
 /**
  * Serves the exposition at the configured path, on the application's own HTTP adapter.

@@ -1,9 +1,10 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
-import { MetricsScraper, serveScrape } from './metrics-scraper';
+import { routeMetrics } from './metrics-router';
+import { MetricsScraper } from './metrics-scraper';
 
 /**
  * The optional listener of its own for `/metrics` (option `metricsServer`): nothing but the
@@ -41,7 +42,9 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     const options = this.metrics.options.endpoint.server;
     if (!options || this.server) return;
-    const server = createServer((req, res) => this.handle(req, res));
+    const server = createServer((req, res) =>
+      routeMetrics(this.metrics.options.path, this.scraper, req, res),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>
         reject(new Error(metricsServerFailed(options.host, options.port, error))),
@@ -68,22 +71,5 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
       server.close(() => resolve());
       server.closeAllConnections();
     });
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    const path = query === -1 ? url : url.slice(0, query);
-    if (path !== this.metrics.options.path) {
-      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res
-        .writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8', Allow: 'GET, HEAD' })
-        .end('Method Not Allowed\n');
-      return;
-    }
-    serveScrape(this.scraper, req, res);
   }
 }

@@ -14,23 +14,10 @@
  *   so one rule serves `forRoot`'s `scrape` and `serveClusterMetrics`' `scrape` alike.
  * - One rule per kind of value shared by every schema: label names (`labelRecord`, `isLabelName`),
  *   bucket lists (`bucketList`), integers in a range, booleans, enumerations, records.
- * - The decorators' options are read with the same kit (src/decorators/decorator-options.ts: one
+ * - The decorators' options are read with the same kit (src/instrumentation/decorator-options.ts: one
  *   schema per decorator options interface, `at.messages` speaking as `@Timed(...) on "Class#method"`).
  *
- * Why not a Standard Schema library (zod 4, valibot 1)? Weighed on 2026-12-02 with esbuild 0.28
- * (bundle, minify, ESM), for a sample of four of the module's options (scrape, metricsServer,
- * defaultLabels, http): zod 4.6.7 `import { z }` 455 KB minified (93 KB gzip), `zod/mini` 25 KB
- * (7.9 KB), valibot 1.5.0 7.6 KB (2.5 KB), against 3.9 KB (1.8 KB) for this whole file with
- * option-checks.ts and veza-metrics.messages.ts; installed, zod is 8.2 MB and valibot 1.9 MB. Either
- * would be the library's first dependency (it has none: Nest, the clients and the rest are peers).
- * Their messages are their own: keeping the exact texts of veza-metrics.messages.ts (tests and
- * users' logs rely on them) would take a custom message on every rule and a translation of their
- * issue lists back to the first mistake, and the resolved shapes here (defaults computed from siblings, `http: false`
- * turned into `{ enabled: false, ... }`, the Pushgateway's group URL) would be transforms anyway.
- * This file has no dependency, and `shapeOf` gives the tie `z.object({...}) satisfies
- * z.ZodType<I>` would. Nest 12 speaks Standard Schema for its own pipes and config, which does not
- * need the library's option schemas to be one; if wanted later, a schema here can be wrapped in
- * `~standard` (a `validate` returning `{ issues: [{ message }] }`) without a dependency.
+ * Why a kit of its own rather than a schema library (zod, valibot): docs/design-notes.md, "Options".
  */
 import { invalidLabelName, invalidOption, unknownOption } from '../veza-metrics.messages';
 import { checkKeys, isBucketList, isLabelName, isPlainObject } from './option-checks';

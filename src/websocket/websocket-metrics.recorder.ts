@@ -8,7 +8,7 @@ import { VezaMetric } from '../catalog/catalog';
 import { CounterCell } from '../http/metric-cells';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed, wsConnectionsNotCounted, wsMessagesNotCounted } from '../veza-metrics.messages';
-import { observeGatewayMessages, WS_MESSAGE_SINK, type WsMessageSink } from './ws-proxy.patch';
+import { observeGatewayMessages, WS_MESSAGE_SINK, type WsMessageSink } from './message-outcomes';
 
 /** The part of a Nest WebSocket adapter (`IoAdapter`, `WsAdapter`, or any other) the recorder uses. */
 interface WsAdapterLike {

@@ -32,9 +32,11 @@ import {
   type ArgumentsHost,
   type CanActivate,
   type ExceptionFilter,
+  type CallHandler,
   type ExecutionContext,
   type INestApplication,
   type ModuleMetadata,
+  type NestInterceptor,
 } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
@@ -42,8 +44,17 @@ import { SkipThrottle, Throttle, ThrottlerGuard, ThrottlerModule } from '@nestjs
 import { IsInt, IsString, Min } from 'class-validator';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import type { Observable } from 'rxjs';
 import { NoMetrics, VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { heldRequests } from './http-client.fixture';
+
+/** An interceptor of the application's own, attached globally: it must change no count and no answer. */
+@Injectable()
+export class PassThroughInterceptor implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    return next.handle();
+  }
+}
 
 export class CreateTrackDto {
   @IsString()

@@ -1,7 +1,9 @@
 /**
  * The package as users get it: `npm pack` (which builds dist/ through prepack), then a fresh Nest 12
  * application outside the repository that installs the tarball, starts, and serves the whole
- * catalog; and a TypeScript consumer type-checked against the installed declarations.
+ * catalog; a TypeScript consumer type-checked against the installed declarations; and `npm install`
+ * with the optional peers absent (that app), present in their ranges, and out of range (ERESOLVE
+ * naming the peer), as the README's Install section says.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
@@ -15,13 +17,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
+import { runAny } from './pack-stage';
 
 jest.setTimeout(6 * 60_000);
 
 const REPO = resolve(__dirname, '../..');
 const TSC = join(REPO, 'node_modules/typescript/bin/tsc');
 
-/** The 30 names of the Veza catalog (shared/catalog.md), written out here rather than read from src/. */
+/** The 30 names of the Veza catalog (test/fixtures/catalog.md), written out here rather than read from src/. */
 const CATALOG_NAMES = [
   'veza_http_requests_total',
   'veza_http_request_duration_seconds',
@@ -85,6 +88,28 @@ function run(command: string, args: string[], cwd: string): Promise<RunResult> {
         );
     });
   });
+}
+
+/** A Nest 12 app's package.json with the packed library and prom-client, plus `extra` dependencies. */
+function appPackage(name: string, tarball: string, extra: Record<string, string>): string {
+  const dependencies: Record<string, string> = {
+    '@nestjs/common': '^12.0.0',
+    '@nestjs/core': '^12.0.0',
+    '@nestjs/platform-express': '^12.0.0',
+    '@veza/nestjs-metrics': `file:${tarball}`,
+    'prom-client': '^15.0.0',
+    'reflect-metadata': '^0.2.0',
+    rxjs: '^7.8.0',
+    ...extra,
+  };
+  return JSON.stringify({ name, version: '0.0.0', private: true, dependencies }, null, 2);
+}
+
+/** Lines of npm's output about a peer of this package: none when every peer is in its range. */
+function peerComplaints(result: RunResult): string[] {
+  return `${result.stdout}\n${result.stderr}`
+    .split('\n')
+    .filter((line) => /ERESOLVE|peer/i.test(line) && line.includes('@veza/nestjs-metrics'));
 }
 
 /** Starts `node main.js` in `cwd` and resolves with the child and the port it printed. */
@@ -308,7 +333,9 @@ describe('npm pack', () => {
       ),
     );
     writeFileSync(join(consumerDir, 'main.js'), CONSUMER_MAIN);
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], consumerDir);
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], consumerDir);
+    // No optional peer installed (but the client): nothing to say about them.
+    expect(peerComplaints(install)).toEqual([]);
 
     const started = await startConsumer(consumerDir);
     consumer = started.child;
@@ -328,4 +355,44 @@ describe('npm pack', () => {
     // The declarations checked are the installed ones, not the repository's.
     expect(stdout).toContain(join(consumerDir, 'node_modules/@veza/nestjs-metrics/dist/index.d.ts'));
   });
+  it('installs with its optional peers present in their ranges, with no word about its peers', async () => {
+    const dir = join(workDir, 'peers-in-range');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'package.json'),
+      appPackage('veza-peers-in-range', tarball, {
+        '@nestjs/bullmq': '^12.0.0',
+        '@nestjs/microservices': '^12.0.0',
+        '@nestjs/platform-fastify': '^12.0.0',
+        '@nestjs/throttler': '^6.0.0',
+        '@nestjs/websockets': '^12.0.0',
+        '@opentelemetry/api': '^1.0.0',
+        bullmq: '^6.0.0',
+        graphql: '^16.0.0',
+      }),
+    );
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], dir);
+    expect(peerComplaints(install)).toEqual([]);
+  });
+
+  // An optional peer installed outside its range: npm refuses the install, naming the peer and range.
+  it.each([
+    ['bullmq', '^2.0.0', '^3.0.0 || ^4.0.0 || ^5.0.0 || ^6.0.0'],
+    ['graphql', '^15.0.0', '^16.0.0 || ^17.0.0'],
+    ['@opentelemetry/api', '^0.9.0', '^1.0.0'],
+  ])(
+    'refuses to install with %s %s installed (out of its range %s): ERESOLVE naming it',
+    async (peer, installed, range) => {
+      const dir = join(workDir, `out-of-range-${peer.replace(/\W/g, '-')}`);
+      mkdirSync(dir);
+      writeFileSync(
+        join(dir, 'package.json'),
+        appPackage('veza-peer-out-of-range', tarball, { [peer]: installed }),
+      );
+      const install = await runAny('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], dir);
+      expect(install.code).not.toBe(0);
+      expect(install.stderr).toContain('npm error code ERESOLVE');
+      expect(install.stderr).toContain(`peerOptional ${peer}@"${range}" from @veza/nestjs-metrics@0.1.0`);
+    },
+  );
 });

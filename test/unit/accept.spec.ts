@@ -11,7 +11,7 @@ import {
   parseAccept,
   type OfferedFormat,
 } from '../../src/endpoint/accept';
-import { negotiate } from '../../src/endpoint/metrics-scraper';
+import { negotiate } from '../../src/endpoint/scrape-handler';
 
 /** A range as the table writes it: `type/subtype {params} q`. */
 const shown = (header: string | string[] | undefined): string[] =>

@@ -13,7 +13,7 @@ import {
   type Rule,
 } from '../../src/options/option-schema';
 import { MODULE_OPTIONS_SCHEMA } from '../../src/options/resolve-options';
-import { decoratorAt } from '../../src/decorators/decorator-options';
+import { decoratorAt } from '../../src/instrumentation/decorator-options';
 import { TIMED_OPTIONS_SCHEMA } from '../../src/decorators/timed.decorator';
 
 interface TwoOptions {

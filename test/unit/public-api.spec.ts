@@ -96,13 +96,8 @@ describe('the main entry point against the docs', () => {
     expect(names).not.toContain(name);
   });
 
-  it('still exports VezaMetricsInterceptor, deprecated with what to do instead', () => {
-    const symbol = exports.find((s) => s.getName() === 'VezaMetricsInterceptor');
-    expect(symbol).toBeDefined();
-    const deprecated = targetOf(checker, symbol!)
-      .getJsDocTags(checker)
-      .find((tag) => tag.name === 'deprecated');
-    expect(ts.displayPartsToString(deprecated?.text)).toMatch(/records nothing.*Remove it/s);
+  it('does not export VezaMetricsInterceptor, a no-op the module never needed', () => {
+    expect(names).not.toContain('VezaMetricsInterceptor');
   });
 });
 

@@ -1,6 +1,6 @@
 import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeAnswer, type NodeResponseLike } from '../../src/endpoint/metrics-scraper';
+import { writeAnswer, type NodeResponseLike } from '../../src/endpoint/write-answer';
 
 const ANSWER = {
   status: 200,

@@ -1,6 +1,6 @@
 import { findCatalogEntry } from '../catalog/catalog';
-import type { AppMetricDefinition } from '../instrumentation/instrument';
-import { argsArray } from '../instrumentation/labels';
+import type { AppMetricDefinition } from './instrument';
+import { argsArray } from './labels';
 import { appMetricIsCatalogMetric, appMetricLabelsRequired, wrongLabelNames } from '../veza-metrics.messages';
 import type { AnyArgs, AnyResult } from './loose-types';
 import { isLabelName } from '../options/option-checks';

@@ -1,5 +1,5 @@
-import type { InstrumentSpec } from '../instrumentation/instrument';
-import { addInstrumentSpec, siteOf } from '../instrumentation/trampoline';
+import type { InstrumentSpec } from './instrument';
+import { addInstrumentSpec, siteOf } from './trampoline';
 import {
   decoratorAppliedTwice,
   decoratorOnNonMethod,

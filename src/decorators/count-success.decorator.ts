@@ -1,7 +1,7 @@
 import { VezaMetric } from '../catalog/catalog';
 import { SUCCESS } from '../instrumentation/instrument';
 import { counterCell } from '../instrumentation/cells';
-import { instrumentMethod } from './instrument-method';
+import { instrumentMethod } from '../instrumentation/instrument-method';
 
 type UnlabelledCounter =
   typeof VezaMetric.TracksUploaded | typeof VezaMetric.UsersRegistered | typeof VezaMetric.PlaylistsCreated;
