@@ -24,6 +24,12 @@ import { Agent, request } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { serveClusterMetrics, VEZA_CATALOG, VezaMetricsModule, VezaMetricsRegistry } from '../src';
+import { VEZA_METRICS_RESOLVED_OPTIONS } from '../src/options/inject-options';
+import type { ResolvedOptions } from '../src/options/resolve-options';
+
+/** The application's series cap (`cardinality.maxSeries`). */
+const maxSeriesOf = (app: { get<T>(token: string): T }): number =>
+  app.get<ResolvedOptions>(VEZA_METRICS_RESOLVED_OPTIONS).cardinality.maxSeries;
 
 const WORKERS = Number(process.env.BENCH_CLUSTER_WORKERS ?? 2);
 const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 20);
@@ -71,8 +77,7 @@ class PingController {
 class WorkerModule {}
 
 /** Fills every labelled catalog metric to its cap and past it; the labelled series kept. */
-function fillCatalog(metrics: VezaMetricsRegistry): number {
-  const cap = metrics.options.cardinality.maxSeries;
+function fillCatalog(metrics: VezaMetricsRegistry, cap: number): number {
   let series = 0;
   for (const row of VEZA_CATALOG) {
     if (row.labelNames.length === 0) continue;
@@ -92,7 +97,7 @@ function fillCatalog(metrics: VezaMetricsRegistry): number {
 async function runWorker(): Promise<void> {
   const app = await NestFactory.create(WorkerModule, { logger: false });
   await app.listen(0, '127.0.0.1');
-  const series = fillCatalog(app.get(VezaMetricsRegistry));
+  const series = fillCatalog(app.get(VezaMetricsRegistry), maxSeriesOf(app));
   // The longest gap between two runs of a 1 ms timer, from `start` to `stop`; and the most CPU time
   // the process used in one gap (the work of one turn, whether or not the machine let it run at once).
   let timer: NodeJS.Timeout | undefined;

@@ -38,6 +38,7 @@ import { hookFastify } from '../src/http/adapters/fastify';
 import { hookNodeServer } from '../src/http/adapters/express';
 import { ExpressEndpoints } from '../src/http/adapters/express-endpoints';
 import type { RecordResponse } from '../src/http/adapters/http-adapter-recorder';
+import { ExemplarTraces } from '../src/tracing/exemplar-traces';
 
 const ITERATIONS = Number(process.env.BENCH_COST_ITERATIONS ?? 2_000_000);
 const ROUNDS = 5;
@@ -99,7 +100,7 @@ async function fastifyCost(): Promise<{ wall: number; cpu: number }> {
     { addHook: (name: string, hook: Hook) => (hooks[name] = hook) },
     urls,
     sinkOf(app),
-    app.get(VezaMetricsRegistry).traceReader,
+    app.get(ExemplarTraces).reader,
   );
   const onRequest = hooks.onRequest as Called;
   const onResponse = hooks.onResponse as Called;
@@ -142,7 +143,7 @@ async function expressCost(): Promise<{ wall: number; cpu: number }> {
     handled,
     { handler: undefined, routed: (r, template) => endpoints.route(r, template) },
     sinkOf(app),
-    app.get(VezaMetricsRegistry).traceReader,
+    app.get(ExemplarTraces).reader,
   );
   const closeListeners = res.listenerCount('close');
   handled.handle(req, res);

@@ -28,6 +28,12 @@ import * as os from 'node:os';
 import { Agent, METHODS, request } from 'node:http';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { MetricsServer, VEZA_CATALOG, VezaMetricsModule, VezaMetricsRegistry } from '../src';
+import { VEZA_METRICS_RESOLVED_OPTIONS } from '../src/options/inject-options';
+import type { ResolvedOptions } from '../src/options/resolve-options';
+
+/** The application's series cap (`cardinality.maxSeries`). */
+const maxSeriesOf = (app: { get<T>(token: string): T }): number =>
+  app.get<ResolvedOptions>(VEZA_METRICS_RESOLVED_OPTIONS).cardinality.maxSeries;
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 100_000);
 const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 50);
@@ -268,8 +274,7 @@ async function curlScrapes(url: string, times: number): Promise<{ go(): Promise<
 }
 
 /** Fills every labelled catalog metric to its cap and past it; returns the labelled series kept. */
-function fillCatalog(metrics: VezaMetricsRegistry): number {
-  const cap = metrics.options.cardinality.maxSeries;
+function fillCatalog(metrics: VezaMetricsRegistry, cap: number): number {
   let totalSeries = 0;
   for (const row of VEZA_CATALOG) {
     if (row.labelNames.length === 0) continue;
@@ -300,7 +305,7 @@ async function scrapeAtCaps(adapter: 'express' | 'fastify' | 'metricsServer'): P
       ? app.get(MetricsServer).address()?.port
       : (app.getHttpServer().address() as { port: number }).port;
   const metrics = app.get(VezaMetricsRegistry);
-  const totalSeries = fillCatalog(metrics);
+  const totalSeries = fillCatalog(metrics, maxSeriesOf(app));
   const size = (await metrics.renderBytes()).length;
   const url = `http://127.0.0.1:${port}/metrics`;
   const scrapes = await curlScrapes(url, SCRAPES);
@@ -390,7 +395,7 @@ async function routeUnderScrapes(adapter: 'express' | 'fastify'): Promise<void> 
   await app.listen(0, '127.0.0.1');
   const port = String((app.getHttpServer().address() as { port: number }).port);
   const metrics = app.get(VezaMetricsRegistry);
-  fillCatalog(metrics);
+  fillCatalog(metrics, maxSeriesOf(app));
   const size = (await metrics.renderBytes()).length;
   const routeLatencies = async (): Promise<number[]> =>
     (await loadProcess<number[]>(['route', port, '/tracks/1', String(ROUTE_MS), '4']).result).sort(

@@ -11,14 +11,14 @@ export type { VezaMetricOf, VezaMetricTypes, VezaHistogramName } from './catalog
 export { InjectMetric, getMetricToken } from './inject-metric.decorator';
 export { VezaMetricsModule } from './veza-metrics.module';
 export { VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
+export type { VezaMetricsModuleOptions } from './veza-metrics.options';
 export type {
-  VezaMetricsModuleOptions,
   DefaultMetricsOptions,
   HttpMetricsOptions,
   CardinalityOptions,
 } from './options/veza-metrics-options.interface';
 export { VezaMetricsRegistry } from './registry/veza-metrics.registry';
-export type { RenderLimits } from './registry/veza-metrics.registry';
+export type { RenderLimits } from './exposition/metrics-exposition';
 export type {
   AnyMetric,
   CounterMetric,

@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
-import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
+import type { VezaMetricsModuleOptions } from './veza-metrics.options';
 
 const built = new ConfigurableModuleBuilder<VezaMetricsModuleOptions>({ moduleName: 'VezaMetrics' })
   .setClassMethodName('forRoot')

@@ -20,11 +20,20 @@ import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
-import { resolveOptions, type ResolvedVezaMetricsOptions } from './options/resolve-options';
+import {
+  resolveOptions,
+  type ResolvedVezaMetricsOptions,
+  type VezaMetricsModuleOptions,
+} from './veza-metrics.options';
 import { exposureWarnings } from './options/exposure-warnings';
-import type { VezaMetricsModuleOptions } from './options/veza-metrics-options.interface';
+import { InjectVezaMetricsOptions, VEZA_METRICS_RESOLVED_OPTIONS } from './options/inject-options';
+import { AppRegistry } from './registry/app-registry';
+import { CatalogDefinitions } from './registry/catalog-definitions';
+import { DefaultMetrics } from './registry/default-metrics';
+import { SelfMetrics } from './registry/self-metrics';
 import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
-import { VEZA_METRICS_RESOLVED_OPTIONS } from './veza-metrics.constants';
+import { MetricsExposition } from './exposition/metrics-exposition';
+import { ExemplarTraces } from './tracing/exemplar-traces';
 import { VEZA_METRICS_OPTIONS, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
 import { VezaMetricsService } from './veza-metrics.service';
 import { MetricsPusher } from './push/metrics-pusher';
@@ -64,11 +73,16 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
       useFactory: (options: VezaMetricsModuleOptions) => resolveOptions(options),
       inject: [VEZA_METRICS_OPTIONS],
     },
-    {
-      provide: VezaMetricsRegistry,
-      useFactory: (options: ResolvedVezaMetricsOptions) => new VezaMetricsRegistry(options),
-      inject: [VEZA_METRICS_RESOLVED_OPTIONS],
-    },
+    // One provider per role: the client and its registry, the catalog's definitions, the
+    // library's self-metrics and series guard, the default metrics, the exposition, exemplars'
+    // trace reader; the catalog itself (VezaMetricsRegistry) is built from them.
+    AppRegistry,
+    CatalogDefinitions,
+    SelfMetrics,
+    DefaultMetrics,
+    MetricsExposition,
+    ExemplarTraces,
+    VezaMetricsRegistry,
     ...metricProviders,
     VezaMetricsService,
     HttpMetricsRecorder,
@@ -98,14 +112,14 @@ export class VezaMetricsModule
   /** @internal Nest's injector builds the module. */
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly metrics: VezaMetricsRegistry,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedVezaMetricsOptions,
     private readonly recorder: HttpMetricsRecorder,
     private readonly endpoint: MetricsEndpoint,
     @Inject(VEZA_METRICS_OPTIONS) private readonly givenOptions: unknown,
     private readonly server: MetricsServer,
   ) {
     super();
-    if (metrics.options.http.enabled) this.reserveServer();
+    if (options.http.enabled) this.reserveServer();
   }
 
   /**
@@ -132,7 +146,7 @@ export class VezaMetricsModule
     const http = this.adapterHost?.httpAdapter !== undefined;
     for (const warning of exposureWarnings(
       this.givenOptions,
-      this.metrics.options,
+      this.options,
       http,
       this.server.address()?.port,
     )) {
@@ -155,7 +169,7 @@ export class VezaMetricsModule
   configure(): void {
     const adapter = this.adapterHost?.httpAdapter;
     if (!adapter) return;
-    if (this.metrics.options.http.enabled) this.recorder.attach(adapter);
+    if (this.options.http.enabled) this.recorder.attach(adapter);
     this.endpoint.register(adapter);
   }
 }

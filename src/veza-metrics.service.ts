@@ -1,5 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { VezaMetric } from './catalog/catalog';
+import { InjectVezaMetricsOptions } from './options/inject-options';
+import type { ResolvedOptions } from './options/resolve-options';
+import { CatalogDefinitions } from './registry/catalog-definitions';
 import { VezaMetricsRegistry } from './registry/veza-metrics.registry';
 import { statusLabelOf } from './http/status-label';
 import { recordingFailed } from './veza-metrics.messages';
@@ -33,7 +36,12 @@ export class VezaMetricsService {
   private readonly logger = new Logger('VezaMetrics');
   private readonly failedOnce = new Set<string>();
 
-  constructor(private readonly metrics: VezaMetricsRegistry) {}
+  /** @internal Nest's injector builds it; the module provides it. */
+  constructor(
+    private readonly metrics: VezaMetricsRegistry,
+    private readonly definitions: CatalogDefinitions,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions,
+  ) {}
 
   /** `HTTPMetricsMiddleware`: one request of `method` on the route template `endpoint`, answered `statusCode` after `seconds`. */
   recordHttpRequest(method: string, endpoint: string, statusCode: number, seconds: number): void {
@@ -42,7 +50,7 @@ export class VezaMetricsService {
       m.get(VezaMetric.HttpRequestsTotal).inc({
         method,
         endpoint,
-        status: statusLabelOf(statusCode, m.options.statusLabel),
+        status: statusLabelOf(statusCode, this.options.statusLabel),
       });
       m.get(VezaMetric.HttpRequestDuration).observe({ method, endpoint }, seconds);
     });
@@ -126,7 +134,7 @@ export class VezaMetricsService {
    */
   recordHealthCheck(service: string, durationMs: number, status: HealthCheckStatus): void {
     this.safely('recordHealthCheck', () => {
-      const scale = this.metrics.definition(VezaMetric.HealthCheckDuration).scale;
+      const scale = this.definitions.of(VezaMetric.HealthCheckDuration).scale;
       this.metrics.get(VezaMetric.HealthCheckDuration).observe({ service }, durationMs * scale);
       this.metrics
         .get(VezaMetric.HealthCheckStatus)

@@ -7,7 +7,7 @@ import type {
 import { defaultClient, metricsOf, type MetricsClient } from '../compat/metrics-client';
 import { CONTENT_TYPES, renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
 import { aggregate } from './aggregate';
-import type { RenderLimits } from '../registry/veza-metrics.registry';
+import type { RenderLimits } from '../exposition/metrics-exposition';
 import { clusterNotPrimary } from '../veza-metrics.messages';
 import type { MetricJson } from './cluster-protocol';
 import {

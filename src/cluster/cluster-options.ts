@@ -1,6 +1,7 @@
 import type { MetricAggregator as Aggregator } from '../compat/client-types';
 import { invalidClusterOption, unknownClusterOption } from '../veza-metrics.messages';
 import {
+  boolean,
   defaulted,
   delay,
   integer,
@@ -104,3 +105,6 @@ const clusterMetricsRule: Rule<ResolvedClusterMetricsOptions> = nullAsUnset(
 export function resolveClusterMetricsOptions(value: unknown): ResolvedClusterMetricsOptions {
   return clusterMetricsRule.resolve(value, CLUSTER_AT, {});
 }
+
+/** The module's option `cluster`: answer the cluster primary's aggregation requests (in a worker). */
+export const clusterRule: Rule<boolean> = boolean(true);

@@ -4,7 +4,9 @@ import type { CounterMetric as Counter, MetricsRegistry as Registry } from '../c
 import { globalRegistries, layoutOf, seamOfRegistry } from '../compat/metrics-client';
 import type { SeriesLayout } from '../compat/series-storage';
 import { nextTurn } from '../exposition/render-exposition';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { AppRegistry } from '../registry/app-registry';
 import {
   COLLECT_PART,
   COLLECT_RESPONSE,
@@ -482,17 +484,20 @@ function leave(registry: Registry): void {
 export class ClusterWorkerMetrics implements OnApplicationBootstrap, OnModuleDestroy {
   private joined = false;
 
-  constructor(private readonly metrics: VezaMetricsRegistry) {}
+  constructor(
+    private readonly app: AppRegistry,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions<{ cluster: boolean }>,
+  ) {}
 
   onApplicationBootstrap(): void {
-    if (!this.metrics.options.cluster || !cluster.isWorker || this.joined) return;
-    join(this.metrics.registry, this.metrics.options.endpoint.scrape.collectTimeoutMs);
+    if (!this.options.cluster || !cluster.isWorker || this.joined) return;
+    join(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
     this.joined = true;
   }
 
   onModuleDestroy(): void {
     if (!this.joined) return;
-    leave(this.metrics.registry);
+    leave(this.app.registry);
     this.joined = false;
   }
 }

@@ -99,8 +99,8 @@ export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
       timed: true,
       needsArgs: typeof label === 'function',
       writes: [VezaMetric.HealthCheckDuration, VezaMetric.HealthCheckStatus],
-      build: ({ metrics }) => {
-        const scale = metrics.definition(VezaMetric.HealthCheckDuration).scale;
+      build: ({ metrics, definitions }) => {
+        const scale = definitions.of(VezaMetric.HealthCheckDuration).scale;
         const durationMetric = metrics.get(VezaMetric.HealthCheckDuration);
         const statusGauge = metrics.get(VezaMetric.HealthCheckStatus);
         // The status gauge is set with the labels kept here (cut, copied): prom-client keeps what it is given.

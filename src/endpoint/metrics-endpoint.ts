@@ -2,7 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import type { AbstractHttpAdapter } from '@nestjs/core';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
 import { metricsServed } from '../veza-metrics.messages';
 import { exposition } from './exposition-pacer';
 import { MetricsScraper } from './metrics-scraper';
@@ -27,14 +28,14 @@ export class MetricsEndpoint {
   private readonly logger = new Logger('VezaMetrics');
 
   constructor(
-    private readonly metrics: VezaMetricsRegistry,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions,
     private readonly scraper: MetricsScraper,
   ) {}
 
   /** Registers `GET` (and so `HEAD`) on the configured path, unless `appEndpoint: false`. */
   register(adapter: AbstractHttpAdapter): void {
-    if (!this.metrics.options.endpoint.app) return;
-    const path = this.metrics.options.path;
+    if (!this.options.endpoint.app) return;
+    const path = this.options.path;
     adapter.get(path, (req: ScrapeRequest & { method?: string }, res: unknown) => {
       void this.scraper.scrape(req).then((answer) => send(adapter.getType(), req, res, answer));
     });

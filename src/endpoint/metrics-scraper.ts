@@ -2,7 +2,10 @@ import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { CounterMetric as Counter } from '../compat/client-types';
 import { collectFailuresCounter } from '../exposition/collect-failures';
 import type { CollectFailure } from '../exposition/render-exposition';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { MetricsExposition } from '../exposition/metrics-exposition';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { SelfMetrics } from '../registry/self-metrics';
 import { collectorFailed } from '../veza-metrics.messages';
 import { ScrapeHandler } from './scrape-handler';
 
@@ -13,14 +16,18 @@ import { ScrapeHandler } from './scrape-handler';
  */
 @Injectable()
 export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
-  constructor(metrics: VezaMetricsRegistry) {
-    const collectFailures = collectFailuresCounter(metrics);
-    const rejected: Counter<'reason'> = metrics.selfCounter(
+  constructor(
+    self: SelfMetrics,
+    exposition: MetricsExposition,
+    @InjectVezaMetricsOptions() options: ResolvedOptions,
+  ) {
+    const collectFailures = collectFailuresCounter(self);
+    const rejected: Counter<'reason'> = self.counter(
       'veza_metrics_scrapes_rejected_total',
       'Scrapes refused before rendering',
       ['reason'],
     );
-    const aborted: Counter<'reason'> = metrics.selfCounter(
+    const aborted: Counter<'reason'> = self.counter(
       'veza_metrics_scrapes_aborted_total',
       'Scrapes whose connection was destroyed while sending (send timeout, shutdown)',
       ['reason'],
@@ -35,12 +42,12 @@ export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
       logged.add(key);
       logger.warn(collectorFailed(metric, reason, error));
     };
-    const { auth, scrape } = metrics.options.endpoint;
+    const { auth, scrape } = options.endpoint;
     super({
       auth,
       limits: scrape,
       render: (format) =>
-        metrics.renderChunks(format, {
+        exposition.renderChunks(format, {
           deadline: performance.now() + scrape.timeoutMs,
           collectTimeoutMs: scrape.collectTimeoutMs,
           onCollectFailure,

@@ -1,7 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
 import { metricsServerFailed, metricsServerListening } from '../veza-metrics.messages';
 import { routeMetrics } from './metrics-router';
 import { MetricsScraper } from './metrics-scraper';
@@ -28,7 +29,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** @internal Nest's injector builds it; the module provides it. */
   constructor(
-    private readonly metrics: VezaMetricsRegistry,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions,
     private readonly scraper: MetricsScraper,
   ) {}
 
@@ -40,11 +41,9 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Nest's start-up hook: starts listening, when the option `metricsServer` is set. */
   async onApplicationBootstrap(): Promise<void> {
-    const options = this.metrics.options.endpoint.server;
+    const options = this.options.endpoint.server;
     if (!options || this.server) return;
-    const server = createServer((req, res) =>
-      routeMetrics(this.metrics.options.path, this.scraper, req, res),
-    );
+    const server = createServer((req, res) => routeMetrics(this.options.path, this.scraper, req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>
         reject(new Error(metricsServerFailed(options.host, options.port, error))),
@@ -54,11 +53,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnModuleDestroy {
     this.server = server;
     const bound = this.address();
     this.logger.log(
-      metricsServerListening(
-        bound?.address ?? options.host,
-        bound?.port ?? options.port,
-        this.metrics.options.path,
-      ),
+      metricsServerListening(bound?.address ?? options.host, bound?.port ?? options.port, this.options.path),
     );
   }
 

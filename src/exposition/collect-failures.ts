@@ -1,5 +1,5 @@
 import type { CounterMetric as Counter } from '../compat/client-types';
-import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import type { SelfMetrics } from '../registry/self-metrics';
 
 /**
  * `veza_metrics_collect_failures_total{metric,reason}`: series left out of a scrape because their
@@ -7,8 +7,8 @@ import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
  * number) or did not answer in time (`timeout`). One counter per registry, shared by the scrape
  * and the `@GaugeSource`s.
  */
-export function collectFailuresCounter(metrics: VezaMetricsRegistry): Counter<'metric' | 'reason'> {
-  return metrics.selfCounter(
+export function collectFailuresCounter(self: SelfMetrics): Counter<'metric' | 'reason'> {
+  return self.counter(
     'veza_metrics_collect_failures_total',
     'Metrics left out of a scrape because their scrape-time source failed or timed out',
     ['metric', 'reason'],

@@ -82,9 +82,12 @@ type MetricClass = new (config: Record<string, unknown>) => FamilyMetric;
  * HTTP metrics, so either client works), histograms with the HTTP buckets; found again when a
  * registry shared by several applications already holds it with the same definition.
  */
-export function graphqlFamily(metrics: VezaMetricsRegistry, family: Family): FamilyMetric {
-  const http = metrics.definition(VezaMetric.HttpRequestDuration);
-  const buckets = family.kind === 'histogram' ? [...(http.buckets ?? [])] : undefined;
+export function graphqlFamily(
+  metrics: VezaMetricsRegistry,
+  httpBuckets: readonly number[] | undefined,
+  family: Family,
+): FamilyMetric {
+  const buckets = family.kind === 'histogram' ? [...(httpBuckets ?? [])] : undefined;
   const wanted = {
     kind: family.kind,
     labelNames: family.labelNames,

@@ -2,7 +2,11 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { appUsesPeer } from '../compat/optional-peers';
 import { loadOptionalPeer as loadOptional } from './load-optional';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { CatalogDefinitions } from '../registry/catalog-definitions';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { VezaMetric } from '../catalog/catalog';
 import { recordingFailed } from '../veza-metrics.messages';
 import {
   graphqlFamily,
@@ -12,6 +16,8 @@ import {
   RESOLVER_ERRORS,
   SUBSCRIPTION_EVENTS,
   SUBSCRIPTIONS_ACTIVE,
+  type Family,
+  type FamilyMetric,
 } from './graphql-families';
 import { followSubscriptions } from './subscription-tracking';
 import type { ResolvedGraphqlOptions } from './graphql-options';
@@ -46,8 +52,16 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
     private readonly metrics: VezaMetricsRegistry,
     private readonly moduleRef: ModuleRef,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly definitions: CatalogDefinitions,
+    @InjectVezaMetricsOptions() options: ResolvedOptions<{ graphql: ResolvedGraphqlOptions }>,
   ) {
-    this.options = (metrics.options as unknown as { graphql: ResolvedGraphqlOptions }).graphql;
+    this.options = options.graphql;
+  }
+
+  /** A GraphQL family in the application's registry, its histograms with the HTTP buckets. */
+  private family(family: Family): FamilyMetric {
+    const http = this.definitions.of(VezaMetric.HttpRequestDuration);
+    return graphqlFamily(this.metrics, http.buckets, family);
   }
 
   onApplicationBootstrap(): void {
@@ -58,16 +72,16 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
     try {
       if (options.operations) {
         this.series = new OperationSeries(
-          graphqlFamily(this.metrics, OPERATIONS),
-          graphqlFamily(this.metrics, OPERATION_DURATION),
+          this.family(OPERATIONS),
+          this.family(OPERATION_DURATION),
           options.maxOperationNames,
         );
         observeMercurius(this.adapterHost?.httpAdapter?.getInstance?.(), this.series, (e) => this.fail(e));
         if ((schema as { getSubscriptionType?: () => unknown }).getSubscriptionType?.())
           followSubscriptions(
             schema as never,
-            graphqlFamily(this.metrics, SUBSCRIPTIONS_ACTIVE),
-            graphqlFamily(this.metrics, SUBSCRIPTION_EVENTS),
+            this.family(SUBSCRIPTIONS_ACTIVE),
+            this.family(SUBSCRIPTION_EVENTS),
           );
       }
       if (options.resolvers !== 'none') {
@@ -75,8 +89,8 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
         timeResolvers(
           schema as never,
           options.resolvers,
-          graphqlFamily(this.metrics, RESOLVER_DURATION),
-          graphqlFamily(this.metrics, RESOLVER_ERRORS),
+          this.family(RESOLVER_DURATION),
+          this.family(RESOLVER_ERRORS),
           defaultFieldResolver,
         );
       }

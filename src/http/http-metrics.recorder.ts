@@ -1,7 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ApplicationConfig, ModuleRef, ModulesContainer, type AbstractHttpAdapter } from '@nestjs/core';
 import { VezaMetric } from '../catalog/catalog';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { ExemplarTraces } from '../tracing/exemplar-traces';
 import { httpAdapterNotRecorded, recordingFailed } from '../veza-metrics.messages';
 import { CounterCell } from './metric-cells';
 import { defaultErrorSeverity } from './error-labels';
@@ -78,8 +81,9 @@ export class HttpMetricsRecorder {
     private readonly modules: ModulesContainer,
     private readonly config: ApplicationConfig,
     private readonly moduleRef: ModuleRef,
+    @InjectVezaMetricsOptions() options: ResolvedOptions,
+    private readonly traces: ExemplarTraces,
   ) {
-    const { options } = metrics;
     this.excluded = { paths: new Set([options.path, ...options.http.exclude]), routes: new Set() };
     this.duration = metrics.get(VezaMetric.HttpRequestDuration);
     this.errors = new ErrorCounter(() => metrics.get(VezaMetric.Errors));
@@ -158,7 +162,7 @@ export class HttpMetricsRecorder {
 
   /** The registry's trace reader (exemplars), noting when a request first arrives inside a span. */
   private traceReader(): TraceReader | undefined {
-    const read = this.metrics.traceReader;
+    const read = this.traces.reader;
     if (read === undefined) return undefined;
     return () => {
       const ids = read();

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { GaugeMetric as Gauge } from '../compat/client-types';
 import type { VezaMetricName } from '../catalog/catalog';
 import { collectFailuresCounter } from '../exposition/collect-failures';
+import type { SelfMetrics } from '../registry/self-metrics';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { gaugeSourceFailed, notANumber } from '../veza-metrics.messages';
 import type { Labels } from './cells';
@@ -48,12 +49,13 @@ type Collect = (this: unknown) => unknown;
  */
 export function installGaugeSources(
   metrics: VezaMetricsRegistry,
+  self: SelfMetrics,
   sources: readonly BoundGaugeSource[],
   // The explorer still passes its problem sink; a failing source is a collect failure, not an instrumentation error.
   _unusedSink?: unknown,
 ): () => void {
   const logger = new Logger('VezaMetrics');
-  const failures = collectFailuresCounter(metrics);
+  const failures = collectFailuresCounter(self);
   // Bound: one entry per @GaugeSource method installed here.
   const logged = new Set<string>();
   const byMetric = new Map<VezaMetricName, BoundGaugeSource[]>();

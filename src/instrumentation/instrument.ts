@@ -1,4 +1,5 @@
 import type { AnyMetric as Metric } from '../compat/client-types';
+import type { CatalogDefinitions } from '../registry/catalog-definitions';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 
 /** How a call ended: it returned (or its Promise resolved, its Observable completed), it threw, or its subscriber left first. */
@@ -39,6 +40,8 @@ export interface BuildContext {
   /** `"AuthService#login"`. */
   readonly place: string;
   readonly metrics: VezaMetricsRegistry;
+  /** How the catalog metrics are exposed (a histogram's unit scale under strict naming). */
+  readonly definitions: CatalogDefinitions;
   /** The application's metric for a generic decorator: created on first use, shared by identical definitions. */
   readonly appMetric: (definition: AppMetricDefinition, decorator: string) => Metric;
   /** A problem that does not stop the call's recording (logged once per method, counted, as a thrown one). */

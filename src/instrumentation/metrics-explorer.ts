@@ -11,6 +11,9 @@ import {
   type WrapperLike,
 } from '../compat/nest-core';
 import type { CounterMetric as Counter, AnyMetric as Metric } from '../compat/client-types';
+import { AppRegistry } from '../registry/app-registry';
+import { CatalogDefinitions } from '../registry/catalog-definitions';
+import { SelfMetrics } from '../registry/self-metrics';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import {
   gaugeSourceAndSteps,
@@ -75,11 +78,13 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
   constructor(
     private readonly modules: ModulesContainer,
     private readonly metrics: VezaMetricsRegistry,
+    app: AppRegistry,
+    private readonly self: SelfMetrics,
+    private readonly definitions: CatalogDefinitions,
     @Optional() private readonly lazyLoader?: LazyModuleLoader,
   ) {
-    // The series cap and run-time safety the registry gives its own metrics, where it offers them.
-    const protect = (metrics as { protect?: (metric: Metric) => void }).protect?.bind(metrics);
-    this.appMetrics = new AppMetrics(metrics.registry, protect, metrics.client);
+    // The series cap and run-time safety the catalog's metrics are under.
+    this.appMetrics = new AppMetrics(app.registry, (metric: Metric) => self.protect(metric), app.client);
   }
 
   onModuleInit(): void {
@@ -132,7 +137,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
       } else if (startup) throw new Error(conflict);
       else this.logger.warn(lazyModuleNotMeasured(new Error(conflict)));
     }
-    if (accepted.length > 0) this.undo.push(installGaugeSources(this.metrics, accepted, this));
+    if (accepted.length > 0) this.undo.push(installGaugeSources(this.metrics, this.self, accepted, this));
   }
 
   /**
@@ -251,6 +256,7 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
         return spec.build({
           place: site.place,
           metrics: this.metrics,
+          definitions: this.definitions,
           appMetric: (definition, decorator) => this.appMetrics.get(definition, decorator, site.place),
           report: (error) => this.notice(site.place, spec.name, error),
         });

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { metricsServedNowhere, metricsServedOnBothPorts } from '../veza-metrics.messages';
 import { isPlainObject } from './option-checks';
-import type { ResolvedVezaMetricsOptions } from './resolve-options';
+import type { ResolvedOptions } from './resolve-options';
 
 /**
  * What to say at start-up about where `/metrics` is served, when the options leave it surprising:
@@ -12,7 +12,7 @@ import type { ResolvedVezaMetricsOptions } from './resolve-options';
  */
 export function exposureWarnings(
   raw: unknown,
-  options: ResolvedVezaMetricsOptions,
+  options: ResolvedOptions<{ pushgateway?: object | undefined; cluster?: boolean }>,
   http: boolean,
   boundPort?: number,
 ): string[] {

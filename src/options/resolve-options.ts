@@ -1,17 +1,9 @@
 import type { MetricsRegistry as Registry } from '../compat/client-types';
 import { seamOfRegistry } from '../compat/metrics-client';
 import { VEZA_CATALOG } from '../catalog/catalog';
-import type {
-  DefaultMetricsOptions,
-  HttpMetricsOptions,
-  VezaMetricsModuleOptions,
-} from './veza-metrics-options.interface';
+import type { DefaultMetricsOptions, HttpMetricsOptions } from './veza-metrics-options.interface';
 import { cardinalityRule, type ResolvedCardinalityOptions } from './resolve-cardinality-options';
 import { endpointRules, type ResolvedEndpointOptions } from './resolve-endpoint-options';
-import { pushgatewayRule, type ResolvedPushgatewayOptions } from '../push/pushgateway-options';
-import { rpcRule, type ResolvedRpcOptions } from '../rpc/rpc-options';
-import { queuesRule, type ResolvedQueueOptions } from '../queues/queue-options';
-import { graphqlRule, type ResolvedGraphqlOptions } from '../graphql/graphql-options';
 import {
   boolean,
   bucketList,
@@ -26,11 +18,17 @@ import {
   record,
   shapeOf,
   toggle,
+  type Resolved,
   type Rule,
 } from './option-schema';
 
-/** Options after validation, with every default filled in. */
-export interface ResolvedVezaMetricsOptions {
+/**
+ * The options every part of the module reads, after validation, with every default filled in. A
+ * feature's own options (`pushgateway`, `cluster`, `graphql`, `rpc`, `queues`) are its folder's: the
+ * feature hands its rule down to the top (src/veza-metrics.options.ts) and reads its part through
+ * {@link ResolvedOptions}.
+ */
+export interface ResolvedCoreOptions {
   readonly path: string;
   readonly defaultMetrics: { readonly enabled: boolean; readonly prefix: string };
   readonly defaultLabels: Readonly<Record<string, string>>;
@@ -45,17 +43,14 @@ export interface ResolvedVezaMetricsOptions {
   readonly cardinality: ResolvedCardinalityOptions;
   /** Exemplars (trace ids) on the HTTP duration histogram, when OpenTelemetry's API is installed. */
   readonly exemplars: boolean;
-  /** The Pushgateway to push to, if any. */
-  readonly pushgateway: ResolvedPushgatewayOptions | undefined;
-  /** Answer the cluster primary's aggregation requests (in a cluster worker). */
-  readonly cluster: boolean;
-  /** GraphQL operations and resolvers (`@nestjs/graphql`). */
-  readonly graphql: ResolvedGraphqlOptions;
-  /** Microservice handlers (`@MessagePattern`, `@EventPattern`). */
-  readonly rpc: ResolvedRpcOptions;
-  /** `@nestjs/bullmq` processors and queues. */
-  readonly queues: ResolvedQueueOptions;
 }
+
+/**
+ * The resolved options as a feature reads them: the core ones and its own part `F`, e.g.
+ * `ResolvedOptions<{ rpc: ResolvedRpcOptions }>` (the module's schema, composed at the top from every
+ * feature's rule, fills every feature's part).
+ */
+export type ResolvedOptions<F extends object = object> = ResolvedCoreOptions & Readonly<F>;
 
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
 const METRIC_PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -103,62 +98,59 @@ const registry: Rule<Registry | undefined> = optional(
 );
 
 /**
- * The module's options, one rule per key of {@link VezaMetricsModuleOptions}, in the order they are
- * listed in the "unknown option" message and checked.
+ * The rules of the options every part reads, in the order they are listed in the "unknown option"
+ * message and checked (the features' rules follow them).
  */
-export const MODULE_OPTIONS_SCHEMA = object(
-  shapeOf<VezaMetricsModuleOptions>()({
-    path: nullAsUnset(
-      check<string>(
-        (v) => typeof v === 'string' && /^\/[^\s?#]*$/.test(v) && v.length >= 2,
-        'a non-empty absolute path such as "/metrics" (no spaces, query or fragment)',
-        '/metrics',
-      ),
+export const CORE_OPTION_RULES = {
+  path: nullAsUnset(
+    check<string>(
+      (v) => typeof v === 'string' && /^\/[^\s?#]*$/.test(v) && v.length >= 2,
+      'a non-empty absolute path such as "/metrics" (no spaces, query or fragment)',
+      '/metrics',
     ),
-    defaultMetrics,
-    defaultLabels: defaulted(labelRecord(), {}),
-    registry,
-    buckets: defaulted(
-      record(bucketList, 'an object of histogram names to bucket arrays', (name, at) => {
-        if (!HISTOGRAMS.includes(name))
-          throw new Error(at.messages.unknown(`${at.path}.${name}`, HISTOGRAMS));
-      }),
-      {},
+  ),
+  defaultMetrics,
+  defaultLabels: defaulted(labelRecord(), {}),
+  registry,
+  buckets: defaulted(
+    record(bucketList, 'an object of histogram names to bucket arrays', (name, at) => {
+      if (!HISTOGRAMS.includes(name)) throw new Error(at.messages.unknown(`${at.path}.${name}`, HISTOGRAMS));
+    }),
+    {},
+  ),
+  statusLabel: nullAsUnset(
+    oneOf(['class', 'code'] as const, '"class" (2xx, 4xx, ...) or "code" (200, 404, ...)', 'class'),
+  ),
+  naming: nullAsUnset(
+    oneOf(
+      ['seed', 'strict'] as const,
+      '"seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules)',
+      'seed',
     ),
-    statusLabel: nullAsUnset(
-      oneOf(['class', 'code'] as const, '"class" (2xx, 4xx, ...) or "code" (200, 404, ...)', 'class'),
-    ),
-    naming: nullAsUnset(
-      oneOf(
-        ['seed', 'strict'] as const,
-        '"seed" (the catalog\'s names) or "strict" (Prometheus\' naming rules)',
-        'seed',
-      ),
-    ),
-    http,
-    ...endpointRules,
-    cardinality: cardinalityRule,
-    exemplars: boolean(true),
-    pushgateway: pushgatewayRule,
-    cluster: boolean(true),
-    graphql: graphqlRule,
-    rpc: rpcRule,
-    queues: queuesRule,
-  }),
-  'an object',
-);
+  ),
+  http,
+  ...endpointRules,
+  cardinality: cardinalityRule,
+  exemplars: boolean(true),
+} as const;
+
+type CoreRules = typeof CORE_OPTION_RULES;
 
 /**
- * Validates the module's options and fills in the defaults. Throws one clear error, naming the
- * option and what it expects, on the first mistake: this runs while the application starts.
+ * Validates the module's options against `schema` (the top composes it: {@link CORE_OPTION_RULES}
+ * followed by each feature's rule, from the feature's own folder, so that this folder knows no
+ * feature) and fills in the defaults. Throws one clear error, naming the option and what it
+ * expects, on the first mistake: this runs while the application starts.
  */
-export function resolveOptions(
-  input: VezaMetricsModuleOptions | undefined | null,
-): ResolvedVezaMetricsOptions {
-  const { appEndpoint, metricsServer, auth, scrape, ...rest } = MODULE_OPTIONS_SCHEMA.resolve(
+export function resolveModuleOptions<F extends object>(
+  schema: Rule<Resolved<CoreRules> & F>,
+  input: unknown,
+): ResolvedOptions<F> {
+  const { appEndpoint, metricsServer, auth, scrape, ...rest } = schema.resolve(
     input ?? {},
     { path: '', messages: MODULE_MESSAGES },
     {},
   );
-  return { ...rest, endpoint: { app: appEndpoint, server: metricsServer, auth, scrape } };
+  const endpoint: ResolvedEndpointOptions = { app: appEndpoint, server: metricsServer, auth, scrape };
+  return { ...rest, endpoint } as unknown as ResolvedOptions<F>;
 }

@@ -11,7 +11,11 @@ import { request as httpsRequest } from 'node:https';
 import type { AnyMetric as Metric, CounterMetric as Counter } from '../compat/client-types';
 import { metricsOf } from '../compat/metrics-client';
 import { CONTENT_TYPES } from '../exposition/render-exposition';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { MetricsExposition } from '../exposition/metrics-exposition';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { AppRegistry } from '../registry/app-registry';
+import { SelfMetrics } from '../registry/self-metrics';
 import { errorText, pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
 import type { ResolvedPushgatewayOptions } from './pushgateway-options';
 
@@ -64,10 +68,16 @@ export class MetricsPusher
   /** Pushes at `FINAL_PUSH_WAIT_MS` when the HTTP server takes longer than that to close. */
   private waitTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly metrics: VezaMetricsRegistry) {
-    this.options = metrics.options.pushgateway;
-    if (this.options)
-      this.failures = metrics.selfCounter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
+  /** @internal Nest's injector builds it; the module provides it. */
+  constructor(
+    private readonly app: AppRegistry,
+    private readonly exposition: MetricsExposition,
+    self: SelfMetrics,
+    @InjectVezaMetricsOptions()
+    private readonly moduleOptions: ResolvedOptions<{ pushgateway: ResolvedPushgatewayOptions | undefined }>,
+  ) {
+    this.options = moduleOptions.pushgateway;
+    if (this.options) this.failures = self.counter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
   }
 
   /** Nest's start-up hook: starts the periodic push, when `pushgateway.intervalMs` is set. */
@@ -88,7 +98,7 @@ export class MetricsPusher
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.options?.pushOnShutdown) this.snapshot = metricsOf(this.metrics.registry);
+    if (this.options?.pushOnShutdown) this.snapshot = metricsOf(this.app.registry);
   }
 
   /**
@@ -164,13 +174,14 @@ export class MetricsPusher
    * (still counting) go back in for the time of the render, with its default labels.
    */
   private async render(snapshot: readonly Metric[]): Promise<string> {
-    const registry = this.metrics.registry;
-    if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0) return this.metrics.render('text');
+    const registry = this.app.registry;
+    if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0)
+      return this.exposition.render('text');
     for (const metric of snapshot) registry.registerMetric(metric);
-    const labels = this.metrics.options.defaultLabels;
+    const labels = this.moduleOptions.defaultLabels;
     if (Object.keys(labels).length > 0) registry.setDefaultLabels({ ...labels });
     try {
-      return await this.metrics.render('text');
+      return await this.exposition.render('text');
     } finally {
       registry.clear();
     }

@@ -13,7 +13,11 @@ import {
 import { collectFailuresCounter } from '../exposition/collect-failures';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { CellCache, type CellCacheBound } from '../instrumentation/labels';
-import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { AppRegistry } from '../registry/app-registry';
+import { SelfMetrics } from '../registry/self-metrics';
+import type { ResolvedQueueOptions } from './queue-options';
 import { libraryMetric, type LibraryCounter, type LibraryHistogram } from '../rpc/library-metric';
 import { gaugeSourceFailed, recordingFailed } from '../veza-metrics.messages';
 import { QUEUE_STATES, QueueMetric, type QueueJobOutcome } from './queue-labels';
@@ -68,13 +72,14 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
   private failed = false;
 
   constructor(
-    private readonly metrics: VezaMetricsRegistry,
     private readonly modules: ModulesContainer,
+    private readonly app: AppRegistry,
+    private readonly self: SelfMetrics,
+    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions<{ queues: ResolvedQueueOptions }>,
   ) {}
 
   onApplicationBootstrap(): void {
-    const queues = (this.metrics.options as { queues?: { enabled: boolean } }).queues;
-    if (queues?.enabled === false) return;
+    if (!this.options.queues.enabled) return;
     const lib = loadBullmq(this.modules);
     if (!lib) return;
     try {
@@ -98,13 +103,13 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
   }
 
   private recordJobs(workers: WorkerLike[]): void {
-    const jobs = libraryMetric<LibraryCounter>(this.metrics, {
+    const jobs = libraryMetric<LibraryCounter>(this.app, this.self, {
       name: QueueMetric.Jobs,
       kind: 'counter',
       help: 'Job attempts of @nestjs/bullmq processors: completed, retried (failed, will run again) or failed (no attempt left)',
       labelNames: ['queue', 'job', 'outcome'],
     });
-    const duration = libraryMetric<LibraryHistogram>(this.metrics, {
+    const duration = libraryMetric<LibraryHistogram>(this.app, this.self, {
       name: QueueMetric.JobDuration,
       kind: 'histogram',
       help: 'Time of a job attempt, from the worker taking it to its outcome, in seconds',
@@ -165,13 +170,13 @@ export class QueueMetricsRecorder implements OnApplicationBootstrap {
   }
 
   private readDepths(queues: QueueLike[]): void {
-    const gauge = libraryMetric<GaugeLike>(this.metrics, {
+    const gauge = libraryMetric<GaugeLike>(this.app, this.self, {
       name: QueueMetric.Depth,
       kind: 'gauge',
       help: 'Jobs of each queue by state (waiting, active, delayed, failed), read when Prometheus scrapes',
       labelNames: ['queue', 'state'],
     });
-    const failures = collectFailuresCounter(this.metrics);
+    const failures = collectFailuresCounter(this.self);
     const logged = new Set<string>();
     gauge.collect = () =>
       Promise.all(

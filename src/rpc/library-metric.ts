@@ -1,5 +1,6 @@
 import { type CounterCell, type HistogramCell } from '../http/metric-cells';
-import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import type { AppRegistry } from '../registry/app-registry';
+import type { SelfMetrics } from '../registry/self-metrics';
 import { metricClash } from '../veza-metrics.messages';
 
 /** A counter as `CounterCell` takes it (whichever client the registry is of). */
@@ -23,8 +24,8 @@ interface Classes {
 }
 
 /** The metric classes of the registry's client (src/compat/metrics-client.ts). */
-function classesOf(metrics: VezaMetricsRegistry): Classes {
-  return metrics.client as unknown as Classes;
+function classesOf(app: AppRegistry): Classes {
+  return app.client as unknown as Classes;
 }
 
 interface Readable {
@@ -44,8 +45,8 @@ function describe(d: Readable): string {
  * again when the registry is shared by several applications, and a clash with a different
  * definition of the name fails the start-up, as for catalog metrics.
  */
-export function libraryMetric<T>(metrics: VezaMetricsRegistry, def: Definition): T {
-  const registry = metrics.registry as unknown as { getSingleMetric(name: string): unknown };
+export function libraryMetric<T>(app: AppRegistry, self: SelfMetrics, def: Definition): T {
+  const registry = app.registry as unknown as { getSingleMetric(name: string): unknown };
   const existing = registry.getSingleMetric(def.name) as Readable | undefined;
   const wanted: Readable = {
     type: def.kind,
@@ -63,16 +64,16 @@ export function libraryMetric<T>(metrics: VezaMetricsRegistry, def: Definition):
     if (!same) throw new Error(metricClash(def.name, describe(wanted), describe(existing)));
     return existing as T;
   }
-  const classes = classesOf(metrics);
+  const classes = classesOf(app);
   const Class =
     def.kind === 'counter' ? classes.Counter : def.kind === 'gauge' ? classes.Gauge : classes.Histogram;
   const metric = new Class({
     name: def.name,
     help: def.help,
     labelNames: [...def.labelNames],
-    registers: [metrics.registry],
+    registers: [app.registry],
     ...(def.buckets ? { buckets: [...def.buckets] } : {}),
   });
-  metrics.protect(metric as never);
+  self.protect(metric as never);
   return metric as T;
 }

@@ -14,7 +14,13 @@ import {
 } from '../compat/nest-microservices';
 import { ErrorCounter } from '../http/error-counter';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { AppRegistry } from '../registry/app-registry';
+import { CatalogDefinitions } from '../registry/catalog-definitions';
+import { SelfMetrics } from '../registry/self-metrics';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
+import type { ResolvedRpcOptions } from './rpc-options';
 import { recordingFailed, rpcNeedsNewerNest, rpcServerNotInstrumented } from '../veza-metrics.messages';
 import { libraryMetric, type LibraryCounter, type LibraryHistogram } from './library-metric';
 import { RpcMetric, type RpcKind, type RpcOutcome } from './rpc-labels';
@@ -51,12 +57,15 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
   private failed = false;
 
   constructor(
-    private readonly metrics: VezaMetricsRegistry,
+    metrics: VezaMetricsRegistry,
     modules: ModulesContainer,
+    private readonly app: AppRegistry,
+    private readonly self: SelfMetrics,
+    private readonly definitions: CatalogDefinitions,
+    @InjectVezaMetricsOptions() options: ResolvedOptions<{ rpc: ResolvedRpcOptions }>,
   ) {
     this.errors = new ErrorCounter(() => metrics.get(VezaMetric.Errors));
-    const rpc = (metrics.options as { rpc?: { enabled: boolean } }).rpc;
-    if (rpc?.enabled === false) return;
+    if (!options.rpc.enabled) return;
     this.stop = watchRpcServers(modules, (server) => this.attach(server));
     // Nest 10: no way to find the servers. Said once at start-up when the app could have any.
     if (this.stop === undefined && microservicesInstalled()) this.logger.warn(rpcNeedsNewerNest());
@@ -81,15 +90,15 @@ export class RpcMetricsRecorder implements OnApplicationShutdown {
   /** The two families, created with the first microservice server (an app without one exposes neither). */
   private familiesOf(): { requests: LibraryCounter; duration: LibraryHistogram } {
     if (this.families) return this.families;
-    const buckets = this.metrics.definition(VezaMetric.HttpRequestDuration).buckets;
+    const buckets = this.definitions.of(VezaMetric.HttpRequestDuration).buckets;
     this.families = {
-      requests: libraryMetric<LibraryCounter>(this.metrics, {
+      requests: libraryMetric<LibraryCounter>(this.app, this.self, {
         name: RpcMetric.Requests,
         kind: 'counter',
         help: 'Messages handled by @MessagePattern (kind="request") and @EventPattern (kind="event") handlers',
         labelNames: ['transport', 'pattern', 'kind', 'outcome'],
       }),
-      duration: libraryMetric<LibraryHistogram>(this.metrics, {
+      duration: libraryMetric<LibraryHistogram>(this.app, this.self, {
         name: RpcMetric.Duration,
         kind: 'histogram',
         help: 'Time from a message handler call to its last value (an Observable: its completion), in seconds',

@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { AnyMetric as Metric } from '../compat/client-types';
-import { globalRegistries } from '../compat/metrics-client';
+import { globalRegistries, seamOfRegistry, selectClient } from '../compat/metrics-client';
 import { findCatalogEntry } from '../catalog/catalog';
 // The main entry point's types by the package's name: the testing entry point's declarations name
 // them as the user imports them (API Extractor then sees them as the main entry's, not its own).
@@ -75,7 +75,7 @@ export function findMetric(metrics: VezaMetricsRegistry, name: string, helper: s
   const metric =
     (findCatalogEntry(name) ? (metrics.get(name as VezaMetricName) as Metric | undefined) : undefined) ??
     metrics.registry.getSingleMetric(name) ??
-    globalRegistries(metrics.client)
+    globalRegistries(selectClient(metrics.registry))
       .map((registry) => registry.getSingleMetric(name))
       .find((m) => m !== undefined);
   if (!metric) throw new Error(testingUnknownMetric(helper, name));
@@ -120,7 +120,7 @@ export async function getMetricValue<N extends string>(
   const type = String(data.type);
   const exposed = info.name;
 
-  const defaultLabels = metrics.client.seam.defaultLabelsOf(metrics.registry) ?? {};
+  const defaultLabels = seamOfRegistry(metrics.registry)?.defaultLabelsOf(metrics.registry) ?? {};
   const known = [
     ...info.labelNames,
     ...Object.keys(defaultLabels).filter((l) => !info.labelNames.includes(l)),

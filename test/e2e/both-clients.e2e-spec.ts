@@ -1,8 +1,9 @@
 import * as PI from '@prometheus-io/client';
 import * as PC from 'prom-client';
-import { VezaMetricsModule, VezaMetricsRegistry } from '../../src';
+import { VezaMetricsModule } from '../../src';
 import { ADAPTERS, startApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
+import { AppRegistry } from '../../src/registry/app-registry';
 
 /*
  * An application with both clients installed (the successor chosen, and @willsoto/nestjs-prometheus
@@ -44,7 +45,7 @@ describeBoth.each(ADAPTERS)('both clients installed (%s)', (kind) => {
         }
         const { app, url } = await starting;
         try {
-          expect(app.get(VezaMetricsRegistry).client.seam.name).toBe(client);
+          expect(app.get(AppRegistry).client.seam.name).toBe(client);
           const text = await (await fetch(`${url}/metrics`)).text();
           expect(sampleValue(text, 'app_own_total')).toBe(3);
           expect(sampleValue(text, 'willsoto_jobs_total')).toBe(2);
@@ -62,7 +63,7 @@ describeBoth.each(ADAPTERS)('both clients installed (%s)', (kind) => {
   it('without a registry option, prom-client is chosen when both are installed', async () => {
     const { app } = await startApp(kind, { imports: [VezaMetricsModule.forRoot({ defaultMetrics: false })] });
     try {
-      expect(app.get(VezaMetricsRegistry).client.seam.name).toBe('prom-client');
+      expect(app.get(AppRegistry).client.seam.name).toBe('prom-client');
     } finally {
       await app.close();
     }

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ClusterMetricsAggregator, serveClusterMetrics, type ClusterMetricsServerOptions } from '../../src';
-import { resolveOptions } from '../../src/options/resolve-options';
+import { resolveOptions } from '../../src/veza-metrics.options';
 import { sampleValue } from '../utils/exposition';
 import { parseExposition } from '../utils/exposition';
 import { metricsContext } from '../utils/module';

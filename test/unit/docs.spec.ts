@@ -10,7 +10,7 @@ import * as ts from 'typescript';
 import { REQUEST_KINDS, requestKindsTable } from '../e2e/graphql-request-kinds';
 
 const ROOT = resolve(__dirname, '../..');
-const OPTIONS_FILE = join(ROOT, 'src/options/veza-metrics-options.interface.ts');
+const OPTIONS_FILE = join(ROOT, 'src/veza-metrics.options.ts');
 const OPTIONS_INTERFACES = ['VezaMetricsModuleOptions', 'VezaMetricsOptions'];
 /** Extras of `forRoot` / `forRootAsync` that are not in the options interface. */
 const MODULE_EXTRAS = ['isGlobal'];

@@ -1,4 +1,4 @@
-import { resolveOptions } from '../../src/options/resolve-options';
+import { resolveOptions } from '../../src/veza-metrics.options';
 import type { VezaMetricsModuleOptions } from '../../src';
 import { startupError } from '../utils/module';
 

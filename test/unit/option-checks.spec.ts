@@ -1,5 +1,5 @@
 import { runInNewContext } from 'node:vm';
-import { resolveOptions } from '../../src/options/resolve-options';
+import { resolveOptions } from '../../src/veza-metrics.options';
 import { checkKeys, isLabelName, isPlainObject } from '../../src/options/option-checks';
 import { unknownClusterOption } from '../../src/veza-metrics.messages';
 

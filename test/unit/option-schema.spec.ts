@@ -12,7 +12,7 @@ import {
   type At,
   type Rule,
 } from '../../src/options/option-schema';
-import { MODULE_OPTIONS_SCHEMA } from '../../src/options/resolve-options';
+import { MODULE_OPTIONS_SCHEMA } from '../../src/veza-metrics.options';
 import { decoratorAt } from '../../src/instrumentation/decorator-options';
 import { TIMED_OPTIONS_SCHEMA } from '../../src/decorators/timed.decorator';
 

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Registry } from 'prom-client';
 import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
-import { resolveOptions } from '../../src/options/resolve-options';
+import { resolveOptions } from '../../src/veza-metrics.options';
 import { startupError } from '../utils/module';
 
 /** A settings class, where the options take plain objects. */

@@ -1,7 +1,7 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScrapeLimiter, type ScrapeLease } from '../../src/endpoint/scrape-limiter';
-import { resolveOptions } from '../../src/options/resolve-options';
+import { resolveOptions } from '../../src/veza-metrics.options';
 
 const MiB = 2 ** 20;
 const lease = (admitted: ScrapeLease | string): ScrapeLease => {

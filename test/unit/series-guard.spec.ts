@@ -3,6 +3,7 @@ import { VezaMetric } from '../../src';
 import { metricsContext, type MetricsContext } from '../utils/module';
 import { parseExposition, sampleValue } from '../utils/exposition';
 import { collector, heapAfterGc } from '../utils/memory';
+import { AppRegistry } from '../../src/registry/app-registry';
 
 describe('series guard: caps, overflow, and recordings that never throw', () => {
   let ctx: MetricsContext;
@@ -264,7 +265,7 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
 
   it('keeps apart two label sets that the client would key alike (prom-client: the second goes to the overflow series)', async () => {
     const errors = ctx.registry.get(VezaMetric.Errors);
-    if (ctx.registry.client.seam.name === 'prom-client') {
+    if (ctx.moduleRef.get(AppRegistry).client.seam.name === 'prom-client') {
       // prom-client keys a series `severity:<v>,type:<v>,`: these two label sets share that key.
       errors.inc({ severity: 'p,type:q', type: '' });
       errors.inc({ severity: 'p', type: 'q,type:' }, 5);

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
 import type { ModulesContainer } from '@nestjs/core';
 import type { Metric } from 'prom-client';
-import { VezaMetricsExplorer } from '../../../src/instrumentation/metrics-explorer';
-import { resolveOptions } from '../../../src/options/resolve-options';
-import type { VezaMetricsModuleOptions } from '../../../src/options/veza-metrics-options.interface';
-import { VezaMetricsRegistry } from '../../../src/registry/veza-metrics.registry';
+import type { VezaMetricsExplorer } from '../../../src/instrumentation/metrics-explorer';
+import type { VezaMetricsModuleOptions } from '../../../src/veza-metrics.options';
+import type { VezaMetricsRegistry } from '../../../src/registry/veza-metrics.registry';
+import { standaloneMetrics } from '../../utils/standalone-metrics';
 
 /** A provider as the explorer sees it: a singleton unless told otherwise. */
 export interface FakeWrapper {
@@ -30,7 +30,8 @@ export function harness(
   instances: Array<object | FakeWrapper>,
   options: VezaMetricsModuleOptions = {},
 ): Harness {
-  const metrics = new VezaMetricsRegistry(resolveOptions({ defaultMetrics: false, ...options }));
+  const standalone = standaloneMetrics({ defaultMetrics: false, ...options });
+  const { metrics } = standalone;
   const providers = new Map<unknown, FakeWrapper>(
     instances.map((x, i) => [
       i,
@@ -42,7 +43,7 @@ export function harness(
   const modules = new Map([
     ['test', { providers, controllers: new Map(), injectables: new Map() }],
   ]) as unknown as ModulesContainer;
-  const explorer = new VezaMetricsExplorer(modules, metrics);
+  const explorer = standalone.explorer(modules);
   explorer.onModuleInit();
   const sample = async (name: string, labels: Record<string, string>, suffix = '') => {
     const metric = metrics.registry.getSingleMetric(name) as Metric | undefined;
@@ -71,7 +72,7 @@ export function harness(
     },
     close: () => {
       explorer.onModuleDestroy();
-      metrics.onModuleDestroy();
+      standalone.close();
     },
   };
 }

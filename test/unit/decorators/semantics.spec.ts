@@ -283,16 +283,15 @@ describe('a rejection nobody handles is still reported', () => {
         { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, experimentalDecorators: true, esModuleInterop: true } }).outputText, f);
       require('reflect-metadata');
       const { CountLogin } = require('./src/index.ts');
-      const { VezaMetricsRegistry } = require('./src/registry/veza-metrics.registry.ts');
-      const { resolveOptions } = require('./src/options/resolve-options.ts');
-      const { VezaMetricsExplorer } = require('./src/instrumentation/metrics-explorer.ts');
+      const { standaloneMetrics } = require('./test/utils/standalone-metrics.ts');
       class Auth { login() { return Promise.reject(Object.assign(new Error('nobody awaits me'), { id: 42 })); } }
       const d = Object.getOwnPropertyDescriptor(Auth.prototype, 'login');
       Object.defineProperty(Auth.prototype, 'login', CountLogin()(Auth.prototype, 'login', d));
       const auth = new Auth();
-      const metrics = new VezaMetricsRegistry(resolveOptions({ defaultMetrics: false }));
+      const standalone = standaloneMetrics({ defaultMetrics: false });
+      const metrics = standalone.metrics;
       const modules = new Map([['m', { providers: new Map([[0, { instance: auth, isDependencyTreeStatic: () => true }]]), controllers: new Map(), injectables: new Map() }]]);
-      new VezaMetricsExplorer(modules, metrics).onModuleInit();
+      standalone.explorer(modules).onModuleInit();
       process.on('unhandledRejection', async (reason) => {
         const failures = (await metrics.get('veza_auth_login_attempts_total').get()).values[0].value;
         console.log(JSON.stringify({ message: reason.message, id: reason.id, failures }));

@@ -1,0 +1,165 @@
+/**
+ * The module's options as the application gives them, and their schema: the core rules of
+ * `options/` followed by each feature's own rule, handed down from the feature's folder (`options/`
+ * imports no feature).
+ */
+import type { MetricsRegistry as Registry } from './compat/client-types';
+import type { VezaHistogramName } from './catalog/catalog.types';
+import type {
+  CardinalityOptions,
+  DefaultMetricsOptions,
+  HttpMetricsOptions,
+  MetricsAuthOptions,
+  MetricsServerOptions,
+  ScrapeOptions,
+} from './options/veza-metrics-options.interface';
+import { object, shapeOf, type Resolved } from './options/option-schema';
+import { CORE_OPTION_RULES, resolveModuleOptions, type ResolvedOptions } from './options/resolve-options';
+import { pushgatewayRule, type PushgatewayOptions } from './push/pushgateway-options';
+import { clusterRule } from './cluster/cluster-options';
+import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-options';
+import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
+import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
+
+/**
+ * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
+ * wrong shape, fails the application's start-up with a message that names it.
+ */
+export interface VezaMetricsModuleOptions {
+  /**
+   * Where the exposition is served, on the application's own HTTP server. It is an absolute path:
+   * the global prefix does not apply (Prometheus scrapes `/metrics` by default).
+   * @defaultValue `'/metrics'`
+   */
+  path?: string;
+  /**
+   * Node's default process metrics (`process_*`, `nodejs_*`): `true`, `false`, or `{ prefix }`.
+   * @defaultValue `true`
+   */
+  defaultMetrics?: boolean | DefaultMetricsOptions;
+  /**
+   * Labels added to every series of the registry, e.g. `{ service: 'veza-api' }`.
+   * @defaultValue `{}`
+   */
+  defaultLabels?: Record<string, string>;
+  /**
+   * Bring your own `Registry`, of prom-client (^15) or of `@prometheus-io/client` (^0.16): the
+   * library then works with that registry's client, and your own metrics in it appear on the same
+   * `/metrics`. By default every application gets a registry of its own (of prom-client when it is
+   * installed, else of `@prometheus-io/client`), so two applications in one process (or fifty test
+   * runs) never share counts nor clash.
+   */
+  registry?: Registry;
+  /**
+   * Bucket overrides per catalog histogram, e.g. `{ veza_http_request_duration_seconds: [0.01, 0.1, 1] }`.
+   * Boundaries are strictly increasing finite numbers. Under `naming: 'strict'` the health check
+   * histogram is in seconds, and its buckets too.
+   */
+  buckets?: Partial<Record<VezaHistogramName, number[]>>;
+  /**
+   * The `status` label of `veza_http_requests_total`: the class (`'2xx'`) or the code (`'404'`).
+   * @defaultValue `'class'`
+   */
+  statusLabel?: 'class' | 'code';
+  /**
+   * `'seed'` keeps the catalog's names exactly (what existing dashboards query); `'strict'` renames
+   * the two that break Prometheus' naming rules (`veza_health_check_duration_seconds`, observed in
+   * seconds, and `veza_live_stream_viewers`), so that `promtool check metrics` finds nothing.
+   * (prom-client's default gauges named `*_total` are left out in both modes.)
+   * @defaultValue `'seed'`
+   */
+  naming?: 'seed' | 'strict';
+  /** HTTP request recording. `false` turns it off. @defaultValue `true` */
+  http?: boolean | HttpMetricsOptions;
+  /**
+   * Serve `/metrics` on the application's own HTTP server. It stays `true` when `metricsServer` is
+   * set: `/metrics` is then served on both ports (logged once at start-up while `appEndpoint` is left
+   * unset); set it to `false` to keep metrics off the application's port. `false` with neither
+   * `metricsServer` nor `pushgateway` (nor a cluster primary to answer) serves the metrics nowhere,
+   * which is logged as a warning at start-up.
+   * @defaultValue `true`
+   */
+  appEndpoint?: boolean;
+  /**
+   * Serve `/metrics` on a listener of its own (e.g. `{ port: 9464 }`), with the same path and auth.
+   * The application's port serves it too unless `appEndpoint: false`.
+   */
+  metricsServer?: MetricsServerOptions;
+  /** Require a bearer token or basic credentials on `/metrics` (compared in constant time). */
+  auth?: MetricsAuthOptions;
+  /** Scrape limits: concurrency, whole-scrape and per-source timeouts. */
+  scrape?: ScrapeOptions;
+  /**
+   * Push the metrics to a Prometheus Pushgateway, for batch jobs and cron workers that live shorter
+   * than a scrape interval: periodically (`intervalMs`) and once more on shutdown.
+   * @defaultValue no push
+   */
+  pushgateway?: PushgatewayOptions;
+  /**
+   * In a Node `cluster` worker, answer the primary's `ClusterMetricsAggregator` (or
+   * `serveClusterMetrics`) with this application's metrics, so the primary serves their sum.
+   * Nothing happens in a process that is not a cluster worker.
+   * @defaultValue `true`
+   */
+  cluster?: boolean;
+  /**
+   * Microservice handlers (`@MessagePattern`, `@EventPattern`) of every transport, standalone and
+   * hybrid: `veza_rpc_server_requests_total` and `veza_rpc_server_duration_seconds` (docs/rpc.md).
+   * `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  rpc?: boolean | RpcMetricsOptions;
+  /**
+   * `@nestjs/bullmq` processors and queues: `veza_queue_jobs_total`, `veza_queue_job_duration_seconds`
+   * and `veza_queue_jobs` (docs/rpc.md#queues-nestjsbullmq). `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  queues?: boolean | QueueMetricsOptions;
+  /**
+   * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
+   * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and
+   * `veza_graphql_resolver_errors_total` (docs/graphql.md). `false` turns it off.
+   * @defaultValue `true`
+   */
+  graphql?: boolean | GraphqlMetricsOptions;
+  /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
+  cardinality?: CardinalityOptions;
+  /**
+   * Exemplars on `veza_http_request_duration_seconds`: when `@opentelemetry/api` is installed and a
+   * span is active for the request, its `trace_id` and `span_id` are attached to the observation,
+   * and shown to scrapers that ask for OpenMetrics (Prometheus with `--enable-feature=exemplar-storage`).
+   * @defaultValue `true` (inert without `@opentelemetry/api`)
+   */
+  exemplars?: boolean;
+}
+
+/** Each feature's option rule, from its own folder, in the order they follow the core options. */
+const FEATURE_OPTION_RULES = {
+  pushgateway: pushgatewayRule,
+  cluster: clusterRule,
+  graphql: graphqlRule,
+  rpc: rpcRule,
+  queues: queuesRule,
+};
+
+/**
+ * The module's options, one rule per key of {@link VezaMetricsModuleOptions}, in the order they are
+ * listed in the "unknown option" message and checked.
+ */
+export const MODULE_OPTIONS_SCHEMA = object(
+  shapeOf<VezaMetricsModuleOptions>()({ ...CORE_OPTION_RULES, ...FEATURE_OPTION_RULES }),
+  'an object',
+);
+
+/** Options after validation, with every default filled in: the core ones and every feature's. */
+export type ResolvedVezaMetricsOptions = ResolvedOptions<Resolved<typeof FEATURE_OPTION_RULES>>;
+
+/**
+ * Validates the module's options and fills in the defaults. Throws one clear error, naming the
+ * option and what it expects, on the first mistake: this runs while the application starts.
+ */
+export function resolveOptions(
+  input: VezaMetricsModuleOptions | undefined | null,
+): ResolvedVezaMetricsOptions {
+  return resolveModuleOptions(MODULE_OPTIONS_SCHEMA, input);
+}
