@@ -61,6 +61,7 @@ describe('the test tiers (jest projects)', () => {
     ['test/unit/compat-express.spec.ts', 'contract'],
     ['test/unit/peer-marks-contract.spec.ts', 'contract'],
     ['test/unit/seams.spec.ts', 'contract'],
+    ['test/unit/import-graph.spec.ts', 'contract'],
     ['test/pack/pack.e2e-spec.ts', 'contract'],
     ['test/e2e/smoke.e2e-spec.ts', 'e2e'],
     ['test/stress/graphql-hostile.stress-spec.ts', 'stress'],
