@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import cluster from 'node:cluster';
 import type { CounterMetric as Counter, MetricsRegistry as Registry } from '../compat/client-types';
-import { globalRegistries, layoutOf, seamOfRegistry } from '../compat/metrics-client';
+import { globalRegistries, layoutOf, metricFields, seamOfRegistry } from '../compat/metrics-client';
 import type { SeriesLayout } from '../compat/series-storage';
 import { nextTurn } from '../exposition/render-exposition';
 import { InjectVezaMetricsOptions } from '../options/inject-options';
@@ -45,10 +45,7 @@ const IN_PLACE = Symbol('read in place');
 /** A metric of a registry, as far as it is read here. */
 interface Metric {
   readonly name: string;
-  readonly help?: string;
-  readonly type?: string;
   readonly aggregator?: string;
-  readonly upperBounds?: number[];
   collect?: (this: unknown) => unknown;
   get(): unknown;
 }
@@ -63,10 +60,8 @@ const SAMPLES_PER_CHECK = 64;
 
 /** How a counter, gauge or histogram keeps its series, when the seam can read them; else `undefined`. */
 function inPlaceLayout(metric: Metric): SeriesLayout | undefined {
-  const readable =
-    metric.type === 'counter' ||
-    metric.type === 'gauge' ||
-    (metric.type === 'histogram' && Array.isArray(metric.upperBounds));
+  const { type, buckets } = metricFields(metric);
+  const readable = type === 'counter' || type === 'gauge' || (type === 'histogram' && buckets !== undefined);
   return readable ? layoutOf(metric) : undefined;
 }
 
@@ -303,14 +298,15 @@ const NO_LABELS: Labels = Object.freeze({});
 async function streamInPlace(stream: AnswerStream, metric: Metric, layout: SeriesLayout): Promise<void> {
   // A copy of the list (the entries themselves are live): series added meanwhile wait for the next scrape.
   const entries = layout.entries(metric);
-  if (metric.type !== 'histogram') {
+  const { type, buckets } = metricFields(metric);
+  if (type !== 'histogram') {
     for (const entry of entries) {
       stream.series((entry.labels as Labels | undefined) ?? NO_LABELS, 1).push(entry.value ?? 0);
       if (stream.due()) await stream.next();
     }
     return;
   }
-  const bounds = metric.upperBounds ?? [];
+  const bounds = buckets ?? [];
   for (const entry of entries) {
     const numbers = stream.series((entry.labels as Labels | undefined) ?? NO_LABELS, bounds.length + 2);
     const buckets = entry.bucketValues;
@@ -374,8 +370,9 @@ async function streamAnswer(
       const metric = source.metrics[i];
       const layout = layouts[i];
       if (outcome.ok === IN_PLACE && layout) {
-        const bounds = metric.type === 'histogram' ? (metric.upperBounds ?? []) : undefined;
-        stream.begin(r, metric.name, String(metric.help ?? ''), String(metric.type), metric.aggregator, {
+        const { type, help, buckets } = metricFields(metric);
+        const bounds = type === 'histogram' ? [...(buckets ?? [])] : undefined;
+        stream.begin(r, metric.name, help, type, metric.aggregator, {
           defaults,
           bounds,
         });

@@ -44,9 +44,19 @@
  *     route's template, as Express 4's regexp (E3, no decoding) and Fastify's router (a 400 for the
  *     same path) give. Fallback: another error, or none, leaves the route unmatched (`<unmatched>`).
  *
- * Fallback: where one of these does not hold, no template is found and the response keeps the
- * label it had without this file, `<unmatched>`. Nothing here throws into a response.
+ * E9. The application function calls its own `handle(req, res, next)` (an undocumented method) for
+ *     every request that reaches it, whichever server calls the application (Nest's, a server of the
+ *     application's own, a serverless wrapper), looked up on the application at each call, so an
+ *     own `handle` set on it replaces it (both generations). Why: start a request's clock and hook
+ *     its response once per request, before any middleware, whoever serves it. Fallback: an
+ *     application without `handle` is timed from the server's `request` listener (only requests of
+ *     the server Nest created are recorded then).
+ *
+ * Fallback (E1-E8): where one of these does not hold, no template is found and the response keeps
+ * the label it had without this file, `<unmatched>`. Nothing here throws into a response.
  */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 interface RouteLike {
   path?: unknown;
@@ -72,6 +82,32 @@ export interface ExpressStack {
 
 /** Tells which of the router's own layers are Nest's (its 404 route, its prefix routers): never an endpoint. */
 export type NestLayer = (layer: LayerLike) => boolean;
+
+type Handle = (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown;
+
+/**
+ * Runs `before(req, res)` ahead of every request the Express application handles (E9), whoever
+ * calls the application. `before` must not throw. Returns false (nothing done) when the application
+ * has no `handle`: the caller then listens to its server instead.
+ */
+export function beforeEveryRequest(
+  app: unknown,
+  before: (req: IncomingMessage, res: ServerResponse) => void,
+): boolean {
+  const express = app as { handle?: Handle } | undefined;
+  const handle = express?.handle;
+  if (express === undefined || express === null || typeof handle !== 'function') return false;
+  express.handle = function vezaMetricsHandle(
+    this: unknown,
+    req: IncomingMessage,
+    res: ServerResponse,
+    next?: unknown,
+  ): unknown {
+    before(req, res);
+    return handle.call(this, req, res, next);
+  };
+  return true;
+}
 
 /** The router of an Express application, when it has the shape of E1; `undefined` otherwise. */
 export function expressStack(app: unknown): ExpressStack | undefined {

@@ -44,7 +44,12 @@ export function installedVersion(
   }
 }
 
+/** The installed version of `name` for a message: `(unknown version)` when it cannot be read. */
+export function versionForMessages(name: string): string {
+  return installedVersion(name) ?? '(unknown version)';
+}
+
 /** `name version` for a message (`name (unknown version)` when it cannot be read). */
 export function describeInstalled(name: string): string {
-  return `${name} ${installedVersion(name) ?? '(unknown version)'}`;
+  return `${name} ${versionForMessages(name)}`;
 }

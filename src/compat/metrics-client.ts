@@ -16,66 +16,158 @@
  *
  * A client is loaded by name when first needed, and identified by the shape of what loads (an npm
  * alias `"prom-client": "npm:@prometheus-io/client"` is the successor).
+ *
+ * What this file assumes of both clients' metric objects (neither documents these fields; contract
+ * test: test/unit/compat-metrics-client.spec.ts, run on both clients, which names the assumption and
+ * the installed version; verified on prom-client 15.1.3 and @prometheus-io/client 0.16.1):
+ *
+ * C1. A metric keeps what it was created with in own fields: `name`, `help`, `type` (`'counter'`,
+ *     `'gauge'`, `'histogram'`, `'summary'`), `labelNames` (as given), a histogram's bounds in
+ *     `upperBounds` (as given, without `+Inf`), a summary's in `percentiles`, and `enableExemplars`.
+ *     Why: tell a clash of definitions in a shared registry, render and aggregate without `get()`.
+ *     Fallback: a field missing reads as unknown (`type` `'unknown'`, `help` `''`, no labels, no
+ *     bounds): the metric clashes with the catalog's (start-up says so), and is rendered and
+ *     aggregated through `get()` (exact).
+ * C2. Its recording methods (`inc`, `dec`, `set`, `setToCurrentTime`, `observe`, `zero`, `labels`,
+ *     `remove`, `startTimer`, `reset`) are read off the metric object at each call: the children
+ *     `labels()` returns bind the metric's `inc`/`dec`/`set`/`observe`/`setToCurrentTime` when
+ *     `labels()` runs, and a timer's end calls the metric's `observe` (or `set`). So an own property
+ *     set on the metric replaces a method for every caller. One exception, in both clients: a
+ *     histogram's (and a summary's) child `observe` records without the metric's `observe` (it
+ *     threw a `TypeError` for `NaN` past the guard): {@link routeChild} sends it through the metric's.
+ *     Why: the series guard (cap, sanitised values, nothing thrown) applies to every path that
+ *     records, code that injected a metric too. Fallback: none at run time (the guard cannot be
+ *     bypassed silently: C2's contract test fails first, on both clients).
  */
 import { Logger } from '@nestjs/common';
-import type {
-  AnyMetric,
-  CounterMetric,
-  GaugeMetric,
-  HistogramMetric,
-  MetricAggregator,
-  MetricsRegistry,
-  SummaryMetric,
-} from './client-types';
+import type { AnyMetric, MetricsRegistry } from './client-types';
+import type { ClientClasses, ClientSeam } from './client-seam';
 import { clientNotLoadable, fastPathOff, noPrometheusClient } from '../veza-metrics.messages';
-import { hashMapLayout, promClientSeam, type DefaultMetricsHandle } from './prom-client';
+import { hashMapLayout, promClientSeam } from './prom-client';
 import { prometheusIoSeam, storeLayout } from './prometheus-io-client';
 import type { SeriesLayout } from './series-storage';
 
-export type ClientName = 'prom-client' | '@prometheus-io/client';
+export type { ClientClasses, ClientName, ClientSeam, MetricConfig } from './client-seam';
 
-/** What a metric's constructor takes (the options both clients share). */
-export interface MetricConfig {
-  name: string;
-  help: string;
-  labelNames?: string[];
-  registers?: MetricsRegistry[];
-  buckets?: number[];
-  enableExemplars?: boolean;
-  aggregator?: MetricAggregator;
-  collect?: (this: never) => void | Promise<void>;
+/** What a metric says of itself (C1): read off its own fields, never copied. */
+export interface MetricFields {
+  readonly name: string;
+  readonly type: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  /** A histogram's bounds (without `+Inf`). */
+  readonly buckets?: readonly number[];
+  /** A summary's quantiles (its `percentiles`). */
+  readonly quantiles?: readonly number[];
+  /** Whether it was created with exemplars on (its methods then take `{ labels, value, exemplarLabels }`). */
+  readonly exemplars: boolean;
 }
 
-/** The public classes of a client, as this library uses them. */
-export interface ClientClasses {
-  readonly Registry: { new (): MetricsRegistry; readonly PROMETHEUS_CONTENT_TYPE: string };
-  readonly Counter: new (config: MetricConfig) => CounterMetric;
-  readonly Gauge: new (config: MetricConfig) => GaugeMetric;
-  readonly Histogram: new (config: MetricConfig) => HistogramMetric;
-  readonly Summary: new (config: MetricConfig) => SummaryMetric;
-  /** The client's global registry (`register`). */
-  readonly register: MetricsRegistry;
+interface OwnFields {
+  name?: unknown;
+  type?: unknown;
+  help?: unknown;
+  labelNames?: unknown;
+  upperBounds?: unknown;
+  percentiles?: unknown;
+  enableExemplars?: unknown;
+}
+const numbers = (value: unknown): readonly number[] | undefined =>
+  Array.isArray(value) ? (value as number[]) : undefined;
+
+/** The fields of a metric of either client (C1), `'unknown'` / empty where one is missing. */
+export function metricFields(metric: object): MetricFields {
+  const m = metric as OwnFields;
+  const buckets = numbers(m.upperBounds);
+  const quantiles = numbers(m.percentiles);
+  return {
+    name: typeof m.name === 'string' ? m.name : '',
+    type: typeof m.type === 'string' ? m.type : 'unknown',
+    help: typeof m.help === 'string' ? m.help : '',
+    labelNames: Array.isArray(m.labelNames) ? (m.labelNames as string[]) : [],
+    ...(buckets ? { buckets } : {}),
+    ...(quantiles ? { quantiles } : {}),
+    exemplars: exemplarsOn(metric),
+  };
 }
 
-/** One client's seam: the only code that knows its internals. */
-export interface ClientSeam {
-  readonly name: ClientName;
-  /** The installed version (`(unknown version)` when unreadable), for messages. */
-  readonly version: string;
-  /** The loaded client, or `undefined` when it is not installed. */
-  classes(): ClientClasses | undefined;
-  /** Whether `module` (what loading a package name gave) is this client. */
-  isModule(module: unknown): boolean;
-  /** Whether `registry` is a Registry of this client (any copy of it). */
-  ownsRegistry(registry: object): boolean;
-  /** `collectDefaultMetrics` into `registry`, with what it starts caught so that `stop()` ends it. */
-  startDefaultMetrics(registry: MetricsRegistry, prefix: string): DefaultMetricsHandle;
-  /** Default metrics whose names break Prometheus' naming rules: left out of our default metrics. */
-  readonly nonConformingDefaults: readonly string[];
-  /** The default labels set on a registry of this client. */
-  defaultLabelsOf(registry: MetricsRegistry): Readonly<Record<string, string>> | undefined;
-  /** Why this client cannot run here (a sentence), or `undefined`. */
-  unsupportedHere(nodeVersion: string): string | undefined;
+/** Whether a metric was created with exemplars on (C1): its methods then take `{ labels, value, exemplarLabels }`. */
+export const exemplarsOn = (metric: object): boolean => (metric as OwnFields).enableExemplars === true;
+
+/** A histogram's bounds (C1), the very array the metric keeps (never written here), or `undefined`. */
+export const bucketsOf = (metric: object): readonly number[] | undefined =>
+  numbers((metric as OwnFields).upperBounds);
+
+type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+
+/** What the series guard puts in place of a metric's recording methods (C2), one function per role. */
+export interface RecordingWrappers {
+  /** `inc`, `dec`, `set`, `observe`: `(labels?, value?)`, or `({ labels, value, exemplarLabels })`. */
+  valued(original: AnyFn, allowNegative: boolean): AnyFn;
+  /** `setToCurrentTime`, `zero` (`'record'`), `labels` (`'child'`), `remove` (`'release'`): labels only. */
+  labelled(original: AnyFn, role: 'record' | 'child' | 'release'): AnyFn;
+  /** `startTimer(labels?)`; `record` is the (already replaced) method its end records through. */
+  startTimer(record: AnyFn): AnyFn;
+  /** `reset()`. */
+  reset(original: AnyFn): AnyFn;
+}
+
+/** The value-taking methods of each type, with whether they take a negative value. */
+const VALUED: Readonly<Record<string, ReadonlyArray<readonly [string, boolean]>>> = {
+  counter: [['inc', false]],
+  gauge: [
+    ['inc', true],
+    ['dec', true],
+    ['set', true],
+  ],
+  histogram: [['observe', true]],
+  summary: [['observe', true]],
+};
+const LABELLED: Readonly<Record<string, readonly string[]>> = {
+  gauge: ['setToCurrentTime'],
+  histogram: ['zero'],
+  summary: ['zero'],
+};
+
+/**
+ * Replaces the recording methods of `metric` (either client) with what `wrappers` makes of each
+ * (C2), as own properties: every caller, children of `labels()` and timers included, then records
+ * through them. A method the metric does not have is left out.
+ */
+export function replaceRecordingMethods(metric: object, wrappers: RecordingWrappers): void {
+  const m = metric as Record<string, unknown>;
+  const type = metricFields(metric).type;
+  const replace = (name: string, make: (original: AnyFn) => AnyFn): void => {
+    const original = m[name];
+    if (typeof original === 'function') m[name] = make(original as AnyFn);
+  };
+  for (const [name, allowNegative] of VALUED[type] ?? VALUED.histogram)
+    replace(name, (original) => wrappers.valued(original, allowNegative));
+  for (const name of LABELLED[type] ?? LABELLED.histogram)
+    replace(name, (original) => wrappers.labelled(original, 'record'));
+  replace('labels', (original) => wrappers.labelled(original, 'child'));
+  replace('remove', (original) => wrappers.labelled(original, 'release'));
+  const record = m[type === 'gauge' ? 'set' : 'observe'];
+  if (typeof record === 'function') replace('startTimer', () => wrappers.startTimer(record as AnyFn));
+  replace('reset', (original) => wrappers.reset(original));
+}
+
+/** The methods of a child that do not go through the metric's own (C2's exception). */
+const UNROUTED_CHILD_METHODS = ['observe'] as const;
+
+/**
+ * Makes a child `labels()` returned record through the metric's own methods (C2's exception: a
+ * histogram child's `observe`), with `labels`, the very object the child was made for. Returns it.
+ */
+export function routeChild<T>(metric: object, child: T, labels: object): T {
+  if (typeof child !== 'object' || child === null) return child;
+  const m = metric as Record<string, unknown>;
+  const c = child as Record<string, unknown>;
+  for (const name of UNROUTED_CHILD_METHODS) {
+    if (typeof c[name] !== 'function' || typeof m[name] !== 'function') continue;
+    c[name] = (value?: unknown): unknown => (m[name] as AnyFn).call(metric, labels, value);
+  }
+  return child;
 }
 
 /** The client of an application: its seam and classes. */

@@ -1,23 +1,23 @@
 /*
  * What the RPC recorder assumes of @nestjs/microservices and @nestjs/core (contract test:
- * test/unit/compat/nest-microservices.contract.spec.ts, which names the installed version when one
+ * test/unit/compat-nest-microservices.spec.ts, which names the installed version when one
  * breaks). Tested on @nestjs/microservices 12.1.1.
  *
- * A1 `ModulesContainer#getRpcTargetRegistry()` is an Observable that replays every server
+ * R1 `ModulesContainer#getRpcTargetRegistry()` is an Observable that replays every server
  *    (`Server` subclass or custom strategy) a `NestMicroservice` of this container was created with,
  *    standalone and hybrid (`app.connectMicroservice()`), before its listeners are registered.
  *    Fallback: no server is seen, nothing is recorded, the application runs as without the library.
- * A2 A server registers each handler with `addHandler(pattern, callback, isEventHandler, extras)`
+ * R2 A server registers each handler with `addHandler(pattern, callback, isEventHandler, extras)`
  *    and keeps the head handler of each normalised pattern in the Map `messageHandlers`, which every
  *    transport reads when a message arrives (gRPC: when it binds its services at `listen()`). The
  *    head carries `isEventHandler`, `extras` and `next` (further event handlers of one pattern).
  *    Fallback: a server without that Map is left untouched (nothing recorded).
- * A3 A handler returns (a Promise of) a value or an Observable; an error of the handler comes back
+ * R3 A handler returns (a Promise of) a value or an Observable; an error of the handler comes back
  *    as an Observable that errors (the exception filters' result) or as a rejection.
- * A4 `RpcExceptionsHandler#handle(exception, host)` receives each exception of an RPC handler
+ * R4 `RpcExceptionsHandler#handle(exception, host)` receives each exception of an RPC handler
  *    before the filters, `host.getArgByIndex(1)` being the message's context object.
  *    Fallback: `veza_errors_total{type}` names the class of the error the handler's result carried.
- * A5 `transportId` is a member of `Transport` (TCP 0 ... KAFKA 6) for the built-in servers; a custom
+ * R5 `transportId` is a member of `Transport` (TCP 0 ... KAFKA 6) for the built-in servers; a custom
  *    strategy may set a Symbol or nothing. Fallback: the server's class name.
  */
 
@@ -82,7 +82,7 @@ const WRAPPED = Symbol('veza.metrics.rpcHandler');
  * Replaces each head handler of `server` (those registered already and those to come) with
  * `wrap(head, key)`, whose `isEventHandler`, `extras` and `next` read and write the head's, so that
  * the server's own chaining of event handlers and its dispatch see what they saw before.
- * Returns false when the server does not have the layout of A2.
+ * Returns false when the server does not have the layout of R2.
  */
 export function instrumentServer(
   server: RpcServerLike,
@@ -138,7 +138,7 @@ const noted = new WeakMap<object, unknown>();
 let exceptionsHooked: boolean | undefined;
 
 /**
- * Notes each exception `RpcExceptionsHandler` receives against the message's context (A4), once
+ * Notes each exception `RpcExceptionsHandler` receives against the message's context (R4), once
  * per process; the handler runs exactly as before. False when the class cannot be reached.
  */
 export function captureRpcExceptions(): boolean {

@@ -15,12 +15,11 @@
  *    callback)` once when that client goes (public API). Fallback: an adapter without
  *    `bindClientDisconnect` counts connections up only.
  */
-import { installedVersion } from './installed-version';
+import { describeInstalled } from './installed-version';
 import { loadOptionalPeer } from './optional-peers';
 
 /** `@nestjs/websockets 12.1.1`, for messages. */
-export const nestWebsocketsVersion = (): string =>
-  `@nestjs/websockets ${installedVersion('@nestjs/websockets') ?? '(unknown version)'}`;
+export const nestWebsocketsVersion = (): string => describeInstalled('@nestjs/websockets');
 
 /** A gateway handler's pipeline, as `WsProxy#create` takes it and gives it back (W1). */
 export type GatewayHandler = (this: unknown, ...args: unknown[]) => unknown;

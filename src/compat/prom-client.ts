@@ -33,11 +33,11 @@
  *   `inc`/`observe` and rendering through `get()`: slower, exact.
  * - A7: the module's own `defaultLabels` option; a registry of unknown shape is refused at start-up.
  */
-import { installedVersion as readInstalledVersion } from './installed-version';
-import { loadOptionalPeer } from './optional-peers';
 import perfHooks from 'node:perf_hooks';
+import type { ClientClasses, ClientSeam, DefaultMetricsHandle } from './client-seam';
 import type { AnyMetric, MetricsRegistry } from './client-types';
-import type { ClientClasses, ClientSeam } from './metrics-client';
+import { versionForMessages } from './installed-version';
+import { loadOptionalPeer } from './optional-peers';
 import {
   bucketKeysOf,
   fileObservation,
@@ -49,18 +49,6 @@ import {
   type SeriesEntry,
   type SeriesLayout,
 } from './series-storage';
-
-/** Stops what `startDefaultMetrics` started. */
-export interface DefaultMetricsHandle {
-  /** Names of the metrics it registered (to take them out of a registry the application brought). */
-  readonly names: readonly string[];
-  /** Disables the event-loop monitor and disconnects the GC observer; safe to call twice. */
-  stop(): void;
-  /** True when the metrics are those a first registry started (the A1/A2 fallback): nothing to stop. */
-  readonly shared: boolean;
-  /** How many monitors and observers were seen started (1 and 1 while A1 and A2 hold). */
-  readonly started: { readonly monitors: number; readonly observers: number };
-}
 
 /** What a client's default metrics start: `intervals` timers (then stopped at once), feeding only the `dropped` metrics. */
 export interface DefaultsOf {
@@ -209,17 +197,8 @@ export function promClientSeriesKey(
   return key;
 }
 
-/** The version of the package `name` as installed (`(unknown version)` when unreadable), for messages. */
-export const installedVersion = (name: string): string => readInstalledVersion(name) ?? '(unknown version)';
-
-/** The installed prom-client's version, for messages about its internals. */
-export const promClientVersion = (): string => installedVersion('prom-client');
-
-/**
- * `require(name)`, or `undefined` when it is not installed. Any other failure (a broken install)
- * is thrown: it must not pass for "not installed". The one optional-peer loader (optional-peers.ts).
- */
-export const loadOptional = (name: string): unknown => loadOptionalPeer(name);
+/** The installed prom-client's version (`(unknown version)` when unreadable), for messages. */
+export const promClientVersion = (): string => versionForMessages('prom-client');
 
 /** What is used of the module (a type of our own: the emitted .d.ts must not need prom-client's). */
 type PromClientModule = ClientClasses & {
@@ -239,7 +218,7 @@ let loaded: PromClientModule | null | undefined;
 /** The installed prom-client, or `undefined`: loaded once, on first need. */
 export function loadPromClient(): PromClientModule | undefined {
   if (loaded === undefined) {
-    const module = loadOptional('prom-client');
+    const module = loadOptionalPeer('prom-client');
     loaded = isPromClientModule(module) ? module : null;
   }
   return loaded ?? undefined;
@@ -370,4 +349,4 @@ export const promClientSeam: ClientSeam = {
   unsupportedHere: () => undefined,
 };
 
-export type { Labels };
+export type { DefaultMetricsHandle, Labels };

@@ -33,15 +33,11 @@
  * something else, its metrics are shared by every application of the process (as A1/A2); B5: the
  * module's `defaultLabels` option.
  */
+import type { ClientClasses, ClientSeam } from './client-seam';
 import type { MetricsRegistry } from './client-types';
-import type { ClientClasses, ClientSeam } from './metrics-client';
-import {
-  baseRegistryClass,
-  hasRegistryMethods,
-  installedVersion,
-  loadOptional,
-  startDefaultMetrics,
-} from './prom-client';
+import { versionForMessages } from './installed-version';
+import { loadOptionalPeer } from './optional-peers';
+import { baseRegistryClass, hasRegistryMethods, startDefaultMetrics } from './prom-client';
 import {
   bucketKeysOf,
   fileObservation,
@@ -73,8 +69,8 @@ let loaded: Module | null | undefined;
 /** The installed successor (also under an npm alias named prom-client), or `undefined`. */
 export function loadPrometheusIo(): Module | undefined {
   if (loaded === undefined) {
-    const own = loadOptional(NAME);
-    const alias = isModule(own) ? own : loadOptional('prom-client');
+    const own = loadOptionalPeer(NAME);
+    const alias = isModule(own) ? own : loadOptionalPeer('prom-client');
     loaded = isModule(own) ? own : isModule(alias) ? alias : null;
   }
   return loaded ?? undefined;
@@ -249,7 +245,7 @@ export const ELU_METRICS = ['nodejs_eventloop_utilization_histogram', 'nodejs_ev
 export const prometheusIoSeam: ClientSeam = {
   name: NAME,
   get version() {
-    return installedVersion(NAME);
+    return versionForMessages(NAME);
   },
   classes: loadPrometheusIo,
   isModule,

@@ -7,7 +7,7 @@
  * else of a client's internals. Both clients keep the same entry objects (below); they differ in
  * where the entries are, how a series is keyed and how an entry stops being the series' own.
  */
-import type { ClientName } from './metrics-client';
+import type { ClientName } from './client-seam';
 
 export type Labels = Readonly<Record<string, unknown>>;
 

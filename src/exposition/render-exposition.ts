@@ -1,5 +1,5 @@
 import type { AnyMetric } from '../compat/client-types';
-import { layoutOf } from '../compat/metrics-client';
+import { layoutOf, metricFields } from '../compat/metrics-client';
 import type { SeriesEntry, SeriesLayout, StoredExemplar as Exemplar } from '../compat/series-storage';
 import { setImmediate as immediate } from 'node:timers/promises';
 
@@ -46,10 +46,7 @@ interface MetricData {
 }
 type Collectable = AnyMetric & {
   name: string;
-  help: string;
-  type: string;
   collect?: (this: unknown) => unknown;
-  upperBounds?: number[];
   getForPromString?: () => Promise<MetricData>;
 };
 
@@ -211,10 +208,9 @@ export async function renderExposition(
 
 /** The layout of a counter, gauge or histogram whose series the seam can read, else `undefined`. */
 function knownLayout(metric: Collectable): SeriesLayout | undefined {
+  const { type, buckets } = metricFields(metric);
   const renderable =
-    metric.type === 'counter' ||
-    metric.type === 'gauge' ||
-    (metric.type === 'histogram' && Array.isArray(metric.upperBounds));
+    type === 'counter' || type === 'gauge' || (type === 'histogram' && buckets !== undefined);
   return renderable ? layoutOf(metric) : undefined;
 }
 
@@ -270,19 +266,20 @@ async function renderSeries(
   pause: () => Promise<void>,
 ): Promise<void> {
   const openMetrics = options.format === 'openmetrics';
-  const counter = metric.type === 'counter';
-  const familyName = escapeText(openMetrics && counter ? metric.name.replace(/_total$/, '') : metric.name);
-  header(sink, familyName, metric.help, metric.type);
+  const { name, help, type, buckets } = metricFields(metric);
+  const counter = type === 'counter';
+  const familyName = escapeText(openMetrics && counter ? name.replace(/_total$/, '') : name);
+  header(sink, familyName, help, type);
   const defaults = options.defaultLabels;
   const hasDefaults = Object.keys(defaults).length > 0;
   // A copy of the list (the entries themselves are live): series added while rendering wait for the next scrape.
   const entries: SeriesEntry[] = layout.entries(metric);
-  const bounds = metric.upperBounds ?? [];
+  const bounds = buckets ?? [];
   for (let i = 0; i < entries.length; i++) {
     if (i % SERIES_PER_CHECK === SERIES_PER_CHECK - 1) await pause();
     const entry = entries[i];
     const own = entry.labels ?? {};
-    if (metric.type !== 'histogram') {
+    if (type !== 'histogram') {
       const sampleName = openMetrics && counter ? `${familyName}_total` : familyName;
       const labels = hasDefaults ? { ...own, ...defaults, ...own } : own;
       sink.line(

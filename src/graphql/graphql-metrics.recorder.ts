@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
-import { appUsesPeer } from '../compat/optional-peers';
-import { loadOptionalPeer as loadOptional } from './load-optional';
+import { markApolloPlugin } from '../compat/nest-graphql';
+import { appUsesPeer, loadOptionalPeer } from '../compat/optional-peers';
 import { InjectVezaMetricsOptions } from '../options/inject-options';
 import type { ResolvedOptions } from '../options/resolve-options';
 import { CatalogDefinitions } from '../registry/catalog-definitions';
@@ -26,9 +26,6 @@ import { observeMercurius } from './mercurius-operations';
 import { OperationSeries, operationOf, UNKNOWN_OPERATION } from './operation-series';
 import { timeResolvers } from './resolver-timing';
 
-/** The key Apollo's `@Plugin()` sets: Nest's Apollo driver adds every provider so marked to the server's plugins. */
-const APOLLO_PLUGIN_METADATA = 'graphql:plugin';
-
 /**
  * Records the application's GraphQL API, with no code in its resolvers, on `@nestjs/graphql`'s
  * Apollo and Mercurius drivers (see docs/graphql.md):
@@ -36,7 +33,7 @@ const APOLLO_PLUGIN_METADATA = 'graphql:plugin';
  *   driver like any `@Plugin()` provider), and on Mercurius a wrapper of `app.graphql` with a
  *   `preExecution` hook;
  * - resolvers, driver-neutral: the resolvers of the schema `GraphQLSchemaHost` holds are wrapped in
- *   place at bootstrap, before the first request.
+ *   place at bootstrap, before the first request (G3 of src/compat/nest-graphql.ts).
  * Nothing happens, and `@nestjs/graphql` is not even loaded, without a GraphQL schema in the
  * application or with `graphql: false`.
  */
@@ -85,7 +82,7 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
           );
       }
       if (options.resolvers !== 'none') {
-        const { defaultFieldResolver } = loadOptional('graphql') as { defaultFieldResolver: never };
+        const { defaultFieldResolver } = loadOptionalPeer('graphql') as { defaultFieldResolver: never };
         timeResolvers(
           schema as never,
           options.resolvers,
@@ -144,7 +141,7 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
     let graphql: { GraphQLSchemaHost?: new () => { schema: unknown } } | undefined;
     try {
       if (!appUsesPeer(this.moduleRef.get(ModulesContainer, { strict: false }), 'graphql')) return undefined;
-      graphql = loadOptional('@nestjs/graphql') as typeof graphql;
+      graphql = loadOptionalPeer('@nestjs/graphql') as typeof graphql;
     } catch (error) {
       this.fail(error); // installed but broken: the application still starts
       return undefined;
@@ -164,4 +161,5 @@ export class GraphqlMetricsRecorder implements OnApplicationBootstrap {
   }
 }
 
-Reflect.defineMetadata(APOLLO_PLUGIN_METADATA, true, GraphqlMetricsRecorder);
+// Nest's Apollo driver adds this provider to Apollo Server's plugins (G1 of src/compat/nest-graphql.ts).
+markApolloPlugin(GraphqlMetricsRecorder);

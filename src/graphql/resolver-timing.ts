@@ -1,42 +1,15 @@
 import { CounterCell, HistogramCell } from '../http/metric-cells';
 import { ErrorTypes } from '../http/error-labels';
+import { replaceResolvers, type FieldResolver, type SchemaLike } from '../compat/nest-graphql';
 import type { FamilyMetric } from './graphql-families';
 
-type Resolver = (this: unknown, source: unknown, args: unknown, context: unknown, info: unknown) => unknown;
-interface FieldLike {
-  name: string;
-  resolve?: Resolver;
-}
-interface ObjectTypeLike {
-  name: string;
-  getFields(): Record<string, FieldLike>;
-}
-interface SchemaLike {
-  getTypeMap(): Record<string, unknown>;
-  getQueryType(): { name: string } | null | undefined;
-  getMutationType(): { name: string } | null | undefined;
-  getSubscriptionType(): { name: string } | null | undefined;
-}
+type Resolver = FieldResolver;
 
 /** Marks a field resolver this library installed, with the resolver it wraps. */
 const WRAPPED = Symbol.for('veza.metrics.graphqlResolver');
 
-/*
- * `@nestjs/graphql` (14), as this file relies on it (the e2e spec checks it on every driver):
- * N1. Code-first, every field of an `@ObjectType()` gets a resolver from Nest that reads the
- *     property off the parent (named `rootFieldResolver`, or a middleware chain when field
- *     middleware is set); `@ResolveField()` and root fields get Nest's resolver of the method.
- *     A field whose resolver is Nest's `rootFieldResolver` counts as a field read off the parent.
- */
-const NEST_PARENT_FIELD_RESOLVER = 'rootFieldResolver';
-
 /** Which fields get timed: see `GraphqlMetricsOptions.resolvers`. */
 export type ResolverScope = 'root-and-resolved' | 'all';
-
-/** True for a `GraphQLObjectType` of any copy of graphql-js (16 and 17 tag their classes). */
-function isObjectType(type: unknown): type is ObjectTypeLike {
-  return Object.prototype.toString.call(type) === '[object GraphQLObjectType]';
-}
 
 /** The series of one field: its duration and, by error type, its errors (bounded by `ErrorTypes`). */
 class FieldSeries {
@@ -98,27 +71,13 @@ export function timeResolvers(
   errorCounter: FamilyMetric | undefined,
   defaultResolver: Resolver,
 ): number {
-  const roots = new Set([
-    schema.getQueryType()?.name,
-    schema.getMutationType()?.name,
-    schema.getSubscriptionType()?.name,
-  ]);
   const types = new ErrorTypes();
-  let wrapped = 0;
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.name.startsWith('__')) continue;
-    const root = roots.has(type.name);
-    for (const field of Object.values(type.getFields())) {
-      const own = field.resolve;
-      if (own && (own as { [WRAPPED]?: unknown })[WRAPPED]) continue;
-      const fromParent = !own || own.name === NEST_PARENT_FIELD_RESOLVER;
-      if (fromParent && !root && scope !== 'all') continue;
-      const series = new FieldSeries(type.name, field.name, durations, errorCounter, types);
-      field.resolve = wrapResolver(own ?? defaultResolver, series);
-      wrapped++;
-    }
-  }
-  return wrapped;
+  return replaceResolvers(schema, ({ parentType, field, root, resolver, fromParent }) => {
+    if (resolver && (resolver as { [WRAPPED]?: unknown })[WRAPPED]) return undefined;
+    if (fromParent && !root && scope !== 'all') return undefined;
+    const series = new FieldSeries(parentType, field, durations, errorCounter, types);
+    return wrapResolver(resolver ?? defaultResolver, series);
+  });
 }
 
 function wrapResolver(original: Resolver, series: FieldSeries): Resolver {

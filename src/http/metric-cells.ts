@@ -1,5 +1,5 @@
 import type { CounterMetric, HistogramMetric, LabelValues } from '../compat/client-types';
-import { layoutOf } from '../compat/metrics-client';
+import { exemplarsOn, layoutOf } from '../compat/metrics-client';
 import type { CounterSlot, HistogramSlot, SeriesLayout } from '../compat/series-storage';
 import { sanitizeLabelValue } from '../registry/series-guard';
 
@@ -15,10 +15,6 @@ import { sanitizeLabelValue } from '../registry/series-guard';
  * cells use the public API on every call: slower, equally exact. Metrics with exemplars enabled
  * take their arguments as one object; the entry is the same.
  */
-
-interface Exemplary {
-  enableExemplars?: boolean;
-}
 
 /**
  * A cell's labels as the series guard records them (cut, well-formed, a guard value such as
@@ -56,8 +52,8 @@ export class CounterCell<L extends string> {
   }
 
   private resolve(): void {
-    const counter = this.counter as unknown as Exemplary & { inc(...args: unknown[]): unknown };
-    if (counter.enableExemplars === true) counter.inc({ labels: this.labels, value: 1 });
+    const counter = this.counter as unknown as { inc(...args: unknown[]): unknown };
+    if (exemplarsOn(counter)) counter.inc({ labels: this.labels, value: 1 });
     else counter.inc(this.labels, 1);
     this.slot = this.layout?.counterSlot(this.counter, this.labels);
   }
@@ -86,8 +82,8 @@ export class HistogramCell<L extends string> {
   }
 
   private resolve(value: number): void {
-    const histogram = this.histogram as unknown as Exemplary & { observe(...args: unknown[]): unknown };
-    if (histogram.enableExemplars === true) histogram.observe({ labels: this.labels, value });
+    const histogram = this.histogram as unknown as { observe(...args: unknown[]): unknown };
+    if (exemplarsOn(histogram)) histogram.observe({ labels: this.labels, value });
     else histogram.observe(this.labels, value);
     this.slot = this.layout?.histogramSlot(this.histogram, this.labels);
   }

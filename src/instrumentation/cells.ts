@@ -4,7 +4,7 @@ import type {
   GaugeMetric as Gauge,
   HistogramMetric as Histogram,
 } from '../compat/client-types';
-import { layoutOf } from '../compat/metrics-client';
+import { exemplarsOn, layoutOf, metricFields } from '../compat/metrics-client';
 import type { CounterSlot, HistogramSlot, SeriesLayout } from '../compat/series-storage';
 import { detached, sanitizeLabelValue } from '../registry/series-guard';
 
@@ -40,10 +40,6 @@ export interface HistogramCell {
   observe(value: number): void;
 }
 
-interface Exemplary {
-  enableExemplars?: boolean;
-}
-
 /** Written in place through the seam's slot while the client still holds its entry; else through the public API. */
 class FastCounter implements CounterCell, GaugeCell {
   /** The slot of the entry last found to hold exactly these labels. */
@@ -77,7 +73,7 @@ class SlowCounter implements CounterCell, GaugeCell {
   ) {}
 
   inc(): void {
-    if ((this.metric as Exemplary).enableExemplars)
+    if (exemplarsOn(this.metric))
       (this.metric as Counter).inc({ labels: { ...this.labels }, value: 1 } as never);
     else this.metric.inc({ ...this.labels }, 1);
   }
@@ -113,8 +109,7 @@ class SlowHistogram implements HistogramCell {
   ) {}
 
   observe(value: number): void {
-    if ((this.metric as Exemplary).enableExemplars)
-      this.metric.observe({ labels: { ...this.labels }, value } as never);
+    if (exemplarsOn(this.metric)) this.metric.observe({ labels: { ...this.labels }, value } as never);
     else this.metric.observe({ ...this.labels }, value);
   }
 }
@@ -124,7 +119,7 @@ class SlowHistogram implements HistogramCell {
  * against the public API); exemplar metrics always go through the API, which keeps their exemplars.
  */
 const fastLayout = (metric: Metric): SeriesLayout | undefined =>
-  (metric as Exemplary).enableExemplars ? undefined : layoutOf(metric);
+  exemplarsOn(metric) ? undefined : layoutOf(metric);
 
 /**
  * Fixed labels must name every label of the metric, and nothing else, with string values. The copy
@@ -132,7 +127,7 @@ const fastLayout = (metric: Metric): SeriesLayout | undefined =>
  * its own: a cell never keeps a caller's long string alive, and its key is the guard's.
  */
 function checked(metric: Metric, labels: Labels): Labels {
-  const names = (metric as unknown as { labelNames: readonly string[] }).labelNames;
+  const names = metricFields(metric).labelNames;
   const keys = Object.keys(labels);
   const ok = keys.length === names.length && names.every((n) => typeof labels[n] === 'string');
   if (!ok) throw new Error(`labels {${keys.join(', ')}} do not match the label names {${names.join(', ')}}`);

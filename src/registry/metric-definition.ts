@@ -1,5 +1,5 @@
 import type { AnyMetric, MetricsRegistry } from '../compat/client-types';
-import type { ClientClasses } from '../compat/metrics-client';
+import { metricFields, type ClientClasses } from '../compat/metrics-client';
 import type { VezaMetricDefinition } from '../catalog/catalog';
 
 /** A catalog row as it is exposed under the chosen naming and bucket overrides. */
@@ -48,26 +48,19 @@ export function describeDefinition(d: {
   return `${d.kind}{${d.labelNames.join(',')}}${buckets} "${d.help}"`;
 }
 
-interface MetricInternals {
-  type?: string;
-  help?: string;
-  labelNames?: string[];
-  upperBounds?: number[];
-}
-
-/** The definition of a metric some other code registered, read off the client's object. */
+/** The definition of a metric some other code registered, read off the client's object (C1 of its seam). */
 export function definitionOf(metric: AnyMetric): {
   kind: string;
   labelNames: string[];
   buckets?: number[];
   help: string;
 } {
-  const m = metric as unknown as MetricInternals;
+  const m = metricFields(metric);
   return {
-    kind: m.type ?? 'unknown',
-    labelNames: [...(m.labelNames ?? [])],
-    ...(m.upperBounds ? { buckets: [...m.upperBounds] } : {}),
-    help: m.help ?? '',
+    kind: m.type,
+    labelNames: [...m.labelNames],
+    ...(m.buckets ? { buckets: [...m.buckets] } : {}),
+    help: m.help,
   };
 }
 

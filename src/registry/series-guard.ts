@@ -1,6 +1,6 @@
 import type { AnyMetric } from '../compat/client-types';
 import { describe } from '../veza-metrics.messages';
-import { layoutOf } from '../compat/metrics-client';
+import { layoutOf, metricFields, replaceRecordingMethods, routeChild } from '../compat/metrics-client';
 import { hashMapLayout } from '../compat/prom-client';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
@@ -121,14 +121,8 @@ function sanitizeLabels(labels: Labels): Record<string, string> {
   }
   return out;
 }
-type AnyFn = (...args: unknown[]) => unknown;
-interface Guardable {
-  name: string;
-  type: string;
-  labelNames: string[];
-  enableExemplars?: boolean;
-  [method: string]: unknown;
-}
+type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+type Guarded = Record<string, string>;
 
 const GUARDED = Symbol('vezaSeriesGuard');
 
@@ -142,12 +136,13 @@ const NOOP_CHILD = Object.freeze({
   startTimer: (): (() => number) => () => 0,
 });
 const isLabels = (v: unknown): v is Labels => typeof v === 'object' && v !== null && !Array.isArray(v);
+const has = (labels: Labels, name: string): boolean => Object.prototype.hasOwnProperty.call(labels, name);
 
 class InvalidRecording extends Error {}
 
 /** The error of a recording that leaves out declared labels. */
 function missingLabels(labelNames: readonly string[], labels: Labels): InvalidRecording {
-  const missing = labelNames.filter((n) => !Object.prototype.hasOwnProperty.call(labels, n));
+  const missing = labelNames.filter((n) => !has(labels, n));
   const list = missing.map((n) => `"${n}"`).join(', ');
   return new InvalidRecording(
     `label${missing.length > 1 ? 's' : ''} ${list} missing (every recording gives all of ${labelNames.join(', ')})`,
@@ -155,223 +150,283 @@ function missingLabels(labelNames: readonly string[], labels: Labels): InvalidRe
 }
 
 /**
- * Installs a guard on a prom-client metric's own methods, so that every path that records into it
- * (helpers, the HTTP recorder, decorators, code that injected the metric) gets the same treatment:
- * label values sanitised, unknown label names dropped, at most `cap` label sets (past it, the new
- * ones are folded into one overflow series, so sums stay exact), values Prometheus forbids refused
- * (a counter decreased, a non-finite observation), and nothing ever thrown to the caller.
+ * The label sets a metric admitted, by the client's key of their series (values already cut to 256
+ * units), each with the lengths of its values: with the names in a fixed order, key and lengths
+ * together name exactly one label set whatever the values hold (prom-client's `name:value,` and the
+ * successor's `value|` alike), and a second label set under a key already taken is one the client
+ * would merge into the first. Bound: `cap` entries plus the overflow series; `remove()` and
+ * `reset()` release them.
  */
-export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHooks): void {
-  const m = metric as unknown as Guardable;
-  if (m[GUARDED as unknown as string]) return;
-  Object.defineProperty(m, GUARDED, { value: true });
-  const labelNames = [...m.labelNames];
-  const sortedNames = [...labelNames].sort();
-  const lengthsOf = (labels: Record<string, string>): string =>
-    sortedNames.map((n) => labels[n]?.length).join(',');
-  const overflow: Record<string, string> = Object.fromEntries(
-    labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]),
-  );
-  // The client's key of a series (made injective first where the client allows it: the successor's
-  // `|`-joined key); a metric of no known layout is keyed as prom-client keys (A4 of its seam).
-  const layout = layoutOf(m) ?? hashMapLayout;
-  const { key: seriesKey } = layout.seriesKey(m);
-  const client = layout.client;
-  const overflowKey = seriesKey(overflow);
-  // The label sets admitted, by the client's key of their series (values already cut to 256 units),
-  // each with the lengths of its values: with the names in a fixed order, key and lengths together
-  // name exactly one label set whatever the values hold (prom-client's `name:value,` and the
-  // successor's `value|` alike), and a second label set under a key already taken is one the client
-  // would merge into the first. Bound: `cap` entries plus the overflow series; `remove()` and
-  // `reset()` release them.
-  const series = new Map<string, string>([[overflowKey, lengthsOf(overflow)]]);
-  const report = (error: unknown): undefined => {
-    hooks.onError(m.name, error);
+class AdmittedSeries {
+  /** Every label set past the cap, or ambiguous, is recorded under these labels. */
+  readonly overflow: Guarded;
+  private readonly sortedNames: readonly string[];
+  private readonly seriesKey: (labels: Guarded) => string;
+  private readonly overflowKey: string;
+  private readonly client: string;
+  private readonly series = new Map<string, string>();
+
+  constructor(
+    private readonly labelNames: readonly string[],
+    metric: object,
+    private readonly cap: number,
+    /** Called when a label set is folded into the overflow series. */
+    private readonly folded: (reason: OverflowReason, client: string) => void,
+  ) {
+    this.sortedNames = [...labelNames].sort();
+    this.overflow = Object.fromEntries(labelNames.map((n) => [n, OVERFLOW_LABEL_VALUE]));
+    // The client's key of a series (made injective first where the client allows it: the successor's
+    // `|`-joined key); a metric of no known layout is keyed as prom-client keys (A4 of its seam).
+    const layout = layoutOf(metric) ?? hashMapLayout;
+    this.seriesKey = layout.seriesKey(metric).key;
+    this.client = layout.client;
+    this.overflowKey = this.seriesKey(this.overflow);
+    this.clear();
+  }
+
+  private lengthsOf(labels: Guarded): string {
+    return this.sortedNames.map((n) => labels[n]?.length).join(',');
+  }
+
+  /** The labels to record under: `labels` when admitted, else the overflow series (see `OverflowReason`). */
+  admit(labels: Guarded): Guarded {
+    if (this.labelNames.length === 0) return labels;
+    const key = this.seriesKey(labels);
+    const shape = this.lengthsOf(labels);
+    const known = this.series.get(key);
+    if (known === shape) return labels;
+    if (known !== undefined) return this.fold('ambiguous');
+    if (this.series.size - 1 >= this.cap) return this.fold('cap');
+    this.series.set(key, shape);
+    return labels;
+  }
+
+  /** Frees the place of `labels` under the cap (`remove(labels)`). */
+  release(labels: Guarded): void {
+    const key = this.seriesKey(labels);
+    if (key !== this.overflowKey && this.series.get(key) === this.lengthsOf(labels)) this.series.delete(key);
+  }
+
+  /** Forgets every label set (`reset()`). */
+  clear(): void {
+    this.series.clear();
+    this.series.set(this.overflowKey, this.lengthsOf(this.overflow));
+  }
+
+  private fold(reason: OverflowReason): Guarded {
+    this.folded(reason, this.client);
+    return this.overflow;
+  }
+}
+
+/**
+ * What every recording into one metric goes through: its labels resolved (declared names only, all
+ * of them, sanitised), admitted under the cap, its value checked; whatever fails is reported, never
+ * thrown.
+ */
+class MetricGuard {
+  private readonly labelNames: readonly string[];
+  private readonly exemplars: boolean;
+  private readonly admitted: AdmittedSeries;
+  /**
+   * The label objects `labels()` handed the client: its child records through the guarded methods
+   * again with that very object, which is already the guard's (its `__invalid__` or `__overflow__`
+   * must not be escaped as input). Weak: a child dropped frees its labels.
+   */
+  private readonly issued: WeakSet<object>;
+
+  constructor(
+    private readonly metric: object,
+    private readonly name: string,
+    cap: number,
+    private readonly hooks: SeriesGuardHooks,
+  ) {
+    const fields = metricFields(metric);
+    this.labelNames = [...fields.labelNames];
+    this.exemplars = fields.exemplars;
+    this.admitted = new AdmittedSeries(this.labelNames, metric, cap, (reason, client) =>
+      hooks.onOverflow(name, reason, client),
+    );
+    this.issued = new WeakSet<object>([this.admitted.overflow]);
+  }
+
+  report(error: unknown): undefined {
+    this.hooks.onError(this.name, error);
     return undefined;
-  };
+  }
 
   /** A full label set, sanitised; `undefined` (and reported) when a declared label is missing. */
-  const resolve = (labels: Labels): Record<string, string> | undefined => {
+  private resolve(labels: Labels): Guarded | undefined {
     for (const name of Object.keys(labels)) {
-      if (!labelNames.includes(name))
-        hooks.onError(m.name, new InvalidRecording(`label "${name}" is not one of ${labelNames.join(', ')}`));
+      if (!this.labelNames.includes(name))
+        this.report(new InvalidRecording(`label "${name}" is not one of ${this.labelNames.join(', ')}`));
     }
-    const out: Record<string, string> = {};
-    for (const name of labelNames) {
+    const out: Guarded = {};
+    for (const name of this.labelNames) {
       // A series without one of its labels is never created: prom-client would show it as a series
       // of its own, which Prometheus reads as the empty value (a duplicate of that series).
-      if (!Object.prototype.hasOwnProperty.call(labels, name)) {
-        hooks.onError(m.name, missingLabels(labelNames, labels));
+      if (!has(labels, name)) {
+        this.report(missingLabels(this.labelNames, labels));
         return undefined;
       }
       out[name] = sanitizeLabelValue(labels[name]);
     }
     return out;
-  };
-
-  /** The labels to record under: an admitted label set, or the overflow series (see `OverflowReason`). */
-  const admit = (out: Record<string, string>): Record<string, string> => {
-    if (labelNames.length === 0) return out;
-    const key = seriesKey(out);
-    const shape = lengthsOf(out);
-    const known = series.get(key);
-    if (known === shape) return out;
-    if (known !== undefined) return fold('ambiguous');
-    if (series.size - 1 >= cap) return fold('cap');
-    series.set(key, shape);
-    return out;
-  };
-  const fold = (reason: OverflowReason): Record<string, string> => {
-    hooks.onOverflow(m.name, reason, client);
-    return overflow;
-  };
-
-  // The label objects `labels()` handed the client: its child records through the guarded methods
-  // again with that very object, which is already the guard's (its `__invalid__` or `__overflow__`
-  // must not be escaped as input). Weak: a child dropped frees its labels.
-  const issued = new WeakSet<object>([overflow]);
+  }
 
   /** Sanitised labels of an admitted series or the overflow series; `undefined` when refused. */
-  const guard = (labels: Labels): Record<string, string> | undefined => {
-    if (issued.has(labels)) return labels as Record<string, string>;
-    const out = resolve(labels);
-    return out && admit(out);
+  readonly guard = (labels: Labels): Guarded | undefined => {
+    if (this.issued.has(labels)) return labels as Guarded;
+    const out = this.resolve(labels);
+    return out && this.admitted.admit(out);
   };
 
-  /** `remove(labels)`: frees the label set's place under the cap. */
-  const release = (labels: Labels): Record<string, string> | undefined => {
-    const out = resolve(labels);
-    if (!out) return undefined;
-    const key = seriesKey(out);
-    if (key !== overflowKey && series.get(key) === lengthsOf(out)) series.delete(key);
+  /** `remove(labels)`: the sanitised labels, their place under the cap freed. */
+  readonly release = (labels: Labels): Guarded | undefined => {
+    const out = this.resolve(labels);
+    if (out) this.admitted.release(out);
     return out;
   };
 
-  const finite = (value: unknown, allowNegative: boolean): boolean => {
+  /** Whether `value` may be recorded (`undefined` is the client's default). */
+  private finite(value: unknown, allowNegative: boolean): boolean {
     if (value === undefined) return true;
     if (typeof value !== 'number' || !Number.isFinite(value) || (!allowNegative && value < 0)) {
-      hooks.onError(m.name, new InvalidRecording(`value ${describe(value)} refused`));
+      this.report(new InvalidRecording(`value ${describe(value)} refused`));
       return false;
     }
     return true;
-  };
+  }
 
   /** Records `value` under the guarded `labels` (a labelled metric called without labels is refused). */
-  const withLabels = (
+  private withLabels(
     labels: Labels,
     value: unknown,
     allowNegative: boolean,
-    record: (labels: Record<string, string>) => unknown,
-  ): unknown => {
-    if (!finite(value, allowNegative)) return undefined;
-    const guarded = guard(labels);
+    record: (labels: Guarded) => unknown,
+  ): unknown {
+    if (!this.finite(value, allowNegative)) return undefined;
+    const guarded = this.guard(labels);
     return guarded && record(guarded);
-  };
+  }
 
-  /** Wraps `method(labels?, value?)`; `check` validates the value. */
-  const wrapValued = (method: string, allowNegative: boolean): void => {
-    const original = m[method] as AnyFn | undefined;
-    if (typeof original !== 'function') return;
-    m[method] = function guarded(this: unknown, a?: unknown, b?: unknown): unknown {
+  /**
+   * `method(labels?, value?)` with exemplars on: the client takes `({ labels, value, exemplarLabels })`,
+   * and the classic `(labels, value)` and `(value)` calls are translated so every caller keeps working.
+   */
+  private recordExemplary(original: AnyFn, allowNegative: boolean, a: unknown, b: unknown): unknown {
+    const m = this.metric;
+    if (isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
+      const opts = a as { labels?: Labels; value?: unknown; exemplarLabels?: Labels };
+      if (!this.finite(opts.value, allowNegative)) return undefined;
+      const labels = this.guard(opts.labels ?? {});
+      if (!labels) return undefined;
+      const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
+      return original.call(m, { ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) });
+    }
+    if (isLabels(a))
+      return this.withLabels(a, b, allowNegative, (labels) => original.call(m, { labels, value: b }));
+    return this.withLabels({}, a, allowNegative, () => original.call(m, { value: a }));
+  }
+
+  /** `inc`, `dec`, `set`, `observe`: `(labels?, value?)`. */
+  valued(original: AnyFn, allowNegative: boolean): AnyFn {
+    const m = this.metric;
+    return (a?: unknown, b?: unknown): unknown => {
       try {
-        if (m.enableExemplars) {
-          // prom-client takes ({ labels, value, exemplarLabels }) once exemplars are on; the
-          // classic (labels, value) and (value) calls are translated so every caller keeps working.
-          if (isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
-            const opts = a as { labels?: Labels; value?: unknown; exemplarLabels?: Labels };
-            if (!finite(opts.value, allowNegative)) return undefined;
-            const labels = guard(opts.labels ?? {});
-            if (!labels) return undefined;
-            const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
-            return original.call(m, { ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) });
-          }
-          if (isLabels(a))
-            return withLabels(a, b, allowNegative, (labels) => original.call(m, { labels, value: b }));
-          return withLabels({}, a, allowNegative, () => original.call(m, { value: a }));
-        }
-        if (isLabels(a)) return withLabels(a, b, allowNegative, (labels) => original.call(m, labels, b));
-        return withLabels({}, a, allowNegative, () => original.call(m, a));
+        if (this.exemplars) return this.recordExemplary(original, allowNegative, a, b);
+        if (isLabels(a)) return this.withLabels(a, b, allowNegative, (labels) => original.call(m, labels, b));
+        return this.withLabels({}, a, allowNegative, () => original.call(m, a));
       } catch (error) {
-        return report(error);
+        return this.report(error);
       }
     };
-  };
+  }
 
-  /** Wraps `method(labels?)` (labels only); `child` also for `labels()`, which must return a child. */
-  const wrapLabelled = (method: string, child = false, check = guard): void => {
-    const original = m[method] as AnyFn | undefined;
-    if (typeof original !== 'function') return;
-    m[method] = function guarded(this: unknown, ...args: unknown[]): unknown {
+  /** The full label set of a labels-only call: `labels('a', 'b')` by position, `labels({ ... })` by name. */
+  private labelsOf(args: readonly unknown[]): Labels {
+    // Positional: a value not given is the empty one, as `labels()` always gave; by name, a name left
+    // out is refused. Either way a full set.
+    return isLabels(args[0]) ? args[0] : Object.fromEntries(this.labelNames.map((n, i) => [n, args[i]]));
+  }
+
+  /** `setToCurrentTime`, `zero` (`record`), `labels` (`child`, which must return a child), `remove` (`release`). */
+  labelled(original: AnyFn, role: 'record' | 'child' | 'release'): AnyFn {
+    const m = this.metric;
+    const child = role === 'child';
+    const check = role === 'release' ? this.release : this.guard;
+    return (...args: unknown[]): unknown => {
       try {
         if (!child && (args.length === 0 || args[0] === undefined)) {
           // No labels: the metric's one series when it has no labels; refused (missing) otherwise.
-          return labelNames.length === 0 || check({}) ? original.call(m) : undefined;
+          return this.labelNames.length === 0 || check({}) ? original.call(m) : undefined;
         }
-        // labels('a', 'b') is positional (a value not given is the empty one, as `labels()` always
-        // gave); labels({ ... }) names them, and a name left out is refused. Either way a full set.
-        const labels = isLabels(args[0])
-          ? args[0]
-          : Object.fromEntries(labelNames.map((n, i) => [n, args[i]]));
-        const guarded = check(labels);
-        if (guarded && child) issued.add(guarded);
-        if (guarded) return original.call(m, guarded);
-        return child ? NOOP_CHILD : undefined;
+        const guarded = check(this.labelsOf(args));
+        if (!guarded) return child ? NOOP_CHILD : undefined;
+        if (!child) return original.call(m, guarded);
+        this.issued.add(guarded);
+        return routeChild(m, original.call(m, guarded), guarded);
       } catch (error) {
-        report(error);
+        this.report(error);
         // `metric.labels(x).inc()` must not throw either: a child that records nothing.
         return child ? NOOP_CHILD : undefined;
       }
     };
-  };
-
-  if (m.type === 'counter') {
-    wrapValued('inc', false);
-  } else if (m.type === 'gauge') {
-    wrapValued('inc', true);
-    wrapValued('dec', true);
-    wrapValued('set', true);
-    wrapLabelled('setToCurrentTime');
-  } else {
-    wrapValued('observe', true);
-    wrapLabelled('zero');
   }
-  wrapLabelled('labels', true);
-  wrapLabelled('remove', false, release);
-  wrapStartTimer(m, report, issued);
 
-  const reset = m.reset as AnyFn;
-  m.reset = function guardedReset(): unknown {
-    series.clear();
-    series.set(overflowKey, lengthsOf(overflow));
-    return reset.call(m);
-  };
+  /**
+   * `startTimer(labels)` returns `end(moreLabels)`, which records the merged labels at `end` through
+   * `record`, the guarded `observe` (or `set`), so the merged labels are guarded too.
+   */
+  startTimer(record: AnyFn): AnyFn {
+    const m = this.metric;
+    return (startLabels?: unknown): ((endLabels?: unknown) => number | undefined) => {
+      const started = process.hrtime.bigint();
+      return (endLabels?: unknown) => {
+        try {
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          record.call(m, this.timerLabels(startLabels, endLabels), seconds);
+          return seconds;
+        } catch (error) {
+          return this.report(error);
+        }
+      };
+    };
+  }
+
+  /** A timer's labels at its end: a child's (the guard's own, see `issued`) as they are, else both merged. */
+  private timerLabels(startLabels: unknown, endLabels: unknown): Labels {
+    if (isLabels(startLabels) && this.issued.has(startLabels) && !isLabels(endLabels)) return startLabels;
+    return { ...(isLabels(startLabels) ? startLabels : {}), ...(isLabels(endLabels) ? endLabels : {}) };
+  }
+
+  /** `reset()`: every label set forgotten with the series. */
+  reset(original: AnyFn): AnyFn {
+    const m = this.metric;
+    return (): unknown => {
+      this.admitted.clear();
+      return original.call(m);
+    };
+  }
 }
 
 /**
- * `startTimer(labels)` returns `end(moreLabels)`, which records the merged labels at `end`: through
- * the guarded `observe` (or `set`), so the merged labels are guarded too.
+ * Installs a guard on a metric's own methods (C2 of src/compat/metrics-client.ts), so that every
+ * path that records into it (helpers, the HTTP recorder, decorators, code that injected the metric)
+ * gets the same treatment: label values sanitised, unknown label names dropped, at most `cap` label
+ * sets (past it, the new ones are folded into one overflow series, so sums stay exact), values
+ * Prometheus forbids refused (a counter decreased, a non-finite observation), and nothing ever thrown
+ * to the caller.
  */
-function wrapStartTimer(m: Guardable, report: (e: unknown) => undefined, issued: WeakSet<object>): void {
-  if (typeof m.startTimer !== 'function') return;
-  // Already guarded: the merged labels go through the guard there.
-  const record = (m.type === 'gauge' ? m.set : m.observe) as AnyFn;
-  m.startTimer = function guardedStartTimer(
-    startLabels?: unknown,
-  ): (endLabels?: unknown) => number | undefined {
-    const started = process.hrtime.bigint();
-    return (endLabels?: unknown) => {
-      try {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        // A child's timer (its labels the guard's own, see `issued`) records under those very labels.
-        const labels =
-          isLabels(startLabels) && issued.has(startLabels) && !isLabels(endLabels)
-            ? startLabels
-            : { ...(isLabels(startLabels) ? startLabels : {}), ...(isLabels(endLabels) ? endLabels : {}) };
-        record.call(m, labels, seconds);
-        return seconds;
-      } catch (error) {
-        return report(error);
-      }
-    };
-  };
+export function guardMetric(metric: AnyMetric, cap: number, hooks: SeriesGuardHooks): void {
+  const m = metric as unknown as Record<PropertyKey, unknown>;
+  if (m[GUARDED]) return;
+  Object.defineProperty(m, GUARDED, { value: true });
+  const guard = new MetricGuard(metric, metricFields(metric).name, cap, hooks);
+  replaceRecordingMethods(metric, {
+    valued: (original, allowNegative) => guard.valued(original, allowNegative),
+    labelled: (original, role) => guard.labelled(original, role),
+    startTimer: (record) => guard.startTimer(record),
+    reset: (original) => guard.reset(original),
+  });
 }

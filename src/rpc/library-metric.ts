@@ -1,3 +1,4 @@
+import { metricFields, type MetricFields } from '../compat/metrics-client';
 import { type CounterCell, type HistogramCell } from '../http/metric-cells';
 import type { AppRegistry } from '../registry/app-registry';
 import type { SelfMetrics } from '../registry/self-metrics';
@@ -28,15 +29,10 @@ function classesOf(app: AppRegistry): Classes {
   return app.client as unknown as Classes;
 }
 
-interface Readable {
-  type?: string;
-  help?: string;
-  labelNames?: readonly string[];
-  upperBounds?: readonly number[];
-}
+type Readable = Pick<MetricFields, 'type' | 'help' | 'labelNames' | 'buckets'>;
 
 function describe(d: Readable): string {
-  return `${d.type ?? 'unknown'}{${[...(d.labelNames ?? [])].join(',')}}${d.upperBounds ? ` [${d.upperBounds.join(',')}]` : ''} "${d.help ?? ''}"`;
+  return `${d.type}{${[...d.labelNames].join(',')}}${d.buckets ? ` [${d.buckets.join(',')}]` : ''} "${d.help}"`;
 }
 
 /**
@@ -47,21 +43,22 @@ function describe(d: Readable): string {
  */
 export function libraryMetric<T>(app: AppRegistry, self: SelfMetrics, def: Definition): T {
   const registry = app.registry as unknown as { getSingleMetric(name: string): unknown };
-  const existing = registry.getSingleMetric(def.name) as Readable | undefined;
+  const existing = registry.getSingleMetric(def.name) as object | undefined;
   const wanted: Readable = {
     type: def.kind,
     help: def.help,
     labelNames: def.labelNames,
-    upperBounds: def.buckets,
+    ...(def.buckets ? { buckets: def.buckets } : {}),
   };
   if (existing) {
+    const found = metricFields(existing);
     const same =
-      existing.type === def.kind &&
-      existing.help === def.help &&
-      (existing.labelNames ?? []).length === def.labelNames.length &&
-      def.labelNames.every((l) => existing.labelNames?.includes(l)) &&
-      (def.buckets === undefined || (existing.upperBounds ?? []).join(',') === def.buckets.join(','));
-    if (!same) throw new Error(metricClash(def.name, describe(wanted), describe(existing)));
+      found.type === def.kind &&
+      found.help === def.help &&
+      found.labelNames.length === def.labelNames.length &&
+      def.labelNames.every((l) => found.labelNames.includes(l)) &&
+      (def.buckets === undefined || (found.buckets ?? []).join(',') === def.buckets.join(','));
+    if (!same) throw new Error(metricClash(def.name, describe(wanted), describe(found)));
     return existing as T;
   }
   const classes = classesOf(app);

@@ -1,6 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { AnyMetric as Metric } from '../compat/client-types';
-import { globalRegistries, seamOfRegistry, selectClient } from '../compat/metrics-client';
+import { globalRegistries, metricFields, seamOfRegistry, selectClient } from '../compat/metrics-client';
 import { findCatalogEntry } from '../catalog/catalog';
 // The main entry point's types by the package's name: the testing entry point's declarations name
 // them as the user imports them (API Extractor then sees them as the main entry's, not its own).
@@ -110,12 +110,7 @@ export async function getMetricValue<N extends string>(
   const helper = 'getMetricValue';
   const metrics = metricsOf(app, helper);
   const metric = findMetric(metrics, name, helper);
-  const info = metric as unknown as {
-    name: string;
-    labelNames: readonly string[];
-    upperBounds?: readonly number[];
-    percentiles?: readonly number[];
-  };
+  const info = metricFields(metric);
   const data = (await metric.get()) as unknown as { type: string; values: Sample[] };
   const type = String(data.type);
   const exposed = info.name;
@@ -145,7 +140,7 @@ export async function getMetricValue<N extends string>(
 function selectSeries(
   name: string,
   type: string,
-  info: { upperBounds?: readonly number[]; percentiles?: readonly number[] },
+  info: { buckets?: readonly number[]; quantiles?: readonly number[] },
   options: MetricValueOptions,
   helper: string,
 ): (sample: Sample) => boolean {
@@ -162,16 +157,16 @@ function selectSeries(
     throw invalid(`stat must be "count" or "sum", not ${JSON.stringify(stat)}`);
   if (le !== undefined) {
     if (type !== 'histogram') throw invalid('"le" (a bucket) applies to histograms only');
-    const bounds = [...(info.upperBounds ?? []), '+Inf'];
+    const bounds = [...(info.buckets ?? []), '+Inf'];
     if (!bounds.some((b) => String(b) === String(le)))
       throw invalid(`it has no bucket le=${String(le)} (buckets: ${bounds.join(', ')})`);
     return (s) => s.metricName === `${name}_bucket` && String(s.labels.le) === String(le);
   }
   if (quantile !== undefined) {
     if (type !== 'summary') throw invalid('"quantile" applies to summaries only');
-    if (!(info.percentiles ?? []).includes(quantile)) {
+    if (!(info.quantiles ?? []).includes(quantile)) {
       throw invalid(
-        `it has no quantile ${String(quantile)} (quantiles: ${(info.percentiles ?? []).join(', ')})`,
+        `it has no quantile ${String(quantile)} (quantiles: ${(info.quantiles ?? []).join(', ')})`,
       );
     }
     return (s) => s.metricName === undefined && Number(s.labels.quantile) === quantile;

@@ -9,7 +9,7 @@
  * Labels stay bounded: never a raw path.
  */
 import { Body, Controller, Module, Post, type INestApplication } from '@nestjs/common';
-import { request } from 'node:http';
+import { request, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { connect } from 'node:net';
 import { VezaMetricsModule } from '../../src';
 import { PREFLIGHT_ENDPOINT } from '../../src/http/http-metrics.recorder';
@@ -65,17 +65,37 @@ function mount(app: INestApplication): void {
   }
 }
 
-/** Sends `bytes` of a `length`-byte body to POST /tracks, then resets the connection. */
-async function abortMidBody(url: string, bytes: number, length: number): Promise<void> {
+/**
+ * Sends `bytes` of a `length`-byte body to POST /tracks and, once `server` has taken the request in
+ * (its 'request' event for this connection), resets the connection.
+ */
+async function abortMidBody(url: string, server: HttpServer, bytes: number, length: number): Promise<void> {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const received = new Promise<void>((resolve) => {
+    const onRequest = (req: IncomingMessage): void => {
+      if (req.socket.remotePort !== socket.localPort) return;
+      server.off('request', onRequest);
+      resolve();
+    };
+    server.on('request', onRequest);
+  });
   socket.write(
     `POST /tracks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"title":"${'a'.repeat(bytes)}`,
   );
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await received;
   socket.resetAndDestroy();
+}
+
+/** Resolves once `server` holds no connection any more (within 30 s). */
+async function noConnections(server: HttpServer): Promise<void> {
+  const count = (): Promise<number> =>
+    new Promise((resolve, reject) =>
+      server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
+    );
+  await until(async () => (await count()) === 0, 'the server to close every connection');
 }
 
 async function until(check: () => Promise<boolean>, what: string): Promise<void> {
@@ -187,9 +207,11 @@ describe.each(ADAPTERS)('responses outside route handlers on %s', (adapter) => {
       Object.fromEntries(Object.entries(c).filter(([k]) => k.startsWith('POST ')));
     const total = (c: Record<string, number>): number => Object.values(tracks(c)).reduce((a, b) => a + b, 0);
     const before = await counts();
-    for (let i = 0; i < 3; i++) await abortMidBody(url, 100, 10_000);
+    const server = app.getHttpServer() as HttpServer;
+    for (let i = 0; i < 3; i++) await abortMidBody(url, server, 100, 10_000);
     await until(async () => total(await counts()) >= total(before) + 3, 'three more POST /tracks');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Every connection closed on the server's side, each request's answer is settled: counted once.
+    await noConnections(server);
     const after = tracks(await counts());
     const delta = Object.fromEntries(
       Object.entries(after).flatMap(([k, v]) => (v === before[k] ? [] : [[k, v - (before[k] ?? 0)]])),

@@ -112,7 +112,7 @@ describe.each(ADAPTERS)('RPC handlers of a hybrid application on %s', (adapter) 
       });
       // RPC messages have families of their own (issue 15, test/e2e/rpc-metrics.e2e-spec.ts), and the
       // failed one of the first test counts in veza_errors_total, as a failed HTTP handler does.
-      // Nest 10 has no ModulesContainer#getRpcTargetRegistry (src/compat/nest-microservices.ts, A1):
+      // Nest 10 has no ModulesContainer#getRpcTargetRegistry (src/compat/nest-microservices.ts, R1):
       // RPC is not recorded there, and nothing of it reaches the exposition.
       expect(
         samples(text, 'veza_rpc_server_requests_total', ['transport', 'pattern', 'kind', 'outcome']),

@@ -9,9 +9,10 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { Counter, Registry } from 'prom-client';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MetricsPusher, VezaMetricsModule, VezaMetricsService, type PushgatewayOptions } from '../../src';
 import { FINAL_PUSH_WAIT_MS } from '../../src/push/metrics-pusher';
 import { getMetricValue } from '../../src/testing';
@@ -38,6 +39,46 @@ async function waitFor<T>(
     if (predicate(value) || Date.now() > deadline) return value;
     await sleep(50);
   }
+}
+
+/** A stand-in Pushgateway that takes every push (202) and counts them. */
+async function countingPushgateway(): Promise<{
+  url: string;
+  /** Resolves once `n` pushes have arrived (within 30 s). */
+  pushes(n: number): Promise<void>;
+  close(): Promise<void>;
+}> {
+  let count = 0;
+  const arrived = new EventEmitter();
+  const server = createHttpServer((req, res) => {
+    req.resume().once('end', () => {
+      res.writeHead(202).end();
+      count++;
+      arrived.emit('push');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    pushes: (n) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${count} of ${n} pushes in 30 s`)), 30_000);
+        const check = (): void => {
+          if (count < n) return;
+          clearTimeout(timer);
+          arrived.off('push', check);
+          resolve();
+        };
+        arrived.on('push', check);
+        check();
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 interface Pushgateway {
@@ -348,7 +389,18 @@ describeWithPushgateway('Pushgateway: a real prometheus-pushgateway, pushed to a
 
     await app.close();
     const atClose = await pgw.metrics();
-    await sleep(600); // four intervals
+    // A witness pushing at the same interval, started after the close, to a Pushgateway of its own
+    // that counts pushes: once it has taken four, four intervals have passed since the close.
+    const witness = await countingPushgateway();
+    const clock = await createContext(
+      jobModule({ url: witness.url, jobName: 'witness', intervalMs: 150, pushOnShutdown: false }),
+    );
+    try {
+      await witness.pushes(4);
+    } finally {
+      await clock.close();
+      await witness.close();
+    }
     const after = await pgw.metrics();
     expect(sampleValue(after, 'push_time_seconds', { job: 'worker' })).toBe(
       sampleValue(atClose, 'push_time_seconds', { job: 'worker' }),

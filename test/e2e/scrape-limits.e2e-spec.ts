@@ -1,9 +1,11 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { Gauge, Registry } from 'prom-client';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../../src';
+import { MetricsScraper } from '../../src/endpoint/metrics-scraper';
 import { ADAPTERS, startApp, type AdapterKind } from '../utils/app';
 import { parseExposition, sampleValue } from '../utils/exposition';
 import { rawRequest } from '../utils/raw-http';
+import { until } from '../utils/until';
 
 /** Registers gauges whose scrape-time source is slow, failing or never settles. */
 @Injectable()
@@ -126,9 +128,11 @@ describe('a scrape whose response something else answered first (express)', () =
     try {
       const res = await rawRequest(url, '/metrics');
       expect([res.status, res.body]).toEqual([503, 'busy\n']);
-      // The render ends after the source's 300 ms, and finds the response answered.
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      // The render ends after the source's 300 ms, finds the response answered, and lets its hold go.
+      const scraper = app.get(MetricsScraper);
+      await until(() => scraper.bytesInFlight === 0, 'the render to end');
       expect((await rawRequest(url, '/metrics')).status).toBe(503);
+      await until(() => scraper.bytesInFlight === 0, 'the second render to end');
     } finally {
       process.off('uncaughtException', onError).off('unhandledRejection', onError);
       await app.close();

@@ -14,7 +14,7 @@ if (!dir)
 const modules = `${dir}/node_modules`;
 
 // Mercurius is no Nest package and its major 16 needs Fastify 5, while a fixture brings its Nest's
-// own Fastify (4 for Nest 10): its contract (M4, M5) runs in the repository's rows.
+// own Fastify (4 for Nest 10): its contract (M1-M5) runs in the repository's rows.
 const ignored = '/test/unit/compat-mercurius\\.spec\\.ts$';
 
 /** @type {import('jest').Config} */

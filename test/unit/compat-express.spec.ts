@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import {
   AppRoutes,
   answeredRoute,
+  beforeEveryRequest,
   expressStack,
   joinTemplate,
   mountedTemplate,
@@ -136,6 +137,37 @@ describe(`Express router assumptions (${against})`, () => {
     const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
     await inject(a as never, { url: '/GraphQL/x' });
     expect(seen).toEqual(['/GraphQL', '']);
+  });
+
+  it(`E9: the application calls its own handle for every request, whoever calls it; an own handle replaces it (${against})`, async () => {
+    const a = express();
+    const answered: string[] = [];
+    a.use('/mounted', (req: IncomingMessage, res: ServerResponse) => {
+      answered.push(`mounted ${req.url ?? ''}`);
+      res.end('m');
+    });
+    a.use((req: IncomingMessage, res: ServerResponse) => {
+      answered.push(`app ${req.url ?? ''}`);
+      res.end('a');
+    });
+    const before: string[] = [];
+    const hooked = beforeEveryRequest(a, (req) => before.push(req.url ?? ''));
+    const { inject } = jest.requireActual<typeof import('light-my-request')>('light-my-request');
+    // light-my-request calls the application function itself, as a serverless wrapper does.
+    const bodies = [
+      (await inject(a as never, { url: '/x' })).body,
+      (await inject(a as never, { url: '/mounted/y' })).body,
+    ];
+    const ok =
+      hooked &&
+      JSON.stringify(before) === JSON.stringify(['/x', '/mounted/y']) &&
+      JSON.stringify(bodies) === JSON.stringify(['a', 'm']) &&
+      JSON.stringify(answered) === JSON.stringify(['app /x', 'mounted /y']);
+    if (!ok)
+      throw new Error(
+        `${against} no longer meets E9 of src/compat/express.ts: hooked ${String(hooked)}, before ${JSON.stringify(before)}, answered ${JSON.stringify(answered)}`,
+      );
+    expect(beforeEveryRequest({}, () => undefined)).toBe(false);
   });
 
   it(`E6: req.route is the matched route after the response, its stack[0].handle the first handler registered (${against})`, async () => {

@@ -53,7 +53,7 @@ class Handlers {
 class HandlersModule {}
 
 describe(`Nest microservices assumptions (${against})`, () => {
-  it(`A1, A2: the container replays each server before its handlers are registered; messageHandlers holds their heads (${against})`, async () => {
+  it(`R1, R2: the container replays each server before its handlers are registered; messageHandlers holds their heads (${against})`, async () => {
     if (!HAS_REGISTRY) {
       // Nest 10: the documented fallback, nothing watched (and nothing recorded).
       expect(watchRpcServers(new ModulesContainer(), () => undefined)).toBeUndefined();
@@ -83,7 +83,7 @@ describe(`Nest microservices assumptions (${against})`, () => {
     await app.close();
   });
 
-  it(`A2: wrapped heads keep isEventHandler, extras and the chain of event handlers (${against})`, () => {
+  it(`R2: wrapped heads keep isEventHandler, extras and the chain of event handlers (${against})`, () => {
     const server = new ServerTCP({ port: 0 }) as unknown as RpcServerLike;
     const calls: string[] = [];
     const first = Object.assign(() => calls.push('first'), {});
@@ -106,7 +106,7 @@ describe(`Nest microservices assumptions (${against})`, () => {
     expect(calls).toEqual(['first']);
   });
 
-  it(`A3, A4: a failing handler resolves to an Observable that errors, after the exception handler saw the exception and the context (${against})`, async () => {
+  it(`R3, R4: a failing handler resolves to an Observable that errors, after the exception handler saw the exception and the context (${against})`, async () => {
     expect(captureRpcExceptions()).toBe(true);
     const app = await NestFactory.createMicroservice(HandlersModule, {
       transport: Transport.TCP,
@@ -128,7 +128,7 @@ describe(`Nest microservices assumptions (${against})`, () => {
     await app.close();
   });
 
-  it(`A5: transportId of the built-in servers, a custom strategy's name (${against})`, () => {
+  it(`R5: transportId of the built-in servers, a custom strategy's name (${against})`, () => {
     expect(transportName(new ServerTCP({ port: 0 }) as unknown as RpcServerLike)).toBe('tcp');
     for (const [id, name] of [
       [Transport.REDIS, 'redis'],

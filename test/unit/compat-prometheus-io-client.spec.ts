@@ -1,6 +1,6 @@
 import * as PI from '@prometheus-io/client';
 import * as PC from 'prom-client';
-import { installedVersion } from '../../src/compat/prom-client';
+import { versionForMessages } from '../../src/compat/installed-version';
 import { layoutOf, seamOfRegistry, selectClient } from '../../src/compat/metrics-client';
 import { catchStarted } from '../../src/compat/prom-client';
 import { ELU_METRICS, prometheusIoSeam, storeLayout } from '../../src/compat/prometheus-io-client';
@@ -10,7 +10,7 @@ import { guardMetric } from '../../src/registry/series-guard';
 function holds(assumption: string, ok: boolean, detail: string): void {
   if (!ok)
     throw new Error(
-      `@prometheus-io/client ${installedVersion('@prometheus-io/client')} no longer meets ${assumption} of src/compat/prometheus-io-client.ts: ${detail}`,
+      `@prometheus-io/client ${versionForMessages('@prometheus-io/client')} no longer meets ${assumption} of src/compat/prometheus-io-client.ts: ${detail}`,
     );
 }
 

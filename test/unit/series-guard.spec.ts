@@ -125,6 +125,20 @@ describe('series guard: caps, overflow, and recordings that never throw', () => 
     ).toBe(1);
   });
 
+  it("refuses a value Prometheus forbids through a histogram's child too (labels(x).observe(NaN)), never thrown", async () => {
+    const histogram = ctx.registry.get(VezaMetric.HealthCheckDuration);
+    const child = histogram.labels({ service: 'db' });
+    expect(() => child.observe(Number.NaN)).not.toThrow();
+    expect(() => child.observe(Number.POSITIVE_INFINITY)).not.toThrow();
+    child.observe(0.25);
+    const text = await ctx.render();
+    expect(sampleValue(text, 'veza_health_check_duration_ms_count', { service: 'db' })).toBe(1);
+    expect(sampleValue(text, 'veza_health_check_duration_ms_sum', { service: 'db' })).toBe(0.25);
+    expect(
+      sampleValue(text, 'veza_metrics_recording_errors_total', { metric: 'veza_health_check_duration_ms' }),
+    ).toBe(2);
+  });
+
   it('turns any label value into a bounded, valid string', async () => {
     const values: unknown[] = [
       'a"b\\c\nd\re\u0000f',

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { answeredRoute } from '../../compat/express';
+import { answeredRoute, beforeEveryRequest } from '../../compat/express';
 import { handedOver, responseEnded } from '../../compat/node-http';
 import { noteTrace, type TraceReader } from '../../tracing/trace-context';
 import { RequestClock } from '../request-clock';
@@ -14,7 +14,6 @@ import {
 } from './http-adapter-recorder';
 
 type RequestListener = (this: Server, req: IncomingMessage, res: ServerResponse) => void;
-type Handle = (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown;
 
 /**
  * Where a response's endpoint comes from when no route of the application answered it: Nest's
@@ -74,10 +73,10 @@ export const expressRecorder: HttpAdapterRecorder = {
  * mounted router (`/queues` + `/api/queues/:queueName/:jobId`); none when the route is Nest's 404
  * route.
  *
- * The app's `handle` is wrapped, which the app function calls for every request whatever serves it
- * (Nest's server, servers of the application's own, serverless wrappers), and only for requests
- * that reach the app (not Socket.IO's polling transport, answered before it). An app without
- * `handle`: the server's `request` listener is wrapped.
+ * Every request that reaches the app is started through E9 of src/compat/express.ts, whatever
+ * serves it (Nest's server, servers of the application's own, serverless wrappers), and only those
+ * (not Socket.IO's polling transport, answered before it). An app without `handle`: the server's
+ * `request` listener is wrapped.
  *
  * The request's clock slot is kept on the socket, which lives as long as the connection: a field
  * written on every request, where a property added to each request would make V8 grow (copy) the
@@ -181,20 +180,7 @@ export function hookNodeServer(
     noteTrace(trace, req);
   }
 
-  const express = app as { handle?: Handle } | undefined;
-  const handle = express?.handle;
-  if (express !== undefined && typeof handle === 'function') {
-    express.handle = function vezaMetricsHandle(
-      this: unknown,
-      req: IncomingMessage,
-      res: ServerResponse,
-      next?: unknown,
-    ): unknown {
-      start(req, res);
-      return handle.call(this, req, res, next);
-    };
-    return;
-  }
+  if (beforeEveryRequest(app, start)) return;
   if (server === undefined || typeof server.on !== 'function') return;
   // Wrapping the one listener spares `emit` a copy of its listener array per request.
   const listeners = server.listeners('request') as RequestListener[];

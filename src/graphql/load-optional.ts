@@ -1,1 +1,0 @@
-export { loadOptionalPeer } from '../compat/optional-peers';
