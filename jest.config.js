@@ -1,5 +1,20 @@
 'use strict';
 /**
+ * The test tiers, as jest projects (CONTRIBUTING.md, "Test tiers", says which to run when):
+ *
+ * - `unit`: src/**\/*.spec.ts and test/unit/**\/*.spec.ts but the contract specs; pure, no sockets to
+ *   other processes, run by parallel workers (`npm run test:unit`, `npm run test:unit:watch`).
+ * - `contract`: what holds the package to the compiler and to other packages: type checks with the
+ *   TypeScript compiler, the public API, the docs, the seams into other packages' internals and their
+ *   contract tests, and the packed tarball (`npm run test:contract`). Chosen by the names in
+ *   CONTRACT below, so a spec is never moved to change its tier.
+ * - `e2e`: test/e2e/**\/*.e2e-spec.ts, real apps over real HTTP, brokers, Prometheus (`npm run test:e2e`).
+ * - `stress`: test/stress/**\/*.stress-spec.ts, the floods at full size (`npm run test:stress`).
+ *
+ * `npm test` runs every project. test/unit/tiers.spec.ts checks that every spec file is in exactly
+ * one project. Each spec starts what it needs on free ports and in temporary directories of its own
+ * (test/utils), so the specs run two or more at a time.
+ *
  * VEZA_TEST_CLIENT=prometheus-io runs the specs against @prometheus-io/client (prom-client's
  * successor, Node 22+): every `prom-client` import, the specs' and the library's, gets the successor,
  * as in an application that installed only it (the library tells the two apart by shape, so it sees
@@ -10,16 +25,46 @@ const successor = process.env.VEZA_TEST_CLIENT === 'prometheus-io';
 if (process.env.VEZA_TEST_CLIENT && !successor)
   throw new Error(`VEZA_TEST_CLIENT must be "prometheus-io" or unset, got ${process.env.VEZA_TEST_CLIENT}`);
 
-/** @type {import('jest').Config} */
-module.exports = {
+// The e2e specs start real apps, brokers and processes over real sockets: on a loaded 2-core machine
+// (load average 15 to 20) jest's default 5 s per test was hit by tests that take 0.2 s when quiet.
+// A test's own deadline is where a test needs one; speed is measured by the benchmarks, never here.
+const testTimeout = 60_000;
+
+/** The contract tier, relative to the repository (`*` within a folder, `**\/` any folders). */
+const CONTRACT = [
+  // The seams into other packages' internals and their contract tests (docs/internals.md).
+  'test/unit/compat-*.spec.ts',
+  'test/unit/*-contract.spec.ts',
+  'test/unit/seams.spec.ts',
+  // The structure of src/: foundations import no feature folder, `@internal` members are read only
+  // in their own folder (the type checker over src/).
+  'test/unit/import-graph.spec.ts',
+  'test/unit/internal-reads.spec.ts',
+  // The compiler: emitted declarations without either client's types, the public API's TSDoc and
+  // exports, the options reference and tables in docs/ against the sources and specs.
+  'test/unit/client-seam.spec.ts',
+  'test/unit/public-api.spec.ts',
+  'test/unit/docs.spec.ts',
+  // The package as users install it: npm pack, a fresh consumer.
+  'test/pack/**/*.spec.ts',
+  'test/pack/**/*.e2e-spec.ts',
+];
+
+/** A CONTRACT entry as a testPathIgnorePatterns regex. */
+const toRegex = (glob) =>
+  '^<rootDir>/' +
+  glob
+    .split('**/')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*'))
+    .join('(?:.*/)?') +
+  '$';
+
+/** What every tier shares. */
+const shared = {
   rootDir: __dirname,
   testEnvironment: 'node',
-  // The e2e specs start real apps, brokers and processes over real sockets: on a loaded 2-core machine
-  // (load average 15 to 20) jest's default 5 s per test was hit by tests that take 0.2 s when quiet.
-  // A test's own deadline is where a test needs one; speed is measured by the benchmarks, never here.
-  testTimeout: 60_000,
+  testTimeout,
   roots: ['<rootDir>/src', '<rootDir>/test'],
-  testRegex: '\\.(spec|e2e-spec)\\.ts$',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
@@ -32,4 +77,25 @@ module.exports = {
     '^@veza/nestjs-metrics/testing$': '<rootDir>/src/testing/index.ts',
     ...(successor ? { '^prom-client$': '<rootDir>/node_modules/@prometheus-io/client' } : {}),
   },
+  testPathIgnorePatterns: ['/node_modules/'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  rootDir: __dirname,
+  testTimeout,
+  // Two workers at least (jest's default on a 2-core machine is one), four at most: the e2e specs
+  // start brokers, Prometheus and child processes, and a worker holds up to about 1 GB.
+  maxWorkers: Math.min(4, Math.max(2, require('node:os').availableParallelism() - 1)),
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/unit/**/*.spec.ts'],
+      testPathIgnorePatterns: [...shared.testPathIgnorePatterns, ...CONTRACT.map(toRegex)],
+    },
+    { ...shared, displayName: 'contract', testMatch: CONTRACT.map((glob) => `<rootDir>/${glob}`) },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    { ...shared, displayName: 'stress', testMatch: ['<rootDir>/test/stress/**/*.stress-spec.ts'] },
+  ],
 };

@@ -178,7 +178,8 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
     expect(samples(text, 'veza_http_requests_total', ['method', 'endpoint', 'status'])).toEqual(expected);
   });
 
-  it('keeps `endpoint` bounded: 10,000 random unmatched requests add one series value, <unmatched>', async () => {
+  // 1,000 distinct paths prove the bound as 10,000 did (`npm run bench:scrape` sends 100,000).
+  it('keeps `endpoint` bounded: 1,000 random unmatched requests add one series value, <unmatched>', async () => {
     const next = random(2024);
     const token = (): string => Math.floor(next() * 36 ** 8).toString(36);
     const methods = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
@@ -188,7 +189,7 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
       endpoint: '<unmatched>',
       times: 1,
     };
-    const requests = Array.from({ length: 10_000 }, (_, i) => ({
+    const requests = Array.from({ length: 1_000 }, (_, i) => ({
       spec: { ...scan, method: methods[Math.floor(next() * methods.length)] },
       i,
     }));
@@ -201,7 +202,7 @@ describe.each(ADAPTERS)('route templates on %s', (adapter) => {
     expect(endpoints.size).toBe(routes.size + 1);
     expect([...endpoints].sort()).toEqual([...routes, '<unmatched>'].sort());
     const unmatched = samples(text, 'veza_http_requests_total', ['endpoint', 'status'])['<unmatched> 404'];
-    expect(unmatched).toBe(10_000);
+    expect(unmatched).toBe(1_000);
   }, 180_000);
 
   // Issue 5, point 1, at test scale (`npm run bench:scrape` runs it with 100,000 requests each and measures the heap).

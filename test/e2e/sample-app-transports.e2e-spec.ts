@@ -59,7 +59,17 @@ describe.each(ADAPTERS)('the sample app on %s: GraphQL, notifications and transc
     if (!redis) process.stdout.write('NOTICE: no redis-server: the transcoding lines are not checked.\n');
     ({ app, url } = await startHybrid(kind, redis?.url));
     await transportsRound(url);
-    text = await until(url, (t) => !redis || lines(t, 'veza_queue_jobs_total').length === 2);
+    // Both jobs recorded, and BullMQ done moving the failed one out of `active` (it moves it after
+    // the processor's rejection, which is when the job is recorded): the queue depth is read from Redis.
+    text = await until(
+      url,
+      (t) =>
+        !redis ||
+        (lines(t, 'veza_queue_jobs_total').length === 2 &&
+          lines(t, 'veza_queue_jobs').includes(
+            'veza_queue_jobs{queue="uploads",state="failed",service="veza-api"} 1',
+          )),
+    );
   }, 120_000);
 
   afterAll(async () => {

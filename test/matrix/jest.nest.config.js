@@ -13,17 +13,23 @@ if (!dir)
   );
 const modules = `${dir}/node_modules`;
 
+// Mercurius is no Nest package and its major 16 needs Fastify 5, while a fixture brings its Nest's
+// own Fastify (4 for Nest 10): its contract (M1-M5) runs in the repository's rows.
+const ignored = '/test/unit/compat-mercurius\\.spec\\.ts$';
+
 /** @type {import('jest').Config} */
 module.exports = {
   ...base,
-  // Mercurius is no Nest package and its major 16 needs Fastify 5, while a fixture brings its Nest's
-  // own Fastify (4 for Nest 10): its contract (M1-M5) runs in the repository's rows.
-  testPathIgnorePatterns: ['/node_modules/', '/test/unit/compat-mercurius\\.spec\\.ts$'],
-  moduleNameMapper: {
-    ...base.moduleNameMapper,
-    '^@nestjs/(common|core|microservices|platform-express|platform-fastify|platform-socket\\.io|platform-ws|testing|throttler|websockets)(/.*)?$': `${modules}/@nestjs/$1$2`,
-    '^(express|fastify|socket\\.io|ws)$': `${modules}/$1`,
-    // Optional packages Nest loads from its own folder (ValidationPipe): the fixture does not install them.
-    '^(class-validator|class-transformer)$': '<rootDir>/node_modules/$1',
-  },
+  // Every tier (jest project) of the repository's config, with Nest from the fixture.
+  projects: base.projects.map((project) => ({
+    ...project,
+    testPathIgnorePatterns: [...project.testPathIgnorePatterns, ignored],
+    moduleNameMapper: {
+      ...project.moduleNameMapper,
+      '^@nestjs/(common|core|microservices|platform-express|platform-fastify|platform-socket\\.io|platform-ws|testing|throttler|websockets)(/.*)?$': `${modules}/@nestjs/$1$2`,
+      '^(express|fastify|socket\\.io|ws)$': `${modules}/$1`,
+      // Optional packages Nest loads from its own folder (ValidationPipe): the fixture does not install them.
+      '^(class-validator|class-transformer)$': '<rootDir>/node_modules/$1',
+    },
+  })),
 };

@@ -108,6 +108,20 @@ function installExitHook(): void {
   });
 }
 
+/** Ports handed out by {@link freePort}: below Linux's ephemeral range (32768 and up). */
+const PORTS_FROM = 20_000;
+const PORTS = 12_000;
+/**
+ * Under jest, each worker (JEST_WORKER_ID 1, 2, ...) takes its ports from a slice of its own, so
+ * that two specs running at once never pick the same port; elsewhere, the whole range.
+ */
+const WORKER = Number(process.env.JEST_WORKER_ID) || 0;
+const SLICES = 8;
+const SLICE = WORKER ? PORTS / SLICES : PORTS;
+const SLICE_FROM = PORTS_FROM + (WORKER ? ((WORKER - 1) % SLICES) * SLICE : 0);
+/** The next port to try, in turn through the slice from a random start: never one handed out just before. */
+let nextPort = Math.floor(Math.random() * SLICE);
+
 /**
  * A TCP port free on 127.0.0.1 right now, below Linux's ephemeral range (32768 and up): a port the OS
  * picked for port 0 could be handed again to a server listening on port 0 before its user binds it.
@@ -115,7 +129,7 @@ function installExitHook(): void {
 export function freePort(): Promise<number> {
   const attempt = (tries: number): Promise<number> =>
     new Promise((resolve, reject) => {
-      const port = 20_000 + Math.floor(Math.random() * 12_000);
+      const port = SLICE_FROM + (nextPort++ % SLICE);
       const server = createServer();
       server.unref();
       server.once('error', (error) => (tries < 20 ? resolve(attempt(tries + 1)) : reject(error)));
