@@ -9,15 +9,9 @@
  *     `config.url` is the route's URL as registered (global prefix and URI version included);
  *     the 404 handler's context has no `config.url`. `request.routeOptions.url` (Fastify's public
  *     API) reads the same field, but builds an object of a dozen fields on every read.
- *     Why the internal read, measured on 2026-12-02 (Fastify 5.12.8, Node 20.20, 2 shared cores
- *     at load average 6 to 8, so noisy): `node -r ./bench/http-register.js
- *     bench/fastify-route-url.ts <symbol|public>` reads one request's URL in a loop: the symbol
- *     11 to 20 ns, `routeOptions.url` 44 to 56 ns (neither allocates there: V8 drops the object
- *     when the getter is inlined). In the recording path, `BENCH_ROUTE_URL=public node -r
- *     ./bench/http-register.js bench/http-cost.ts` gives 95 to 102 ns of CPU per Fastify request
- *     against 66 to 75 ns with the symbol (2 runs each at load average 2; at load 6 to 8: 99 vs
- *     82 ns, medians): 20 to 30 ns, a third of the recording's cost, on every request. Kept
- *     internal, with the public read as the check and the fallback.
+ *     Read internally because the public getter costs a third of the recording's CPU per request
+ *     (figures in docs/design-notes.md, "Fastify's route URL"); the public read is the check and
+ *     the fallback.
  *     Fallback: the first read of each process is checked against `request.routeOptions.url`
  *     (`RouteUrlReader`); when the symbol is missing or the two differ, every later read is
  *     `routeOptions.url`: exact, slower, logged once.

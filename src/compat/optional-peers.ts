@@ -1,6 +1,5 @@
 /*
- * How the library loads its optional peers: only for an application that uses them (issue #21,
- * item 6). One loader serves every feature (`loadOptionalPeer`), and a feature asks it only once the
+ * How the library loads its optional peers: only for an application that uses them. One loader serves every feature (`loadOptionalPeer`), and a feature asks it only once the
  * application's own container shows that it uses the peer (`appUsesPeer`). The container is read
  * through N2 of nest-core.ts; what shows a peer's use is a string the peer's own module or
  * decorators put there, read without loading the peer. A process where these peers are installed

@@ -57,12 +57,9 @@ const CHUNK_BYTES = 1 << 16;
 const MAX_SPARE_CHUNKS = 256;
 
 /**
- * Chunks whose send finished, reused by the next renders (module state: the process's memory). A
- * fresh 64 KiB Buffer per chunk, 11 MiB per scrape at the caps, counted as external memory by V8,
- * which past its limit starts a full collection and then, for every further Buffer allocated while
- * it marks, runs a marking step of 5 to 10 ms on the spot: scrapes held the event loop 20 to 35 ms
- * every few scrapes (`--trace-incremental-marking`: "Start (external memory pressure)"). Bound: the
- * chunks of the last render, at most {@link MAX_SPARE_CHUNKS}.
+ * Chunks whose send finished, reused by the next renders (module state: the process's memory), so
+ * that a scrape allocates no fresh external memory (why: docs/design-notes.md, "Rendering"). Bound:
+ * the chunks of the last render, at most {@link MAX_SPARE_CHUNKS}.
  */
 const spare = {
   chunks: [] as ArrayBuffer[],
@@ -89,11 +86,9 @@ export function recycleChunks(chunks: readonly Buffer[]): void {
 
 /**
  * The exposition is written into a list of 64 KiB Buffers, outside V8's heap: each line string dies
- * as soon as it is written, so young-generation collections stay short (keeping 10 MB of lines alive
- * in arrays made each scavenge copy them, stalling the event loop for 100 ms at a time). The chunks
- * are never joined on the way to the socket: growing one Buffer meant copying megabytes into freshly
- * mapped memory, 35 ms at a time on a 16 MiB copy. They come from the spare chunks of finished sends
- * when there are any (see {@link recycleChunks}).
+ * as soon as it is written. The chunks are never joined on the way to the socket (why both:
+ * docs/design-notes.md, "Rendering"). They come from the spare chunks of finished sends when there
+ * are any (see {@link recycleChunks}).
  */
 class ByteSink {
   private readonly chunks: Buffer[] = [];
@@ -176,8 +171,7 @@ export async function renderExposition(
       await pause();
     }
   }
-  // The turn that received the request (parsing, routing, hooks) and started the sources ends
-  // here: the first slice of rendering on top of it held the event loop 10 to 17 ms per scrape.
+  // The turn that received the request (parsing, routing, hooks) and started the sources ends here.
   await nextTurn();
   slice.start = performance.now();
   const sink = new ByteSink();
