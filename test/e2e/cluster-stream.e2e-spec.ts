@@ -1,7 +1,6 @@
-import { fork as fork_, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { compileLibrary, get, MessageInbox } from '../utils/cluster-fixture';
+import { compileLibrary, get, FixturePrimary } from '../utils/cluster-fixture';
 import { parseExposition, sampleValue, type Sample } from '../utils/exposition';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -41,15 +40,10 @@ function samplesOf(text: string, family: string): Map<string, number> {
  */
 describe('Node cluster at the series caps: a worker answers the primary in slices', () => {
   const out = path.join(ROOT, '.tmp', `cluster-stream-lib-${process.pid}`);
-  let primary: ChildProcess | undefined;
-  let output = '';
+  let primary: FixturePrimary<FixtureMessage> | undefined;
   let ready: FixtureMessage;
-  const inbox = new MessageInbox<FixtureMessage>(() => output);
-  const killPrimary = (): void => {
-    primary?.kill('SIGKILL');
-  };
-
-  const next = inbox.next.bind(inbox);
+  const next = (match: (m: FixtureMessage) => boolean, timeoutMs: number): Promise<FixtureMessage> =>
+    (primary as FixturePrimary<FixtureMessage>).next(match, timeoutMs);
 
   async function scrape(url: string, headers: Record<string, string> = AUTH): Promise<string> {
     const { status, body } = await get(url, undefined, headers);
@@ -58,39 +52,21 @@ describe('Node cluster at the series caps: a worker answers the primary in slice
   }
 
   beforeAll(async () => {
-    process.once('exit', killPrimary);
-    primary = fork_(FIXTURE, [], {
-      env: {
-        ...process.env,
-        VEZA_METRICS_LIB: compileLibrary(out),
-        WORKERS: '2',
-        TIMEOUT_MS: '60000',
-        TOKEN,
-      },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    primary = new FixturePrimary<FixtureMessage>(FIXTURE, {
+      VEZA_METRICS_LIB: compileLibrary(out),
+      WORKERS: '2',
+      TIMEOUT_MS: '60000',
+      TOKEN,
     });
-    const append = (chunk: Buffer): void => {
-      output = (output + chunk.toString('utf8')).slice(-32_768);
-    };
-    primary.stdout?.on('data', append);
-    primary.stderr?.on('data', append);
-    primary.on('message', (message: FixtureMessage) => inbox.receive(message));
     ready = await next((m) => m.fixture === 'ready', 60_000);
     for (const { id } of ready.workers ?? []) {
-      primary.send({ cmd: 'fill', worker: id, count: FILLED });
+      primary?.send({ cmd: 'fill', worker: id, count: FILLED });
       await next((m) => m.fixture === 'filled' && m.worker === id, 60_000);
     }
   }, 120_000);
 
   afterAll(async () => {
-    if (primary && primary.exitCode === null && primary.signalCode === null) {
-      const exited = new Promise<void>((resolve) => primary?.once('exit', () => resolve()));
-      primary.kill('SIGTERM');
-      const timer = setTimeout(killPrimary, 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    process.off('exit', killPrimary);
+    await primary?.stop();
     rmSync(out, { recursive: true, force: true });
   }, 15_000);
 

@@ -1,3 +1,4 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { request, type Agent } from 'node:http';
 import * as path from 'node:path';
 import { compileTree, ROOT } from './compile-tree';
@@ -34,21 +35,36 @@ export function get(
 }
 
 /**
- * The messages a fixture's cluster primary sends its test: each is handed to the first waiting
- * `next()` it matches, or kept until one asks for it.
+ * A fixture's cluster primary, forked for one spec: its output (the last 32 KiB, for errors), its
+ * messages to the test (each handed to the first waiting {@link FixturePrimary.next} it matches, or
+ * kept until one asks for it), and its stop. Killed with the test process if that exits first.
  */
-export class MessageInbox<M> {
+export class FixturePrimary<M> {
+  private readonly child: ChildProcess;
+  private output = '';
   private readonly kept: M[] = [];
   private readonly waiters: { match: (m: M) => boolean; resolve: (m: M) => void }[] = [];
+  private readonly kill = (): void => {
+    this.child.kill('SIGKILL');
+  };
 
-  /** @param describe What the primary printed so far, for the error of a message that never came. */
-  constructor(private readonly describe: () => string) {}
+  constructor(fixture: string, env: NodeJS.ProcessEnv) {
+    process.once('exit', this.kill);
+    this.child = fork(fixture, [], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    const append = (chunk: Buffer): void => {
+      this.output = (this.output + chunk.toString('utf8')).slice(-32_768);
+    };
+    this.child.stdout?.on('data', append);
+    this.child.stderr?.on('data', append);
+    this.child.on('message', (message: M) => this.receive(message));
+  }
 
-  /** Hands a message from the primary to its waiter, or keeps it. */
-  receive(message: M): void {
-    const waiter = this.waiters.findIndex((w) => w.match(message));
-    if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(message);
-    else this.kept.push(message);
+  /** Sends the primary a command. */
+  send(message: object): void {
+    this.child.send(message);
   }
 
   /** The next message that `match`es (already received ones count), within `timeoutMs`. */
@@ -58,9 +74,7 @@ export class MessageInbox<M> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
-          reject(
-            new Error(`no message from the cluster primary within ${timeoutMs} ms:\n${this.describe()}`),
-          ),
+          reject(new Error(`no message from the cluster primary within ${timeoutMs} ms:\n${this.output}`)),
         timeoutMs,
       );
       this.waiters.push({
@@ -71,5 +85,24 @@ export class MessageInbox<M> {
         },
       });
     });
+  }
+
+  /** Stops the primary: SIGTERM, then SIGKILL after 5 s. */
+  async stop(): Promise<void> {
+    const { child } = this;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(this.kill, 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    process.off('exit', this.kill);
+  }
+
+  private receive(message: M): void {
+    const waiter = this.waiters.findIndex((w) => w.match(message));
+    if (waiter >= 0) this.waiters.splice(waiter, 1)[0]?.resolve(message);
+    else this.kept.push(message);
   }
 }

@@ -1,10 +1,9 @@
-import { fork as fork_, type ChildProcess } from 'node:child_process';
 import { Agent } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
-import { compileLibrary, get, MessageInbox } from '../cluster-fixture';
+import { compileLibrary, get, FixturePrimary } from '../cluster-fixture';
 import { parseExposition, sampleValue } from '../exposition';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -87,8 +86,7 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
   const fmt = (n: number): string => n.toLocaleString('en-US');
   describe('Node cluster: 4 real worker processes, aggregated by the primary', () => {
     const out = path.join(ROOT, '.tmp', `cluster-lib-${process.pid}`);
-    let primary: ChildProcess | undefined;
-    let output = '';
+    let primary: FixturePrimary<FixtureMessage> | undefined;
     let appUrl = '';
     let metricsUrl = '';
     let patientUrl = '';
@@ -97,12 +95,8 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
     let requests = 0;
     /** One `veza_users_registered_total` per worker ever started. */
     let started = 0;
-    const inbox = new MessageInbox<FixtureMessage>(() => output);
-    const killPrimary = (): void => {
-      primary?.kill('SIGKILL');
-    };
-
-    const next = inbox.next.bind(inbox);
+    const next = (match: (m: FixtureMessage) => boolean, timeoutMs: number): Promise<FixtureMessage> =>
+      (primary as FixturePrimary<FixtureMessage>).next(match, timeoutMs);
 
     async function scrape(url = metricsUrl): Promise<string> {
       const { status, body } = await get(url, undefined, AUTH);
@@ -142,24 +136,12 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
     }
 
     beforeAll(async () => {
-      process.once('exit', killPrimary);
-      const lib = compileLibrary(out);
-      primary = fork_(FIXTURE, [], {
-        env: {
-          ...process.env,
-          VEZA_METRICS_LIB: lib,
-          WORKERS: String(WORKERS),
-          TIMEOUT_MS: String(TIMEOUT_MS),
-          TOKEN,
-        },
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      primary = new FixturePrimary<FixtureMessage>(FIXTURE, {
+        VEZA_METRICS_LIB: compileLibrary(out),
+        WORKERS: String(WORKERS),
+        TIMEOUT_MS: String(TIMEOUT_MS),
+        TOKEN,
       });
-      const append = (chunk: Buffer): void => {
-        output = (output + chunk.toString('utf8')).slice(-32_768);
-      };
-      primary.stdout?.on('data', append);
-      primary.stderr?.on('data', append);
-      primary.on('message', (message: FixtureMessage) => inbox.receive(message));
       const ready = await next((m) => m.fixture === 'ready', 60_000);
       appUrl = ready.appUrl as string;
       metricsUrl = ready.metricsUrl as string;
@@ -169,14 +151,7 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
     }, 90_000);
 
     afterAll(async () => {
-      if (primary && primary.exitCode === null && primary.signalCode === null) {
-        const exited = new Promise<void>((resolve) => primary?.once('exit', () => resolve()));
-        primary.kill('SIGTERM');
-        const timer = setTimeout(killPrimary, 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      process.off('exit', killPrimary);
+      await primary?.stop();
       rmSync(out, { recursive: true, force: true });
     }, 15_000);
 
