@@ -25,18 +25,24 @@ function holds(assumption: string, ok: boolean, detail: string): void {
 
 type Graphql = (source: string, context?: object, variables?: object) => Promise<unknown>;
 
+/** A ready Fastify instance with Mercurius and a one-field schema, `track(id: Int!)`. */
+async function mercuriusApp(): Promise<FastifyInstance> {
+  const app = Fastify();
+  await app.register(mercurius, {
+    schema: 'type Query { track(id: Int!): String }',
+    resolvers: { Query: { track: (_: unknown, { id }: { id: number }) => `track ${id}` } },
+  });
+  await app.ready();
+  return app;
+}
+
 describe(`src/compat/mercurius.ts: what we assume of Mercurius (${against})`, () => {
   let app: FastifyInstance;
   let graphql: Graphql;
   const parsed: unknown[] = [];
 
   beforeAll(async () => {
-    app = Fastify();
-    await app.register(mercurius, {
-      schema: 'type Query { track(id: Int!): String }',
-      resolvers: { Query: { track: (_: unknown, { id }: { id: number }) => `track ${id}` } },
-    });
-    await app.ready();
+    app = await mercuriusApp();
     const instance = app as unknown as { graphql: Graphql & { addHook: (...args: unknown[]) => void } };
     instance.graphql.addHook('preValidation', (_schema: unknown, document: unknown) => {
       parsed.push(document);
@@ -96,12 +102,7 @@ describe(`src/compat/mercurius.ts: how a server is heard, M1-M3 (${against})`, (
   const heard: Array<{ kind: string; context: unknown; settled?: Settled; args?: GraphqlCallArgs }> = [];
 
   beforeAll(async () => {
-    app = Fastify();
-    await app.register(mercurius, {
-      schema: 'type Query { track(id: Int!): String }',
-      resolvers: { Query: { track: (_: unknown, { id }: { id: number }) => `track ${id}` } },
-    });
-    await app.ready();
+    app = await mercuriusApp();
     const listening = listenToMercurius(app, {
       parsed: (_document, context) => heard.push({ kind: 'parsed', context }),
       executing: (_document, context) => heard.push({ kind: 'executing', context }),
