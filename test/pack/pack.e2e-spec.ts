@@ -57,8 +57,16 @@ const CATALOG_NAMES = [
   'veza_cache_misses_total',
 ];
 
-/** A Nest 12 app's package.json with the packed library and prom-client, plus `extra` dependencies. */
-function appPackage(name: string, tarball: string, extra: Record<string, string>): string {
+/**
+ * A Nest 12 app's package.json with the packed library and prom-client, plus `extra` dependencies
+ * and `devDependencies`.
+ */
+function appPackage(
+  name: string,
+  tarball: string,
+  extra: Record<string, string>,
+  devDependencies: Record<string, string> = {},
+): string {
   const dependencies: Record<string, string> = {
     '@nestjs/common': '^12.0.0',
     '@nestjs/core': '^12.0.0',
@@ -69,7 +77,7 @@ function appPackage(name: string, tarball: string, extra: Record<string, string>
     rxjs: '^7.8.0',
     ...extra,
   };
-  return JSON.stringify({ name, version: '0.0.0', private: true, dependencies }, null, 2);
+  return JSON.stringify({ name, version: '0.0.0', private: true, dependencies, devDependencies }, null, 2);
 }
 
 /** Lines of npm's output about a peer of this package: none when every peer is in its range. */
@@ -279,25 +287,7 @@ describe('npm pack', () => {
     mkdirSync(consumerDir);
     writeFileSync(
       join(consumerDir, 'package.json'),
-      JSON.stringify(
-        {
-          name: 'veza-pack-consumer',
-          version: '0.0.0',
-          private: true,
-          dependencies: {
-            '@nestjs/common': '^12.0.0',
-            '@nestjs/core': '^12.0.0',
-            '@nestjs/platform-express': '^12.0.0',
-            '@veza/nestjs-metrics': `file:${tarball}`,
-            'prom-client': '^15.0.0',
-            'reflect-metadata': '^0.2.0',
-            rxjs: '^7.8.0',
-          },
-          devDependencies: { '@types/node': '^20.19.0' },
-        },
-        null,
-        2,
-      ),
+      appPackage('veza-pack-consumer', tarball, {}, { '@types/node': '^20.19.0' }),
     );
     writeFileSync(join(consumerDir, 'main.js'), CONSUMER_MAIN);
     const install = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], consumerDir);
