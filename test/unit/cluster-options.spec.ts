@@ -1,11 +1,10 @@
 import { Logger } from '@nestjs/common';
-import { connect } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { ClusterMetricsAggregator, serveClusterMetrics, type ClusterMetricsServerOptions } from '../../src';
 import { resolveOptions } from '../../src/veza-metrics.options';
 import { sampleValue } from '../utils/exposition';
 import { parseExposition } from '../utils/exposition';
 import { metricsContext } from '../utils/module';
+import { accepts, expectLoopbackOnly, externalIPv4 } from '../utils/raw-http';
 
 async function serveError(options: unknown): Promise<string> {
   try {
@@ -203,28 +202,12 @@ describe('cluster options', () => {
     }
   });
 
-  /** Whether a TCP connection to `host:port` is accepted. */
-  function accepts(host: string, port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const socket = connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-  }
-
   it('listens on the loopback interface only, unless host says otherwise', async () => {
-    const external = Object.values(networkInterfaces())
-      .flat()
-      .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+    const external = externalIPv4();
     const server = await serveClusterMetrics({ port: 0 });
     try {
       expect(server.url).toBe(`http://127.0.0.1:${server.port}/metrics`);
-      expect(await accepts('127.0.0.1', server.port)).toBe(true);
-      expect(await accepts('::1', server.port)).toBe(false);
-      if (external) expect(await accepts(external, server.port)).toBe(false);
+      await expectLoopbackOnly(server.port);
     } finally {
       await server.close();
     }

@@ -1,4 +1,6 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 /** A response read off the wire. */
 export interface RawResponse {
@@ -52,4 +54,31 @@ export function rawRequest(
     );
     req.end(options.body);
   });
+}
+
+/** Whether a TCP connection to `host:port` is accepted. */
+export function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** This machine's first external IPv4 address, if it has one. */
+export function externalIPv4(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+}
+
+/** Expects `port` to accept connections on 127.0.0.1 only: not on ::1, nor on {@link externalIPv4}. */
+export async function expectLoopbackOnly(port: number): Promise<void> {
+  const external = externalIPv4();
+  expect(await accepts('127.0.0.1', port)).toBe(true);
+  expect(await accepts('::1', port)).toBe(false);
+  if (external) expect(await accepts(external, port)).toBe(false);
 }

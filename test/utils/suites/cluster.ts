@@ -1,10 +1,9 @@
 import { Agent } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import { compileLibrary, get, FixturePrimary } from '../cluster-fixture';
 import { parseExposition, sampleValue } from '../exposition';
+import { expectLoopbackOnly } from '../raw-http';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const FIXTURE = path.join(ROOT, 'test/fixtures/cluster/cluster-app.js');
@@ -57,18 +56,6 @@ function total(text: string, name: string, labels: Record<string, string> = {}):
 function up(text: string): Record<string, number> {
   const samples = parseExposition(text).get('veza_metrics_cluster_worker_up')?.samples ?? [];
   return Object.fromEntries(samples.map((s) => [s.labels.worker, s.value]));
-}
-
-/** Whether a TCP connection to `host:port` is accepted. */
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 export interface ClusterSizes {
@@ -203,12 +190,7 @@ export function describeCluster({ requests: REQUESTS }: ClusterSizes): void {
 
       const { hostname, port } = new URL(metricsUrl);
       expect(hostname).toBe('127.0.0.1');
-      expect(await accepts('127.0.0.1', Number(port))).toBe(true);
-      expect(await accepts('::1', Number(port))).toBe(false);
-      const external = Object.values(networkInterfaces())
-        .flat()
-        .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
-      if (external) expect(await accepts(external, Number(port))).toBe(false);
+      await expectLoopbackOnly(Number(port));
     }, 60_000);
 
     it('keeps the counters monotonic across repeated scrapes while traffic flows', async () => {
