@@ -4,7 +4,7 @@
  * the spec (`findTool` throws; .ci/run installs the packages); elsewhere the spec skips with a notice.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,7 @@ async function run(
   url: string,
   env?: NodeJS.ProcessEnv,
   after?: () => void,
+  stopSignal: NodeJS.Signals = 'SIGTERM',
 ): Promise<Broker> {
   let output = '';
   const child: ChildProcess = spawn(command, args, {
@@ -59,7 +60,7 @@ async function run(
         signal: (signal) => void child.kill(signal),
         stop: async () => {
           child.kill('SIGCONT');
-          child.kill('SIGTERM');
+          child.kill(stopSignal);
           // The grace timer is cleared once the broker exits: left running, it kept Jest's process
           // up to 10 s after the last spec ("Jest did not exit one second after the test run").
           let grace: NodeJS.Timeout | undefined;
@@ -164,5 +165,94 @@ export async function startRabbitmq(): Promise<Broker | undefined> {
     `amqp://guest:guest@127.0.0.1:${port}`,
     env,
     stopEpmd,
+  );
+}
+
+/**
+ * The directory of PostgreSQL's server programs (Debian package postgresql keeps them in
+ * /usr/lib/postgresql/<major>/bin, off the PATH), or undefined: under CI=true a missing server fails.
+ */
+function postgresBin(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  const majors = existsSync(base)
+    ? readdirSync(base)
+        .filter((d) => existsSync(join(base, d, 'bin', 'postgres')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (majors.length > 0) return join(base, majors[0], 'bin');
+  const initdb = findTool('initdb', 'postgresql');
+  return initdb === undefined ? undefined : join(initdb, '..');
+}
+
+/**
+ * A PostgreSQL server (Debian package postgresql) in a temporary cluster of its own: `initdb` with
+ * trust authentication for the user `veza`, no fsync, listening on 127.0.0.1 at a free port; the
+ * database `postgres` is there to use. PostgreSQL refuses to run as root: as root, both programs run
+ * as the Debian package's `postgres` user (`setpriv`, which execs, so the signals reach the server).
+ * Stopped with SIGINT (fast shutdown: open client connections do not hold it up).
+ */
+export async function startPostgres(): Promise<Broker | undefined> {
+  const bin = postgresBin();
+  if (!bin) return undefined;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'veza-postgres-'));
+  const data = join(dir, 'data');
+  let prefix: string[] = [];
+  if (process.getuid?.() === 0) {
+    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    if (!Number.isInteger(uid) || uid <= 0)
+      throw new Error(
+        'PostgreSQL cannot run as root and there is no "postgres" user (the Debian package postgresql makes it)',
+      );
+    chownSync(dir, uid, gid);
+    prefix = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
+  }
+  const command = (program: string, args: string[]): [string, string[]] =>
+    prefix.length > 0
+      ? [prefix[0], [...prefix.slice(1), join(bin, program), ...args]]
+      : [join(bin, program), args];
+  const [initCommand, initArgs] = command('initdb', [
+    '-D',
+    data,
+    '-U',
+    'veza',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+    '--locale=C',
+  ]);
+  const init = spawnSync(initCommand, initArgs, { cwd: dir, encoding: 'utf8' });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed (${init.status}): ${init.stderr || init.stdout || init.error}`);
+  }
+  const [serverCommand, serverArgs] = command('postgres', [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+  ]);
+  return run(
+    'postgres',
+    serverCommand,
+    serverArgs,
+    port,
+    dir,
+    `postgres://veza@127.0.0.1:${port}/postgres`,
+    undefined,
+    undefined,
+    'SIGINT',
   );
 }
