@@ -38,7 +38,7 @@ const ALERT_TESTS = join(ROOT, 'monitoring', 'alerts.test.yml');
 const DASHBOARD = join(ROOT, 'monitoring', 'grafana-dashboard.json');
 const JOB = 'veza-api';
 
-/** The alerts issue #6 asks for, by the names alerts.yml gives them. */
+/** The alerts issues #6, #15 and #23 ask for, by the names alerts.yml gives them. */
 const ALERT_NAMES = [
   'VezaHighErrorRate',
   'VezaLatencySLOBreached',
@@ -49,6 +49,9 @@ const ALERT_NAMES = [
   'VezaGraphqlErrors',
   'VezaRpcHandlerErrors',
   'VezaQueueJobFailures',
+  'VezaDatabaseErrors',
+  'VezaDatabaseSlowQueries',
+  'VezaOutboundErrors',
 ];
 
 /** The families of the other transports (issue 15) the dashboard and the alerts cover. */
@@ -63,6 +66,9 @@ const TRANSPORT_FAMILIES = [
   'veza_queue_job_duration_seconds',
   'veza_queue_jobs',
 ];
+
+/** The families of outbound requests (issue 23), not in the catalog, that the dashboard and the alerts cover. */
+const OUTBOUND_FAMILIES = ['veza_http_client_requests_total', 'veza_http_client_request_duration_seconds'];
 
 /** What needs the transcoding queue (skipped without a redis-server outside CI). */
 const QUEUE_ALERTS = ['VezaQueueJobFailures'];
@@ -106,6 +112,14 @@ function substitute(expr: string): string {
     .replaceAll('$__range', '5m')
     .replaceAll('$job', JOB)
     .replaceAll('$instance', '.+');
+}
+
+/** The panels of the row titled `title`, in order. */
+function rowOf(title: string): Panel[] {
+  const start = dashboard.panels.findIndex((p) => p.type === 'row' && p.title === title);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const end = dashboard.panels.findIndex((p, i) => i > start && p.type === 'row');
+  return dashboard.panels.slice(start + 1, end < 0 ? undefined : end);
 }
 
 const panelQueries = queryPanels.flatMap((p) =>
@@ -171,6 +185,36 @@ describe('monitoring/grafana-dashboard.json', () => {
     expect(missing).toEqual([]);
     const rows = dashboard.panels.filter((p) => p.type === 'row').map((p) => p.title);
     expect(rows).toEqual(expect.arrayContaining(['GraphQL', 'Microservices (RPC)', 'Queues']));
+  });
+
+  it('has a row of outbound requests: rate, error ratio and p99 by host', () => {
+    const row = rowOf('Outbound HTTP');
+    const exprs = row.flatMap((p) => p.targets!.map((t) => t.expr));
+    for (const name of OUTBOUND_FAMILIES)
+      expect({ name, found: exprs.some((e) => new RegExp(`\\b${name}(_bucket)?\\b`).test(e)) }).toEqual({
+        name,
+        found: true,
+      });
+    expect(exprs.some((e) => e.startsWith('histogram_quantile(0.99,') && /sum by \(host, le\)/.test(e))).toBe(
+      true,
+    );
+    expect(row.map((p) => p.title)).toEqual([
+      'Outbound requests by host and status',
+      'Outbound error ratio by host',
+      'Outbound latency p50 / p99 by host',
+    ]);
+  });
+
+  it('has the database panels by operation and table with p99, the error ratio and the connections', () => {
+    expect(rowOf('Database').map((p) => p.title)).toEqual([
+      'Queries per second by operation and table',
+      'Query latency p99 by operation and table',
+      'Query error ratio by operation',
+      'Query errors by type',
+      'Active connections',
+    ]);
+    expect(rowOf('Cache').map((p) => p.title)).toContain('Cache hit ratio by subsystem');
+    expect(rowOf('Health').map((p) => p.title)).toEqual(['Health check status', 'Health check duration p95']);
   });
 
   it('filters every query on the job and instance variables, and uses no other variable', () => {
