@@ -4,9 +4,13 @@
  * Prometheus scraping the sample app after traffic through every endpoint, and must parse and
  * return data; every catalog metric is on the dashboard.
  *
- * Two things the sample app cannot do on demand are done here: a slow endpoint (a test-only
- * controller mounted next to the sample's, sleeping 600 ms, for the latency SLO) and a dependency
- * outage (the sample's database pool closed, so /health answers 503 and reports the database down).
+ * What the sample app does not do on demand is done here: a slow endpoint (a test-only controller
+ * mounted next to the sample's, sleeping 600 ms, for the latency SLO), queries that fail and a slow
+ * one (a test-only controller running them through the sample's own TypeORM DataSource on sql.js),
+ * and a dependency outage (the payment provider's sandbox reports itself down, so /health answers
+ * 503 with the terminus check `payments` down). The sample's own queries, cache reads, health checks
+ * and payment requests are measured with no decorator: by the database, cache, health and outbound
+ * integrations.
  * A second Prometheus scrapes an app with `naming: 'strict'`, for the panels of the two renamed metrics.
  *
  * The sample app runs as `npm run sample` runs it: a hybrid app with its notifications microservice
@@ -16,13 +20,15 @@
  */
 import { Controller, Get } from '@nestjs/common';
 import { Transport } from '@nestjs/microservices';
+import { InjectDataSource } from '@nestjs/typeorm';
 import { VEZA_CATALOG, VezaMetricsModule, VezaMetricsService } from '@veza/nestjs-metrics';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'socket.io-client';
+import type { DataSource } from 'typeorm';
 import { AppModule } from '../../sample-app/src/app.module';
-import { DatabaseService } from '../../sample-app/src/database/database.service';
+import { PaymentsSandbox } from '../../sample-app/src/payments/payments-sandbox';
 import { buildDashboard } from '../../scripts/grafana-dashboard';
 import { openChat, trafficRound, transportsRound } from '../../scripts/sample-traffic';
 import { startApp, type StartedApp } from '../utils/app';
@@ -293,6 +299,52 @@ class SlowController {
   }
 }
 
+/** Milliseconds the SQL function `veza_sleep(ms)` busy-waits: a query slower than the 500 ms of VezaDatabaseSlowQueries. */
+const SLOW_QUERY_MS = 600;
+/** Failing queries per round (DELETE from a table that does not exist). */
+const FAILING_QUERIES = 5;
+
+/**
+ * Queries the sample does not make on demand, through its own TypeORM DataSource (sql.js): one
+ * that fails each time, and a slow one. Mounted next to the sample app's controllers in this test only.
+ */
+@Controller('db-faults')
+class DatabaseFaultsController {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Creates the table `reports` (one row) and the SQL function `veza_sleep(ms)`, which busy-waits. */
+  async prepare(): Promise<void> {
+    const database = (this.dataSource.driver as unknown as { databaseConnection: SqlJsDatabase })
+      .databaseConnection;
+    database.create_function('veza_sleep', (ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end);
+      return ms;
+    });
+    await this.dataSource.query('CREATE TABLE reports (id INTEGER PRIMARY KEY)');
+    await this.dataSource.query('INSERT INTO reports (id) VALUES (1)');
+  }
+
+  @Get('failing')
+  async failing(): Promise<{ failed: number }> {
+    let failed = 0;
+    for (let i = 0; i < FAILING_QUERIES; i++)
+      await this.dataSource.query('DELETE FROM no_such_table WHERE id = 1').catch(() => failed++);
+    return { failed };
+  }
+
+  @Get('slow')
+  async slow(): Promise<{ ok: true }> {
+    await this.dataSource.query(`SELECT veza_sleep(${SLOW_QUERY_MS}) AS slept FROM reports`);
+    return { ok: true };
+  }
+}
+
+/** The part of sql.js' Database the test uses. */
+interface SqlJsDatabase {
+  create_function(name: string, fn: (ms: number) => number): void;
+}
+
 describeWithPrometheus(
   'the dashboard and the alerts against a real Prometheus scraping the sample app',
   () => {
@@ -310,7 +362,10 @@ describeWithPrometheus(
       process.env.NOTIFICATIONS_PORT = String(notifications);
       started = await startApp(
         'express',
-        { imports: [AppModule.forRoot({ redisUrl: redis?.url })], controllers: [SlowController] },
+        {
+          imports: [AppModule.forRoot({ redisUrl: redis?.url })],
+          controllers: [SlowController, DatabaseFaultsController],
+        },
         (app) => {
           app.connectMicroservice({
             transport: Transport.TCP,
@@ -319,6 +374,7 @@ describeWithPrometheus(
         },
       );
       await started.app.startAllMicroservices();
+      await started.app.get(DatabaseFaultsController).prepare();
       prometheus = await startPrometheus({
         binary: prometheusBinary,
         targets: [new URL(started.url).host],
@@ -328,8 +384,8 @@ describeWithPrometheus(
       await prometheus.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
       chat = await openChat(started.url, 2);
 
-      // The database goes away for the whole run: /health answers 503 and reports it down.
-      started.app.get(DatabaseService, { strict: false }).onModuleDestroy();
+      // The payment provider reports itself down for the whole run: /health answers 503, `payments` down.
+      started.app.get(PaymentsSandbox, { strict: false }).healthy = false;
       // Round 1 creates the labelled series; rounds 2 and 3 make them grow between scrapes, which
       // rate() and increase() need.
       for (let round = 0; round < rounds; round++) {
@@ -337,6 +393,10 @@ describeWithPrometheus(
         const report = await trafficRound(started.url, { chat, healthChecks: 10 });
         const transports = await transportsRound(started.url);
         await Promise.all(slow);
+        expect(await (await fetch(`${started.url}/db-faults/failing`)).json()).toEqual({
+          failed: FAILING_QUERIES,
+        });
+        expect((await fetch(`${started.url}/db-faults/slow`)).status).toBe(200);
         expect(report.byStatus[503]).toBe(10);
         expect(transports.notifications).toEqual({ success: 1, error: 1 });
         await prometheus.scrapedAfterNow();
@@ -402,7 +462,7 @@ describeWithPrometheus(
       );
       const byName = Object.fromEntries(alerts.map((a) => [a.metric.alertname, a.metric]));
       expect(byName.VezaHealthCheckDown).toMatchObject({
-        service: 'database',
+        service: 'payments',
         severity: 'critical',
         job: JOB,
       });

@@ -5,9 +5,9 @@
 import { UNMATCHED_ENDPOINT } from '@veza/nestjs-metrics';
 import { io, type Socket } from 'socket.io-client';
 import { AppModule } from '../../sample-app/src/app.module';
-import { DATABASE_POOL_SIZE, DatabaseService } from '../../sample-app/src/database/database.service';
 import { MAX_FAILED_LOGINS } from '../../sample-app/src/auth/login-throttle.service';
 import { MAX_TRANSFER_RETRIES } from '../../sample-app/src/commerce/transfers.service';
+import { PaymentsSandbox } from '../../sample-app/src/payments/payments-sandbox';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 
@@ -22,6 +22,9 @@ interface Reply {
 
 /** The difference a step made to the exposition: `after - before` of one sample (absent = 0). */
 type Delta = (name: string, labels?: Labels) => number;
+
+/** What veza_database_connections_active reports for the sample's one sql.js DataSource. */
+const SQLJS_CONNECTIONS = 1;
 
 const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
 
@@ -689,15 +692,15 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   });
 
   describe('health', () => {
-    it('GET /health records one check of the database and one of redis, both ok', async () => {
+    it("GET /health records one check of the database and one of the payment provider, both ok (terminus' indicators, no decorator)", async () => {
       const { result, delta, after } = await measure(() => call('GET', '/health'));
       expect(result.status).toBe(200);
       expect(result.body).toMatchObject({
         status: 'ok',
         error: {},
-        details: { database: { status: 'up' }, redis: { status: 'up' } },
+        details: { database: { status: 'up' }, payments: { status: 'up' } },
       });
-      for (const service of ['database', 'redis']) {
+      for (const service of ['database', 'payments']) {
         expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
         expect(delta('veza_health_check_duration_ms_bucket', { service, le: '+Inf' })).toBe(1);
         expect(sampleValue(after, 'veza_health_check_status', { service })).toBe(1);
@@ -705,33 +708,32 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(delta(...requests('GET', '/health', '2xx'))).toBe(1);
     });
 
-    it("GET /health answers 503 while the database is down: its status 0, redis still 1 (terminus' report)", async () => {
-      const database = started.app.get(DatabaseService, { strict: false });
-      database.onModuleDestroy();
+    it("GET /health answers 503 while the payment provider is down: its status 0, the database still 1 (terminus' report)", async () => {
+      const payments = started.app.get(PaymentsSandbox, { strict: false });
+      payments.healthy = false;
       try {
         const { result, delta, after } = await measure(() => call('GET', '/health'));
         expect(result.status).toBe(503);
         expect(result.body).toMatchObject({
           status: 'error',
-          info: { redis: { status: 'up' } },
-          error: { database: { status: 'down', message: 'the database pool is closed' } },
+          info: { database: { status: 'up' } },
+          error: { payments: { status: 'down' } },
         });
-        for (const service of ['database', 'redis'])
+        for (const service of ['database', 'payments'])
           expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
-        expect(sampleValue(after, 'veza_health_check_status', { service: 'database' })).toBe(0);
-        expect(sampleValue(after, 'veza_health_check_status', { service: 'redis' })).toBe(1);
-        expect(sampleValue(after, 'veza_database_connections_active')).toBe(0);
+        expect(sampleValue(after, 'veza_health_check_status', { service: 'payments' })).toBe(0);
+        expect(sampleValue(after, 'veza_health_check_status', { service: 'database' })).toBe(1);
         expect(delta(...requests('GET', '/health', '5xx'))).toBe(1);
       } finally {
-        database.onModuleInit();
+        payments.healthy = true;
       }
       const again = await measure(() => call('GET', '/health'));
       expect(again.result.status).toBe(200);
-      expect(sampleValue(again.after, 'veza_health_check_status', { service: 'database' })).toBe(1);
+      expect(sampleValue(again.after, 'veza_health_check_status', { service: 'payments' })).toBe(1);
     });
 
-    it('reports the database pool', async () => {
-      expect(sampleValue(await scrape(url), 'veza_database_connections_active')).toBe(DATABASE_POOL_SIZE);
+    it('reports the connections of its one sql.js DataSource', async () => {
+      expect(sampleValue(await scrape(url), 'veza_database_connections_active')).toBe(SQLJS_CONNECTIONS);
     });
   });
 
@@ -759,7 +761,7 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         }),
       ).toBeGreaterThanOrEqual(1);
       expect(sampleValue(text, 'veza_database_connections_active', { service: 'veza-api' })).toBe(
-        DATABASE_POOL_SIZE,
+        SQLJS_CONNECTIONS,
       );
     });
   });
