@@ -76,7 +76,7 @@ const HEALTH_MAPPINGS = [
 
 /**
  * The outbound requests that failed: any status but a 2xx or 3xx one, under either status label
- * (classes or codes). This also matches the value a request with no response gets, whatever it is.
+ * (classes or codes), `other`, and `no_response` (a request that got no response).
  */
 const OUTBOUND_ERROR = 'status!~"2..|3..|2xx|3xx"';
 
@@ -313,7 +313,8 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Active connections',
-        description: 'veza_database_connections_active (the pool of every DataSource), per instance.',
+        description:
+          'veza_database_connections_active: connections in use in the pools of the application’s data sources, summed, per instance (0 for a driver without a pool, such as sql.js).',
         type: 'timeseries',
         unit: 'short',
         w: 8,
@@ -801,7 +802,7 @@ const ROWS: RowSpec[] = [
       {
         title: 'Outbound requests by host and status',
         description:
-          'veza_http_client_requests_total: the requests the service made (global fetch / undici, node:http and node:https clients such as axios), by method, host (host:port, or the name the hosts option maps it to) and status class; a request that got no response has a status of its own.',
+          'veza_http_client_requests_total: the requests the service made (global fetch / undici, node:http and node:https clients such as axios), by method, host (host[:port], or the name the hosts option gives it) and status class; no_response for a request that got none (refused, timed out, aborted).',
         type: 'timeseries',
         unit: 'reqps',
         queries: [
@@ -830,7 +831,7 @@ const ROWS: RowSpec[] = [
       {
         title: 'Outbound latency p50 / p99 by host',
         description:
-          'Quantiles of veza_http_client_request_duration_seconds by host, over answered and failed requests alike (buckets as the server side).',
+          'Quantiles of veza_http_client_request_duration_seconds by host: from the request to the response head, or to the failure (buckets as the server side).',
         type: 'timeseries',
         unit: 's',
         w: 24,

@@ -128,6 +128,13 @@ function rowOf(title: string): Panel[] {
   return dashboard.panels.slice(start + 1, end < 0 ? undefined : end);
 }
 
+/** The one query of the panel titled `title`, as Grafana would send it. */
+function panelQuery(title: string): string {
+  const found = queryPanels.filter((p) => p.title === title).flatMap((p) => p.targets ?? []);
+  expect(found).toHaveLength(1);
+  return substitute(found[0].expr);
+}
+
 const panelQueries = queryPanels.flatMap((p) =>
   (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: t.expr })),
 );
@@ -461,22 +468,53 @@ describeWithPrometheus(
         20_000,
       );
       const byName = Object.fromEntries(alerts.map((a) => [a.metric.alertname, a.metric]));
-      expect(byName.VezaHealthCheckDown).toMatchObject({
-        service: 'payments',
-        severity: 'critical',
-        job: JOB,
-      });
-      expect(byName.VezaLatencySLOBreached).toMatchObject({
-        endpoint: '/slow',
-        method: 'GET',
-        severity: 'warning',
-      });
-      expect(byName.VezaRpcHandlerErrors).toMatchObject({
-        transport: 'tcp',
-        pattern: 'notifications.send',
-        severity: 'warning',
-      });
-      expect(byName.VezaGraphqlErrors).toMatchObject({ job: JOB, severity: 'warning' });
+      // Some alerts fire for more than one series (the slow database query makes its endpoint slow too).
+      const firing = alerts.map((a) => a.metric);
+      const payments = new URL(started.app.get(PaymentsSandbox, { strict: false }).url).host;
+      expect(firing).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            alertname: 'VezaHealthCheckDown',
+            service: 'payments',
+            severity: 'critical',
+            job: JOB,
+          }),
+          expect.objectContaining({
+            alertname: 'VezaLatencySLOBreached',
+            endpoint: '/slow',
+            method: 'GET',
+            severity: 'warning',
+          }),
+          expect.objectContaining({
+            alertname: 'VezaRpcHandlerErrors',
+            transport: 'tcp',
+            pattern: 'notifications.send',
+            severity: 'warning',
+          }),
+          expect.objectContaining({ alertname: 'VezaGraphqlErrors', job: JOB, severity: 'warning' }),
+          // Every DELETE of /db-faults/failing fails.
+          expect.objectContaining({
+            alertname: 'VezaDatabaseErrors',
+            job: JOB,
+            operation: 'delete',
+            severity: 'warning',
+          }),
+          expect.objectContaining({
+            alertname: 'VezaDatabaseSlowQueries',
+            job: JOB,
+            operation: 'select',
+            table: 'reports',
+            severity: 'warning',
+          }),
+          // Declined charges (402), refused payouts (400, 503) and the status page's 503s.
+          expect.objectContaining({
+            alertname: 'VezaOutboundErrors',
+            job: JOB,
+            host: payments,
+            severity: 'warning',
+          }),
+        ]),
+      );
       if (redis) expect(byName.VezaQueueJobFailures).toMatchObject({ job: JOB, queue: 'uploads' });
       // No `for:`: a permanently failed transfer fires at once.
       expect(byName.VezaTransferPermanentlyFailed).toMatchObject({
@@ -536,6 +574,103 @@ describeWithPrometheus(
       expect(await prometheus.value(`veza_queue_jobs{job="${JOB}",queue="uploads",state="failed"}`)).toBe(
         rounds,
       );
+    });
+
+    it('reads the exact counts of the queries, cache reads, health checks and payment requests the rounds made, with no decorator', async () => {
+      const byLabels = async (promql: string, labels: string[]): Promise<Record<string, number>> =>
+        Object.fromEntries(
+          (await prometheus.vector(promql)).map((s) => [labels.map((l) => s.metric[l]).join(' '), s.value]),
+        );
+      // Database (TypeORM on sql.js): per round, one duplicate registration (a unique violation) and
+      // the DELETEs of /db-faults/failing; nothing else fails.
+      expect(
+        await byLabels(`sum by (operation, error_type) (veza_database_query_errors_total{job="${JOB}"})`, [
+          'operation',
+          'error_type',
+        ]),
+      ).toEqual({
+        'insert SQLITE_CONSTRAINT_UNIQUE': rounds,
+        'delete SQLITE_ERROR': FAILING_QUERIES * rounds,
+      });
+      const queries = (operation: string, table: string, suffix = '_count', extra = ''): Promise<number> =>
+        prometheus.value(
+          `sum(veza_database_query_duration_seconds${suffix}{job="${JOB}", operation="${operation}", table="${table}"${extra}})`,
+        );
+      // A failed query is timed too: its DELETEs are in the histogram.
+      expect(await queries('delete', 'no_such_table')).toBe(FAILING_QUERIES * rounds);
+      // Per round: the round's registration, its duplicate and its victim's, and the GraphQL user's.
+      expect(await queries('insert', 'users')).toBe(4 * rounds);
+      // The slow query, once a round: each one over 500 ms (veza_sleep), none in le="0.5".
+      expect(await queries('select', 'reports')).toBe(rounds);
+      expect(await queries('select', 'reports', '_bucket', ', le="0.5"')).toBe(0);
+      expect(await prometheus.value(`veza_database_connections_active{job="${JOB}"}`)).toBe(0);
+      // The panels over them: every delete failed, and the slow select's p99 is past the alert's 500 ms.
+      const errorRatio = await byLabels(panelQuery('Query error ratio by operation'), ['operation']);
+      expect(errorRatio.delete).toBe(1);
+      expect(errorRatio.insert).toBeGreaterThan(0);
+      expect(errorRatio.insert).toBeLessThan(1);
+      const p99 = await byLabels(panelQuery('Query latency p99 by operation and table'), [
+        'operation',
+        'table',
+      ]);
+      expect(p99['select reports']).toBeGreaterThan(0.5);
+
+      // Cache (@nestjs/cache-manager, Keyv namespace "tracks"). In round r: GET /tracks/:id twice for
+      // two new tracks (2 misses, 2 hits) and once for an unknown id (a miss); then the GraphQL
+      // Catalog reads the tracks of every public playlist: the 2r of the rounds' "Round mix" (hits),
+      // the r - 1 of the earlier "Drive" playlists (hits) and this round's (a miss); `track(id: "none")`
+      // is a miss. So 3r + 1 hits and 5 misses in round r.
+      const hits = Array.from({ length: rounds }, (_, i) => 3 * (i + 1) + 1).reduce((a, b) => a + b);
+      expect(
+        await byLabels(`sum by (subsystem) (veza_cache_hits_total{job="${JOB}"})`, ['subsystem']),
+      ).toEqual({ tracks: hits });
+      expect(
+        await byLabels(`sum by (subsystem) (veza_cache_misses_total{job="${JOB}"})`, ['subsystem']),
+      ).toEqual({ tracks: 5 * rounds });
+
+      // Health (@nestjs/terminus' own indicators): 10 checks a round, the payment provider down.
+      expect(await byLabels(`veza_health_check_status{job="${JOB}"}`, ['service'])).toEqual({
+        database: 1,
+        payments: 0,
+      });
+      expect(
+        await byLabels(`sum by (service) (veza_health_check_duration_ms_count{job="${JOB}"})`, ['service']),
+      ).toEqual({ database: 10 * rounds, payments: 10 * rounds });
+      expect(await byLabels(panelQuery('Health check status'), ['service'])).toEqual({
+        database: 1,
+        payments: 0,
+      });
+
+      // Outbound, to the payment provider's sandbox: per round the paid and the declined charge, the
+      // flaky payout (503, then 200 on its retry), the closed account's payout and 3 retries (400),
+      // through global fetch; and the status page read by each health check, through @nestjs/axios.
+      const payments = new URL(started.app.get(PaymentsSandbox, { strict: false }).url).host;
+      expect(
+        await byLabels(
+          `sum by (method, status) (veza_http_client_requests_total{job="${JOB}", host="${payments}"})`,
+          ['method', 'status'],
+        ),
+      ).toEqual({
+        'POST 2xx': 2 * rounds,
+        'POST 4xx': 5 * rounds,
+        'POST 5xx': rounds,
+        'GET 5xx': 10 * rounds,
+      });
+      expect(
+        await prometheus.value(
+          `sum(veza_http_client_request_duration_seconds_count{job="${JOB}", host="${payments}"})`,
+        ),
+      ).toBe(18 * rounds);
+      // The panels over them: the sandbox's host is there, with 16 requests of 18 failed a round.
+      const ratio = await byLabels(panelQuery('Outbound error ratio by host'), ['host']);
+      expect(ratio[payments]).toBeGreaterThan(0.5);
+      expect(ratio[payments]).toBeLessThan(1);
+      const hosts = await byLabels(panelQuery('Outbound requests by host and status'), ['host', 'status']);
+      expect(
+        Object.keys(hosts)
+          .filter((k) => k.startsWith(`${payments} `))
+          .sort(),
+      ).toEqual([`${payments} 2xx`, `${payments} 4xx`, `${payments} 5xx`]);
     });
 
     it('resolves the job and instance variables to the scraped app', async () => {

@@ -20,8 +20,8 @@ const prometheusBinary = findTool('prometheus');
 const describeWithPrometheus = prometheusBinary ? describe : describe.skip;
 
 const JOB = 'veza-api';
-/** What veza_database_connections_active reports for the sample's one sql.js DataSource. */
-const SQLJS_CONNECTIONS = 1;
+/** veza_database_connections_active of the sample's one sql.js DataSource: sql.js has no pool. */
+const SQLJS_CONNECTIONS = 0;
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
 /** `{labelValue: value}` of a vector grouped by one label. */
