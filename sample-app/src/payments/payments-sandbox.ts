@@ -61,9 +61,20 @@ export class PaymentsSandbox implements OnModuleInit, OnModuleDestroy {
   }
 }
 
+/** The largest request body the sandbox reads; past it, it reads no further and answers as to `{}`. */
+const MAX_BODY_BYTES = 16 * 1024;
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      req.destroy();
+      return {};
+    }
+    chunks.push(chunk as Buffer);
+  }
   try {
     const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
     return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
