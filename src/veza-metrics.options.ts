@@ -20,6 +20,7 @@ import { clusterRule } from './cluster/cluster-options';
 import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-options';
 import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
 import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
+import { cacheRule, type CacheMetricsOptions } from './cache/cache-options';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -116,6 +117,14 @@ export interface VezaMetricsModuleOptions {
    */
   queues?: boolean | QueueMetricsOptions;
   /**
+   * Caches of `@nestjs/cache-manager` (cache-manager 6/7 with Keyv stores): every read through
+   * `CacheInterceptor` or `@Inject(CACHE_MANAGER)` (`get`, `mget`, `wrap`) counts in
+   * `veza_cache_hits_total{subsystem}` or `veza_cache_misses_total{subsystem}`, `subsystem` being the
+   * cache's Keyv namespace or its store kind (docs/caches.md). `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  cache?: boolean | CacheMetricsOptions;
+  /**
    * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
    * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and
    * `veza_graphql_resolver_errors_total` (docs/graphql.md). `false` turns it off.
@@ -140,6 +149,7 @@ const FEATURE_OPTION_RULES = {
   graphql: graphqlRule,
   rpc: rpcRule,
   queues: queuesRule,
+  cache: cacheRule,
 };
 
 /**
