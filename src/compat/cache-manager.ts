@@ -19,9 +19,10 @@
  * CM3 `get(key)` and `mget(keys)` return native promises that resolve, never reject, on a store's
  *     failure: the failure is emitted first as the event `'get'` `{ key, error }` (`'mget'`
  *     `{ keys, error }`), then `get` resolves `undefined` (`mget` an `undefined` entry). `get`
- *     resolves `undefined` when no store has the key and the value when one has it; `mget` resolves
- *     one entry per key, `undefined` for a key none has. cache-manager emits no event for a miss,
- *     so its events alone cannot tell a miss (hence the methods are wrapped).
+ *     resolves `undefined` when no store has the key (`null` in cache-manager 6) and the value when
+ *     one has it; `mget` resolves one entry per key, `undefined` (6: `null`) for a key none has.
+ *     cache-manager emits no event for a miss, so its events alone cannot tell a miss (hence the
+ *     methods are wrapped). Fallback: none needed; a stored `null` counts as a miss.
  * CM4 `wrap(key, fn, ttlOrOptions?, refreshThreshold?)` calls `fn` when no store has the key, awaits
  *     it and resolves with its result (`{ value, expires }` under `{ raw: true }`); when a store has
  *     the key it resolves with the stored value, and calls `fn` only for a background refresh
@@ -125,7 +126,7 @@ const isRaw = (options: unknown): boolean =>
 
 /**
  * Counts every read of `cache` for `observer` (CM2-CM4), until the returned function is called: a
- * `get` that resolves a value is a hit, one that resolves `undefined` a miss; `mget` per key; a
+ * `get` that resolves a value is a hit, one that resolves `undefined` or `null` a miss; `mget` per key; a
  * `wrap` that resolves without having run its function to completion for this call is a hit, one
  * whose result is its function's a miss. A read during which the cache reported a store failure
  * (CM3), or that rejects, is neither. The caller gets the very promise cache-manager returned, at
@@ -173,7 +174,7 @@ function install(cache: CacheLike): Hooked {
     const result = get.apply(this, args);
     if (result instanceof Promise)
       result.then((value: unknown) => {
-        if (value !== undefined) count(1, 0);
+        if (value !== undefined && value !== null) count(1, 0);
         else if (failures === before) count(0, 1);
       }, ignore);
     return result;
@@ -185,7 +186,7 @@ function install(cache: CacheLike): Hooked {
       result.then((values: unknown) => {
         if (!Array.isArray(values)) return;
         let hits = 0;
-        for (const v of values) if (v !== undefined) hits++;
+        for (const v of values) if (v !== undefined && v !== null) hits++;
         count(hits, failures === before ? values.length - hits : 0);
       }, ignore);
     return result;

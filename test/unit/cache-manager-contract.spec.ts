@@ -154,6 +154,19 @@ describe('hookCache: what counts, and what the caller gets', () => {
     expect(seen).toMatchObject({ hits: 2, misses: 3 });
   });
 
+  it("cache-manager 6's null for none found is a miss", async () => {
+    const v6 = asCache({
+      get: (key: unknown) => Promise.resolve(key === 'k' ? 'v' : null),
+      mget: (keys: unknown[]) => Promise.resolve(keys.map((k) => (k === 'k' ? 'v' : null))),
+      on: () => undefined,
+    });
+    const seen = counting(v6);
+    expect(await v6.get('k')).toBe('v');
+    expect(await v6.get('absent')).toBeNull();
+    expect(await v6.mget!(['k', 'absent'])).toEqual(['v', null]);
+    expect(seen).toMatchObject({ hits: 2, misses: 2 });
+  });
+
   it('the hook counts before the caller continues', async () => {
     const cache = asCache(createCache());
     const seen = counting(cache);
