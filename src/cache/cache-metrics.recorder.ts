@@ -35,7 +35,7 @@ export class CacheMetricsRecorder implements OnModuleInit, OnApplicationShutdown
     @InjectVezaMetricsOptions() private readonly options: ResolvedOptions<{ cache: ResolvedCacheOptions }>,
   ) {}
 
-  /** Every provider is built by now: hooked before any `onModuleInit` of the application reads. */
+  /** Every provider is built by now; reads from `onApplicationBootstrap` on are all counted. */
   onModuleInit(): void {
     if (!this.options.cache.enabled) return;
     try {
