@@ -49,17 +49,19 @@ function counting(cache: CacheLike): { hits: number; misses: number; unhook: () 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe(`src/compat/cache-manager.ts on ${INSTALLED}`, () => {
-  it('CM1: CacheModule.register() provides each cache under the string token CACHE_MANAGER, found once per registration', async () => {
+  it('CM1: CacheModule.register() provides each cache under the string token CACHE_MANAGER, found once per register() / registerAsync()', async () => {
     holds('CM1', CACHE_MANAGER === CACHE_MANAGER_TOKEN, `CACHE_MANAGER is ${String(CACHE_MANAGER)}`);
     @Module({ imports: [CacheModule.register()] })
     class A {}
     @Module({ imports: [CacheModule.register({ isGlobal: true })] })
     class B {}
-    @Module({ imports: [A, B] })
+    @Module({ imports: [CacheModule.registerAsync({ useFactory: () => Promise.resolve({ ttl: 1000 }) })] })
+    class C {}
+    @Module({ imports: [A, B, C] })
     class Root {}
     const moduleRef = await Test.createTestingModule({ imports: [Root] }).compile();
     const caches = cachesOf(moduleRef.get(ModulesContainer));
-    holds('CM1', caches.length === 2, `found ${caches.length} caches for 2 registrations`);
+    holds('CM1', caches.length === 3, `found ${caches.length} caches for 3 registrations`);
     await moduleRef.close();
     @Module({})
     class Bare {}
