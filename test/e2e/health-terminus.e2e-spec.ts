@@ -111,6 +111,22 @@ class HealthController {
     return this.health.check([() => Promise.reject<HealthIndicatorResult>(new Error('boom'))]);
   }
 
+  @Get('hostile')
+  @HealthCheck()
+  hostile() {
+    return this.health.check([
+      () => this.indicators.check('storage').up(),
+      // A result whose key throws when read: terminus fails the check on it (500), the recorder too, silently.
+      () =>
+        Object.defineProperty({}, 'storage', {
+          enumerable: true,
+          get() {
+            throw new Error('getter');
+          },
+        }) as HealthIndicatorResult,
+    ]);
+  }
+
   @Get('slow')
   @HealthCheck()
   slow() {
@@ -183,6 +199,7 @@ describe.each(ADAPTERS)('terminus health checks on %s', (kind: AdapterKind) => {
       '/health/degraded',
       '/health/thrown',
       '/health/unkeyed',
+      '/health/hostile',
     ]) {
       const [without, withModule] = [await get(bare, path), await get(main, path)];
       expect({ path, status: withModule.status, body: withModule.body }).toEqual({
@@ -202,6 +219,7 @@ describe.each(ADAPTERS)('terminus health checks on %s', (kind: AdapterKind) => {
     });
     expect((await get(main, '/health/thrown')).status).toBe(500);
     expect((await get(main, '/health/unkeyed')).status).toBe(500);
+    expect((await get(main, '/health/hostile')).status).toBe(500);
   });
 
   it('a down indicator is 0, its up neighbour 1; degraded is 0.5', async () => {
