@@ -56,6 +56,7 @@ export type { GraphqlMetricsOptions } from './graphql/graphql-options';
 export type { RpcMetricsOptions } from './rpc/rpc-options';
 export type { QueueMetricsOptions } from './queues/queue-options';
 export type { CacheMetricsOptions } from './cache/cache-options';
+export type { HealthMetricsOptions } from './health/health-options';
 export { RpcMetric } from './rpc/rpc-labels';
 export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
 export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';

@@ -20,6 +20,7 @@ import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { CacheMetricsRecorder } from './cache/cache-metrics.recorder';
+import { HealthCheckRecorder } from './health/health-check.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -97,6 +98,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     GraphqlMetricsRecorder,
     // Counts the reads of @nestjs/cache-manager caches as hits and misses (option `cache`).
     CacheMetricsRecorder,
+    // Times every indicator of every @nestjs/terminus HealthCheckService.check() (option `health`).
+    HealthCheckRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

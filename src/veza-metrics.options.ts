@@ -21,6 +21,7 @@ import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-optio
 import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
 import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
 import { cacheRule, type CacheMetricsOptions } from './cache/cache-options';
+import { healthRule, type HealthMetricsOptions } from './health/health-options';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -125,6 +126,13 @@ export interface VezaMetricsModuleOptions {
    */
   cache?: boolean | CacheMetricsOptions;
   /**
+   * `@nestjs/terminus`: every indicator of every `HealthCheckService.check()`, under its key, in
+   * `veza_health_check_duration_ms` (`_seconds` under `naming: 'strict'`) and
+   * `veza_health_check_status` (docs/health.md). `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  health?: boolean | HealthMetricsOptions;
+  /**
    * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
    * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and
    * `veza_graphql_resolver_errors_total` (docs/graphql.md). `false` turns it off.
@@ -150,6 +158,7 @@ const FEATURE_OPTION_RULES = {
   rpc: rpcRule,
   queues: queuesRule,
   cache: cacheRule,
+  health: healthRule,
 };
 
 /**

@@ -40,6 +40,7 @@ describe('options', () => {
       rpc: { enabled: true },
       queues: { enabled: true },
       cache: { enabled: true },
+      health: { enabled: true, slowMs: 500, maxServices: 100 },
       graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
     });
   });
@@ -74,7 +75,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health.',
     ],
     [
       'an empty path',

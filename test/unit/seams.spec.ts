@@ -389,6 +389,7 @@ describe('inside src/compat/', () => {
         'mercurius.ts',
         'metrics-client.ts',
         'nest-graphql.ts',
+        'nest-terminus.ts',
         'prom-client.ts',
       ]),
     );
