@@ -55,6 +55,8 @@ export type { GraphqlOutcome } from './graphql/operation-series';
 export type { GraphqlMetricsOptions } from './graphql/graphql-options';
 export type { RpcMetricsOptions } from './rpc/rpc-options';
 export type { QueueMetricsOptions } from './queues/queue-options';
+export type { OutboundMetricsOptions } from './outbound/outbound-options';
+export { OutboundMetric, NO_RESPONSE_STATUS, OTHER_HOST } from './outbound/outbound-labels';
 export { RpcMetric } from './rpc/rpc-labels';
 export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
 export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';

@@ -19,6 +19,7 @@ import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder
 import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
+import { OutboundMetricsRecorder } from './outbound/outbound-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -94,6 +95,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     QueueMetricsRecorder,
     // Records GraphQL operations and resolvers (when @nestjs/graphql serves a schema; option `graphql`).
     GraphqlMetricsRecorder,
+    // Counts outbound HTTP requests (fetch/undici, node:http/https) through diagnostics channels (option `outbound`).
+    OutboundMetricsRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

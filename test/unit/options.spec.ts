@@ -40,6 +40,7 @@ describe('options', () => {
       rpc: { enabled: true },
       queues: { enabled: true },
       graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
+      outbound: { enabled: true, hosts: {}, maxHosts: 100 },
     });
   });
 
@@ -73,7 +74,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, outbound.',
     ],
     [
       'an empty path',
