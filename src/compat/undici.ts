@@ -3,14 +3,15 @@
  * package `undici`) to count the application's outbound requests: only its documented
  * `diagnostics_channel` messages (undici's docs/api/DiagnosticsChannel.md), read through Node's public
  * `diagnostics_channel.subscribe`. Verified on Node 20.20.2 (undici 6.24.1), 22.23.5 (6.29.1) and
- * 24.22.3 (7.30.2); the contract test test/unit/undici-contract.spec.ts names the running
+ * 24.22.3 (7.30.2), the contract test run on each; the contract test test/unit/undici-contract.spec.ts names the running
  * `process.version` and `process.versions.undici` when one no longer holds.
  *
  * U1 `undici:request:create` is published with `{ request }` once per request undici sends (each
  *    redirect hop, each retry is a request of its own), before anything is written; then, on the
  *    same `request` object, either `undici:request:headers` with `{ request, response }` once the
  *    response's head arrived, or `undici:request:error` with `{ request, error }` when it failed
- *    first (connection refused, DNS failure, TLS failure, timeout, abort). Why: count each request
+ *    first (connection refused, DNS failure, TLS failure, timeout, abort; on Node 22 and 24 an
+ *    aborted fetch's error comes just after fetch's promise rejected). Why: count each request
  *    once, at its response's head or at its failure. Fallback: none needed: a request whose
  *    messages do not come is not counted (its start is kept in a WeakMap, freed with the request).
  * U2 `undici:request:error` may also come after `undici:request:headers` (the body aborted or cut):
