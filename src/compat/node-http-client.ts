@@ -10,10 +10,11 @@
  *     `http.request()` returned, before ending them); then on the same `request` either
  *     `http.client.response.finish` with `{ request, response }` when the response's head arrived
  *     (not at the end of its body), or `http.client.request.error` with `{ request, error }` when the
- *     request failed first (refused, DNS, timeout destroyed, aborted). The error channel is in Node
- *     since 22.6 and 20.17 (the engines range starts at 20.19). Why: count each request once.
- *     Fallback: none needed: a request with neither message is not counted (its start sits in a
- *     WeakMap, freed with the request).
+ *     request failed first (refused, DNS, timeout destroyed, aborted). The error channel came with Node
+ *     22.6 (nodejs/node#54054) and its backport to 20.x; present on the three versions verified, not
+ *     checked on 20.19. Why: count each request once. Fallback: a request with neither message is
+ *     not counted (its start sits in a WeakMap, freed with the request): on a Node without the error
+ *     channel, requests that got no response would be missing from the counts, nothing else.
  * HC2 A request's `Host` header, as Node writes it when the application set none, is
  *     `host[:port]`, the port left out when it is the agent's default (80, 443), an IPv6 host in
  *     brackets; `request.host` is the host name alone. Why: the `host` label has the same form for
