@@ -57,6 +57,8 @@ export type { RpcMetricsOptions } from './rpc/rpc-options';
 export type { QueueMetricsOptions } from './queues/queue-options';
 export type { CacheMetricsOptions } from './cache/cache-options';
 export type { HealthMetricsOptions } from './health/health-options';
+export type { OutboundMetricsOptions } from './outbound/outbound-options';
+export { OutboundMetric, NO_RESPONSE_STATUS, OTHER_HOST } from './outbound/outbound-labels';
 export { RpcMetric } from './rpc/rpc-labels';
 export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
 export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';

@@ -21,6 +21,7 @@ import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { CacheMetricsRecorder } from './cache/cache-metrics.recorder';
 import { HealthCheckRecorder } from './health/health-check.recorder';
+import { OutboundMetricsRecorder } from './outbound/outbound-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -100,6 +101,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     CacheMetricsRecorder,
     // Times every indicator of every @nestjs/terminus HealthCheckService.check() (option `health`).
     HealthCheckRecorder,
+    // Counts outbound HTTP requests (fetch/undici, node:http/https) through diagnostics channels (option `outbound`).
+    OutboundMetricsRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

@@ -22,6 +22,7 @@ import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
 import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
 import { cacheRule, type CacheMetricsOptions } from './cache/cache-options';
 import { healthRule, type HealthMetricsOptions } from './health/health-options';
+import { outboundRule, type OutboundMetricsOptions } from './outbound/outbound-options';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -139,6 +140,15 @@ export interface VezaMetricsModuleOptions {
    * @defaultValue `true`
    */
   graphql?: boolean | GraphqlMetricsOptions;
+  /**
+   * Outbound HTTP requests (global `fetch`/undici, `node:http`/`node:https`: axios, `@nestjs/axios`):
+   * `veza_http_client_requests_total{method, host, status}` and
+   * `veza_http_client_request_duration_seconds{method, host}` (docs/outbound.md); `hosts` names hosts
+   * (`{ 'api.stripe.com': 'stripe' }`), `maxHosts` caps the others. `false` records nothing and
+   * subscribes to nothing.
+   * @defaultValue `true`
+   */
+  outbound?: boolean | OutboundMetricsOptions;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
   /**
@@ -159,6 +169,7 @@ const FEATURE_OPTION_RULES = {
   queues: queuesRule,
   cache: cacheRule,
   health: healthRule,
+  outbound: outboundRule,
 };
 
 /**
