@@ -388,6 +388,7 @@ describe('inside src/compat/', () => {
         'mercurius.ts',
         'metrics-client.ts',
         'nest-graphql.ts',
+        'prisma.ts',
         'prom-client.ts',
       ]),
     );
