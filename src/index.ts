@@ -55,6 +55,7 @@ export type { GraphqlOutcome } from './graphql/operation-series';
 export type { GraphqlMetricsOptions } from './graphql/graphql-options';
 export type { RpcMetricsOptions } from './rpc/rpc-options';
 export type { QueueMetricsOptions } from './queues/queue-options';
+export type { DatabaseMetricsOptions } from './database/database-options';
 export { RpcMetric } from './rpc/rpc-labels';
 export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
 export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';

@@ -19,6 +19,7 @@ import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder
 import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
+import { DatabaseMetricsRecorder } from './database/database-metrics.recorder';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -94,6 +95,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     QueueMetricsRecorder,
     // Records GraphQL operations and resolvers (when @nestjs/graphql serves a schema; option `graphql`).
     GraphqlMetricsRecorder,
+    // Records the queries of the application's ORMs (TypeORM, Prisma) in the database families (option `database`).
+    DatabaseMetricsRecorder,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

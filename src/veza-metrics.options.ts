@@ -20,6 +20,7 @@ import { clusterRule } from './cluster/cluster-options';
 import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-options';
 import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
 import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
+import { databaseRule, type DatabaseMetricsOptions } from './database/database-options';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -122,6 +123,15 @@ export interface VezaMetricsModuleOptions {
    * @defaultValue `true`
    */
   graphql?: boolean | GraphqlMetricsOptions;
+  /**
+   * Database queries of the ORMs the application uses (TypeORM, Prisma), with no code in it:
+   * `veza_database_query_duration_seconds`, `veza_database_query_errors_total` and
+   * `veza_database_connections_active` (docs/databases.md). `false` records nothing, loads nothing
+   * and hooks nothing; `{ typeorm: false }` or `{ prisma: false }` leaves one ORM alone; `maxTables`
+   * bounds the `table` label (`<other>` past it).
+   * @defaultValue `true`
+   */
+  database?: boolean | DatabaseMetricsOptions;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
   /**
@@ -140,6 +150,7 @@ const FEATURE_OPTION_RULES = {
   graphql: graphqlRule,
   rpc: rpcRule,
   queues: queuesRule,
+  database: databaseRule,
 };
 
 /**

@@ -39,6 +39,7 @@ describe('options', () => {
       cluster: true,
       rpc: { enabled: true },
       queues: { enabled: true },
+      database: { enabled: true, typeorm: true, prisma: true, maxTables: 100 },
       graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
     });
   });
@@ -73,7 +74,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, database.',
     ],
     [
       'an empty path',
