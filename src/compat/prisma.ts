@@ -139,7 +139,10 @@ export function hookPrismaClient(client: object, listener: PrismaListener): (() 
     if (span === undefined) return previous.runInChildSpan(options, callback);
     const start = now();
     const model = typeof span.model === 'string' ? span.model : undefined;
-    const settle = (failed: boolean, error: unknown): void =>
+    let settled = false;
+    const settle = (failed: boolean, error: unknown): void => {
+      if (settled) return; // a thenable that calls back twice is reported once
+      settled = true;
       report(listener, {
         kind: span.kind,
         action: span.action,
@@ -148,6 +151,7 @@ export function hookPrismaClient(client: object, listener: PrismaListener): (() 
         failed,
         error,
       });
+    };
     let result: unknown;
     try {
       result = previous.runInChildSpan(options, callback);
@@ -155,14 +159,18 @@ export function hookPrismaClient(client: object, listener: PrismaListener): (() 
       settle(true, error);
       throw error;
     }
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      // A branch of its own: the app's promise is returned as it is, and this branch never rejects.
-      (result as PromiseLike<unknown>).then(
-        () => settle(false, undefined),
-        (error: unknown) => settle(true, error),
-      );
-    } else {
-      settle(false, undefined);
+    try {
+      if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+        // A branch of its own: the app's promise is returned as it is, and this branch never rejects.
+        (result as PromiseLike<unknown>).then(
+          () => settle(false, undefined),
+          (error: unknown) => settle(true, error),
+        );
+      } else {
+        settle(false, undefined);
+      }
+    } catch {
+      // A result whose `then` cannot be read or called: not recorded, returned as it is.
     }
     return result;
   };

@@ -1,8 +1,9 @@
 /**
  * A generated Prisma client for the specs (Prisma 7, generator `prisma-client-js`, plain JavaScript),
  * made on first use from the schema below into a directory of the system's temporary folder named
- * by the schema's and the installed Prisma's hash, and reused after (one generation per machine and
- * Prisma version, 1.5 s; a generation in progress elsewhere is waited for by the rename).
+ * by the hash of the checkout's path, the installed Prisma's version and the schema, and reused
+ * after (one generation per checkout and Prisma version, 1.5 s; processes generating at once each
+ * generate into a folder of their own and the first rename wins).
  *
  * These machines reach the npm registry and Debian's packages only: `prisma generate` first fetches
  * its schema engine from binaries.prisma.sh and fails (`getaddrinfo ENOTFOUND binaries.prisma.sh`).
@@ -102,7 +103,10 @@ export const prismaVersions = (): string =>
  * when generation fails.
  */
 export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
-  const hash = createHash('sha256').update(`${prismaVersion()}\n${schema}`).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(`${ROOT}\n${prismaVersion()}\n${schema}`)
+    .digest('hex')
+    .slice(0, 16);
   const dir = join(tmpdir(), `veza-prisma-${hash}`);
   if (!existsSync(join(dir, 'client', 'index.js'))) {
     const work = `${dir}.${process.pid}.${Date.now()}`;
