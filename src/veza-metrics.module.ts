@@ -20,6 +20,7 @@ import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { DatabaseMetricsRecorder } from './database/database-metrics.recorder';
+import { TypeormMetrics } from './database/typeorm-metrics';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -97,6 +98,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     GraphqlMetricsRecorder,
     // Records the queries of the application's ORMs (TypeORM, Prisma) in the database families (option `database`).
     DatabaseMetricsRecorder,
+    // Hears every statement of the app's TypeORM DataSources (a subscriber in each; option `database.typeorm`).
+    TypeormMetrics,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,
