@@ -389,6 +389,7 @@ describe('inside src/compat/', () => {
         'metrics-client.ts',
         'nest-graphql.ts',
         'prom-client.ts',
+        'typeorm.ts',
       ]),
     );
   });
