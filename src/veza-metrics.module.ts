@@ -21,6 +21,7 @@ import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { DatabaseMetricsRecorder } from './database/database-metrics.recorder';
 import { PrismaMetricsRecorder } from './database/prisma-metrics.recorder';
+import { TypeormMetrics } from './database/typeorm-metrics';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -100,6 +101,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     DatabaseMetricsRecorder,
     // Hooks the application's Prisma clients into it (option `database.prisma`).
     PrismaMetricsRecorder,
+    // Hears every statement of the app's TypeORM DataSources (a subscriber in each; option `database.typeorm`).
+    TypeormMetrics,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

@@ -390,6 +390,7 @@ describe('inside src/compat/', () => {
         'nest-graphql.ts',
         'prisma.ts',
         'prom-client.ts',
+        'typeorm.ts',
       ]),
     );
   });
