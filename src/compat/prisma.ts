@@ -3,8 +3,8 @@
  * test/unit/prisma-contract.spec.ts, which generates a client and runs it over a driver adapter,
  * naming the installed version; not named compat-*, so that the Nest 10 and 11 matrix, whose
  * fixtures have no Prisma, does not run it). Verified on prisma, @prisma/client and
- * @prisma/adapter-pg 7.10.1 with the generator `prisma-client-js` (the contract test's) and, by hand,
- * `prisma-client` (`moduleFormat = "cjs"`): both build their client on @prisma/client's runtime.
+ * @prisma/adapter-pg 7.10.1 with both generators, `prisma-client-js` and `prisma-client`
+ * (`moduleFormat = "cjs"`): both build their client on @prisma/client's runtime.
  *
  * Nothing of Prisma is loaded: a client is recognised by its shape in the application's container.
  *

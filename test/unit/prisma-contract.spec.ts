@@ -3,6 +3,8 @@
  * against the installed version, with a client generated from test/utils/prisma.ts's schema over
  * @prisma/adapter-pg on a real PostgreSQL. A failure here names the assumption that broke.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import {
   hookPrismaClient,
   isPrismaClient,
@@ -191,5 +193,43 @@ describe(`Prisma assumptions (${against})`, () => {
     expect(seen.length).toBe(before);
     undo = hookPrismaClient(client, (s) => seen.push(s));
     expect(undo).toBeDefined();
+  });
+
+  it(`PR1, PR2, PR4 with the generator prisma-client (TypeScript, CommonJS) too (${against})`, () => {
+    if (!pg) return;
+    // Its client loads the query compiler with a dynamic import(), which jest's module system refuses
+    // without --experimental-vm-modules: the check runs in a plain Node process.
+    const script = `
+      const { generatedPrisma, prismaClient, PRISMA_CLIENT_TS_SCHEMA } = require(${JSON.stringify(join(__dirname, '..', 'utils', 'prisma.ts'))});
+      const { hookPrismaClient, isPrismaClient, prismaErrorCode } = require(${JSON.stringify(join(__dirname, '..', '..', 'src', 'compat', 'prisma.ts'))});
+      (async () => {
+        const client = prismaClient(process.env.PG_URL, generatedPrisma(PRISMA_CLIENT_TS_SCHEMA));
+        const seen = [String(isPrismaClient(client))];
+        hookPrismaClient(client, (s) => seen.push([s.kind, s.action, s.model ?? '-', s.failed ? 'failed ' + (prismaErrorCode(s.error) ?? s.error?.constructor?.name) : 'ok'].join(' ')));
+        await client.album.create({ data: { name: 'ts' } });
+        await client.track.create({ data: { title: 'taken' } }).catch(() => undefined);
+        await client.$transaction([client.album.count()]);
+        await client.$disconnect();
+        process.stdout.write(JSON.stringify(seen));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const run = spawnSync(
+      process.execPath,
+      ['--no-warnings', '-r', join(__dirname, '..', '..', 'bench', 'http-register.js'), '-e', script],
+      { encoding: 'utf8', env: { ...process.env, PG_URL: pg.url } },
+    );
+    expect(run.stderr).toBe('');
+    expect({
+      [broke('PR1', 'the prisma-client generator builds on the same runtime')]: JSON.parse(
+        run.stdout,
+      ) as string[],
+    }).toEqual({
+      [broke('PR1', 'the prisma-client generator builds on the same runtime')]: [
+        'true',
+        'operation create Album ok',
+        'operation create Track failed P2002',
+        'operation count Album ok',
+        'transaction $transaction - ok',
+      ],
+    });
   });
 });

@@ -42,6 +42,15 @@ model Album {
 }
 `;
 
+/**
+ * PRISMA_SCHEMA with Prisma 7's other generator, `prisma-client` (TypeScript files, here as
+ * CommonJS), whose client is `client/client.ts`.
+ */
+export const PRISMA_CLIENT_TS_SCHEMA = PRISMA_SCHEMA.replace(
+  'provider = "prisma-client-js"',
+  'provider = "prisma-client"\n  moduleFormat = "cjs"\n  importFileExtension = ""',
+);
+
 /** The tables of PRISMA_SCHEMA, in PostgreSQL (Prisma's own names: the models' names, quoted). */
 export const PRISMA_TABLES_SQL = `
 CREATE TABLE "Track" (id serial PRIMARY KEY, title text NOT NULL UNIQUE, plays integer NOT NULL DEFAULT 0);
@@ -108,7 +117,8 @@ export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
     .digest('hex')
     .slice(0, 16);
   const dir = join(tmpdir(), `veza-prisma-${hash}`);
-  if (!existsSync(join(dir, 'client', 'index.js'))) {
+  const entry = schema.includes('"prisma-client-js"') ? 'index.js' : 'client.ts';
+  if (!existsSync(join(dir, 'client', entry))) {
     const work = `${dir}.${process.pid}.${Date.now()}`;
     mkdirSync(work, { recursive: true });
     // The generated client requires @prisma/client's runtime: resolved through this link.
@@ -128,7 +138,7 @@ export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
         },
       },
     );
-    if (run.status !== 0 || !existsSync(join(work, 'client', 'index.js'))) {
+    if (run.status !== 0 || !existsSync(join(work, 'client', entry))) {
       rmSync(work, { recursive: true, force: true });
       throw new Error(`prisma generate failed (${run.status}): ${run.stderr || run.stdout || run.error}`);
     }
@@ -140,7 +150,7 @@ export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
     }
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated at run time, in a temporary folder
-  return require(join(dir, 'client')) as GeneratedPrisma;
+  return require(join(dir, 'client', entry)) as GeneratedPrisma;
 }
 
 /** A client of the generated schema over `@prisma/adapter-pg` to `url`. */
