@@ -59,6 +59,7 @@ export type { CacheMetricsOptions } from './cache/cache-options';
 export type { HealthMetricsOptions } from './health/health-options';
 export type { OutboundMetricsOptions } from './outbound/outbound-options';
 export { OutboundMetric, NO_RESPONSE_STATUS, OTHER_HOST } from './outbound/outbound-labels';
+export type { DatabaseMetricsOptions } from './database/database-options';
 export { RpcMetric } from './rpc/rpc-labels';
 export type { RpcKind, RpcOutcome } from './rpc/rpc-labels';
 export { QueueMetric, QUEUE_STATES } from './queues/queue-labels';

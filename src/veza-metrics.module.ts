@@ -22,6 +22,9 @@ import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
 import { CacheMetricsRecorder } from './cache/cache-metrics.recorder';
 import { HealthCheckRecorder } from './health/health-check.recorder';
 import { OutboundMetricsRecorder } from './outbound/outbound-metrics.recorder';
+import { DatabaseMetricsRecorder } from './database/database-metrics.recorder';
+import { PrismaMetricsRecorder } from './database/prisma-metrics.recorder';
+import { TypeormMetrics } from './database/typeorm-metrics';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -103,6 +106,12 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     HealthCheckRecorder,
     // Counts outbound HTTP requests (fetch/undici, node:http/https) through diagnostics channels (option `outbound`).
     OutboundMetricsRecorder,
+    // Records the queries of the application's ORMs (TypeORM, Prisma) in the database families (option `database`).
+    DatabaseMetricsRecorder,
+    // Hooks the application's Prisma clients into it (option `database.prisma`).
+    PrismaMetricsRecorder,
+    // Hears every statement of the app's TypeORM DataSources (a subscriber in each; option `database.typeorm`).
+    TypeormMetrics,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

@@ -23,6 +23,7 @@ import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
 import { cacheRule, type CacheMetricsOptions } from './cache/cache-options';
 import { healthRule, type HealthMetricsOptions } from './health/health-options';
 import { outboundRule, type OutboundMetricsOptions } from './outbound/outbound-options';
+import { databaseRule, type DatabaseMetricsOptions } from './database/database-options';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -149,6 +150,15 @@ export interface VezaMetricsModuleOptions {
    * @defaultValue `true`
    */
   outbound?: boolean | OutboundMetricsOptions;
+  /**
+   * Database queries of the ORMs the application uses (TypeORM, Prisma), with no code in it:
+   * `veza_database_query_duration_seconds`, `veza_database_query_errors_total` and
+   * `veza_database_connections_active` (docs/databases.md). `false` records nothing, loads nothing
+   * and hooks nothing; `{ typeorm: false }` or `{ prisma: false }` leaves one ORM alone; `maxTables`
+   * bounds the `table` label (`<other>` past it).
+   * @defaultValue `true`
+   */
+  database?: boolean | DatabaseMetricsOptions;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
   /**
@@ -170,6 +180,7 @@ const FEATURE_OPTION_RULES = {
   cache: cacheRule,
   health: healthRule,
   outbound: outboundRule,
+  database: databaseRule,
 };
 
 /**

@@ -390,7 +390,11 @@ describe('inside src/compat/', () => {
         'metrics-client.ts',
         'nest-graphql.ts',
         'nest-terminus.ts',
+        'prisma.ts',
         'prom-client.ts',
+        'typeorm.ts',
+        'undici.ts',
+        'node-http-client.ts',
       ]),
     );
   });
