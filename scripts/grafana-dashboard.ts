@@ -75,10 +75,12 @@ const HEALTH_MAPPINGS = [
 ];
 
 /**
- * The outbound requests that failed: any status but a 2xx or 3xx one, under either status label
- * (classes or codes), `other`, and `no_response` (a request that got no response).
+ * The outbound requests that failed on the dependency's side: a 5xx (class or code), `no_response`
+ * (refused, timed out, aborted) and `other` (a code outside 100-599). A 4xx is the dependency's
+ * answer to what was sent (a declined card is a 402, a lookup of nothing a 404): shown by status, not
+ * counted as a failure.
  */
-const OUTBOUND_ERROR = 'status!~"2..|3..|2xx|3xx"';
+const OUTBOUND_ERROR = 'status!~"[1-4]..|[1-4]xx"';
 
 const ROWS: RowSpec[] = [
   {
@@ -814,7 +816,7 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Outbound error ratio by host',
-        description: `The share of each host's requests that failed: answered 4xx or 5xx, or never answered (connection refused, timeout, abort). Alert: VezaOutboundErrors above 5%.`,
+        description: `The share of each host's requests that failed on its side: answered 5xx, or never answered (no_response: connection refused, timeout, abort). A 4xx is the host's answer to what was sent (a declined card, a lookup of nothing), not counted. Alert: VezaOutboundErrors above 5%.`,
         type: 'timeseries',
         unit: 'percentunit',
         defaults: { min: 0, max: 1 },
