@@ -191,29 +191,30 @@ function findAtTop(text: string, re: RegExp, from: number): number {
  * native `indexOf` searches, parentheses counted between matches; the regex otherwise.
  */
 function findKeyword(text: string, from: number, upper: string, lower: string, re: RegExp): number {
-  let i = from;
+  // Each search's next match, and the next parentheses, are kept and moved past only once passed:
+  // the whole search reads the prefix a bounded number of times, however many candidates it rejects.
+  let a = text.indexOf(upper, from);
+  let b = text.indexOf(lower, from);
+  let open = text.indexOf('(', from);
+  let close = text.indexOf(')', from);
   let depth = 0;
-  let counted = from;
   for (;;) {
-    const a = text.indexOf(upper, i);
-    const b = text.indexOf(lower, i);
     const at = a < 0 ? b : b < 0 ? a : Math.min(a, b);
     if (at < 0) return findAtTop(text, re, from);
-    depth += parenthesesBetween(text, counted, at);
+    while (open >= 0 && open < at) {
+      depth++;
+      open = text.indexOf('(', open + 1);
+    }
+    while (close >= 0 && close < at) {
+      depth--;
+      close = text.indexOf(')', close + 1);
+    }
     if (depth < 0) return -1;
-    counted = at;
     const end = at + upper.length;
     if (depth === 0 && standsAlone(text.charCodeAt(at - 1), text.charCodeAt(end))) return end;
-    i = at + 1;
+    if (at === a) a = text.indexOf(upper, at + 1);
+    if (at === b) b = text.indexOf(lower, at + 1);
   }
-}
-
-/** Opening minus closing parentheses in `text` from `a` to before `b`. */
-function parenthesesBetween(text: string, a: number, b: number): number {
-  let depth = 0;
-  for (let o = text.indexOf('(', a); o >= 0 && o < b; o = text.indexOf('(', o + 1)) depth++;
-  for (let c = text.indexOf(')', a); c >= 0 && c < b; c = text.indexOf(')', c + 1)) depth--;
-  return depth;
 }
 
 /** A keyword between `before` and `after` is one: not part of a word, a quoted name or `a.b`. */
