@@ -18,7 +18,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Client } from 'pg';
-import { until } from './until';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -160,22 +159,8 @@ export function prismaClient(url: string, prisma = generatedPrisma()): PrismaLik
 
 /** Creates PRISMA_TABLES_SQL's tables in the database at `url` (plain `pg`: no schema engine here). */
 export async function createPrismaTables(url: string, sql = PRISMA_TABLES_SQL): Promise<void> {
-  // startPostgres() returns once the port is open, which can be before the server takes sessions
-  // ("the database system is starting up", 57P03): connect again until it does.
-  let client: Client | undefined;
-  await until(async () => {
-    const attempt = new Client({ connectionString: url });
-    try {
-      await attempt.connect();
-      client = attempt;
-      return true;
-    } catch (error) {
-      await attempt.end().catch(() => undefined);
-      if ((error as { code?: unknown }).code === '57P03') return false;
-      throw error;
-    }
-  }, 'PostgreSQL to accept sessions');
-  if (!client) return;
+  const client = new Client({ connectionString: url });
+  await client.connect();
   try {
     await client.query(sql);
   } finally {
