@@ -29,8 +29,9 @@ if (process.env.VEZA_TEST_CLIENT && !successor)
  * VEZA_PEERS_DIR=/tmp/x runs the specs against the packages installed there, outside the repository
  * (`npm install` of other versions in /tmp/x): every import of a dependency named in /tmp/x's
  * package.json (the specs', the library's, and the packages' own) gets /tmp/x's copy, as in an
- * application that installed those versions; the contract specs name what they ran against.
- * docs/internals.md ("Other versions of the optional peers") lists the folders and what passed.
+ * application that installed those versions; the contract specs name what they ran against. The
+ * headers of the Prisma, cache-manager and terminus contract specs say how to install each folder;
+ * docs/databases.md ("Prisma versions"), docs/caches.md and docs/health.md say what passed.
  */
 const peersDir = process.env.VEZA_PEERS_DIR;
 const peerMappings = {};
