@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { VezaMetric } from '../catalog/catalog';
 import type { GaugeMetric } from '../compat/client-types';
 import { CounterCell, HistogramCell } from '../http/metric-cells';
-import { boundedLabel, errorType } from '../instrumentation/labels';
+import { boundedLabel, errorType, readSafely } from '../instrumentation/labels';
 import { InjectVezaMetricsOptions } from '../options/inject-options';
 import type { ResolvedOptions } from '../options/resolve-options';
 import { detached, MAX_LABEL_VALUE_LENGTH } from '../registry/series-guard';
@@ -70,6 +70,12 @@ export class DatabaseMetricsRecorder {
   /** Bound: {@link MAX_ERROR_TYPES} entries (error types are at most 256 units). */
   private readonly errorTypes = new Map<string, ErrorSeries>();
   private readonly otherError: ErrorSeries = { type: OTHER_TABLE, cells: [] };
+  /**
+   * A driver's `code` strings already typed, to their series: `errorType()` of an error with such a
+   * code is the code itself, so it is not worked out again. Bound: {@link MAX_ERROR_TYPES} entries,
+   * keyed by the recorder's own copy (a label value).
+   */
+  private readonly errorCodes = new Map<string, ErrorSeries>();
   /** Bound: one per pool a seam registered (one per data source). */
   private readonly sources = new Set<ConnectionSource>();
   private collectInstalled = false;
@@ -178,14 +184,27 @@ export class DatabaseMetricsRecorder {
   }
 
   private countError(op: number, error: unknown): void {
-    const type = errorType(error);
-    let series = this.errorTypes.get(type);
+    const code = typeof error === 'object' && error !== null ? readSafely(error, 'code') : undefined;
+    let series = typeof code === 'string' ? this.errorCodes.get(code) : undefined;
     if (series === undefined) {
-      if (this.errorTypes.size >= MAX_ERROR_TYPES) series = this.otherError;
-      else {
-        series = { type, cells: [] };
-        this.errorTypes.set(type, series);
+      const type = errorType(error);
+      series = this.errorTypes.get(type);
+      if (series === undefined) {
+        if (this.errorTypes.size >= MAX_ERROR_TYPES) series = this.otherError;
+        else {
+          series = { type, cells: [] };
+          this.errorTypes.set(type, series);
+        }
       }
+      // Kept when the code alone is the type, whatever error carries it (not a class name that
+      // happens to equal a code errorType() refused).
+      if (
+        typeof code === 'string' &&
+        this.errorCodes.size < MAX_ERROR_TYPES &&
+        type === code &&
+        errorType({ code }) === code
+      )
+        this.errorCodes.set(type, series);
     }
     let cell = series.cells[op];
     if (cell === undefined) {

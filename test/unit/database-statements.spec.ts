@@ -147,6 +147,38 @@ describe('DatabaseMetricsRecorder', () => {
     }
   });
 
+  it('types an error by its code, or by its class when its code is no label, however often a code repeats', async () => {
+    const ctx = await metricsContext({ defaultMetrics: false });
+    try {
+      const recorder = ctx.moduleRef.get(DatabaseMetricsRecorder);
+      const sql = 'SELECT * FROM "track"';
+      for (let i = 0; i < 3; i++) recorder.recordStatementError(sql, 0.001, { code: 'SQLITE_ERROR' });
+      // A code of 70 letters is no label (64 at most): the class is the type, here a class of the
+      // same name; another class with that code must still get its own name.
+      const long = 'A'.repeat(70);
+      const Named = { [long]: class extends Error {} }[long];
+      for (let i = 0; i < 2; i++)
+        recorder.recordStatementError(sql, 0.001, Object.assign(new Named(), { code: long }));
+      for (let i = 0; i < 2; i++)
+        recorder.recordStatementError(sql, 0.001, Object.assign(new TypeError('x'), { code: long }));
+      recorder.recordStatementError(sql, 0.001, { code: 42 });
+      recorder.recordStatementError(sql, 0.001, Object.assign(new RangeError('x'), { code: 'SQLITE_ERROR' }));
+      const lines = (await ctx.render())
+        .split('\n')
+        .filter((l) => l.startsWith('veza_database_query_errors_total{'));
+      expect(lines.sort()).toEqual(
+        [
+          `veza_database_query_errors_total{operation="select",error_type="${long}"} 2`,
+          'veza_database_query_errors_total{operation="select",error_type="42"} 1',
+          'veza_database_query_errors_total{operation="select",error_type="SQLITE_ERROR"} 4',
+          'veza_database_query_errors_total{operation="select",error_type="TypeError"} 2',
+        ].sort(),
+      );
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('never throws to its caller, whatever it is handed', async () => {
     const ctx = await metricsContext({ defaultMetrics: false });
     try {
