@@ -21,9 +21,8 @@
  *     `fetch` and for `node:http` (`new URL(url).host`). Fallback: no string `Host` header (the
  *     application passed `setHost: false`): `request.host`, without a port.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
-import type { OutboundHandlers } from './undici';
+import { watchRequestChannels, type OutboundHandlers } from './undici';
 
 /** The channels of HC1. */
 export const HTTP_CLIENT_CHANNELS = {
@@ -53,27 +52,5 @@ export function httpClientMethod(request: object): string | undefined {
 
 /** Subscribes `handlers` to Node's HTTP client channels (HC1); the returned function unsubscribes them. */
 export function watchHttpClient(handlers: OutboundHandlers): () => void {
-  const onStart = (message: unknown): void => {
-    const request = (message as { request?: unknown } | null)?.request;
-    if (typeof request === 'object' && request !== null) handlers.start(request, performance.now());
-  };
-  const onResponse = (message: unknown): void => {
-    const m = message as { request?: unknown; response?: { statusCode?: unknown } } | null;
-    const request = m?.request;
-    if (typeof request !== 'object' || request === null) return;
-    const status = m?.response?.statusCode;
-    handlers.response(request, typeof status === 'number' ? status : Number.NaN);
-  };
-  const onError = (message: unknown): void => {
-    const request = (message as { request?: unknown } | null)?.request;
-    if (typeof request === 'object' && request !== null) handlers.failure(request);
-  };
-  subscribe(HTTP_CLIENT_CHANNELS.start, onStart);
-  subscribe(HTTP_CLIENT_CHANNELS.response, onResponse);
-  subscribe(HTTP_CLIENT_CHANNELS.error, onError);
-  return () => {
-    unsubscribe(HTTP_CLIENT_CHANNELS.start, onStart);
-    unsubscribe(HTTP_CLIENT_CHANNELS.response, onResponse);
-    unsubscribe(HTTP_CLIENT_CHANNELS.error, onError);
-  };
+  return watchRequestChannels(HTTP_CLIENT_CHANNELS, handlers);
 }

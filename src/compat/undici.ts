@@ -68,16 +68,25 @@ export function undiciMethod(request: object): string | undefined {
   return typeof method === 'string' ? method : undefined;
 }
 
+/** The three channels a client publishes a request on: its start, its response's headers, its failure. */
+export interface RequestChannels {
+  readonly start: string;
+  readonly response: string;
+  readonly error: string;
+}
+
 /**
- * Subscribes `handlers` to undici's channels (U1, U2); the returned function unsubscribes them.
- * Handlers must not throw (the recorder catches its own failures).
+ * Subscribes `handlers` to a client's three channels, whose messages carry the `request` object
+ * (and, on `response`, `response.statusCode`): undici's (U1, U2) and Node's HTTP client's (HC1).
+ * The returned function unsubscribes them. Handlers must not throw (the recorder catches its own
+ * failures).
  */
-export function watchUndici(handlers: OutboundHandlers): () => void {
-  const onCreate = (message: unknown): void => {
+export function watchRequestChannels(channels: RequestChannels, handlers: OutboundHandlers): () => void {
+  const onStart = (message: unknown): void => {
     const request = (message as { request?: unknown } | null)?.request;
     if (typeof request === 'object' && request !== null) handlers.start(request, performance.now());
   };
-  const onHeaders = (message: unknown): void => {
+  const onResponse = (message: unknown): void => {
     const m = message as { request?: unknown; response?: { statusCode?: unknown } } | null;
     const request = m?.request;
     if (typeof request !== 'object' || request === null) return;
@@ -88,12 +97,20 @@ export function watchUndici(handlers: OutboundHandlers): () => void {
     const request = (message as { request?: unknown } | null)?.request;
     if (typeof request === 'object' && request !== null) handlers.failure(request);
   };
-  subscribe(UNDICI_CHANNELS.create, onCreate);
-  subscribe(UNDICI_CHANNELS.headers, onHeaders);
-  subscribe(UNDICI_CHANNELS.error, onError);
+  subscribe(channels.start, onStart);
+  subscribe(channels.response, onResponse);
+  subscribe(channels.error, onError);
   return () => {
-    unsubscribe(UNDICI_CHANNELS.create, onCreate);
-    unsubscribe(UNDICI_CHANNELS.headers, onHeaders);
-    unsubscribe(UNDICI_CHANNELS.error, onError);
+    unsubscribe(channels.start, onStart);
+    unsubscribe(channels.response, onResponse);
+    unsubscribe(channels.error, onError);
   };
+}
+
+/** Subscribes `handlers` to undici's channels (U1, U2); the returned function unsubscribes them. */
+export function watchUndici(handlers: OutboundHandlers): () => void {
+  return watchRequestChannels(
+    { start: UNDICI_CHANNELS.create, response: UNDICI_CHANNELS.headers, error: UNDICI_CHANNELS.error },
+    handlers,
+  );
 }
