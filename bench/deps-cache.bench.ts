@@ -16,6 +16,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { CACHE_MANAGER, CacheModule, type Cache } from '@nestjs/cache-manager';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
+import { cpuNsPer, pairedRounds, verdict } from './paired-cpu';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const READS = Number(process.env.BENCH_READS ?? 20_000);
@@ -51,11 +52,8 @@ type Read = (cache: Cache) => Promise<unknown>;
 async function round(cache: Cache, read: Read): Promise<number> {
   const start = process.cpuUsage();
   for (let i = 0; i < READS; i++) await read(cache);
-  const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / READS;
+  return cpuNsPer(start, READS);
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const made = (): Promise<unknown> => Promise.resolve({ track: 2 });
 
@@ -73,23 +71,18 @@ async function main(): Promise<void> {
   let hits = 0;
   let misses = 0;
   for (const [label, read, h, m] of cases) {
-    const b: number[] = [];
-    const r: number[] = [];
-    await round(bare.cache, read);
-    await round(recorded.cache, read);
-    for (let i = 0; i < ROUNDS; i++) {
-      b.push(await round(bare.cache, read));
-      r.push(await round(recorded.cache, read));
-    }
+    const cost = await pairedRounds(
+      ROUNDS,
+      () => round(bare.cache, read),
+      () => round(recorded.cache, read),
+    );
     hits += h * (ROUNDS + 1) * READS;
     misses += m * (ROUNDS + 1) * READS;
-    // Rounds alternate, so each recorded round is compared with the bare round just before it.
-    const added = median(r.map((x, i) => x - b[i]));
-    const ok = added <= TARGET_NS;
+    const ok = cost.added <= TARGET_NS;
     met &&= ok;
     console.log(
-      `${label.padEnd(22)} without ${median(b).toFixed(0).padStart(6)} ns  with ${median(r).toFixed(0).padStart(6)} ns  ` +
-        `added ${added.toFixed(0).padStart(5)} ns  target ≤ ${TARGET_NS} ns: ${ok ? 'met' : 'not met'}`,
+      `${label.padEnd(22)} without ${cost.without.toFixed(0).padStart(6)} ns  with ${cost.with.toFixed(0).padStart(6)} ns  ` +
+        `added ${cost.added.toFixed(0).padStart(5)} ns  target ≤ ${TARGET_NS} ns: ${verdict(ok)}`,
     );
   }
   const text = (await recorded.registry?.render()) ?? '';
@@ -102,7 +95,7 @@ async function main(): Promise<void> {
   console.log(
     `reads counted: ${counted.hits} hits of ${hits}, ${counted.misses} misses of ${misses} (${exact ? 'exact' : 'NOT exact'})`,
   );
-  console.log(`CPU added per cache read: ${met ? 'met' : 'not met'}`);
+  console.log(`CPU added per cache read: ${verdict(met)}`);
   await bare.close();
   await recorded.close();
 }

@@ -26,17 +26,12 @@ import type { AddressInfo } from 'node:net';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
 import { joinOutbound, leaveOutbound } from '../src/outbound/outbound-hub';
 import { OutboundMetricsRecorder } from '../src/outbound/outbound-metrics.recorder';
+import { cpuNsPer, pairedRounds, verdict, type Paired } from './paired-cpu';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
 const TARGET_NS = 1000;
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const cpuNs = (start: NodeJS.CpuUsage, n: number): number => {
-  const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / n;
-};
 
 const undiciCreate = channel('undici:request:create');
 const undiciHeaders = channel('undici:request:headers');
@@ -62,7 +57,7 @@ function synthetic(kind: 'undici' | 'node'): number {
   const start = process.cpuUsage();
   if (kind === 'undici') for (let i = 0; i < CALLS; i++) undiciRequest('https://api.example.com');
   else for (let i = 0; i < CALLS; i++) nodeRequest();
-  return cpuNs(start, CALLS);
+  return cpuNsPer(start, CALLS);
 }
 
 async function main(): Promise<void> {
@@ -99,62 +94,55 @@ async function main(): Promise<void> {
       if (kind === 'fetch') await (await fetch(url)).text();
       else await nodeGet();
     }
-    return cpuNs(start, REQUESTS);
+    return cpuNsPer(start, REQUESTS);
   };
 
   let met = true;
-  const report = (label: string, b: number[], r: number[], judged: boolean): void => {
-    const added = median(r.map((x, i) => x - b[i]));
-    const ok = added <= TARGET_NS;
+  const report = (label: string, cost: Paired, judged: boolean): void => {
+    const ok = cost.added <= TARGET_NS;
     if (judged) met &&= ok;
     console.log(
-      `${label.padEnd(40)} without ${median(b).toFixed(0).padStart(7)} ns  with ${median(r).toFixed(0).padStart(7)} ns  ` +
-        `added ${added.toFixed(0).padStart(6)} ns  ${judged ? `target ≤ ${TARGET_NS} ns: ${ok ? 'met' : 'not met'}` : '(for scale, not judged: noise)'}`,
+      `${label.padEnd(40)} without ${cost.without.toFixed(0).padStart(7)} ns  with ${cost.with.toFixed(0).padStart(7)} ns  ` +
+        `added ${cost.added.toFixed(0).padStart(6)} ns  ${judged ? `target ≤ ${TARGET_NS} ns: ${verdict(ok)}` : '(for scale, not judged: noise)'}`,
     );
   };
 
   try {
     for (const kind of ['undici', 'node'] as const) {
-      const b: number[] = [];
-      const r: number[] = [];
-      set(false);
-      synthetic(kind);
-      set(true);
-      synthetic(kind);
-      counted[kind] += CALLS;
-      for (let i = 0; i < ROUNDS; i++) {
-        set(false);
-        b.push(synthetic(kind));
-        set(true);
-        r.push(synthetic(kind));
-        counted[kind] += CALLS;
-      }
+      const cost = await pairedRounds(
+        ROUNDS,
+        () => {
+          set(false);
+          return synthetic(kind);
+        },
+        () => {
+          set(true);
+          return synthetic(kind);
+        },
+      );
+      counted[kind] += (ROUNDS + 1) * CALLS;
       report(
         `recorder path, ${kind === 'undici' ? 'fetch/undici messages' : 'node:http messages'}`,
-        b,
-        r,
+        cost,
         true,
       );
     }
     for (const kind of ['fetch', 'http'] as const) {
-      const b: number[] = [];
-      const r: number[] = [];
-      set(false);
-      await real(kind);
-      set(true);
-      await real(kind);
-      counted[kind] += REQUESTS;
-      for (let i = 0; i < ROUNDS; i++) {
-        set(false);
-        b.push(await real(kind));
-        set(true);
-        r.push(await real(kind));
-        counted[kind] += REQUESTS;
-      }
+      const cost = await pairedRounds(
+        ROUNDS,
+        () => {
+          set(false);
+          return real(kind);
+        },
+        () => {
+          set(true);
+          return real(kind);
+        },
+      );
+      counted[kind] += (ROUNDS + 1) * REQUESTS;
       report(
         `real requests, ${kind === 'fetch' ? 'fetch' : 'node:http'} (keep-alive, in process)`,
-        b,
-        r,
+        cost,
         false,
       );
     }
@@ -181,7 +169,7 @@ async function main(): Promise<void> {
       `requests counted: undici ${got.undici} of ${counted.undici}, node ${got.node} of ${counted.node}, ` +
         `real ${got.local} of ${counted.fetch + counted.http} (${exact ? 'exact' : 'NOT exact'})`,
     );
-    console.log(`CPU added per outbound request (the recorder's path): ${met ? 'met' : 'not met'}`);
+    console.log(`CPU added per outbound request (the recorder's path): ${verdict(met)}`);
     if (!exact) process.exitCode = 1;
   } finally {
     set(true);

@@ -28,6 +28,7 @@ import { Injectable, Module, type OnModuleDestroy } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
+import { cpuNsPer, pairedRounds, sumSamples, verdict } from './paired-cpu';
 import { startPostgres } from '../test/utils/brokers';
 import { createPrismaTables, generatedPrisma, prismaVersions, type PrismaLike } from '../test/utils/prisma';
 
@@ -101,19 +102,15 @@ async function round(helper: Helper, failing: boolean): Promise<number> {
     for (let i = 0; i < QUERIES; i++)
       await (helper.runInChildSpan(SPANS.findUnique, () => Promise.resolve(FOUND)) as Promise<unknown>);
   }
-  const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / QUERIES;
+  return cpuNsPer(start, QUERIES);
 }
 
 /** One round of `PG_QUERIES` whole queries on PostgreSQL; process CPU ns per query. */
 async function pgRound(client: PrismaLike): Promise<number> {
   const start = process.cpuUsage();
   for (let i = 0; i < PG_QUERIES; i++) await client.track.findUnique({ where: { title: 'alpha' } });
-  const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / PG_QUERIES;
+  return cpuNsPer(start, PG_QUERIES);
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   process.env.CI ??= 'true'; // a missing PostgreSQL fails the bench rather than skipping it
@@ -130,49 +127,36 @@ async function main(): Promise<void> {
       ['query that returns', false],
       ['query that fails (P2002)', true],
     ] as const) {
-      const b: number[] = [];
-      const r: number[] = [];
-      await round(bare.helper, failing);
-      await round(recorded.helper, failing);
-      for (let i = 0; i < ROUNDS; i++) {
-        b.push(await round(bare.helper, failing));
-        r.push(await round(recorded.helper, failing));
-      }
-      // Rounds alternate, so each recorded round is compared with the bare round just before it.
-      const added = median(r.map((x, i) => x - b[i]));
-      const ok = added <= TARGET_NS;
+      const cost = await pairedRounds(
+        ROUNDS,
+        () => round(bare.helper, failing),
+        () => round(recorded.helper, failing),
+      );
+      const ok = cost.added <= TARGET_NS;
       met &&= ok;
       console.log(
-        `${label.padEnd(26)} bare ${median(b).toFixed(0).padStart(6)} ns  recorded ${median(r).toFixed(0).padStart(6)} ns  ` +
-          `added ${added.toFixed(0).padStart(5)} ns  target ≤ ${TARGET_NS} ns: ${ok ? 'met' : 'not met'}`,
+        `${label.padEnd(26)} bare ${cost.without.toFixed(0).padStart(6)} ns  recorded ${cost.with.toFixed(0).padStart(6)} ns  ` +
+          `added ${cost.added.toFixed(0).padStart(5)} ns  target ≤ ${TARGET_NS} ns: ${verdict(ok)}`,
       );
     }
-    const pb: number[] = [];
-    const pr: number[] = [];
-    await pgRound(bare.client);
-    await pgRound(recorded.client);
-    for (let i = 0; i < 5; i++) {
-      pb.push(await pgRound(bare.client));
-      pr.push(await pgRound(recorded.client));
-    }
+    const whole = await pairedRounds(
+      5,
+      () => pgRound(bare.client),
+      () => pgRound(recorded.client),
+    );
     console.log(
-      `${'findUnique on PostgreSQL'.padEnd(26)} bare ${median(pb).toFixed(0).padStart(6)} ns  recorded ${median(pr).toFixed(0).padStart(6)} ns  ` +
+      `${'findUnique on PostgreSQL'.padEnd(26)} bare ${whole.without.toFixed(0).padStart(6)} ns  recorded ${whole.with.toFixed(0).padStart(6)} ns  ` +
         `(whole query, for scale: no target)`,
     );
     const text = await recorded.registry.render();
-    const sum = (prefix: string): number =>
-      text
-        .split('\n')
-        .filter((l) => l.startsWith(prefix))
-        .reduce((total, l) => total + Number(l.split(' ').pop()), 0);
     const calls = 2 * (ROUNDS + 1) * QUERIES + 6 * PG_QUERIES;
-    const timed = sum('veza_database_query_duration_seconds_count{');
-    const errors = sum('veza_database_query_errors_total{');
+    const timed = sumSamples(text, 'veza_database_query_duration_seconds_count{');
+    const errors = sumSamples(text, 'veza_database_query_errors_total{');
     const exact = timed === calls && errors === (ROUNDS + 1) * QUERIES;
     console.log(
       `queries timed by the recorder: ${timed} of ${calls}, errors ${errors} (${exact ? 'exact' : 'NOT exact'})`,
     );
-    console.log(`CPU added per Prisma query: ${met ? 'met' : 'not met'}`);
+    console.log(`CPU added per Prisma query: ${verdict(met)}`);
     if (!exact) process.exitCode = 1;
   } finally {
     await bare.close();
