@@ -30,6 +30,12 @@ export const scrapeFailed = (error: unknown): string => `Rendering the metrics f
 export const recordingFailed = (where: string, error: unknown): string =>
   `Recording metrics in ${where} failed and was skipped: ${errorText(error)}`;
 
+/** An indicator of a terminus health check threw something that names no key (logged once per application). */
+export const healthKeyUnknown = (thrown: string): string =>
+  `A health indicator threw ${thrown}, which names no key (a HealthCheckError's causes, or a result ` +
+  `such as { storage: { status: 'down' } }): it is not recorded in veza_health_check_status. ` +
+  `Return terminus' down() result instead (docs/health.md#what-is-recorded).`;
+
 /** A short, bounded description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

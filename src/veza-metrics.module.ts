@@ -19,6 +19,12 @@ import { WebSocketMetricsRecorder } from './websocket/websocket-metrics.recorder
 import { RpcMetricsRecorder } from './rpc/rpc-metrics.recorder';
 import { QueueMetricsRecorder } from './queues/queue-metrics.recorder';
 import { GraphqlMetricsRecorder } from './graphql/graphql-metrics.recorder';
+import { CacheMetricsRecorder } from './cache/cache-metrics.recorder';
+import { HealthCheckRecorder } from './health/health-check.recorder';
+import { OutboundMetricsRecorder } from './outbound/outbound-metrics.recorder';
+import { DatabaseMetricsRecorder } from './database/database-metrics.recorder';
+import { PrismaMetricsRecorder } from './database/prisma-metrics.recorder';
+import { TypeormMetrics } from './database/typeorm-metrics';
 import { getMetricToken } from './inject-metric.decorator';
 import {
   resolveOptions,
@@ -94,6 +100,18 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     QueueMetricsRecorder,
     // Records GraphQL operations and resolvers (when @nestjs/graphql serves a schema; option `graphql`).
     GraphqlMetricsRecorder,
+    // Counts the reads of @nestjs/cache-manager caches as hits and misses (option `cache`).
+    CacheMetricsRecorder,
+    // Times every indicator of every @nestjs/terminus HealthCheckService.check() (option `health`).
+    HealthCheckRecorder,
+    // Counts outbound HTTP requests (fetch/undici, node:http/https) through diagnostics channels (option `outbound`).
+    OutboundMetricsRecorder,
+    // Records the queries of the application's ORMs (TypeORM, Prisma) in the database families (option `database`).
+    DatabaseMetricsRecorder,
+    // Hooks the application's Prisma clients into it (option `database.prisma`).
+    PrismaMetricsRecorder,
+    // Hears every statement of the app's TypeORM DataSources (a subscriber in each; option `database.typeorm`).
+    TypeormMetrics,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
     ClusterWorkerMetrics,

@@ -20,6 +20,10 @@ import { clusterRule } from './cluster/cluster-options';
 import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-options';
 import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
 import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
+import { cacheRule, type CacheMetricsOptions } from './cache/cache-options';
+import { healthRule, type HealthMetricsOptions } from './health/health-options';
+import { outboundRule, type OutboundMetricsOptions } from './outbound/outbound-options';
+import { databaseRule, type DatabaseMetricsOptions } from './database/database-options';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -116,12 +120,45 @@ export interface VezaMetricsModuleOptions {
    */
   queues?: boolean | QueueMetricsOptions;
   /**
+   * Caches of `@nestjs/cache-manager` (cache-manager 6/7 with Keyv stores): every read through
+   * `CacheInterceptor` or `@Inject(CACHE_MANAGER)` (`get`, `mget`, `wrap`) counts in
+   * `veza_cache_hits_total{subsystem}` or `veza_cache_misses_total{subsystem}`, `subsystem` being the
+   * cache's Keyv namespace or its store kind (docs/caches.md). `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  cache?: boolean | CacheMetricsOptions;
+  /**
+   * `@nestjs/terminus`: every indicator of every `HealthCheckService.check()`, under its key, in
+   * `veza_health_check_duration_ms` (`_seconds` under `naming: 'strict'`) and
+   * `veza_health_check_status` (docs/health.md). `false` records nothing and hooks nothing.
+   * @defaultValue `true`
+   */
+  health?: boolean | HealthMetricsOptions;
+  /**
    * GraphQL (`@nestjs/graphql`, Apollo and Mercurius drivers): `veza_graphql_operations_total`,
    * `veza_graphql_operation_duration_seconds`, `veza_graphql_resolver_duration_seconds` and
    * `veza_graphql_resolver_errors_total` (docs/graphql.md). `false` turns it off.
    * @defaultValue `true`
    */
   graphql?: boolean | GraphqlMetricsOptions;
+  /**
+   * Outbound HTTP requests (global `fetch`/undici, `node:http`/`node:https`: axios, `@nestjs/axios`):
+   * `veza_http_client_requests_total{method, host, status}` and
+   * `veza_http_client_request_duration_seconds{method, host}` (docs/outbound.md); `hosts` names hosts
+   * (`{ 'api.stripe.com': 'stripe' }`), `maxHosts` caps the others. `false` records nothing and
+   * subscribes to nothing.
+   * @defaultValue `true`
+   */
+  outbound?: boolean | OutboundMetricsOptions;
+  /**
+   * Database queries of the ORMs the application uses (TypeORM, Prisma), with no code in it:
+   * `veza_database_query_duration_seconds`, `veza_database_query_errors_total` and
+   * `veza_database_connections_active` (docs/databases.md). `false` records nothing, loads nothing
+   * and hooks nothing; `{ typeorm: false }` or `{ prisma: false }` leaves one ORM alone; `maxTables`
+   * bounds the `table` label (`<other>` past it).
+   * @defaultValue `true`
+   */
+  database?: boolean | DatabaseMetricsOptions;
   /** Caps on label sets per metric: bounded memory and scrape size whatever the labels. */
   cardinality?: CardinalityOptions;
   /**
@@ -140,6 +177,10 @@ const FEATURE_OPTION_RULES = {
   graphql: graphqlRule,
   rpc: rpcRule,
   queues: queuesRule,
+  cache: cacheRule,
+  health: healthRule,
+  outbound: outboundRule,
+  database: databaseRule,
 };
 
 /**

@@ -23,6 +23,10 @@
  *    `'websockets:is_gateway'` (its `GATEWAY_METADATA`, the very key Nest's `SocketModule` looks for
  *    on every provider to connect gateways). Fallback: an application with no such provider is taken
  *    for one without gateways: `@nestjs/websockets` is not loaded by the library and nothing is hooked.
+ * P4 `TerminusModule` of @nestjs/terminus (static, `forRoot()`, `forRootAsync()`; 10.x to 12.x)
+ *    registers a provider under the string token `'TERMINUS_ERROR_LOGGER'` (its `ERROR_LOGGER`),
+ *    in the module that provides `HealthCheckService`. Fallback: an application without it is taken
+ *    for one without terminus: `@nestjs/terminus` is not loaded and no health check is recorded.
  *
  * Lazily loaded modules (`LazyModuleLoader`) are not looked at: Nest neither connects their gateways
  * nor runs their lifecycle hooks (no GraphQL driver starts, no `@Processor()` gets a Worker), so an
@@ -58,12 +62,13 @@ interface PeerMarks {
 }
 
 /** The optional peers a feature of the library loads only for an application that uses them. */
-export type OptionalPeerFeature = 'graphql' | 'bullmq' | 'websockets';
+export type OptionalPeerFeature = 'graphql' | 'bullmq' | 'websockets' | 'terminus';
 
 const MARKS: Readonly<Record<OptionalPeerFeature, PeerMarks>> = {
   graphql: { tokens: ['GqlModuleOptions'], classMetadata: [] }, // P1
   bullmq: { tokens: ['BullMQQueueOptions_*'], classMetadata: ['bullmq:processor_metadata'] }, // P2
   websockets: { tokens: [], classMetadata: ['websockets:is_gateway'] }, // P3
+  terminus: { tokens: ['TERMINUS_ERROR_LOGGER'], classMetadata: [] }, // P4
 };
 
 function tokenMatches(token: unknown, marks: readonly string[]): boolean {

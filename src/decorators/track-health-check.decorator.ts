@@ -11,6 +11,7 @@ import {
   stringOrFunction,
 } from '../instrumentation/decorator-options';
 import { instrumentMethod } from '../instrumentation/instrument-method';
+import { HEALTH_DOWN, HEALTH_SLOW, HEALTH_UP, noteDecoratorRecorded } from '../health/health-status';
 import { shapeOf } from '../options/option-schema';
 import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
@@ -26,9 +27,9 @@ export interface TrackHealthCheckOptions<R = AnyResult> {
   isHealthy?: (result: R) => unknown;
 }
 
-const OK = 1;
-const SLOW = 0.5;
-const DOWN = 0;
+const OK = HEALTH_UP;
+const SLOW = HEALTH_SLOW;
+const DOWN = HEALTH_DOWN;
 
 /** The status of a `@nestjs/terminus` indicator result, or `undefined` when `result` is not one (or cannot be read). */
 function terminusStatus(result: unknown): number | undefined {
@@ -125,6 +126,8 @@ export function TrackHealthCheck<A extends unknown[] = AnyArgs, R = AnyResult>(
             const service = services.one(s);
             service.duration.observe(ms * scale);
             statusGauge.set({ ...service.labels }, status);
+            // The automatic recording of the terminus check this outcome flows into leaves it to us.
+            noteDecoratorRecorded(value);
           },
         };
       },

@@ -18,6 +18,7 @@ import { AppRegistry } from '../registry/app-registry';
 import { SelfMetrics } from '../registry/self-metrics';
 import { errorText, pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
 import type { ResolvedPushgatewayOptions } from './pushgateway-options';
+import { ownRequest } from '../outbound/outbound-hub';
 
 /** The self-metric counting failed pushes, by `reason`. */
 export const PUSH_FAILURES_METRIC = 'veza_metrics_push_failures_total';
@@ -193,16 +194,19 @@ function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
   const url = new URL(options.groupUrl);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<void>((resolve, reject) => {
-    const req = send(url, {
-      method: 'PUT',
-      agent: false,
-      headers: {
-        ...options.headers,
-        'Content-Type': CONTENT_TYPES.text,
-        'Content-Length': Buffer.byteLength(body),
-        Connection: 'close',
-      },
-    });
+    // The library's own request: not counted as the application's outbound HTTP (src/outbound/).
+    const req = ownRequest(
+      send(url, {
+        method: 'PUT',
+        agent: false,
+        headers: {
+          ...options.headers,
+          'Content-Type': CONTENT_TYPES.text,
+          'Content-Length': Buffer.byteLength(body),
+          Connection: 'close',
+        },
+      }),
+    );
     const timer = setTimeout(
       () => req.destroy(new PushError('timeout', `no answer within ${options.timeoutMs} ms`)),
       options.timeoutMs,

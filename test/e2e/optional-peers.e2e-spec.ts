@@ -2,7 +2,7 @@
  * Optional peers are loaded only by an application that uses them (issue #21, item 6). A plain HTTP
  * application (Express, Fastify) with `VezaMetricsModule.forRoot()`, started in a fresh process where
  * every optional peer is installed (they are devDependencies here, as in many monorepos), loads no
- * file of `@nestjs/graphql`, `graphql`, `@nestjs/bullmq`, `bullmq`, `msgpackr` or `ws`, and no file of
+ * file of `@nestjs/graphql`, `graphql`, `@nestjs/bullmq`, `bullmq`, `msgpackr`, `ws` or `@nestjs/terminus`, and no file of
  * `@nestjs/websockets` or `@nestjs/microservices` beyond those bare Nest loads itself; an application
  * with a GraphQL API still loads them and records its operations.
  *
@@ -20,7 +20,15 @@ import { parseExposition, sampleValue } from '../utils/exposition';
 jest.setTimeout(180_000);
 
 /** Never loaded by a plain application with the module. */
-const UNUSED_PEERS = ['@nestjs/graphql', 'graphql', '@nestjs/bullmq', 'bullmq', 'msgpackr', 'ws'];
+const UNUSED_PEERS = [
+  '@nestjs/graphql',
+  'graphql',
+  '@nestjs/bullmq',
+  'bullmq',
+  'msgpackr',
+  'ws',
+  '@nestjs/terminus',
+];
 /** Loaded in part by Nest itself when installed (its socket and microservices modules): the module adds no file of them. */
 const NEST_LOADED_PEERS = ['@nestjs/websockets', '@nestjs/microservices'];
 

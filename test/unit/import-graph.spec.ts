@@ -17,7 +17,7 @@ const PACKAGE_NAME = '@veza/nestjs-metrics';
 /** Folders that stand under every feature. */
 const FOUNDATIONS = ['options', 'registry', 'exposition'];
 /** Feature folders: none of them may be imported from a foundation. */
-const FEATURES = ['http', 'graphql', 'rpc', 'queues', 'push', 'cluster'];
+const FEATURES = ['http', 'graphql', 'rpc', 'queues', 'push', 'cluster', 'health'];
 
 /** One source file: its path under src/ (posix) and its text. */
 export interface SourceFile {

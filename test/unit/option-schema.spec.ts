@@ -84,7 +84,7 @@ describe('a schema is tied to its options interface by type', () => {
       new Error(
         'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, ' +
           'registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, ' +
-          'cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues.',
+          'cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health, outbound, database.',
       ),
     );
   });
@@ -106,6 +106,7 @@ const RECORD_KEYS: Record<string, string> = {
   'cardinality.perMetric': 'veza_errors_total',
   'pushgateway.groupings': 'tenant',
   'pushgateway.headers': 'x-token',
+  'outbound.hosts': 'api.stripe.com',
   aggregators: 'veza_active_users',
 };
 

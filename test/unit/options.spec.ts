@@ -39,7 +39,11 @@ describe('options', () => {
       cluster: true,
       rpc: { enabled: true },
       queues: { enabled: true },
+      cache: { enabled: true },
+      health: { enabled: true, slowMs: 500, maxServices: 100 },
+      database: { enabled: true, typeorm: true, prisma: true, maxTables: 100 },
       graphql: { enabled: true, operations: true, resolvers: 'root-and-resolved', maxOperationNames: 100 },
+      outbound: { enabled: true, hosts: {}, maxHosts: 100 },
     });
   });
 
@@ -73,7 +77,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health, outbound, database.',
     ],
     [
       'an empty path',

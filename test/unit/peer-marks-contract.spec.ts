@@ -11,6 +11,7 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { BullModule, Processor, WorkerHost } from '@nestjs/bullmq';
 import { WebSocketGateway } from '@nestjs/websockets';
+import { TerminusModule } from '@nestjs/terminus';
 import { describeInstalled } from '../../src/compat/installed-version';
 import { appUsesPeer, loadOptionalPeer, type OptionalPeerFeature } from '../../src/compat/optional-peers';
 
@@ -39,6 +40,7 @@ const PACKAGE: Record<OptionalPeerFeature, string> = {
   graphql: '@nestjs/graphql',
   bullmq: '@nestjs/bullmq',
   websockets: '@nestjs/websockets',
+  terminus: '@nestjs/terminus',
 };
 const FEATURES = Object.keys(PACKAGE) as OptionalPeerFeature[];
 
@@ -131,6 +133,20 @@ describe('src/compat/optional-peers.ts: how an application shows it uses an opti
     expect(marks).toEqual(only('websockets'));
   });
 
+  it(`P4: TerminusModule (static, forRoot(), forRootAsync()) registers 'TERMINUS_ERROR_LOGGER' (${describeInstalled('@nestjs/terminus')})`, async () => {
+    @Module({ imports: [TerminusModule] })
+    class WithTerminus {}
+    @Module({ imports: [TerminusModule.forRoot({ logger: false })] })
+    class WithTerminusRoot {}
+    @Module({ imports: [TerminusModule.forRootAsync({ useFactory: () => ({ logger: false }) })] })
+    class WithTerminusAsync {}
+    for (const app of [WithTerminus, WithTerminusRoot, WithTerminusAsync]) {
+      const marks = await marksOf(app);
+      holds('P4', 'terminus', marks.terminus, `no provider under 'TERMINUS_ERROR_LOGGER' in ${app.name}`);
+      expect(marks).toEqual(only('terminus'));
+    }
+  });
+
   it('an application with none of them shows none (factory, value and class providers)', async () => {
     @Module({
       providers: [
@@ -141,7 +157,12 @@ describe('src/compat/optional-peers.ts: how an application shows it uses an opti
       ],
     })
     class Plain {}
-    expect(await marksOf(Plain)).toEqual({ graphql: false, bullmq: false, websockets: false });
+    expect(await marksOf(Plain)).toEqual({
+      graphql: false,
+      bullmq: false,
+      websockets: false,
+      terminus: false,
+    });
   });
 
   it('loadOptionalPeer: undefined when the package is not installed, its error when it is broken', () => {

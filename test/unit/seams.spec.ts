@@ -384,11 +384,17 @@ describe('inside src/compat/', () => {
     expect(missing).toEqual([]);
     expect([...ids.keys()].sort()).toEqual(
       expect.arrayContaining([
+        'cache-manager.ts',
         'express.ts',
         'mercurius.ts',
         'metrics-client.ts',
         'nest-graphql.ts',
+        'nest-terminus.ts',
+        'prisma.ts',
         'prom-client.ts',
+        'typeorm.ts',
+        'undici.ts',
+        'node-http-client.ts',
       ]),
     );
   });

@@ -189,7 +189,8 @@ function postgresBin(): string | undefined {
  * trust authentication for the user `veza`, no fsync, listening on 127.0.0.1 at a free port; the
  * database `postgres` is there to use. PostgreSQL refuses to run as root: as root, both programs run
  * as the Debian package's `postgres` user (`setpriv`, which execs, so the signals reach the server).
- * Stopped with SIGINT (fast shutdown: open client connections do not hold it up).
+ * Returned once it accepts sessions; stopped with SIGINT (fast shutdown: open client connections do
+ * not hold it up).
  */
 export async function startPostgres(): Promise<Broker | undefined> {
   const bin = postgresBin();
@@ -244,7 +245,7 @@ export async function startPostgres(): Promise<Broker | undefined> {
     '-c',
     'full_page_writes=off',
   ]);
-  return run(
+  const server = await run(
     'postgres',
     serverCommand,
     serverArgs,
@@ -255,4 +256,23 @@ export async function startPostgres(): Promise<Broker | undefined> {
     undefined,
     'SIGINT',
   );
+  // The port opens before the server takes sessions ("the database system is starting up", 57P03):
+  // pg_isready exits 0 once it accepts them.
+  for (let i = 0; i < 1200; i++) {
+    const ready = spawnSync(join(bin, 'pg_isready'), [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'veza',
+      '-d',
+      'postgres',
+      '-q',
+    ]);
+    if (ready.status === 0) return server;
+    await sleep(50);
+  }
+  await server.stop();
+  throw new Error(`postgres listened on 127.0.0.1:${port} but did not accept sessions within 60 s`);
 }

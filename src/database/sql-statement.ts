@@ -1,0 +1,259 @@
+/**
+ * What a SQL statement does, read from its text: the `operation` and `table` labels of
+ * `veza_database_query_duration_seconds` for ORMs that hand the library a statement (TypeORM).
+ *
+ * Only the first {@link SQL_PREFIX} UTF-16 units of a statement are read, whatever its length, and
+ * only an identifier (cut to {@link MAX_TABLE_NAME} units) ever leaves this file: never the
+ * statement, a literal or a comment. The scan is a few native searches (`RegExp#test`, no match
+ * arrays), not a parse: string literals are not told from code, so a statement that spells `FROM`
+ * or a parenthesis inside a literal may be given another table. That is the worst a statement can
+ * do here; the recorder bounds the tables it keeps (`database.maxTables`).
+ */
+
+/** The `operation` label: what a statement does. */
+export type DatabaseOperation = 'select' | 'insert' | 'update' | 'delete' | 'transaction' | 'other';
+
+/** Every value of {@link DatabaseOperation}, in the order the recorder keeps their series. */
+export const DATABASE_OPERATIONS: readonly DatabaseOperation[] = [
+  'select',
+  'insert',
+  'update',
+  'delete',
+  'transaction',
+  'other',
+];
+
+/** How much of a statement is read: a main table further than this is not looked for. */
+export const SQL_PREFIX = 4096;
+
+/** Longest table name kept (SQL Server's limit; PostgreSQL's is 63 bytes, MySQL's 64 characters). */
+export const MAX_TABLE_NAME = 128;
+
+/** What {@link classifySql} found: the operation, and the main table when it found one. */
+export interface SqlStatement {
+  readonly operation: DatabaseOperation;
+  /** Unquoted, without its schema; `undefined` when the statement names none (or it is not found). */
+  readonly table: string | undefined;
+}
+
+const OTHER: SqlStatement = { operation: 'other', table: undefined };
+const TRANSACTION: SqlStatement = { operation: 'transaction', table: undefined };
+
+/** A statement's first keyword, in lower case, to what it does (`with` is resolved further). */
+const FIRST_KEYWORDS: ReadonlyMap<string, DatabaseOperation | 'with'> = new Map<
+  string,
+  DatabaseOperation | 'with'
+>([
+  ['select', 'select'],
+  ['insert', 'insert'],
+  ['replace', 'insert'],
+  ['update', 'update'],
+  ['delete', 'delete'],
+  ['begin', 'transaction'],
+  ['start', 'transaction'],
+  ['commit', 'transaction'],
+  ['rollback', 'transaction'],
+  ['savepoint', 'transaction'],
+  ['release', 'transaction'],
+  ['end', 'transaction'],
+  ['abort', 'transaction'],
+  ['with', 'with'],
+]);
+
+const LONGEST_KEYWORD = 9; // savepoint
+
+// Global regexes driven by `lastIndex` and `test` (no match array): each finds a parenthesis or its
+// keyword; which one matched is read from the text just before `lastIndex`.
+const FROM = /[()]|\bfrom\b/gi;
+const INTO = /[()]|\binto\b/gi;
+const MAIN_VERB = /[()]|\b(?:select|insert|update|delete)\b/gi; // all four are 6 letters
+
+/** How deep a subquery in `FROM ( ... )` is followed. */
+const MAX_NESTING = 4;
+
+/**
+ * The operation and main table of `sql` (see the file's header). `operation`: `select`, `insert`
+ * (`INSERT`, `REPLACE`), `update`, `delete`, `transaction` (`BEGIN`, `START TRANSACTION`, `COMMIT`,
+ * `ROLLBACK`, `SAVEPOINT`, `RELEASE`, `END`, `ABORT`), the main verb of a `WITH ...` statement, else
+ * `other` (DDL, `PRAGMA`, `SET`, `SHOW`, `EXPLAIN`, a non-string). `table`: after the first `FROM`
+ * outside parentheses (`select`, `delete`; a subquery `FROM (SELECT ...)` is followed into), after
+ * `INTO` (`insert`), after `UPDATE` and its modifiers (`update`); `"x"`, `` `x` `` and `[x]` unquoted,
+ * `schema.table` as `table`; a table function (`FROM generate_series(...)`) is none.
+ */
+export function classifySql(sql: unknown): SqlStatement {
+  if (typeof sql !== 'string') return OTHER;
+  const text = sql.length > SQL_PREFIX ? sql.slice(0, SQL_PREFIX) : sql;
+  const start = skipNoise(text, 0, true);
+  const wordEnd = bareEnd(text, start);
+  if (wordEnd - start > LONGEST_KEYWORD || wordEnd === start) return OTHER;
+  const kind = FIRST_KEYWORDS.get(text.slice(start, wordEnd).toLowerCase());
+  if (kind === undefined) return OTHER;
+  if (kind === 'transaction') return TRANSACTION;
+  if (kind === 'with') {
+    const verb = findAtTop(text, MAIN_VERB, wordEnd);
+    if (verb < 0) return OTHER;
+    const word = text.slice(verb - 6, verb).toLowerCase() as 'select' | 'insert' | 'update' | 'delete';
+    return { operation: word, table: tableOf(text, word, verb, 0) };
+  }
+  return { operation: kind, table: tableOf(text, kind, wordEnd, 0) };
+}
+
+/** The main table of a statement whose verb `op` ends at `at`. */
+function tableOf(text: string, op: DatabaseOperation, at: number, nesting: number): string | undefined {
+  switch (op) {
+    case 'select': {
+      const from = findAtTop(text, FROM, at);
+      if (from < 0) return undefined;
+      let i = skipNoise(text, from, false);
+      if (text.charCodeAt(i) === 0x28 /* ( */) {
+        // A subquery: its own main table.
+        if (nesting >= MAX_NESTING) return undefined;
+        i = skipNoise(text, i + 1, false);
+        const end = bareEnd(text, i);
+        if (end - i !== 6 || text.slice(i, end).toLowerCase() !== 'select') return undefined;
+        return tableOf(text, 'select', end, nesting + 1);
+      }
+      i = skipWord(text, i, 'only');
+      return identifier(text, i, true);
+    }
+    case 'delete': {
+      const from = findAtTop(text, FROM, at);
+      return from < 0
+        ? undefined
+        : identifier(text, skipWord(text, skipNoise(text, from, false), 'only'), false);
+    }
+    case 'insert': {
+      const into = findAtTop(text, INTO, at);
+      return into < 0 ? undefined : identifier(text, skipNoise(text, into, false), false);
+    }
+    case 'update': {
+      // UPDATE [ONLY] [LOW_PRIORITY] [IGNORE] [OR <conflict>] table
+      let i = skipNoise(text, at, false);
+      for (let guard = 0; guard < 4; guard++) {
+        const end = bareEnd(text, i);
+        const word = end - i <= 12 ? text.slice(i, end).toLowerCase() : '';
+        if (word === 'only' || word === 'low_priority' || word === 'ignore') i = skipNoise(text, end, false);
+        else if (word === 'or') i = skipNoise(text, bareEnd(text, skipNoise(text, end, false)), false);
+        else break;
+      }
+      return identifier(text, i, false);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The index just past the first match of `re`'s keyword at or after `from` that is outside
+ * parentheses opened after `from` and not part of a quoted name (`"from"`, `t.from`); -1 when there
+ * is none, or when a parenthesis closes one opened before `from`.
+ */
+function findAtTop(text: string, re: RegExp, from: number): number {
+  re.lastIndex = from;
+  let depth = 0;
+  while (re.test(text)) {
+    const end = re.lastIndex;
+    const c = text.charCodeAt(end - 1);
+    if (c === 0x28 /* ( */) depth++;
+    else if (c === 0x29 /* ) */) {
+      if (--depth < 0) return -1;
+    } else if (depth === 0) {
+      const before = text.charCodeAt(re === INTO || re === FROM ? end - 5 : end - 7);
+      const after = text.charCodeAt(end);
+      if (!isQuoteOrDot(before) && !isQuoteOrDot(after)) return end;
+    }
+  }
+  return -1;
+}
+
+function isQuoteOrDot(c: number): boolean {
+  return c === 0x22 || c === 0x27 || c === 0x60 || c === 0x5b || c === 0x5d || c === 0x2e; // " ' ` [ ] .
+}
+
+/** Past white space and comments (`-- ...`, `/* ... *\/`), and `(` and `;` at a statement's start. */
+function skipNoise(text: string, from: number, atStart: boolean): number {
+  let i = from;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d || c === 0x0c || c === 0x0b) i++;
+    else if (atStart && (c === 0x28 || c === 0x3b)) i++;
+    else if (c === 0x2d && text.charCodeAt(i + 1) === 0x2d) {
+      const eol = text.indexOf('\n', i + 2);
+      i = eol < 0 ? n : eol + 1;
+    } else if (c === 0x2f && text.charCodeAt(i + 1) === 0x2a) {
+      const close = text.indexOf('*/', i + 2);
+      i = close < 0 ? n : close + 2;
+    } else break;
+  }
+  return i;
+}
+
+/** Past `word` (any case) and the noise after it when the text at `i` is that word; else `i`. */
+function skipWord(text: string, i: number, word: string): number {
+  const end = bareEnd(text, i);
+  if (end - i !== word.length || text.slice(i, end).toLowerCase() !== word) return i;
+  return skipNoise(text, end, false);
+}
+
+/** The end of an unquoted word (letters, digits, `_`, `$`, and any non-ASCII character) starting at `i`. */
+function bareEnd(text: string, i: number): number {
+  const n = text.length;
+  let j = i;
+  while (j < n) {
+    const c = text.charCodeAt(j);
+    if (
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x5f ||
+      c === 0x24 ||
+      c > 0x7f
+    )
+      j++;
+    else break;
+  }
+  return j;
+}
+
+const CLOSING: Readonly<Record<number, string>> = { 0x22: '"', 0x60: '`', 0x5b: ']' };
+
+/**
+ * The name at `i`: one or more parts (`"x"`, `` `x` ``, `[x]` or bare) joined by `.`, the last one
+ * returned (the table without its schema), cut to {@link MAX_TABLE_NAME}. `undefined` when there is
+ * no name, a quote is not closed within the prefix, or (`functionIsNone`) a `(` follows it.
+ */
+function identifier(text: string, at: number, functionIsNone: boolean): string | undefined {
+  let i = at;
+  let name: string | undefined;
+  for (let part = 0; part < 4; part++) {
+    const c = text.charCodeAt(i);
+    const close = CLOSING[c];
+    if (close !== undefined) {
+      // Quoted: a doubled closing quote is one character of the name.
+      let j = i + 1;
+      for (;;) {
+        const k = text.indexOf(close, j);
+        if (k < 0) return undefined;
+        if (text.charCodeAt(k + 1) === close.charCodeAt(0)) {
+          j = k + 2;
+          continue;
+        }
+        name = text.slice(i + 1, Math.min(k, i + 1 + MAX_TABLE_NAME * 2));
+        if (name.includes(close + close)) name = name.split(close + close).join(close);
+        i = k + 1;
+        break;
+      }
+    } else {
+      const end = bareEnd(text, i);
+      if (end === i) return undefined;
+      name = text.slice(i, end);
+      i = end;
+    }
+    if (text.charCodeAt(i) !== 0x2e /* . */) break;
+    i++;
+  }
+  if (name === undefined || name === '') return undefined;
+  if (functionIsNone && text.charCodeAt(skipNoise(text, i, false)) === 0x28) return undefined;
+  return name.length > MAX_TABLE_NAME ? name.slice(0, MAX_TABLE_NAME) : name;
+}
