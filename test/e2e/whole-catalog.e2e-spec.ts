@@ -40,7 +40,7 @@ import {
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import { Client } from 'pg';
 import { Column, DataSource, Entity, PrimaryGeneratedColumn, type Repository } from 'typeorm';
-import { VezaMetricsModule } from '../../src';
+import { VezaMetricsModule, type VezaMetricsModuleOptions } from '../../src';
 import { ADAPTERS, scrape, startApp, type AdapterKind } from '../utils/app';
 import { startPostgres, type Broker } from '../utils/brokers';
 import { rawRequest } from '../utils/raw-http';
@@ -157,11 +157,18 @@ class CatalogController {
 
 type Database = { kind: 'sqljs'; bytes: Uint8Array } | { kind: 'postgres'; url: string };
 
-/** The app's module; `metrics: false` is the same app before the one line of the module was added. */
-function appModule(database: Database, upstream: string, metrics = true): DynamicModule {
+/**
+ * The app's module: with `forRoot()` (`true`), with `forRoot(options)`, or (`false`) the same app
+ * before the one line of the module was added.
+ */
+function appModule(
+  database: Database,
+  upstream: string,
+  metrics: boolean | VezaMetricsModuleOptions = true,
+): DynamicModule {
   @Module({
     imports: [
-      ...(metrics ? [VezaMetricsModule.forRoot()] : []),
+      ...(metrics === false ? [] : [VezaMetricsModule.forRoot(metrics === true ? undefined : metrics)]),
       TypeOrmModule.forRoot(
         database.kind === 'sqljs'
           ? { type: 'sqljs', database: database.bytes, entities: [Track] }
@@ -307,14 +314,14 @@ afterAll(async () => {
 async function run(
   adapter: AdapterKind,
   database: Database,
-  metrics = true,
+  metrics: boolean | VezaMetricsModuleOptions = true,
   then?: (app: INestApplication, url: string) => Promise<void>,
 ): Promise<{ answers: string[]; text: string }> {
   const { app, url } = await startApp(adapter, { imports: [appModule(database, upstream.url, metrics)] });
   try {
     const answers = await sendTraffic(url);
     await then?.(app, url);
-    return { answers, text: metrics ? await scrape(url) : '' };
+    return { answers, text: metrics === false ? '' : await scrape(url) };
   } finally {
     await app.close();
   }
@@ -329,6 +336,19 @@ describe.each(ADAPTERS)('the issue 23 app on %s', (adapter) => {
   it('answers every request exactly as the same app without the module does', async () => {
     const bare = await run(adapter, { kind: 'sqljs', bytes: await sqljsDatabase() }, false);
     const measured = await run(adapter, { kind: 'sqljs', bytes: await sqljsDatabase() });
+    expect(measured.answers).toEqual(bare.answers);
+  });
+
+  it('with database, cache, health and outbound switched off: no sample of their families, the same answers', async () => {
+    const off = { database: false, cache: false, health: false, outbound: false } as const;
+    const bare = await run(adapter, { kind: 'sqljs', bytes: await sqljsDatabase() }, false);
+    const measured = await run(adapter, { kind: 'sqljs', bytes: await sqljsDatabase() }, off);
+    // The catalog's unlabelled gauge keeps its line, 0, as it had before issue 23; nothing else.
+    expect(familyLines(measured.text, FAMILIES)).toEqual(['veza_database_connections_active 0']);
+    // The HTTP server side is still counted: the module is there, its integrations are not.
+    expect(measured.text).toContain(
+      'veza_http_requests_total{method="GET",endpoint="/catalog/:what",status="2xx"} 5',
+    );
     expect(measured.answers).toEqual(bare.answers);
   });
 
