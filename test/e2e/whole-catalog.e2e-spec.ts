@@ -9,7 +9,10 @@
  * with TypeORM on sql.js and on PostgreSQL.
  *
  * The schema is there before the app starts (a migrated database: bytes given to sql.js, a table
- * made over `pg` for PostgreSQL), so the only queries are the app's own.
+ * made over `pg` for PostgreSQL), so the only queries are the app's own. Also: a pool connection
+ * the app holds counts in `veza_database_connections_active` (PostgreSQL); the answers are those of
+ * the same app without the module; with `database`, `cache`, `health` and `outbound` false none of
+ * those families has a sample.
  */
 import { accessSync, constants } from 'node:fs';
 import { createServer, type Server } from 'node:http';
