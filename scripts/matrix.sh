@@ -14,11 +14,13 @@
 #    into a temporary folder OUTSIDE the repository (node would otherwise find the repository's
 #    node_modules), installed as a user would: a plain `npm install <tarball>` (no --legacy-peer-deps),
 #    then test/matrix/app/check.mjs runs on each Node of its row (Express and Fastify, exact lines
-#    of /metrics).
+#    of /metrics). The prom-client fixtures also install TypeORM with sql.js, @nestjs/cache-manager
+#    and @nestjs/terminus: one query, one cache read, one health check and one outbound fetch
+#    (test/matrix/app/libraries.mjs), each counted with no code of the app's.
 # 4. Jest runs: the library's own specs that reach into Nest, Express, Fastify, ws and prom-client
 #    internals, with the repository's packages (Nest 12) on the Node majors `npm test` does not run
 #    on, and with the Nest packages of an installed fixture (test/matrix/jest.nest.config.js) for
-#    the older Nest majors.
+#    the older Nest majors, with the TypeORM seam's contract against the fixture's TypeORM.
 #    The repo-prometheus-io row runs the specs of values, series guard, exemplars, renderer,
 #    Pushgateway, cluster and promtool against @prometheus-io/client (VEZA_TEST_CLIENT=prometheus-io)
 #    on Node 24 (its run on Node 22 is the nest11-prometheus-io fixture's); the nest*-prometheus-io
@@ -73,6 +75,13 @@ JEST_SPECS=(
   'test/e2e/both-clients\.e2e-spec\.ts$'
   'test/unit/compat-[a-z-]+\.spec\.ts$'
   'test/unit/http-exception-capture\.spec\.ts$'
+)
+
+# What the fixture rows add when the fixture installs TypeORM (test/matrix/app/libraries.mjs): the
+# TypeORM seam's contract against the fixture's copy (VEZA_TYPEORM_DIR; typeorm 0.3 on Nest 10, 1.x on
+# Nest 11). The repository's rows run it against the repository's TypeORM in `npm test`.
+JEST_FIXTURE_SPECS=(
+  'test/unit/typeorm-contract\.spec\.ts$'
 )
 
 # The repo-prometheus-io runs: the library's own specs of values, series guard, exemplars, renderer,
@@ -255,6 +264,7 @@ for row in "${JEST_RUNS[@]}"; do
   config=()
   specs=("${JEST_SPECS[@]}")
   client=()
+  fixture_env=()
   if [ "$fixture" = repo-prometheus-io ]; then
     specs=("${JEST_CLIENT_SPECS[@]}")
     client=(VEZA_TEST_CLIENT=prometheus-io)
@@ -266,10 +276,16 @@ for row in "${JEST_RUNS[@]}"; do
       result "$id" 1 0 "$log"
       continue
     fi
+    # A fixture with TypeORM: the TypeORM seam's contract (TO1-TO7) against its copy (0.3 on Nest 10).
+    typeorm_dir="$WORK/apps/$fixture/node_modules/typeorm"
+    if [ -f "$typeorm_dir/package.json" ]; then
+      specs+=("${JEST_FIXTURE_SPECS[@]}")
+      fixture_env=(VEZA_TYPEORM_DIR="$typeorm_dir")
+    fi
   fi
   [ -n "${NODE_DIR[$major]:-}" ] || { result "$id" 1 0; continue; }
   t=$SECONDS
-  env "${client[@]}" PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
+  env "${client[@]}" "${fixture_env[@]}" PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
     node node_modules/jest/bin/jest.js "${config[@]}" --maxWorkers="${MATRIX_JEST_WORKERS:-2}" --ci "${specs[@]}" >"$log" 2>&1
   status=$?
   grep -E '^(Tests|Test Suites):' "$log" | sed "s/^/    $id /"
