@@ -334,6 +334,9 @@ describe.each(ADAPTERS)('the issue 23 app on %s', (adapter) => {
   it('with TypeORM on sql.js: exactly the counts of its queries, cache reads, health checks and outbound calls', async () => {
     const { text } = await run(adapter, { kind: 'sqljs', bytes: await sqljsDatabase() });
     expect(familyLines(text, FAMILIES)).toEqual(expected('sqljs', upstream.host));
+    // What the app handled is never a label: cache keys, rows, SQL, the driver's message, the path called.
+    const leaks = ['theme', 'locale', 'volume', 'Heroes', 't.rating', 'no such column', '/down'];
+    expect(leaks.filter((value) => text.includes(value))).toEqual([]);
   });
 
   it('answers every request exactly as the same app without the module does', async () => {
