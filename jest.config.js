@@ -25,6 +25,24 @@ const successor = process.env.VEZA_TEST_CLIENT === 'prometheus-io';
 if (process.env.VEZA_TEST_CLIENT && !successor)
   throw new Error(`VEZA_TEST_CLIENT must be "prometheus-io" or unset, got ${process.env.VEZA_TEST_CLIENT}`);
 
+/**
+ * VEZA_PEERS_DIR=/tmp/x runs the specs against the packages installed there, outside the repository
+ * (`npm install` of other versions in /tmp/x): every import of a dependency named in /tmp/x's
+ * package.json (the specs', the library's, and the packages' own) gets /tmp/x's copy, as in an
+ * application that installed those versions; the contract specs name what they ran against. The
+ * headers of the Prisma, cache-manager and terminus contract specs say how to install each folder;
+ * docs/databases.md ("Prisma versions"), docs/caches.md and docs/health.md say what passed.
+ */
+const peersDir = process.env.VEZA_PEERS_DIR;
+const peerMappings = {};
+if (peersDir) {
+  const { join, resolve } = require('node:path');
+  const manifest = require(resolve(peersDir, 'package.json'));
+  for (const name of Object.keys(manifest.dependencies ?? {}))
+    peerMappings[`^${name.replace(/[.+?^${}()|[\]\\]/g, '\\$&')}(/.*)?$`] =
+      `${join(resolve(peersDir), 'node_modules', name)}$1`;
+}
+
 // The e2e specs start real apps, brokers and processes over real sockets: on a loaded 2-core machine
 // (load average 15 to 20) jest's default 5 s per test was hit by tests that take 0.2 s when quiet.
 // A test's own deadline is where a test needs one; speed is measured by the benchmarks, never here.
@@ -76,6 +94,7 @@ const shared = {
     '^@veza/nestjs-metrics$': '<rootDir>/src/index.ts',
     '^@veza/nestjs-metrics/testing$': '<rootDir>/src/testing/index.ts',
     ...(successor ? { '^prom-client$': '<rootDir>/node_modules/@prometheus-io/client' } : {}),
+    ...peerMappings,
   },
   testPathIgnorePatterns: ['/node_modules/'],
 };

@@ -74,6 +74,14 @@ const HEALTH_MAPPINGS = [
   },
 ];
 
+/**
+ * The outbound requests that failed on the dependency's side: a 5xx (class or code), `no_response`
+ * (refused, timed out, aborted) and `other` (a code outside 100-599). A 4xx is the dependency's
+ * answer to what was sent (a declined card is a 402, a lookup of nothing a 404): shown by status, not
+ * counted as a failure.
+ */
+const OUTBOUND_ERROR = 'status!~"[1-4]..|[1-4]xx"';
+
 const ROWS: RowSpec[] = [
   {
     title: 'Overview',
@@ -248,34 +256,56 @@ const ROWS: RowSpec[] = [
     title: 'Database',
     panels: [
       {
-        title: 'Query latency p95 by operation and table',
-        description: 'The 95th percentile of veza_database_query_duration_seconds (buckets 1 ms to 1 s).',
+        title: 'Queries per second by operation and table',
+        description:
+          'The observation count of veza_database_query_duration_seconds: every query that ended, succeeded or failed (TypeORM, Prisma and @TrackDbQuery alike), by operation (select, insert, update, delete, transaction, other) and main table.',
         type: 'timeseries',
-        unit: 's',
+        unit: 'ops',
         queries: [
           {
-            expr: quantile(0.95, 'veza_database_query_duration_seconds', ['operation', 'table']),
+            expr: `sum by (operation, table) (${rate('veza_database_query_duration_seconds_count')})`,
             legend: '{{operation}} {{table}}',
           },
         ],
       },
       {
-        title: 'Queries per second by operation',
-        description: 'The observation count of veza_database_query_duration_seconds.',
+        title: 'Query latency p99 by operation and table',
+        description:
+          'The 99th percentile of veza_database_query_duration_seconds (buckets 1 ms to 1 s; alert: VezaDatabaseSlowQueries above 500 ms).',
         type: 'timeseries',
-        unit: 'ops',
+        unit: 's',
         queries: [
           {
-            expr: `sum by (operation) (${rate('veza_database_query_duration_seconds_count')})`,
+            expr: quantile(0.99, 'veza_database_query_duration_seconds', ['operation', 'table']),
+            legend: '{{operation}} {{table}}',
+          },
+        ],
+      },
+      {
+        title: 'Query error ratio by operation',
+        description:
+          'veza_database_query_errors_total over the queries of each operation (0 for operations without errors; alert: VezaDatabaseErrors above 5%).',
+        type: 'timeseries',
+        unit: 'percentunit',
+        w: 8,
+        defaults: { min: 0, max: 1 },
+        queries: [
+          {
+            expr:
+              `(sum by (operation) (${rate('veza_database_query_errors_total')})` +
+              ` or sum by (operation) (${rate('veza_database_query_duration_seconds_count')}) * 0)` +
+              ` / sum by (operation) (${rate('veza_database_query_duration_seconds_count')})`,
             legend: '{{operation}}',
           },
         ],
       },
       {
-        title: 'Query errors',
-        description: 'veza_database_query_errors_total by operation and error type.',
+        title: 'Query errors by type',
+        description:
+          "veza_database_query_errors_total by operation and error type (the driver's code: 23505, SQLITE_CONSTRAINT, ER_DUP_ENTRY; or the error's class).",
         type: 'timeseries',
         unit: 'ops',
+        w: 8,
         queries: [
           {
             expr: `sum by (operation, error_type) (${rate('veza_database_query_errors_total')})`,
@@ -285,9 +315,11 @@ const ROWS: RowSpec[] = [
       },
       {
         title: 'Active connections',
-        description: 'veza_database_connections_active, per instance.',
+        description:
+          'veza_database_connections_active: connections in use in the pools of the application’s data sources, summed, per instance (0 for a driver without a pool, such as sql.js).',
         type: 'timeseries',
         unit: 'short',
+        w: 8,
         queries: [
           { expr: `sum by (instance) (veza_database_connections_active${sel()})`, legend: '{{instance}}' },
         ],
@@ -402,7 +434,7 @@ const ROWS: RowSpec[] = [
       {
         title: 'Health check status',
         description:
-          'veza_health_check_status by checked service: 1 OK, 0.5 SLOW, 0 ERROR (alert: VezaHealthCheckDown). The worst instance is shown.',
+          'veza_health_check_status by checked service (each @nestjs/terminus indicator under its key): 1 OK, 0.5 SLOW, 0 ERROR (alert: VezaHealthCheckDown). The worst instance is shown.',
         type: 'stat',
         unit: 'none',
         defaults: { mappings: HEALTH_MAPPINGS, ...thresholds(['red', null], ['orange', 0.5], ['green', 1]) },
@@ -555,7 +587,8 @@ const ROWS: RowSpec[] = [
     panels: [
       {
         title: 'Cache hit ratio by subsystem',
-        description: 'hits / (hits + misses) per subsystem (0 for a subsystem with misses only).',
+        description:
+          'hits / (hits + misses) per subsystem (each @nestjs/cache-manager store, or the subsystem set for it; 0 for a subsystem with misses only).',
         type: 'timeseries',
         unit: 'percentunit',
         defaults: { min: 0, max: 1 },
@@ -765,6 +798,49 @@ const ROWS: RowSpec[] = [
       },
     ],
   },
+  {
+    title: 'Outbound HTTP',
+    panels: [
+      {
+        title: 'Outbound requests by host and status',
+        description:
+          'veza_http_client_requests_total: the requests the service made (global fetch / undici, node:http and node:https clients such as axios), by method, host (host[:port], or the name the hosts option gives it) and status class; no_response for a request that got none (refused, timed out, aborted).',
+        type: 'timeseries',
+        unit: 'reqps',
+        queries: [
+          {
+            expr: `sum by (host, status) (${rate('veza_http_client_requests_total')})`,
+            legend: '{{host}} {{status}}',
+          },
+        ],
+      },
+      {
+        title: 'Outbound error ratio by host',
+        description: `The share of each host's requests that failed on its side: answered 5xx, or never answered (no_response: connection refused, timeout, abort). A 4xx is the host's answer to what was sent (a declined card, a lookup of nothing), not counted. Alert: VezaOutboundErrors above 5%.`,
+        type: 'timeseries',
+        unit: 'percentunit',
+        defaults: { min: 0, max: 1 },
+        queries: [
+          {
+            expr:
+              `(sum by (host) (${rate('veza_http_client_requests_total', OUTBOUND_ERROR)})` +
+              ` or sum by (host) (${rate('veza_http_client_requests_total')}) * 0)` +
+              ` / sum by (host) (${rate('veza_http_client_requests_total')})`,
+            legend: '{{host}}',
+          },
+        ],
+      },
+      {
+        title: 'Outbound latency p50 / p99 by host',
+        description:
+          'Quantiles of veza_http_client_request_duration_seconds by host: from the request to the response head, or to the failure (buckets as the server side).',
+        type: 'timeseries',
+        unit: 's',
+        w: 24,
+        queries: quantiles('veza_http_client_request_duration_seconds', [0.5, 0.99], ['host'], '{{host}} '),
+      },
+    ],
+  },
 ];
 
 const PANEL_HEIGHT = 8;
@@ -930,7 +1006,7 @@ export function buildDashboard(): Record<string, unknown> {
       ],
     },
     description:
-      'The Veza metric catalog (@veza/nestjs-metrics and the Go backend): RED per endpoint, auth, database, uploads, rate limits, WebSocket, errors, health, business, commerce, transfers, live and cache.',
+      'The Veza metric catalog (@veza/nestjs-metrics and the Go backend): RED per endpoint, auth, database, uploads, rate limits, WebSocket, errors, health, business, commerce, transfers, live, cache, GraphQL, microservices, queues and outbound HTTP.',
     editable: true,
     fiscalYearStartMonth: 0,
     graphTooltip: 1,

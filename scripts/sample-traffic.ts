@@ -3,7 +3,10 @@
  * endpoints, and `trafficRound()`, one round of a mix that writes into every metric family of the
  * catalog (successful and failed logins, a rate-limited login, uploads refused for each reason,
  * declined payments, transfers that succeed on retry and that fail permanently, cache hits and misses,
- * live viewers, chat messages, health checks, unmatched URLs).
+ * live viewers, chat messages, health checks, unmatched URLs). The sample's queries (TypeORM), cache
+ * reads (@nestjs/cache-manager), health checks (@nestjs/terminus) and requests to its payment
+ * provider's sandbox (outbound HTTP: per round 2 answered 2xx, 5 answered 4xx, 1 answered 5xx, and
+ * one status page read per health check) are measured by the module's integrations.
  *
  * Used by the e2e specs (test/e2e/prometheus*.e2e-spec.ts, monitoring*.e2e-spec.ts) and by
  * `npm run sample:prometheus` / `npm run monitoring:screenshot`. Plain Node only (no jest).

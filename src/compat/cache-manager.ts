@@ -2,7 +2,9 @@
  * What the cache recorder assumes of @nestjs/cache-manager, cache-manager and Keyv (contract test:
  * test/unit/cache-manager-contract.spec.ts, naming the installed versions; not named compat-*, so
  * that the Nest 10 and 11 matrix, whose fixtures have no cache-manager, does not run it). Verified on
- * @nestjs/cache-manager 12.0.0, cache-manager 7.2.9, keyv 5.6.0 and @keyv/redis 5.1.6. Nothing here
+ * @nestjs/cache-manager 12.0.0, cache-manager 7.2.9, keyv 5.6.0 and @keyv/redis 5.1.6, and on
+ * @nestjs/cache-manager 3.1.3, cache-manager 6.4.3, keyv 5.6.0 and @keyv/redis 4.6.0 with Nest 11.2.12
+ * installed outside the repository (VEZA_PEERS_DIR: the contract spec's header). Nothing here
  * loads any of these packages: the caches are found in the application's container by their token
  * and used through the methods their own callers use.
  *
@@ -18,7 +20,8 @@
  *     instance without `get` and `on` functions is not hooked (its reads are not counted).
  * CM3 `get(key)` and `mget(keys)` return native promises that resolve, never reject, on a store's
  *     failure: the failure is emitted first as the event `'get'` `{ key, error }` (`'mget'`
- *     `{ keys, error }`), then `get` resolves `undefined` (`mget` an `undefined` entry). `get`
+ *     `{ keys, error }`; cache-manager 6's `mget` reads through its own `get`, so a `'get'` event per
+ *     failed key), then `get` resolves `undefined` (6: `null`; `mget` such an entry). `get`
  *     resolves `undefined` when no store has the key (`null` in cache-manager 6) and the value when
  *     one has it; `mget` resolves one entry per key, `undefined` (6: `null`) for a key none has.
  *     cache-manager emits no event for a miss, so its events alone cannot tell a miss (hence the

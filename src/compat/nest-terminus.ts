@@ -1,8 +1,9 @@
 /*
  * What the health recorder assumes of @nestjs/terminus (contract test:
  * test/unit/terminus-contract.spec.ts, naming the installed version; not named compat-*, so that the
- * Nest 10 and 11 matrix, whose fixtures have no terminus, does not run it). Verified on 12.1.0;
- * 10.2.3 and 11.1.1 read from their source (docs/health.md#terminus-versions lists the differences).
+ * Nest 10 and 11 matrix, whose fixtures have no terminus, does not run it). Verified on 12.1.0, and
+ * on 10.3.0 (Nest 10.4.22) and 11.1.1 (Nest 11.2.12) with VEZA_PEERS_DIR (the spec's header;
+ * docs/health.md#terminus-versions lists the differences).
  *
  * TM1 `HealthCheckService` (exported by the package's entry point) is a singleton provider of
  *    `TerminusModule`, one instance per TerminusModule instance, and its callers call `check` as a

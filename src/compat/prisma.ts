@@ -4,7 +4,9 @@
  * naming the installed version; not named compat-*, so that the Nest 10 and 11 matrix, whose
  * fixtures have no Prisma, does not run it). Verified on prisma, @prisma/client and
  * @prisma/adapter-pg 7.10.1 with both generators, `prisma-client-js` and `prisma-client`
- * (`moduleFormat = "cjs"`): both build their client on @prisma/client's runtime.
+ * (`moduleFormat = "cjs"`): both build their client on @prisma/client's runtime. Also run on 6.19.3
+ * with `engineType = "client"` (VEZA_PEERS_DIR, docs/databases.md "Prisma versions"); 6.0.0's
+ * runtime read: the same spans and field.
  *
  * Nothing of Prisma is loaded: a client is recognised by its shape in the application's container.
  *

@@ -86,7 +86,10 @@ export function classifySql(sql: unknown): SqlStatement {
   const start = skipNoise(text, 0, true);
   const wordEnd = bareEnd(text, start);
   if (wordEnd - start > LONGEST_KEYWORD || wordEnd === start) return OTHER;
-  const kind = FIRST_KEYWORDS.get(text.slice(start, wordEnd).toLowerCase());
+  const kind =
+    wordEnd - start === 6
+      ? (commonVerb(text, start) ?? keywordOf(text, start, wordEnd))
+      : keywordOf(text, start, wordEnd);
   if (kind === undefined) return OTHER;
   if (kind === 'transaction') return TRANSACTION;
   if (kind === 'with') {
@@ -98,11 +101,29 @@ export function classifySql(sql: unknown): SqlStatement {
   return { operation: kind, table: tableOf(text, kind, wordEnd, 0) };
 }
 
+const COMMON_VERBS: ReadonlyArray<readonly [string, string, DatabaseOperation]> = [
+  ['SELECT', 'select', 'select'],
+  ['INSERT', 'insert', 'insert'],
+  ['UPDATE', 'update', 'update'],
+  ['DELETE', 'delete', 'delete'],
+];
+
+/** The four verbs as ORMs spell them (all upper or all lower case), without a copy of the word. */
+function commonVerb(text: string, start: number): DatabaseOperation | undefined {
+  for (const [upper, lower, op] of COMMON_VERBS)
+    if (text.startsWith(upper, start) || text.startsWith(lower, start)) return op;
+  return undefined;
+}
+
+function keywordOf(text: string, start: number, end: number): DatabaseOperation | 'with' | undefined {
+  return FIRST_KEYWORDS.get(text.slice(start, end).toLowerCase());
+}
+
 /** The main table of a statement whose verb `op` ends at `at`. */
 function tableOf(text: string, op: DatabaseOperation, at: number, nesting: number): string | undefined {
   switch (op) {
     case 'select': {
-      const from = findAtTop(text, FROM, at);
+      const from = findKeyword(text, at, 'FROM', 'from', FROM);
       if (from < 0) return undefined;
       let i = skipNoise(text, from, false);
       if (text.charCodeAt(i) === 0x28 /* ( */) {
@@ -117,13 +138,13 @@ function tableOf(text: string, op: DatabaseOperation, at: number, nesting: numbe
       return identifier(text, i, true);
     }
     case 'delete': {
-      const from = findAtTop(text, FROM, at);
+      const from = findKeyword(text, at, 'FROM', 'from', FROM);
       return from < 0
         ? undefined
         : identifier(text, skipWord(text, skipNoise(text, from, false), 'only'), false);
     }
     case 'insert': {
-      const into = findAtTop(text, INTO, at);
+      const into = findKeyword(text, at, 'INTO', 'into', INTO);
       return into < 0 ? undefined : identifier(text, skipNoise(text, into, false), false);
     }
     case 'update': {
@@ -159,11 +180,56 @@ function findAtTop(text: string, re: RegExp, from: number): number {
       if (--depth < 0) return -1;
     } else if (depth === 0) {
       const before = text.charCodeAt(re === INTO || re === FROM ? end - 5 : end - 7);
-      const after = text.charCodeAt(end);
-      if (!isQuoteOrDot(before) && !isQuoteOrDot(after)) return end;
+      if (standsAlone(before, text.charCodeAt(end))) return end;
     }
   }
   return -1;
+}
+
+/**
+ * {@link findAtTop} for `FROM` and `INTO` spelled all upper or all lower case, as ORMs write them:
+ * native `indexOf` searches, parentheses counted between matches; the regex otherwise.
+ */
+function findKeyword(text: string, from: number, upper: string, lower: string, re: RegExp): number {
+  // Each search's next match, and the next parentheses, are kept and moved past only once passed:
+  // the whole search reads the prefix a bounded number of times, however many candidates it rejects.
+  let a = text.indexOf(upper, from);
+  let b = text.indexOf(lower, from);
+  let open = text.indexOf('(', from);
+  let close = text.indexOf(')', from);
+  let depth = 0;
+  for (;;) {
+    const at = a < 0 ? b : b < 0 ? a : Math.min(a, b);
+    if (at < 0) return findAtTop(text, re, from);
+    while (open >= 0 && open < at) {
+      depth++;
+      open = text.indexOf('(', open + 1);
+    }
+    while (close >= 0 && close < at) {
+      depth--;
+      close = text.indexOf(')', close + 1);
+    }
+    if (depth < 0) return -1;
+    const end = at + upper.length;
+    if (depth === 0 && standsAlone(text.charCodeAt(at - 1), text.charCodeAt(end))) return end;
+    if (at === a) a = text.indexOf(upper, at + 1);
+    if (at === b) b = text.indexOf(lower, at + 1);
+  }
+}
+
+/** A keyword between `before` and `after` is one: not part of a word, a quoted name or `a.b`. */
+function standsAlone(before: number, after: number): boolean {
+  return !isWordChar(before) && !isQuoteOrDot(before) && !isWordChar(after) && after !== 0x2e;
+}
+
+function isWordChar(c: number): boolean {
+  return (
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x30 && c <= 0x39) ||
+    c === 0x5f ||
+    c === 0x24
+  );
 }
 
 function isQuoteOrDot(c: number): boolean {

@@ -30,13 +30,14 @@ class LookupController {
   @Post('lookup')
   @HttpCode(200)
   async lookup(@Body() body: { key: string }): Promise<{ found: boolean }> {
-    return { found: (await this.cache.get(body.key)) !== undefined };
+    // cache-manager 7 resolves undefined for none found, 6 null.
+    return { found: ((await this.cache.get(body.key)) ?? undefined) !== undefined };
   }
 
   @Post('lookup-many')
   @HttpCode(200)
   async lookupMany(@Body() body: { keys: string[] }): Promise<{ found: number }> {
-    return { found: (await this.cache.mget(body.keys)).filter((v) => v !== undefined).length };
+    return { found: (await this.cache.mget(body.keys)).filter((v) => (v ?? undefined) !== undefined).length };
   }
 }
 

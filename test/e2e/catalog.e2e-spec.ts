@@ -260,8 +260,11 @@ function parseBuckets(cell: string): number[] {
   return list[0].split(',').map((b) => Number(b.trim()));
 }
 
-/** The transport families of issue 15 (docs/graphql.md, docs/rpc.md): outside the catalog; the sample app serves GraphQL. */
-const TRANSPORT_FAMILY = /^veza_(graphql|rpc|queue)_/;
+/**
+ * The transport families of issue 15 (docs/graphql.md, docs/rpc.md) and the outbound ones of issue 23
+ * (docs/outbound.md): outside the catalog; the sample app serves GraphQL and calls its payment provider.
+ */
+const TRANSPORT_FAMILY = /^veza_(graphql|rpc|queue|http_client)_/;
 
 /**
  * The families of the catalog's namespace. The library's own metrics about itself (`veza_metrics_*`,

@@ -6,8 +6,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from '../../sample-app/src/app.module';
-import { DATABASE_POOL_SIZE, DatabaseService } from '../../sample-app/src/database/database.service';
 import { MAX_FAILED_LOGINS } from '../../sample-app/src/auth/login-throttle.service';
+import { PaymentsSandbox } from '../../sample-app/src/payments/payments-sandbox';
 import { SampleClient, uniqueEmail, uploadBody } from '../../scripts/sample-traffic';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
 import { parseExposition } from '../utils/exposition';
@@ -20,6 +20,8 @@ const prometheusBinary = findTool('prometheus');
 const describeWithPrometheus = prometheusBinary ? describe : describe.skip;
 
 const JOB = 'veza-api';
+/** veza_database_connections_active of the sample's one sql.js DataSource: sql.js has no pool. */
+const SQLJS_CONNECTIONS = 0;
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
 
 /** `{labelValue: value}` of a vector grouped by one label. */
@@ -77,7 +79,7 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     expect(up).toEqual([
       expect.objectContaining({
         metric: { __name__: 'veza_database_connections_active', job: JOB, instance, service: 'veza-api' },
-        value: DATABASE_POOL_SIZE,
+        value: SQLJS_CONNECTIONS,
       }),
     ]);
   });
@@ -248,34 +250,32 @@ describeWithPrometheus.each(ADAPTERS)('a real Prometheus scraping the sample app
     const health5xx = `sum(veza_http_requests_total{job="${JOB}", endpoint="/health", status="5xx"})`;
     await client.expect(200, 'GET', '/health');
     await prometheus.scrapedAfterNow();
-    expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 1, redis: 1 });
+    expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 1, payments: 1 });
     const errorsBefore = await valueOr0(health5xx);
 
-    // The database pool goes away (as on shutdown): the health check fails, /health answers 503.
-    const database = app.get(DatabaseService, { strict: false });
-    database.onModuleDestroy();
+    // The payment provider's status page reports it down: its terminus check fails, /health answers 503.
+    const payments = app.get(PaymentsSandbox, { strict: false });
+    payments.healthy = false;
     try {
       await client.expect(503, 'GET', '/health');
       await client.expect(503, 'GET', '/health');
       await prometheus.scrapedAfterNow();
-      expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 0, redis: 1 });
+      expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 1, payments: 0 });
       expect(await valueOr0(health5xx)).toBe(errorsBefore + 2);
-      expect(await prometheus.value(`veza_database_connections_active{job="${JOB}"}`)).toBe(0);
       expect(await prometheus.vector(`veza_health_check_status{job="${JOB}"} == 0`)).toEqual([
-        expect.objectContaining({ metric: expect.objectContaining({ service: 'database', instance }) }),
+        expect.objectContaining({ metric: expect.objectContaining({ service: 'payments', instance }) }),
       ]);
     } finally {
-      database.onModuleInit();
+      payments.healthy = true;
     }
 
     await client.expect(200, 'GET', '/health');
     await prometheus.scrapedAfterNow();
-    expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 1, redis: 1 });
-    expect(await prometheus.value(`veza_database_connections_active{job="${JOB}"}`)).toBe(DATABASE_POOL_SIZE);
+    expect(byLabel(await prometheus.vector(status), 'service')).toEqual({ database: 1, payments: 1 });
     // The health check durations are observed in milliseconds (seed naming), one per check.
     const checks = await prometheus.vector(
       `sum by (service) (veza_health_check_duration_ms_count{job="${JOB}"})`,
     );
-    expect(byLabel(checks, 'service')).toEqual({ database: 4, redis: 4 });
+    expect(byLabel(checks, 'service')).toEqual({ database: 4, payments: 4 });
   });
 });

@@ -83,13 +83,16 @@ describe.each(ADAPTERS)('the sample app on %s: GraphQL, notifications and transc
       'veza_graphql_operations_total{operation_type="query",operation_name="Track",outcome="resolver_error",service="veza-api"} 1',
       'veza_graphql_operations_total{operation_type="mutation",operation_name="Share",outcome="success",service="veza-api"} 2',
     ]);
-    expect(lines(text, 'veza_graphql_resolver_duration_seconds_count')).toEqual([
-      'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Query",field="tracks"} 1',
-      'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Query",field="playlists"} 1',
-      'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Playlist",field="tracks"} 1',
-      'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Query",field="track"} 1',
-      'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Mutation",field="sharePlaylist"} 2',
-    ]);
+    // The root fields resolve from the database concurrently: their series are in the order they ended.
+    expect(lines(text, 'veza_graphql_resolver_duration_seconds_count').sort()).toEqual(
+      [
+        'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Query",field="tracks"} 1',
+        'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Query",field="playlists"} 1',
+        'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Playlist",field="tracks"} 1',
+        'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Query",field="track"} 1',
+        'veza_graphql_resolver_duration_seconds_count{service="veza-api",parent_type="Mutation",field="sharePlaylist"} 2',
+      ].sort(),
+    );
     expect(lines(text, 'veza_graphql_resolver_errors_total')).toEqual([
       'veza_graphql_resolver_errors_total{parent_type="Query",field="track",error_type="NotFoundException",service="veza-api"} 1',
     ]);

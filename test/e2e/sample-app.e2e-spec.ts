@@ -5,9 +5,9 @@
 import { UNMATCHED_ENDPOINT } from '@veza/nestjs-metrics';
 import { io, type Socket } from 'socket.io-client';
 import { AppModule } from '../../sample-app/src/app.module';
-import { DATABASE_POOL_SIZE, DatabaseService } from '../../sample-app/src/database/database.service';
 import { MAX_FAILED_LOGINS } from '../../sample-app/src/auth/login-throttle.service';
 import { MAX_TRANSFER_RETRIES } from '../../sample-app/src/commerce/transfers.service';
+import { PaymentsSandbox } from '../../sample-app/src/payments/payments-sandbox';
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';
 
@@ -22,6 +22,9 @@ interface Reply {
 
 /** The difference a step made to the exposition: `after - before` of one sample (absent = 0). */
 type Delta = (name: string, labels?: Labels) => number;
+
+/** veza_database_connections_active of the sample's one sql.js DataSource: sql.js has no pool. */
+const SQLJS_CONNECTIONS = 0;
 
 const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
 
@@ -77,6 +80,12 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
     { method, endpoint, status },
   ];
 
+  /** The series of outbound requests to the payment provider's sandbox (host `127.0.0.1:<port>`). */
+  const toPayments = (method: string, status: string): [string, Labels] => [
+    'veza_http_client_requests_total',
+    { method, host: new URL(started.app.get(PaymentsSandbox, { strict: false }).url).host, status },
+  ];
+
   function uniqueEmail(): string {
     seq += 1;
     return `listener${seq}-${kind}@veza.test`;
@@ -122,7 +131,7 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(
         again.delta('veza_database_query_errors_total', {
           operation: 'insert',
-          error_type: 'unique_violation',
+          error_type: 'SQLITE_CONSTRAINT_UNIQUE',
         }),
       ).toBe(1);
     });
@@ -458,6 +467,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       ).toBe(1);
       expect(delta('veza_errors_total', { type: 'payment_declined', severity: 'warning' })).toBe(0);
       expect(delta(...requests('POST', '/commerce/checkout', '2xx'))).toBe(1);
+      // The charge: one POST to the provider through global fetch, answered 200.
+      expect(delta(...toPayments('POST', '2xx'))).toBe(1);
+      expect(delta(...toPayments('POST', '4xx'))).toBe(0);
 
       const orders = await measure(() => call('GET', '/commerce/orders', undefined, token));
       expect(orders.result.body).toHaveLength(1);
@@ -494,6 +506,9 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         delta('veza_database_query_duration_seconds_count', { operation: 'insert', table: 'orders' }),
       ).toBe(1);
       expect(delta(...requests('POST', '/commerce/checkout', '4xx'))).toBe(1);
+      // The provider answered the charge 402.
+      expect(delta(...toPayments('POST', '4xx'))).toBe(1);
+      expect(delta(...toPayments('POST', '2xx'))).toBe(0);
     });
 
     it('an empty cart is a 400: no order, no checkout duration', async () => {
@@ -514,6 +529,8 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       );
       expect(created.result.body.status).toBe('failed');
       expect(created.delta('veza_transfer_retry_total')).toBe(0);
+      // The provider answered the first payout 503, then the retry's 200.
+      expect(created.delta(...toPayments('POST', '5xx'))).toBe(1);
 
       const retried = await measure(() =>
         call('POST', `/commerce/transfers/${created.result.body.id}/retry`, undefined, token),
@@ -528,6 +545,8 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         retried.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' }),
       ).toBe(0);
       expect(retried.delta(...requests('POST', '/commerce/transfers/:id/retry', '2xx'))).toBe(1);
+      expect(retried.delta(...toPayments('POST', '2xx'))).toBe(1);
+      expect(retried.delta(...toPayments('POST', '5xx'))).toBe(0);
     });
 
     it(`a transfer that keeps failing is given up after ${MAX_TRANSFER_RETRIES} retries`, async () => {
@@ -563,6 +582,14 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
       expect(
         retries.delta('veza_errors_total', { type: 'transfer_permanently_failed', severity: 'critical' }),
       ).toBe(1);
+      // Each retry's payout was refused with 400 (a closed account), and timed.
+      expect(retries.delta(...toPayments('POST', '4xx'))).toBe(MAX_TRANSFER_RETRIES);
+      expect(
+        retries.delta('veza_http_client_request_duration_seconds_count', {
+          method: 'POST',
+          host: toPayments('POST', '4xx')[1].host,
+        }),
+      ).toBe(MAX_TRANSFER_RETRIES);
 
       const again = await measure(() =>
         call('POST', `/commerce/transfers/${transfer.body.id}/retry`, undefined, token),
@@ -689,49 +716,51 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
   });
 
   describe('health', () => {
-    it('GET /health records one check of the database and one of redis, both ok', async () => {
+    it("GET /health records one check of the database and one of the payment provider, both ok (terminus' indicators, no decorator)", async () => {
       const { result, delta, after } = await measure(() => call('GET', '/health'));
       expect(result.status).toBe(200);
       expect(result.body).toMatchObject({
         status: 'ok',
         error: {},
-        details: { database: { status: 'up' }, redis: { status: 'up' } },
+        details: { database: { status: 'up' }, payments: { status: 'up' } },
       });
-      for (const service of ['database', 'redis']) {
+      for (const service of ['database', 'payments']) {
         expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
         expect(delta('veza_health_check_duration_ms_bucket', { service, le: '+Inf' })).toBe(1);
         expect(sampleValue(after, 'veza_health_check_status', { service })).toBe(1);
       }
       expect(delta(...requests('GET', '/health', '2xx'))).toBe(1);
+      // The payments check reads the provider's status page through @nestjs/axios (node:http).
+      expect(delta(...toPayments('GET', '2xx'))).toBe(1);
     });
 
-    it("GET /health answers 503 while the database is down: its status 0, redis still 1 (terminus' report)", async () => {
-      const database = started.app.get(DatabaseService, { strict: false });
-      database.onModuleDestroy();
+    it("GET /health answers 503 while the payment provider is down: its status 0, the database still 1 (terminus' report)", async () => {
+      const payments = started.app.get(PaymentsSandbox, { strict: false });
+      payments.healthy = false;
       try {
         const { result, delta, after } = await measure(() => call('GET', '/health'));
         expect(result.status).toBe(503);
         expect(result.body).toMatchObject({
           status: 'error',
-          info: { redis: { status: 'up' } },
-          error: { database: { status: 'down', message: 'the database pool is closed' } },
+          info: { database: { status: 'up' } },
+          error: { payments: { status: 'down' } },
         });
-        for (const service of ['database', 'redis'])
+        for (const service of ['database', 'payments'])
           expect(delta('veza_health_check_duration_ms_count', { service })).toBe(1);
-        expect(sampleValue(after, 'veza_health_check_status', { service: 'database' })).toBe(0);
-        expect(sampleValue(after, 'veza_health_check_status', { service: 'redis' })).toBe(1);
-        expect(sampleValue(after, 'veza_database_connections_active')).toBe(0);
+        expect(sampleValue(after, 'veza_health_check_status', { service: 'payments' })).toBe(0);
+        expect(sampleValue(after, 'veza_health_check_status', { service: 'database' })).toBe(1);
         expect(delta(...requests('GET', '/health', '5xx'))).toBe(1);
+        expect(delta(...toPayments('GET', '5xx'))).toBe(1);
       } finally {
-        database.onModuleInit();
+        payments.healthy = true;
       }
       const again = await measure(() => call('GET', '/health'));
       expect(again.result.status).toBe(200);
-      expect(sampleValue(again.after, 'veza_health_check_status', { service: 'database' })).toBe(1);
+      expect(sampleValue(again.after, 'veza_health_check_status', { service: 'payments' })).toBe(1);
     });
 
-    it('reports the database pool', async () => {
-      expect(sampleValue(await scrape(url), 'veza_database_connections_active')).toBe(DATABASE_POOL_SIZE);
+    it('reports the connections in use of its DataSource: none, sql.js has no pool', async () => {
+      expect(sampleValue(await scrape(url), 'veza_database_connections_active')).toBe(SQLJS_CONNECTIONS);
     });
   });
 
@@ -759,7 +788,7 @@ describe.each(ADAPTERS)('sample app on %s', (kind) => {
         }),
       ).toBeGreaterThanOrEqual(1);
       expect(sampleValue(text, 'veza_database_connections_active', { service: 'veza-api' })).toBe(
-        DATABASE_POOL_SIZE,
+        SQLJS_CONNECTIONS,
       );
     });
   });

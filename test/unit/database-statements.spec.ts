@@ -101,6 +101,9 @@ describe('classifySql: operation and main table of a statement', () => {
     expect(of(`SELECT ${'('.repeat(5_000)} FROM t`)).toEqual(['select', undefined]);
     expect(of(`SELECT * FROM ${'(SELECT * FROM '.repeat(100)}t`)).toEqual(['select', undefined]);
     expect(of(`SELECT 1 ${'FROM '.repeat(10_000)}`)[0]).toBe('select');
+    expect(of(`SELECT (${'FROM '.repeat(2_000)}) FROM t`)).toEqual(['select', undefined]);
+    expect(of(`SELECT ("from", ${'x.from, '.repeat(300)}1) FROM t`)).toEqual(['select', 't']);
+    expect(of(`SELECT ${'"from", '.repeat(300)}1 from t`)).toEqual(['select', 't']);
     expect(of('SELECT * FROM "a\u0000b"')).toEqual(['select', 'a\u0000b']);
     expect(of('SELECT * FROM \ud800x')).toEqual(['select', '\ud800x']);
     expect(of(`SELECT * FROM [${'a]]'.repeat(2_000)}`)).toEqual(['select', undefined]);

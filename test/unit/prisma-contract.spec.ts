@@ -2,6 +2,11 @@
  * Contract tests of src/compat/prisma.ts: each assumption it makes of Prisma's client, by its name,
  * against the installed version, with a client generated from test/utils/prisma.ts's schema over
  * @prisma/adapter-pg on a real PostgreSQL. A failure here names the assumption that broke.
+ *
+ * Against another Prisma, installed outside the repository (the engines' download fails here):
+ *   mkdir /tmp/v-prisma6 && cd /tmp/v-prisma6 && npm init -y &&
+ *     npm install --ignore-scripts prisma@6 @prisma/client@6 @prisma/adapter-pg@6 pg
+ *   VEZA_PEERS_DIR=/tmp/v-prisma6 npx jest test/unit/prisma-contract.spec.ts --runInBand
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,6 +21,7 @@ import {
   createPrismaTables,
   generatedPrisma,
   prismaClient,
+  prismaVersion,
   prismaVersions,
   type PrismaLike,
 } from '../utils/prisma';
@@ -160,7 +166,9 @@ describe(`Prisma assumptions (${against})`, () => {
 
   it(`PR1: the hook delegates to the helper of @prisma/instrumentation however late the app sets it, and undo puts the previous helper back (${against})`, async () => {
     if (!pg) return;
-    const key = 'V7_PRISMA_INSTRUMENTATION';
+    // Prisma 7 reads V7_PRISMA_INSTRUMENTATION first; 5.x and 6.x read PRISMA_INSTRUMENTATION.
+    const major = Number(prismaVersion().split('.')[0]);
+    const key = major >= 7 ? `V${major}_PRISMA_INSTRUMENTATION` : 'PRISMA_INSTRUMENTATION';
     const spans: string[] = [];
     const helper = {
       isEnabled: () => false,

@@ -3,6 +3,13 @@
  * @nestjs/terminus, by its name, against the installed version, on a real application context (no
  * HTTP). A failure names the assumption and the version. Not named compat-*: the Nest 10 and 11
  * matrix fixtures have no terminus.
+ *
+ * Against 10.x and 11.x, installed outside the repository with the Nest of their time:
+ *   mkdir /tmp/v-term10 && cd /tmp/v-term10 && npm init -y && npm install @nestjs/terminus@10
+ *     @nestjs/common@10 @nestjs/core@10 @nestjs/testing@10 reflect-metadata rxjs
+ *   VEZA_PEERS_DIR=/tmp/v-term10 npx jest test/unit/terminus-contract.spec.ts --runInBand
+ * 10.x has no HealthIndicatorService (11.x+): its indicators build results with the abstract
+ * HealthIndicator's getStatus() and fail by throwing a HealthCheckError, as 10.x applications do.
  */
 import { Controller, Get, Module, ServiceUnavailableException } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
@@ -26,6 +33,16 @@ function holds(id: string, ok: boolean, detail: string): void {
   if (!ok) throw new Error(`${against} no longer meets ${id} of src/compat/nest-terminus.ts: ${detail}`);
 }
 
+/** 10.x's way to build an indicator's result: a subclass of the abstract `HealthIndicator` (gone in 12.x). */
+type LegacyStatus = (key: string, isHealthy: boolean, data?: object) => Record<string, unknown>;
+function legacyStatus(): LegacyStatus {
+  const Base = (terminus as Record<string, unknown>).HealthIndicator as new () => {
+    getStatus: LegacyStatus;
+  };
+  const indicator = new (class extends Base {})();
+  return (key, isHealthy, data) => indicator.getStatus(key, isHealthy, data);
+}
+
 @Controller('health')
 class HealthController {
   constructor(private readonly health: HealthCheckService) {}
@@ -42,13 +59,25 @@ class HealthApp {}
 describe(`@nestjs/terminus assumptions (${against})`, () => {
   let moduleRef: TestingModule;
   let service: HealthCheckService;
-  let indicators: HealthIndicatorService;
+  /** Undefined before 11.x. */
+  let indicators: HealthIndicatorService | undefined;
+  /** An indicator's `up` result. */
+  const up = (key: string): unknown => (indicators ? indicators.check(key).up() : legacyStatus()(key, true));
+  /** An indicator's `down`: resolved from 11.x, thrown as a HealthCheckError in 10.x. */
+  const down = (key: string, message: string): unknown => {
+    if (indicators) return indicators.check(key).down({ message });
+    const HealthCheckError = (terminus as Record<string, unknown>).HealthCheckError as new (
+      message: string,
+      causes: unknown,
+    ) => Error;
+    throw new HealthCheckError(message, legacyStatus()(key, false, { message }));
+  };
 
   beforeAll(async () => {
     moduleRef = await Test.createTestingModule({ imports: [HealthApp] }).compile();
     await moduleRef.init();
     service = moduleRef.get(HealthCheckService);
-    indicators = moduleRef.get(HealthIndicatorService);
+    if (typeof HealthIndicatorService === 'function') indicators = moduleRef.get(HealthIndicatorService);
   });
   afterAll(() => moduleRef?.close());
 
@@ -72,8 +101,7 @@ describe(`@nestjs/terminus assumptions (${against})`, () => {
     expect(wrapCheck(other, (given) => given)).toBe(false); // once per instance
     const controller = moduleRef.get(HealthController);
     (controller as unknown as { health: HealthCheckService }).health = other;
-    const up = () => indicators.check('a').up();
-    await controller.check([up]);
+    await controller.check([() => up('a')]);
     holds('TM1', calls.length === 1, "the controller's call did not reach the instance's own check");
     expect(Object.keys(other)).not.toContain('check');
   });
@@ -88,14 +116,14 @@ describe(`@nestjs/terminus assumptions (${against})`, () => {
       seen.push({ args: args.length, self: this });
       return first.then(() => {
         firstSettled = true;
-        return indicators.check('a').up();
+        return up('a');
       });
     };
     const b = function (this: unknown, ...args: unknown[]) {
       seen.push({ args: args.length, self: this });
       secondCalledFirstPending = !firstSettled;
       releaseFirst();
-      return indicators.check('b').down({ message: 'no' });
+      return down('b', 'no');
     };
     const error: unknown = await service.check([a, b] as never).catch((e: unknown) => e);
     holds('TM2', seen.length === 2, `${seen.length} calls for 2 indicators`);
@@ -130,14 +158,14 @@ describe(`@nestjs/terminus assumptions (${against})`, () => {
     }
     holds('TM5', typeof Attempt === 'function', 'HealthCheckAttempt is not exported');
     let runs = 0;
-    const attempt = indicators.check('c').attempt(() => {
+    const attempt = indicators!.check('c').attempt(() => {
       runs++;
       return { n: runs };
     });
     holds('TM5', isHealthCheckAttempt(attempt, lib()), 'attempt() returned no HealthCheckAttempt');
     const direct = await service.check([attempt] as never);
     holds('TM2', runs === 1, `a HealthCheckAttempt in the array ran ${runs} times`);
-    const attempt2 = indicators.check('c').attempt(() => {
+    const attempt2 = indicators!.check('c').attempt(() => {
       runs++;
       return { n: runs };
     });
@@ -153,6 +181,21 @@ describe(`@nestjs/terminus assumptions (${against})`, () => {
   });
 
   it(`TM3: an indicator's result is { [key]: { status } }: up, down, degraded (12.x) (${against})`, () => {
+    if (!indicators) {
+      const status = legacyStatus();
+      holds(
+        'TM3',
+        JSON.stringify(status('storage', true)) === '{"storage":{"status":"up"}}',
+        JSON.stringify(status('storage', true)),
+      );
+      const failed = status('storage', false, { message: 'x' });
+      holds(
+        'TM3',
+        JSON.stringify(failed) === '{"storage":{"status":"down","message":"x"}}',
+        JSON.stringify(failed),
+      );
+      return;
+    }
     const session = indicators.check('storage');
     holds(
       'TM3',

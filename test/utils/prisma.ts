@@ -10,16 +10,29 @@
  * Generation needs no engine, so `PRISMA_SCHEMA_ENGINE_BINARY` points at `true`; a client with a
  * driver adapter needs no engine either (its query compiler is WebAssembly in @prisma/client).
  * Migrations need the engine: the specs create their tables with plain SQL (`PRISMA_TABLES_SQL`).
+ *
+ * VEZA_PEERS_DIR=/tmp/x takes prisma, @prisma/client and @prisma/adapter-pg from /tmp/x/node_modules
+ * (another version, installed outside the repository with `npm install --ignore-scripts`: the
+ * engines' postinstall download fails here). Prisma 6 takes the same schema with
+ * `engineType = "client"` (its Rust-free client: query compiler in WebAssembly, driver adapter) and
+ * the `url` its datasource still requires; its `prisma generate` also fetches the query engine
+ * library (`libquery_engine-*.so.node`, unused by that client), so `PRISMA_QUERY_ENGINE_LIBRARY`
+ * points at `true` too.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { Client } from 'pg';
+import { join, resolve } from 'node:path';
+import type { PrismaPg } from '@prisma/adapter-pg';
+import { Client, Pool } from 'pg';
 
 const ROOT = join(__dirname, '..', '..');
+
+/** Where prisma, @prisma/client and @prisma/adapter-pg are taken from: the repository's, or VEZA_PEERS_DIR's. */
+const MODULES = process.env.VEZA_PEERS_DIR
+  ? join(resolve(process.env.VEZA_PEERS_DIR), 'node_modules')
+  : join(ROOT, 'node_modules');
 
 /** The specs' schema: two models, `Track` with a unique `title`. */
 export const PRISMA_SCHEMA = `
@@ -92,11 +105,10 @@ export type ModelLike = Record<
   (args?: unknown) => Promise<unknown>
 >;
 
-/** The installed version of `pkg` (its package.json in the repository's node_modules). */
+/** The installed version of `pkg` (its package.json in the repository's node_modules, or VEZA_PEERS_DIR's). */
 export function versionOf(pkg: string): string {
-  return (
-    JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }
-  ).version;
+  return (JSON.parse(readFileSync(join(MODULES, pkg, 'package.json'), 'utf8')) as { version: string })
+    .version;
 }
 
 /** The installed Prisma's version (package `prisma`). */
@@ -110,9 +122,12 @@ export const prismaVersions = (): string =>
  * The generated client of `schema` (generated on first use), loaded. Throws with Prisma's output
  * when generation fails.
  */
-export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
+export function generatedPrisma(given = PRISMA_SCHEMA): GeneratedPrisma {
+  const major = Number(prismaVersion().split('.')[0]);
+  const before7 = major < 7;
+  const schema = major < 6 ? forPrisma5(given) : before7 ? forPrisma6(given) : given;
   const hash = createHash('sha256')
-    .update(`${ROOT}\n${prismaVersion()}\n${schema}`)
+    .update(`${ROOT}\n${MODULES}\n${prismaVersion()}\n${schema}`)
     .digest('hex')
     .slice(0, 16);
   const dir = join(tmpdir(), `veza-prisma-${hash}`);
@@ -121,17 +136,18 @@ export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
     const work = `${dir}.${process.pid}.${Date.now()}`;
     mkdirSync(work, { recursive: true });
     // The generated client requires @prisma/client's runtime: resolved through this link.
-    symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
+    symlinkSync(MODULES, join(work, 'node_modules'), 'dir');
     writeFileSync(join(work, 'schema.prisma'), schema);
     const run = spawnSync(
       process.execPath,
-      [join(ROOT, 'node_modules', 'prisma', 'build', 'index.js'), 'generate', '--schema', 'schema.prisma'],
+      [join(MODULES, 'prisma', 'build', 'index.js'), 'generate', '--schema', 'schema.prisma'],
       {
         cwd: work,
         encoding: 'utf8',
         env: {
           ...process.env,
           PRISMA_SCHEMA_ENGINE_BINARY: '/bin/true',
+          ...(before7 ? { PRISMA_QUERY_ENGINE_LIBRARY: '/bin/true' } : {}),
           CHECKPOINT_DISABLE: '1',
           PRISMA_HIDE_UPDATE_MESSAGE: '1',
         },
@@ -152,9 +168,32 @@ export function generatedPrisma(schema = PRISMA_SCHEMA): GeneratedPrisma {
   return require(join(dir, 'client', entry)) as GeneratedPrisma;
 }
 
+/** A Prisma 7 schema as Prisma 6 takes it: its Rust-free client, and the datasource's `url`. */
+function forPrisma6(schema: string): string {
+  return schema
+    .replace(/(provider = "prisma-client(?:-js)?")/, '$1\n  engineType = "client"')
+    .replace('provider = "postgresql"', 'provider = "postgresql"\n  url      = env("DATABASE_URL")');
+}
+
+/**
+ * A Prisma 7 schema as Prisma 5 takes it: driver adapters in preview, over its query engine library
+ * (Prisma 5 has no client without the Rust engine; see docs/databases.md for what fails here).
+ */
+function forPrisma5(schema: string): string {
+  return schema
+    .replace(/(provider = "prisma-client(?:-js)?")/, '$1\n  previewFeatures = ["driverAdapters"]')
+    .replace('provider = "postgresql"', 'provider = "postgresql"\n  url      = env("DATABASE_URL")');
+}
+
 /** A client of the generated schema over `@prisma/adapter-pg` to `url`. */
 export function prismaClient(url: string, prisma = generatedPrisma()): PrismaLike {
-  return new prisma.PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the repository's adapter, or VEZA_PEERS_DIR's
+  const adapter = require(join(MODULES, '@prisma', 'adapter-pg')) as { PrismaPg: typeof PrismaPg };
+  // Prisma 5's adapter takes a pg Pool only (6 and 7 take its options too).
+  const pool = Number(prismaVersion().split('.')[0]) < 6 ? new Pool({ connectionString: url }) : undefined;
+  return new prisma.PrismaClient({
+    adapter: new adapter.PrismaPg(pool ?? { connectionString: url }),
+  });
 }
 
 /** Creates PRISMA_TABLES_SQL's tables in the database at `url` (plain `pg`: no schema engine here). */

@@ -17,15 +17,15 @@ export class AuthController {
   ) {}
 
   @Post('register')
-  register(@Body() dto: RegisterDto): PublicUser {
+  register(@Body() dto: RegisterDto): Promise<PublicUser> {
     return this.auth.register(dto.email, dto.password, dto.displayName);
   }
 
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @UseGuards(LoginThrottleGuard)
-  login(@Body() dto: LoginDto): { token: string; userId: string } {
-    const session = this.auth.login(dto.email, dto.password);
+  async login(@Body() dto: LoginDto): Promise<{ token: string; userId: string }> {
+    const session = await this.auth.login(dto.email, dto.password);
     return { token: session.token, userId: session.userId };
   }
 
@@ -38,8 +38,8 @@ export class AuthController {
 
   @Get('me')
   @UseGuards(AuthGuard)
-  me(@CurrentUser() user: AuthUser): PublicUser | undefined {
-    const found = this.users.findById(user.id);
+  async me(@CurrentUser() user: AuthUser): Promise<PublicUser | undefined> {
+    const found = await this.users.findById(user.id);
     return found && toPublicUser(found);
   }
 }

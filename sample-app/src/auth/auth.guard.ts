@@ -11,11 +11,11 @@ export class AuthGuard implements CanActivate {
     private readonly users: UsersService,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const token = bearerToken(request.headers.authorization);
     const session = token === undefined ? undefined : this.sessions.find(token);
-    const user = session && this.users.findById(session.userId);
+    const user = session && (await this.users.findById(session.userId));
     if (!session || !user) throw new UnauthorizedException('A valid bearer token is required');
     request.user = { id: user.id, email: user.email, token: session.token };
     return true;

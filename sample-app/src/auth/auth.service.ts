@@ -18,14 +18,14 @@ export class AuthService {
 
   /** A taken email is a 409, and registers no one. */
   @CountUserRegistered()
-  register(email: string, password: string, displayName: string): PublicUser {
-    return toPublicUser(this.users.create(email, password, displayName));
+  async register(email: string, password: string, displayName: string): Promise<PublicUser> {
+    return toPublicUser(await this.users.create(email, password, displayName));
   }
 
   /** Opens a session for valid credentials (a successful attempt); anything else is a 401 (a failed one). */
   @CountLogin()
-  login(email: string, password: string): Session {
-    const user = this.users.findByEmail(email);
+  async login(email: string, password: string): Promise<Session> {
+    const user = await this.users.findByEmail(email);
     if (user === undefined || !verifyPassword(password, user.passwordHash)) {
       this.throttle.recordFailure(normalizeEmail(email));
       throw new UnauthorizedException('Invalid email or password');

@@ -9,13 +9,13 @@ export class TracksResolver {
   constructor(private readonly catalog: TracksService) {}
 
   @Query(() => [TrackModel])
-  tracks(): TrackModel[] {
+  tracks(): Promise<TrackModel[]> {
     return this.catalog.list();
   }
 
   /** An unknown id is an error (NotFoundException) in the answer's `errors`. */
   @Query(() => TrackModel)
-  track(@Args('id', { type: () => ID }) id: string): TrackModel {
+  track(@Args('id', { type: () => ID }) id: string): Promise<TrackModel> {
     return this.catalog.findOne(id);
   }
 }
@@ -29,13 +29,13 @@ export class PlaylistsResolver {
   ) {}
 
   @Query(() => [PlaylistModel])
-  playlists(): PlaylistModel[] {
+  playlists(): Promise<PlaylistModel[]> {
     return this.playlistsService.listPublic();
   }
 
   @ResolveField(() => [TrackModel])
-  tracks(@Parent() playlist: PlaylistModel): TrackModel[] {
-    return playlist.trackIds.map((id) => this.tracksService.findOne(id));
+  tracks(@Parent() playlist: PlaylistModel): Promise<TrackModel[]> {
+    return Promise.all(playlist.trackIds.map((id) => this.tracksService.findOne(id)));
   }
 
   /** Tells `recipient` about a public playlist, through the notifications microservice. */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { CartService } from './cart.service';
 import type { CartItem, Order } from './commerce.entities';
 import { OrdersRepository } from './orders.repository';
-import { PaymentProvider } from './payment-provider';
+import { PaymentProvider } from '../payments/payment-provider';
 
 /** The payment provider declined the charge: a 402; the order is stored as `failed` and the cart kept. */
 export class PaymentDeclinedException extends HttpException {
@@ -27,15 +27,15 @@ export class CheckoutService {
     private readonly payments: PaymentProvider,
   ) {}
 
-  checkout(userId: string, paymentToken: string): Order {
+  async checkout(userId: string, paymentToken: string): Promise<Order> {
     const items = this.cart.items(userId);
     if (items.length === 0) throw new BadRequestException('The cart is empty');
-    const order = this.placeOrder(userId, items, paymentToken);
+    const order = await this.placeOrder(userId, items, paymentToken);
     this.cart.clear(userId);
     return order;
   }
 
-  ordersOf(userId: string): Order[] {
+  ordersOf(userId: string): Promise<Order[]> {
     return this.orders.findByUser(userId);
   }
 
@@ -49,10 +49,10 @@ export class CheckoutService {
     type: (error) => (declined(error) ? 'payment_declined' : 'checkout_failed'),
     severity: (error) => (declined(error) ? 'warning' : 'error'),
   })
-  private placeOrder(userId: string, items: readonly CartItem[], paymentToken: string): Order {
+  private async placeOrder(userId: string, items: readonly CartItem[], paymentToken: string): Promise<Order> {
     const totalCents = this.cart.totalCents(items);
-    const paid = this.payments.charge(paymentToken, totalCents) === 'succeeded';
-    const order = this.orders.insert({
+    const paid = (await this.payments.charge(paymentToken, totalCents)) === 'succeeded';
+    const order = await this.orders.insert({
       id: randomUUID(),
       userId,
       items,

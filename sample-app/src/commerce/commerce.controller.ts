@@ -47,27 +47,27 @@ export class CommerceController {
 
   @Post('checkout')
   @UseGuards(AuthGuard)
-  checkout(@CurrentUser() user: AuthUser, @Body() dto: CheckoutDto): Order {
+  checkout(@CurrentUser() user: AuthUser, @Body() dto: CheckoutDto): Promise<Order> {
     return this.checkoutService.checkout(user.id, dto.paymentToken);
   }
 
   @Get('orders')
   @UseGuards(AuthGuard)
-  orders(@CurrentUser() user: AuthUser): Order[] {
+  orders(@CurrentUser() user: AuthUser): Promise<Order[]> {
     return this.checkoutService.ordersOf(user.id);
   }
 
   // Operator endpoints (a payout job calls them in production).
   @Post('transfers')
   @UseGuards(AuthGuard)
-  createTransfer(@Body() dto: CreateTransferDto): Transfer {
+  createTransfer(@Body() dto: CreateTransferDto): Promise<Transfer> {
     return this.transfers.create(dto.sellerAccount, dto.amountCents);
   }
 
   @Post('transfers/:id/retry')
   @HttpCode(HttpStatus.OK)
   @UseGuards(AuthGuard)
-  retryTransfer(@Param('id', new ParseUUIDPipe()) id: string): Transfer {
+  retryTransfer(@Param('id', new ParseUUIDPipe()) id: string): Promise<Transfer> {
     return this.transfers.retry(id);
   }
 }

@@ -3,7 +3,6 @@ import { CartService } from './cart.service';
 import { CheckoutService } from './checkout.service';
 import { CommerceController } from './commerce.controller';
 import { OrdersRepository } from './orders.repository';
-import { PaymentProvider } from './payment-provider';
 import { ProductsService } from './products.service';
 import { TransfersRepository } from './transfers.repository';
 import { TransfersService } from './transfers.service';
@@ -17,7 +16,6 @@ import { TransfersService } from './transfers.service';
     OrdersRepository,
     TransfersService,
     TransfersRepository,
-    PaymentProvider,
   ],
 })
 export class CommerceModule {}

@@ -1,25 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import { TrackDbQuery } from '@veza/nestjs-metrics';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { OrderEntity } from '../database/entities';
 import type { Order } from './commerce.entities';
 
-/** The `orders` table: each method is one query, timed, and counted by `code` when it fails. */
+/** The `orders` table: each method is one query. */
 @Injectable()
 export class OrdersRepository {
-  private readonly table: InMemoryTable<Order>;
+  constructor(@InjectRepository(OrderEntity) private readonly table: Repository<Order>) {}
 
-  constructor(database: DatabaseService) {
-    this.table = database.table<Order>('orders');
+  async insert(order: Order): Promise<Order> {
+    await this.table.insert({ ...order, items: [...order.items] });
+    return order;
   }
 
-  @TrackDbQuery('insert', 'orders')
-  insert(order: Order): Order {
-    return this.table.insert(order);
-  }
-
-  @TrackDbQuery('select', 'orders')
-  findByUser(userId: string): Order[] {
-    return this.table.findMany((o) => o.userId === userId);
+  findByUser(userId: string): Promise<Order[]> {
+    return this.table.findBy({ userId });
   }
 }

@@ -1,31 +1,26 @@
 import { Injectable } from '@nestjs/common';
-import { TrackDbQuery } from '@veza/nestjs-metrics';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { TransferEntity } from '../database/entities';
 import type { Transfer } from './commerce.entities';
 
-/** The `transfers` table: each method is one query, timed, and counted by `code` when it fails. */
+/** The `transfers` table: each method is one query. */
 @Injectable()
 export class TransfersRepository {
-  private readonly table: InMemoryTable<Transfer>;
+  constructor(@InjectRepository(TransferEntity) private readonly table: Repository<Transfer>) {}
 
-  constructor(database: DatabaseService) {
-    this.table = database.table<Transfer>('transfers');
+  async insert(transfer: Transfer): Promise<Transfer> {
+    await this.table.insert(transfer);
+    return transfer;
   }
 
-  @TrackDbQuery('insert', 'transfers')
-  insert(transfer: Transfer): Transfer {
-    return this.table.insert(transfer);
+  async findById(id: string): Promise<Transfer | undefined> {
+    return (await this.table.findOneBy({ id })) ?? undefined;
   }
 
-  @TrackDbQuery('select', 'transfers')
-  findById(id: string): Transfer | undefined {
-    return this.table.findById(id);
-  }
-
-  /** Throws `RowNotFoundError` for an unknown id. */
-  @TrackDbQuery('update', 'transfers')
-  update(id: string, changes: Partial<Omit<Transfer, 'id'>>): Transfer {
-    return this.table.update(id, changes);
+  /** One UPDATE; the transfer as it is now (the row as read, with the changes). */
+  async update(transfer: Transfer, changes: Partial<Omit<Transfer, 'id'>>): Promise<Transfer> {
+    await this.table.update({ id: transfer.id }, changes);
+    return { ...transfer, ...changes };
   }
 }

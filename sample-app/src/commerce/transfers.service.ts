@@ -2,7 +2,7 @@ import { ConflictException, Injectable, NotFoundException } from '@nestjs/common
 import { CountErrors, TrackTransferRetry } from '@veza/nestjs-metrics';
 import { randomUUID } from 'node:crypto';
 import type { Transfer } from './commerce.entities';
-import { PaymentProvider } from './payment-provider';
+import { PaymentProvider } from '../payments/payment-provider';
 import { TransfersRepository } from './transfers.repository';
 
 /** Retries a failed payout gets before it is given up. */
@@ -29,9 +29,9 @@ export class TransfersService {
     private readonly payments: PaymentProvider,
   ) {}
 
-  create(sellerAccount: string, amountCents: number): Transfer {
+  async create(sellerAccount: string, amountCents: number): Promise<Transfer> {
     const id = randomUUID();
-    const paid = this.payments.payout(id, sellerAccount, amountCents);
+    const paid = await this.payments.payout(id, sellerAccount, amountCents);
     return this.transfers.insert({
       id,
       sellerAccount,
@@ -43,13 +43,13 @@ export class TransfersService {
   }
 
   /** One more attempt at a failed transfer; the last allowed failure makes it permanent. */
-  retry(id: string): Transfer {
-    const transfer = this.transfers.findById(id);
+  async retry(id: string): Promise<Transfer> {
+    const transfer = await this.transfers.findById(id);
     if (!transfer) throw new NotFoundException(`Transfer ${id} not found`);
     if (transfer.status !== 'failed')
       throw new ConflictException(`Transfer ${id} is ${transfer.status}; only a failed transfer is retried`);
     try {
-      return this.attempt(transfer);
+      return await this.attempt(transfer);
     } catch (error) {
       if (error instanceof TransferGivenUpError) return error.transfer;
       throw error;
@@ -66,13 +66,13 @@ export class TransfersService {
     type: (error) => (givenUp(error) ? 'transfer_permanently_failed' : 'transfer_retry_failed'),
     severity: 'critical',
   })
-  private attempt(transfer: Transfer): Transfer {
+  private async attempt(transfer: Transfer): Promise<Transfer> {
     const retries = transfer.retries + 1;
-    if (this.payments.payout(transfer.id, transfer.sellerAccount, transfer.amountCents))
-      return this.transfers.update(transfer.id, { status: 'paid', retries });
-    if (retries < MAX_TRANSFER_RETRIES) return this.transfers.update(transfer.id, { retries });
+    if (await this.payments.payout(transfer.id, transfer.sellerAccount, transfer.amountCents))
+      return this.transfers.update(transfer, { status: 'paid', retries });
+    if (retries < MAX_TRANSFER_RETRIES) return this.transfers.update(transfer, { retries });
     throw new TransferGivenUpError(
-      this.transfers.update(transfer.id, { status: 'permanently_failed', retries }),
+      await this.transfers.update(transfer, { status: 'permanently_failed', retries }),
     );
   }
 }

@@ -1,12 +1,11 @@
+import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { DatabaseHealthIndicator } from './database.health';
 import { HealthController } from './health.controller';
-import { RedisHealthIndicator } from './redis.health';
 
+/** `GET /health` with @nestjs/terminus; its HTTP check goes through @nestjs/axios (node:http). */
 @Module({
-  imports: [TerminusModule],
+  imports: [TerminusModule, HttpModule],
   controllers: [HealthController],
-  providers: [DatabaseHealthIndicator, RedisHealthIndicator],
 })
 export class HealthModule {}

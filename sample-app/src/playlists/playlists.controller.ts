@@ -11,13 +11,13 @@ export class PlaylistsController {
   constructor(private readonly playlists: PlaylistsService) {}
 
   @Get()
-  list(): Playlist[] {
+  list(): Promise<Playlist[]> {
     return this.playlists.listPublic();
   }
 
   @Post()
   @UseGuards(AuthGuard)
-  create(@CurrentUser() user: AuthUser, @Body() dto: CreatePlaylistDto): Playlist {
+  create(@CurrentUser() user: AuthUser, @Body() dto: CreatePlaylistDto): Promise<Playlist> {
     return this.playlists.create(user.id, dto);
   }
 }

@@ -1,30 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import { TrackDbQuery } from '@veza/nestjs-metrics';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { PlaylistEntity } from '../database/entities';
 import type { Playlist } from './playlist.entity';
 
-/** The `playlists` table: each method is one query, timed, and counted by `code` when it fails. */
+/** The `playlists` table: each method is one query. */
 @Injectable()
 export class PlaylistsRepository {
-  private readonly table: InMemoryTable<Playlist>;
+  constructor(@InjectRepository(PlaylistEntity) private readonly table: Repository<Playlist>) {}
 
-  constructor(database: DatabaseService) {
-    this.table = database.table<Playlist>('playlists');
+  async insert(playlist: Playlist): Promise<Playlist> {
+    await this.table.insert({ ...playlist, trackIds: [...playlist.trackIds] });
+    return playlist;
   }
 
-  @TrackDbQuery('insert', 'playlists')
-  insert(playlist: Playlist): Playlist {
-    return this.table.insert(playlist);
+  async findById(id: string): Promise<Playlist | undefined> {
+    return (await this.table.findOneBy({ id })) ?? undefined;
   }
 
-  @TrackDbQuery('select', 'playlists')
-  findById(id: string): Playlist | undefined {
-    return this.table.findOne((p) => p.id === id);
-  }
-
-  @TrackDbQuery('select', 'playlists')
-  findPublic(): Playlist[] {
-    return this.table.findMany((p) => p.isPublic);
+  findPublic(): Promise<Playlist[]> {
+    return this.table.findBy({ isPublic: true });
   }
 }

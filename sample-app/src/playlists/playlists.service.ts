@@ -17,9 +17,10 @@ export class PlaylistsService {
 
   /** A playlist naming an unknown track is a 400, and creates nothing. */
   @CountPlaylistCreated()
-  create(ownerId: string, dto: CreatePlaylistDto): Playlist {
+  async create(ownerId: string, dto: CreatePlaylistDto): Promise<Playlist> {
     const trackIds = dto.trackIds ?? [];
-    const unknown = trackIds.filter((id) => !this.tracks.exists(id));
+    const known = await Promise.all(trackIds.map((id) => this.tracks.exists(id)));
+    const unknown = trackIds.filter((_id, i) => !known[i]);
     if (unknown.length > 0) throw new BadRequestException(`Unknown tracks: ${unknown.join(', ')}`);
     return this.playlists.insert({
       id: randomUUID(),
@@ -32,13 +33,13 @@ export class PlaylistsService {
   }
 
   /** The public playlists. */
-  listPublic(): Playlist[] {
+  listPublic(): Promise<Playlist[]> {
     return this.playlists.findPublic();
   }
 
   /** A public playlist by id; an unknown or private one is a 404. */
-  findPublic(id: string): Playlist {
-    const playlist = this.playlists.findById(id);
+  async findPublic(id: string): Promise<Playlist> {
+    const playlist = await this.playlists.findById(id);
     if (!playlist?.isPublic) throw new NotFoundException(`Playlist ${id} not found`);
     return playlist;
   }
@@ -48,7 +49,7 @@ export class PlaylistsService {
    * delivered is the answer; an undeliverable notification never fails the share.
    */
   async share(id: string, recipient: string): Promise<{ playlist: Playlist; delivered: boolean }> {
-    const playlist = this.findPublic(id);
+    const playlist = await this.findPublic(id);
     const delivered = await this.notifications.send({
       recipient,
       subject: `A playlist for you: ${playlist.name}`,

@@ -11,18 +11,18 @@ export class TracksController {
   constructor(private readonly tracks: TracksService) {}
 
   @Get()
-  list(): Track[] {
+  list(): Promise<Track[]> {
     return this.tracks.list();
   }
 
   @Get(':id')
-  findOne(@Param('id') id: string): Track {
+  findOne(@Param('id') id: string): Promise<Track> {
     return this.tracks.findOne(id);
   }
 
   @Post()
   @UseGuards(AuthGuard)
-  create(@CurrentUser() user: AuthUser, @Body() dto: CreateTrackDto): Track {
+  create(@CurrentUser() user: AuthUser, @Body() dto: CreateTrackDto): Promise<Track> {
     return this.tracks.create(user.id, dto);
   }
 }

@@ -1,30 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import { TrackDbQuery } from '@veza/nestjs-metrics';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { TrackEntity } from '../database/entities';
 import type { Track } from './track.entity';
 
-/** The `tracks` table: each method is one query, timed, and counted by `code` when it fails. */
+/** The `tracks` table: each method is one query. */
 @Injectable()
 export class TracksRepository {
-  private readonly table: InMemoryTable<Track>;
+  constructor(@InjectRepository(TrackEntity) private readonly table: Repository<Track>) {}
 
-  constructor(database: DatabaseService) {
-    this.table = database.table<Track>('tracks');
+  async insert(track: Track): Promise<Track> {
+    await this.table.insert(track);
+    return track;
   }
 
-  @TrackDbQuery('insert', 'tracks')
-  insert(track: Track): Track {
-    return this.table.insert(track);
+  async findById(id: string): Promise<Track | undefined> {
+    return (await this.table.findOneBy({ id })) ?? undefined;
   }
 
-  @TrackDbQuery('select', 'tracks')
-  findById(id: string): Track | undefined {
-    return this.table.findById(id);
-  }
-
-  @TrackDbQuery('select', 'tracks')
-  findAll(): Track[] {
-    return this.table.findMany();
+  findAll(): Promise<Track[]> {
+    return this.table.find();
   }
 }

@@ -12,12 +12,12 @@ export class UploadsController {
   constructor(private readonly uploads: UploadsService) {}
 
   @Post()
-  upload(@CurrentUser() user: AuthUser, @Body() dto: CreateUploadDto): Upload {
+  upload(@CurrentUser() user: AuthUser, @Body() dto: CreateUploadDto): Promise<Upload> {
     return this.uploads.upload(user.id, dto);
   }
 
   @Get()
-  list(@CurrentUser() user: AuthUser): Upload[] {
+  list(@CurrentUser() user: AuthUser): Promise<Upload[]> {
     return this.uploads.listOwned(user.id);
   }
 }

@@ -1,30 +1,24 @@
 import { Injectable } from '@nestjs/common';
-import { TrackDbQuery } from '@veza/nestjs-metrics';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { UploadEntity } from '../database/entities';
 import type { Upload } from './upload.entity';
 
-/** The `uploads` table: each method is one query, timed, and counted by `code` when it fails. */
+/** The `uploads` table: each method is one query. */
 @Injectable()
 export class UploadsRepository {
-  private readonly table: InMemoryTable<Upload>;
+  constructor(@InjectRepository(UploadEntity) private readonly table: Repository<Upload>) {}
 
-  constructor(database: DatabaseService) {
-    this.table = database.table<Upload>('uploads');
+  async insert(upload: Upload): Promise<Upload> {
+    await this.table.insert(upload);
+    return upload;
   }
 
-  @TrackDbQuery('insert', 'uploads')
-  insert(upload: Upload): Upload {
-    return this.table.insert(upload);
+  async findById(id: string): Promise<Upload | undefined> {
+    return (await this.table.findOneBy({ id })) ?? undefined;
   }
 
-  @TrackDbQuery('select', 'uploads')
-  findById(id: string): Upload | undefined {
-    return this.table.findById(id);
-  }
-
-  @TrackDbQuery('select', 'uploads')
-  findByOwner(ownerId: string): Upload[] {
-    return this.table.findMany((u) => u.ownerId === ownerId);
+  findByOwner(ownerId: string): Promise<Upload[]> {
+    return this.table.findBy({ ownerId });
   }
 }

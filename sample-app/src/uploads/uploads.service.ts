@@ -41,14 +41,14 @@ export class UploadsService {
     type: (_ownerId, dto) => fileTypeOf(dto.mimeType),
     size: ({ result }) => result.sizeBytes,
   })
-  upload(ownerId: string, dto: CreateUploadDto): Upload {
+  async upload(ownerId: string, dto: CreateUploadDto): Promise<Upload> {
     const content = Buffer.from(dto.content, 'base64');
     const type = fileTypeOf(dto.mimeType);
     const reason =
-      refusalOf(type, content.length, this.usedBytes(ownerId)) ??
+      refusalOf(type, content.length, await this.usedBytes(ownerId)) ??
       (this.scanner.isInfected(content) ? 'ClamAV' : null);
     if (reason) refuse(reason);
-    const upload = this.uploads.insert({
+    const upload = await this.uploads.insert({
       id: randomUUID(),
       ownerId,
       filename: dto.filename,
@@ -62,17 +62,17 @@ export class UploadsService {
     return upload;
   }
 
-  findOwned(ownerId: string, id: string): Upload | undefined {
-    const upload = this.uploads.findById(id);
+  async findOwned(ownerId: string, id: string): Promise<Upload | undefined> {
+    const upload = await this.uploads.findById(id);
     return upload?.ownerId === ownerId ? upload : undefined;
   }
 
-  listOwned(ownerId: string): Upload[] {
+  listOwned(ownerId: string): Promise<Upload[]> {
     return this.uploads.findByOwner(ownerId);
   }
 
-  usedBytes(ownerId: string): number {
-    return this.listOwned(ownerId).reduce((sum, u) => sum + u.sizeBytes, 0);
+  async usedBytes(ownerId: string): Promise<number> {
+    return (await this.listOwned(ownerId)).reduce((sum, u) => sum + u.sizeBytes, 0);
   }
 }
 

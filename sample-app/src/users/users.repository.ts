@@ -1,31 +1,25 @@
 import { Injectable } from '@nestjs/common';
-import { TrackDbQuery } from '@veza/nestjs-metrics';
-import { DatabaseService } from '../database/database.service';
-import type { InMemoryTable } from '../database/in-memory-table';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { UserEntity } from '../database/entities';
 import type { User } from './user.entity';
 
-/** The `users` table: each method is one query, timed, and counted by `code` when it fails. */
+/** The `users` table: each method is one query. */
 @Injectable()
 export class UsersRepository {
-  private readonly table: InMemoryTable<User>;
+  constructor(@InjectRepository(UserEntity) private readonly table: Repository<User>) {}
 
-  constructor(database: DatabaseService) {
-    this.table = database.table<User>('users', ['email']);
+  /** Rejects with TypeORM's `QueryFailedError` (SQLITE_CONSTRAINT) for a taken email. */
+  async insert(user: User): Promise<User> {
+    await this.table.insert(user);
+    return user;
   }
 
-  /** Throws `UniqueViolationError` for a taken email. */
-  @TrackDbQuery('insert', 'users')
-  insert(user: User): User {
-    return this.table.insert(user);
+  async findByEmail(email: string): Promise<User | undefined> {
+    return (await this.table.findOneBy({ email })) ?? undefined;
   }
 
-  @TrackDbQuery('select', 'users')
-  findByEmail(email: string): User | undefined {
-    return this.table.findOne((u) => u.email === email);
-  }
-
-  @TrackDbQuery('select', 'users')
-  findById(id: string): User | undefined {
-    return this.table.findById(id);
+  async findById(id: string): Promise<User | undefined> {
+    return (await this.table.findOneBy({ id })) ?? undefined;
   }
 }

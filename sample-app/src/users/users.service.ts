@@ -1,6 +1,6 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { UniqueViolationError } from '../database/in-memory-table';
+import { QueryFailedError } from 'typeorm';
 import { hashPassword } from './password';
 import type { User } from './user.entity';
 import { UsersRepository } from './users.repository';
@@ -11,7 +11,7 @@ export class UsersService {
   constructor(private readonly users: UsersRepository) {}
 
   /** Inserts a user; a taken email is a 409. */
-  create(email: string, password: string, displayName: string): User {
+  async create(email: string, password: string, displayName: string): Promise<User> {
     const user: User = {
       id: randomUUID(),
       email: normalizeEmail(email),
@@ -20,23 +20,29 @@ export class UsersService {
       createdAt: new Date().toISOString(),
     };
     try {
-      return this.users.insert(user);
+      return await this.users.insert(user);
     } catch (error) {
-      if (error instanceof UniqueViolationError)
-        throw new ConflictException('An account with this email already exists');
+      if (isUniqueViolation(error)) throw new ConflictException('An account with this email already exists');
       throw error;
     }
   }
 
-  findByEmail(email: string): User | undefined {
+  findByEmail(email: string): Promise<User | undefined> {
     return this.users.findByEmail(normalizeEmail(email));
   }
 
-  findById(id: string): User | undefined {
+  findById(id: string): Promise<User | undefined> {
     return this.users.findById(id);
   }
 }
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
+}
+
+/** A unique constraint refused the row: SQLite says `UNIQUE constraint failed`, PostgreSQL `23505`. */
+function isUniqueViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driverError = error.driverError as { code?: unknown } | undefined;
+  return driverError?.code === '23505' || /UNIQUE constraint failed/.test(error.message);
 }
