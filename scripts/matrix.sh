@@ -14,11 +14,14 @@
 #    into a temporary folder OUTSIDE the repository (node would otherwise find the repository's
 #    node_modules), installed as a user would: a plain `npm install <tarball>` (no --legacy-peer-deps),
 #    then test/matrix/app/check.mjs runs on each Node of its row (Express and Fastify, exact lines
-#    of /metrics).
+#    of /metrics). The prom-client fixtures also install TypeORM with sql.js, @nestjs/cache-manager
+#    and @nestjs/terminus: one query, one cache read, one health check and one outbound fetch
+#    (test/matrix/app/libraries.mjs), each counted with no code of the app's.
 # 4. Jest runs: the library's own specs that reach into Nest, Express, Fastify, ws and prom-client
 #    internals, with the repository's packages (Nest 12) on the Node majors `npm test` does not run
 #    on, and with the Nest packages of an installed fixture (test/matrix/jest.nest.config.js) for
-#    the older Nest majors.
+#    the older Nest majors, with the contracts of the TypeORM, cache-manager and terminus seams
+#    against the fixture's copies of those packages.
 #    The repo-prometheus-io row runs the specs of values, series guard, exemplars, renderer,
 #    Pushgateway, cluster and promtool against @prometheus-io/client (VEZA_TEST_CLIENT=prometheus-io)
 #    on Node 24 (its run on Node 22 is the nest11-prometheus-io fixture's); the nest*-prometheus-io
@@ -73,6 +76,17 @@ JEST_SPECS=(
   'test/e2e/both-clients\.e2e-spec\.ts$'
   'test/unit/compat-[a-z-]+\.spec\.ts$'
   'test/unit/http-exception-capture\.spec\.ts$'
+)
+
+# What the fixture rows add when the fixture installs the libraries of test/matrix/app/libraries.mjs:
+# the contracts of their seams against the fixture's copies (VEZA_PEERS_DIR, jest.config.js): typeorm
+# 0.3, cache-manager 6 with @nestjs/cache-manager 3 and terminus 10 on Nest 10; typeorm 1.x,
+# cache-manager 7 and terminus 11 on Nest 11. `npm test` runs them against the repository's.
+FIXTURE_LIBRARIES=(typeorm sql.js cache-manager keyv @nestjs/cache-manager @nestjs/terminus @nestjs/typeorm)
+JEST_FIXTURE_SPECS=(
+  'test/unit/typeorm-contract\.spec\.ts$'
+  'test/unit/cache-manager-contract\.spec\.ts$'
+  'test/unit/terminus-contract\.spec\.ts$'
 )
 
 # The repo-prometheus-io runs: the library's own specs of values, series guard, exemplars, renderer,
@@ -255,6 +269,7 @@ for row in "${JEST_RUNS[@]}"; do
   config=()
   specs=("${JEST_SPECS[@]}")
   client=()
+  fixture_env=()
   if [ "$fixture" = repo-prometheus-io ]; then
     specs=("${JEST_CLIENT_SPECS[@]}")
     client=(VEZA_TEST_CLIENT=prometheus-io)
@@ -266,10 +281,23 @@ for row in "${JEST_RUNS[@]}"; do
       result "$id" 1 0 "$log"
       continue
     fi
+    # A fixture with the libraries: their seams' contracts against its copies, through a folder whose
+    # package.json names only them (VEZA_PEERS_DIR maps every dependency it names; Nest stays mapped
+    # by jest.nest.config.js and the library is the repository's).
+    if [ -f "$WORK/apps/$fixture/node_modules/typeorm/package.json" ]; then
+      peers="$WORK/peers-$fixture"
+      mkdir -p "$peers"
+      ln -sfn "$WORK/apps/$fixture/node_modules" "$peers/node_modules"
+      node -e 'const [from, to, ...names] = process.argv.slice(1); const deps = require(from).dependencies;
+        require("fs").writeFileSync(to, JSON.stringify({ private: true, dependencies: Object.fromEntries(names.filter((n) => deps[n]).map((n) => [n, deps[n]])) }));' \
+        "$WORK/apps/$fixture/package.json" "$peers/package.json" "${FIXTURE_LIBRARIES[@]}"
+      specs+=("${JEST_FIXTURE_SPECS[@]}")
+      fixture_env=(VEZA_PEERS_DIR="$peers")
+    fi
   fi
   [ -n "${NODE_DIR[$major]:-}" ] || { result "$id" 1 0; continue; }
   t=$SECONDS
-  env "${client[@]}" PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
+  env "${client[@]}" "${fixture_env[@]}" PATH="${NODE_DIR[$major]}:$PATH" CI=true FORCE_COLOR=0 MATRIX_NEST_DIR="$WORK/apps/$fixture" \
     node node_modules/jest/bin/jest.js "${config[@]}" --maxWorkers="${MATRIX_JEST_WORKERS:-2}" --ci "${specs[@]}" >"$log" 2>&1
   status=$?
   grep -E '^(Tests|Test Suites):' "$log" | sed "s/^/    $id /"

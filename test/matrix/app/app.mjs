@@ -10,6 +10,9 @@
  * - `GET /api/v1/items/boom/:id`     500 from a thrown Error
  * - `GET /api/v1/auth/login/:outcome` a `@CountLogin()` method: 200 for `ok`, 401 (it throws) otherwise
  * - `GET /api/v1/items/labels`       two series of an injected metric whose values hold `|`
+ *
+ * With `upstream` given (the fixtures that install TypeORM, cache-manager and terminus), also the
+ * routes of libraries.mjs: one use of each library the module measures with no code (issue 23).
  */
 // Plain JavaScript run as it is: the types TypeScript would check are not declared here.
 /* eslint-disable @typescript-eslint/explicit-module-boundary-types */
@@ -29,13 +32,13 @@ import { NestFactory } from '@nestjs/core';
 import { CountLogin, InjectMetric, VezaMetric, VezaMetricsModule } from '@veza/nestjs-metrics';
 
 /** Applies method decorators as TypeScript does. */
-function decorateMethod(cls, name, decorators) {
+export function decorateMethod(cls, name, decorators) {
   const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, name);
   Object.defineProperty(cls.prototype, name, Reflect.decorate(decorators, cls.prototype, name, descriptor));
 }
 
 /** Applies a parameter decorator as TypeScript does (`__param(index, decorator)`). */
-function decorateParam(target, name, index, decorator) {
+export function decorateParam(target, name, index, decorator) {
   decorator(target, name, index);
 }
 
@@ -100,18 +103,23 @@ Reflect.decorate([Controller({ path: 'auth', version: '1' })], AuthController);
 
 /**
  * Creates and starts the app on `adapter` ('express' or 'fastify'), with the module's options
- * (e.g. `{ registry }`). Resolves with the app and its base URL.
+ * (e.g. `{ registry }`), and with `upstream` (the base URL of the service the app calls out to) the
+ * routes of libraries.mjs. Resolves with the app and its base URL.
  */
-export async function startApp(adapter, moduleOptions) {
+export async function startApp(adapter, moduleOptions, upstream) {
+  const libraries = upstream
+    ? await (await import('./libraries.mjs')).libraryParts(upstream)
+    : { imports: [], controllers: [], providers: [] };
   class AppModule {}
   Reflect.decorate(
     [
       Module({
         imports: [
           VezaMetricsModule.forRoot({ statusLabel: 'code', defaultMetrics: false, ...moduleOptions }),
+          ...libraries.imports,
         ],
-        controllers: [ItemsController, AuthController],
-        providers: [AuthService, DenyGuard],
+        controllers: [ItemsController, AuthController, ...libraries.controllers],
+        providers: [AuthService, DenyGuard, ...libraries.providers],
       }),
     ],
     AppModule,

@@ -3,6 +3,9 @@
  * Express and on Fastify, once with the module's own registry and once with the app's own Registry
  * of the Prometheus client the fixture installed, sends the requests below and asserts exact lines
  * of /metrics. Prints one `ok - ...` or `not ok - ...` line per check and exits 1 if any failed.
+ * A fixture that installs TypeORM, `@nestjs/cache-manager` and `@nestjs/terminus` also runs the
+ * routes of libraries.mjs (one query, one cache read, one health check, one outbound `fetch` to a
+ * local server), each counted with no code of the app's (issue 23).
  *
  * `node check.mjs` — the client is the one of prom-client / @prometheus-io/client that the fixture's
  * package.json depends on (MATRIX_CLIENT overrides). With @prometheus-io/client on Node < 22 the
@@ -41,8 +44,20 @@ if (!client || outsiders.length > 0) {
   );
   process.exit(1);
 }
+// The libraries of issue 23, when the fixture installs them (libraries.mjs).
+const LIBRARIES = [
+  'typeorm',
+  '@nestjs/typeorm',
+  'cache-manager',
+  '@nestjs/cache-manager',
+  '@nestjs/terminus',
+];
+const withLibraries = Boolean(pkg.dependencies?.['@nestjs/typeorm']);
 const versions = Object.fromEntries(
-  ['@nestjs/core', 'express', 'fastify', client].map((n) => [n, tryVersion(n)]),
+  ['@nestjs/core', 'express', 'fastify', client, ...(withLibraries ? LIBRARIES : [])].map((n) => [
+    n,
+    tryVersion(n),
+  ]),
 );
 console.log(
   `# node ${process.version}, ${Object.entries(versions)
@@ -51,6 +66,15 @@ console.log(
 );
 
 function tryVersion(name) {
+  // A package whose `exports` leave out its package.json (typeorm, sql.js, cache-manager): read it
+  // from the fixture's node_modules.
+  if (LIBRARIES.includes(name)) {
+    try {
+      return JSON.parse(readFileSync(join(here, 'node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      return 'absent';
+    }
+  }
   try {
     // express and fastify are the platform packages' dependencies, resolved from there.
     const from =
@@ -95,6 +119,32 @@ const EXPECTED_LINES = [
   'veza_database_query_errors_total{operation="|b",error_type="a"} 1',
 ];
 
+// One use of each library (libraries.mjs), and what each is counted as. `host` is the upstream's.
+const LIBRARY_REQUESTS = [
+  ['/api/v1/tracks', 200],
+  ['/api/v1/settings/theme', 200],
+  ['/api/v1/health', 200],
+  ['/api/v1/upstream', 200],
+];
+const libraryLines = (host) => [
+  'veza_database_query_duration_seconds_count{operation="select",table="tracks"} 1',
+  'veza_cache_misses_total{subsystem="memory"} 1',
+  'veza_health_check_duration_ms_count{service="storage"} 1',
+  'veza_health_check_status{service="storage"} 1',
+  `veza_http_client_requests_total{method="GET",host="${host}",status="200"} 1`,
+  `veza_http_client_request_duration_seconds_count{method="GET",host="${host}"} 1`,
+];
+
+/** The service the app calls out to: 200 on every request. */
+async function startUpstream() {
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => res.end('fine'));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${server.address().port}`;
+  return { server, host, url: `http://${host}` };
+}
+const upstream = withLibraries ? await startUpstream() : undefined;
+
 async function checkOne(adapter, registryMode) {
   const label = `${adapter}, ${registryMode === 'own' ? `the app's ${client} Registry` : "the module's registry"}`;
   let started;
@@ -108,7 +158,7 @@ async function checkOne(adapter, registryMode) {
         registers: [options.registry],
       }).inc(3);
     }
-    started = await startApp(adapter, options);
+    started = await startApp(adapter, options, upstream?.url);
   } catch (error) {
     report(false, `${label}: starts`, String(error?.stack ?? error));
     return;
@@ -116,7 +166,7 @@ async function checkOne(adapter, registryMode) {
   const { app, url } = started;
   try {
     const statuses = [];
-    for (const [path, status] of REQUESTS) {
+    for (const [path, status] of [...REQUESTS, ...(upstream ? LIBRARY_REQUESTS : [])]) {
       const res = await fetch(url + path);
       await res.arrayBuffer();
       statuses.push([path, res.status, status]);
@@ -128,8 +178,11 @@ async function checkOne(adapter, registryMode) {
     const text = await res.text();
     report(res.status === 200, `${label}: /metrics answers 200`, `got ${res.status}: ${text.slice(0, 300)}`);
     const lines = new Set(text.split('\n'));
-    const expected =
-      registryMode === 'own' ? [...EXPECTED_LINES, 'matrix_app_events_total 3'] : EXPECTED_LINES;
+    const expected = [
+      ...EXPECTED_LINES,
+      ...(registryMode === 'own' ? ['matrix_app_events_total 3'] : []),
+      ...(upstream ? libraryLines(upstream.host) : []),
+    ];
     for (const line of expected) report(lines.has(line), `${label}: ${line}`, related(text, line));
     const leaks = text
       .split('\n')
@@ -191,5 +244,6 @@ if (client === '@prometheus-io/client' && Number(process.versions.node.split('.'
     for (const registryMode of ['module', 'own']) await checkOne(adapter, registryMode);
   }
 }
+upstream?.server.close();
 console.log(`# ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
