@@ -1,7 +1,7 @@
 /*
  * What the cache recorder assumes of @nestjs/cache-manager, cache-manager and Keyv (contract test:
- * test/unit/cache-manager-contract.spec.ts, naming the installed versions; not named compat-*, so
- * that the Nest 10 and 11 matrix, whose fixtures have no cache-manager, does not run it). Verified on
+ * test/unit/cache-manager-contract.spec.ts, naming the installed versions; the matrix's Nest 10 and
+ * 11 jest rows run it against their fixtures' cache-manager 6 and 7). Verified on
  * @nestjs/cache-manager 12.0.0, cache-manager 7.2.9, keyv 5.6.0 and @keyv/redis 5.1.6, and on
  * @nestjs/cache-manager 3.1.3, cache-manager 6.4.3, keyv 5.6.0 and @keyv/redis 4.6.0 with Nest 11.2.12
  * installed outside the repository (VEZA_PEERS_DIR: the contract spec's header). Nothing here

@@ -1,7 +1,7 @@
 /*
  * What the health recorder assumes of @nestjs/terminus (contract test:
- * test/unit/terminus-contract.spec.ts, naming the installed version; not named compat-*, so that the
- * Nest 10 and 11 matrix, whose fixtures have no terminus, does not run it). Verified on 12.1.0, and
+ * test/unit/terminus-contract.spec.ts, naming the installed version; the matrix's Nest 10 and
+ * 11 jest rows run it against their fixtures' terminus 10 and 11). Verified on 12.1.0, and
  * on 10.3.0 (Nest 10.4.22) and 11.1.1 (Nest 11.2.12) with VEZA_PEERS_DIR (the spec's header;
  * docs/health.md#terminus-versions lists the differences).
  *

@@ -4,8 +4,8 @@
  * DataSources are found by shape among the application's providers (TO5), and the library's
  * subscriber is a plain object. The application's own Logger and subscribers are left as they are.
  *
- * Contract test: test/unit/typeorm-contract.spec.ts (not compat-*: the Nest 10/11 matrix fixtures have
- * no TypeORM). Verified on typeorm 1.1.4 (sql.js, pg) and 0.3.28 (sql.js).
+ * Contract test: test/unit/typeorm-contract.spec.ts (the matrix's Nest 10/11 jest rows run it against
+ * their fixtures' TypeORM: 0.3.31 and 1.1.4). Verified on typeorm 1.1.4 (sql.js, pg) and 0.3.28 (sql.js).
  *
  * TO1 A DataSource keeps its subscribers in the public array `subscribers`, read at every query by
  *     the broadcaster of each of its QueryRunners; an object pushed there (the pattern Nest's TypeORM

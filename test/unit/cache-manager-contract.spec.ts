@@ -2,8 +2,8 @@
  * Contract tests of src/compat/cache-manager.ts (CM1-CM5) on the installed @nestjs/cache-manager,
  * cache-manager, keyv and @keyv/redis: a failure names the assumption and the installed versions.
  * Then the hook itself: the caller gets the very promise cache-manager returned, and what counts as
- * a hit, a miss or neither. Not named compat-*: the Nest 10 and 11 matrix fixtures have no
- * cache-manager. No Redis server is needed (the adapter is only constructed).
+ * a hit, a miss or neither. The matrix's Nest 10 and 11 jest rows run it against their
+ * fixtures' cache-manager (VEZA_PEERS_DIR, scripts/matrix.sh). No Redis server is needed (the adapter is only constructed).
  *
  * Against cache-manager 6 with @nestjs/cache-manager 3 (what Nest 10 and 11 applications pair),
  * installed outside the repository:

@@ -1,8 +1,8 @@
 /**
  * Contract tests of src/compat/nest-terminus.ts: each assumption (TM1-TM5) it makes of
  * @nestjs/terminus, by its name, against the installed version, on a real application context (no
- * HTTP). A failure names the assumption and the version. Not named compat-*: the Nest 10 and 11
- * matrix fixtures have no terminus.
+ * HTTP). A failure names the assumption and the version. The matrix's Nest 10 and 11 jest rows
+ * run it against their fixtures' terminus (VEZA_PEERS_DIR, scripts/matrix.sh).
  *
  * Against 10.x and 11.x, installed outside the repository with the Nest of their time:
  *   mkdir /tmp/v-term10 && cd /tmp/v-term10 && npm init -y && npm install @nestjs/terminus@10
