@@ -1,5 +1,6 @@
 import { DatabaseMetricsRecorder, NO_TABLE, OTHER_TABLE } from '../../src/database/database-metrics.recorder';
 import { classifySql, MAX_TABLE_NAME, SQL_PREFIX } from '../../src/database/sql-statement';
+import { collector, heapAfterGc } from '../utils/memory';
 import { metricsContext, startupError } from '../utils/module';
 
 const of = (sql: unknown): [string, string | undefined] => {
@@ -212,6 +213,26 @@ describe('DatabaseMetricsRecorder', () => {
           'veza_database_query_duration_seconds_count{operation="select",table="hostile_0"} 2',
           `veza_database_query_duration_seconds_count{operation="select",table="${OTHER_TABLE}"} 9`,
         ].sort(),
+      );
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('keeps no statement once recorded: a 32 MB statement is freed', async () => {
+    const ctx = await metricsContext({ defaultMetrics: false });
+    try {
+      const recorder = ctx.moduleRef.get(DatabaseMetricsRecorder);
+      const gc = collector();
+      recorder.recordStatement('SELECT * FROM "big"', 0.001);
+      const before = heapAfterGc(gc);
+      ((): void => {
+        const huge = `SELECT * FROM "big" WHERE id IN (${'1,'.repeat(16_000_000)}1)`;
+        recorder.recordStatement(huge, 0.001);
+      })();
+      expect(heapAfterGc(gc) - before).toBeLessThan(8 * 1024 * 1024);
+      expect(await ctx.render()).toContain(
+        'veza_database_query_duration_seconds_count{operation="select",table="big"} 2',
       );
     } finally {
       await ctx.close();
