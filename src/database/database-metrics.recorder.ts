@@ -9,7 +9,15 @@ import { detached, MAX_LABEL_VALUE_LENGTH } from '../registry/series-guard';
 import { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 import { recordingFailed } from '../veza-metrics.messages';
 import { databaseOn, type ResolvedDatabaseOptions } from './database-options';
-import { classifySql, DATABASE_OPERATIONS, type DatabaseOperation } from './sql-statement';
+import {
+  DATABASE_OPERATIONS,
+  endScan,
+  scanned,
+  scannedTable,
+  scanSql,
+  TABLE_SPAN,
+  type DatabaseOperation,
+} from './sql-statement';
 
 /** `table` of a statement that names no table (`BEGIN`, `SELECT 1`, DDL), or whose table was not found. */
 export const NO_TABLE = '<none>';
@@ -28,6 +36,9 @@ type ErrorLabel = 'operation' | 'error_type';
 interface TableSeries {
   readonly table: string;
   readonly cells: (HistogramCell<DurationLabel> | undefined)[];
+  /** Its key in `tables` (the name as classified), and the next series of the same span hash. */
+  readonly key: string;
+  next: TableSeries | undefined;
 }
 
 /** One error type's series: one counter cell per operation, made on first use. */
@@ -65,8 +76,13 @@ export class DatabaseMetricsRecorder {
   readonly options: ResolvedDatabaseOptions;
   /** Bound: `options.maxTables` entries, each keyed by a name of at most 256 units. */
   private readonly tables = new Map<string, TableSeries>();
-  private readonly none: TableSeries = { table: NO_TABLE, cells: [] };
-  private readonly other: TableSeries = { table: OTHER_TABLE, cells: [] };
+  /**
+   * The same series by a hash of their name, so that a statement's table is found from its span in
+   * the statement without a copy of the name. Bound: the series of `tables`, each in one chain.
+   */
+  private readonly bySpan = new Map<number, TableSeries>();
+  private readonly none: TableSeries = { table: NO_TABLE, cells: [], key: '', next: undefined };
+  private readonly other: TableSeries = { table: OTHER_TABLE, cells: [], key: '', next: undefined };
   /** Bound: {@link MAX_ERROR_TYPES} entries (error types are at most 256 units). */
   private readonly errorTypes = new Map<string, ErrorSeries>();
   private readonly otherError: ErrorSeries = { type: OTHER_TABLE, cells: [] };
@@ -113,11 +129,11 @@ export class DatabaseMetricsRecorder {
     }
   }
 
-  /** One SQL statement that succeeded, labelled by {@link classifySql} (the statement is never kept). */
+  /** One SQL statement that succeeded, labelled as `classifySql` reads it (the statement is never kept). */
   recordStatement(sql: unknown, seconds: number): void {
     try {
-      const { operation, table } = classifySql(sql);
-      this.observe(opIndex(operation), table, seconds);
+      const op = opIndex(scanSql(sql));
+      this.observeIn(this.scannedSeries(), op, seconds);
     } catch (error) {
       this.fail(error);
     }
@@ -126,9 +142,8 @@ export class DatabaseMetricsRecorder {
   /** One SQL statement that failed with `error`. */
   recordStatementError(sql: unknown, seconds: number, error: unknown): void {
     try {
-      const { operation, table } = classifySql(sql);
-      const op = opIndex(operation);
-      this.observe(op, table, seconds);
+      const op = opIndex(scanSql(sql));
+      this.observeIn(this.scannedSeries(), op, seconds);
       this.countError(op, error);
     } catch (e) {
       this.fail(e);
@@ -154,7 +169,10 @@ export class DatabaseMetricsRecorder {
   }
 
   private observe(op: number, table: string | undefined, seconds: number): void {
-    const series = this.seriesOf(table);
+    this.observeIn(this.seriesOf(table), op, seconds);
+  }
+
+  private observeIn(series: TableSeries, op: number, seconds: number): void {
     let cell = series.cells[op];
     if (cell === undefined) {
       cell = new HistogramCell<DurationLabel>(this.metrics.get(VezaMetric.DatabaseQueryDuration), {
@@ -178,8 +196,26 @@ export class DatabaseMetricsRecorder {
     }
     if (this.tables.size >= this.options.maxTables) return this.other;
     const key = detached(cut);
-    const series: TableSeries = { table: boundedLabel(key), cells: [] };
+    const series: TableSeries = { table: boundedLabel(key), cells: [], key, next: undefined };
     this.tables.set(key, series);
+    return series;
+  }
+
+  /** The series of the table the last `scanSql` found: by its span, with no copy once known. */
+  private scannedSeries(): TableSeries {
+    if (scanned.kind !== TABLE_SPAN) return this.seriesOf(scannedTable());
+    const { text, from, to } = scanned;
+    endScan();
+    let hash = to - from;
+    for (let i = from; i < to; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
+    const first = this.bySpan.get(hash);
+    for (let s = first; s !== undefined; s = s.next)
+      if (s.key.length === to - from && text.startsWith(s.key, from)) return s;
+    const series = this.seriesOf(text.slice(from, to));
+    if (series !== this.other && series !== this.none) {
+      series.next = first;
+      this.bySpan.set(hash, series);
+    }
     return series;
   }
 

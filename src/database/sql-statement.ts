@@ -3,8 +3,9 @@
  * `veza_database_query_duration_seconds` for ORMs that hand the library a statement (TypeORM).
  *
  * Only the first {@link SQL_PREFIX} UTF-16 units of a statement are read, whatever its length, and
- * only an identifier (cut to {@link MAX_TABLE_NAME} units) ever leaves this file: never the
- * statement, a literal or a comment. The scan is a few native searches (`RegExp#test`, no match
+ * only an identifier (cut to {@link MAX_TABLE_NAME} units) is ever given out as a label: never the
+ * statement, a literal or a comment ({@link scanned} lends the recorder the scanned text only to
+ * find the table's span in it, and {@link endScan} drops it). The scan is a few native searches (`RegExp#test`, no match
  * arrays), not a parse: string literals are not told from code, so a statement that spells `FROM`
  * or a parenthesis inside a literal may be given another table. That is the worst a statement can
  * do here; the recorder bounds the tables it keeps (`database.maxTables`).
@@ -81,57 +82,138 @@ const MAX_NESTING = 4;
  * `schema.table` as `table`; a table function (`FROM generate_series(...)`) is none.
  */
 export function classifySql(sql: unknown): SqlStatement {
-  if (typeof sql !== 'string') return OTHER;
+  const operation = scanSql(sql);
+  if (operation === 'other') return OTHER;
+  if (operation === 'transaction') return TRANSACTION;
+  return { operation, table: scannedTable() };
+}
+
+/** {@link ScannedTable.kind}: the statement names no table, or it was not found. */
+export const NO_TABLE_FOUND = 0;
+/** {@link ScannedTable.kind}: the table is `text.slice(from, to)` (not copied until asked for). */
+export const TABLE_SPAN = 1;
+/** {@link ScannedTable.kind}: the table is `name` (a quoted name with a doubled quote). */
+export const TABLE_NAME = 2;
+
+/**
+ * The table the last {@link scanSql} found, for its caller to read at once, then {@link endScan}:
+ * overwritten by the next scan.
+ */
+export interface ScannedTable {
+  readonly kind: typeof NO_TABLE_FOUND | typeof TABLE_SPAN | typeof TABLE_NAME;
+  readonly text: string;
+  readonly from: number;
+  readonly to: number;
+  readonly name: string;
+}
+
+const found: { -readonly [K in keyof ScannedTable]: ScannedTable[K] } = {
+  kind: NO_TABLE_FOUND,
+  text: '',
+  from: 0,
+  to: 0,
+  name: '',
+};
+
+/** The last {@link scanSql}'s table (read-only; the same object at every scan). */
+export const scanned: ScannedTable = found;
+
+/**
+ * {@link classifySql} without its result object or a copy of the table's name: the operation,
+ * and the table left in {@link scanned} (read it, or {@link scannedTable}, before the next scan).
+ */
+export function scanSql(sql: unknown): DatabaseOperation {
+  found.kind = NO_TABLE_FOUND;
+  found.text = '';
+  if (typeof sql !== 'string') return 'other';
   const text = sql.length > SQL_PREFIX ? sql.slice(0, SQL_PREFIX) : sql;
   const start = skipNoise(text, 0, true);
   const wordEnd = bareEnd(text, start);
-  if (wordEnd - start > LONGEST_KEYWORD || wordEnd === start) return OTHER;
+  if (wordEnd - start > LONGEST_KEYWORD || wordEnd === start) return 'other';
   const kind =
     wordEnd - start === 6
       ? (commonVerb(text, start) ?? keywordOf(text, start, wordEnd))
       : keywordOf(text, start, wordEnd);
-  if (kind === undefined) return OTHER;
-  if (kind === 'transaction') return TRANSACTION;
+  if (kind === undefined) return 'other';
+  if (kind === 'transaction' || kind === 'other') return kind;
   if (kind === 'with') {
     const verb = findAtTop(text, MAIN_VERB, wordEnd);
-    if (verb < 0) return OTHER;
-    const word = text.slice(verb - 6, verb).toLowerCase() as 'select' | 'insert' | 'update' | 'delete';
-    return { operation: word, table: tableOf(text, word, verb, 0) };
+    if (verb < 0) return 'other';
+    // The regex matched one of the four verbs: its first letter tells which.
+    const first = text.charCodeAt(verb - 6) | 0x20;
+    const word: DatabaseOperation =
+      first === 0x73 ? 'select' : first === 0x69 ? 'insert' : first === 0x75 ? 'update' : 'delete';
+    tableOf(text, word, verb, 0);
+    return word;
   }
-  return { operation: kind, table: tableOf(text, kind, wordEnd, 0) };
+  tableOf(text, kind, wordEnd, 0);
+  return kind;
 }
 
-const COMMON_VERBS: ReadonlyArray<readonly [string, string, DatabaseOperation]> = [
-  ['SELECT', 'select', 'select'],
-  ['INSERT', 'insert', 'insert'],
-  ['UPDATE', 'update', 'update'],
-  ['DELETE', 'delete', 'delete'],
-];
+/** The table the last {@link scanSql} found, as {@link classifySql} gives it; then {@link endScan}. */
+export function scannedTable(): string | undefined {
+  const table =
+    found.kind === TABLE_SPAN
+      ? found.text.slice(found.from, found.to)
+      : found.kind === TABLE_NAME
+        ? found.name
+        : undefined;
+  endScan();
+  return table;
+}
 
-/** The four verbs as ORMs spell them (all upper or all lower case), without a copy of the word. */
+/**
+ * Drops the last scan's text, so that {@link scanned} keeps no statement (a long one's prefix is a
+ * slice that would keep all of it) past its reading.
+ */
+export function endScan(): void {
+  found.kind = NO_TABLE_FOUND;
+  found.text = '';
+}
+
+/**
+ * The four verbs in any case, read unit by unit (no copy of the word): `c | 0x20` is a lower-case
+ * ASCII letter only for that letter in either case.
+ */
 function commonVerb(text: string, start: number): DatabaseOperation | undefined {
-  for (const [upper, lower, op] of COMMON_VERBS)
-    if (text.startsWith(upper, start) || text.startsWith(lower, start)) return op;
-  return undefined;
+  switch (text.charCodeAt(start) | 0x20) {
+    case 0x73:
+      return sameWord(text, start, 'select') ? 'select' : undefined;
+    case 0x69:
+      return sameWord(text, start, 'insert') ? 'insert' : undefined;
+    case 0x75:
+      return sameWord(text, start, 'update') ? 'update' : undefined;
+    case 0x64:
+      return sameWord(text, start, 'delete') ? 'delete' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Whether the text at `start` is `lower` in any case (ASCII letters). */
+function sameWord(text: string, start: number, lower: string): boolean {
+  for (let i = 1; i < lower.length; i++)
+    if ((text.charCodeAt(start + i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
 }
 
 function keywordOf(text: string, start: number, end: number): DatabaseOperation | 'with' | undefined {
   return FIRST_KEYWORDS.get(text.slice(start, end).toLowerCase());
 }
 
-/** The main table of a statement whose verb `op` ends at `at`. */
-function tableOf(text: string, op: DatabaseOperation, at: number, nesting: number): string | undefined {
+/** The main table of a statement whose verb `op` ends at `at`, into {@link scanned}. */
+function tableOf(text: string, op: DatabaseOperation, at: number, nesting: number): void {
   switch (op) {
     case 'select': {
       const from = findKeyword(text, at, 'FROM', 'from', FROM);
-      if (from < 0) return undefined;
+      if (from < 0) return;
       let i = skipNoise(text, from, false);
       if (text.charCodeAt(i) === 0x28 /* ( */) {
         // A subquery: its own main table.
-        if (nesting >= MAX_NESTING) return undefined;
+        if (nesting >= MAX_NESTING) return;
         i = skipNoise(text, i + 1, false);
         const end = bareEnd(text, i);
-        if (end - i !== 6 || text.slice(i, end).toLowerCase() !== 'select') return undefined;
+        if (end - i !== 6 || text.slice(i, end).toLowerCase() !== 'select') return;
         return tableOf(text, 'select', end, nesting + 1);
       }
       i = skipWord(text, i, 'only');
@@ -139,13 +221,13 @@ function tableOf(text: string, op: DatabaseOperation, at: number, nesting: numbe
     }
     case 'delete': {
       const from = findKeyword(text, at, 'FROM', 'from', FROM);
-      return from < 0
-        ? undefined
-        : identifier(text, skipWord(text, skipNoise(text, from, false), 'only'), false);
+      if (from >= 0) identifier(text, skipWord(text, skipNoise(text, from, false), 'only'), false);
+      return;
     }
     case 'insert': {
       const into = findKeyword(text, at, 'INTO', 'into', INTO);
-      return into < 0 ? undefined : identifier(text, skipNoise(text, into, false), false);
+      if (into >= 0) identifier(text, skipNoise(text, into, false), false);
+      return;
     }
     case 'update': {
       // UPDATE [ONLY] [LOW_PRIORITY] [IGNORE] [OR <conflict>] table
@@ -160,7 +242,6 @@ function tableOf(text: string, op: DatabaseOperation, at: number, nesting: numbe
       return identifier(text, i, false);
     }
     default:
-      return undefined;
   }
 }
 
@@ -282,44 +363,71 @@ function bareEnd(text: string, i: number): number {
   return j;
 }
 
-const CLOSING: Readonly<Record<number, string>> = { 0x22: '"', 0x60: '`', 0x5b: ']' };
+/** The closing quote of a name opened by `c` (`"`, `` ` ``, `[`), or -1. */
+function closingOf(c: number): number {
+  return c === 0x22 ? 0x22 : c === 0x60 ? 0x60 : c === 0x5b ? 0x5d : -1;
+}
+
+/** The closing quote `c` (of {@link closingOf}) as a string. */
+function quoteOf(c: number): string {
+  return c === 0x22 ? '"' : c === 0x60 ? '`' : ']';
+}
 
 /**
- * The name at `i`: one or more parts (`"x"`, `` `x` ``, `[x]` or bare) joined by `.`, the last one
- * returned (the table without its schema), cut to {@link MAX_TABLE_NAME}. `undefined` when there is
- * no name, a quote is not closed within the prefix, or (`functionIsNone`) a `(` follows it.
+ * The name at `i`, into {@link scanned}: one or more parts (`"x"`, `` `x` ``, `[x]` or bare) joined
+ * by `.`, the last one kept (the table without its schema), cut to {@link MAX_TABLE_NAME}. None when
+ * there is no name, a quote is not closed within the prefix, or (`functionIsNone`) a `(` follows it.
+ * No copy of the name is made unless it has a doubled quote.
  */
-function identifier(text: string, at: number, functionIsNone: boolean): string | undefined {
+function identifier(text: string, at: number, functionIsNone: boolean): void {
   let i = at;
-  let name: string | undefined;
+  let from = 0;
+  let to = 0;
+  let doubled = -1; // the part's closing quote when it has a doubled one
   for (let part = 0; part < 4; part++) {
-    const c = text.charCodeAt(i);
-    const close = CLOSING[c];
-    if (close !== undefined) {
+    const close = closingOf(text.charCodeAt(i));
+    if (close >= 0) {
       // Quoted: a doubled closing quote is one character of the name.
+      const quote = quoteOf(close);
+      doubled = -1;
       let j = i + 1;
       for (;;) {
-        const k = text.indexOf(close, j);
-        if (k < 0) return undefined;
-        if (text.charCodeAt(k + 1) === close.charCodeAt(0)) {
+        const k = text.indexOf(quote, j);
+        if (k < 0) return;
+        if (text.charCodeAt(k + 1) === close) {
+          doubled = close;
           j = k + 2;
           continue;
         }
-        name = text.slice(i + 1, Math.min(k, i + 1 + MAX_TABLE_NAME * 2));
-        if (name.includes(close + close)) name = name.split(close + close).join(close);
+        from = i + 1;
+        to = Math.min(k, i + 1 + MAX_TABLE_NAME * 2);
         i = k + 1;
         break;
       }
     } else {
       const end = bareEnd(text, i);
-      if (end === i) return undefined;
-      name = text.slice(i, end);
+      if (end === i) return;
+      from = i;
+      to = end;
+      doubled = -1;
       i = end;
     }
     if (text.charCodeAt(i) !== 0x2e /* . */) break;
     i++;
   }
-  if (name === undefined || name === '') return undefined;
-  if (functionIsNone && text.charCodeAt(skipNoise(text, i, false)) === 0x28) return undefined;
-  return name.length > MAX_TABLE_NAME ? name.slice(0, MAX_TABLE_NAME) : name;
+  if (from === to) return;
+  if (functionIsNone && text.charCodeAt(skipNoise(text, i, false)) === 0x28) return;
+  if (doubled >= 0) {
+    let name = text.slice(from, to);
+    const quote = quoteOf(doubled);
+    if (name.includes(quote + quote)) name = name.split(quote + quote).join(quote);
+    if (name === '') return;
+    found.kind = TABLE_NAME;
+    found.name = name.length > MAX_TABLE_NAME ? name.slice(0, MAX_TABLE_NAME) : name;
+    return;
+  }
+  found.kind = TABLE_SPAN;
+  found.text = text;
+  found.from = from;
+  found.to = Math.min(to, from + MAX_TABLE_NAME);
 }

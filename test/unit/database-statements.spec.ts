@@ -1,5 +1,6 @@
 import { DatabaseMetricsRecorder, NO_TABLE, OTHER_TABLE } from '../../src/database/database-metrics.recorder';
 import { classifySql, MAX_TABLE_NAME, SQL_PREFIX } from '../../src/database/sql-statement';
+import { collector, heapAfterGc } from '../utils/memory';
 import { metricsContext, startupError } from '../utils/module';
 
 const of = (sql: unknown): [string, string | undefined] => {
@@ -109,6 +110,43 @@ describe('classifySql: operation and main table of a statement', () => {
     expect(of(`SELECT * FROM [${'a]]'.repeat(2_000)}`)).toEqual(['select', undefined]);
     expect(of(`SELECT * FROM [${']]'.repeat(100)}]`)).toEqual(['select', ']'.repeat(100)]);
   });
+
+  it('reads quoted names part by part, at the cut and at the end of the prefix, whatever their quotes', () => {
+    expect(of('SELECT * FROM "a""b"."t"')).toEqual(['select', 't']);
+    expect(of('SELECT * FROM "s"."a""b"')).toEqual(['select', 'a"b']);
+    expect(of('SELECT * FROM [a]]b].[c] AS x')).toEqual(['select', 'c']);
+    expect(of('DELETE FROM `s``q`.`t` WHERE 1')).toEqual(['delete', 't']);
+    expect(of(`SELECT * FROM "${'x'.repeat(MAX_TABLE_NAME - 1)}""y"`)).toEqual([
+      'select',
+      `${'x'.repeat(MAX_TABLE_NAME - 1)}"`,
+    ]);
+    expect(of(`SELECT * FROM "${'x'.repeat(300)}""y"`)).toEqual(['select', 'x'.repeat(MAX_TABLE_NAME)]);
+    expect(of('SELECT * FROM ""')).toEqual(['select', undefined]);
+    expect(of('SELECT * FROM "s".""')).toEqual(['select', undefined]);
+    // A name whose closing quote is the prefix's last unit, or just past it; a doubled quote cut in two.
+    const head = 'SELECT * FROM "';
+    const fill = 'q'.repeat(SQL_PREFIX - head.length - 1);
+    expect(of(`${head}${fill}" WHERE 1`)).toEqual(['select', 'q'.repeat(MAX_TABLE_NAME)]);
+    expect(of(`${head}${fill}q" WHERE 1`)).toEqual(['select', undefined]);
+    expect(of(`${head}${fill}"" FROM x"`)).toEqual(['select', 'q'.repeat(MAX_TABLE_NAME)]);
+    // A comment or a subquery cut by the prefix's end.
+    const pad = ' '.repeat(SQL_PREFIX - 'SELECT * FROM /*'.length);
+    expect(of(`SELECT * FROM ${pad}/* t */ t`)).toEqual(['select', undefined]);
+    expect(
+      of(`SELECT * FROM (${' '.repeat(SQL_PREFIX - 'SELECT * FROM (SEL'.length)}SELECT a FROM t)`),
+    ).toEqual(['select', undefined]);
+    expect(of(`SELECT * FROM ((SELECT a FROM "t${'('.repeat(SQL_PREFIX)}`)).toEqual(['select', undefined]);
+  });
+
+  it('gives a WITH statement the main verb in any case', () => {
+    expect(of('WITH x AS (SELECT 1) Delete FROM t')).toEqual(['delete', 't']);
+    expect(of('with x as (select 1) uPdAtE t set a = 1')).toEqual(['update', 't']);
+    expect(of('WITH c AS (DELETE FROM a RETURNING *) INSERT INTO b SELECT * FROM c')).toEqual([
+      'insert',
+      'b',
+    ]);
+    expect(of('With c As (Select 1) sElEcT * fRoM "q"')).toEqual(['select', 'q']);
+  });
 });
 
 describe('DatabaseMetricsRecorder', () => {
@@ -142,6 +180,60 @@ describe('DatabaseMetricsRecorder', () => {
       );
       expect(lines.filter((l) => l.includes('_count{'))).toHaveLength(6);
       expect(text).not.toContain('secret');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('finds the table of a statement without a copy of its name: equal hashes, quoted or not, doubled quotes, the cap', async () => {
+    const ctx = await metricsContext({ defaultMetrics: false, database: { maxTables: 4 } });
+    try {
+      const recorder = ctx.moduleRef.get(DatabaseMetricsRecorder);
+      // "Aa" and "BB" have the same hash (31 * a + b): each keeps its own series.
+      for (let i = 0; i < 2; i++) {
+        recorder.recordStatement('SELECT * FROM Aa', 0.001);
+        recorder.recordStatement('SELECT * FROM "BB" "b"', 0.001);
+        recorder.recordStatement('SELECT * FROM "we""ird"', 0.001);
+      }
+      recorder.recordStatement('INSERT INTO "Aa"("x") VALUES (1)', 0.001);
+      recorder.recordStatement('SELECT * FROM "s"."Aa" WHERE 1', 0.001);
+      recorder.record('select', 'BB', 0.001);
+      recorder.recordStatementError('SELECT * FROM BB', 0.001, { code: 'E1' });
+      for (let i = 0; i < 10; i++) recorder.recordStatement(`SELECT * FROM hostile_${i}`, 0.001);
+      recorder.recordStatement('SELECT * FROM Aa', 0.001);
+      recorder.recordStatement('SELECT * FROM hostile_0', 0.001);
+      recorder.recordStatement('SELECT * FROM [we"ird]', 0.001);
+      const lines = (await ctx.render()).split('\n').filter((l) => l.includes('_count{'));
+      expect(lines.sort()).toEqual(
+        [
+          'veza_database_query_duration_seconds_count{operation="insert",table="Aa"} 1',
+          'veza_database_query_duration_seconds_count{operation="select",table="Aa"} 4',
+          'veza_database_query_duration_seconds_count{operation="select",table="BB"} 4',
+          'veza_database_query_duration_seconds_count{operation="select",table="we\\"ird"} 3',
+          'veza_database_query_duration_seconds_count{operation="select",table="hostile_0"} 2',
+          `veza_database_query_duration_seconds_count{operation="select",table="${OTHER_TABLE}"} 9`,
+        ].sort(),
+      );
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('keeps no statement once recorded: a 32 MB statement is freed', async () => {
+    const ctx = await metricsContext({ defaultMetrics: false });
+    try {
+      const recorder = ctx.moduleRef.get(DatabaseMetricsRecorder);
+      const gc = collector();
+      recorder.recordStatement('SELECT * FROM "big"', 0.001);
+      const before = heapAfterGc(gc);
+      ((): void => {
+        const huge = `SELECT * FROM "big" WHERE id IN (${'1,'.repeat(16_000_000)}1)`;
+        recorder.recordStatement(huge, 0.001);
+      })();
+      expect(heapAfterGc(gc) - before).toBeLessThan(8 * 1024 * 1024);
+      expect(await ctx.render()).toContain(
+        'veza_database_query_duration_seconds_count{operation="select",table="big"} 2',
+      );
     } finally {
       await ctx.close();
     }
