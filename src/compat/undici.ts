@@ -25,11 +25,29 @@
  * U4 Node's `http`/`https` clients do not go through undici and undici does not go through them:
  *    a request publishes on one family of channels only. Why: never count a request twice (the
  *    contract test sends one of each and counts the messages). Fallback: none needed.
+ * U5 Node keeps its channels by name in a map of weak references, whose entry is deleted when the
+ *    channel object it held is collected. On Node 20.20, a channel object dropped after its last
+ *    unsubscribe (an application closed) can be collected after undici made a new one under the same
+ *    name, and its clean-up then deletes the new one's entry: the next `subscribe(name)` makes a third
+ *    object, and undici publishes on one nobody listens to. Suspected from one CI run in which one
+ *    test file heard none of `fetch`'s requests and all of `node:http`'s, not reproduced alone. Why:
+ *    the channels this library listens to are kept referenced for the process's life (six objects,
+ *    under a `Symbol.for` key, so that every copy of the library shares them), so no entry of theirs
+ *    is ever deleted. Fallback: none needed (plain references).
  *
  * The npm `undici` package and Node's bundled copy publish on the same process-wide channels by
  * name, so both are seen with one subscription; nothing of undici is loaded by this library.
  */
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { channel, subscribe, unsubscribe, type Channel } from 'node:diagnostics_channel';
+
+const KEPT = Symbol.for('@veza/nestjs-metrics:diagnostics-channels');
+
+/** U5: the channel `name`, kept referenced for the process's life (shared by every copy of the library). */
+function keep(name: string): void {
+  const global = globalThis as { [KEPT]?: Map<string, Channel> };
+  const kept = (global[KEPT] ??= new Map<string, Channel>());
+  if (!kept.has(name)) kept.set(name, channel(name));
+}
 
 /** The channels of U1. */
 export const UNDICI_CHANNELS = {
@@ -82,6 +100,9 @@ export interface RequestChannels {
  * failures).
  */
 export function watchRequestChannels(channels: RequestChannels, handlers: OutboundHandlers): () => void {
+  keep(channels.start);
+  keep(channels.response);
+  keep(channels.error);
   const onStart = (message: unknown): void => {
     const request = (message as { request?: unknown } | null)?.request;
     if (typeof request === 'object' && request !== null) handlers.start(request, performance.now());

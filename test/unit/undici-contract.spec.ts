@@ -5,6 +5,7 @@
  * `process.versions.undici`. (A loopback server: no other package needed, so the Nest 10/11 matrix
  * would not need one either; not named compat-* all the same, as the other integrations' contracts.)
  */
+import { channel } from 'node:diagnostics_channel';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpClientHost, httpClientMethod, watchHttpClient } from '../../src/compat/node-http-client';
@@ -136,6 +137,16 @@ describe(`undici's diagnostics channels (${versions})`, () => {
       events: 0,
       id: broken('U4', 'node:http through undici'),
     });
+  });
+
+  it('U5: the channels listened to stay referenced after the last unsubscribe, the very objects channel(name) gives', () => {
+    const stop = watchUndici({ start: () => undefined, response: () => undefined, failure: () => undefined });
+    stop();
+    const kept = (globalThis as Record<symbol, Map<string, object> | undefined>)[
+      Symbol.for('@veza/nestjs-metrics:diagnostics-channels')
+    ];
+    const names = ['undici:request:create', 'undici:request:headers', 'undici:request:error'];
+    expect(names.map((name) => kept?.get(name) === channel(name))).toEqual([true, true, true]);
   });
 });
 
