@@ -17,6 +17,7 @@ import { NestFactory } from '@nestjs/core';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { EntitySchema, type DataSource, type QueryRunner } from 'typeorm';
 import { VezaMetricsModule, VezaMetricsRegistry } from '../src';
+import { cpuNsPer, pairedRounds, sumSamples, verdict } from './paired-cpu';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 5_000);
@@ -83,11 +84,8 @@ const cases: ReadonlyArray<readonly [string, Case]> = [
 async function round(s: Side, run: Case): Promise<number> {
   const start = process.cpuUsage();
   for (let i = 0; i < QUERIES; i++) await run(s, i);
-  const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / QUERIES;
+  return cpuNsPer(start, QUERIES);
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The hook alone: our subscriber's `beforeQuery` + `afterQuery` on prebuilt events (no engine). */
 function hookAlone(s: Side, sql: string): number {
@@ -107,8 +105,7 @@ function hookAlone(s: Side, sql: string): number {
     void subscriber.beforeQuery(before);
     void subscriber.afterQuery(after);
   }
-  const used = process.cpuUsage(start);
-  return ((used.user + used.system) * 1000) / n;
+  return cpuNsPer(start, n);
 }
 
 async function main(): Promise<void> {
@@ -117,20 +114,16 @@ async function main(): Promise<void> {
   let met = true;
   try {
     for (const [label, run] of cases) {
-      const b: number[] = [];
-      const r: number[] = [];
-      await round(bare, run);
-      await round(recorded, run);
-      for (let i = 0; i < ROUNDS; i++) {
-        b.push(await round(bare, run));
-        r.push(await round(recorded, run));
-      }
-      const added = median(r.map((x, i) => x - b[i]));
-      const ok = added < TARGET_NS;
+      const cost = await pairedRounds(
+        ROUNDS,
+        () => round(bare, run),
+        () => round(recorded, run),
+      );
+      const ok = cost.added < TARGET_NS;
       met &&= ok;
       console.log(
-        `${label.padEnd(24)} bare ${median(b).toFixed(0).padStart(7)} ns  recorded ${median(r).toFixed(0).padStart(7)} ns  ` +
-          `added ${added.toFixed(0).padStart(5)} ns  target < ${TARGET_NS} ns: ${ok ? 'met' : 'not met'}`,
+        `${label.padEnd(24)} bare ${cost.without.toFixed(0).padStart(7)} ns  recorded ${cost.with.toFixed(0).padStart(7)} ns  ` +
+          `added ${cost.added.toFixed(0).padStart(5)} ns  target < ${TARGET_NS} ns: ${verdict(ok)}`,
       );
     }
     const generated = recorded.ds
@@ -146,22 +139,17 @@ async function main(): Promise<void> {
       const ok = ns < TARGET_NS;
       met &&= ok;
       console.log(
-        `${label.padEnd(24)} ${ns.toFixed(0).padStart(5)} ns of CPU per query  target < ${TARGET_NS} ns: ${ok ? 'met' : 'not met'}`,
+        `${label.padEnd(24)} ${ns.toFixed(0).padStart(5)} ns of CPU per query  target < ${TARGET_NS} ns: ${verdict(ok)}`,
       );
     }
     const text = await recorded.registry.render();
-    const sum = (prefix: string): number =>
-      text
-        .split('\n')
-        .filter((l) => l.startsWith(prefix))
-        .reduce((total, l) => total + Number(l.split(' ').pop()), 0);
     const queries = (ROUNDS + 1) * QUERIES;
-    const failed = sum('veza_database_query_errors_total{');
+    const failed = sumSamples(text, 'veza_database_query_errors_total{');
     const exact = failed === queries;
     console.log(
       `failing selects counted by the recorder: ${failed} of ${queries} (${exact ? 'exact' : 'NOT exact'})`,
     );
-    console.log(`CPU added per query: ${met ? 'met' : 'not met'}`);
+    console.log(`CPU added per query: ${verdict(met)}`);
     if (!exact) process.exitCode = 1;
   } finally {
     await bare.close();
