@@ -10,7 +10,16 @@
 //
 // Both tools read declarations: they are built from src/ into .tmp/api/dts first.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,32 +70,44 @@ try {
   problems.push('tsc -p tsconfig.build.json reported type errors (above)');
 }
 
-for (const entry of ENTRIES) {
-  const config = ExtractorConfig.loadFileAndPrepare(join(ROOT, entry.config));
-  const result = Extractor.invoke(config, {
-    // A local build rewrites the report; otherwise a report that differs is an error.
-    localBuild: mode !== 'check',
-    messageCallback: (message) => {
-      if (message.messageId.startsWith('console-api-report')) {
-        // "Updating etc/….api.md" in an update, "the report changed" in a check: said below.
-        message.handled = true;
-      } else if (message.logLevel === 'warning' || message.logLevel === 'error') {
-        const where = message.sourceFilePath
-          ? `${relative(ROOT, message.sourceFilePath)}:${message.sourceFileLine}: `
-          : '';
-        problems.push(`${entry.config}: ${where}(${message.messageId}) ${message.text}`);
-        message.handled = true;
-      } else {
-        message.handled = message.logLevel === 'verbose' || message.logLevel === 'none';
-      }
-    },
-  });
-  if (mode === 'check' && result.apiReportChanged) {
-    problems.push(
-      `${relative(ROOT, config.reportFilePath)} is stale: run \`npm run api:update\` and commit it`,
-    );
+// The testing entry imports the main one by the package's name, which its report lists as an
+// import. A dist/ in the checkout (npm run build or sample, the specs that build) makes that name
+// resolve to dist/ (the package's self-reference), and the report would then call the main
+// entry's types forgotten exports: the extractor runs with dist/ set aside, put back after.
+const DIST = join(ROOT, 'dist');
+const DIST_ASIDE = join(TMP, 'dist-aside');
+const distSetAside = existsSync(DIST);
+if (distSetAside) renameSync(DIST, DIST_ASIDE);
+try {
+  for (const entry of ENTRIES) {
+    const config = ExtractorConfig.loadFileAndPrepare(join(ROOT, entry.config));
+    const result = Extractor.invoke(config, {
+      // A local build rewrites the report; otherwise a report that differs is an error.
+      localBuild: mode !== 'check',
+      messageCallback: (message) => {
+        if (message.messageId.startsWith('console-api-report')) {
+          // "Updating etc/….api.md" in an update, "the report changed" in a check: said below.
+          message.handled = true;
+        } else if (message.logLevel === 'warning' || message.logLevel === 'error') {
+          const where = message.sourceFilePath
+            ? `${relative(ROOT, message.sourceFilePath)}:${message.sourceFileLine}: `
+            : '';
+          problems.push(`${entry.config}: ${where}(${message.messageId}) ${message.text}`);
+          message.handled = true;
+        } else {
+          message.handled = message.logLevel === 'verbose' || message.logLevel === 'none';
+        }
+      },
+    });
+    if (mode === 'check' && result.apiReportChanged) {
+      problems.push(
+        `${relative(ROOT, config.reportFilePath)} is stale: run \`npm run api:update\` and commit it`,
+      );
+    }
+    if (!result.succeeded && problems.length === 0) problems.push(`${entry.config}: API Extractor failed`);
   }
-  if (!result.succeeded && problems.length === 0) problems.push(`${entry.config}: API Extractor failed`);
+} finally {
+  if (distSetAside) renameSync(DIST_ASIDE, DIST);
 }
 
 const generated = join(TMP, 'reference');
