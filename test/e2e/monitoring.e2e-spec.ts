@@ -12,6 +12,8 @@
  * and payment requests are measured with no decorator: by the database, cache, health and outbound
  * integrations.
  * A second Prometheus scrapes an app with `naming: 'strict'`, for the panels of the two renamed metrics.
+ * Beside the first, a Prometheus with `--enable-feature=native-histograms` scrapes the same sample app
+ * (its histograms carry native parts, read over protobuf), for the `… (native)` panels.
  *
  * The sample app runs as `npm run sample` runs it: a hybrid app with its notifications microservice
  * on TCP, its GraphQL API, and its transcoding queue on a real redis-server started here (under
@@ -33,7 +35,13 @@ import { buildDashboard, NATIVE_ONLY } from '../../scripts/grafana-dashboard';
 import { openChat, trafficRound, transportsRound } from '../../scripts/sample-traffic';
 import { startApp, type StartedApp } from '../utils/app';
 import { startRedis, type Broker } from '../utils/brokers';
-import { freePort, startPrometheus, type PrometheusServer } from '../utils/prometheus';
+import {
+  dropsClassicOfNative,
+  freePort,
+  prometheusVersion,
+  startPrometheus,
+  type PrometheusServer,
+} from '../utils/prometheus';
 import { findTool } from '../utils/tools';
 
 jest.setTimeout(120_000);
@@ -446,6 +454,12 @@ describeWithPrometheus(
   () => {
     let started: StartedApp;
     let prometheus: PrometheusServer;
+    /**
+     * A second Prometheus, with `--enable-feature=native-histograms`: it asks the same app (its
+     * histograms with native parts, `nativeHistograms: true` in the sample) for protobuf and stores
+     * the native series (and, 2.42, not the classic ones), for the `… (native)` panels.
+     */
+    let nativePrometheus: PrometheusServer;
     let chat: Socket[] = [];
     let redis: Broker | undefined;
     const rounds = 3;
@@ -473,13 +487,24 @@ describeWithPrometheus(
       );
       await started.app.startAllMicroservices();
       await started.app.get(DatabaseFaultsController).prepare();
-      prometheus = await startPrometheus({
-        binary: prometheusBinary,
-        targets: [new URL(started.url).host],
-        job: JOB,
-        ruleFiles: [ALERTS],
-      });
-      await prometheus.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
+      [prometheus, nativePrometheus] = await Promise.all([
+        startPrometheus({
+          binary: prometheusBinary,
+          targets: [new URL(started.url).host],
+          job: JOB,
+          ruleFiles: [ALERTS],
+        }),
+        startPrometheus({
+          binary: prometheusBinary,
+          targets: [new URL(started.url).host],
+          job: JOB,
+          features: ['native-histograms'],
+          // Scrapes at another offset than the first: the sample app admits one scrape per client address at a time.
+          externalLabels: { prometheus: 'native' },
+        }),
+      ]);
+      for (const server of [prometheus, nativePrometheus])
+        await server.waitFor(`up{job="${JOB}"}`, (s) => s.length === 1 && s[0].value === 1, 20_000);
       chat = await openChat(started.url, 2);
 
       // The payment provider reports itself down for the whole run: /health answers 503, `payments` down.
@@ -497,7 +522,7 @@ describeWithPrometheus(
         expect((await fetch(`${started.url}/db-faults/slow`)).status).toBe(200);
         expect(report.byStatus[503]).toBe(10);
         expect(transports.notifications).toEqual({ success: 1, error: 1 });
-        await prometheus.scrapedAfterNow();
+        await Promise.all([prometheus.scrapedAfterNow(), nativePrometheus.scrapedAfterNow()]);
       }
       trafficEnd = new Date();
       // The last round's jobs are recorded once the worker is done with them.
@@ -512,6 +537,7 @@ describeWithPrometheus(
     afterAll(async () => {
       for (const socket of chat) socket.disconnect();
       await prometheus?.stop();
+      await nativePrometheus?.stop();
       await started?.app.close();
       await redis?.stop();
     });
@@ -627,6 +653,37 @@ describeWithPrometheus(
         if (answer.status !== 'success' || !result?.length) failures.push({ ...q, promql, answer });
       }
       expect(failures).toEqual([]);
+    });
+
+    it('runs every native panel query against the Prometheus with native histograms: each returns data while histograms is native, none while classic', async () => {
+      expect(nativePanelQueries.length).toBeGreaterThanOrEqual(16);
+      const failures: unknown[] = [];
+      for (const q of nativePanelQueries) {
+        if (!redis && needsQueue(q.expr)) continue;
+        for (const histograms of ['native', 'classic'] as const) {
+          const promql = substitute(q.expr, histograms);
+          const answer = await nativePrometheus.query(promql, trafficEnd);
+          const result = answer.data?.result as unknown[] | undefined;
+          const expected = histograms === 'native' ? 'data' : 'none';
+          if (answer.status !== 'success' || (result?.length ? 'data' : 'none') !== expected)
+            failures.push({ ...q, histograms, promql, answer });
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+
+    it("the classic panels' histogram queries answer nothing from Prometheus 2.42 with native histograms: it keeps only the native series", async () => {
+      const version = prometheusVersion(prometheusBinary);
+      if (!dropsClassicOfNative(version)) {
+        process.stdout.write(
+          `NOTICE: prometheus ${version.join('.')} can keep the classic series; not checked.\n`,
+        );
+        return;
+      }
+      const [p99] = queryPanels.filter((p) => p.title === 'Query latency p99 by operation and table');
+      const classic = substitute(p99.targets![0].expr);
+      expect((await prometheus.query(classic, trafficEnd)).data?.result).not.toEqual([]);
+      expect((await nativePrometheus.query(classic, trafficEnd)).data?.result).toEqual([]);
     });
 
     it('reads the exact counts of the GraphQL operations, notifications and transcode jobs the rounds made', async () => {
