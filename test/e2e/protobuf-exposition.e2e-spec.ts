@@ -293,6 +293,40 @@ describe.each(ADAPTERS)('auth and limits of a protobuf scrape (%s)', (kind) => {
   });
 });
 
+describe.each(ADAPTERS)('protobuf scrapes at once, and one cut off mid-send (%s)', (kind) => {
+  it('three at once and three after a scrape whose client went away mid-send: each byte for byte the render', async () => {
+    const { app, url } = await startApp(kind, {
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, scrape: { maxConcurrent: 4 } })],
+      providers: [bigExposition(40_000)],
+    });
+    const scraper = app.get(MetricsScraper);
+    const get = async (): Promise<Buffer> => {
+      const res = await getBytes(url, '/metrics', { accept: PROMETHEUS_PROTOBUF_ACCEPT });
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    try {
+      const expected = await app.get(VezaMetricsRegistry).renderBytes('protobuf');
+      expect(expected.length).toBeGreaterThan(8_000_000);
+      for (const body of await Promise.all([get(), get(), get()])) expect(body.equals(expected)).toBe(true);
+      // Cut off mid-send: its chunks are never given back (the socket may still hold writes).
+      const slow = slowScrape(url, '/metrics', {
+        reading: 'paused',
+        headers: { Accept: PROMETHEUS_PROTOBUF_ACCEPT },
+      });
+      expect(await slow.status).toBe(200);
+      await until(() => scraper.bytesInFlight > 0, 'the protobuf scrape to be in flight');
+      slow.destroy();
+      await slow.closed;
+      await until(() => scraper.bytesInFlight === 0, 'the cut-off scrape to be let go');
+      for (let i = 0; i < 3; i++) expect((await get()).equals(expected)).toBe(true);
+      expect(decodeFamilies(expected).find((f) => f.name === 'app_big')?.metric).toHaveLength(40_000);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
+});
+
 describe('the cluster primary answers protobuf', () => {
   let server: Awaited<ReturnType<typeof serveClusterMetrics>>;
 
