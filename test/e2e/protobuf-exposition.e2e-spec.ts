@@ -87,6 +87,14 @@ class PlayerController {
 })
 class PlayerModule {}
 
+/** What PlayerModule's providers register in prom-client's global registry (removed after each app). */
+const PLAYER_METRICS = [
+  'player_plays_total',
+  'player_buffer_seconds',
+  'player_startup_seconds',
+  'player_bitrate_kbps',
+];
+
 describe.each(ADAPTERS)('the protobuf exposition (%s)', (kind) => {
   let app: INestApplication;
   let url: string;
@@ -117,13 +125,7 @@ describe.each(ADAPTERS)('the protobuf exposition (%s)', (kind) => {
     await app?.close();
     context.disable();
     // The @willsoto providers registered on prom-client's global registry.
-    for (const name of [
-      'player_plays_total',
-      'player_buffer_seconds',
-      'player_startup_seconds',
-      'player_bitrate_kbps',
-    ])
-      register.removeSingleMetric(name);
+    for (const name of PLAYER_METRICS) register.removeSingleMetric(name);
   });
 
   it('/metrics decodes family by family to the text scrape (catalog, default metrics, @willsoto metrics, exemplars)', async () => {
@@ -289,6 +291,40 @@ describe.each(ADAPTERS)('auth and limits of a protobuf scrape (%s)', (kind) => {
     } finally {
       slow.destroy();
       await app.close();
+    }
+  });
+});
+
+describe.each(ADAPTERS)('native histograms in the protobuf scrape (%s)', (kind) => {
+  it('each series of the HTTP duration histogram carries its native part beside its classic buckets; text unchanged', async () => {
+    const { app, url } = await startApp(kind, {
+      imports: [VezaMetricsModule.forRoot({ defaultMetrics: false, nativeHistograms: true }), PlayerModule],
+    });
+    try {
+      for (let i = 0; i < 5; i++) await rawRequest(url, `/player/play/${i % 2}`);
+      await rawRequest(url, '/nowhere');
+      const decoded = await expectProtobufMatchesText(url);
+      const duration = decoded.find((f) => f.name === 'veza_http_request_duration_seconds');
+      expect(duration?.metric.length).toBeGreaterThanOrEqual(2);
+      for (const metric of duration?.metric ?? []) {
+        const h = metric.histogram;
+        expect(h.schema).toBe(3);
+        expect(h.zeroThreshold).toBe(2 ** -128);
+        // The native buckets hold every observation the classic count does.
+        let total = h.zeroCount ?? 0;
+        for (const deltas of [h.positiveDelta ?? [], h.negativeDelta ?? []]) {
+          let count = 0;
+          for (const d of deltas as number[]) total += count += d;
+        }
+        expect(total).toBe(h.sampleCount);
+        expect(h.bucket.at(-1)).toMatchObject({ upperBound: Infinity, cumulativeCount: h.sampleCount });
+      }
+      // A histogram the library did not create (@willsoto's) stays classic.
+      const startup = decoded.find((f) => f.name === 'player_startup_seconds');
+      expect(startup?.metric[0].histogram.schema).toBeUndefined();
+    } finally {
+      await app.close();
+      for (const name of PLAYER_METRICS) register.removeSingleMetric(name);
     }
   });
 });
