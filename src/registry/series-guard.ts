@@ -198,14 +198,30 @@ class AdmittedSeries {
   }
 
   /** The labels to record under: `labels` when admitted, else the overflow series (see `OverflowReason`). */
+  /**
+   * The client's key of the labels the last {@link admit} returned (`undefined` when no admit ran
+   * since {@link forgetKey}): where a histogram's native part finds the entry the client just wrote.
+   */
+  lastKey: string | undefined;
+
+  forgetKey(): void {
+    this.lastKey = undefined;
+  }
+
   admit(labels: Guarded): Guarded {
-    if (this.labelNames.length === 0) return labels;
+    if (this.labelNames.length === 0) {
+      this.lastKey = '';
+      return labels;
+    }
     const key = this.seriesKey(labels);
+    this.lastKey = key;
     const shape = this.lengthsOf(labels);
     const known = this.series.get(key);
     if (known === shape) return labels;
+    this.lastKey = this.overflowKey;
     if (known !== undefined) return this.fold('ambiguous');
     if (this.series.size - 1 >= this.cap) return this.fold('cap');
+    this.lastKey = key;
     this.series.set(key, shape);
     return labels;
   }
@@ -290,6 +306,7 @@ class MetricGuard {
 
   /** Sanitised labels of an admitted series or the overflow series; `undefined` when refused. */
   readonly guard = (labels: Labels): Guarded | undefined => {
+    this.admitted.forgetKey();
     if (this.issued.has(labels)) return labels as Guarded;
     const out = this.resolve(labels);
     return out && this.admitted.admit(out);
@@ -319,8 +336,15 @@ class MetricGuard {
    */
   private fileNative(labels: Labels, value: unknown): void {
     const config = nativeConfigOf(this.metric);
-    if (config === undefined || typeof value !== 'number' || !Number.isFinite(value)) return;
-    const entry = this.layout?.entryOf(this.metric, labels);
+    const layout = this.layout;
+    if (config === undefined || layout === undefined || typeof value !== 'number' || !Number.isFinite(value))
+      return;
+    // The key the guard built to admit these labels, when the client's storage is read by it.
+    const key = this.admitted.lastKey;
+    const entry =
+      key !== undefined && layout.entryAt !== undefined
+        ? layout.entryAt(this.metric, key)
+        : layout.entryOf(this.metric, labels);
     if (entry !== undefined) fileNative(entry, config, value, bucketsOf(this.metric));
   }
 
