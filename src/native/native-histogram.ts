@@ -493,7 +493,7 @@ export function mergeNativeSnapshots(
   };
 }
 
-/** The settings a `nativeHistograms` option (module or histogram) may give; see {@link resolveNativeConfig}. */
+/** The settings a `nativeHistograms` option (module, `@Timed`'s `nativeHistogram`) may give; unset keys take client_golang's defaults. */
 export interface NativeHistogramOptions {
   /**
    * How much wider each bucket may be than the one below it: the schema is the largest whose
