@@ -348,9 +348,22 @@ class MetricGuard {
     if (entry !== undefined) fileNative(entry, config, value, bucketsOf(this.metric));
   }
 
-  /** `original` (the client's `observe`) then, for a histogram, its native part. */
-  private observed(original: AnyFn, args: unknown[], labels: Labels, value: unknown): unknown {
-    const result = original.apply(this.metric, args);
+  /** `original(first)` (the client's method, `observe` with one argument), then the native part. */
+  private observed(original: AnyFn, labels: Labels, value: unknown, first: unknown): unknown {
+    const result = original.call(this.metric, first);
+    if (this.histogram) this.fileNative(labels, value);
+    return result;
+  }
+
+  /** `original(first, second)`, then the native part. */
+  private observed2(
+    original: AnyFn,
+    labels: Labels,
+    value: unknown,
+    first: unknown,
+    second: unknown,
+  ): unknown {
+    const result = original.call(this.metric, first, second);
     if (this.histogram) this.fileNative(labels, value);
     return result;
   }
@@ -378,18 +391,17 @@ class MetricGuard {
       const labels = this.guard(opts.labels ?? {});
       if (!labels) return undefined;
       const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
-      return this.observed(
-        original,
-        [{ ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) }],
+      return this.observed(original, labels, opts.value, {
+        ...opts,
         labels,
-        opts.value,
-      );
+        ...(exemplarLabels ? { exemplarLabels } : {}),
+      });
     }
     if (isLabels(a))
       return this.withLabels(a, b, allowNegative, (labels) =>
-        this.observed(original, [{ labels, value: b }], labels, b),
+        this.observed(original, labels, b, { labels, value: b }),
       );
-    return this.withLabels({}, a, allowNegative, () => this.observed(original, [{ value: a }], {}, a));
+    return this.withLabels({}, a, allowNegative, () => this.observed(original, {}, a, { value: a }));
   }
 
   /** `inc`, `dec`, `set`, `observe`: `(labels?, value?)`. */
@@ -399,9 +411,9 @@ class MetricGuard {
         if (this.exemplars) return this.recordExemplary(original, allowNegative, a, b);
         if (isLabels(a))
           return this.withLabels(a, b, allowNegative, (labels) =>
-            this.observed(original, [labels, b], labels, b),
+            this.observed2(original, labels, b, labels, b),
           );
-        return this.withLabels({}, a, allowNegative, () => this.observed(original, [a], {}, a));
+        return this.withLabels({}, a, allowNegative, () => this.observed(original, {}, a, a));
       } catch (error) {
         return this.report(error);
       }
