@@ -9,8 +9,8 @@ import {
 } from '../compat/metrics-client';
 import { hashMapLayout } from '../compat/prom-client';
 import type { SeriesLayout } from '../compat/series-storage';
-import { nativeConfigOf } from '../native/native-histogram';
-import { fileNative } from '../native/native-filing';
+import { nativeConfigOf, nativeOf, type NativeHistogramConfig } from '../native/native-histogram';
+import { refileOnly } from '../native/native-filing';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -262,6 +262,7 @@ class MetricGuard {
   /** Where a histogram's native part is filed (the entry of a label set); `undefined`: no native part. */
   private readonly layout: SeriesLayout | undefined;
   private readonly histogram: boolean;
+  private nativeConfig: NativeHistogramConfig | undefined;
 
   constructor(
     private readonly metric: object,
@@ -335,7 +336,8 @@ class MetricGuard {
    * found (no known layout) files nothing natively: its series are then served classic only.
    */
   private fileNative(labels: Labels, value: unknown): void {
-    const config = nativeConfigOf(this.metric);
+    // Set once (when the library creates the histogram) and never unset: kept once found.
+    const config = (this.nativeConfig ??= nativeConfigOf(this.metric));
     const layout = this.layout;
     if (config === undefined || layout === undefined || typeof value !== 'number' || !Number.isFinite(value))
       return;
@@ -345,7 +347,8 @@ class MetricGuard {
       key !== undefined && layout.entryAt !== undefined
         ? layout.entryAt(this.metric, key)
         : layout.entryOf(this.metric, labels);
-    if (entry !== undefined) fileNative(entry, config, value, bucketsOf(this.metric));
+    if (entry !== undefined && nativeOf(entry, config).observe(value))
+      refileOnly(entry, bucketsOf(this.metric), value);
   }
 
   /** `original(first)` (the client's method, `observe` with one argument), then the native part. */
