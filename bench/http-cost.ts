@@ -39,12 +39,27 @@ import { hookNodeServer } from '../src/http/adapters/express';
 import { ExpressEndpoints } from '../src/http/adapters/express-endpoints';
 import type { RecordResponse } from '../src/http/adapters/http-adapter-recorder';
 import { ExemplarTraces } from '../src/tracing/exemplar-traces';
+import { layoutOf } from '../src/compat/metrics-client';
+import { nativeConfigOf, nativeSnapshotOf } from '../src/native/native-histogram';
+import { cpuNsPer, median } from './paired-cpu';
 
 const ITERATIONS = Number(process.env.BENCH_COST_ITERATIONS ?? 2_000_000);
 const ROUNDS = 5;
 
 @Module({ imports: [VezaMetricsModule.forRoot()], controllers: [HelloController] })
 class CostModule {}
+
+/** The same application with native histograms: the duration histogram also files its native part. */
+@Module({ imports: [VezaMetricsModule.forRoot({ nativeHistograms: true })], controllers: [HelloController] })
+class NativeCostModule {}
+
+type CostModuleClass = typeof CostModule | typeof NativeCostModule;
+
+/** An application's recording, ready to be called once per simulated request; `finish` checks and closes. */
+interface Prepared {
+  step(): void;
+  finish(calls: number): Promise<void>;
+}
 
 type Hook = (...args: never[]) => unknown;
 type Called = (...args: unknown[]) => unknown;
@@ -80,7 +95,14 @@ function nsPerCall(step: () => void): { wall: number; cpu: number } {
 }
 
 async function fastifyCost(): Promise<{ wall: number; cpu: number }> {
-  const app = await NestFactory.create(CostModule, new FastifyAdapter(), { logger: false });
+  const { step, finish } = await prepareFastify(CostModule);
+  const ns = nsPerCall(step);
+  await finish(ROUNDS * ITERATIONS);
+  return ns;
+}
+
+async function prepareFastify(module: CostModuleClass): Promise<Prepared> {
+  const app = await NestFactory.create(module, new FastifyAdapter(), { logger: false });
   const instance = app.getHttpAdapter().getInstance() as { addHook(name: string, hook: Hook): void };
   let seen: [unknown, unknown] | undefined;
   instance.addHook('onResponse', (request: unknown, reply: unknown, done: unknown) => {
@@ -110,19 +132,29 @@ async function fastifyCost(): Promise<{ wall: number; cpu: number }> {
   // Fastify's listener, as it goes for a request whose hooks before ours all call done() at once.
   const listener = wrap(() => onRequest(request, reply, done));
   const closeListeners = res.listenerCount('close');
-  const ns = nsPerCall(() => {
-    listener.call(undefined, req, res);
-    onResponse(request, reply, done);
-  });
-  if (res.listenerCount('close') !== closeListeners)
-    throw new Error('the bench request was tracked until its close');
-  await verify(app);
-  await app.close();
-  return ns;
+  return {
+    step: () => {
+      listener.call(undefined, req, res);
+      onResponse(request, reply, done);
+    },
+    finish: async (calls) => {
+      if (res.listenerCount('close') !== closeListeners)
+        throw new Error('the bench request was tracked until its close');
+      await verify(app, calls);
+      await app.close();
+    },
+  };
 }
 
 async function expressCost(): Promise<{ wall: number; cpu: number }> {
-  const app = await NestFactory.create(CostModule, { logger: false });
+  const { step, finish } = await prepareExpress(CostModule);
+  const ns = nsPerCall(step);
+  await finish(ROUNDS * ITERATIONS);
+  return ns;
+}
+
+async function prepareExpress(module: CostModuleClass): Promise<Prepared> {
+  const app = await NestFactory.create(module, { logger: false });
   const express = app.getHttpAdapter().getInstance() as { use(handler: Hook): void };
   let seen: [IncomingMessage, ServerResponse] | undefined;
   express.use((req: unknown, res: unknown, next: unknown) => {
@@ -149,30 +181,98 @@ async function expressCost(): Promise<{ wall: number; cpu: number }> {
   handled.handle(req, res);
   const closed = res.listeners('close')[closeListeners] as () => void;
   res.removeListener('close', closed);
-  const ns = nsPerCall(() => {
-    handled.handle(req, res);
-    res.emit('close');
-    res.removeListener('close', closed);
-  });
-  await verify(app);
-  await app.close();
-  return ns;
+  return {
+    step: () => {
+      handled.handle(req, res);
+      res.emit('close');
+      res.removeListener('close', closed);
+    },
+    finish: async (calls) => {
+      await verify(app, calls);
+      await app.close();
+    },
+  };
 }
 
-/** Fails unless every call recorded: the loops must measure recording, not an early return. */
-async function verify(app: INestApplication): Promise<void> {
-  const counter = app.get(VezaMetricsRegistry).get(VezaMetric.HttpRequestsTotal);
+/**
+ * Fails unless every call recorded: the loops must measure recording, not an early return. With
+ * native histograms, the duration histogram's native part must hold every request too.
+ */
+async function verify(app: INestApplication, calls: number): Promise<void> {
+  const metrics = app.get(VezaMetricsRegistry);
+  const counter = metrics.get(VezaMetric.HttpRequestsTotal);
   const { values } = await counter.get();
   const total = values.filter((v) => v.labels.endpoint === '/').reduce((sum, v) => sum + v.value, 0);
-  const expected = 1 + ROUNDS * ITERATIONS;
+  const expected = 1 + calls;
   if (total !== expected) throw new Error(`recorded ${total} requests of ${expected}`);
+  const duration = metrics.get(VezaMetric.HttpRequestDuration);
+  if (nativeConfigOf(duration) === undefined) return;
+  for (const entry of layoutOf(duration)?.entries(duration) ?? []) {
+    if (entry.labels?.endpoint !== '/') continue;
+    const native = nativeSnapshotOf(duration, entry);
+    if (native === undefined || entry.count !== expected)
+      throw new Error(`the native part of ${entry.count} requests is ${JSON.stringify(native)}`);
+  }
+}
+
+/** Per request, what native histograms add (`added`), and what a second classic application measures the same way (`aa`). */
+interface NativeAdded {
+  readonly wall: number;
+  readonly cpu: number;
+  readonly aa: { readonly wall: number; readonly cpu: number };
+}
+
+/**
+ * Native histograms: per adapter, the application above (twice: the second instance measures the
+ * pairing's own bias, an A/A figure) and the same with `nativeHistograms: true`, created between the
+ * two classic ones, measured in alternating rounds (ITERATIONS requests of each in turn); the cost
+ * added is the median of the paired differences (bench/paired-cpu.ts), wall clock and CPU time.
+ */
+async function nativeCost(prepare: (module: CostModuleClass) => Promise<Prepared>): Promise<NativeAdded> {
+  const classic = await prepare(CostModule);
+  const native = await prepare(NativeCostModule);
+  const again = await prepare(CostModule);
+  const round = (step: () => void) => (): { wall: number; cpu: number } => {
+    const cpuStart = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < ITERATIONS; i++) step();
+    return {
+      wall: Number(process.hrtime.bigint() - start) / ITERATIONS,
+      cpu: cpuNsPer(cpuStart, ITERATIONS),
+    };
+  };
+  const diffs = { wall: [] as number[], cpu: [] as number[], aaWall: [] as number[], aaCpu: [] as number[] };
+  const [a, b, c] = [round(classic.step), round(native.step), round(again.step)];
+  a();
+  b();
+  c();
+  for (let r = 0; r < ROUNDS; r++) {
+    const x = a();
+    const y = b();
+    const z = c();
+    diffs.wall.push(y.wall - x.wall);
+    diffs.cpu.push(y.cpu - x.cpu);
+    diffs.aaWall.push(z.wall - x.wall);
+    diffs.aaCpu.push(z.cpu - x.cpu);
+  }
+  for (const app of [classic, native, again]) await app.finish((ROUNDS + 1) * ITERATIONS);
+  return {
+    wall: median(diffs.wall),
+    cpu: median(diffs.cpu),
+    aa: { wall: median(diffs.aaWall), cpu: median(diffs.aaCpu) },
+  };
 }
 
 async function main(): Promise<void> {
   const express = await expressCost();
   const fastify = await fastifyCost();
+  // BENCH_NATIVE=0 skips the native histograms' side by side.
+  const native =
+    process.env.BENCH_NATIVE === '0'
+      ? undefined
+      : { express: await nativeCost(prepareExpress), fastify: await nativeCost(prepareFastify) };
   process.stdout.write(
-    `${JSON.stringify({ express: express.wall, fastify: fastify.wall, cpu: { express: express.cpu, fastify: fastify.cpu } })}\n`,
+    `${JSON.stringify({ express: express.wall, fastify: fastify.wall, cpu: { express: express.cpu, fastify: fastify.cpu }, ...(native ? { native } : {}) })}\n`,
   );
 }
 

@@ -280,6 +280,22 @@ async function ownCost(summary) {
         : `; target (issue #16) under ${OWN_CPU_TARGET * 100}%: ${ns[adapter] / (bare.cpu * 1000) < OWN_CPU_TARGET ? 'met' : 'NOT met'}`;
     console.log(`  ${adapter.padEnd(8)} ${fmt(ns[adapter]).padStart(5)} ns${share}${target}`);
   }
+  if (ns.native === undefined) return;
+  // Issue #24: observing into a histogram with a native part costs at most 30 ns more than the classic one.
+  console.log(
+    '\nnative histograms: added per request by nativeHistograms: true (one duration observation; the same app without\n' +
+      'it, alternating rounds, median of the paired differences; A/A: a second app without it, measured the same way,\n' +
+      'how far the pairing moves with nothing added; bench/http-cost.ts, BENCH_NATIVE=0 skips):',
+  );
+  for (const adapter of ADAPTERS) {
+    const added = ns.native[adapter];
+    if (added === undefined) continue;
+    console.log(
+      `  ${adapter.padEnd(8)} CPU added ${fmt(added.cpu).padStart(5)} ns (A/A ${fmt(added.aa.cpu)} ns), ` +
+        `wall added ${fmt(added.wall)} ns (A/A ${fmt(added.aa.wall)} ns); ` +
+        `target (issue #24) at most 30 ns: ${added.cpu <= 30 ? 'met' : 'not met'}`,
+    );
+  }
 }
 
 /** Heap bytes allocated per request (bench/http-alloc.ts), each variant in a fresh process. */

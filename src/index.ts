@@ -57,6 +57,7 @@ export type { RpcMetricsOptions } from './rpc/rpc-options';
 export type { QueueMetricsOptions } from './queues/queue-options';
 export type { CacheMetricsOptions } from './cache/cache-options';
 export type { HealthMetricsOptions } from './health/health-options';
+export type { NativeHistogramOptions } from './native/native-histogram';
 export type { OutboundMetricsOptions } from './outbound/outbound-options';
 export { OutboundMetric, NO_RESPONSE_STATUS, OTHER_HOST } from './outbound/outbound-labels';
 export type { DatabaseMetricsOptions } from './database/database-options';

@@ -329,7 +329,10 @@ function selfCheck(classes: ClientClasses, layout: SeriesLayout): boolean {
     JSON.stringify(layout.entries(a)) === JSON.stringify(layout.entries(b));
   // The guard files a histogram's native part into the entry `entryOf` finds.
   const found =
-    layout.entryOf(h2, labels) === layout.entries(h2)[0] && layout.entryOf(u2, {}) === layout.entries(u2)[0];
+    layout.entryOf(h2, labels) === layout.entries(h2)[0] &&
+    layout.entryOf(u2, {}) === layout.entries(u2)[0] &&
+    (layout.entryAt === undefined ||
+      layout.entryAt(h2, layout.seriesKey(h2).key(labels)) === layout.entries(h2)[0]);
   const identical =
     writes &&
     found &&

@@ -320,6 +320,7 @@ export const hashMapLayout: SeriesLayout = {
   },
   entryOf: (metric, labels) =>
     hashMapOf(metric)?.[promClientSeriesKey(sortedNamesOf(metric), labels as Record<string, string>)],
+  entryAt: (metric, key) => hashMapOf(metric)?.[key],
   entries: (metric) => Object.values(hashMapOf(metric) ?? {}) as SeriesEntry[],
   seriesKey(metric) {
     const names = sortedNamesOf(metric);

@@ -59,6 +59,11 @@ export interface SeriesLayout {
    * part there, right after the client's `observe` returned.
    */
   entryOf(metric: object, labels: Labels): SeriesEntry | undefined;
+  /**
+   * {@link SeriesLayout.entryOf} by the key `seriesKey` gave for the labels (the guard built it to
+   * admit them), when the client's storage can be read by key; absent otherwise.
+   */
+  readonly entryAt?: (metric: object, key: string) => SeriesEntry | undefined;
   /** Every series of `metric`, in the client's order (what its `get()` renders). */
   entries(metric: object): SeriesEntry[];
   /**

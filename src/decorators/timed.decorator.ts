@@ -27,8 +27,8 @@ export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> exte
   /**
    * This histogram's native part (Prometheus' native histograms, served in the protobuf
    * exposition beside the classic buckets): `true` (client_golang's defaults), `false` (none,
-   * whatever the module's `nativeHistograms` says), or `{ bucketFactor?, maxBuckets?,
-   * zeroThreshold?, minResetInterval? }`. Checked as the module's option is.
+   * whatever the module's `nativeHistograms` says), or {@link NativeHistogramOptions}. Checked as
+   * the module's option is.
    * @defaultValue the module's `nativeHistograms`
    */
   nativeHistogram?: boolean | NativeHistogramOptions;

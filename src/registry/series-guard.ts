@@ -9,8 +9,8 @@ import {
 } from '../compat/metrics-client';
 import { hashMapLayout } from '../compat/prom-client';
 import type { SeriesLayout } from '../compat/series-storage';
-import { nativeConfigOf } from '../native/native-histogram';
-import { fileNative } from '../native/native-filing';
+import { nativeConfigOf, nativeOf, type NativeHistogramConfig } from '../native/native-histogram';
+import { refileOnly } from '../native/native-filing';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -198,14 +198,30 @@ class AdmittedSeries {
   }
 
   /** The labels to record under: `labels` when admitted, else the overflow series (see `OverflowReason`). */
+  /**
+   * The client's key of the labels the last {@link admit} returned (`undefined` when no admit ran
+   * since {@link forgetKey}): where a histogram's native part finds the entry the client just wrote.
+   */
+  lastKey: string | undefined;
+
+  forgetKey(): void {
+    this.lastKey = undefined;
+  }
+
   admit(labels: Guarded): Guarded {
-    if (this.labelNames.length === 0) return labels;
+    if (this.labelNames.length === 0) {
+      this.lastKey = '';
+      return labels;
+    }
     const key = this.seriesKey(labels);
+    this.lastKey = key;
     const shape = this.lengthsOf(labels);
     const known = this.series.get(key);
     if (known === shape) return labels;
+    this.lastKey = this.overflowKey;
     if (known !== undefined) return this.fold('ambiguous');
     if (this.series.size - 1 >= this.cap) return this.fold('cap');
+    this.lastKey = key;
     this.series.set(key, shape);
     return labels;
   }
@@ -246,6 +262,7 @@ class MetricGuard {
   /** Where a histogram's native part is filed (the entry of a label set); `undefined`: no native part. */
   private readonly layout: SeriesLayout | undefined;
   private readonly histogram: boolean;
+  private nativeConfig: NativeHistogramConfig | undefined;
 
   constructor(
     private readonly metric: object,
@@ -290,6 +307,7 @@ class MetricGuard {
 
   /** Sanitised labels of an admitted series or the overflow series; `undefined` when refused. */
   readonly guard = (labels: Labels): Guarded | undefined => {
+    this.admitted.forgetKey();
     if (this.issued.has(labels)) return labels as Guarded;
     const out = this.resolve(labels);
     return out && this.admitted.admit(out);
@@ -318,15 +336,37 @@ class MetricGuard {
    * found (no known layout) files nothing natively: its series are then served classic only.
    */
   private fileNative(labels: Labels, value: unknown): void {
-    const config = nativeConfigOf(this.metric);
-    if (config === undefined || typeof value !== 'number' || !Number.isFinite(value)) return;
-    const entry = this.layout?.entryOf(this.metric, labels);
-    if (entry !== undefined) fileNative(entry, config, value, bucketsOf(this.metric));
+    // Set once (when the library creates the histogram) and never unset: kept once found.
+    const config = (this.nativeConfig ??= nativeConfigOf(this.metric));
+    const layout = this.layout;
+    if (config === undefined || layout === undefined || typeof value !== 'number' || !Number.isFinite(value))
+      return;
+    // The key the guard built to admit these labels, when the client's storage is read by it.
+    const key = this.admitted.lastKey;
+    const entry =
+      key !== undefined && layout.entryAt !== undefined
+        ? layout.entryAt(this.metric, key)
+        : layout.entryOf(this.metric, labels);
+    if (entry !== undefined && nativeOf(entry, config).observe(value))
+      refileOnly(entry, bucketsOf(this.metric), value);
   }
 
-  /** `original` (the client's `observe`) then, for a histogram, its native part. */
-  private observed(original: AnyFn, args: unknown[], labels: Labels, value: unknown): unknown {
-    const result = original.apply(this.metric, args);
+  /** `original(first)` (the client's method, `observe` with one argument), then the native part. */
+  private observed(original: AnyFn, labels: Labels, value: unknown, first: unknown): unknown {
+    const result = original.call(this.metric, first);
+    if (this.histogram) this.fileNative(labels, value);
+    return result;
+  }
+
+  /** `original(first, second)`, then the native part. */
+  private observed2(
+    original: AnyFn,
+    labels: Labels,
+    value: unknown,
+    first: unknown,
+    second: unknown,
+  ): unknown {
+    const result = original.call(this.metric, first, second);
     if (this.histogram) this.fileNative(labels, value);
     return result;
   }
@@ -354,18 +394,17 @@ class MetricGuard {
       const labels = this.guard(opts.labels ?? {});
       if (!labels) return undefined;
       const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
-      return this.observed(
-        original,
-        [{ ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) }],
+      return this.observed(original, labels, opts.value, {
+        ...opts,
         labels,
-        opts.value,
-      );
+        ...(exemplarLabels ? { exemplarLabels } : {}),
+      });
     }
     if (isLabels(a))
       return this.withLabels(a, b, allowNegative, (labels) =>
-        this.observed(original, [{ labels, value: b }], labels, b),
+        this.observed(original, labels, b, { labels, value: b }),
       );
-    return this.withLabels({}, a, allowNegative, () => this.observed(original, [{ value: a }], {}, a));
+    return this.withLabels({}, a, allowNegative, () => this.observed(original, {}, a, { value: a }));
   }
 
   /** `inc`, `dec`, `set`, `observe`: `(labels?, value?)`. */
@@ -375,9 +414,9 @@ class MetricGuard {
         if (this.exemplars) return this.recordExemplary(original, allowNegative, a, b);
         if (isLabels(a))
           return this.withLabels(a, b, allowNegative, (labels) =>
-            this.observed(original, [labels, b], labels, b),
+            this.observed2(original, labels, b, labels, b),
           );
-        return this.withLabels({}, a, allowNegative, () => this.observed(original, [a], {}, a));
+        return this.withLabels({}, a, allowNegative, () => this.observed(original, {}, a, a));
       } catch (error) {
         return this.report(error);
       }

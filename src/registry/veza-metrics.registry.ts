@@ -54,7 +54,9 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap {
 
   /**
    * Puts a metric under the application's series cap and run-time safety (see `cardinality`):
-   * every catalog metric is; call it for metrics of your own in this registry.
+   * every catalog metric is; call it for metrics of your own in this registry. With the module's
+   * `nativeHistograms`, a histogram protected here gets its native part too (call it before the
+   * histogram's first observation: series observed before are served classic only).
    */
   protect(metric: AnyMetric): void {
     this.self.protect(metric);

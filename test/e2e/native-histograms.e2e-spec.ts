@@ -20,6 +20,11 @@ import {
 import { ADAPTERS, scrape, startApp, type StartedApp } from '../utils/app';
 import { rawRequest } from '../utils/raw-http';
 import { sampleValue } from '../utils/exposition';
+import { decodeFamilies, type DecodedFamily } from '../utils/protobuf';
+
+/** What Prometheus 2.42 sends: the protobuf exposition first. */
+const PROTOBUF_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1';
 
 jest.setTimeout(60_000);
 
@@ -117,6 +122,50 @@ describe.each(CLIENTS)('native histograms on %s', (_client, makeRegistry) => {
           endpoint: '/tracks/:id',
         }),
       ).toBe(REQUESTS);
+    });
+
+    it('serves the native parts in the protobuf exposition: schema, spans, deltas and the shared count', async () => {
+      const res = await fetch(`${started.url}/metrics`, { headers: { accept: PROTOBUF_ACCEPT } });
+      expect(res.status).toBe(200);
+      const families = new Map<string, DecodedFamily>(
+        decodeFamilies(new Uint8Array(await res.arrayBuffer())).map((f) => [f.name as string, f]),
+      );
+      const metricOf = (name: string, labels: Record<string, string> = {}) =>
+        (families.get(name)?.metric as DecodedFamily[]).find((m) =>
+          Object.entries(labels).every(([k, v]) =>
+            (m.label as Array<{ name: string; value: string }>).some((l) => l.name === k && l.value === v),
+          ),
+        )?.histogram as DecodedFamily;
+      const http = metricOf('veza_http_request_duration_seconds', { endpoint: '/tracks/:id' });
+      expect(http.schema).toBe(3);
+      expect(http.sampleCount).toBe(REQUESTS);
+      const native = {
+        schema: http.schema as number,
+        zeroThreshold: http.zeroThreshold as number,
+        zeroCount: (http.zeroCount as number | undefined) ?? 0,
+        positiveSpans: (http.positiveSpan ?? []) as Array<{ offset: number; length: number }>,
+        positiveDeltas: ((http.positiveDelta ?? []) as number[]).map(Number),
+        negativeSpans: [],
+        negativeDeltas: [],
+      };
+      expect(totalOf(native)).toBe(REQUESTS);
+      // A series of the @Timed histogram: exactly the native part of its one observation.
+      const duration = metrics.registry.getSingleMetric('e2e_transcode_seconds') as object;
+      const entry = entriesOf(duration).find((e) => e.labels?.track === 't3')!;
+      const fresh = new NativeHistogram(resolveNativeConfig(), undefined);
+      fresh.observe(entry.sum!);
+      const expected = fresh.snapshot();
+      const t3 = metricOf('e2e_transcode_seconds', { track: 't3' });
+      expect(t3.schema).toBe(expected.schema);
+      expect(t3.positiveSpan).toEqual(
+        expected.positiveSpans.map((s) => ({ offset: s.offset, length: s.length })),
+      );
+      expect((t3.positiveDelta as number[]).map(Number)).toEqual(expected.positiveDeltas);
+      // The one with nativeHistogram: false: classic buckets only.
+      const classic = metricOf('e2e_classic_seconds');
+      expect(classic.sampleCount).toBe(REQUESTS);
+      expect(classic.positiveSpan ?? []).toEqual([]);
+      expect(classic.schema).toBeUndefined();
     });
 
     it("files @Timed histograms natively with the module's setting, their own, or not at all", () => {

@@ -208,6 +208,37 @@ describe.each(CLIENTS)('native part of histograms on %s: every observe path', (_
     }
   });
 
+  it('extreme values: 1e308, 5e-324 (subnormal), -0, ±huge alternating, with a zero bucket of 0 and one classic bucket', () => {
+    const config = resolveNativeConfig({ zeroThreshold: 0, maxBuckets: 4 });
+    const h = histogram({ buckets: [1] }, config);
+    const values = [1e308, 5e-324, -0, 0, -1e308, 1e308, -5e-324, Number.MAX_VALUE, -Number.MAX_VALUE];
+    for (const v of values) h.observe({ route: 'a' }, v);
+    expectNative(h, entryOf(h), values, config);
+    expect(nativeSnapshotOf(h, entryOf(h))!.zeroCount).toBe(2);
+    expect(entryOf(h).bucketValues).toEqual({ 1: 6 });
+  });
+
+  it('minResetInterval with a clock going backwards: no reset until it has passed, resolution lowered meanwhile', () => {
+    const config = resolveNativeConfig({ maxBuckets: 2, minResetInterval: 1_000 });
+    const now = jest.spyOn(Date, 'now').mockReturnValue(50_000);
+    try {
+      const h = histogram({ buckets: [1] }, config);
+      h.observe({ route: 'a' }, 1);
+      now.mockReturnValue(10_000); // backwards
+      const values = [1, 1e6, 1e-6, 1e12];
+      for (const v of values.slice(1)) h.observe({ route: 'a' }, v);
+      expect(entryOf(h).count).toBe(4);
+      expect(nativeSnapshotOf(h, entryOf(h))!.schema).toBeLessThan(3);
+      expect(entryOf(h).count).toBe(4);
+      now.mockReturnValue(51_000); // the interval has passed since the series began
+      h.observe({ route: 'a' }, 1e15);
+      expectNative(h, entryOf(h), [1e15], config);
+      expect(entryOf(h).bucketValues).toEqual({ 1: 0 });
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it('an observation by a path that does not file natively leaves the series classic only, never two counts', () => {
     const h = new C.Histogram({
       name: 'h_seconds',

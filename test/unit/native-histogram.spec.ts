@@ -85,6 +85,43 @@ describe('native histogram buckets', () => {
     }
   });
 
+  it('finds the same keys as a binary search over the bounds, for random doubles, bounds and their neighbours', () => {
+    // The reference: the first of the schema's 2^schema mantissa bounds at or above the mantissa.
+    const reference = (value: number, schema: number): number => {
+      const n = 2 ** schema;
+      const exponent = Math.floor(Math.log2(value)) + 1;
+      let mantissa = value / 2 ** exponent;
+      let e = exponent;
+      if (mantissa >= 1) {
+        mantissa /= 2;
+        e++;
+      }
+      if (mantissa < 0.5) {
+        mantissa *= 2;
+        e--;
+      }
+      let lo = 0;
+      let hi = n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (2 ** (mid / n) / 2 < mantissa) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo + (e - 1) * n;
+    };
+    let seed = 42;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let schema = 1; schema <= 8; schema++) {
+      const values: number[] = [];
+      for (let i = 0; i < 5_000; i++) values.push(2 ** Math.floor(random() * 2000 - 1000) * (1 + random()));
+      for (let i = 0; i < 2 ** schema; i++) {
+        const bound = 2 ** (i / 2 ** schema) / 2;
+        values.push(bound, bound * (1 + 2 ** -52), bound * (1 - 2 ** -53), bound * 2 ** 37);
+      }
+      for (const value of values) expect(bucketKeyOf(value, schema)).toBe(reference(value, schema));
+    }
+  });
+
   it('keeps counts exactly, with zero and negative buckets', () => {
     const native = new NativeHistogram(config(), undefined);
     for (const v of [0, 1e-40, -1e-40, 1, 1, 1.05, -2, -2, 3]) native.observe(v);

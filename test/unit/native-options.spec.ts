@@ -9,6 +9,11 @@ import {
   resolveNativeConfig,
 } from '../../src/native/native-histogram';
 import { metricsContext, startupError } from '../utils/module';
+import { libraryMetric } from '../../src/rpc/library-metric';
+import { AppRegistry } from '../../src/registry/app-registry';
+import { SelfMetrics } from '../../src/registry/self-metrics';
+import { HistogramCell } from '../../src/http/metric-cells';
+import type { HistogramMetric } from '../../src/compat/client-types';
 
 const HISTOGRAMS = VEZA_CATALOG.filter((d) => d.kind === 'histogram').map((d) => d.name);
 
@@ -106,6 +111,26 @@ describe('nativeHistograms option', () => {
         fresh.observe(filed[name] ?? entry.sum!);
         expect(nativeSnapshotOf(metric, entry)).toEqual(fresh.snapshot());
       }
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it("gives the features' histograms (RPC, queues, outbound: libraryMetric) a native part, filed by their cells", async () => {
+    const ctx = await metricsContext({ defaultMetrics: false, nativeHistograms: true });
+    try {
+      const histogram = libraryMetric<HistogramMetric<'kind'>>(
+        ctx.moduleRef.get(AppRegistry),
+        ctx.moduleRef.get(SelfMetrics),
+        { name: 'veza_feature_seconds', kind: 'histogram', help: 'x', labelNames: ['kind'], buckets: [1] },
+      );
+      expect(nativeConfigOf(histogram)).toEqual(resolveNativeConfig());
+      const cell = new HistogramCell(histogram, { kind: 'a' });
+      for (const v of [0.5, 2, 3]) cell.observe(v);
+      const [entry] = layoutOf(histogram)!.entries(histogram);
+      const fresh = new NativeHistogram(resolveNativeConfig(), undefined);
+      for (const v of [0.5, 2, 3]) fresh.observe(v);
+      expect(nativeSnapshotOf(histogram, entry)).toEqual(fresh.snapshot());
     } finally {
       await ctx.close();
     }

@@ -67,7 +67,7 @@ describe('a schema is tied to its options interface by type', () => {
     expect(
       errorOf(() => TIMED_OPTIONS_SCHEMA.resolve({ name: 'veza_x_seconds', help: 'x', bukets: [1] }, at, {})),
     ).toBe(
-      '@Timed("veza_x_seconds") on "JobService#run": unknown option "bukets"; expected one of name, help, labelNames, labels, buckets.',
+      '@Timed("veza_x_seconds") on "JobService#run": unknown option "bukets"; expected one of name, help, labelNames, labels, buckets, nativeHistogram.',
     );
     expect(
       errorOf(() =>

@@ -164,6 +164,22 @@ describe('misuse is refused at start-up', () => {
     );
   });
 
+  it('two methods declaring one histogram with different native settings', () => {
+    class A {
+      @Timed({ name: 'app_work_seconds', help: 'Work', nativeHistogram: { bucketFactor: 2 } })
+      work() {}
+    }
+    class B {
+      @Timed({ name: 'app_work_seconds', help: 'Work', nativeHistogram: false })
+      work() {}
+    }
+    expect(() => harness([new A(), new B()])).toThrow(
+      'Metric "app_work_seconds" is declared as histogram{} "Work" nativeHistogram { schema 0, maxBuckets 160, zeroThreshold 2.938735877055719e-39, minResetInterval 0 } ' +
+        'by @Timed("app_work_seconds") on "A#work" and as histogram{} "Work" nativeHistogram false by @Timed("app_work_seconds") on "B#work"; ' +
+        'give both the same definition, or different names.',
+    );
+  });
+
   it('a @GaugeSource on a request-scoped provider, two sources of one series, a source next to a decorator moving the gauge', () => {
     @Injectable({ scope: Scope.REQUEST })
     class Scoped {
