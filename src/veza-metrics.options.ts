@@ -173,7 +173,7 @@ export interface VezaMetricsModuleOptions {
   /**
    * Native histograms (Prometheus' sparse, exponential buckets), served in the protobuf exposition
    * beside the classic buckets (which stay as they are, in both formats): `true` for client_golang's
-   * defaults (a bucket factor of 1.1, schema 3, about 4.3 % error on any quantile; at most 160 buckets
+   * defaults (a bucket factor of 1.1, schema 3, a quantile within 9.05 % (the bucket's width); at most 160 buckets
    * per sign a series), or `{ bucketFactor?, maxBuckets?, zeroThreshold?, minResetInterval? }`. Every
    * histogram the library creates gets a native part (the catalog's, GraphQL, RPC, queues, outbound,
    * `@Timed`'s unless it says `nativeHistogram: false`, metrics passed to `protect()`); metrics
