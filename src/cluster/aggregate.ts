@@ -1,6 +1,8 @@
 import type { MetricsRegistry } from '../compat/client-types';
 import type { ClientClasses } from '../compat/metrics-client';
 import type { MetricJson } from './cluster-protocol';
+import { setNativeConfig, type NativeHistogramSnapshot } from '../native/native-histogram';
+import { MAX_NATIVE_WIDTH, sumNativeParts } from './native-parts';
 import { sampleKey } from './retired-series';
 
 type Sample = MetricJson['values'][number];
@@ -27,7 +29,13 @@ const MERGE: Readonly<Record<string, Merge | undefined>> = {
 export function aggregate(client: ClientClasses, parts: readonly (readonly MetricJson[])[]): MetricsRegistry {
   const byName = new Map<
     string,
-    { first: MetricJson; samples: Map<string, { sample: Sample; values: number[] }> }
+    {
+      first: MetricJson;
+      samples: Map<
+        string,
+        { sample: Sample; values: number[]; natives: (NativeHistogramSnapshot | undefined)[] | undefined }
+      >;
+    }
   >();
   for (const part of parts) {
     for (const metric of part) {
@@ -36,20 +44,39 @@ export function aggregate(client: ClientClasses, parts: readonly (readonly Metri
       for (const sample of metric.values) {
         const key = sampleKey(sample);
         const kept = family.samples.get(key);
-        if (kept) kept.values.push(sample.value);
-        else family.samples.set(key, { sample, values: [sample.value] });
+        if (kept) {
+          kept.values.push(sample.value);
+          kept.natives?.push(sample.native);
+        } else
+          family.samples.set(key, {
+            sample,
+            values: [sample.value],
+            // A histogram series' `_count` sample: the native parts of the workers, one per value.
+            natives: sample.native === undefined ? undefined : [sample.native],
+          });
       }
     }
   }
   const registry = new client.Registry();
   for (const { first, samples } of byName.values()) {
     if (first.aggregator === 'omit') continue;
-    const merge = MERGE[first.aggregator ?? 'sum'] ?? sum;
-    const values = [...samples.values()].map(({ sample, values: v }) => ({
-      value: merge(v),
-      labels: sample.labels,
-      ...(sample.metricName === undefined ? {} : { metricName: sample.metricName }),
-    }));
+    const aggregator = MERGE[first.aggregator ?? 'sum'] === undefined ? 'sum' : (first.aggregator ?? 'sum');
+    const merge = MERGE[aggregator] ?? sum;
+    let schema: number | undefined;
+    let zeroThreshold = 0;
+    const values = [...samples.values()].map(({ sample, values: v, natives }) => {
+      const native = nativeOfSum(aggregator, natives, v.length);
+      if (native) {
+        schema = Math.min(schema ?? native.schema, native.schema);
+        zeroThreshold = Math.max(zeroThreshold, native.zeroThreshold);
+      }
+      return {
+        value: merge(v),
+        labels: sample.labels,
+        ...(sample.metricName === undefined ? {} : { metricName: sample.metricName }),
+        ...(native === undefined ? {} : { native }),
+      };
+    });
     const merged = {
       name: first.name,
       help: first.help,
@@ -58,7 +85,31 @@ export function aggregate(client: ClientClasses, parts: readonly (readonly Metri
       values,
     };
     const metric = { ...merged, get: () => Promise.resolve(merged), reset: () => undefined };
+    // A histogram whose series carry a native part (on their `_count` samples) is native too.
+    if (schema !== undefined)
+      setNativeConfig(metric, { schema, maxBuckets: MAX_NATIVE_WIDTH, zeroThreshold, minResetIntervalMs: 0 });
     registry.registerMetric(metric);
   }
   return registry;
+}
+
+/**
+ * The native part of a merged histogram series: the sum of its workers' parts (`sum`), or the
+ * first's (`first`), when every worker's series has one (otherwise its count would not be theirs:
+ * the series is served with its classic part only); none for the other aggregators.
+ */
+function nativeOfSum(
+  aggregator: string,
+  natives: readonly (NativeHistogramSnapshot | undefined)[] | undefined,
+  count: number,
+): NativeHistogramSnapshot | undefined {
+  if (natives === undefined || natives.length !== count) return undefined;
+  if (aggregator === 'first') return natives[0];
+  if (aggregator !== 'sum') return undefined;
+  const parts: NativeHistogramSnapshot[] = [];
+  for (const native of natives) {
+    if (native === undefined) return undefined;
+    parts.push(native);
+  }
+  return sumNativeParts(parts);
 }

@@ -1,4 +1,5 @@
 import type { MetricJson } from './cluster-protocol';
+import { nativeSamples, sumNativeParts } from './native-parts';
 
 /**
  * The most samples (one value of one series: a counter's series is one, a histogram's is one per
@@ -66,6 +67,7 @@ export class RetiredSeries {
         const kept = family?.samples.get(key);
         if (kept) {
           kept.value += value;
+          dropped += this.addNative(kept, sample.native);
           continue;
         }
         if (this.samples >= this.maxSamples) {
@@ -77,13 +79,40 @@ export class RetiredSeries {
           this.families.set(metric.name, family);
         }
         // The labels object came over IPC for this answer alone, which is dropped once retired: kept as it is.
-        const { labels, metricName } = sample;
-        family.samples.set(key, metricName === undefined ? { value, labels } : { value, labels, metricName });
+        const { labels, metricName, native } = sample;
+        const retired: Sample = metricName === undefined ? { value, labels } : { value, labels, metricName };
+        family.samples.set(key, retired);
         this.samples++;
+        if (native !== undefined) {
+          // A native part (checked when it arrived) counts a sample per span and per delta.
+          const size = nativeSamples(native);
+          if (this.samples + size <= this.maxSamples) {
+            retired.native = native;
+            this.samples += size;
+          } else dropped += size;
+        }
       }
     }
     this.json = undefined;
     return dropped;
+  }
+
+  /**
+   * Adds a native part to a kept series': their sum, while both have one (a series kept without one
+   * stays without: its count is not the native part's), within the bound; the samples dropped.
+   */
+  private addNative(kept: Sample, native: Sample['native']): number {
+    const before = kept.native;
+    if (before === undefined) return 0;
+    this.samples -= nativeSamples(before);
+    delete kept.native;
+    if (native === undefined) return 0;
+    const sum = sumNativeParts([before, native]);
+    const size = nativeSamples(sum);
+    if (this.samples + size > this.maxSamples) return size;
+    kept.native = sum;
+    this.samples += size;
+    return 0;
   }
 
   /**
