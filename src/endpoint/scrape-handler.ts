@@ -44,8 +44,8 @@ const refused = (reason: ScrapeRefusal): ScrapeResponse => ({
 
 /**
  * Answers scrapes, on any Node HTTP server: authentication first (a refused request takes no slot
- * and no byte), then the limits of {@link ScrapeLimiter}, format negotiation (OpenMetrics when the
- * scraper asks for it) and the render. The metrics endpoint, the metrics listener and the cluster
+ * and no byte), then the limits of {@link ScrapeLimiter}, format negotiation (OpenMetrics or
+ * protobuf when the scraper asks for it) and the render. The metrics endpoint, the metrics listener and the cluster
  * primary each have one; see `routeMetrics` (metrics-router.ts) for a
  * listener of its own.
  */
@@ -115,8 +115,9 @@ export class ScrapeHandler {
 /**
  * The formats a scrape is answered in, the server's choice first (when the scraper accepts several
  * equally: `*\/*`, no `Accept`). OpenMetrics 0.0.1 (which Prometheus 2 asks for second) is served
- * as 1.0.0, its successor, as prom-client does. A format added here is negotiated
- * with the others.
+ * as 1.0.0, its successor, as prom-client does. Protobuf (length-delimited `MetricFamily`
+ * messages) comes last: served only to a scraper that prefers it, never for a wildcard alone. A
+ * format added here is negotiated with the others.
  */
 export const EXPOSITION_OFFERS: readonly OfferedFormat<ExpositionFormat>[] = [
   { format: 'text', type: 'text', subtype: 'plain', params: { version: ['0.0.4'], charset: ['utf-8'] } },
@@ -125,6 +126,14 @@ export const EXPOSITION_OFFERS: readonly OfferedFormat<ExpositionFormat>[] = [
     type: 'application',
     subtype: 'openmetrics-text',
     params: { version: ['1.0.0', '0.0.1'], charset: ['utf-8'] },
+  },
+  {
+    // Only a range that names it whole: `proto` and `encoding` given, with these values.
+    format: 'protobuf',
+    type: 'application',
+    subtype: 'vnd.google.protobuf',
+    params: { proto: ['io.prometheus.client.metricfamily'], encoding: ['delimited'] },
+    required: ['proto', 'encoding'],
   },
 ];
 

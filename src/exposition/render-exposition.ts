@@ -1,15 +1,26 @@
 import type { AnyMetric } from '../compat/client-types';
 import { layoutOf, metricFields } from '../compat/metrics-client';
 import type { SeriesEntry, SeriesLayout, StoredExemplar as Exemplar } from '../compat/series-storage';
+import type { MetricData } from './protobuf-exposition';
 import { setImmediate as immediate } from 'node:timers/promises';
+import { CHUNK_BYTES, newChunk, renderedChunks, unusedChunk } from './chunk-pool';
+import { encodeDataFamily, encodeSeriesFamily, type ProtobufFamilyOptions } from './protobuf-exposition';
+import { ProtoWriter } from './protobuf-writer';
 
-/** The two formats a scraper can ask for. */
-export type ExpositionFormat = 'text' | 'openmetrics';
+export { recycleChunks } from './chunk-pool';
 
-/** prom-client's exact Content-Types for the two formats. */
+/**
+ * The formats a scraper can ask for: Prometheus' text format 0.0.4, OpenMetrics 1.0.0, and
+ * Prometheus' protobuf format (length-delimited `io.prometheus.client.MetricFamily` messages, the
+ * only one that carries native histograms).
+ */
+export type ExpositionFormat = 'text' | 'openmetrics' | 'protobuf';
+
+/** The Content-Type of each format: prom-client's exactly for the text ones, client_golang's for protobuf. */
 export const CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>> = {
   text: 'text/plain; version=0.0.4; charset=utf-8',
   openmetrics: 'application/openmetrics-text; version=1.0.0; charset=utf-8',
+  protobuf: 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited',
 };
 
 /**
@@ -31,58 +42,11 @@ export interface RenderOptions {
 }
 
 type Labels = Record<string, unknown>;
-interface Sample {
-  metricName?: string;
-  labels?: Labels;
-  sharedLabels?: Labels;
-  value: number;
-  exemplar?: Exemplar | null;
-}
-interface MetricData {
-  name: string;
-  help: string;
-  type: string;
-  values?: Sample[];
-}
 type Collectable = AnyMetric & {
   name: string;
   collect?: (this: unknown) => unknown;
   getForPromString?: () => Promise<MetricData>;
 };
-
-/** Size of one chunk of the exposition: small enough to come from malloc's reused arena, not fresh pages. */
-const CHUNK_BYTES = 1 << 16;
-
-/** The most chunks kept for reuse between scrapes (16 MiB). */
-const MAX_SPARE_CHUNKS = 256;
-
-/**
- * Chunks whose send finished, reused by the next renders (module state: the process's memory), so
- * that a scrape allocates no fresh external memory (why: docs/design-notes.md, "Rendering"). Bound:
- * the chunks of the last render, at most {@link MAX_SPARE_CHUNKS}.
- */
-const spare = {
-  chunks: [] as ArrayBuffer[],
-  limit: 0,
-  /** Bodies already given back: a body is recycled once, or its chunks would be handed out twice. */
-  recycled: new WeakSet<readonly Buffer[]>(),
-};
-
-/**
- * Gives the chunks of an exposition back for reuse once nothing reads them any more: call it when
- * the response they were sent on has finished (every write done), never while a socket may still
- * hold them. A second call with the same list does nothing; chunks not made by the render are left.
- */
-export function recycleChunks(chunks: readonly Buffer[]): void {
-  if (spare.recycled.has(chunks)) return;
-  spare.recycled.add(chunks);
-  for (const chunk of chunks) {
-    if (spare.chunks.length >= spare.limit) return;
-    const memory = chunk.buffer;
-    if (chunk.byteOffset === 0 && memory instanceof ArrayBuffer && memory.byteLength === CHUNK_BYTES)
-      spare.chunks.push(memory);
-  }
-}
 
 /**
  * The exposition is written into a list of 64 KiB Buffers, outside V8's heap: each line string dies
@@ -108,18 +72,12 @@ class ByteSink {
 
   finish(): Buffer[] {
     if (this.length > 0) this.chunks.push(this.buffer.subarray(0, this.length));
-    else if (this.buffer.length === CHUNK_BYTES) spare.chunks.push(this.buffer.buffer as ArrayBuffer);
+    else unusedChunk(this.buffer);
     this.length = 0;
     this.buffer = Buffer.alloc(0);
-    spare.limit = Math.min(MAX_SPARE_CHUNKS, this.chunks.length);
-    if (spare.chunks.length > spare.limit) spare.chunks.length = spare.limit;
+    renderedChunks(this.chunks.length);
     return this.chunks;
   }
-}
-
-function newChunk(): Buffer {
-  const memory = spare.chunks.pop();
-  return memory ? Buffer.from(memory) : Buffer.allocUnsafe(CHUNK_BYTES);
 }
 
 /**
@@ -145,7 +103,7 @@ const SERIES_PER_CHECK = 32;
  * loop: series are read straight from the client's own entries (src/compat/) and rendered a few at a time, yielding whenever a slice of
  * work is spent; scrape-time sources run concurrently, each under a timeout, and one that fails or
  * hangs is left out (and reported) while every other metric is rendered. The result is the
- * exposition's UTF-8 bytes in order, as a list of chunks.
+ * exposition's bytes in order (UTF-8 text, or protobuf: see protobuf-exposition.ts), as a list of chunks.
  */
 export async function renderExposition(
   metrics: readonly unknown[],
@@ -174,7 +132,14 @@ export async function renderExposition(
   // The turn that received the request (parsing, routing, hooks) and started the sources ends here.
   await nextTurn();
   slice.start = performance.now();
-  const sink = new ByteSink();
+  const protobuf = options.format === 'protobuf';
+  const sink = protobuf ? undefined : new ByteSink();
+  const writer = protobuf ? new ProtoWriter() : undefined;
+  const family: ProtobufFamilyOptions = {
+    defaultLabels: options.defaultLabels,
+    pause,
+    seriesPerCheck: SERIES_PER_CHECK,
+  };
   let first = true;
   for (const metric of all) {
     let prepared: MetricData | typeof DONE | typeof TIMED_OUT;
@@ -188,16 +153,27 @@ export async function renderExposition(
       options.onCollectFailure(metric.name, 'timeout');
       continue;
     }
+    if (writer) {
+      if (prepared === DONE) {
+        // A copy of the list (the entries themselves are live), as in renderSeries.
+        const entries = (layouts.get(metric) as SeriesLayout).entries(metric);
+        await encodeSeriesFamily(writer, metric, entries, family);
+      } else encodeDataFamily(writer, prepared, family);
+      await pause();
+      continue;
+    }
+    const text = sink as ByteSink;
     // The text format separates families with an empty line; OpenMetrics does not.
-    if (!first && options.format === 'text') sink.line('');
+    if (!first && options.format === 'text') text.line('');
     first = false;
     if (prepared === DONE)
-      await renderSeries(metric, layouts.get(metric) as SeriesLayout, options, sink, pause);
-    else renderData(prepared, options, sink);
+      await renderSeries(metric, layouts.get(metric) as SeriesLayout, options, text, pause);
+    else renderData(prepared, options, text);
     await pause();
   }
-  if (options.format === 'openmetrics') sink.line('# EOF');
-  return sink.finish();
+  if (writer) return writer.finish();
+  if (options.format === 'openmetrics') (sink as ByteSink).line('# EOF');
+  return (sink as ByteSink).finish();
 }
 
 /** The layout of a counter, gauge or histogram whose series the seam can read, else `undefined`. */

@@ -12,6 +12,7 @@ import {
   type OfferedFormat,
 } from '../../src/endpoint/accept';
 import { negotiate } from '../../src/endpoint/scrape-handler';
+import type { ExpositionFormat } from '../../src/exposition/render-exposition';
 
 /** A range as the table writes it: `type/subtype {params} q`. */
 const shown = (header: string | string[] | undefined): string[] =>
@@ -105,7 +106,39 @@ describe('negotiate: the format of a scrape', () => {
   const PROMETHEUS_3 =
     'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1';
 
-  it.each<[string | string[] | undefined, 'text' | 'openmetrics']>([
+  // Issue #24: Prometheus 2.42's exact header with --enable-feature=native-histograms
+  // (scrape/scrape.go, scrapeAcceptHeaderWithProtobuf), and Prometheus 3's with scrape_native_histograms
+  // (scrape.go's acceptHeader() over PrometheusProto first).
+  const PROMETHEUS_2_PROTOBUF =
+    'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+  const PROMETHEUS_3_PROTOBUF =
+    'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1';
+  const PROTOBUF =
+    'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
+
+  it.each<[string | string[] | undefined, ExpositionFormat]>([
+    // Issue #24: protobuf only for a range that names it whole, q-values honoured.
+    [PROMETHEUS_2_PROTOBUF, 'protobuf'],
+    [PROMETHEUS_3_PROTOBUF, 'protobuf'],
+    [PROTOBUF, 'protobuf'],
+    [
+      'Application/Vnd.Google.Protobuf; Proto="IO.Prometheus.Client.MetricFamily"; Encoding=Delimited',
+      'protobuf',
+    ],
+    [`${PROTOBUF};q=0, text/plain;q=0.1`, 'text'],
+    [`${PROTOBUF};q=0`, 'text'],
+    [`${PROTOBUF};q=0.4, application/openmetrics-text;q=0.5`, 'openmetrics'],
+    [`application/openmetrics-text;q=0.5, ${PROTOBUF};q=0.5`, 'openmetrics'],
+    [`${PROTOBUF};q=0.5, application/openmetrics-text;q=0.5`, 'protobuf'],
+    ['application/vnd.google.protobuf', 'text'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily', 'text'],
+    ['application/vnd.google.protobuf;encoding=delimited', 'text'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text', 'text'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.Metric;encoding=delimited', 'text'],
+    ['application/vnd.google.protobuf, application/openmetrics-text;q=0.3', 'openmetrics'],
+    ['application/vnd.google.protobuf;q=0.9, */*;q=0.5', 'text'],
+    ['application/vnd.google.*', 'text'],
+    ['application/*;q=0.9, text/*;q=0.8', 'openmetrics'],
     // The issue's two headers.
     ['application/openmetrics-text;q=0, text/plain', 'text'],
     ['x-application/openmetrics-textual', 'text'],
