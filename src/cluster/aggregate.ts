@@ -3,9 +3,17 @@ import type { ClientClasses } from '../compat/metrics-client';
 import type { MetricJson } from './cluster-protocol';
 import { setNativeConfig, type NativeHistogramSnapshot } from '../native/native-histogram';
 import { MAX_NATIVE_WIDTH, sumNativeParts } from './native-parts';
+import { nextTurn } from '../exposition/render-exposition';
 import { sampleKey } from './retired-series';
 
 type Sample = MetricJson['values'][number];
+
+/** The merge yields to the event loop once it has worked this long (as the render does). */
+const SLICE_MS = 5;
+/** Samples merged between two looks at the clock. */
+const SAMPLES_PER_CHECK = 256;
+/** What summing one series' native parts counts for, in samples, between two looks at the clock. */
+const NATIVE_WEIGHT = 32;
 
 /** The merge of one series across workers, by aggregator name (prom-client's and its successor's set). */
 type Merge = (values: readonly number[]) => number;
@@ -24,9 +32,25 @@ const MERGE: Readonly<Record<string, Merge | undefined>> = {
  * JSON strings): prom-client's own grouping merges label values holding `,` and `:`, the
  * successor's those holding `|` and a missing label with an empty one. `omit` drops the metric;
  * an unknown aggregator is `sum` (the clients' default). Each merged metric is a read-only metric
- * whose `get()` gives the merged values, registered in a fresh registry.
+ * whose `get()` gives the merged values, registered in a fresh registry. A histogram series' native
+ * parts (on its `_count` samples) are summed too. Yields to the event loop every `sliceMs` of work:
+ * the parts must not change meanwhile (answers are replaced, never changed; see `RetiredSeries.toJson`).
  */
-export function aggregate(client: ClientClasses, parts: readonly (readonly MetricJson[])[]): MetricsRegistry {
+export async function aggregate(
+  client: ClientClasses,
+  parts: readonly (readonly MetricJson[])[],
+  sliceMs = SLICE_MS,
+): Promise<MetricsRegistry> {
+  let sliceStart = performance.now();
+  let sinceCheck = 0;
+  /** Yields to the event loop once `sliceMs` of work is spent (the clock read every 256 samples). */
+  const pause = async (): Promise<void> => {
+    if (++sinceCheck < SAMPLES_PER_CHECK) return;
+    sinceCheck = 0;
+    if (performance.now() - sliceStart < sliceMs) return;
+    await nextTurn();
+    sliceStart = performance.now();
+  };
   const byName = new Map<
     string,
     {
@@ -54,6 +78,7 @@ export function aggregate(client: ClientClasses, parts: readonly (readonly Metri
             // A histogram series' `_count` sample: the native parts of the workers, one per value.
             natives: sample.native === undefined ? undefined : [sample.native],
           });
+        await pause();
       }
     }
   }
@@ -64,19 +89,23 @@ export function aggregate(client: ClientClasses, parts: readonly (readonly Metri
     const merge = MERGE[aggregator] ?? sum;
     let schema: number | undefined;
     let zeroThreshold = 0;
-    const values = [...samples.values()].map(({ sample, values: v, natives }) => {
+    const values: Sample[] = [];
+    for (const { sample, values: v, natives } of samples.values()) {
+      // The workers' native parts of a series summed: the costly part of a merge (some 50 µs a series).
       const native = nativeOfSum(aggregator, natives, v.length);
       if (native) {
         schema = Math.min(schema ?? native.schema, native.schema);
         zeroThreshold = Math.max(zeroThreshold, native.zeroThreshold);
       }
-      return {
+      values.push({
         value: merge(v),
         labels: sample.labels,
         ...(sample.metricName === undefined ? {} : { metricName: sample.metricName }),
         ...(native === undefined ? {} : { native }),
-      };
-    });
+      });
+      if (native) sinceCheck += NATIVE_WEIGHT;
+      await pause();
+    }
     const merged = {
       name: first.name,
       help: first.help,

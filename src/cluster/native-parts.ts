@@ -172,19 +172,23 @@ function schemaWithin(parts: readonly NativeHistogramSnapshot[], schema: number)
  * as one histogram fed every observation would have lowered its resolution.
  */
 export function sumNativeParts(parts: readonly NativeHistogramSnapshot[]): NativeHistogramSnapshot {
-  if (parts.length === 1 && schemaWithin(parts, parts[0].schema) === parts[0].schema) return parts[0];
-  let schema = MAX_SCHEMA;
-  for (const part of parts) schema = Math.min(schema, part.schema);
-  // An empty part at the schema to reach: merging with it brings every part there.
-  let sum: NativeHistogramSnapshot = {
-    schema: schemaWithin(parts, schema),
-    zeroThreshold: 0,
-    zeroCount: 0,
-    positiveSpans: [],
-    positiveDeltas: [],
-    negativeSpans: [],
-    negativeDeltas: [],
-  };
-  for (const part of parts) sum = mergeNativeSnapshots(sum, part);
+  let lowest = MAX_SCHEMA;
+  for (const part of parts) lowest = Math.min(lowest, part.schema);
+  const schema = schemaWithin(parts, lowest);
+  if (parts.length === 1 && schema === parts[0].schema) return parts[0];
+  // Below the lowest part's schema: an empty part at the schema to reach brings every part there.
+  let sum: NativeHistogramSnapshot =
+    schema === lowest && parts.length > 1
+      ? parts[0]
+      : {
+          schema,
+          zeroThreshold: 0,
+          zeroCount: 0,
+          positiveSpans: [],
+          positiveDeltas: [],
+          negativeSpans: [],
+          negativeDeltas: [],
+        };
+  for (let i = sum === parts[0] ? 1 : 0; i < parts.length; i++) sum = mergeNativeSnapshots(sum, parts[i]);
   return sum;
 }

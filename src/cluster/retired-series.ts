@@ -65,9 +65,12 @@ export class RetiredSeries {
         const value = typeof sample.value === 'number' && Number.isFinite(sample.value) ? sample.value : 0;
         const key = sampleKey(sample);
         const kept = family?.samples.get(key);
-        if (kept) {
-          kept.value += value;
-          dropped += this.addNative(kept, sample.native);
+        if (kept && family) {
+          // A new object, not the kept one changed: a merge still reading the previous `toJson()`
+          // (sliced across event-loop turns) goes on seeing the sums as they were when it began.
+          const next: Sample = { ...kept, value: kept.value + value };
+          dropped += this.addNative(next, sample.native);
+          family.samples.set(key, next);
           continue;
         }
         if (this.samples >= this.maxSamples) {
@@ -116,9 +119,9 @@ export class RetiredSeries {
   }
 
   /**
-   * The kept series, as one worker's answer (the same array until the next `add`). Read at once:
-   * its samples are the kept ones, which the next `add` changes (`AggregatorRegistry.aggregate`
-   * copies what it reads).
+   * The kept series, as one worker's answer (the same array until the next `add`). Never changed
+   * afterwards: the next `add` replaces the samples it sums into, so a merge may read it across
+   * several event-loop turns.
    */
   toJson(): MetricJson[] {
     this.json ??= [...this.families].map(([name, family]) => ({

@@ -9,7 +9,9 @@ import {
   type MetricJson,
   type PartMetric,
 } from '../../src/cluster/cluster-protocol';
+import { aggregate } from '../../src/cluster/aggregate';
 import { MAX_NATIVE_WIDTH, checkNativePart, sumNativeParts } from '../../src/cluster/native-parts';
+import { defaultClient } from '../../src/compat/metrics-client';
 import { RetiredSeries } from '../../src/cluster/retired-series';
 import {
   NativeHistogram,
@@ -347,5 +349,39 @@ describe('RetiredSeries with native parts', () => {
       metricName: 'latency_seconds_count',
     });
     expect(small.size).toBe(1);
+  });
+});
+
+describe('the merge on the primary, sliced', () => {
+  it('yields to the event loop while it merges, and reads a retained base that a worker exit meanwhile does not change', async () => {
+    const retired = new RetiredSeries(100_000);
+    const series = (n: number, value: number): MetricJson => ({
+      name: 'jobs_total',
+      help: 'Jobs',
+      type: 'counter',
+      values: Array.from({ length: n }, (_, i) => ({ value, labels: { queue: `q${i}` } })),
+    });
+    retired.add([series(5_000, 1)]);
+    const base = retired.toJson();
+    let turns = 0;
+    const tick = (): void => {
+      turns++;
+      if (turns < 1_000) setImmediate(tick);
+    };
+    setImmediate(tick);
+    // A slice of 0 ms: it yields at every look at the clock. A worker exits during the merge.
+    const merging = aggregate(defaultClient(), [[series(5_000, 2)], base], 0);
+    retired.add([series(5_000, 10)]);
+    const registry = await merging;
+    const seen = turns;
+    turns = 1_000;
+    const data = (
+      await (registry.getSingleMetric('jobs_total') as unknown as { get(): Promise<MetricJson> }).get()
+    ).values;
+    expect(seen).toBeGreaterThan(1);
+    // Every series is the live worker's 2 plus the base as it was (1), not the exit after it (10).
+    expect(new Set(data.map((v) => v.value))).toEqual(new Set([3]));
+    expect(base[0].values[0].value).toBe(1);
+    expect(retired.toJson()[0].values[0].value).toBe(11);
   });
 });
