@@ -5,7 +5,7 @@
  */
 import type { NativeHistogramSnapshot } from '../native/native-histogram';
 import type { MetricJson, PartMetric } from './cluster-protocol';
-import { checkNativePart, nativeSamples } from './native-parts';
+import { checkNativePart, nativeWeight } from './native-parts';
 
 /** Types whose values only grow: what an exited worker leaves behind, and what a late source keeps. */
 export const MONOTONIC_TYPES = new Set(['counter', 'histogram']);
@@ -83,8 +83,8 @@ export function appendMetric(
  * The native parts of a part's series (`natives`, see `PartMetric`), each checked as untrusted
  * input (src/cluster/native-parts.ts) and against its series' count: one that is malformed, or
  * does not hold exactly the series' observations, is dropped (the series is served with its
- * classic part only) and counted in `droppedNatives`. Those kept count a sample per span and per
- * delta toward the answer's bound.
+ * classic part only) and counted in `droppedNatives`. Those kept count their weight in samples
+ * (`nativeWeight`: one, plus one per 8 spans and deltas) toward the answer's bound.
  */
 function nativesOf(m: PartMetric, assembly: Assembly): (NativeHistogramSnapshot | undefined)[] | undefined {
   const raw: unknown = (m as { natives?: unknown }).natives;
@@ -109,7 +109,7 @@ function nativesOf(m: PartMetric, assembly: Assembly): (NativeHistogramSnapshot 
       out.push(undefined);
       continue;
     }
-    assembly.samples += nativeSamples(checked.snapshot);
+    assembly.samples += nativeWeight(checked.snapshot);
     out.push(checked.snapshot);
   }
   return out;
@@ -133,7 +133,7 @@ function checkSampleNatives(m: MetricJson, assembly: Assembly): void {
       continue;
     }
     s.native = checked.snapshot;
-    assembly.samples += nativeSamples(checked.snapshot);
+    assembly.samples += nativeWeight(checked.snapshot);
   }
 }
 

@@ -256,7 +256,7 @@ class AnswerStream {
     this.countNative(snapshot);
   }
 
-  /** A native part counts a sample per span and per delta (as the primary counts it), about 8 characters each. */
+  /** A native part counts a sample per span and per delta toward the part's bounds, about 8 characters each. */
   private countNative(snapshot: NativeHistogramSnapshot): void {
     const size = typeof snapshot === 'object' && snapshot !== null ? nativeSamples(snapshot) : 0;
     this.samples += size;

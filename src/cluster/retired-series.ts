@@ -1,5 +1,5 @@
 import type { MetricJson } from './cluster-protocol';
-import { nativeSamples, sumNativeParts } from './native-parts';
+import { nativeWeight, sumNativeParts } from './native-parts';
 
 /**
  * The most samples (one value of one series: a counter's series is one, a histogram's is one per
@@ -87,8 +87,8 @@ export class RetiredSeries {
         family.samples.set(key, retired);
         this.samples++;
         if (native !== undefined) {
-          // A native part (checked when it arrived) counts a sample per span and per delta.
-          const size = nativeSamples(native);
+          // A native part (checked when it arrived) counts as its weight in samples (`nativeWeight`).
+          const size = nativeWeight(native);
           if (this.samples + size <= this.maxSamples) {
             retired.native = native;
             this.samples += size;
@@ -107,11 +107,11 @@ export class RetiredSeries {
   private addNative(kept: Sample, native: Sample['native']): number {
     const before = kept.native;
     if (before === undefined) return 0;
-    this.samples -= nativeSamples(before);
+    this.samples -= nativeWeight(before);
     delete kept.native;
     if (native === undefined) return 0;
     const sum = sumNativeParts([before, native]);
-    const size = nativeSamples(sum);
+    const size = nativeWeight(sum);
     if (this.samples + size > this.maxSamples) return size;
     kept.native = sum;
     this.samples += size;

@@ -281,6 +281,34 @@ describe('ClusterMetricsAggregator: workers with native histogram parts', () => 
     );
   });
 
+  it('counts a native part toward maxWorkerSamples by its weight (one sample, plus one per 8 spans and deltas)', async () => {
+    aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000, maxWorkerSamples: 1_000 });
+    // 50 series of 6 samples each (3 bounds, +Inf, sum, count), each native part some 25 spans and deltas.
+    const values = Array.from({ length: 24 }, (_, i) => 0.001 * 1.5 ** i);
+    const native = nativeOf(values);
+    const size =
+      native.positiveSpans.length +
+      native.positiveDeltas.length +
+      native.negativeSpans.length +
+      native.negativeDeltas.length;
+    expect(50 * (6 + size)).toBeGreaterThan(1_000);
+    const one = histogramPart(values, native);
+    const part: PartMetric = {
+      ...one,
+      labels: Array.from({ length: 50 }, (_, i) => ({ route: `/r${i}` })),
+      numbers: Array.from({ length: 50 }, () => one.numbers as number[]).flat(),
+      natives: Array.from({ length: 50 }, () => native),
+    };
+    fakeWorker(1, { current: (r) => answer(r, [part]) });
+    const text = await aggregator.metrics();
+    expect(sampleValue(text, 'veza_metrics_cluster_worker_errors_total')).toBe(0);
+    const registry = await aggregator.collect();
+    const data = await (
+      registry.getSingleMetric('latency_seconds') as unknown as { get(): Promise<MetricJson> }
+    ).get();
+    expect(data.values.filter((v) => v.native !== undefined)).toHaveLength(50);
+  });
+
   it('keeps an exited worker’s native part in the retained base: the sum stays monotonic', async () => {
     aggregator = new ClusterMetricsAggregator({ timeoutMs: 60_000 });
     fakeWorker(1, { current: (r) => answer(r, [histogramPart(VALUES_A, nativeOf(VALUES_A))]) });
@@ -315,7 +343,7 @@ describe('RetiredSeries with native parts', () => {
     ],
   });
 
-  it('sums the native parts of the exited workers, counting their spans and deltas in its bound', () => {
+  it('sums the native parts of the exited workers, counting their weight in its bound', () => {
     const retired = new RetiredSeries(1_000);
     retired.add([count(VALUES_A.length, nativeOf(VALUES_A))]);
     retired.add([count(VALUES_B.length, nativeOf(VALUES_B))]);
@@ -325,9 +353,10 @@ describe('RetiredSeries with native parts', () => {
       countsOf(nativeOf([...VALUES_A, ...VALUES_B])),
     );
     const n = sample.native as NativeHistogramSnapshot;
-    expect(retired.size).toBe(
-      1 + n.positiveSpans.length + n.positiveDeltas.length + n.negativeSpans.length + n.negativeDeltas.length,
-    );
+    const spansAndDeltas =
+      n.positiveSpans.length + n.positiveDeltas.length + n.negativeSpans.length + n.negativeDeltas.length;
+    // The series' sample, and its native part: one sample plus one per 8 spans and deltas.
+    expect(retired.size).toBe(1 + 1 + Math.ceil(spansAndDeltas / 8));
   });
 
   it('keeps a series without its native part once a worker had none for it, and within its bound', () => {
@@ -340,7 +369,7 @@ describe('RetiredSeries with native parts', () => {
     expect(sample.native).toBeUndefined();
     expect(retired.size).toBe(1);
 
-    // A bound of 3 samples: the series is kept, its native part (more than 2 samples) is not.
+    // A bound of 3 samples: the series is kept, its native part (weighing 3) is not.
     const small = new RetiredSeries(3);
     expect(small.add([count(VALUES_A.length, nativeOf(VALUES_A))])).toBeGreaterThan(0);
     expect(small.toJson()[0].values[0]).toEqual({
