@@ -24,6 +24,8 @@ import { cacheRule, type CacheMetricsOptions } from './cache/cache-options';
 import { healthRule, type HealthMetricsOptions } from './health/health-options';
 import { outboundRule, type OutboundMetricsOptions } from './outbound/outbound-options';
 import { databaseRule, type DatabaseMetricsOptions } from './database/database-options';
+import { nativeHistogramsRule } from './native/native-options';
+import type { NativeHistogramOptions } from './native/native-histogram';
 
 /**
  * Options of {@link VezaMetricsModule}. Every key is optional; an unknown key, or a value of the
@@ -168,6 +170,18 @@ export interface VezaMetricsModuleOptions {
    * @defaultValue `true` (inert without `@opentelemetry/api`)
    */
   exemplars?: boolean;
+  /**
+   * Native histograms (Prometheus' sparse, exponential buckets), served in the protobuf exposition
+   * beside the classic buckets (which stay as they are, in both formats): `true` for client_golang's
+   * defaults (a bucket factor of 1.1, schema 3, about 4.3 % error on any quantile; at most 160 buckets
+   * per sign a series), or `{ bucketFactor?, maxBuckets?, zeroThreshold?, minResetInterval? }`. Every
+   * histogram the library creates gets a native part (the catalog's, GraphQL, RPC, queues, outbound,
+   * `@Timed`'s unless it says `nativeHistogram: false`, metrics passed to `protect()`); metrics
+   * registered by other code (`@willsoto/nestjs-prometheus`, a client's global registry) and the
+   * default metrics stay classic. docs/native-histograms.md.
+   * @defaultValue `false` (classic only)
+   */
+  nativeHistograms?: boolean | NativeHistogramOptions;
 }
 
 /** Each feature's option rule, from its own folder, in the order they follow the core options. */
@@ -181,6 +195,7 @@ const FEATURE_OPTION_RULES = {
   health: healthRule,
   outbound: outboundRule,
   database: databaseRule,
+  nativeHistograms: nativeHistogramsRule,
 };
 
 /**

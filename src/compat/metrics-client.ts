@@ -327,8 +327,12 @@ function selfCheck(classes: ClientClasses, layout: SeriesLayout): boolean {
   }
   const same = (a: AnyMetric, b: AnyMetric): boolean =>
     JSON.stringify(layout.entries(a)) === JSON.stringify(layout.entries(b));
+  // The guard files a histogram's native part into the entry `entryOf` finds.
+  const found =
+    layout.entryOf(h2, labels) === layout.entries(h2)[0] && layout.entryOf(u2, {}) === layout.entries(u2)[0];
   const identical =
     writes &&
+    found &&
     same(c1, c2) &&
     same(g1, g2) &&
     same(h1, h2) &&

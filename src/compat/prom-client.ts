@@ -49,6 +49,8 @@ import {
   type SeriesEntry,
   type SeriesLayout,
 } from './series-storage';
+import { NativeFiler } from '../native/native-filing';
+import { nativeConfigOf } from '../native/native-histogram';
 
 /** What a client's default metrics start: `intervals` timers (then stopped at once), feeding only the `dropped` metrics. */
 export interface DefaultsOf {
@@ -278,16 +280,22 @@ class HashMapCounterSlot implements CounterSlot {
 }
 
 class HashMapHistogramSlot implements HistogramSlot {
+  /** The native part's filing, when the metric has one (read once: it is set when the metric is created). */
+  private readonly native: NativeFiler | undefined;
   constructor(
     private readonly metric: { hashMap: Record<string, SeriesEntry | undefined> },
     private readonly key: string,
     private readonly entry: SeriesEntry,
     private readonly buckets: BucketKeys,
-  ) {}
+  ) {
+    const config = nativeConfigOf(metric);
+    this.native = config && new NativeFiler(config);
+  }
 
   observe(value: number): boolean {
     if (this.metric.hashMap[this.key] !== this.entry) return false;
     fileObservation(this.entry, this.buckets, value);
+    if (this.native !== undefined) this.native.file(this.entry, this.buckets, value);
     return true;
   }
 }
@@ -310,6 +318,8 @@ export const hashMapLayout: SeriesLayout = {
       : undefined;
     return buckets && new HashMapHistogramSlot(metric as never, key, entry as SeriesEntry, buckets);
   },
+  entryOf: (metric, labels) =>
+    hashMapOf(metric)?.[promClientSeriesKey(sortedNamesOf(metric), labels as Record<string, string>)],
   entries: (metric) => Object.values(hashMapOf(metric) ?? {}) as SeriesEntry[],
   seriesKey(metric) {
     const names = sortedNamesOf(metric);

@@ -49,6 +49,8 @@ import {
   type SeriesEntry,
   type SeriesLayout,
 } from './series-storage';
+import { NativeFiler } from '../native/native-filing';
+import { nativeConfigOf } from '../native/native-histogram';
 import { successorNeedsNode22 } from '../veza-metrics.messages';
 
 const NAME = '@prometheus-io/client';
@@ -134,6 +136,8 @@ class StoreCounterSlot implements CounterSlot {
 
 class StoreHistogramSlot implements HistogramSlot {
   private readonly deletions: number;
+  /** The native part's filing, when the metric has one (read once: it is set when the metric is created). */
+  private readonly native: NativeFiler | undefined;
   constructor(
     private readonly metric: { store: Store },
     private readonly store: Store,
@@ -141,12 +145,15 @@ class StoreHistogramSlot implements HistogramSlot {
     private readonly buckets: BucketKeys,
   ) {
     this.deletions = counted(store);
+    const config = nativeConfigOf(metric);
+    this.native = config && new NativeFiler(config);
   }
 
   observe(value: number): boolean {
     const store = this.metric.store;
     if (store !== this.store || store[DELETIONS] !== this.deletions) return false;
     fileObservation(this.entry, this.buckets, value);
+    if (this.native !== undefined) this.native.file(this.entry, this.buckets, value);
     return true;
   }
 }
@@ -230,6 +237,7 @@ export const storeLayout: SeriesLayout = {
       new StoreHistogramSlot(metric as { store: Store }, store, entry as SeriesEntry, buckets)
     );
   },
+  entryOf: (metric, labels) => storeOf(metric)?.entry(labels),
   entries: (metric) => Array.from(storeOf(metric)?.values() ?? []),
   seriesKey(metric) {
     const names = sortedNamesOf(metric);

@@ -53,6 +53,12 @@ export interface SeriesLayout {
    */
   counterSlot(metric: object, labels: Labels): CounterSlot | undefined;
   histogramSlot(metric: object, labels: Labels): HistogramSlot | undefined;
+  /**
+   * The entry the client filed the last write of `labels` into (the one under their key, whatever
+   * labels it shows), or `undefined` when there is none: the series guard files a histogram's native
+   * part there, right after the client's `observe` returned.
+   */
+  entryOf(metric: object, labels: Labels): SeriesEntry | undefined;
   /** Every series of `metric`, in the client's order (what its `get()` renders). */
   entries(metric: object): SeriesEntry[];
   /**
@@ -108,6 +114,18 @@ export function bucketKeysOf(upperBounds: unknown, entry: SeriesEntry): BucketKe
     keys,
     overflow: keys.includes('-1') ? '-1' : undefined,
   };
+}
+
+/**
+ * Makes `entry`'s classic part hold only `value`, as a series just created and observed once would
+ * (its native part was reset: `minResetInterval`).
+ */
+export function refileOnly(entry: SeriesEntry, buckets: BucketKeys, value: number): void {
+  const values = entry.bucketValues as Record<string, number>;
+  for (const key of Object.keys(values)) values[key] = 0;
+  (entry as { sum: number }).sum = 0;
+  (entry as { count: number }).count = 0;
+  fileObservation(entry, buckets, value);
 }
 
 /** Files `value` into `entry` as both clients' `observe` does: the first bound >= value, then sum and count. */

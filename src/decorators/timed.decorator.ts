@@ -14,6 +14,8 @@ import {
 import { decoratorOptions } from '../instrumentation/decorator-options';
 import { instrumentMethod } from '../instrumentation/instrument-method';
 import { shapeOf } from '../options/option-schema';
+import type { NativeHistogramOptions } from '../native/native-histogram';
+import { nativeHistogramRule } from '../native/native-options';
 import type { AnyArgs, AnyResult } from '../instrumentation/loose-types';
 
 /** Options of {@link Timed}. */
@@ -22,6 +24,14 @@ export interface TimedOptions<A extends unknown[] = AnyArgs, R = AnyResult> exte
   labels?: Readonly<Record<string, string>> | ((call: CallInfo<A, R>) => Record<string, string>);
   /** Bucket upper bounds, in seconds. @defaultValue prom-client's (0.005 to 10) */
   buckets?: readonly number[];
+  /**
+   * This histogram's native part (Prometheus' native histograms, served in the protobuf
+   * exposition beside the classic buckets): `true` (client_golang's defaults), `false` (none,
+   * whatever the module's `nativeHistograms` says), or `{ bucketFactor?, maxBuckets?,
+   * zeroThreshold?, minResetInterval? }`. Checked as the module's option is.
+   * @defaultValue the module's `nativeHistograms`
+   */
+  nativeHistogram?: boolean | NativeHistogramOptions;
 }
 
 /** The rules of {@link TimedOptions}; `buckets` is checked before `labels`. */
@@ -30,8 +40,9 @@ export const TIMED_OPTIONS_SCHEMA = decoratorOptions(
     ...appMetricShape(['le']),
     labels: appMetricLabels<(call: CallInfo) => Record<string, string>>(),
     buckets: optionalBuckets,
+    nativeHistogram: nativeHistogramRule,
   }),
-  { order: ['name', 'help', 'labelNames', 'buckets', 'labels'] },
+  { order: ['name', 'help', 'labelNames', 'buckets', 'nativeHistogram', 'labels'] },
 );
 
 /**
@@ -51,11 +62,12 @@ export function Timed<A extends unknown[] = AnyArgs, R = AnyResult>(
   const decorator = `@Timed(${JSON.stringify(options?.name)})`;
   return instrumentMethod(decorator, (at) => {
     const opts = TIMED_OPTIONS_SCHEMA.resolve(options, at, {});
-    const { buckets, labels } = opts;
+    const { buckets, labels, nativeHistogram } = opts;
     const definition = {
       ...appMetricDefinition(opts),
       kind: 'histogram' as const,
       ...(buckets ? { buckets } : {}),
+      ...(nativeHistogram !== undefined ? { native: nativeHistogram } : {}),
     };
     return {
       decorator,

@@ -3,6 +3,7 @@ import { globalRegistries, selectClient, type ClientClasses } from '../compat/me
 import { definitionOf, describeDefinition } from '../registry/metric-definition';
 import { appMetricClash, appMetricConflict } from '../veza-metrics.messages';
 import type { AppMetricDefinition } from './instrument';
+import type { NativeHistogramConfig } from '../native/native-histogram';
 
 /** Metrics created by generic decorators in any application, with how many applications use each. */
 const createdByDecorators = new WeakMap<Metric, { definition: AppMetricDefinition; users: number }>();
@@ -12,9 +13,19 @@ const sameDefinition = (a: AppMetricDefinition, b: AppMetricDefinition): boolean
   a.help === b.help &&
   a.labelNames.length === b.labelNames.length &&
   a.labelNames.every((l) => b.labelNames.includes(l)) &&
-  JSON.stringify(a.buckets ?? null) === JSON.stringify(b.buckets ?? null);
+  JSON.stringify(a.buckets ?? null) === JSON.stringify(b.buckets ?? null) &&
+  JSON.stringify(a.native ?? null) === JSON.stringify(b.native ?? null);
 
-const describe = (d: AppMetricDefinition): string => describeDefinition(d);
+/** As clash messages show it; a histogram's own native setting after its buckets. */
+const describe = (d: AppMetricDefinition): string => {
+  const { native } = d;
+  if (native === undefined) return describeDefinition(d);
+  const setting =
+    native === false
+      ? 'nativeHistogram false'
+      : `nativeHistogram { schema ${native.schema}, maxBuckets ${native.maxBuckets}, zeroThreshold ${native.zeroThreshold}, minResetInterval ${native.minResetIntervalMs} }`;
+  return `${describeDefinition(d)} ${setting}`;
+};
 
 /**
  * The metrics `@Counted`, `@Timed` and `@InProgress` create in one application's registry. Methods
@@ -30,8 +41,12 @@ export class AppMetrics {
 
   constructor(
     private readonly registry: Registry,
-    /** Puts a new metric under the application's series cap and run-time safety. */
-    private readonly protect: (metric: Metric) => void = () => undefined,
+    /**
+     * Puts a new metric under the application's series cap and run-time safety (a histogram with
+     * its own native setting, or the module's).
+     */
+    private readonly protect: (metric: Metric, native?: NativeHistogramConfig | false) => void = () =>
+      undefined,
     /** The classes of the registry's client. */
     private readonly client: ClientClasses = selectClient(registry),
   ) {}
@@ -80,7 +95,7 @@ export class AppMetrics {
       metric = existing;
     } else {
       metric = create(this.client, definition, this.registry);
-      this.protect(metric);
+      this.protect(metric, definition.native);
       createdByDecorators.set(metric, { definition, users: 1 });
     }
     this.created.set(definition.name, { metric, definition, where });

@@ -1,4 +1,5 @@
 import type { AnyMetric as Metric } from '../compat/client-types';
+import type { NativeHistogramConfig } from '../native/native-histogram';
 import type { CatalogDefinitions } from '../registry/catalog-definitions';
 import type { VezaMetricsRegistry } from '../registry/veza-metrics.registry';
 
@@ -33,6 +34,8 @@ export interface AppMetricDefinition {
   readonly help: string;
   readonly labelNames: readonly string[];
   readonly buckets?: readonly number[];
+  /** A histogram's own native setting (`@Timed`'s `nativeHistogram`): `false` none; not given, the module's. */
+  readonly native?: NativeHistogramConfig | false;
 }
 
 /** What an instrument is built from, at bootstrap, for one decorated method of one application. */

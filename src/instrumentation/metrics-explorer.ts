@@ -84,7 +84,11 @@ export class VezaMetricsExplorer implements OnModuleInit, OnModuleDestroy, Probl
     @Optional() private readonly lazyLoader?: LazyModuleLoader,
   ) {
     // The series cap and run-time safety the catalog's metrics are under.
-    this.appMetrics = new AppMetrics(app.registry, (metric: Metric) => self.protect(metric), app.client);
+    this.appMetrics = new AppMetrics(
+      app.registry,
+      (metric: Metric, native) => self.protect(metric, native),
+      app.client,
+    );
   }
 
   onModuleInit(): void {

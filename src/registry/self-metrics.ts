@@ -6,6 +6,8 @@ import { ambiguousLabelSet, metricClash, recordingRefused, seriesOverflow } from
 import { AppRegistry } from './app-registry';
 import { definitionOf, describeDefinition, sameDefinition } from './metric-definition';
 import { guardMetric, type OverflowReason, type SeriesGuardHooks } from './series-guard';
+import { nativeConfigOf, setNativeConfig, type NativeHistogramConfig } from '../native/native-histogram';
+import { nativeSettingOf } from '../native/native-options';
 
 /**
  * The library's own metrics (`veza_metrics_*`) and the series guard: `counter` creates (or finds
@@ -21,7 +23,8 @@ export class SelfMetrics {
 
   constructor(
     private readonly app: AppRegistry,
-    @InjectVezaMetricsOptions() private readonly options: ResolvedOptions,
+    @InjectVezaMetricsOptions()
+    private readonly options: ResolvedOptions<{ nativeHistograms?: NativeHistogramConfig }>,
   ) {}
 
   /**
@@ -43,9 +46,17 @@ export class SelfMetrics {
     return new client.Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
   }
 
-  /** Puts `metric` under the application's series cap and run-time safety (see `cardinality`). */
-  protect(metric: AnyMetric): void {
+  /**
+   * Puts `metric` under the application's series cap and run-time safety (see `cardinality`); a
+   * histogram gets a native part with `native` (its own setting: `false` none) or, when not given,
+   * the module's `nativeHistograms` (a metric that already has one keeps it: a registry shared by
+   * two applications).
+   */
+  protect(metric: AnyMetric, native?: NativeHistogramConfig | false): void {
     this.hooks ??= this.guardHooks();
+    const config = nativeSettingOf(native, this.options.nativeHistograms);
+    if (config && (metric as { type?: unknown }).type === 'histogram' && !nativeConfigOf(metric))
+      setNativeConfig(metric, config);
     guardMetric(metric, this.seriesCap((metric as unknown as { name: string }).name), this.hooks);
   }
 

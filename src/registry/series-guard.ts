@@ -1,7 +1,16 @@
 import type { AnyMetric } from '../compat/client-types';
 import { describe } from '../veza-metrics.messages';
-import { layoutOf, metricFields, replaceRecordingMethods, routeChild } from '../compat/metrics-client';
+import {
+  bucketsOf,
+  layoutOf,
+  metricFields,
+  replaceRecordingMethods,
+  routeChild,
+} from '../compat/metrics-client';
 import { hashMapLayout } from '../compat/prom-client';
+import type { SeriesLayout } from '../compat/series-storage';
+import { nativeConfigOf } from '../native/native-histogram';
+import { fileNative } from '../native/native-filing';
 
 /** The label value every series past a metric's cap is folded into (all its labels take it). */
 export const OVERFLOW_LABEL_VALUE = '__overflow__';
@@ -234,6 +243,9 @@ class MetricGuard {
    * must not be escaped as input). Weak: a child dropped frees its labels.
    */
   private readonly issued: WeakSet<object>;
+  /** Where a histogram's native part is filed (the entry of a label set); `undefined`: no native part. */
+  private readonly layout: SeriesLayout | undefined;
+  private readonly histogram: boolean;
 
   constructor(
     private readonly metric: object,
@@ -244,6 +256,8 @@ class MetricGuard {
     const fields = metricFields(metric);
     this.labelNames = [...fields.labelNames];
     this.exemplars = fields.exemplars;
+    this.histogram = fields.type === 'histogram';
+    this.layout = this.histogram ? layoutOf(metric) : undefined;
     this.admitted = new AdmittedSeries(this.labelNames, metric, cap, (reason, client) =>
       hooks.onOverflow(name, reason, client),
     );
@@ -298,6 +312,25 @@ class MetricGuard {
     return true;
   }
 
+  /**
+   * After the client's `observe` filed a finite `value` under `labels` (guarded): the same value into
+   * the native part of that entry, when the histogram has one. A histogram whose entries cannot be
+   * found (no known layout) files nothing natively: its series are then served classic only.
+   */
+  private fileNative(labels: Labels, value: unknown): void {
+    const config = nativeConfigOf(this.metric);
+    if (config === undefined || typeof value !== 'number' || !Number.isFinite(value)) return;
+    const entry = this.layout?.entryOf(this.metric, labels);
+    if (entry !== undefined) fileNative(entry, config, value, bucketsOf(this.metric));
+  }
+
+  /** `original` (the client's `observe`) then, for a histogram, its native part. */
+  private observed(original: AnyFn, args: unknown[], labels: Labels, value: unknown): unknown {
+    const result = original.apply(this.metric, args);
+    if (this.histogram) this.fileNative(labels, value);
+    return result;
+  }
+
   /** Records `value` under the guarded `labels` (a labelled metric called without labels is refused). */
   private withLabels(
     labels: Labels,
@@ -315,28 +348,36 @@ class MetricGuard {
    * and the classic `(labels, value)` and `(value)` calls are translated so every caller keeps working.
    */
   private recordExemplary(original: AnyFn, allowNegative: boolean, a: unknown, b: unknown): unknown {
-    const m = this.metric;
     if (isLabels(a) && ('labels' in a || 'exemplarLabels' in a || 'value' in a)) {
       const opts = a as { labels?: Labels; value?: unknown; exemplarLabels?: Labels };
       if (!this.finite(opts.value, allowNegative)) return undefined;
       const labels = this.guard(opts.labels ?? {});
       if (!labels) return undefined;
       const exemplarLabels = opts.exemplarLabels ? sanitizeLabels(opts.exemplarLabels) : undefined;
-      return original.call(m, { ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) });
+      return this.observed(
+        original,
+        [{ ...opts, labels, ...(exemplarLabels ? { exemplarLabels } : {}) }],
+        labels,
+        opts.value,
+      );
     }
     if (isLabels(a))
-      return this.withLabels(a, b, allowNegative, (labels) => original.call(m, { labels, value: b }));
-    return this.withLabels({}, a, allowNegative, () => original.call(m, { value: a }));
+      return this.withLabels(a, b, allowNegative, (labels) =>
+        this.observed(original, [{ labels, value: b }], labels, b),
+      );
+    return this.withLabels({}, a, allowNegative, () => this.observed(original, [{ value: a }], {}, a));
   }
 
   /** `inc`, `dec`, `set`, `observe`: `(labels?, value?)`. */
   valued(original: AnyFn, allowNegative: boolean): AnyFn {
-    const m = this.metric;
     return (a?: unknown, b?: unknown): unknown => {
       try {
         if (this.exemplars) return this.recordExemplary(original, allowNegative, a, b);
-        if (isLabels(a)) return this.withLabels(a, b, allowNegative, (labels) => original.call(m, labels, b));
-        return this.withLabels({}, a, allowNegative, () => original.call(m, a));
+        if (isLabels(a))
+          return this.withLabels(a, b, allowNegative, (labels) =>
+            this.observed(original, [labels, b], labels, b),
+          );
+        return this.withLabels({}, a, allowNegative, () => this.observed(original, [a], {}, a));
       } catch (error) {
         return this.report(error);
       }

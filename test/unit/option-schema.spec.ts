@@ -84,7 +84,7 @@ describe('a schema is tied to its options interface by type', () => {
       new Error(
         'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, ' +
           'registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, ' +
-          'cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health, outbound, database.',
+          'cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
       ),
     );
   });

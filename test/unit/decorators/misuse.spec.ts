@@ -125,6 +125,26 @@ describe('misuse is refused at decoration time, naming the decorator and Class#m
     expect(
       apply(Timed({ name: 'app_t_seconds', help: 'x', buckets: [1, 1] }), proto, 'login', method()),
     ).toThrow('"buckets" must be a non-empty array of finite numbers in strictly increasing order');
+    expect(
+      apply(
+        Timed({ name: 'app_t_seconds', help: 'x', nativeHistogram: { maxBuckets: 0 } }),
+        proto,
+        'login',
+        method(),
+      ),
+    ).toThrow(
+      '"nativeHistogram.maxBuckets" must be an integer from 1 to 65536 (buckets per sign a series keeps), got number 0.',
+    );
+    expect(
+      apply(
+        Timed({ name: 'app_t_seconds', help: 'x', nativeHistogram: 'on' as never }),
+        proto,
+        'login',
+        method(),
+      ),
+    ).toThrow(
+      '"nativeHistogram" must be true, false or { bucketFactor?, maxBuckets?, zeroThreshold?, minResetInterval? }, got the string "on".',
+    );
   });
 });
 
