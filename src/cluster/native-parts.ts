@@ -11,15 +11,16 @@ import {
   type BucketSpan,
   type NativeHistogramSnapshot,
 } from '../native/native-histogram';
+import { MAX_NATIVE_BUCKETS } from '../native/native-options';
 
 /**
  * The most buckets, per sign, between the lowest and the highest key of one native part the primary
  * accepts from a worker (and keeps in a sum: a wider sum is brought to a lower schema, as a single
- * histogram past its budget is). A worker's part is never wider than its `maxBuckets` (160 by
- * default); this bounds what a malformed or hostile message makes the primary allocate (8 bytes a
- * bucket when merging).
+ * histogram past its budget is): the largest `maxBuckets` a worker may be given (its parts are never
+ * wider; 160 by default). It bounds what a malformed or hostile part makes the primary allocate
+ * while merging: 8 bytes a bucket, 512 KiB, for the time of one series' merge.
  */
-export const MAX_NATIVE_WIDTH = 4_096;
+export const MAX_NATIVE_WIDTH = MAX_NATIVE_BUCKETS;
 
 /**
  * The farthest bucket key from 0 at schema 0: every finite double above 0 is in (2^-1075, 2^1024],

@@ -1,14 +1,7 @@
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { layoutOf } from '../../src/compat/metrics-client';
-import {
-  NativeHistogram,
-  nativeConfigOf,
-  nativeOf,
-  resolveNativeConfig,
-  setNativeConfig,
-} from '../../src/native/native-histogram';
+import { NativeHistogram, resolveNativeConfig } from '../../src/native/native-histogram';
 import { MetricsPusher, VezaMetricsModule, VezaMetricsRegistry, type PushgatewayOptions } from '../../src';
 import { sampleValue } from '../utils/exposition';
 import { freePort } from '../utils/prometheus';
@@ -83,25 +76,14 @@ function countsOf(h: Record<string, any>): Record<string, number> {
   return out;
 }
 
-/** A job whose catalog histogram has a native part (as the library's observe hooks make it), fed VALUES. */
+/** A job with native histograms (option `nativeHistograms`), its catalog histogram fed VALUES. */
 async function job(pushgateway: PushgatewayOptions): Promise<INestApplicationContext> {
-  @Module({ imports: [VezaMetricsModule.forRoot({ pushgateway })] })
+  @Module({ imports: [VezaMetricsModule.forRoot({ pushgateway, nativeHistograms: true })] })
   class JobModule {}
   const app = await NestFactory.createApplicationContext(JobModule, { logger: false });
   await app.init();
   const histogram = app.get(VezaMetricsRegistry).get(HISTOGRAM);
-  const config = nativeConfigOf(histogram) ?? resolveNativeConfig();
-  setNativeConfig(histogram, config);
-  for (const value of VALUES) {
-    histogram.observe(LABELS, value);
-    const entry = layoutOf(histogram)
-      ?.entries(histogram)
-      .find((e) => e.labels?.table === LABELS.table);
-    if (!entry) throw new Error('no series entry');
-    const native = nativeOf(entry, config);
-    // The library's own hook (when there is one) has filed it already.
-    if (native.total() < (entry.count ?? 0)) native.observe(value);
-  }
+  for (const value of VALUES) histogram.observe(LABELS, value);
   return app;
 }
 

@@ -147,14 +147,14 @@ describe('the sum of the native parts of one series', () => {
   });
 
   it(`lowers the schema until the buckets of every part fit in ${MAX_NATIVE_WIDTH} a sign`, () => {
-    // Two parts far apart at schema 8: keys 0.. and 2^20 / 256 = 4096 keys apart per power of two.
+    // Two parts far apart at schema 8 (256 keys per power of two): 301 powers of two, 77,056 keys.
     const low = nativeOf([1.001, 1.01], { schema: 8 });
-    const high = nativeOf([2 ** 40, 2 ** 41], { schema: 8 });
+    const high = nativeOf([2 ** 300, 2 ** 301], { schema: 8 });
     const sum = sumNativeParts([low, high]);
-    // 41 powers of two at schema s: 41·2^s keys; within 4,096 from schema 6 down.
-    expect(sum.schema).toBe(6);
+    // At schema 7, 38,528 keys: within 65,536.
+    expect(sum.schema).toBe(7);
     expect(countsOf(sum)).toEqual(
-      countsOf(nativeOf([1.001, 1.01, 2 ** 40, 2 ** 41], { schema: 6, maxBuckets: 10_000 })),
+      countsOf(nativeOf([1.001, 1.01, 2 ** 300, 2 ** 301], { schema: 7, maxBuckets: 65_536 })),
     );
   });
 });
