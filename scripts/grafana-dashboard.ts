@@ -6,6 +6,13 @@
  * Every query filters on the `job` and `instance` template variables and reads the default
  * (`naming: 'seed'`) metric names, which the Go service's dashboards read too; the two metrics that
  * `naming: 'strict'` renames are read under both names, so one dashboard serves services of either.
+ *
+ * Native histograms (docs/native-histograms.md): beside each panel over a histogram's classic series
+ * (`_bucket`, `_count`, `_sum`), a panel `… (native)` asks the same of its native series
+ * (`histogram_quantile`, `histogram_count`, `histogram_sum` over the series with no suffix). The
+ * `histograms` variable (`classic` or `native`) chooses: each native query ends in
+ * {@link NATIVE_ONLY}, so that it answers nothing while `classic` is chosen. The classic panels'
+ * queries are the seed's, unchanged, whatever is chosen.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +34,11 @@ interface PanelSpec {
   w?: number;
   /** Extra `fieldConfig.defaults` (mappings, thresholds, min, max, decimals). */
   defaults?: Record<string, unknown>;
+  /**
+   * The same questions over the native series of the histograms the panel reads: a panel
+   * `<title> (native)` right after this one, its queries shown only while `histograms` is `native`.
+   */
+  native?: QuerySpec[];
 }
 
 interface RowSpec {
@@ -57,6 +69,43 @@ function quantiles(histogram: string, qs: number[], by: string[] = [], legendPre
     expr: quantile(q, histogram, by),
     legend: `${legendPrefix}p${Math.round(q * 100)}`,
   }));
+}
+
+/** `sum by (…) (e)`, or `sum (e)` when `by` is empty. */
+function sumBy(by: string[], e: string): string {
+  return by.length > 0 ? `sum by (${by.join(', ')}) (${e})` : `sum(${e})`;
+}
+
+/**
+ * `histogram_quantile(q, sum by (…) (rate(histogram{…}[…])))` over the native series: the series
+ * named as the histogram, whose samples are whole histograms (no `le`).
+ */
+function nativeQuantile(q: number, histogram: string, by: string[] = []): string {
+  return `histogram_quantile(${q}, ${sumBy(by, rate(histogram))})`;
+}
+
+function nativeQuantiles(histogram: string, qs: number[], by: string[] = [], legendPrefix = ''): QuerySpec[] {
+  return qs.map((q) => ({
+    expr: nativeQuantile(q, histogram, by),
+    legend: `${legendPrefix}p${Math.round(q * 100)}`,
+  }));
+}
+
+/** `sum by (…) (histogram_count(rate(histogram{…}[…])))`: observations per second, from the native series. */
+function nativeCountRate(histogram: string, by: string[] = [], ...extra: string[]): string {
+  return sumBy(by, `histogram_count(${rate(histogram, ...extra)})`);
+}
+
+/**
+ * What each native query ends with: it answers only while the `histograms` variable is `native`
+ * (its value 1; `classic` is 0). Grafana 10 and 11 (dashboard schema 39) cannot show or hide a panel by
+ * a variable; a query that answers nothing shows "No data", and the classic panels stay as they are.
+ */
+export const NATIVE_ONLY = 'and on () (vector($histograms) == 1)';
+
+/** `(expr) and on () (vector($histograms) == 1)`. */
+function nativeOnly(expr: string): string {
+  return `(${expr}) ${NATIVE_ONLY}`;
 }
 
 const thresholds = (...steps: [string, number | null][]): Record<string, unknown> => ({
@@ -117,6 +166,7 @@ const ROWS: RowSpec[] = [
         w: 6,
         defaults: thresholds(['green', null], ['orange', 0.25], ['red', 0.5]),
         queries: quantiles('veza_http_request_duration_seconds', [0.95]),
+        native: nativeQuantiles('veza_http_request_duration_seconds', [0.95]),
       },
       {
         title: 'Active users',
@@ -180,6 +230,7 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 's',
         queries: quantiles('veza_http_request_duration_seconds', [0.5, 0.95, 0.99]),
+        native: nativeQuantiles('veza_http_request_duration_seconds', [0.5, 0.95, 0.99]),
       },
       {
         title: 'p95 latency by endpoint',
@@ -191,6 +242,12 @@ const ROWS: RowSpec[] = [
         queries: [
           {
             expr: quantile(0.95, 'veza_http_request_duration_seconds', ['method', 'endpoint']),
+            legend: '{{method}} {{endpoint}}',
+          },
+        ],
+        native: [
+          {
+            expr: nativeQuantile(0.95, 'veza_http_request_duration_seconds', ['method', 'endpoint']),
             legend: '{{method}} {{endpoint}}',
           },
         ],
@@ -267,6 +324,12 @@ const ROWS: RowSpec[] = [
             legend: '{{operation}} {{table}}',
           },
         ],
+        native: [
+          {
+            expr: nativeCountRate('veza_database_query_duration_seconds', ['operation', 'table']),
+            legend: '{{operation}} {{table}}',
+          },
+        ],
       },
       {
         title: 'Query latency p99 by operation and table',
@@ -277,6 +340,12 @@ const ROWS: RowSpec[] = [
         queries: [
           {
             expr: quantile(0.99, 'veza_database_query_duration_seconds', ['operation', 'table']),
+            legend: '{{operation}} {{table}}',
+          },
+        ],
+        native: [
+          {
+            expr: nativeQuantile(0.99, 'veza_database_query_duration_seconds', ['operation', 'table']),
             legend: '{{operation}} {{table}}',
           },
         ],
@@ -295,6 +364,15 @@ const ROWS: RowSpec[] = [
               `(sum by (operation) (${rate('veza_database_query_errors_total')})` +
               ` or sum by (operation) (${rate('veza_database_query_duration_seconds_count')}) * 0)` +
               ` / sum by (operation) (${rate('veza_database_query_duration_seconds_count')})`,
+            legend: '{{operation}}',
+          },
+        ],
+        native: [
+          {
+            expr:
+              `(sum by (operation) (${rate('veza_database_query_errors_total')})` +
+              ` or ${nativeCountRate('veza_database_query_duration_seconds', ['operation'])} * 0)` +
+              ` / ${nativeCountRate('veza_database_query_duration_seconds', ['operation'])}`,
             legend: '{{operation}}',
           },
         ],
@@ -362,6 +440,13 @@ const ROWS: RowSpec[] = [
             legend: 'average',
           },
         ],
+        native: [
+          ...nativeQuantiles('veza_file_upload_size_bytes', [0.5, 0.95]),
+          {
+            expr: `histogram_sum(sum(${rate('veza_file_upload_size_bytes')})) / histogram_count(sum(${rate('veza_file_upload_size_bytes')}))`,
+            legend: 'average',
+          },
+        ],
       },
       {
         title: 'Bytes uploaded per second by type',
@@ -369,6 +454,12 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 'binBps',
         queries: [{ expr: `sum by (type) (${rate('veza_file_upload_size_bytes_sum')})`, legend: '{{type}}' }],
+        native: [
+          {
+            expr: `sum by (type) (histogram_sum(${rate('veza_file_upload_size_bytes')}))`,
+            legend: '{{type}}',
+          },
+        ],
       },
     ],
   },
@@ -452,6 +543,12 @@ const ROWS: RowSpec[] = [
             legend: '{{service}}',
           },
         ],
+        native: [
+          {
+            expr: `${nativeQuantile(0.95, 'veza_health_check_duration_ms', ['service'])} or ${nativeQuantile(0.95, 'veza_health_check_duration_seconds', ['service'])} * 1000`,
+            legend: '{{service}}',
+          },
+        ],
       },
     ],
   },
@@ -509,6 +606,7 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 's',
         queries: quantiles('veza_commerce_checkout_duration_seconds', [0.5, 0.95, 0.99]),
+        native: nativeQuantiles('veza_commerce_checkout_duration_seconds', [0.5, 0.95, 0.99]),
       },
     ],
   },
@@ -653,6 +751,7 @@ const ROWS: RowSpec[] = [
         w: 6,
         defaults: thresholds(['green', null], ['orange', 0.25], ['red', 0.5]),
         queries: quantiles('veza_graphql_operation_duration_seconds', [0.95]),
+        native: nativeQuantiles('veza_graphql_operation_duration_seconds', [0.95]),
       },
       {
         title: 'GraphQL operation latency by operation',
@@ -660,6 +759,12 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 's',
         queries: quantiles(
+          'veza_graphql_operation_duration_seconds',
+          [0.5, 0.95],
+          ['operation_type', 'operation_name'],
+          '{{operation_type}} {{operation_name}} ',
+        ),
+        native: nativeQuantiles(
           'veza_graphql_operation_duration_seconds',
           [0.5, 0.95],
           ['operation_type', 'operation_name'],
@@ -673,6 +778,12 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 's',
         queries: quantiles(
+          'veza_graphql_resolver_duration_seconds',
+          [0.95],
+          ['parent_type', 'field'],
+          '{{parent_type}}.{{field}} ',
+        ),
+        native: nativeQuantiles(
           'veza_graphql_resolver_duration_seconds',
           [0.95],
           ['parent_type', 'field'],
@@ -740,6 +851,12 @@ const ROWS: RowSpec[] = [
           ['transport', 'pattern'],
           '{{transport}} {{pattern}} ',
         ),
+        native: nativeQuantiles(
+          'veza_rpc_server_duration_seconds',
+          [0.5, 0.95],
+          ['transport', 'pattern'],
+          '{{transport}} {{pattern}} ',
+        ),
       },
     ],
   },
@@ -782,6 +899,12 @@ const ROWS: RowSpec[] = [
         type: 'timeseries',
         unit: 's',
         queries: quantiles(
+          'veza_queue_job_duration_seconds',
+          [0.5, 0.95],
+          ['queue', 'exported_job'],
+          '{{queue}} {{exported_job}} ',
+        ),
+        native: nativeQuantiles(
           'veza_queue_job_duration_seconds',
           [0.5, 0.95],
           ['queue', 'exported_job'],
@@ -838,6 +961,12 @@ const ROWS: RowSpec[] = [
         unit: 's',
         w: 24,
         queries: quantiles('veza_http_client_request_duration_seconds', [0.5, 0.99], ['host'], '{{host}} '),
+        native: nativeQuantiles(
+          'veza_http_client_request_duration_seconds',
+          [0.5, 0.99],
+          ['host'],
+          '{{host}} ',
+        ),
       },
     ],
   },
@@ -942,6 +1071,42 @@ function variable(name: string, label: string, query: string): Record<string, un
   };
 }
 
+/** The native sibling of `spec`: same title with ` (native)`, same layout and unit, `queries` shown only while `histograms` is `native`. */
+function nativePanel(spec: PanelSpec, queries: QuerySpec[]): PanelSpec {
+  return {
+    ...spec,
+    title: `${spec.title} (native)`,
+    description: `${spec.description} Here from the native histogram series (no _bucket, _count or _sum): shown while the Histograms variable is "native" (docs/native-histograms.md).`,
+    queries: queries.map((q) => ({ expr: nativeOnly(q.expr), legend: q.legend })),
+    native: undefined,
+  };
+}
+
+/**
+ * The `histograms` variable: which histogram panels answer. `classic` (0, the default) or `native`
+ * (1); the native panels' queries compare it to 1 ({@link NATIVE_ONLY}).
+ */
+function histogramsVariable(): Record<string, unknown> {
+  const options = [
+    { text: 'classic', value: '0' },
+    { text: 'native', value: '1' },
+  ];
+  return {
+    type: 'custom',
+    name: 'histograms',
+    label: 'Histograms',
+    description:
+      'Which latency panels answer: classic (the _bucket series, Prometheus without native histograms or keeping the classic series) or native (the "(native)" panels, over the native histogram series). docs/native-histograms.md',
+    query: options.map((o) => `${o.text} : ${o.value}`).join(', '),
+    current: { selected: true, ...options[0] },
+    options: options.map((o, i) => ({ selected: i === 0, ...o })),
+    includeAll: false,
+    multi: false,
+    hide: 0,
+    skipUrlSync: false,
+  };
+}
+
 /** The dashboard, as Grafana imports it. */
 export function buildDashboard(): Record<string, unknown> {
   const panels: Record<string, unknown>[] = [];
@@ -959,7 +1124,7 @@ export function buildDashboard(): Record<string, unknown> {
     y += 1;
     let x = 0;
     let rowHeight = 0;
-    for (const spec of row.panels) {
+    for (const spec of row.panels.flatMap((p) => (p.native ? [p, nativePanel(p, p.native)] : [p]))) {
       const w = spec.w ?? 12;
       const h =
         spec.type === 'stat' && row.panels.every((p) => p.type === 'stat') ? STAT_HEIGHT : PANEL_HEIGHT;
@@ -1036,6 +1201,7 @@ export function buildDashboard(): Record<string, unknown> {
         // veza_active_users has no labels: every service with the module exports it from the start.
         variable('job', 'Job', 'label_values(veza_active_users, job)'),
         variable('instance', 'Instance', 'label_values(veza_active_users{job=~"$job"}, instance)'),
+        histogramsVariable(),
       ],
     },
     time: { from: 'now-1h', to: 'now' },

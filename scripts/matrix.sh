@@ -116,6 +116,7 @@ JEST_CLIENT_SPECS=(
   'test/e2e/http-metrics\.e2e-spec\.ts$'
   'test/e2e/queue-label-flood\.e2e-spec\.ts$'
   'test/e2e/error-types\.e2e-spec\.ts$'
+  'test/e2e/native-histograms-prometheus\.e2e-spec\.ts$'
 )
 
 # A row that runs in the repository (repo, repo-<client>), not against a fixture's Nest.

@@ -41,7 +41,8 @@ export interface SampleAppOptions {
  */
 @Module({
   imports: [
-    VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' } }),
+    // Native histograms: served over protobuf to a Prometheus that asks for them; the text exposition is unchanged.
+    VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' }, nativeHistograms: true }),
     DatabaseModule,
     CacheModule.register({ isGlobal: true, stores: tracksCacheStore() }),
     PaymentsModule,

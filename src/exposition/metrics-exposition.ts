@@ -28,7 +28,8 @@ export interface RenderLimits {
 /**
  * The application's exposition, for `/metrics`, the Pushgateway and the cluster worker: its
  * registry followed by the metrics other code registered in the global registry of each installed
- * client (the first of a name wins), byte for byte in the client's text format.
+ * client (the first of a name wins), byte for byte in the client's text format, or in OpenMetrics or
+ * Prometheus' protobuf format.
  */
 @Injectable()
 export class MetricsExposition {
@@ -42,12 +43,12 @@ export class MetricsExposition {
     return this.app.registry.contentType;
   }
 
-  /** The exposition as text. */
+  /** The exposition as text (the text formats; protobuf is binary: see {@link MetricsExposition.renderBytes}). */
   async render(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<string> {
     return (await this.renderBytes(format, limits)).toString('utf8');
   }
 
-  /** The exposition as UTF-8 bytes, built outside V8's heap. */
+  /** The exposition as bytes (UTF-8 text, or protobuf), built outside V8's heap. */
   async renderBytes(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer> {
     return Buffer.concat(await this.renderChunks(format, limits));
   }

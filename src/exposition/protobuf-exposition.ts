@@ -6,12 +6,7 @@
  */
 import { metricFields } from '../compat/metrics-client';
 import type { SeriesEntry, StoredExemplar } from '../compat/series-storage';
-import {
-  nativeConfigOf,
-  nativeSnapshotOf,
-  type BucketSpan,
-  type NativeHistogramSnapshot,
-} from '../native/native-histogram';
+import { nativeSnapshotOf, type BucketSpan, type NativeHistogramSnapshot } from '../native/native-histogram';
 import type { ProtoWriter } from './protobuf-writer';
 
 /** `MetricType` of metrics.proto. */
@@ -168,7 +163,8 @@ export async function encodeSeriesFamily(
   const defaults = options.defaultLabels;
   const defaultNames = Object.keys(defaults);
   const bounds = buckets ?? [];
-  const native = kind === HISTOGRAM && nativeConfigOf(metric) !== undefined;
+  // A snapshot can also be attached to an entry of a metric without settings (the cluster's sums).
+  const native = kind === HISTOGRAM;
   const every = options.seriesPerCheck;
   for (let i = 0; i < entries.length; i++) {
     if (i % every === every - 1) await options.pause();

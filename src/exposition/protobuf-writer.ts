@@ -22,6 +22,7 @@ export const WIRE_FIXED64 = 1;
 export const WIRE_LENGTH = 2;
 
 const TWO_32 = 2 ** 32;
+const MAX_VARINT = 2 ** 64;
 
 /** Bytes of the minimal varint of a non-negative integer below 2^64. */
 export function varintSize(value: number): number {
@@ -133,6 +134,8 @@ export class ProtoWriter {
 
   /** A varint field of a non-negative integer below 2^64 (uint32, uint64, int32 ≥ 0, enum, bool). */
   uint(field: number, value: number): void {
+    // Whatever the caller passes (NaN, Infinity, a negative), a varint of at most ten bytes.
+    if (!(value >= 0 && value < MAX_VARINT)) value = 0;
     this.ensure(15);
     this.raw((field << 3) | WIRE_VARINT);
     this.raw(value);
@@ -140,6 +143,7 @@ export class ProtoWriter {
 
   /** An int64 field (negative values in ten bytes, two's complement). */
   int64(field: number, value: number): void {
+    if (!(value >= -(2 ** 63))) value = 0;
     if (value >= 0) return this.uint(field, value);
     this.ensure(15);
     this.raw((field << 3) | WIRE_VARINT);

@@ -67,12 +67,13 @@ export function schemaForFactor(bucketFactor: number): number {
 }
 
 /**
- * The largest relative error of a quantile estimated from a schema's buckets, with the estimate
- * taken at the bucket's geometric middle: `(base - 1) / (base + 1)`. Schema 3: 4.3 %.
+ * The largest relative error of a quantile estimated from a schema's buckets by an estimate that
+ * stays inside the bucket (Prometheus interpolates linearly in 2.x, exponentially from 3.0):
+ * `base - 1`, with `base = 2^(2^-schema)`. Schema 3: 9.05 %. (Taken at the bucket's geometric
+ * middle, the error would be at most `(base - 1) / (base + 1)`: 4.3 %.)
  */
 export function relativeErrorOf(schema: number): number {
-  const base = 2 ** (2 ** -schema);
-  return (base - 1) / (base + 1);
+  return 2 ** (2 ** -schema) - 1;
 }
 
 /** The upper bound of bucket `key` at `schema`. */
@@ -497,7 +498,7 @@ export function mergeNativeSnapshots(
 export interface NativeHistogramOptions {
   /**
    * How much wider each bucket may be than the one below it: the schema is the largest whose
-   * factor `2^(2^-schema)` is at most this. @defaultValue 1.1 (schema 3, about 4.3 % error)
+   * factor `2^(2^-schema)` is at most this. @defaultValue 1.1 (schema 3: a quantile within 9.05 %)
    */
   readonly bucketFactor?: number;
   /** Per sign, the most buckets a series keeps before its resolution is lowered. @defaultValue 160 */

@@ -82,13 +82,18 @@ export class VezaMetricsRegistry implements OnApplicationBootstrap {
    * The exposition: this application's registry, followed by the metrics other code registered in
    * the global registry of each installed client (those of `@willsoto/nestjs-prometheus`'s
    * `make*Provider` are prom-client's), so that one `/metrics` shows them all. The text format is
-   * byte for byte the client's.
+   * byte for byte the client's. For the text formats: the protobuf one is binary, read it with
+   * {@link VezaMetricsRegistry.renderBytes}.
    */
   render(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<string> {
     return this.exposition.render(format, limits);
   }
 
-  /** {@link VezaMetricsRegistry.render} as UTF-8 bytes, built outside V8's heap. */
+  /**
+   * {@link VezaMetricsRegistry.render} as bytes, built outside V8's heap: UTF-8 text, or with
+   * `'protobuf'` length-delimited `io.prometheus.client.MetricFamily` messages (what Prometheus
+   * asks for when native histograms are on).
+   */
   renderBytes(format: ExpositionFormat = 'text', limits: Partial<RenderLimits> = {}): Promise<Buffer> {
     return this.exposition.renderBytes(format, limits);
   }

@@ -11,6 +11,8 @@ import { rawRequest } from '../utils/raw-http';
 
 const TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 const OPEN_METRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+const PROTOBUF =
+  'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
 
 /** Accept headers and the Content-Type each must be answered with. */
 const CASES: ReadonlyArray<[string, string | undefined, string]> = [
@@ -25,6 +27,21 @@ const CASES: ReadonlyArray<[string, string | undefined, string]> = [
     'Prometheus 3',
     'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1',
     OPEN_METRICS,
+  ],
+  [
+    'Prometheus 2.42 with --enable-feature=native-histograms (issue #24)',
+    'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+    PROTOBUF,
+  ],
+  [
+    'protobuf without proto and encoding (issue #24)',
+    'application/vnd.google.protobuf, text/plain;q=0.1',
+    TEXT,
+  ],
+  [
+    'protobuf refused with q=0 (issue #24)',
+    'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0,*/*;q=0.1',
+    TEXT,
   ],
   [
     'Prometheus with scrape_protocols: [PrometheusText0.0.4]',

@@ -13,7 +13,10 @@ import {
   resolveNativeConfig,
 } from '../../src/native/native-histogram';
 import { metricsOf, layoutOf } from '../../src/compat/metrics-client';
+import { CHUNK_BYTES } from '../../src/exposition/chunk-pool';
+import { recycleChunks } from '../../src/exposition/render-exposition';
 import { parseExposition } from '../utils/exposition';
+import { collector } from '../utils/memory';
 import {
   asTextFamily,
   decodeFamilies,
@@ -22,12 +25,12 @@ import {
   protobufExemplars,
 } from '../utils/protobuf';
 
-async function render(
+const renderChunks = (
   registry: PC.Registry,
   format: ExpositionFormat,
   defaultLabels: Record<string, string> = {},
-): Promise<Buffer> {
-  const chunks = await renderExposition(metricsOf(registry), {
+): Promise<Buffer[]> =>
+  renderExposition(metricsOf(registry), {
     format,
     defaultLabels,
     collectTimeoutMs: 1_000,
@@ -35,7 +38,13 @@ async function render(
     sliceMs: 5,
     onCollectFailure: () => undefined,
   });
-  return Buffer.concat(chunks);
+
+async function render(
+  registry: PC.Registry,
+  format: ExpositionFormat,
+  defaultLabels: Record<string, string> = {},
+): Promise<Buffer> {
+  return Buffer.concat(await renderChunks(registry, format, defaultLabels));
 }
 
 /** Renders `registry` in the three formats and compares protobuf with text (and OpenMetrics' exemplars). */
@@ -277,5 +286,81 @@ describe('the protobuf exposition', () => {
       bucket: [{ cumulativeCountFloat: 2.5 }],
     });
     expect(family.metric[0].histogram.sampleCount).toBeUndefined();
+  });
+
+  describe('the attacker’s pass', () => {
+    it('label values of every UTF-16 code unit class and a 1 MB help string decode as the text render writes them', async () => {
+      const registry = new PC.Registry();
+      const gauge = new PC.Gauge({
+        name: 'app_bytes',
+        help: `${'h\\e\nl"p é 😀 '.repeat(80_000)}\ud800`,
+        labelNames: ['v'],
+        registers: [registry],
+      });
+      // Every code unit below 0x800 (one and two bytes of UTF-8), the edges of three and four bytes, lone surrogates.
+      const units = [...Array.from({ length: 0x800 }, (_, i) => i), 0x800, 0xd7ff, 0xe000, 0xfffd, 0xffff];
+      for (let i = 0; i < units.length; i += 64)
+        gauge.set({ v: String.fromCharCode(...units.slice(i, i + 64)) }, i);
+      gauge.set({ v: '\ud83d\ude00 pair, \ud83d lone high, \ude00 lone low' }, -1);
+      gauge.set({ v: 'x'.repeat(CHUNK_BYTES + 1) }, 1);
+      await expectSameAsText(registry);
+    });
+
+    it('gives each chunk back once: a chunk’s memory starts one part; the next render takes no new chunk', async () => {
+      const registry = new PC.Registry();
+      const gauge = new PC.Gauge({
+        name: 'app_many',
+        help: 'Many',
+        labelNames: ['k', 'l'],
+        registers: [registry],
+      });
+      new PC.Gauge({ name: 'app_none', help: 'No series', registers: [registry] });
+      for (let i = 0; i < 6_000; i++) gauge.set({ k: `key-${i}`, l: 'x'.repeat(i % 90) }, i);
+      const first = await renderChunks(registry, 'protobuf');
+      const starts = first.filter((part) => part.byteOffset === 0 && part.buffer.byteLength === CHUNK_BYTES);
+      const memories = new Set(first.map((part) => part.buffer).filter((m) => m.byteLength === CHUNK_BYTES));
+      expect(starts.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(starts.map((part) => part.buffer)).size).toBe(starts.length);
+      expect(starts.length).toBe(memories.size);
+      const expected = Buffer.concat(first);
+      recycleChunks(first);
+      recycleChunks(first); // a second call gives nothing twice
+      const second = await renderChunks(registry, 'protobuf');
+      const reused = new Set(second.map((part) => part.buffer));
+      expect([...memories].filter((m) => reused.has(m)).length).toBe(memories.size);
+      expect(Buffer.concat(second).equals(expected)).toBe(true);
+      // Two renders at once while the spares are shared: neither sees the other's bytes.
+      recycleChunks(second);
+      const [a, b] = await Promise.all([
+        renderChunks(registry, 'protobuf'),
+        renderChunks(registry, 'protobuf'),
+      ]);
+      const inA = new Set(a.map((part) => part.buffer));
+      expect(b.some((part) => inA.has(part.buffer))).toBe(false);
+      expect(Buffer.concat(a).equals(expected)).toBe(true);
+      expect(Buffer.concat(b).equals(expected)).toBe(true);
+    });
+
+    it('renders 100,000 series holding nothing beside the body’s chunks (no copy of a family)', async () => {
+      const gc = collector();
+      const registry = new PC.Registry();
+      const gauge = new PC.Gauge({
+        name: 'app_flood',
+        help: 'Flood',
+        labelNames: ['k'],
+        registers: [registry],
+      });
+      for (let i = 0; i < 100_000; i++) gauge.set({ k: `series-${i}-${'y'.repeat(40)}` }, i);
+      gc();
+      gc();
+      const before = process.memoryUsage();
+      const chunks = await renderChunks(registry, 'protobuf');
+      const after = process.memoryUsage();
+      const body = chunks.reduce((sum, c) => sum + c.length, 0);
+      expect(body).toBeGreaterThan(6_000_000);
+      // Off-heap: the body's chunks and at most one chunk more.
+      expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(body + 2 * CHUNK_BYTES);
+      expect(decodeFamilies(Buffer.concat(chunks))[0].metric).toHaveLength(100_000);
+    });
   });
 });

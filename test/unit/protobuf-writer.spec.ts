@@ -194,4 +194,21 @@ describe('ProtoWriter', () => {
     w.endDelimited();
     expect([...bytes(w)]).toEqual([0]);
   });
+
+  it('never loops nor writes more than ten bytes on values out of range (NaN, Infinity, negative)', () => {
+    const w = new ProtoWriter();
+    for (const value of [NaN, Infinity, -Infinity, -1, 2 ** 64, 2 ** 70]) {
+      w.uint(1, value);
+      w.sint(2, value);
+      w.int64(3, value);
+    }
+    const reader = protobuf.Reader.create(bytes(w));
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      expect([1, 2, 3]).toContain(tag >>> 3);
+      const start = reader.pos;
+      reader.skipType(tag & 7);
+      expect(reader.pos - start).toBeLessThanOrEqual(10);
+    }
+  });
 });

@@ -6,7 +6,7 @@
  *
  * Plain Node only (no jest): scripts/ compiles this file too.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,6 +59,12 @@ export interface PrometheusOptions {
   readyTimeoutMs?: number;
   /** Feature flags (`--enable-feature=…`), e.g. `['exemplar-storage']`. */
   features?: string[];
+  /**
+   * `global.external_labels`. They also seed the scrape offsets: two servers on this machine that
+   * scrape one target at the same interval do it at the same instant unless their external labels
+   * differ (an endpoint that admits one scrape per client address at a time answers one of them 503).
+   */
+  externalLabels?: Record<string, string>;
 }
 
 export interface PrometheusServer {
@@ -151,7 +157,12 @@ export function prometheusConfig(options: PrometheusOptions): string {
   const interval = options.interval ?? '1s';
   return JSON.stringify(
     {
-      global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
+      global: {
+        scrape_interval: interval,
+        scrape_timeout: interval,
+        evaluation_interval: interval,
+        ...(options.externalLabels ? { external_labels: options.externalLabels } : {}),
+      },
       rule_files: options.ruleFiles ?? [],
       scrape_configs: [
         {
@@ -164,6 +175,22 @@ export function prometheusConfig(options: PrometheusOptions): string {
     null,
     2,
   );
+}
+
+/** The version of a `prometheus` binary (`prometheus --version`: `2.42.0+ds` gives `[2, 42]`). */
+export function prometheusVersion(binary = 'prometheus'): [major: number, minor: number] {
+  const run = spawnSync(binary, ['--version'], { encoding: 'utf8' });
+  const m = /version (\d+)\.(\d+)/.exec(`${run.stdout}${run.stderr}`);
+  if (!m) throw new Error(`${binary} --version printed no version: ${run.stdout}${run.stderr}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/**
+ * Whether a Prometheus of this version, scraping native histograms, stores only the native series
+ * of a histogram that has a native part (2.40 to 2.44: `scrape_classic_histograms` came in 2.45).
+ */
+export function dropsClassicOfNative([major, minor]: [number, number]): boolean {
+  return major === 2 && minor < 45;
 }
 
 /** Starts Prometheus and resolves once it answers `/-/ready`. Retries on another port if its port was taken meanwhile. */

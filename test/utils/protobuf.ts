@@ -4,9 +4,10 @@
  * decoded family is turned into the samples the text format shows for it (`_bucket` with `le`,
  * `_sum`, `_count`, `quantile`), labels in the text format's order.
  */
+import { request } from 'node:http';
 import { join } from 'node:path';
 import * as protobuf from 'protobufjs';
-import type { Family, Sample } from './exposition';
+import { parseExposition, type Family, type Sample } from './exposition';
 
 const root = protobuf.loadSync(join(__dirname, '..', 'fixtures', 'metrics.proto'));
 const MetricFamily = root.lookupType('io.prometheus.client.MetricFamily');
@@ -127,4 +128,97 @@ export function protobufExemplars(families: DecodedFamily[]): ExemplarMap {
     }
   }
   return out;
+}
+
+/** Prometheus 2.42's `Accept` with `--enable-feature=native-histograms` (scrape/scrape.go). */
+export const PROMETHEUS_PROTOBUF_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
+/** The Content-Type of the protobuf exposition (client_golang's). */
+export const PROTOBUF_CONTENT_TYPE =
+  'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+
+/** A GET on a connection of its own, its body as bytes (the protobuf exposition is binary). */
+export function getBytes(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port: Number(port), path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(20_000, () => req.destroy(new Error(`no answer to GET ${path} in 20 s`)));
+    req.end();
+  });
+}
+
+const shape = (family: Family): unknown => ({
+  ...family,
+  samples: family.samples.map((s) => ({ name: s.name, labels: Object.entries(s.labels) })),
+});
+
+const header = (family: Family): unknown => ({ name: family.name, help: family.help, type: family.type });
+
+/**
+ * Families whose series come and go from one collection to the next (the default metrics' active
+ * resources and handles, the event loop's, the garbage collector's): they are compared by name,
+ * help and type, and by their values only when unchanged between the two text scrapes.
+ */
+const VOLATILE = /^(process_|nodejs_)/;
+
+/**
+ * Scrapes `path` in text, OpenMetrics, protobuf (Prometheus 2.42's `Accept`) and text again, and
+ * expects the protobuf scrape to decode, family by family and in the same order, to the text one
+ * exactly (labels in order, values, classic buckets) when the two text scrapes agree on it, in its
+ * series when the scrapes themselves moved it (the library's scrape metrics), and in name, help and
+ * type only for the default metrics' families (CPU, memory, event loop, active handles: they change
+ * with every collection); exemplars as the OpenMetrics scrape's. Returns the decoded families.
+ */
+export async function expectProtobufMatchesText(
+  baseUrl: string,
+  path = '/metrics',
+  headers: Record<string, string> = {},
+): Promise<DecodedFamily[]> {
+  const text = async (accept?: string): Promise<string> => {
+    const res = await getBytes(baseUrl, path, accept ? { ...headers, accept } : headers);
+    if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status}`);
+    return res.body.toString('utf8');
+  };
+  const before = parseExposition(await text());
+  const om = await text('application/openmetrics-text; version=1.0.0');
+  const res = await getBytes(baseUrl, path, { ...headers, accept: PROMETHEUS_PROTOBUF_ACCEPT });
+  if (res.status !== 200) throw new Error(`GET ${path} (protobuf) answered ${res.status}`);
+  if (res.headers['content-type'] !== PROTOBUF_CONTENT_TYPE)
+    throw new Error(`protobuf answered as ${String(res.headers['content-type'])}`);
+  const after = parseExposition(await text());
+  const decoded = decodeFamilies(res.body);
+  // Same families, same order.
+  if (JSON.stringify(decoded.map((f) => f.name)) !== JSON.stringify([...before.keys()]))
+    throw new Error(
+      `families differ:\n${decoded.map((f) => f.name).join(',')}\n${[...before.keys()].join(',')}`,
+    );
+  for (const family of decoded) {
+    const mine = asTextFamily(family);
+    const was = before.get(mine.name) as Family;
+    const now = after.get(mine.name) as Family;
+    if (VOLATILE.test(mine.name)) expect(header(mine)).toEqual(header(was));
+    else if (JSON.stringify(ordered(was)) === JSON.stringify(ordered(now)))
+      expect(ordered(mine)).toEqual(ordered(was));
+    else {
+      // Moved by the scrapes themselves (the library's own scrape metrics): the same series.
+      const seen = JSON.stringify(shape(mine));
+      if (seen !== JSON.stringify(shape(was)) && seen !== JSON.stringify(shape(now)))
+        expect(shape(mine)).toEqual(shape(was));
+    }
+  }
+  expect(protobufExemplars(decoded)).toEqual(openMetricsExemplars(om));
+  return decoded;
 }
