@@ -104,6 +104,8 @@ JEST_CLIENT_SPECS=(
   'test/e2e/exemplars\.e2e-spec\.ts$'
   'test/e2e/pushgateway\.e2e-spec\.ts$'
   'test/e2e/cluster\.e2e-spec\.ts$'
+  'test/e2e/pushgateway-native\.e2e-spec\.ts$'
+  'test/e2e/cluster-native\.e2e-spec\.ts$'
   'test/e2e/promtool\.e2e-spec\.ts$'
   'test/e2e/catalog\.e2e-spec\.ts$'
   'test/e2e/module-options\.e2e-spec\.ts$'

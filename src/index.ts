@@ -117,7 +117,7 @@ export type {
 } from './decorators';
 export type { AnyArgs, AnyResult } from './instrumentation/loose-types';
 export { MetricsPusher } from './push/metrics-pusher';
-export type { PushgatewayOptions } from './push/pushgateway-options';
+export type { PushFormat, PushgatewayOptions } from './push/pushgateway-options';
 export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';
 export type { ClusterAggregator, ClusterMetricsOptions } from './cluster/cluster-aggregator';
 export { serveClusterMetrics } from './cluster/serve-cluster-metrics';

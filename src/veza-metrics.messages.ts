@@ -133,6 +133,9 @@ export const clusterWorkerTimedOut = (
 export const clusterWorkerFailed = (workerId: number, error: string): string =>
   `Cluster worker ${workerId} could not send its metrics (${error}); its last answer is used. Counted in veza_metrics_cluster_worker_errors_total, not logged again.`;
 
+export const clusterNativeDropped = (workerId: number, dropped: number): string =>
+  `Cluster worker ${workerId} sent ${dropped} malformed native histogram part(s) (a schema outside -4..8, counts that are not integers >= 0 or disagree with the series' count, spans and deltas that disagree or span more than the buckets accepted): those series are served with their classic buckets only. Counted in veza_metrics_cluster_worker_errors_total, not logged again.`;
+
 export const clusterRetiredDropped = (workerId: number, dropped: number, max: number): string =>
   `Cluster worker ${workerId} exited with counter and histogram series that no longer fit in the ${max} samples kept for exited workers: ${dropped} of them are left out of the sum (they go stale in Prometheus; per-process label values such as a pid multiply series on every restart). Not logged again.`;
 

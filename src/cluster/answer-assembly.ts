@@ -3,7 +3,9 @@
  * each part's metrics checked, counted against the answer's size bound before anything is kept, and
  * their compact series expanded into samples as the client's `get()` gives them.
  */
+import type { NativeHistogramSnapshot } from '../native/native-histogram';
 import type { MetricJson, PartMetric } from './cluster-protocol';
+import { checkNativePart, nativeWeight } from './native-parts';
 
 /** Types whose values only grow: what an exited worker leaves behind, and what a late source keeps. */
 export const MONOTONIC_TYPES = new Set(['counter', 'histogram']);
@@ -27,6 +29,8 @@ export interface Assembly {
   parts: number;
   samples: number;
   chars: number;
+  /** Native parts of histogram series dropped as malformed (the series kept, classic only). */
+  droppedNatives?: number;
 }
 
 /**
@@ -51,6 +55,8 @@ export function appendMetric(
     return 'a part of an answer that is not metrics';
   const series = seriesOf(m as PartMetric);
   if (typeof series === 'string') return series;
+  const natives = series ? nativesOf(m as PartMetric, assembly) : undefined;
+  if (m.values.length > 0) checkSampleNatives(m as MetricJson, assembly);
   assembly.samples += 1 + m.values.length + (series?.samples ?? 0);
   assembly.chars += m.name.length + (typeof m.help === 'string' ? m.help.length : 0) + (series?.chars ?? 0);
   for (const sample of m.values as unknown[]) assembly.chars += charsOf(sample);
@@ -69,8 +75,66 @@ export function appendMetric(
     };
     byName.set(m.name, kept);
   }
-  if (series) expand(m as PartMetric, kept.values);
+  if (series) expand(m as PartMetric, kept.values, natives);
   return undefined;
+}
+
+/**
+ * The native parts of a part's series (`natives`, see `PartMetric`), each checked as untrusted
+ * input (src/cluster/native-parts.ts) and against its series' count: one that is malformed, or
+ * does not hold exactly the series' observations, is dropped (the series is served with its
+ * classic part only) and counted in `droppedNatives`. Those kept count their weight in samples
+ * (`nativeWeight`: one, plus one per 8 spans and deltas) toward the answer's bound.
+ */
+function nativesOf(m: PartMetric, assembly: Assembly): (NativeHistogramSnapshot | undefined)[] | undefined {
+  const raw: unknown = (m as { natives?: unknown }).natives;
+  if (raw === undefined) return undefined;
+  const labels = m.labels as unknown[];
+  if (m.type !== 'histogram' || !Array.isArray(raw) || raw.length > labels.length) {
+    assembly.droppedNatives = (assembly.droppedNatives ?? 0) + (Array.isArray(raw) ? raw.length : 1);
+    return undefined;
+  }
+  const stride = (m.bounds as unknown[]).length + 2;
+  const numbers = m.numbers as unknown[];
+  const out: (NativeHistogramSnapshot | undefined)[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const value: unknown = raw[i];
+    if (value === null || value === undefined) {
+      out.push(undefined);
+      continue;
+    }
+    const checked = checkNativePart(value);
+    if (!checked || checked.total !== numbers[i * stride + stride - 2]) {
+      assembly.droppedNatives = (assembly.droppedNatives ?? 0) + 1;
+      out.push(undefined);
+      continue;
+    }
+    assembly.samples += nativeWeight(checked.snapshot);
+    out.push(checked.snapshot);
+  }
+  return out;
+}
+
+/**
+ * The native parts carried by the samples of a metric a worker read through `get()` (on a
+ * histogram series' `_count` sample): checked as in {@link nativesOf}, replaced by the checked copy,
+ * or removed (and counted) when malformed or on any other sample.
+ */
+function checkSampleNatives(m: MetricJson, assembly: Assembly): void {
+  const countName = `${m.name}_count`;
+  for (const sample of m.values as unknown[]) {
+    if (typeof sample !== 'object' || sample === null || !('native' in sample)) continue;
+    const s = sample as MetricJson['values'][number];
+    const checked =
+      m.type === 'histogram' && s.metricName === countName ? checkNativePart(s.native) : undefined;
+    if (!checked || checked.total !== s.value) {
+      delete s.native;
+      assembly.droppedNatives = (assembly.droppedNatives ?? 0) + 1;
+      continue;
+    }
+    s.native = checked.snapshot;
+    assembly.samples += nativeWeight(checked.snapshot);
+  }
 }
 
 /**
@@ -139,8 +203,15 @@ function withDefaults(labels: Record<string, string | number>, defaults: [string
   return labels;
 }
 
-/** Appends to `values` the samples of the series of `m` (checked by `seriesOf`), as the client's `get()` gives them. */
-function expand(m: PartMetric, values: MetricJson['values']): void {
+/**
+ * Appends to `values` the samples of the series of `m` (checked by `seriesOf`), as the client's
+ * `get()` gives them, each series' native part (checked by `nativesOf`) on its `_count` sample.
+ */
+function expand(
+  m: PartMetric,
+  values: MetricJson['values'],
+  natives: readonly (NativeHistogramSnapshot | undefined)[] | undefined,
+): void {
   const labels = m.labels as Record<string, string | number>[];
   const numbers = m.numbers as number[];
   const defaults = Object.entries(m.defaults ?? {}).map(([n, v]): [string, string] => [n, String(v)]);
@@ -171,7 +242,12 @@ function expand(m: PartMetric, values: MetricJson['values']): void {
       labels: withDefaults({ ...own }, defaults),
       metricName: sum,
     });
-    values.push({ value: total, labels: withDefaults({ ...own }, defaults), metricName: count });
+    const native = natives?.[i];
+    values.push(
+      native === undefined
+        ? { value: total, labels: withDefaults({ ...own }, defaults), metricName: count }
+        : { value: total, labels: withDefaults({ ...own }, defaults), metricName: count, native },
+    );
   }
 }
 

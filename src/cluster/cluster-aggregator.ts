@@ -152,7 +152,7 @@ export class ClusterMetricsAggregator {
   async collect(deadline?: number): Promise<Registry> {
     const { parts, answered } = await this.collector.collect(deadline);
     answered.forEach((up, slot) => this.up.set({ worker: String(slot + 1) }, up ? 1 : 0));
-    return aggregate(
+    return await aggregate(
       this.client,
       parts.map((metrics) => metrics.map((m) => this.withAggregator(m))),
     );

@@ -11,6 +11,8 @@
  * primary appends the parts of a request as they come and takes the answer whole at the end.
  */
 
+import type { NativeHistogramSnapshot } from '../native/native-histogram';
+
 /** The primary asks a worker for its metrics. */
 export const COLLECT_REQUEST = 'veza-metrics:collect';
 /** A slice of a worker's answer. */
@@ -26,13 +28,21 @@ export const MAX_PART_SAMPLES = 2_048;
  */
 export const MAX_PART_CHARS = 128 * 1024;
 
-/** One metric as prom-client's `getMetricsAsJSON()` gives it (what `AggregatorRegistry.aggregate` takes). */
+/**
+ * One metric as prom-client's `getMetricsAsJSON()` gives it (what `AggregatorRegistry.aggregate`
+ * takes). The `_count` sample of a histogram series with a native part carries it (`native`).
+ */
 export interface MetricJson {
   name: string;
   help: string;
   type: string;
   aggregator?: string;
-  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+  values: {
+    value: number;
+    labels: Record<string, string | number>;
+    metricName?: string;
+    native?: NativeHistogramSnapshot;
+  }[];
 }
 
 /**
@@ -54,6 +64,11 @@ export interface PartMetric extends MetricJson {
   bounds?: number[];
   /** The registry's default labels, filled in where a series' own value is missing (or empty). */
   defaults?: Record<string, string>;
+  /**
+   * Histograms with a native part: `natives[i]` is the i-th series' (`null` where it has none; the
+   * array may be shorter than `labels`). Its spans and deltas count toward the part's samples.
+   */
+  natives?: (NativeHistogramSnapshot | null)[];
 }
 
 export interface CollectRequest {

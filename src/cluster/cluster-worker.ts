@@ -19,6 +19,8 @@ import {
   type PartMetric,
 } from './cluster-protocol';
 import { collectorFailed, errorText } from '../veza-metrics.messages';
+import { nativeSnapshotOf, type NativeHistogramSnapshot } from '../native/native-histogram';
+import { nativeSamples } from './native-parts';
 
 /**
  * The registries of every application of this worker process that answers the primary (two apps
@@ -241,6 +243,24 @@ class AnswerStream {
     current.values.push(sample);
     this.samples++;
     this.chars += 24 + (sample.metricName?.length ?? 0) + charsOfLabels(sample.labels);
+    if (sample.native !== undefined) this.countNative(sample.native);
+  }
+
+  /** Adds the native part of the series added last by {@link AnswerStream.series}. */
+  native(snapshot: NativeHistogramSnapshot): void {
+    const current = this.current as PartMetric;
+    const series = (current.labels as Labels[]).length;
+    const natives = (current.natives ??= []);
+    while (natives.length < series - 1) natives.push(null);
+    natives.push(snapshot);
+    this.countNative(snapshot);
+  }
+
+  /** A native part counts a sample per span and per delta toward the part's bounds, about 8 characters each. */
+  private countNative(snapshot: NativeHistogramSnapshot): void {
+    const size = typeof snapshot === 'object' && snapshot !== null ? nativeSamples(snapshot) : 0;
+    this.samples += size;
+    this.chars += 64 + size * 8;
   }
 
   /**
@@ -316,6 +336,9 @@ async function streamInPlace(stream: AnswerStream, metric: Metric, layout: Serie
       numbers.push(cumulative);
     }
     numbers.push(entry.count ?? 0, entry.sum ?? 0);
+    // Its native part, when the histogram has one (and it holds the classic count).
+    const native = nativeSnapshotOf(metric, entry);
+    if (native) stream.native(native);
     if (stream.due()) await stream.next();
   }
 }

@@ -1,4 +1,5 @@
 import type { MetricJson } from './cluster-protocol';
+import { nativeWeight, sumNativeParts } from './native-parts';
 
 /**
  * The most samples (one value of one series: a counter's series is one, a histogram's is one per
@@ -64,8 +65,12 @@ export class RetiredSeries {
         const value = typeof sample.value === 'number' && Number.isFinite(sample.value) ? sample.value : 0;
         const key = sampleKey(sample);
         const kept = family?.samples.get(key);
-        if (kept) {
-          kept.value += value;
+        if (kept && family) {
+          // A new object, not the kept one changed: a merge still reading the previous `toJson()`
+          // (sliced across event-loop turns) goes on seeing the sums as they were when it began.
+          const next: Sample = { ...kept, value: kept.value + value };
+          dropped += this.addNative(next, sample.native);
+          family.samples.set(key, next);
           continue;
         }
         if (this.samples >= this.maxSamples) {
@@ -77,9 +82,18 @@ export class RetiredSeries {
           this.families.set(metric.name, family);
         }
         // The labels object came over IPC for this answer alone, which is dropped once retired: kept as it is.
-        const { labels, metricName } = sample;
-        family.samples.set(key, metricName === undefined ? { value, labels } : { value, labels, metricName });
+        const { labels, metricName, native } = sample;
+        const retired: Sample = metricName === undefined ? { value, labels } : { value, labels, metricName };
+        family.samples.set(key, retired);
         this.samples++;
+        if (native !== undefined) {
+          // A native part (checked when it arrived) counts as its weight in samples (`nativeWeight`).
+          const size = nativeWeight(native);
+          if (this.samples + size <= this.maxSamples) {
+            retired.native = native;
+            this.samples += size;
+          } else dropped += size;
+        }
       }
     }
     this.json = undefined;
@@ -87,9 +101,27 @@ export class RetiredSeries {
   }
 
   /**
-   * The kept series, as one worker's answer (the same array until the next `add`). Read at once:
-   * its samples are the kept ones, which the next `add` changes (`AggregatorRegistry.aggregate`
-   * copies what it reads).
+   * Adds a native part to a kept series': their sum, while both have one (a series kept without one
+   * stays without: its count is not the native part's), within the bound; the samples dropped.
+   */
+  private addNative(kept: Sample, native: Sample['native']): number {
+    const before = kept.native;
+    if (before === undefined) return 0;
+    this.samples -= nativeWeight(before);
+    delete kept.native;
+    if (native === undefined) return 0;
+    const sum = sumNativeParts([before, native]);
+    const size = nativeWeight(sum);
+    if (this.samples + size > this.maxSamples) return size;
+    kept.native = sum;
+    this.samples += size;
+    return 0;
+  }
+
+  /**
+   * The kept series, as one worker's answer (the same array until the next `add`). Never changed
+   * afterwards: the next `add` replaces the samples it sums into, so a merge may read it across
+   * several event-loop turns.
    */
   toJson(): MetricJson[] {
     this.json ??= [...this.families].map(([name, family]) => ({

@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import cluster, { type Worker } from 'node:cluster';
-import { clusterRetiredDropped, clusterWorkerFailed, clusterWorkerTimedOut } from '../veza-metrics.messages';
+import {
+  clusterNativeDropped,
+  clusterRetiredDropped,
+  clusterWorkerFailed,
+  clusterWorkerTimedOut,
+} from '../veza-metrics.messages';
 import {
   appendMetric,
   MAX_REGISTRIES,
@@ -252,6 +257,12 @@ export class WorkerCollector {
         id: message.id,
         metrics: withOmitted(metrics, message.omitted, state.last),
       };
+      // Its malformed native parts were dropped (those series are classic only): counted as an error.
+      const dropped = assembly?.droppedNatives ?? 0;
+      if (dropped > 0) {
+        this.events.failed();
+        this.warnOnce('native', clusterNativeDropped(worker.id, dropped));
+      }
     }
     this.pending.get(`${message.id}:${worker.id}`)?.(state !== undefined);
   }

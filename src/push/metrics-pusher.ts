@@ -17,7 +17,7 @@ import type { ResolvedOptions } from '../options/resolve-options';
 import { AppRegistry } from '../registry/app-registry';
 import { SelfMetrics } from '../registry/self-metrics';
 import { errorText, pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
-import type { ResolvedPushgatewayOptions } from './pushgateway-options';
+import type { PushFormat, ResolvedPushgatewayOptions } from './pushgateway-options';
 import { ownRequest } from '../outbound/outbound-hub';
 
 /** The self-metric counting failed pushes, by `reason`. */
@@ -47,7 +47,8 @@ class PushError extends Error {
  * Pushes the application's metrics to a Pushgateway (option `pushgateway`): every `intervalMs`
  * while the application runs, and once more when it closes, after the HTTP server has closed, so
  * that the requests in flight at shutdown are in it. A push replaces the metrics of its
- * group (HTTP `PUT`), with the body `/metrics` would serve.
+ * group (HTTP `PUT`), with the body `/metrics` would serve: in the text format, or in protobuf
+ * (`pushgateway.format`), which carries native histograms.
  *
  * A push never throws into the application: a failure is logged once per kind (until a push
  * succeeds again) and counted in `veza_metrics_push_failures_total{reason}`.
@@ -147,9 +148,9 @@ export class MetricsPusher
 
   private async pushOnce(options: ResolvedPushgatewayOptions, snapshot: readonly Metric[]): Promise<boolean> {
     try {
-      let body: string;
+      let body: Buffer;
       try {
-        body = await this.render(snapshot);
+        body = await this.render(snapshot, options.format);
       } catch (error) {
         throw new PushError('render', errorText(error));
       }
@@ -171,18 +172,18 @@ export class MetricsPusher
   }
 
   /**
-   * What `/metrics` serves. At shutdown the registry the module owns is already cleared: its metrics
-   * (still counting) go back in for the time of the render, with its default labels.
+   * What `/metrics` serves, in `format`. At shutdown the registry the module owns is already
+   * cleared: its metrics (still counting) go back in for the time of the render, with its default labels.
    */
-  private async render(snapshot: readonly Metric[]): Promise<string> {
+  private async render(snapshot: readonly Metric[], format: PushFormat): Promise<Buffer> {
     const registry = this.app.registry;
     if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0)
-      return this.exposition.render('text');
+      return this.exposition.renderBytes(format);
     for (const metric of snapshot) registry.registerMetric(metric);
     const labels = this.moduleOptions.defaultLabels;
     if (Object.keys(labels).length > 0) registry.setDefaultLabels({ ...labels });
     try {
-      return await this.exposition.render('text');
+      return await this.exposition.renderBytes(format);
     } finally {
       registry.clear();
     }
@@ -190,7 +191,7 @@ export class MetricsPusher
 }
 
 /** `PUT`s `body` to the group's URL on a connection of its own (closed after: nothing keeps a job alive). */
-function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
+function put(options: ResolvedPushgatewayOptions, body: Buffer): Promise<void> {
   const url = new URL(options.groupUrl);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<void>((resolve, reject) => {
@@ -201,8 +202,8 @@ function put(options: ResolvedPushgatewayOptions, body: string): Promise<void> {
         agent: false,
         headers: {
           ...options.headers,
-          'Content-Type': CONTENT_TYPES.text,
-          'Content-Length': Buffer.byteLength(body),
+          'Content-Type': CONTENT_TYPES[options.format],
+          'Content-Length': body.length,
           Connection: 'close',
         },
       }),

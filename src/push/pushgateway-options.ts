@@ -6,6 +6,7 @@ import {
   fail,
   nullAsUnset,
   object,
+  oneOf,
   optional,
   record,
   rule,
@@ -52,7 +53,20 @@ export interface PushgatewayOptions {
   timeoutMs?: number;
   /** Request headers sent with every push, e.g. `{ Authorization: 'Basic …' }`. @defaultValue `{}` */
   headers?: Record<string, string>;
+  /**
+   * The body of a push: Prometheus' text format, or its protobuf format (length-delimited
+   * `MetricFamily` messages), the only one that carries native histograms. Every Pushgateway takes
+   * protobuf; from version 1.5.0 on (client_model 0.3) it keeps their native part and serves it to
+   * Prometheus' protobuf scrapes. Text stays the default because a Pushgateway-compatible receiver
+   * other than Prometheus' own may take text only: with `'text'`, a histogram's native part is left
+   * out of the push (its classic buckets are pushed as always).
+   * @defaultValue `'text'`
+   */
+  format?: PushFormat;
 }
+
+/** The formats a push may be sent in: see {@link PushgatewayOptions.format}. */
+export type PushFormat = 'text' | 'protobuf';
 
 /** `pushgateway` after validation: the group's URL built, every default filled in. */
 export interface ResolvedPushgatewayOptions {
@@ -66,6 +80,7 @@ export interface ResolvedPushgatewayOptions {
   readonly pushOnShutdown: boolean;
   readonly timeoutMs: number;
   readonly headers: Readonly<Record<string, string>>;
+  readonly format: PushFormat;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -150,6 +165,7 @@ export const pushgatewayRule: Rule<ResolvedPushgatewayOptions | undefined> = opt
           {},
         ),
       ),
+      format: nullAsUnset(oneOf<PushFormat>(['text', 'protobuf'], '"text" or "protobuf"', 'text')),
     }),
     'an object { url, jobName, groupings?, intervalMs?, ... }',
     { finish: (given) => resolved(given) },
@@ -164,8 +180,9 @@ function resolved(options: {
   pushOnShutdown: boolean;
   timeoutMs: number;
   headers: Record<string, string>;
+  format: PushFormat;
 }): ResolvedPushgatewayOptions {
-  const { url, jobName, intervalMs, pushOnShutdown, timeoutMs } = options;
+  const { url, jobName, intervalMs, pushOnShutdown, timeoutMs, format } = options;
   // Credentials in the URL (http://user:pass@host) become a Basic Authorization header: log lines
   // and the group URL name the Pushgateway without them.
   const allHeaders: Record<string, string> = { ...options.headers };
@@ -186,5 +203,6 @@ function resolved(options: {
     pushOnShutdown,
     timeoutMs,
     headers: Object.freeze(allHeaders),
+    format,
   });
 }

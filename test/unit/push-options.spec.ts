@@ -16,6 +16,7 @@ describe('option pushgateway', () => {
       pushOnShutdown: true,
       timeoutMs: 5000,
       headers: {},
+      format: 'text',
     });
   });
 
@@ -29,6 +30,7 @@ describe('option pushgateway', () => {
         pushOnShutdown: false,
         timeoutMs: 2_000,
         headers: { 'X-Scope-OrgID': 'veza' },
+        format: 'protobuf',
       },
     }).pushgateway;
     expect(resolved).toEqual({
@@ -41,6 +43,7 @@ describe('option pushgateway', () => {
       pushOnShutdown: false,
       timeoutMs: 2_000,
       headers: { 'X-Scope-OrgID': 'veza' },
+      format: 'protobuf',
     });
   });
 
@@ -78,7 +81,7 @@ describe('option pushgateway', () => {
     [
       'an unknown key',
       { ...base, interval: 5 },
-      'VezaMetricsModule: unknown option "pushgateway.interval"; expected one of url, jobName, groupings, intervalMs, pushOnShutdown, timeoutMs, headers.',
+      'VezaMetricsModule: unknown option "pushgateway.interval"; expected one of url, jobName, groupings, intervalMs, pushOnShutdown, timeoutMs, headers, format.',
     ],
     [
       'no url',
@@ -154,6 +157,11 @@ describe('option pushgateway', () => {
       'a header value with a line break',
       { ...base, headers: { 'X-A': 'x\r\nInjected: 1' } },
       'VezaMetricsModule: option "pushgateway.headers.X-A" must be a string without line breaks, got the string "x\\r\\nInjected: 1".',
+    ],
+    [
+      'a format it does not push in',
+      { ...base, format: 'openmetrics' },
+      'VezaMetricsModule: option "pushgateway.format" must be "text" or "protobuf", got the string "openmetrics".',
     ],
   ])('fails the start-up on %s', async (_what, pushgateway, message) => {
     expect(await startupError({ pushgateway })).toBe(message);
