@@ -438,38 +438,55 @@ export function nativeSnapshotOf(metric: object, entry: SeriesEntry): NativeHist
   return kept.snapshot();
 }
 
-/** The counts of a snapshot's buckets of one sign, by key. */
-function bucketsOf(spans: readonly BucketSpan[], deltas: readonly number[]): Map<number, number> {
-  const out = new Map<number, number>();
+/** `key` once the schema is lowered by `steps` (`lowerKey` in one step: ceil(key / 2^steps)). */
+const lowered = (key: number, steps: number): number => (steps === 0 ? key : 0 - (-key >> steps));
+
+/** The lowest and highest keys of one sign's spans (or `undefined`: no bucket). */
+function keyRange(spans: readonly BucketSpan[]): [number, number] | undefined {
+  let key = 0;
+  let lo: number | undefined;
+  for (const span of spans) {
+    key += span.offset;
+    if (span.length > 0) lo ??= key;
+    key += span.length;
+  }
+  return lo === undefined ? undefined : [lo, key - 1];
+}
+
+/**
+ * Adds one sign of a snapshot into `counts` (keys from `first`), its keys lowered by `steps`; the
+ * buckets whose upper bound is within `zeroThreshold` (when it is wider than the part's own) go to
+ * the zero bucket instead. Returns what went there.
+ */
+function addSide(
+  spans: readonly BucketSpan[],
+  deltas: readonly number[],
+  schema: number,
+  steps: number,
+  zeroThreshold: number | undefined,
+  counts: Float64Array,
+  first: number,
+): number {
+  let zero = 0;
   let key = 0;
   let count = 0;
   let d = 0;
-  for (let s = 0; s < spans.length; s++) {
-    key += spans[s].offset;
-    for (let i = 0; i < spans[s].length; i++, key++) {
+  for (const span of spans) {
+    key += span.offset;
+    for (let i = 0; i < span.length; i++, key++) {
       count += deltas[d++] ?? 0;
-      if (count !== 0) out.set(key, (out.get(key) ?? 0) + count);
+      if (count === 0) continue;
+      if (zeroThreshold !== undefined && upperBoundOf(key, schema) <= zeroThreshold) zero += count;
+      else counts[lowered(key, steps) - first] += count;
     }
   }
-  return out;
-}
-
-function windowOf(buckets: Map<number, number>): BucketWindow {
-  const window = new BucketWindow();
-  if (buckets.size === 0) return window;
-  const keys = [...buckets.keys()];
-  const lo = Math.min(...keys);
-  const hi = Math.max(...keys);
-  window.first = lo;
-  window.counts = new Float64Array(hi - lo + 1);
-  for (const [key, count] of buckets) window.counts[key - lo] += count;
-  return window;
+  return zero;
 }
 
 /**
  * The sum of two snapshots (the cluster's primary adds its workers'): both brought to the lower
  * schema (pairs of buckets merged, which is exact) and the wider zero bucket (buckets wholly inside
- * it join it), then added bucket by bucket.
+ * it join it), then added bucket by bucket, in one dense array a sign.
  */
 export function mergeNativeSnapshots(
   a: NativeHistogramSnapshot,
@@ -478,27 +495,35 @@ export function mergeNativeSnapshots(
   const schema = Math.min(a.schema, b.schema);
   const zeroThreshold = Math.max(a.zeroThreshold, b.zeroThreshold);
   let zeroCount = a.zeroCount + b.zeroCount;
-  const positive = new Map<number, number>();
-  const negative = new Map<number, number>();
-  for (const part of [a, b]) {
-    const steps = part.schema - schema;
-    for (const [sign, into] of [
-      [bucketsOf(part.positiveSpans, part.positiveDeltas), positive],
-      [bucketsOf(part.negativeSpans, part.negativeDeltas), negative],
-    ] as const) {
-      for (const [key, count] of sign) {
-        // A bucket whose upper bound is within the wider zero bucket belongs to it.
-        if (upperBoundOf(key, part.schema) <= zeroThreshold) {
-          zeroCount += count;
-          continue;
-        }
-        const k = lowerKey(key, steps);
-        into.set(k, (into.get(k) ?? 0) + count);
-      }
+  const sides = (['positive', 'negative'] as const).map((sign) => {
+    const window = new BucketWindow();
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const part of [a, b]) {
+      const range = keyRange(part[`${sign}Spans`]);
+      if (!range) continue;
+      const steps = part.schema - schema;
+      lo = Math.min(lo, lowered(range[0], steps));
+      hi = Math.max(hi, lowered(range[1], steps));
     }
-  }
-  const p = windowOf(positive).encode();
-  const n = windowOf(negative).encode();
+    if (lo > hi) return window.encode();
+    window.first = lo;
+    window.counts = new Float64Array(hi - lo + 1);
+    for (const part of [a, b]) {
+      const wider = part.zeroThreshold < zeroThreshold ? zeroThreshold : undefined;
+      zeroCount += addSide(
+        part[`${sign}Spans`],
+        part[`${sign}Deltas`],
+        part.schema,
+        part.schema - schema,
+        wider,
+        window.counts,
+        lo,
+      );
+    }
+    return window.encode();
+  });
+  const [p, n] = sides;
   return {
     schema,
     zeroThreshold,
