@@ -31,6 +31,9 @@ const EXPECTED_S = {
   'test/e2e/pushgateway.e2e-spec.ts': 36,
   'test/e2e/prometheus.e2e-spec.ts': 36,
   'test/e2e/cluster-stream.e2e-spec.ts': 34,
+  'test/e2e/monitoring.e2e-spec.ts': 44,
+  'test/e2e/protobuf-exposition.e2e-spec.ts': 28,
+  'test/e2e/native-histograms-prometheus.e2e-spec.ts': 20,
 };
 
 const ROOT = path.join(__dirname, '..', '..');
