@@ -21,6 +21,8 @@ import {
   type NativeHistogramSnapshot,
 } from '../../src/native/native-histogram';
 import { sampleValue } from '../utils/exposition';
+import { fakeWorker as fakeChannelWorker, type Answerer } from '../utils/fake-workers';
+import { countsOf } from '../utils/native';
 
 const config = (over: Partial<NativeHistogramConfig> = {}): NativeHistogramConfig => ({
   ...resolveNativeConfig(),
@@ -35,28 +37,6 @@ function nativeOf(
   const native = new NativeHistogram(config(over), undefined);
   for (const v of values) native.observe(v);
   return native.snapshot();
-}
-
-/** The counts of a snapshot by key (`+k`, `-k`, `zero`). */
-function countsOf(snapshot: NativeHistogramSnapshot): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [prefix, spans, deltas] of [
-    ['+', snapshot.positiveSpans, snapshot.positiveDeltas],
-    ['-', snapshot.negativeSpans, snapshot.negativeDeltas],
-  ] as const) {
-    let key = 0;
-    let count = 0;
-    let d = 0;
-    for (const span of spans) {
-      key += span.offset;
-      for (let i = 0; i < span.length; i++, key++) {
-        count += deltas[d++];
-        if (count !== 0) out[`${prefix}${key}`] = count;
-      }
-    }
-  }
-  if (snapshot.zeroCount) out.zero = snapshot.zeroCount;
-  return out;
 }
 
 const VALUES_A = [0.003, 0.02, 0.02, 0.5, 1, 1.7, 12, 0, -3];
@@ -160,32 +140,11 @@ describe('the sum of the native parts of one series', () => {
 });
 
 type Message = CollectPart | CollectResponse;
-type Answerer = (request: CollectRequest) => Iterable<Message>;
 const workers = cluster.workers as Record<number, Worker | undefined>;
 
-/** A worker in this (primary) process's `cluster.workers`, answering as over the IPC channel. */
-function fakeWorker(id: number, answerer: { current: Answerer }): Worker {
-  const worker = {
-    id,
-    process: { pid: 90_000 + id },
-    isConnected: () => true,
-    send(message: CollectRequest, _handle: unknown, callback?: (error: Error | null) => void): boolean {
-      callback?.(null);
-      const messages = answerer.current(message)[Symbol.iterator]();
-      const step = (): void => {
-        const next = messages.next();
-        if (next.done) return;
-        // Each message as it comes out of the channel: parsed JSON of its own.
-        cluster.emit('message', worker, JSON.parse(JSON.stringify(next.value)));
-        setImmediate(step);
-      };
-      setImmediate(step);
-      return true;
-    },
-  } as unknown as Worker;
-  workers[id] = worker;
-  return worker;
-}
+/** A worker answering as over the IPC channel: each message parsed JSON of its own. */
+const fakeWorker = (id: number, answerer: { current: Answerer<Message> }): Worker =>
+  fakeChannelWorker(id, answerer, { serialized: true });
 
 function* answer(request: CollectRequest, metrics: PartMetric[]): Iterable<Message> {
   yield { type: COLLECT_PART, id: request.id, metrics };

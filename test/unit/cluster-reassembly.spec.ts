@@ -10,38 +10,13 @@ import {
 } from '../../src/cluster/cluster-protocol';
 import { sampleValue } from '../utils/exposition';
 import { collector, heapAfterGc } from '../utils/memory';
+import { fakeWorker, type Answerer as MessagesOf } from '../utils/fake-workers';
+
+type Answerer = MessagesOf<Message>;
 
 type Message = CollectPart | CollectResponse | Record<string, unknown>;
-/** How a fake worker answers a request: the messages it sends, in order (produced lazily). */
-type Answerer = (request: CollectRequest) => Iterable<Message>;
 
 const workers = cluster.workers as Record<number, Worker | undefined>;
-
-/**
- * A worker in this (primary) process's `cluster.workers`: what the aggregator sends it goes to
- * `answerer`, whose messages come back one per event-loop turn, as over the IPC channel.
- */
-function fakeWorker(id: number, answerer: { current: Answerer }): Worker {
-  const worker = {
-    id,
-    process: { pid: 90_000 + id },
-    isConnected: () => true,
-    send(message: CollectRequest, _handle: unknown, callback?: (error: Error | null) => void): boolean {
-      callback?.(null);
-      const messages = answerer.current(message)[Symbol.iterator]();
-      const step = (): void => {
-        const next = messages.next();
-        if (next.done) return;
-        cluster.emit('message', worker, next.value);
-        setImmediate(step);
-      };
-      setImmediate(step);
-      return true;
-    },
-  } as unknown as Worker;
-  workers[id] = worker;
-  return worker;
-}
 
 const counter = (value: number, registry = 0): PartMetric => ({
   registry,

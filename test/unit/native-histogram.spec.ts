@@ -15,34 +15,12 @@ import {
   type NativeHistogramSnapshot,
 } from '../../src/native/native-histogram';
 import type { SeriesEntry } from '../../src/compat/series-storage';
+import { countsOf } from '../utils/native';
 
 const config = (over: Partial<NativeHistogramConfig> = {}): NativeHistogramConfig => ({
   ...resolveNativeConfig(),
   ...over,
 });
-
-/** The counts of a snapshot by key, signed keys for the negative side as `-key` strings. */
-function countsOf(snapshot: NativeHistogramSnapshot): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [prefix, spans, deltas] of [
-    ['+', snapshot.positiveSpans, snapshot.positiveDeltas],
-    ['-', snapshot.negativeSpans, snapshot.negativeDeltas],
-  ] as const) {
-    let key = 0;
-    let count = 0;
-    let d = 0;
-    for (const span of spans) {
-      key += span.offset;
-      for (let i = 0; i < span.length; i++, key++) {
-        count += deltas[d++];
-        if (count !== 0) out[`${prefix}${key}`] = count;
-      }
-    }
-    expect(d).toBe(deltas.length);
-  }
-  if (snapshot.zeroCount) out.zero = snapshot.zeroCount;
-  return out;
-}
 
 describe('native histogram buckets', () => {
   it('picks the schema of a bucket factor as client_golang does', () => {
