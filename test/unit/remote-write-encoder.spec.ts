@@ -43,11 +43,8 @@ async function render(
 
 async function writeRequest(registry: PC.Registry, defaultLabels = {}): Promise<Buffer> {
   const writer = new ProtoWriter();
-  await encodeWriteRequest(
-    writer,
-    await render(registry, 'protobuf', defaultLabels),
-    NOW,
-    async () => undefined,
+  await encodeWriteRequest(writer, await render(registry, 'protobuf', defaultLabels), NOW, () =>
+    Promise.resolve(),
   );
   return Buffer.concat(writer.finish());
 }
