@@ -59,6 +59,8 @@ export interface PrometheusOptions {
   readyTimeoutMs?: number;
   /** Feature flags (`--enable-feature=…`), e.g. `['exemplar-storage']`. */
   features?: string[];
+  /** More command-line flags, e.g. `['--web.enable-remote-write-receiver']`. */
+  flags?: string[];
 }
 
 export interface PrometheusServer {
@@ -199,6 +201,7 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-lifecycle',
       ...(options.features?.length ? [`--enable-feature=${options.features.join(',')}`] : []),
+      ...(options.flags ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
