@@ -122,16 +122,34 @@ function sampleSeries(
 }
 
 function writeLabels(w: ProtoWriter, name: string, labels: readonly Label[], extra: Label | undefined): void {
-  const all: Label[] = [['__name__', name], ...labels];
-  if (extra) all.push(extra);
-  all.sort(byName);
-  for (const [labelName, value] of all) {
-    if (value === '') continue;
-    w.fork(SERIES_LABEL);
-    w.string(1, labelName);
-    w.string(2, value);
-    w.join();
+  // `labels` are sorted: `__name__` and `extra` go in their places as they come.
+  let nameDone = false;
+  let extraDone = extra === undefined;
+  for (const label of labels) {
+    if (!nameDone && label[0] > '__name__') {
+      labelPair(w, '__name__', name);
+      nameDone = true;
+    }
+    if (!extraDone && label[0] > (extra as Label)[0]) {
+      labelPair(w, (extra as Label)[0], (extra as Label)[1]);
+      extraDone = true;
+    }
+    labelPair(w, label[0], label[1]);
   }
+  if (!nameDone && !extraDone && (extra as Label)[0] < '__name__') {
+    labelPair(w, (extra as Label)[0], (extra as Label)[1]);
+    extraDone = true;
+  }
+  if (!nameDone) labelPair(w, '__name__', name);
+  if (!extraDone) labelPair(w, (extra as Label)[0], (extra as Label)[1]);
+}
+
+function labelPair(w: ProtoWriter, name: string, value: string): void {
+  if (value === '') return;
+  w.fork(SERIES_LABEL);
+  w.string(1, name);
+  w.string(2, value);
+  w.join();
 }
 
 /** Reads a `Metric`'s labels and the range of its typed value message. */
@@ -159,6 +177,7 @@ function readMetric(r: Reader): { labels: Label[]; value?: [number, number]; fie
       field = f;
     } else r.skip(wire);
   }
+  labels.sort(byName);
   return { labels, value, field };
 }
 
@@ -308,8 +327,14 @@ function summary(
   sampleSeries(w, `${name}_count`, labels, undefined, count, timestampMs);
 }
 
-/** What one family gave: its series count, for the caller's slices. */
-function family(w: ProtoWriter, r: Reader, timestampMs: number): number {
+/** One family's time series, awaiting `pause` every `every` metrics. */
+async function family(
+  w: ProtoWriter,
+  r: Reader,
+  timestampMs: number,
+  pause: () => Promise<void>,
+  every: number,
+): Promise<void> {
   let name = '';
   let type = 3;
   const metrics: Array<[number, number]> = [];
@@ -320,8 +345,9 @@ function family(w: ProtoWriter, r: Reader, timestampMs: number): number {
     else if (key === FAMILY_METRIC * 8 + 2) metrics.push(r.bytes());
     else r.skip(key & 7);
   }
-  for (const range of metrics) {
-    const metric = readMetric(r.sub(range));
+  for (let i = 0; i < metrics.length; i++) {
+    if (i % every === every - 1) await pause();
+    const metric = readMetric(r.sub(metrics[i]));
     if (!metric.value) continue;
     const body = r.sub(metric.value);
     if (type === HISTOGRAM && metric.field === 7) histogram(w, body, name, metric.labels, timestampMs);
@@ -335,13 +361,12 @@ function family(w: ProtoWriter, r: Reader, timestampMs: number): number {
     )
       sampleSeries(w, name, metric.labels, undefined, simpleValue(body), timestampMs);
   }
-  return metrics.length;
 }
 
 /**
  * Writes the `WriteRequest` for the exposition `body` (length-delimited `MetricFamily` messages) into
- * `w`, every sample at `timestampMs`; `pause` is awaited between families once `seriesPerPause`
- * series were written since the last one (it yields when the render's slice is spent).
+ * `w`, every sample at `timestampMs`; `pause` is awaited after every family and every `seriesPerPause`
+ * series of one (it yields when the slice of work is spent, as the render's).
  */
 export async function encodeWriteRequest(
   w: ProtoWriter,
@@ -351,12 +376,8 @@ export async function encodeWriteRequest(
   seriesPerPause = 32,
 ): Promise<void> {
   const r = new Reader(body, 0, body.length);
-  let since = 0;
   while (r.pos < r.end) {
-    since += family(w, r.sub(r.bytes()), timestampMs);
-    if (since >= seriesPerPause) {
-      since = 0;
-      await pause();
-    }
+    await family(w, r.sub(r.bytes()), timestampMs, pause, seriesPerPause);
+    await pause();
   }
 }

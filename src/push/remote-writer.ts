@@ -28,7 +28,7 @@ import { ownRequest } from '../outbound/outbound-hub';
 import { FINAL_PUSH_WAIT_MS } from './metrics-pusher';
 import { encodeWriteRequest } from './remote-write-encoder';
 import type { ResolvedRemoteWriteOptions } from './remote-write-options';
-import { snappyCompressSliced } from './snappy';
+import { snappyCompressParts } from './snappy';
 
 /** The self-metric counting failed (and skipped) remote-write sends, by `reason`. */
 export const REMOTE_WRITE_FAILURES_METRIC = 'veza_metrics_remote_write_failures_total';
@@ -158,7 +158,7 @@ export class RemoteWriter
 
   private async sendOnce(options: ResolvedRemoteWriteOptions, snapshot: readonly Metric[]): Promise<boolean> {
     try {
-      let body: Buffer;
+      let body: Buffer[];
       try {
         body = await this.encode(snapshot);
       } catch (error) {
@@ -182,7 +182,7 @@ export class RemoteWriter
   }
 
   /** The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed. */
-  private async encode(snapshot: readonly Metric[]): Promise<Buffer> {
+  private async encode(snapshot: readonly Metric[]): Promise<Buffer[]> {
     const timestampMs = Date.now();
     const exposition = await this.render(snapshot);
     let slice = performance.now();
@@ -192,16 +192,19 @@ export class RemoteWriter
       slice = performance.now();
     };
     const writer = new ProtoWriter();
-    let parts: Buffer[] | undefined;
-    let request: Buffer;
     try {
       await encodeWriteRequest(writer, exposition, timestampMs, pause);
+    } catch (error) {
+      // The writer's chunks go back to the pool on a failure too.
+      recycleChunks(writer.finish());
+      throw error;
+    }
+    const parts = writer.finish();
+    try {
+      return await snappyCompressParts(parts, pause);
     } finally {
-      parts = writer.finish();
-      request = Buffer.concat(parts);
       recycleChunks(parts);
     }
-    return snappyCompressSliced(request, pause);
   }
 
   /** The protobuf exposition (at shutdown, of the registry's metrics put back for the render). */
@@ -229,7 +232,7 @@ export class RemoteWriter
  * `POST`s the body on a connection of its own (closed after). 2xx: accepted (the answer's body is not
  * read); 3xx and 4xx but 429: `rejected`; 5xx and 429: `unavailable`; no answer in `timeoutMs`: `timeout`.
  */
-function post(options: ResolvedRemoteWriteOptions, body: Buffer): Promise<void> {
+function post(options: ResolvedRemoteWriteOptions, body: readonly Buffer[]): Promise<void> {
   const url = new URL(options.url);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<void>((resolve, reject) => {
@@ -243,7 +246,7 @@ function post(options: ResolvedRemoteWriteOptions, body: Buffer): Promise<void> 
           'Content-Encoding': 'snappy',
           'Content-Type': 'application/x-protobuf',
           'X-Prometheus-Remote-Write-Version': '0.1.0',
-          'Content-Length': body.length,
+          'Content-Length': body.reduce((sum, part) => sum + part.length, 0),
           Connection: 'close',
         },
       }),
@@ -287,7 +290,8 @@ function post(options: ResolvedRemoteWriteOptions, body: Buffer): Promise<void> 
       res.on('end', finish);
       res.on('error', finish);
     });
-    req.end(body);
+    for (const part of body) req.write(part);
+    req.end();
   });
 }
 

@@ -28,17 +28,37 @@ export function snappyCompress(input: Uint8Array): Buffer {
 }
 
 /**
- * {@link snappyCompress}, awaiting `pause()` after every 64 KiB fragment (about 0.3 ms of work each):
- * a body of megabytes does not hold the event loop.
+ * {@link snappyCompress} of the concatenation of `parts`, without joining them: each part is
+ * compressed as its own fragments (the format allows fragments of any size; copies stay inside
+ * one), into one scratch buffer of a fragment's bound, each fragment's bytes copied out: no buffer of
+ * the body's size is allocated (external memory that large made V8 run a full collection of a big
+ * heap in one go). `pause()` is awaited after every fragment (about 0.3 ms of work each). Returns
+ * the compressed body as a list of buffers, in order.
  */
-export async function snappyCompressSliced(input: Uint8Array, pause: () => Promise<void>): Promise<Buffer> {
-  const { out, op, table } = start(input);
-  let at = op;
-  for (let from = 0; from < input.length; from += FRAGMENT) {
-    at = compressFragment(input, from, Math.min(FRAGMENT, input.length - from), out, at, table);
-    await pause();
+export async function snappyCompressParts(
+  parts: readonly Uint8Array[],
+  pause: () => Promise<void>,
+): Promise<Buffer[]> {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const head: number[] = [];
+  let n = total;
+  while (n >= 0x80) {
+    head.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
   }
-  return out.subarray(0, at);
+  head.push(n);
+  const out: Buffer[] = [Buffer.from(head)];
+  const scratch = Buffer.allocUnsafe(maxCompressedLength(FRAGMENT));
+  const table = new Uint16Array(1 << MAX_TABLE_BITS);
+  for (const part of parts) {
+    for (let from = 0; from < part.length; from += FRAGMENT) {
+      const size = compressFragment(part, from, Math.min(FRAGMENT, part.length - from), scratch, 0, table);
+      out.push(Buffer.from(scratch.subarray(0, size)));
+      await pause();
+    }
+  }
+  return out;
 }
 
 /** The output buffer with the uncompressed length in front, and the hash table. */

@@ -4,7 +4,7 @@
  * and 1 MiB inputs, output within snappy's bound, and the hand-decoded bytes of a small input.
  */
 import { randomBytes } from 'node:crypto';
-import { maxCompressedLength, snappyCompress } from '../../src/push/snappy';
+import { maxCompressedLength, snappyCompress, snappyCompressParts } from '../../src/push/snappy';
 import { snappyDecompress } from '../utils/snappy-decode';
 
 function roundTrip(input: Buffer): Buffer {
@@ -62,6 +62,25 @@ describe('snappy block format', () => {
       for (let i = 0; i < length; i++) input[i] = 97 + (next() % alphabet);
       roundTrip(input);
     }
+  });
+
+  it('compresses a list of parts of any sizes as one body, without joining them', async () => {
+    const text = Buffer.from('veza_http_requests_total{method="GET"} 42\n'.repeat(5_000));
+    const parts = [
+      randomBytes(10),
+      text.subarray(0, 70_000),
+      Buffer.alloc(0),
+      text.subarray(70_000),
+      randomBytes(100_000),
+    ];
+    let pauses = 0;
+    const out = await snappyCompressParts(parts, () => {
+      pauses++;
+      return Promise.resolve();
+    });
+    expect(snappyDecompress(Buffer.concat(out)).equals(Buffer.concat(parts))).toBe(true);
+    // One pause per fragment (a part is cut in 64 KiB fragments).
+    expect(pauses).toBe(1 + 2 + 3 + 2);
   });
 
   it('the decompressor refuses a copy before the start and a length that does not match', () => {
