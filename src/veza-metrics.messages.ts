@@ -355,7 +355,7 @@ export const fastPathOff = (what: string, clients: string): string =>
 
 // Where /metrics is served.
 export const metricsServedNowhere = (path: string): string =>
-  `appEndpoint is false and neither metricsServer nor pushgateway is set: "${path}" is served nowhere and nothing pushes the metrics. ` +
+  `appEndpoint is false and none of metricsServer, pushgateway and remoteWrite is set: "${path}" is served nowhere and nothing pushes the metrics. ` +
   `Set metricsServer: { port: 9464 } (a listener of its own), pushgateway, or appEndpoint: true (ignore this line if your own code renders VezaMetricsRegistry).`;
 
 export const metricsServedOnBothPorts = (path: string, port: number): string =>
