@@ -78,6 +78,8 @@ export class RemoteWriter
   private snapshot: Metric[] = [];
   private finalSendDone = false;
   private waitTimer: NodeJS.Timeout | undefined;
+  /** The timestamp of the last send: the next one's is later (a receiver refuses a second sample at the same time). */
+  private lastTimestampMs = 0;
 
   /** @internal Nest's injector builds it; the module provides it. */
   constructor(
@@ -183,7 +185,9 @@ export class RemoteWriter
 
   /** The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed. */
   private async encode(snapshot: readonly Metric[]): Promise<Buffer[]> {
-    const timestampMs = Date.now();
+    // Strictly increasing, even for two sends in one millisecond or a clock set back.
+    const timestampMs = Math.max(Date.now(), this.lastTimestampMs + 1);
+    this.lastTimestampMs = timestampMs;
     const exposition = await this.render(snapshot);
     let slice = performance.now();
     const pause = async (): Promise<void> => {

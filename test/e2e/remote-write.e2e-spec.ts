@@ -150,6 +150,37 @@ describeWithPrometheus.each(ADAPTERS)('remote write into a real Prometheus, on %
     ).toBe(N);
     expect(await prometheus.vector(`veza_metrics_remote_write_failures_total{run="${run}"}`)).toEqual([]);
   }, 60_000);
+
+  it('two sends in the same millisecond (or a clock set back) both land: timestamps strictly increase', async () => {
+    const run = `${kind}-clock-${Date.now()}`;
+    const started = await startApp(kind, {
+      imports: [
+        appModule(
+          { url: `${prometheus.url}/api/v1/write`, intervalMs: 60_000, sendOnShutdown: false },
+          { defaultLabels: { run } },
+        ),
+      ],
+    });
+    const now = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+    try {
+      const writer = started.app.get(RemoteWriter);
+      const service = started.app.get(VezaMetricsService);
+      service.recordTrackUploaded();
+      expect(await writer.send()).toBe(true);
+      service.recordTrackUploaded();
+      expect(await writer.send()).toBe(true);
+      now.mockReturnValue(Date.now() - 1000); // the clock set back
+      service.recordTrackUploaded();
+      expect(await writer.send()).toBe(true);
+    } finally {
+      now.mockRestore();
+      await started.app.close();
+    }
+    await prometheus.waitFor(
+      `veza_tracks_uploaded_total{run="${run}"}`,
+      (s) => s.length === 1 && s[0].value === 3,
+    );
+  }, 60_000);
 });
 
 describe.each(ADAPTERS)(
