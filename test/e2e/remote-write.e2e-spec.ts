@@ -22,7 +22,14 @@ import {
 } from '@nestjs/common';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { RemoteWriter, VezaMetricsModule, VezaMetricsService, type RemoteWriteOptions } from '../../src';
+import {
+  RemoteWriter,
+  VEZA_CATALOG,
+  VezaMetricsModule,
+  VezaMetricsRegistry,
+  VezaMetricsService,
+  type RemoteWriteOptions,
+} from '../../src';
 import { getMetricValue } from '../../src/testing';
 import { ADAPTERS, startApp, type AdapterKind, type StartedApp } from '../utils/app';
 import { freePort, startPrometheus, type PrometheusServer } from '../utils/prometheus';
@@ -399,4 +406,55 @@ describe('remote write: the attacker’s pass', () => {
       await other.close();
     }
   }, 30_000);
+});
+
+describeWithPrometheus('remote write at the caps, into a real Prometheus', () => {
+  it('every labelled catalog metric at its series cap: one send, accepted, every series stored', async () => {
+    const prometheus = await startPrometheus({
+      binary: prometheusBinary,
+      targets: [],
+      flags: ['--web.enable-remote-write-receiver'],
+    });
+    const run = `caps-${Date.now()}`;
+    const started = await startApp('express', {
+      imports: [
+        appModule(
+          {
+            url: `${prometheus.url}/api/v1/write`,
+            intervalMs: 600_000,
+            sendOnShutdown: false,
+            timeoutMs: 60_000,
+          },
+          { defaultLabels: { run }, cardinality: { maxSeries: 2000 } },
+        ),
+      ],
+    });
+    try {
+      const metrics = started.app.get(VezaMetricsRegistry);
+      let labelled = 0;
+      for (const row of VEZA_CATALOG) {
+        if (row.labelNames.length === 0) continue;
+        labelled++;
+        const metric = metrics.get(row.name as never) as unknown as {
+          inc?: (l: object) => void;
+          set?: (l: object, v: number) => void;
+          observe?: (l: object, v: number) => void;
+        };
+        for (let i = 0; i < 2100; i++) {
+          const labels = Object.fromEntries(row.labelNames.map((l) => [l, `${l}-${i}`]));
+          if (row.kind === 'histogram') metric.observe?.(labels, i / 1000);
+          else if (row.kind === 'gauge') metric.set?.(labels, i);
+          else metric.inc?.(labels);
+        }
+      }
+      expect(await started.app.get(RemoteWriter).send()).toBe(true);
+      // 2,000 series and the overflow one, for one labelled counter of the catalog.
+      const counter = VEZA_CATALOG.find((row) => row.kind === 'counter' && row.labelNames.length > 0);
+      expect(await prometheus.value(`count(${counter?.name}{run="${run}"})`)).toBe(2001);
+      expect(labelled).toBeGreaterThan(10);
+    } finally {
+      await started.app.close();
+      await prometheus.stop();
+    }
+  }, 120_000);
 });
