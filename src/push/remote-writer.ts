@@ -137,7 +137,8 @@ export class RemoteWriter
    */
   async send(snapshot: readonly Metric[] = []): Promise<boolean> {
     if (!this.options) return false;
-    await this.inFlight;
+    // Several callers waiting for the same send start one after the other, never two at once.
+    while (this.inFlight) await this.inFlight;
     return this.start(snapshot);
   }
 

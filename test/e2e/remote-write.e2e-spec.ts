@@ -281,7 +281,12 @@ describe('remote write: the attacker’s pass', () => {
   /** A receiver answering with `answer`; records each request's headers and body. */
   async function receiver(answer: (req: IncomingMessage, res: import('node:http').ServerResponse) => void) {
     const requests: Array<{ headers: IncomingMessage['headers']; body: Buffer }> = [];
+    let open = 0;
+    let most = 0;
     const server = createHttpServer((req, res) => {
+      open++;
+      most = Math.max(most, open);
+      res.on('close', () => open--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -294,6 +299,9 @@ describe('remote write: the attacker’s pass', () => {
     return {
       port,
       requests,
+      get most() {
+        return most;
+      },
       close: () =>
         new Promise<void>((resolve) => {
           server.closeAllConnections();
@@ -303,7 +311,8 @@ describe('remote write: the attacker’s pass', () => {
   }
 
   it('sends the protocol headers and a decodable body; credentials in the URL go in Authorization and never in a log', async () => {
-    const rx = await receiver((_req, res) => res.writeHead(204).end());
+    // Answers 100 ms late: sends that overlapped would be seen open at once.
+    const rx = await receiver((_req, res) => setTimeout(() => res.writeHead(204).end(), 100));
     const logger = new CapturingLogger();
     const started = await startApp('express', {
       imports: [
@@ -315,7 +324,11 @@ describe('remote write: the attacker’s pass', () => {
     });
     started.app.useLogger(logger);
     try {
-      expect(await started.app.get(RemoteWriter).send()).toBe(true);
+      // Three callers at once: three sends, one after the other (one connection at a time).
+      const writer = started.app.get(RemoteWriter);
+      expect(await Promise.all([writer.send(), writer.send(), writer.send()])).toEqual([true, true, true]);
+      expect(rx.requests).toHaveLength(3);
+      expect(rx.most).toBe(1);
       const [first] = rx.requests;
       expect(first.headers).toMatchObject({
         'content-encoding': 'snappy',
