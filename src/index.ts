@@ -118,6 +118,8 @@ export type {
 export type { AnyArgs, AnyResult } from './instrumentation/loose-types';
 export { MetricsPusher } from './push/metrics-pusher';
 export type { PushFormat, PushgatewayOptions } from './push/pushgateway-options';
+export { RemoteWriter } from './push/remote-writer';
+export type { RemoteWriteOptions, RemoteWriteAuth } from './push/remote-write-options';
 export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';
 export type { ClusterAggregator, ClusterMetricsOptions } from './cluster/cluster-aggregator';
 export { serveClusterMetrics } from './cluster/serve-cluster-metrics';

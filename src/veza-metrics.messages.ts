@@ -109,6 +109,30 @@ export const pushFailed = (target: string, reason: PushFailureReason, detail: st
 
 export const pushRecovered = (target: string): string => `Pushing metrics to ${target} works again.`;
 
+// Remote write (option `remoteWrite`).
+
+/** Why a remote-write send failed or did not happen: the `reason` label of `veza_metrics_remote_write_failures_total`. */
+export type RemoteWriteFailureReason =
+  'unreachable' | 'timeout' | 'rejected' | 'unavailable' | 'render' | 'skipped';
+
+export const remoteWriteFailed = (
+  target: string,
+  reason: RemoteWriteFailureReason,
+  detail: string,
+): string => {
+  const what = {
+    unreachable: 'the receiver could not be reached',
+    timeout: 'the receiver did not answer in time',
+    rejected: 'the receiver refused the samples (not retried)',
+    unavailable: 'the receiver is unavailable or throttling (the next interval sends again)',
+    render: 'encoding the samples failed',
+    skipped: 'the previous send was still on its way',
+  }[reason];
+  return `Remote write to ${target} failed: ${what} (${detail}). Failures of this kind are counted in veza_metrics_remote_write_failures_total{reason="${reason}"} and not logged again until a send succeeds.`;
+};
+
+export const remoteWriteRecovered = (target: string): string => `Remote write to ${target} works again.`;
+
 // Node cluster (ClusterMetricsAggregator, serveClusterMetrics).
 
 export const CLUSTER_ERROR_PREFIX = 'VezaMetrics cluster:';
@@ -334,7 +358,7 @@ export const fastPathOff = (what: string, clients: string): string =>
 
 // Where /metrics is served.
 export const metricsServedNowhere = (path: string): string =>
-  `appEndpoint is false and neither metricsServer nor pushgateway is set: "${path}" is served nowhere and nothing pushes the metrics. ` +
+  `appEndpoint is false and none of metricsServer, pushgateway and remoteWrite is set: "${path}" is served nowhere and nothing pushes the metrics. ` +
   `Set metricsServer: { port: 9464 } (a listener of its own), pushgateway, or appEndpoint: true (ignore this line if your own code renders VezaMetricsRegistry).`;
 
 export const metricsServedOnBothPorts = (path: string, port: number): string =>

@@ -43,6 +43,7 @@ import { ExemplarTraces } from './tracing/exemplar-traces';
 import { VEZA_METRICS_OPTIONS, VezaMetricsConfigurableModule } from './veza-metrics.module-definition';
 import { VezaMetricsService } from './veza-metrics.service';
 import { MetricsPusher } from './push/metrics-pusher';
+import { RemoteWriter } from './push/remote-writer';
 import { ClusterWorkerMetrics } from './cluster/cluster-worker';
 
 /** One provider per catalog metric, under its seed name and (where it differs) its strict name. */
@@ -114,6 +115,8 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     TypeormMetrics,
     // Pushes to a Pushgateway (option `pushgateway`); answers the cluster primary (option `cluster`).
     MetricsPusher,
+    // Sends the samples to a remote-write receiver (option `remoteWrite`).
+    RemoteWriter,
     ClusterWorkerMetrics,
     MetricsScraper,
     MetricsEndpoint,

@@ -16,6 +16,7 @@ import type {
 import { object, shapeOf, type Resolved } from './options/option-schema';
 import { CORE_OPTION_RULES, resolveModuleOptions, type ResolvedOptions } from './options/resolve-options';
 import { pushgatewayRule, type PushgatewayOptions } from './push/pushgateway-options';
+import { remoteWriteRule, type RemoteWriteOptions } from './push/remote-write-options';
 import { clusterRule } from './cluster/cluster-options';
 import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-options';
 import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
@@ -102,6 +103,14 @@ export interface VezaMetricsModuleOptions {
    */
   pushgateway?: PushgatewayOptions;
   /**
+   * Send the samples to a Prometheus remote-write receiver (Prometheus with
+   * `--web.enable-remote-write-receiver`, Mimir, Cortex, Thanos, VictoriaMetrics) every `intervalMs`
+   * and once more on shutdown: remote write 1.0, for jobs and short-lived services without a
+   * Pushgateway (docs/operations.md, "Remote write").
+   * @defaultValue no remote write
+   */
+  remoteWrite?: RemoteWriteOptions;
+  /**
    * In a Node `cluster` worker, answer the primary's `ClusterMetricsAggregator` (or
    * `serveClusterMetrics`) with this application's metrics, so the primary serves their sum.
    * Nothing happens in a process that is not a cluster worker.
@@ -187,6 +196,7 @@ export interface VezaMetricsModuleOptions {
 /** Each feature's option rule, from its own folder, in the order they follow the core options. */
 const FEATURE_OPTION_RULES = {
   pushgateway: pushgatewayRule,
+  remoteWrite: remoteWriteRule,
   cluster: clusterRule,
   graphql: graphqlRule,
   rpc: rpcRule,

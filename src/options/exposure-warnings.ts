@@ -12,13 +12,18 @@ import type { ResolvedOptions } from './resolve-options';
  */
 export function exposureWarnings(
   raw: unknown,
-  options: ResolvedOptions<{ pushgateway?: object | undefined; cluster?: boolean }>,
+  options: ResolvedOptions<{
+    pushgateway?: object | undefined;
+    remoteWrite?: object | undefined;
+    cluster?: boolean;
+  }>,
   http: boolean,
   boundPort?: number,
 ): string[] {
   const { app, server } = options.endpoint;
   const answersPrimary = options.cluster && cluster.isWorker;
-  if (!app && !server && !options.pushgateway && !answersPrimary) return [metricsServedNowhere(options.path)];
+  if (!app && !server && !options.pushgateway && !options.remoteWrite && !answersPrimary)
+    return [metricsServedNowhere(options.path)];
   const appEndpointSet = isPlainObject(raw) && raw.appEndpoint !== undefined;
   if (http && app && server && !appEndpointSet)
     return [metricsServedOnBothPorts(options.path, boundPort ?? server.port)];

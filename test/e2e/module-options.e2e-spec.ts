@@ -306,7 +306,7 @@ describe.each(ADAPTERS)('where /metrics is served, and what start-up says about 
     await withApp(kind, [VezaMetricsModule.forRoot({ appEndpoint: false })], async ({ url }) => {
       expect(await status(url)).toBe(404);
       expect(warnings()).toEqual([
-        'appEndpoint is false and neither metricsServer nor pushgateway is set: "/metrics" is served nowhere and nothing pushes the metrics. ' +
+        'appEndpoint is false and none of metricsServer, pushgateway and remoteWrite is set: "/metrics" is served nowhere and nothing pushes the metrics. ' +
           'Set metricsServer: { port: 9464 } (a listener of its own), pushgateway, or appEndpoint: true (ignore this line if your own code renders VezaMetricsRegistry).',
       ]);
     });
@@ -317,6 +317,18 @@ describe.each(ADAPTERS)('where /metrics is served, and what start-up says about 
         VezaMetricsModule.forRoot({
           appEndpoint: false,
           pushgateway: { url: 'http://127.0.0.1:9', jobName: 'j', pushOnShutdown: false },
+        }),
+      ],
+      () => Promise.resolve(),
+    );
+    expect(warnings()).toHaveLength(1);
+    // Remote write is one too.
+    await withApp(
+      kind,
+      [
+        VezaMetricsModule.forRoot({
+          appEndpoint: false,
+          remoteWrite: { url: 'http://127.0.0.1:9/api/v1/write', sendOnShutdown: false },
         }),
       ],
       () => Promise.resolve(),

@@ -84,7 +84,7 @@ describe('a schema is tied to its options interface by type', () => {
       new Error(
         'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, ' +
           'registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, ' +
-          'cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
+          'cardinality, exemplars, pushgateway, remoteWrite, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
       ),
     );
   });
@@ -96,6 +96,7 @@ const MODULE_BASES: Record<string, Record<string, unknown>> = {
   auth: { bearerToken: 'token' },
   'auth.basic': { username: 'user', password: 'secret' },
   pushgateway: { url: 'http://pushgateway:9091', jobName: 'job' },
+  remoteWrite: { url: 'http://prometheus:9090/api/v1/write' },
 };
 const CLUSTER_BASES: Record<string, Record<string, unknown>> = { ...MODULE_BASES, '': { port: 0 } };
 
@@ -106,6 +107,7 @@ const RECORD_KEYS: Record<string, string> = {
   'cardinality.perMetric': 'veza_errors_total',
   'pushgateway.groupings': 'tenant',
   'pushgateway.headers': 'x-token',
+  'remoteWrite.headers': 'x-scope-orgid',
   'outbound.hosts': 'api.stripe.com',
   aggregators: 'veza_active_users',
 };

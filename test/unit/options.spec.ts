@@ -77,7 +77,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, remoteWrite, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
     ],
     [
       'an empty path',

@@ -65,6 +65,8 @@ export interface PrometheusOptions {
    * differ (an endpoint that admits one scrape per client address at a time answers one of them 503).
    */
   externalLabels?: Record<string, string>;
+  /** More command-line flags, e.g. `['--web.enable-remote-write-receiver']`. */
+  flags?: string[];
 }
 
 export interface PrometheusServer {
@@ -226,6 +228,7 @@ async function startOnce(options: PrometheusOptions): Promise<PrometheusServer> 
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-lifecycle',
       ...(options.features?.length ? [`--enable-feature=${options.features.join(',')}`] : []),
+      ...(options.flags ?? []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -1,0 +1,306 @@
+import {
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AnyMetric as Metric, CounterMetric as Counter } from '../compat/client-types';
+import { metricsOf } from '../compat/metrics-client';
+import { recycleChunks } from '../exposition/chunk-pool';
+import { MetricsExposition } from '../exposition/metrics-exposition';
+import { ProtoWriter } from '../exposition/protobuf-writer';
+import { nextTurn } from '../exposition/render-exposition';
+import { InjectVezaMetricsOptions } from '../options/inject-options';
+import type { ResolvedOptions } from '../options/resolve-options';
+import { AppRegistry } from '../registry/app-registry';
+import { SelfMetrics } from '../registry/self-metrics';
+import {
+  errorText,
+  remoteWriteFailed,
+  remoteWriteRecovered,
+  type RemoteWriteFailureReason,
+} from '../veza-metrics.messages';
+import { ownRequest } from '../outbound/outbound-hub';
+import { FINAL_PUSH_WAIT_MS } from './metrics-pusher';
+import { encodeWriteRequest } from './remote-write-encoder';
+import type { ResolvedRemoteWriteOptions } from './remote-write-options';
+import { snappyCompressParts } from './snappy';
+
+/** The self-metric counting failed (and skipped) remote-write sends, by `reason`. */
+export const REMOTE_WRITE_FAILURES_METRIC = 'veza_metrics_remote_write_failures_total';
+const REMOTE_WRITE_FAILURES_HELP =
+  'Remote-write sends that failed or were skipped, by reason (unreachable, timeout, rejected, unavailable, render, skipped)';
+
+/** The longest part of a failed answer's body read (and kept for the log line); the rest is never read. */
+const MAX_DETAIL = 300;
+/** Work between two yields to the event loop while encoding and compressing. */
+const SLICE_MS = 5;
+const USER_AGENT = 'veza-nestjs-metrics (remote write 1.0)';
+
+class SendError extends Error {
+  constructor(
+    readonly reason: RemoteWriteFailureReason,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/**
+ * Sends the application's samples to a remote-write receiver (option `remoteWrite`): every
+ * `intervalMs` while the application runs, and once more when it closes (after the HTTP server has
+ * closed, as the Pushgateway's final push). Remote write 1.0: a snappy-compressed protobuf
+ * `WriteRequest` of every series of the exposition `/metrics` serves, one sample each at the send's
+ * time (docs/operations.md, "Remote write").
+ *
+ * Never harms the application: one send at a time (an interval that comes while one is on its way is
+ * skipped and counted), nothing queued, no retry (the next interval sends the then-current values),
+ * each send bounded by `timeoutMs`, the encoding sliced like a scrape's render, an answer's body never
+ * read beyond 300 bytes, redirects not followed. A failure is logged once per kind (until a send
+ * succeeds again) and counted in `veza_metrics_remote_write_failures_total{reason}`.
+ */
+@Injectable()
+export class RemoteWriter
+  implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger('VezaMetrics');
+  private readonly options: ResolvedRemoteWriteOptions | undefined;
+  private readonly failures: Counter<'reason'> | undefined;
+  private readonly logged = new Set<RemoteWriteFailureReason>();
+  private timer: NodeJS.Timeout | undefined;
+  /** The send on its way, if any: there is never more than one. */
+  private inFlight: Promise<boolean> | undefined;
+  /** The registry's metrics as they were just before the module destroyed it. */
+  private snapshot: Metric[] = [];
+  private finalSendDone = false;
+  private waitTimer: NodeJS.Timeout | undefined;
+  /** The timestamp of the last send: the next one's is later (a receiver refuses a second sample at the same time). */
+  private lastTimestampMs = 0;
+
+  /** @internal Nest's injector builds it; the module provides it. */
+  constructor(
+    private readonly app: AppRegistry,
+    private readonly exposition: MetricsExposition,
+    self: SelfMetrics,
+    @InjectVezaMetricsOptions()
+    private readonly moduleOptions: ResolvedOptions<{ remoteWrite: ResolvedRemoteWriteOptions | undefined }>,
+  ) {
+    this.options = moduleOptions.remoteWrite;
+    if (this.options)
+      this.failures = self.counter(REMOTE_WRITE_FAILURES_METRIC, REMOTE_WRITE_FAILURES_HELP, ['reason']);
+  }
+
+  /** Nest's start-up hook: starts the periodic send. */
+  onApplicationBootstrap(): void {
+    const options = this.options;
+    if (!options || this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.inFlight) this.count('skipped');
+      else void this.start([]);
+    }, options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the periodic send and notes the registry's metrics (Nest clears the registry after). */
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.options?.sendOnShutdown) this.snapshot = metricsOf(this.app.registry);
+  }
+
+  /** As the Pushgateway's: the final send waits for the HTTP server to close, at most `FINAL_PUSH_WAIT_MS`. */
+  beforeApplicationShutdown(): void {
+    if (!this.options?.sendOnShutdown || this.finalSendDone || this.waitTimer) return;
+    this.waitTimer = setTimeout(() => void this.send(this.snapshot), FINAL_PUSH_WAIT_MS);
+    this.waitTimer.unref();
+  }
+
+  /** The final send, once the HTTP server is closed: a send on its way ends first (within `timeoutMs`). */
+  async onApplicationShutdown(): Promise<void> {
+    clearTimeout(this.waitTimer);
+    if (!this.options?.sendOnShutdown || this.finalSendDone) {
+      await this.inFlight;
+      return;
+    }
+    this.finalSendDone = true;
+    await this.send(this.snapshot);
+    this.snapshot = [];
+  }
+
+  /**
+   * Sends now, after the send on its way if there is one. Resolves `true` when the receiver accepted
+   * the samples, `false` otherwise; never rejects. Resolves `false` at once without a `remoteWrite` option.
+   */
+  async send(snapshot: readonly Metric[] = []): Promise<boolean> {
+    if (!this.options) return false;
+    // Several callers waiting for the same send start one after the other, never two at once.
+    while (this.inFlight) await this.inFlight;
+    return this.start(snapshot);
+  }
+
+  private start(snapshot: readonly Metric[]): Promise<boolean> {
+    const run = this.sendOnce(this.options as ResolvedRemoteWriteOptions, snapshot);
+    const tracked = run.finally(() => {
+      if (this.inFlight === tracked) this.inFlight = undefined;
+    });
+    this.inFlight = tracked;
+    return tracked;
+  }
+
+  private count(reason: RemoteWriteFailureReason): void {
+    try {
+      this.failures?.inc({ reason });
+    } catch {
+      // The registry may be gone at shutdown: the count is lost, never thrown.
+    }
+  }
+
+  private async sendOnce(options: ResolvedRemoteWriteOptions, snapshot: readonly Metric[]): Promise<boolean> {
+    try {
+      let body: Buffer[];
+      try {
+        body = await this.encode(snapshot);
+      } catch (error) {
+        throw new SendError('render', errorText(error));
+      }
+      await post(options, body);
+      if (this.logged.size > 0) {
+        this.logged.clear();
+        this.logger.log(remoteWriteRecovered(options.target));
+      }
+      return true;
+    } catch (error) {
+      const reason = error instanceof SendError ? error.reason : 'unreachable';
+      this.count(reason);
+      if (!this.logged.has(reason)) {
+        this.logged.add(reason);
+        this.logger.warn(remoteWriteFailed(options.target, reason, errorText(error)));
+      }
+      return false;
+    }
+  }
+
+  /** The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed. */
+  private async encode(snapshot: readonly Metric[]): Promise<Buffer[]> {
+    // Strictly increasing, even for two sends in one millisecond or a clock set back.
+    const timestampMs = Math.max(Date.now(), this.lastTimestampMs + 1);
+    this.lastTimestampMs = timestampMs;
+    const exposition = await this.render(snapshot);
+    let slice = performance.now();
+    const pause = async (): Promise<void> => {
+      if (performance.now() - slice < SLICE_MS) return;
+      await nextTurn();
+      slice = performance.now();
+    };
+    const writer = new ProtoWriter();
+    try {
+      await encodeWriteRequest(writer, exposition, timestampMs, pause);
+    } catch (error) {
+      // The writer's chunks go back to the pool on a failure too.
+      recycleChunks(writer.finish());
+      throw error;
+    }
+    const parts = writer.finish();
+    try {
+      return await snappyCompressParts(parts, pause);
+    } finally {
+      recycleChunks(parts);
+    }
+  }
+
+  /** The protobuf exposition (at shutdown, of the registry's metrics put back for the render). */
+  private async render(snapshot: readonly Metric[]): Promise<Buffer> {
+    const registry = this.app.registry;
+    const joined = async (): Promise<Buffer> => {
+      const chunks = await this.exposition.renderChunks('protobuf');
+      const body = Buffer.concat(chunks);
+      recycleChunks(chunks);
+      return body;
+    };
+    if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0) return joined();
+    for (const metric of snapshot) registry.registerMetric(metric);
+    const labels = this.moduleOptions.defaultLabels;
+    if (Object.keys(labels).length > 0) registry.setDefaultLabels({ ...labels });
+    try {
+      return await joined();
+    } finally {
+      registry.clear();
+    }
+  }
+}
+
+/**
+ * `POST`s the body on a connection of its own (closed after). 2xx: accepted (the answer's body is not
+ * read); 3xx and 4xx but 429: `rejected`; 5xx and 429: `unavailable`; no answer in `timeoutMs`: `timeout`.
+ */
+function post(options: ResolvedRemoteWriteOptions, body: readonly Buffer[]): Promise<void> {
+  const url = new URL(options.url);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<void>((resolve, reject) => {
+    const req = ownRequest(
+      send(url, {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'User-Agent': USER_AGENT,
+          ...options.headers,
+          'Content-Encoding': 'snappy',
+          'Content-Type': 'application/x-protobuf',
+          'X-Prometheus-Remote-Write-Version': '0.1.0',
+          'Content-Length': body.reduce((sum, part) => sum + part.length, 0),
+          Connection: 'close',
+        },
+      }),
+    );
+    let settled = false;
+    const done = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(
+      () => done(new SendError('timeout', `no answer within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+    timer.unref();
+    req.on('error', (error: Error) =>
+      done(error instanceof SendError ? error : new SendError('unreachable', describeNetworkError(error))),
+    );
+    req.on('response', (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return done();
+      const reason: RemoteWriteFailureReason = status === 429 || status >= 500 ? 'unavailable' : 'rejected';
+      const where = status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
+      let text = '';
+      const finish = (): void =>
+        done(
+          new SendError(
+            reason,
+            `HTTP ${status}${where}${text.trim() ? `: ${text.trim().slice(0, MAX_DETAIL)}` : ''}`,
+          ),
+        );
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk.slice(0, MAX_DETAIL);
+        // Enough for the log line: the rest of the body (however big) is never read.
+        if (text.length >= MAX_DETAIL) finish();
+      });
+      res.on('end', finish);
+      res.on('error', finish);
+    });
+    for (const part of body) req.write(part);
+    req.end();
+  });
+}
+
+function describeNetworkError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+}
