@@ -20,7 +20,7 @@ const CLIENTS: ReadonlyArray<[string, Classes]> = [
   ['prom-client', PC],
   ['@prometheus-io/client', PI as unknown as Classes],
 ];
-const SERIES = 10_000;
+const SERIES = 2_500;
 const MAX_BUCKETS = 160;
 /**
  * Per series, besides its buckets: the NativeHistogram object, its two bucket windows, their two
@@ -90,18 +90,18 @@ describe.each(CLIENTS)('native part memory on %s', (_client, C) => {
     void native.metric.reset();
   });
 
-  it('one series fed 1,000,000 distinct values keeps at most 2 × maxBuckets buckets', () => {
+  it('one series fed 200,000 distinct values keeps at most 2 × maxBuckets buckets', () => {
     const h = histogram(true);
     const labels = { series: 'one' };
     h.observe(labels, 1);
     const slot = layoutOf(h)!.histogramSlot(h, labels)!;
-    for (let i = 1; i < 1_000_000; i++) {
+    for (let i = 1; i < 200_000; i++) {
       // Alternating ±, exponents from -1074 to 1023 in a scattered order, mantissas 1 to 2.
       const x = 2 ** (((i * 7919) % 2098) - 1074) * (1 + (i % 1000) / 1000);
       slot.observe(i % 2 ? x : -x);
     }
     const entry = layoutOf(h)!.entryOf(h, labels)!;
-    expect(entry.count).toBe(1_000_000);
+    expect(entry.count).toBe(200_000);
     expect(nativeSnapshotOf(h, entry)).toBeDefined();
     expect(nativeOf(entry, resolveNativeConfig()).bucketBytes).toBeLessThanOrEqual(2 * MAX_BUCKETS * 8);
   });
