@@ -54,8 +54,28 @@ const ALL_VARIANTS = {
 };
 /** Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from. */
 const ABLATIONS = {
-  express: ['veza-no-http', 'veza-idle'],
-  fastify: ['veza-no-http', 'veza-idle', 'empty-hooks'],
+  express: [
+    'veza-no-http',
+    'veza-idle',
+    'veza-catalog',
+    'veza-no-outbound',
+    'veza-http-only',
+    'bare-handle-wrap',
+    'bare-socket-fields',
+    'bare-res-close',
+    'bare-hooks',
+    'bare-exception-hook',
+    'bare-default-metrics',
+  ],
+  fastify: [
+    'veza-no-http',
+    'veza-idle',
+    'empty-hooks',
+    'veza-catalog',
+    'veza-no-outbound',
+    'veza-http-only',
+    'bare-default-metrics',
+  ],
 };
 const variantsOf = (adapter) =>
   process.env.BENCH_PEERS_VARIANTS
@@ -74,6 +94,15 @@ const LABELS = {
   'veza-no-http': 'this library, http: false (ablation)',
   'empty-hooks': 'bare Nest + 2 empty Fastify hooks (ablation)',
   'veza-idle': 'this library, http: false, defaultMetrics: false (ablation)',
+  'veza-catalog': 'this library, every feature off: the catalog only (ablation)',
+  'veza-no-outbound': 'this library, outbound: false (ablation)',
+  'veza-http-only': 'this library, HTTP recording and /metrics only (ablation)',
+  'bare-handle-wrap': 'bare Nest + pass-through app.handle wrap (ablation)',
+  'bare-socket-fields': 'bare Nest + app.handle wrap writing 2 socket fields (ablation)',
+  'bare-res-close': "bare Nest + app.handle wrap adding res.on('close') (ablation)",
+  'bare-hooks': "bare Nest + the recorder's Express hook, record() empty (ablation)",
+  'bare-exception-hook': "bare Nest + Nest's exception handler wrapped (ablation)",
+  'bare-default-metrics': 'bare Nest + prom-client default metrics (ablation)',
 };
 /** Issue #16, item 2: this library's ratio to bare, median of the rounds. */
 const TARGETS = { 'keep-alive': 0.98, 'per-request': 0.97 };
