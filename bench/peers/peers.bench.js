@@ -52,7 +52,11 @@ const ALL_VARIANTS = {
   express: ['bare', 'veza', 'veza-no-default-metrics', 'willsoto', 'prom-bundle', 'otel'],
   fastify: ['bare', 'veza', 'veza-no-default-metrics', 'willsoto', 'fastify-metrics', 'otel'],
 };
-/** Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from. */
+/**
+ * Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from (server.ts).
+ * At most 8 variants per run: in the palindrome order a server waits up to 2 × (variants − 1)
+ * slices between two of its own, and past Node's 5 s keep-alive timeout its connections close.
+ */
 const ABLATIONS = {
   express: [
     'veza-no-http',
@@ -66,6 +70,8 @@ const ABLATIONS = {
     'bare-hooks',
     'bare-exception-hook',
     'bare-default-metrics',
+    'bare-copy',
+    'bare-copy-2',
   ],
   fastify: [
     'veza-no-http',
@@ -75,6 +81,8 @@ const ABLATIONS = {
     'veza-no-outbound',
     'veza-http-only',
     'bare-default-metrics',
+    'bare-copy',
+    'bare-copy-2',
   ],
 };
 const variantsOf = (adapter) =>
@@ -103,6 +111,8 @@ const LABELS = {
   'bare-hooks': "bare Nest + the recorder's Express hook, record() empty (ablation)",
   'bare-exception-hook': "bare Nest + Nest's exception handler wrapped (ablation)",
   'bare-default-metrics': 'bare Nest + prom-client default metrics (ablation)',
+  'bare-copy': 'bare Nest, a second server (ablation: position in the order)',
+  'bare-copy-2': 'bare Nest, a third server (ablation: position in the order)',
 };
 /** Issue #16, item 2: this library's ratio to bare, median of the rounds. */
 const TARGETS = { 'keep-alive': 0.98, 'per-request': 0.97 };

@@ -166,6 +166,10 @@ const VARIANTS: Record<
   'bare-hooks': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
   'bare-exception-hook': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
   'bare-default-metrics': { app: () => ({ imports: [], providers: [] }) },
+  // Two more bare servers under other names: where a variant sits in the slices' order (first and
+  // last get two slices back to back at every turn) is measured with them.
+  'bare-copy': { app: () => ({ imports: [], providers: [] }) },
+  'bare-copy-2': { app: () => ({ imports: [], providers: [] }) },
 };
 
 /** forRoot() with every feature that a public option switches off switched off. */
