@@ -52,10 +52,38 @@ const ALL_VARIANTS = {
   express: ['bare', 'veza', 'veza-no-default-metrics', 'willsoto', 'prom-bundle', 'otel'],
   fastify: ['bare', 'veza', 'veza-no-default-metrics', 'willsoto', 'fastify-metrics', 'otel'],
 };
-/** Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from. */
+/**
+ * Selectable by BENCH_PEERS_VARIANTS only: ablations that tell where a cost comes from (server.ts).
+ * At most 8 variants per run: in the palindrome order a server waits up to 2 × (variants − 1)
+ * slices between two of its own, and past Node's 5 s keep-alive timeout its connections close.
+ */
 const ABLATIONS = {
-  express: ['veza-no-http', 'veza-idle'],
-  fastify: ['veza-no-http', 'veza-idle', 'empty-hooks'],
+  express: [
+    'veza-no-http',
+    'veza-idle',
+    'veza-catalog',
+    'veza-no-outbound',
+    'veza-http-only',
+    'bare-handle-wrap',
+    'bare-socket-fields',
+    'bare-res-close',
+    'bare-hooks',
+    'bare-exception-hook',
+    'bare-default-metrics',
+    'bare-copy',
+    'bare-copy-2',
+  ],
+  fastify: [
+    'veza-no-http',
+    'veza-idle',
+    'empty-hooks',
+    'veza-catalog',
+    'veza-no-outbound',
+    'veza-http-only',
+    'bare-default-metrics',
+    'bare-copy',
+    'bare-copy-2',
+  ],
 };
 const variantsOf = (adapter) =>
   process.env.BENCH_PEERS_VARIANTS
@@ -74,6 +102,17 @@ const LABELS = {
   'veza-no-http': 'this library, http: false (ablation)',
   'empty-hooks': 'bare Nest + 2 empty Fastify hooks (ablation)',
   'veza-idle': 'this library, http: false, defaultMetrics: false (ablation)',
+  'veza-catalog': 'this library, every feature off: the catalog only (ablation)',
+  'veza-no-outbound': 'this library, outbound: false (ablation)',
+  'veza-http-only': 'this library, HTTP recording and /metrics only (ablation)',
+  'bare-handle-wrap': 'bare Nest + pass-through app.handle wrap (ablation)',
+  'bare-socket-fields': 'bare Nest + app.handle wrap writing 2 socket fields (ablation)',
+  'bare-res-close': "bare Nest + app.handle wrap adding res.on('close') (ablation)",
+  'bare-hooks': "bare Nest + the recorder's Express hook, record() empty (ablation)",
+  'bare-exception-hook': "bare Nest + Nest's exception handler wrapped (ablation)",
+  'bare-default-metrics': 'bare Nest + prom-client default metrics (ablation)',
+  'bare-copy': 'bare Nest, a second server (ablation: position in the order)',
+  'bare-copy-2': 'bare Nest, a third server (ablation: position in the order)',
 };
 /** Issue #16, item 2: this library's ratio to bare, median of the rounds. */
 const TARGETS = { 'keep-alive': 0.98, 'per-request': 0.97 };

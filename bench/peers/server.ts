@@ -42,9 +42,13 @@ import {
   makeCounterProvider,
   makeHistogramProvider,
 } from '@willsoto/nestjs-prometheus';
-import type { Counter, Histogram } from 'prom-client';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { collectDefaultMetrics, Registry, type Counter, type Histogram } from 'prom-client';
 import { tap, type Observable } from 'rxjs';
 import { VezaMetricsModule } from '../../src';
+import { hookNodeServer } from '../../src/http/adapters/express';
+import { captureHandledExceptions } from '../../src/http/exception-capture';
 
 @Controller()
 class PeersController {
@@ -140,7 +144,103 @@ const VARIANTS: Record<
       providers: [],
     }),
   },
+  // Express request path ablations (issue #25, item 3), through public options only: the catalog's
+  // registration alone (every feature that can be switched off is off: no HTTP recording, no
+  // default metrics, no outbound channels, no /metrics route); the defaults without outbound; the
+  // HTTP recording with nothing else.
+  'veza-catalog': { app: () => ({ imports: [VezaMetricsModule.forRoot(CATALOG_ONLY)], providers: [] }) },
+  'veza-no-outbound': {
+    app: () => ({ imports: [VezaMetricsModule.forRoot({ outbound: false })], providers: [] }),
+  },
+  'veza-http-only': {
+    app: () => ({
+      imports: [VezaMetricsModule.forRoot({ ...CATALOG_ONLY, http: true, appEndpoint: true })],
+      providers: [],
+    }),
+  },
+  // Bare Nest plus one piece of what forRoot() builds on Express, installed by this file
+  // (see `ablate`): the pieces of the request path measured one by one.
+  'bare-handle-wrap': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
+  'bare-socket-fields': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
+  'bare-res-close': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
+  'bare-hooks': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
+  'bare-exception-hook': { adapter: 'express', app: () => ({ imports: [], providers: [] }) },
+  'bare-default-metrics': { app: () => ({ imports: [], providers: [] }) },
+  // Two more bare servers under other names: where a variant sits in the slices' order (first and
+  // last get two slices back to back at every turn) is measured with them.
+  'bare-copy': { app: () => ({ imports: [], providers: [] }) },
+  'bare-copy-2': { app: () => ({ imports: [], providers: [] }) },
 };
+
+/** forRoot() with every feature that a public option switches off switched off. */
+const CATALOG_ONLY = {
+  http: false,
+  defaultMetrics: false,
+  appEndpoint: false,
+  outbound: false,
+  rpc: false,
+  queues: false,
+  cache: false,
+  health: false,
+  graphql: false,
+  database: false,
+  exemplars: false,
+} as const;
+
+/**
+ * Installs on a bare Express app the one piece of the module's request path a `bare-*` ablation
+ * names: `bare-handle-wrap`, a pass-through wrapper of the app's `handle` (src/compat/express.ts,
+ * E9); `bare-socket-fields`, that wrapper writing the recorder's two fields on the request's socket;
+ * `bare-res-close`, that wrapper adding a `close` listener that does nothing to the response;
+ * `bare-hooks`, the recorder's whole Express hook (`hookNodeServer`: start time, socket fields,
+ * `close` listener, route resolution) handing each response to a `record` that does nothing;
+ * `bare-exception-hook`, Nest's exception handler wrapped (runs on exceptions only);
+ * `bare-default-metrics`, prom-client's default metrics in a registry of their own (their
+ * event-loop monitor and GC observer).
+ */
+function ablate(
+  variant: string,
+  app: { getHttpAdapter(): { getInstance(): unknown; getHttpServer(): unknown } },
+): void {
+  type Handle = (this: unknown, req: IncomingMessage, res: ServerResponse, next?: unknown) => unknown;
+  const wrapHandle = (before: (req: IncomingMessage, res: ServerResponse) => void): void => {
+    const express = app.getHttpAdapter().getInstance() as { handle: Handle };
+    const handle = express.handle;
+    express.handle = function ablationHandle(this: unknown, req, res, next) {
+      before(req, res);
+      return handle.call(this, req, res, next);
+    };
+  };
+  const RESPONSE = Symbol('response');
+  const SLOT = Symbol('slot');
+  const nothing = (): void => {};
+  switch (variant) {
+    case 'bare-handle-wrap':
+      return wrapHandle(nothing);
+    case 'bare-socket-fields':
+      return wrapHandle((req, res) => {
+        const socket = req.socket as Socket & { [RESPONSE]?: unknown; [SLOT]?: number };
+        socket[RESPONSE] = res;
+        socket[SLOT] = 0;
+      });
+    case 'bare-res-close':
+      return wrapHandle((_req, res) => {
+        res.on('close', nothing);
+      });
+    case 'bare-hooks':
+      return hookNodeServer(
+        app.getHttpAdapter().getHttpServer() as Server,
+        app.getHttpAdapter().getInstance(),
+        { handler: undefined },
+        nothing,
+      );
+    case 'bare-exception-hook':
+      return captureHandledExceptions();
+    case 'bare-default-metrics':
+      collectDefaultMetrics({ register: new Registry() });
+      return;
+  }
+}
 
 function appModule(variant: string): Type {
   const { imports, providers } = VARIANTS[variant].app();
@@ -194,6 +294,7 @@ async function main(): Promise<void> {
     const { default: metricsPlugin } = await import('fastify-metrics');
     await fastify.register(metricsPlugin, { endpoint: '/metrics' });
   }
+  ablate(variant, app);
   if (variant === 'empty-hooks') {
     const fastify = app.getHttpAdapter().getInstance() as {
       addHook(name: string, hook: (request: unknown, reply: unknown, done: () => void) => void): void;
