@@ -42,7 +42,13 @@ export interface SampleAppOptions {
 @Module({
   imports: [
     // Native histograms: served over protobuf to a Prometheus that asks for them; the text exposition is unchanged.
-    VezaMetricsModule.forRoot({ defaultLabels: { service: 'veza-api' }, nativeHistograms: true }),
+    // Three scrapes at once: a classic and a native Prometheus on one host (one client address, which
+    // gets maxConcurrent - 1 of them) must never refuse each other.
+    VezaMetricsModule.forRoot({
+      defaultLabels: { service: 'veza-api' },
+      nativeHistograms: true,
+      scrape: { maxConcurrent: 3 },
+    }),
     DatabaseModule,
     CacheModule.register({ isGlobal: true, stores: tracksCacheStore() }),
     PaymentsModule,

@@ -499,7 +499,7 @@ describeWithPrometheus(
           targets: [new URL(started.url).host],
           job: JOB,
           features: ['native-histograms'],
-          // Scrapes at another offset than the first: the sample app admits one scrape per client address at a time.
+          // Scrapes at another offset than the first (the sample app admits two scrapes from one address at once).
           externalLabels: { prometheus: 'native' },
         }),
       ]);
