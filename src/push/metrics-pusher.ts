@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AnyMetric as Metric, CounterMetric as Counter } from '../compat/client-types';
+import type { AnyMetric as Metric, CounterMetric as Counter, MetricsRegistry } from '../compat/client-types';
 import { metricsOf } from '../compat/metrics-client';
 import { CONTENT_TYPES } from '../exposition/render-exposition';
 import { MetricsExposition } from '../exposition/metrics-exposition';
@@ -175,18 +175,32 @@ export class MetricsPusher
    * What `/metrics` serves, in `format`. At shutdown the registry the module owns is already
    * cleared: its metrics (still counting) go back in for the time of the render, with its default labels.
    */
-  private async render(snapshot: readonly Metric[], format: PushFormat): Promise<Buffer> {
-    const registry = this.app.registry;
-    if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0)
-      return this.exposition.renderBytes(format);
-    for (const metric of snapshot) registry.registerMetric(metric);
-    const labels = this.moduleOptions.defaultLabels;
-    if (Object.keys(labels).length > 0) registry.setDefaultLabels({ ...labels });
-    try {
-      return await this.exposition.renderBytes(format);
-    } finally {
-      registry.clear();
-    }
+  private render(snapshot: readonly Metric[], format: PushFormat): Promise<Buffer> {
+    return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, () =>
+      this.exposition.renderBytes(format),
+    );
+  }
+}
+
+/**
+ * `render()`, with the module's registry as the application had it: at shutdown that registry is
+ * already cleared, so the metrics noted before (`snapshot`, still counting) go back in for the time
+ * of the render, with the module's default labels, and out again after. Shared by the Pushgateway
+ * push and remote write.
+ */
+export async function withShutdownSnapshot<T>(
+  registry: MetricsRegistry,
+  defaultLabels: Readonly<Record<string, string>>,
+  snapshot: readonly Metric[],
+  render: () => Promise<T>,
+): Promise<T> {
+  if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0) return render();
+  for (const metric of snapshot) registry.registerMetric(metric);
+  if (Object.keys(defaultLabels).length > 0) registry.setDefaultLabels({ ...defaultLabels });
+  try {
+    return await render();
+  } finally {
+    registry.clear();
   }
 }
 

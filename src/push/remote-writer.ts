@@ -25,7 +25,7 @@ import {
   type RemoteWriteFailureReason,
 } from '../veza-metrics.messages';
 import { ownRequest } from '../outbound/outbound-hub';
-import { FINAL_PUSH_WAIT_MS } from './metrics-pusher';
+import { FINAL_PUSH_WAIT_MS, withShutdownSnapshot } from './metrics-pusher';
 import { encodeWriteRequest } from './remote-write-encoder';
 import type { ResolvedRemoteWriteOptions } from './remote-write-options';
 import { snappyCompressParts } from './snappy';
@@ -213,23 +213,13 @@ export class RemoteWriter
   }
 
   /** The protobuf exposition (at shutdown, of the registry's metrics put back for the render). */
-  private async render(snapshot: readonly Metric[]): Promise<Buffer> {
-    const registry = this.app.registry;
-    const joined = async (): Promise<Buffer> => {
+  private render(snapshot: readonly Metric[]): Promise<Buffer> {
+    return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, async () => {
       const chunks = await this.exposition.renderChunks('protobuf');
       const body = Buffer.concat(chunks);
       recycleChunks(chunks);
       return body;
-    };
-    if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0) return joined();
-    for (const metric of snapshot) registry.registerMetric(metric);
-    const labels = this.moduleOptions.defaultLabels;
-    if (Object.keys(labels).length > 0) registry.setDefaultLabels({ ...labels });
-    try {
-      return await joined();
-    } finally {
-      registry.clear();
-    }
+    });
   }
 }
 
