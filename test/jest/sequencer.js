@@ -23,6 +23,8 @@ const EXPECTED_S = {
   'test/e2e/scrape-chunk-reuse.e2e-spec.ts': 63,
   'test/pack/new-app.e2e-spec.ts': 63,
   'test/e2e/cluster.e2e-spec.ts': 55,
+  'test/e2e/pm2.e2e-spec.ts': 45,
+  'test/e2e/pm2-prometheus.e2e-spec.ts': 45,
   'test/e2e/database-prisma.e2e-spec.ts': 45,
   'test/e2e/whole-catalog.e2e-spec.ts': 30,
   'test/unit/prisma-contract.spec.ts': 20,

@@ -67,6 +67,8 @@ export interface PrometheusOptions {
   externalLabels?: Record<string, string>;
   /** More command-line flags, e.g. `['--web.enable-remote-write-receiver']`. */
   flags?: string[];
+  /** A bearer token sent with every scrape (`authorization` of the scrape config). */
+  bearerToken?: string;
 }
 
 export interface PrometheusServer {
@@ -171,6 +173,9 @@ export function prometheusConfig(options: PrometheusOptions): string {
           job_name: options.job ?? 'veza-api',
           metrics_path: options.metricsPath ?? '/metrics',
           static_configs: [{ targets: options.targets }],
+          ...(options.bearerToken
+            ? { authorization: { type: 'Bearer', credentials: options.bearerToken } }
+            : {}),
         },
       ],
     },
