@@ -205,9 +205,17 @@ export class Pm2Fixture {
   async live(gone: number[] = []): Promise<Announced[]> {
     const { name, instances: count } = this.options;
     let found: Announced[] = [];
+    const restarts = new Map<number, number>();
     await until(
       async () => {
         const listed = await this.pm2.list(name);
+        // An app that cannot start (an option refused, a missing module) is restarted by pm2 again
+        // and again: that is the failure, reported at once with its logs.
+        for (const i of listed) {
+          if (!restarts.has(i.pmId)) restarts.set(i.pmId, i.restarts);
+          if (i.restarts > (restarts.get(i.pmId) ?? 0) + 3)
+            throw new Error(`pm2 restarted instance ${i.instance} of ${name} over and over (crash loop)`);
+        }
         const ready = this.announced();
         found = listed.filter((i) => i.status === 'online' && ready.has(i.pid)).map((i) => ready.get(i.pid)!);
         return (
