@@ -65,7 +65,7 @@ export interface Pm2Collected {
   readonly parts: MetricJson[][];
   /** By instance label: whether every instance with that label answered this scrape. */
   readonly answered: ReadonlyMap<string, boolean>;
-  /** How many instances were asked. */
+  /** How many live instances were asked (those found exited are not counted). */
   readonly asked: number;
   /** Samples of exited instances kept in the sum. */
   readonly retiredSamples: number;
@@ -224,7 +224,7 @@ export class Pm2Collector {
     for (const [stem, answer] of answers) if (!retired?.foldedSet.has(stem)) parts.push(...answer.metrics);
     const base = retired?.series.toJson() ?? [];
     if (base.length > 0) parts.push(base);
-    return { parts, answered, asked: asked.length, retiredSamples: retired?.series.size ?? 0 };
+    return { parts, answered, asked: listed.length - dead.length, retiredSamples: retired?.series.size ?? 0 };
   }
 
   /** Folds exited instances found while no scrape runs (an instance's start): bounded files on disk. */
