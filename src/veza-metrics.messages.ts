@@ -183,6 +183,9 @@ export const pm2RetiredFailed = (stem: string, error: string): string =>
 export const pm2TooManyPeers = (dir: string, max: number): string =>
   `The pm2 directory "${dir}" holds more than ${max} instances; only ${max} are asked. Not logged again.`;
 
+export const pm2DiskFailed = (dir: string, error: string): string =>
+  `The pm2 directory "${dir}" could not be read or written (${error}): exited instances are folded at a later scrape, the sum is served with what is known. Counted in veza_metrics_pm2_worker_errors_total, not logged again.`;
+
 export const pm2LockTimedOut = (dir: string): string =>
   `The lock of the pm2 directory "${dir}" (retired.lock) was held past the scrape's wait: exited instances are folded at a later scrape. Counted in veza_metrics_pm2_worker_errors_total, not logged again.`;
 

@@ -21,6 +21,7 @@ import { MAX_PART_SAMPLES } from '../cluster/cluster-protocol';
 import { MAX_RETIRED_SAMPLES, RetiredSeries } from '../cluster/retired-series';
 import { errorText } from '../veza-metrics.messages';
 import {
+  pm2DiskFailed,
   pm2LockTimedOut,
   pm2PeerFailed,
   pm2PeerTimedOut,
@@ -209,16 +210,23 @@ export class Pm2Collector {
     // Exited instances folded, and the retired base read, under the lock: an instance is then either
     // in the base (its answer of this scrape dropped) or not, never both nor neither.
     const lockDeadline = Math.max(deadline, performance.now() + 50);
-    const locked = await withLock(this.dir, lockDeadline, async () => {
-      await this.fold(dead);
-      return this.loadRetired();
-    });
     let retired: RetiredBase | undefined;
-    if (locked) retired = locked.done;
-    else {
+    try {
+      const locked = await withLock(this.dir, lockDeadline, async () => {
+        await this.fold(dead);
+        return this.loadRetired();
+      });
+      if (locked) retired = locked.done;
+      else {
+        this.events.failed();
+        this.warnOnce('lock', pm2LockTimedOut(this.dir));
+        retired = await this.loadRetired();
+      }
+    } catch (error) {
+      // The disk refused (full, removed, read-only): served with the base as last read, folded later.
       this.events.failed();
-      this.warnOnce('lock', pm2LockTimedOut(this.dir));
-      retired = await this.loadRetired().catch(() => this.retired);
+      this.warnOnce('disk', pm2DiskFailed(this.dir, errorText(error)));
+      retired = this.retired;
     }
     const parts: MetricJson[][] = [];
     for (const [stem, answer] of answers) if (!retired?.foldedSet.has(stem)) parts.push(...answer.metrics);
@@ -250,7 +258,9 @@ export class Pm2Collector {
   private async fold(dead: readonly PeerName[]): Promise<void> {
     if (dead.length === 0) return;
     const base = await this.loadRetired();
-    const series = base.series;
+    // A copy: a scrape still reading the base as it was (a `RetiredBase` is never changed) goes on seeing it.
+    const series = new RetiredSeries(MAX_RETIRED_SAMPLES);
+    series.add(base.series.toJson());
     const folded = [...base.folded];
     const gone: PeerName[] = [];
     for (const peer of dead) {

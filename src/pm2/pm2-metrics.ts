@@ -23,6 +23,38 @@ const RENDER_SLICE_MS = 5;
 const START_FOLD_MS = 2_000;
 
 /**
+ * The process's socket in each directory, shared by its applications (two apps in one process must
+ * not take each other's socket): closed, with the final state written, when the last one leaves.
+ */
+const peers = new Map<string, { peer: Promise<Pm2Peer>; count: number }>();
+
+async function joinPeer(dir: string, stem: string): Promise<Pm2Peer> {
+  let entry = peers.get(dir);
+  if (!entry) {
+    const peer = new Pm2Peer(dir, stem);
+    entry = { peer: peer.listen().then(() => peer), count: 0 };
+    peers.set(dir, entry);
+  }
+  entry.count++;
+  try {
+    return await entry.peer;
+  } catch (error) {
+    if (peers.get(dir) === entry) peers.delete(dir);
+    throw error;
+  }
+}
+
+async function leavePeer(peer: Pm2Peer): Promise<void> {
+  for (const [dir, entry] of peers) {
+    if ((await entry.peer.catch(() => undefined)) !== peer) continue;
+    if (--entry.count > 0) return;
+    peers.delete(dir);
+    await peer.close();
+    return;
+  }
+}
+
+/**
  * pm2's cluster mode (option `pm2`): in an instance of a pm2 app started with `-i N`, every scrape
  * of this instance's `/metrics` (or `metricsServer`) serves the sum over every live instance of the
  * app, merged as `serveClusterMetrics` merges a Node cluster's workers, and the counters of exited
@@ -65,15 +97,13 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
-    const peer = new Pm2Peer(dir, stemOf(instance.instance, process.pid));
     try {
-      await peer.listen();
+      this.peer = await joinPeer(dir, stemOf(instance.instance, process.pid));
     } catch (error) {
       removeAnswering(this.app.registry);
       this.logger.error(pm2DirectoryFailed(dir, error));
       return;
     }
-    this.peer = peer;
     const timeouts: Counter = this.self.counter(
       'veza_metrics_pm2_worker_timeouts_total',
       'pm2 instances that did not send their metrics within the timeout (their last answer was used)',
@@ -102,7 +132,7 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
     if (!peer) return;
     this.peer = undefined;
     this.collector = undefined;
-    await peer.close();
+    await leavePeer(peer);
     removeAnswering(this.app.registry);
   }
 
