@@ -122,5 +122,6 @@ export { RemoteWriter } from './push/remote-writer';
 export type { RemoteWriteOptions, RemoteWriteAuth } from './push/remote-write-options';
 export { ClusterMetricsAggregator } from './cluster/cluster-aggregator';
 export type { ClusterAggregator, ClusterMetricsOptions } from './cluster/cluster-aggregator';
+export type { Pm2MetricsOptions } from './pm2/pm2-options';
 export { serveClusterMetrics } from './cluster/serve-cluster-metrics';
 export type { ClusterMetricsServer, ClusterMetricsServerOptions } from './cluster/serve-cluster-metrics';

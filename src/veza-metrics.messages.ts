@@ -163,6 +163,32 @@ export const clusterNativeDropped = (workerId: number, dropped: number): string 
 export const clusterRetiredDropped = (workerId: number, dropped: number, max: number): string =>
   `Cluster worker ${workerId} exited with counter and histogram series that no longer fit in the ${max} samples kept for exited workers: ${dropped} of them are left out of the sum (they go stale in Prometheus; per-process label values such as a pid multiply series on every restart). Not logged again.`;
 
+// pm2's cluster mode (option `pm2`).
+
+export const pm2DirectoryUnsafe = (dir: string, kind: string, owner: number, uid: number): string =>
+  `VezaMetrics pm2: the directory "${dir}" (option "pm2.directory") is a ${kind} owned by uid ${owner} and must be a directory of uid ${uid} that no one else may write to (mode 0700): what is in it is summed into every scrape. Remove it, or set "pm2.directory" to a directory of your own.`;
+
+export const pm2DirectoryFailed = (dir: string, error: unknown): string =>
+  `VezaMetrics pm2: cannot use the directory "${dir}" (option "pm2.directory"): ${errorText(error)}. Each instance then answers /metrics with its own metrics only; set "pm2.directory" to a writable directory, or "pm2: false".`;
+
+export const pm2PeerTimedOut = (instance: string, pid: number, timeoutMs: number): string =>
+  `pm2 instance ${instance} (pid ${pid}) did not send its metrics within ${timeoutMs} ms; its last answer is used. Counted in veza_metrics_pm2_worker_timeouts_total and shown as veza_metrics_pm2_worker_up{pm2_instance="${instance}"} 0, not logged again.`;
+
+export const pm2PeerFailed = (instance: string, pid: number, error: string): string =>
+  `pm2 instance ${instance} (pid ${pid}) could not send its metrics (${error}); its last answer is used. Counted in veza_metrics_pm2_worker_errors_total, not logged again.`;
+
+export const pm2RetiredFailed = (stem: string, error: string): string =>
+  `The state of the exited pm2 instance ${stem} could not be read (${error}): its counters are left out of the sum (they go stale in Prometheus). Counted in veza_metrics_pm2_worker_errors_total, not logged again.`;
+
+export const pm2TooManyPeers = (dir: string, max: number): string =>
+  `The pm2 directory "${dir}" holds more than ${max} instances; only ${max} are asked. Not logged again.`;
+
+export const pm2DiskFailed = (dir: string, error: string): string =>
+  `The pm2 directory "${dir}" could not be read or written (${error}): exited instances are folded at a later scrape, the sum is served with what is known. Counted in veza_metrics_pm2_worker_errors_total, not logged again.`;
+
+export const pm2LockTimedOut = (dir: string): string =>
+  `The lock of the pm2 directory "${dir}" (retired.lock) was held past the scrape's wait: exited instances are folded at a later scrape. Counted in veza_metrics_pm2_worker_errors_total, not logged again.`;
+
 /** A message of the module's endpoint options (`metricsServer`, `auth`, `scrape`), said of `serveClusterMetrics`' options of the same shape. */
 export const asClusterOptionMessage = (message: string): string =>
   message

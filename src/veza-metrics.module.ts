@@ -45,6 +45,7 @@ import { VezaMetricsService } from './veza-metrics.service';
 import { MetricsPusher } from './push/metrics-pusher';
 import { RemoteWriter } from './push/remote-writer';
 import { ClusterWorkerMetrics } from './cluster/cluster-worker';
+import { Pm2Metrics } from './pm2/pm2-metrics';
 
 /** One provider per catalog metric, under its seed name and (where it differs) its strict name. */
 const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
@@ -118,6 +119,7 @@ const metricProviders: FactoryProvider[] = VEZA_CATALOG.flatMap((row) =>
     // Sends the samples to a remote-write receiver (option `remoteWrite`).
     RemoteWriter,
     ClusterWorkerMetrics,
+    Pm2Metrics,
     MetricsScraper,
     MetricsEndpoint,
     MetricsServer,

@@ -18,6 +18,7 @@ import { CORE_OPTION_RULES, resolveModuleOptions, type ResolvedOptions } from '.
 import { pushgatewayRule, type PushgatewayOptions } from './push/pushgateway-options';
 import { remoteWriteRule, type RemoteWriteOptions } from './push/remote-write-options';
 import { clusterRule } from './cluster/cluster-options';
+import { pm2Rule, type Pm2MetricsOptions } from './pm2/pm2-options';
 import { graphqlRule, type GraphqlMetricsOptions } from './graphql/graphql-options';
 import { rpcRule, type RpcMetricsOptions } from './rpc/rpc-options';
 import { queuesRule, type QueueMetricsOptions } from './queues/queue-options';
@@ -118,6 +119,16 @@ export interface VezaMetricsModuleOptions {
    */
   cluster?: boolean;
   /**
+   * Under pm2's cluster mode (`pm2 start dist/main.js -i 4`), every instance's `/metrics` (and
+   * `metricsServer`) serves the sum over every live instance of the app, merged as
+   * `serveClusterMetrics` merges a Node cluster's workers; the counters of instances that exit,
+   * are killed or reloaded stay in the sum. The instances meet in a directory of local sockets and
+   * state files (`directory`). Nothing happens outside pm2's cluster mode; `false` turns it off.
+   * docs/operations.md, "pm2".
+   * @defaultValue `true`
+   */
+  pm2?: boolean | Pm2MetricsOptions;
+  /**
    * Microservice handlers (`@MessagePattern`, `@EventPattern`) of every transport, standalone and
    * hybrid: `veza_rpc_server_requests_total` and `veza_rpc_server_duration_seconds` (docs/rpc.md).
    * `false` records nothing and hooks nothing.
@@ -198,6 +209,7 @@ const FEATURE_OPTION_RULES = {
   pushgateway: pushgatewayRule,
   remoteWrite: remoteWriteRule,
   cluster: clusterRule,
+  pm2: pm2Rule,
   graphql: graphqlRule,
   rpc: rpcRule,
   queues: queuesRule,

@@ -10,6 +10,21 @@ import { checkNativePart, nativeWeight } from './native-parts';
 /** Types whose values only grow: what an exited worker leaves behind, and what a late source keeps. */
 export const MONOTONIC_TYPES = new Set(['counter', 'histogram']);
 
+/**
+ * What an exited worker leaves in the sum: its counters and histograms merged by `sum` (`aggregators`
+ * first, then the metric's own): the rest (gauges, other merges) goes with it.
+ */
+export function retirable(
+  metrics: readonly (readonly MetricJson[])[],
+  aggregators: Readonly<Record<string, string>>,
+): MetricJson[] {
+  return metrics
+    .flat()
+    .filter(
+      (m) => MONOTONIC_TYPES.has(String(m.type)) && (aggregators[m.name] ?? m.aggregator ?? 'sum') === 'sum',
+    );
+}
+
 /** A worker's newest answer: one metrics array per registry it answers for. */
 export interface Answer {
   readonly id: number;

@@ -349,7 +349,7 @@ async function streamInPlace(stream: AnswerStream, metric: Metric, layout: Serie
  * as `registry.getMetricsAsJSON()` gives them (default labels included), in parts; resolves with how
  * many parts were sent, the number of registries and, by registry, the metrics left out.
  */
-async function streamAnswer(
+export async function streamAnswer(
   id: number,
   waitMs: number | undefined,
   send: (message: CollectPart) => Promise<void>,
@@ -471,22 +471,40 @@ function answer(message: unknown): void {
   });
 }
 
-function join(registry: Registry, collectTimeoutMs: number): void {
+/**
+ * Adds `registry` to those this process answers for (the cluster's primary, pm2's siblings: see
+ * src/pm2/), counted per application that brings it, with the smallest per-source budget they set.
+ */
+export function addAnswering(registry: Registry, collectTimeoutMs: number): void {
   const member = members.get(registry);
   if (member) {
     member.count++;
     member.collectTimeoutMs = Math.min(member.collectTimeoutMs, collectTimeoutMs);
   } else members.set(registry, { count: 1, collectTimeoutMs });
+}
+
+/** Undoes one {@link addAnswering}. */
+export function removeAnswering(registry: Registry): void {
+  const member = members.get(registry);
+  if (member && member.count > 1) member.count--;
+  else members.delete(registry);
+}
+
+/** Applications of this process that answer the cluster's primary. */
+let clusterJoins = 0;
+
+function join(registry: Registry, collectTimeoutMs: number): void {
+  addAnswering(registry, collectTimeoutMs);
+  clusterJoins++;
   if (listener) return;
   listener = answer;
   process.on('message', listener);
 }
 
 function leave(registry: Registry): void {
-  const member = members.get(registry);
-  if (member && member.count > 1) member.count--;
-  else members.delete(registry);
-  if (members.size > 0 || !listener) return;
+  removeAnswering(registry);
+  clusterJoins = Math.max(0, clusterJoins - 1);
+  if (clusterJoins > 0 || !listener) return;
   // A 'message' listener keeps the IPC channel (and so the worker) alive: gone with the last app.
   process.off('message', listener);
   listener = undefined;

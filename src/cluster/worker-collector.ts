@@ -9,7 +9,7 @@ import {
 import {
   appendMetric,
   MAX_REGISTRIES,
-  MONOTONIC_TYPES,
+  retirable,
   withOmitted,
   type Answer,
   type Assembly,
@@ -288,14 +288,7 @@ export class WorkerCollector {
     this.live.delete(worker.id);
     this.slots[state.slot] = undefined;
     if (!state.last) return;
-    const monotonic = state.last.metrics
-      .flat()
-      .filter(
-        (m) =>
-          MONOTONIC_TYPES.has(String(m.type)) &&
-          (this.aggregators[m.name] ?? m.aggregator ?? 'sum') === 'sum',
-      );
-    const dropped = this.retired.add(monotonic);
+    const dropped = this.retired.add(retirable(state.last.metrics, this.aggregators));
     if (dropped > 0) this.warnOnce('retired', clusterRetiredDropped(worker.id, dropped, MAX_RETIRED_SAMPLES));
   };
 

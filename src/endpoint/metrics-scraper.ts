@@ -8,6 +8,7 @@ import type { ResolvedOptions } from '../options/resolve-options';
 import { SelfMetrics } from '../registry/self-metrics';
 import { collectorFailed } from '../veza-metrics.messages';
 import { ScrapeHandler } from './scrape-handler';
+import { Pm2Metrics } from '../pm2/pm2-metrics';
 
 /**
  * The application's {@link ScrapeHandler}: renders its registry, counts refusals, aborted sends and
@@ -20,6 +21,7 @@ export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
     self: SelfMetrics,
     exposition: MetricsExposition,
     @InjectVezaMetricsOptions() options: ResolvedOptions,
+    pm2: Pm2Metrics,
   ) {
     const collectFailures = collectFailuresCounter(self);
     const rejected: Counter<'reason'> = self.counter(
@@ -46,12 +48,15 @@ export class MetricsScraper extends ScrapeHandler implements OnModuleDestroy {
     super({
       auth,
       limits: scrape,
-      render: (format) =>
-        exposition.renderChunks(format, {
+      render: (format) => {
+        const limits = {
           deadline: performance.now() + scrape.timeoutMs,
           collectTimeoutMs: scrape.collectTimeoutMs,
           onCollectFailure,
-        }),
+        };
+        // Under pm2's cluster mode, the sum over the app's instances (src/pm2/).
+        return pm2.active ? pm2.renderChunks(format, limits) : exposition.renderChunks(format, limits);
+      },
       onRejected: (reason) => rejected.inc({ reason }),
       onAborted: (reason) => aborted.inc({ reason }),
     });

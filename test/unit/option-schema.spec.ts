@@ -84,7 +84,7 @@ describe('a schema is tied to its options interface by type', () => {
       new Error(
         'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, ' +
           'registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, ' +
-          'cardinality, exemplars, pushgateway, remoteWrite, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
+          'cardinality, exemplars, pushgateway, remoteWrite, cluster, pm2, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
       ),
     );
   });
@@ -110,6 +110,7 @@ const RECORD_KEYS: Record<string, string> = {
   'remoteWrite.headers': 'x-scope-orgid',
   'outbound.hosts': 'api.stripe.com',
   aggregators: 'veza_active_users',
+  'pm2.aggregators': 'veza_active_users',
 };
 
 /** Every option path a schema checks: each key of each object, each record's values. */

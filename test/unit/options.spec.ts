@@ -37,6 +37,13 @@ describe('options', () => {
       exemplars: true,
       pushgateway: undefined,
       cluster: true,
+      pm2: {
+        enabled: true,
+        timeoutMs: 2000,
+        aggregators: { veza_health_check_status: 'min' },
+        maxWorkerSamples: 250_000,
+        directory: undefined,
+      },
       rpc: { enabled: true },
       queues: { enabled: true },
       cache: { enabled: true },
@@ -77,7 +84,7 @@ describe('options', () => {
     [
       'an unknown key',
       { pth: '/metrics' },
-      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, remoteWrite, cluster, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
+      'VezaMetricsModule: unknown option "pth"; expected one of path, defaultMetrics, defaultLabels, registry, buckets, statusLabel, naming, http, appEndpoint, metricsServer, auth, scrape, cardinality, exemplars, pushgateway, remoteWrite, cluster, pm2, graphql, rpc, queues, cache, health, outbound, database, nativeHistograms.',
     ],
     [
       'an empty path',

@@ -1,0 +1,185 @@
+/*
+ * The directory where a pm2 app's instances meet (option `pm2.directory`): per instance a local
+ * socket `w<instance>-<pid>.sock` and a state file `w<instance>-<pid>.state` (its last answer), and
+ * for the app `retired.state` (the counters and histograms of exited instances) with its lock.
+ */
+import { constants as fsConstants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { nextTurn } from '../exposition/render-exposition';
+import { pm2DirectoryUnsafe } from '../veza-metrics.messages';
+import { AnswerReader, FrameSplitter } from './pm2-frames';
+import type { Answer } from '../cluster/answer-assembly';
+
+/** An instance's files: its socket and its state, by instance label and pid. */
+export interface PeerName {
+  /** `w<instance>-<pid>`: the stem of its socket and state file. */
+  readonly stem: string;
+  readonly instance: string;
+  readonly pid: number;
+}
+
+const PEER_FILE = /^w([0-9]{1,9})-([0-9]{1,10})\.(sock|state)$/;
+
+export const stemOf = (instance: string, pid: number): string => `w${instance}-${pid}`;
+export const socketPath = (dir: string, stem: string): string => path.join(dir, `${stem}.sock`);
+export const statePath = (dir: string, stem: string): string => path.join(dir, `${stem}.state`);
+export const RETIRED_FILE = 'retired.state';
+const LOCK_FILE = 'retired.lock';
+
+/**
+ * Creates the directory (mode 0700) or checks the one there: a directory (not a link) of this
+ * user that no one else may write to, since what is in it is summed into every scrape. Throws an
+ * error that names the directory and the fix.
+ */
+export async function prepareDirectory(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const stat = await fs.lstat(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : stat.uid;
+  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0)
+    throw new Error(
+      pm2DirectoryUnsafe(dir, stat.isDirectory() ? 'directory' : 'link or file', stat.uid, uid),
+    );
+}
+
+/** The instances that have a socket or a state file in `dir`, by stem (at most `max`, lowest pids first). */
+export async function listPeers(
+  dir: string,
+  max: number,
+): Promise<{ peers: Map<string, PeerName & { socket: boolean; state: boolean }>; more: boolean }> {
+  const peers = new Map<string, PeerName & { socket: boolean; state: boolean }>();
+  let more = false;
+  for (const name of await fs.readdir(dir)) {
+    const match = PEER_FILE.exec(name);
+    if (!match) continue;
+    const stem = stemOf(match[1], Number(match[2]));
+    let peer = peers.get(stem);
+    if (!peer) {
+      if (peers.size >= max) {
+        more = true;
+        continue;
+      }
+      peer = { stem, instance: match[1], pid: Number(match[2]), socket: false, state: false };
+      peers.set(stem, peer);
+    }
+    if (match[3] === 'sock') peer.socket = true;
+    else peer.state = true;
+  }
+  return { peers, more };
+}
+
+/**
+ * Reads an answer kept in a file (an instance's state, or the retired base), frame by frame,
+ * yielding between frames once 5 ms are spent; `undefined` when the file does not exist. Throws
+ * when it is malformed or larger than `maxBytes`.
+ */
+export async function readAnswerFile(
+  file: string,
+  maxWorkerSamples: number,
+  maxBytes: number,
+  onHeader?: (header: unknown) => void,
+): Promise<Answer | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw new Error(`${path.basename(file)} holds ${size} bytes, more than ${maxBytes}`);
+    const splitter = new FrameSplitter();
+    const reader = new AnswerReader(maxWorkerSamples);
+    const buffer = Buffer.allocUnsafe(64 * 1024);
+    let sliceStart = performance.now();
+    let first = onHeader !== undefined;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      for (const frame of splitter.push(buffer.subarray(0, bytesRead))) {
+        if (first) {
+          first = false;
+          onHeader?.(frame);
+          continue;
+        }
+        const answer = reader.frame(frame);
+        if (answer) return answer;
+        if (performance.now() - sliceStart >= 5) {
+          await nextTurn();
+          sliceStart = performance.now();
+        }
+      }
+    }
+    throw new Error(`${path.basename(file)} ends before its answer does`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `lines` to `file` through a temporary file renamed over it: readers see the old or the new whole. */
+export async function writeAtomically(
+  file: string,
+  lines: AsyncIterable<string> | Iterable<string>,
+): Promise<void> {
+  const temporary = `${file}.tmp`;
+  const handle = await fs.open(temporary, 'w', 0o600);
+  try {
+    for await (const line of lines) await handle.write(line);
+  } catch (error) {
+    await handle.close();
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await fs.rename(temporary, file);
+}
+
+/** Whether a process with this pid exists (a pid reused by another process reads as alive). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `work` holding the app's lock (`retired.lock`, made with O_EXCL, holding its owner's pid),
+ * which guards `retired.state` and the folding of exited instances into it. A lock whose owner is
+ * gone is taken over. `undefined` (and `work` not run) when the lock is not had by `deadline`
+ * (`performance.now()` milliseconds).
+ */
+export async function withLock<T>(
+  dir: string,
+  deadline: number,
+  work: () => Promise<T>,
+): Promise<{ done: T } | undefined> {
+  const lock = path.join(dir, LOCK_FILE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await fs.open(lock, 'wx', 0o600);
+      try {
+        await handle.write(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(await fs.readFile(lock, 'utf8').catch(() => ''), 10);
+    // An owner that died holding it (or one that had not written its pid yet, seen twice): taken over.
+    if ((Number.isInteger(owner) && owner > 0 && !alive(owner)) || (Number.isNaN(owner) && attempt > 20)) {
+      await fs.rm(lock, { force: true });
+      continue;
+    }
+    if (performance.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5 + attempt * 5, 50)));
+  }
+  try {
+    return { done: await work() };
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
