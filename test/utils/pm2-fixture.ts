@@ -5,6 +5,7 @@
  * port or of one instance in particular (its `direct` listener), and the expectations every spec
  * makes of an exposition (the exact count of the GET /hit answered).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import * as path from 'node:path';
@@ -47,18 +48,18 @@ export function get(url: string, headers: Record<string, string> = {}, timeoutMs
   });
 }
 
-/** The sum of `name`'s samples that have `labels`. */
+/** The sum of the samples named `name` (a histogram's `_count`, `_bucket`, too) that have `labels`. */
 export function total(text: string, name: string, labels: Record<string, string> = {}): number {
-  const family = parseExposition(text).get(name);
-  return (family?.samples ?? [])
+  return [...parseExposition(text).values()]
+    .flatMap((family) => family.samples)
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
 }
 
-/** `veza_metrics_pm2_worker_up` by instance. */
+/** `veza_metrics_pm2_worker_up` by its `pm2_instance` label (NODE_APP_INSTANCE). */
 export function up(text: string): Record<string, number> {
   const samples = parseExposition(text).get('veza_metrics_pm2_worker_up')?.samples ?? [];
-  return Object.fromEntries(samples.map((s) => [s.labels.instance, s.value]));
+  return Object.fromEntries(samples.map((s) => [s.labels.pm2_instance, s.value]));
 }
 
 /** `{ 0: 1, 1: 1, ... }`: every one of `count` instances up. */
@@ -245,23 +246,24 @@ export class Pm2Fixture {
   }
 
   /**
-   * Whether some process is connecting to `pid`'s socket in the module's `pm2.directory` and not
-   * accepted yet (`pid` being blocked): /proc/net/unix lists such a connection under the socket's
-   * path, with no inode until it is accepted.
+   * Whether a request to `pid`'s socket in the module's `pm2.directory` is waiting, unread (`pid`
+   * being blocked): `ss` (iproute2, the `ss` argument: its path) shows the bytes in the receive
+   * queue of a connection to that socket, or a connection in its accept queue.
    */
-  pendingConnection(pid: number): boolean {
+  requestWaiting(ss: string, pid: number): boolean {
     const socket = readdirSync(this.socketDir).find((name) => name.endsWith(`-${pid}.sock`));
     if (!socket)
       throw new Error(
         `no socket of pid ${pid} in ${this.socketDir}: ${readdirSync(this.socketDir).join(', ')}`,
       );
     const full = path.join(this.socketDir, socket);
-    return readFileSync('/proc/net/unix', 'utf8')
-      .split('\n')
-      .some((line) => {
-        const fields = line.trim().split(/\s+/);
-        return fields[7] === full && fields[6] === '0';
-      });
+    const run = spawnSync(ss, ['-xaH'], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`ss -xaH failed: ${run.stderr}`);
+    // u_str ESTAB 66 0 /dir/w2-123.sock 4084341 * 4085478: state, Recv-Q, Send-Q, local path, ...
+    return run.stdout.split('\n').some((line) => {
+      const [, state, recvQ, , local] = line.trim().split(/\s+/);
+      return local === full && (state === 'ESTAB' || state === 'LISTEN') && Number(recvQ) > 0;
+    });
   }
 
   /** Everything the fixture announced, by pid. */
