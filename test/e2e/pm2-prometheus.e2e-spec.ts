@@ -3,7 +3,7 @@
  * PM2_HOME of its own: test/utils/pm2.ts) runs test/fixtures/pm2/pm2-app.js with 4 instances on one
  * port, each a Nest app with VezaMetricsModule's `pm2` option; Prometheus scrapes that port every
  * second (each scrape on a new connection: pm2's daemon hands them to the instances in turn) while
- * 4 lanes of GET /hit load it, through a `pm2 reload` (a rolling restart of all 4) and a kill -9.
+ * 2 lanes of GET /hit load it, through a `pm2 reload` (a rolling restart of all 4) and a kill -9.
  * Afterwards Prometheus' raw samples never go down, `resets()` is 0 for every series, and its
  * total after a final scrape is exactly the number of requests answered.
  *
@@ -65,7 +65,7 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
     const start = Date.now();
     await prom.scrapedAfterNow(60_000);
 
-    // The load: 4 lanes of GET /hit, each on a new connection, until told to stop.
+    // The load: 2 lanes of GET /hit, each on a new connection, until told to stop.
     let loading = true;
     /** Requests not answered 200, and why: never served, so in no count (and not in `app.sent`). */
     const unanswered: string[] = [];
@@ -74,7 +74,7 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
         try {
           // The deadline guards against a hang, it bounds no speed: a connection that pm2's daemon
           // hands to an instance as it exits is never answered nor closed (Node's cluster round
-          // robin drops it; seen in about one request in a thousand during the reload).
+          // robin drops it; seen for 0 to 3 requests of a reload under this load).
           const { status } = await get(`${app.appUrl}/hit`, {}, 15_000);
           if (status === 200) app.sent++;
           else unanswered.push(`status ${status}`);
@@ -83,7 +83,7 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
         }
       }
     };
-    const load = Promise.all(Array.from({ length: 4 }, lane));
+    const load = Promise.all(Array.from({ length: 2 }, lane));
     try {
       const seen = await prom.value(HITS);
       // Prometheus sees the traffic grow before anything happens to the instances.
