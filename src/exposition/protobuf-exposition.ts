@@ -275,18 +275,31 @@ function boundOf(le: unknown): number {
   return Number(text);
 }
 
+/** Samples of a metric read through `get()` encoded between two looks at the clock. */
+const DATA_PER_CHECK = 256;
+
 /**
  * A family from what a client's `get()` returned (summaries, metrics of unknown layout, the
  * cluster's merged metrics): histograms and summaries grouped into one `Metric` per label set
- * (without `le` / `quantile`), in the order the label sets first come.
+ * (without `le` / `quantile`), in the order the label sets first come, pausing between slices.
  */
-export function encodeDataFamily(w: ProtoWriter, data: MetricData, options: ProtobufFamilyOptions): void {
+export async function encodeDataFamily(
+  w: ProtoWriter,
+  data: MetricData,
+  options: ProtobufFamilyOptions,
+): Promise<void> {
+  // A cluster's merged family at the caps holds some 34,000 samples: a pause every 256.
+  let sinceCheck = 0;
   const kind = typeOf(data.type);
   header(w, data.name, data.help, kind);
   const defaults = Object.keys(options.defaultLabels).length > 0 ? options.defaultLabels : undefined;
   const values = data.values ?? [];
   if (kind !== HISTOGRAM && kind !== SUMMARY) {
     for (const sample of values) {
+      if (++sinceCheck === DATA_PER_CHECK) {
+        sinceCheck = 0;
+        await options.pause();
+      }
       const { labels } = dataLabels(sample, defaults, '');
       writeMetric(w, kind, {
         labels,
@@ -303,6 +316,10 @@ export function encodeDataFamily(w: ProtoWriter, data: MetricData, options: Prot
   const groups = new Map<string, Group>();
   const drop = kind === HISTOGRAM ? 'le' : 'quantile';
   for (const sample of values) {
+    if (++sinceCheck === DATA_PER_CHECK) {
+      sinceCheck = 0;
+      await options.pause();
+    }
     const { labels, dropped } = dataLabels(sample, defaults, drop);
     let key = '';
     for (const [name, value] of labels) key += `${name}\u0000${labelText(value)}\u0000`;
@@ -320,7 +337,13 @@ export function encodeDataFamily(w: ProtoWriter, data: MetricData, options: Prot
       group.buckets.push({ bound: boundOf(dropped), count: sample.value, exemplar: sample.exemplar });
     else group.quantiles.push({ quantile: boundOf(dropped), value: sample.value });
   }
-  for (const group of groups.values()) writeMetric(w, kind, group);
+  for (const group of groups.values()) {
+    if (++sinceCheck === DATA_PER_CHECK) {
+      sinceCheck = 0;
+      await options.pause();
+    }
+    writeMetric(w, kind, group);
+  }
   w.endDelimited();
 }
 

@@ -96,6 +96,8 @@ const TIMED_OUT = Symbol('timed out');
 const DONE = Symbol('collected');
 /** Series rendered between two looks at the clock. */
 const SERIES_PER_CHECK = 32;
+/** Samples of a metric read through `get()` rendered between two looks at the clock. */
+const SAMPLES_PER_CHECK = 256;
 
 /**
  * Renders metrics in the Prometheus text format (byte for byte what prom-client's
@@ -158,7 +160,7 @@ export async function renderExposition(
         // A copy of the list (the entries themselves are live), as in renderSeries.
         const entries = (layouts.get(metric) as SeriesLayout).entries(metric);
         await encodeSeriesFamily(writer, metric, entries, family);
-      } else encodeDataFamily(writer, prepared, family);
+      } else await encodeDataFamily(writer, prepared, family);
       await pause();
       continue;
     }
@@ -168,7 +170,7 @@ export async function renderExposition(
     first = false;
     if (prepared === DONE)
       await renderSeries(metric, layouts.get(metric) as SeriesLayout, options, text, pause);
-    else renderData(prepared, options, text);
+    else await renderData(prepared, options, text, pause);
     await pause();
   }
   if (writer) return writer.finish();
@@ -277,13 +279,27 @@ async function renderSeries(
 }
 
 /** Renders what prom-client's `get()` returned (summaries, metrics of unknown layout). */
-function renderData(data: MetricData, options: RenderOptions, sink: ByteSink): void {
+/**
+ * Renders a metric from its `get()` (a metric of unknown storage, a summary, a cluster's merged
+ * metric), pausing between slices: a merged family at the caps holds some 34,000 samples.
+ */
+async function renderData(
+  data: MetricData,
+  options: RenderOptions,
+  sink: ByteSink,
+  pause: () => Promise<void>,
+): Promise<void> {
   const openMetrics = options.format === 'openmetrics';
   const counter = data.type === 'counter';
   const familyName = escapeText(openMetrics && counter ? data.name.replace(/_total$/, '') : data.name);
   header(sink, familyName, data.help, data.type);
   const defaults = Object.keys(options.defaultLabels).length > 0 ? options.defaultLabels : undefined;
+  let sinceCheck = 0;
   for (const sample of data.values ?? []) {
+    if (++sinceCheck === SAMPLES_PER_CHECK) {
+      sinceCheck = 0;
+      await pause();
+    }
     let metricName = sample.metricName ?? familyName;
     if (openMetrics && counter) metricName = `${familyName}_total`;
     let labels: Labels = sample.labels ?? {};

@@ -20,6 +20,7 @@ import {
 import { MAX_PART_SAMPLES } from '../cluster/cluster-protocol';
 import { MAX_RETIRED_SAMPLES, RetiredSeries } from '../cluster/retired-series';
 import { errorText } from '../veza-metrics.messages';
+import { nextTurn } from '../exposition/render-exposition';
 import {
   pm2DiskFailed,
   pm2LockTimedOut,
@@ -43,6 +44,10 @@ import * as path from 'node:path';
 
 /** The most instances asked by one scrape (pm2 -i max on the largest machines); more are left out and logged. */
 export const MAX_PM2_PEERS = 512;
+/** Reading an answer yields to the event loop after this many milliseconds of work (as the render does). */
+const READ_SLICE_MS = 5;
+/** Chunks received and not yet read past which the socket is paused (64 KiB each at most). */
+const QUEUED_CHUNKS = 16;
 /** The names of folded instances `retired.state` remembers: those folded while a scrape was asking them. */
 const MAX_FOLDED_NAMES = 1_024;
 /** `retired.state`'s header line. */
@@ -103,15 +108,35 @@ function ask(file: string, waitMs: number, maxWorkerSamples: number): Promise<Ou
       connected = true;
       socket.write(frameLine({ type: PM2_REQUEST, v: PM2_PROTOCOL, id: ++lastRequestId, timeoutMs: waitMs }));
     });
-    socket.on('data', (chunk: Buffer) => {
+    // A local socket delivers many chunks in one event-loop turn (libuv reads while data is there):
+    // they are queued and read a slice at a time, the socket paused while the queue is long.
+    const chunks: Buffer[] = [];
+    let reading = false;
+    const read = async (): Promise<void> => {
+      reading = true;
+      let sliceStart = performance.now();
       try {
-        for (const frame of splitter.push(chunk)) {
-          const answer = reader.frame(frame);
-          if (answer) return finish({ answer });
+        while (chunks.length > 0 && !settled) {
+          for (const frame of splitter.push(chunks.shift() as Buffer)) {
+            const answer = reader.frame(frame);
+            if (answer) return finish({ answer });
+            if (performance.now() - sliceStart >= READ_SLICE_MS) {
+              await nextTurn();
+              sliceStart = performance.now();
+            }
+          }
+          if (chunks.length <= QUEUED_CHUNKS / 2 && socket.isPaused()) socket.resume();
         }
       } catch (error) {
         finish({ failed: 'error', error: errorText(error) });
+      } finally {
+        reading = false;
       }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (chunks.length >= QUEUED_CHUNKS) socket.pause();
+      if (!reading) void read();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // Nobody listens on the socket (the process is gone), or it was removed: the instance exited.
