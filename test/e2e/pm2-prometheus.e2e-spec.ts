@@ -131,8 +131,9 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
         const drops = values.flatMap((v, i) => (i > 0 && v < values[i - 1] ? [[values[i - 1], v]] : []));
         expect({ series: s.metric, drops }).toEqual({ series: s.metric, drops: [] });
       }
-      // The instances now: each answers for all, exactly.
+      // The instances now: each answers for all, exactly; the 5 processes that exited left no file.
       await app.expectEachExact(instances);
+      await app.expectOnlyFilesOf(instances);
     } catch (error) {
       if (error instanceof Error) error.message += `\n${prom.logs().slice(-4096)}`;
       throw error;

@@ -164,6 +164,7 @@ describeWithPm2('pm2 cluster mode: 4 instances of a Nest app under the real pm2,
     const served = await app.hits(100);
     expect(served.get('2') ?? 0).toBeGreaterThan(0);
     await app.expectEachExact(instances);
+    await app.expectOnlyFilesOf(instances);
   }, 120_000);
 
   itWithSs(
@@ -187,6 +188,7 @@ describeWithPm2('pm2 cluster mode: 4 instances of a Nest app under the real pm2,
       app.expectExact((await app.scrape(`${app.appUrl}/metrics`)).body);
       await app.hits(100);
       await app.expectEachExact(instances);
+      await app.expectOnlyFilesOf(instances);
     },
     120_000,
   );

@@ -266,6 +266,33 @@ export class Pm2Fixture {
     });
   }
 
+  /**
+   * Waits until the module's directory holds only the files of `instances` (a socket and a state
+   * file each) and of the retired base, scraping the shared port meanwhile (a scrape folds the
+   * instances that exited): what an exited instance leaves is removed, so the directory stays
+   * bounded however many instances come and go.
+   */
+  async expectOnlyFilesOf(instances: Announced[]): Promise<void> {
+    const wanted = instances.flatMap((a) => [
+      `w${a.instance}-${a.pid}.sock`,
+      `w${a.instance}-${a.pid}.state`,
+    ]);
+    const extra = (): string[] =>
+      readdirSync(this.socketDir).filter((name) => !wanted.includes(name) && !name.startsWith('retired.'));
+    await until(async () => {
+      if (extra().length === 0) return true;
+      await this.scrape(`${this.appUrl}/metrics`);
+      return extra().length === 0;
+    }, `the files of exited instances removed from ${this.socketDir}`).catch((error: Error) => {
+      throw new Error(`${error.message}: ${extra().join(', ')}`);
+    });
+    expect(
+      readdirSync(this.socketDir)
+        .filter((name) => wanted.includes(name))
+        .sort(),
+    ).toEqual([...wanted].sort());
+  }
+
   /** Everything the fixture announced, by pid. */
   private announced(): Map<number, Announced> {
     const found = new Map<number, Announced>();
