@@ -199,6 +199,11 @@ export class Pm2 {
     await this.run(['reload', name]);
   }
 
+  /** `pm2 restart name`: every instance stopped and started again (not one after the other's start, as reload). */
+  async restart(name: string): Promise<void> {
+    await this.run(['restart', name]);
+  }
+
   /** `pm2 stop name`. */
   async stop(name: string): Promise<void> {
     await this.run(['stop', name]);
