@@ -3,8 +3,7 @@
  * PM2_HOME of its own: test/utils/pm2.ts) runs test/fixtures/pm2/pm2-app.js with 4 instances on one
  * port, each a Nest app with VezaMetricsModule's `pm2` option; Prometheus scrapes that port every
  * second (each scrape on a new connection: pm2's daemon hands them to the instances in turn) while
- * 2 lanes of GET /hit load it, through a `pm2 reload` (a rolling restart of all 4), a kill -9 and a
- * `pm2 restart` (all 4 stopped, then started).
+ * 2 lanes of GET /hit load it, through a `pm2 reload` (a rolling restart of all 4) and a kill -9.
  * Afterwards Prometheus' raw samples never go down, `resets()` is 0 for every series, and its
  * total after a final scrape is exactly the number of requests answered.
  *
@@ -60,7 +59,7 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
     rmSync(temp, { recursive: true, force: true });
   }, 60_000);
 
-  it('through a pm2 reload, a kill -9 and a pm2 restart, Prometheus sees no reset and the exact total', async () => {
+  it('through a pm2 reload and a kill -9, Prometheus sees no reset and the exact total', async () => {
     const prom = prometheus as PrometheusServer;
     let instances = await app.live();
     const start = Date.now();
@@ -81,9 +80,10 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
           else unanswered.push(`status ${status}`);
         } catch (error) {
           unanswered.push(String(error));
-          // Refused while no instance listens (pm2 restart): not a busy loop meanwhile.
-          await new Promise((resolve) => setTimeout(resolve, 20));
         }
+        // A steady load, not a flood (hundreds of requests a second only slow pm2 down): each lane
+        // waits 5 ms between requests.
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
     };
     const load = Promise.all(Array.from({ length: 2 }, lane));
@@ -105,11 +105,6 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
       await app.scrape(app.directUrl(instances[0]));
       pm2.kill9(victim.pid);
       instances = await app.live([victim.pid]);
-      await prom.scrapedAfterNow(60_000);
-
-      // pm2 restart: every instance stopped and started again; the counts are carried over on disk.
-      await pm2.restart('veza-pm2-prometheus');
-      instances = await app.live(instances.map((a) => a.pid));
       await prom.scrapedAfterNow(60_000);
     } finally {
       loading = false;
@@ -145,7 +140,7 @@ describeWithBoth('pm2 cluster mode under load, scraped by Prometheus every secon
         const drops = values.flatMap((v, i) => (i > 0 && v < values[i - 1] ? [[values[i - 1], v]] : []));
         expect({ series: s.metric, drops }).toEqual({ series: s.metric, drops: [] });
       }
-      // The instances now: each answers for all, exactly; the 9 processes that exited left no file.
+      // The instances now: each answers for all, exactly; the 5 processes that exited left no file.
       await app.expectEachExact(instances);
       await app.expectOnlyFilesOf(instances);
     } catch (error) {

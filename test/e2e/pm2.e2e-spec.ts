@@ -5,7 +5,8 @@
  * connection (and `metricsServer` on another, shared the same way). Whichever instance a scrape lands
  * on, /metrics must show the sum over the four, exactly, behind the same auth; a hung instance is
  * answered for by its last answer; an instance killed between scrapes or during one loses no count
- * it had answered, and its replacement adds on. The same on Fastify with 2 instances.
+ * it had answered, and its replacement adds on; a `pm2 restart` of all 4 loses none. The same on
+ * Fastify with 2 instances.
  * test/e2e/pm2-prometheus.e2e-spec.ts runs a `pm2 reload` and a kill -9 under load, seen by Prometheus.
  *
  * Every request is on a new connection, so that pm2's round robin spreads them (and the scrapes)
@@ -192,6 +193,19 @@ describeWithPm2('pm2 cluster mode: 4 instances of a Nest app under the real pm2,
     },
     120_000,
   );
+
+  it('carries the counts over a pm2 restart, all 4 instances stopped and started again', async () => {
+    let instances = await app.live();
+    await app.hits(100);
+    await app.expectEachExact(instances);
+    // Stopped gracefully (each writes a final state), then started: the new processes start from 0.
+    await pm2.restart('veza-pm2');
+    instances = await app.live(instances.map((a) => a.pid));
+    app.expectExact((await app.scrape(`${app.appUrl}/metrics`)).body);
+    await app.hits(100);
+    await app.expectEachExact(instances);
+    await app.expectOnlyFilesOf(instances);
+  }, 120_000);
 
   it('does the same on Fastify: 2 instances, exact in every scrape, behind the same auth', async () => {
     const name = 'veza-pm2-fastify';
