@@ -156,13 +156,17 @@ export class RemoteWriter
     }
   }
 
-  /** The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed. */
+  /**
+   * The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed.
+   * Each step works in slices of `SLICE_MS` (as the render does), on the chunks of the one before,
+   * never joined: no turn of the event loop does more than a slice.
+   */
   private async encode(snapshot: readonly Metric[]): Promise<Buffer[]> {
     // Strictly increasing, even for two sends in one millisecond or a clock set back.
     const timestampMs = Math.max(Date.now(), this.lastTimestampMs + 1);
     this.lastTimestampMs = timestampMs;
     const exposition = await this.render(snapshot);
-    let slice = performance.now();
+    let slice = 0;
     const pause = async (): Promise<void> => {
       if (performance.now() - slice < SLICE_MS) return;
       await nextTurn();
@@ -170,11 +174,15 @@ export class RemoteWriter
     };
     const writer = new ProtoWriter();
     try {
+      // The render's last slice and the encoding's first are two turns.
+      await pause();
       await encodeWriteRequest(writer, exposition, timestampMs, pause);
     } catch (error) {
       // The writer's chunks go back to the pool on a failure too.
       recycleChunks(writer.finish());
       throw error;
+    } finally {
+      recycleChunks(exposition);
     }
     const parts = writer.finish();
     try {
@@ -184,14 +192,11 @@ export class RemoteWriter
     }
   }
 
-  /** The protobuf exposition (at shutdown, of the registry's metrics put back for the render). */
-  private render(snapshot: readonly Metric[]): Promise<Buffer> {
-    return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, async () => {
-      const chunks = await this.exposition.renderChunks('protobuf');
-      const body = Buffer.concat(chunks);
-      recycleChunks(chunks);
-      return body;
-    });
+  /** The protobuf exposition, as the chunks it is rendered in (at shutdown, of the registry's metrics put back for the render). */
+  private render(snapshot: readonly Metric[]): Promise<Buffer[]> {
+    return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, () =>
+      this.exposition.renderChunks('protobuf'),
+    );
   }
 }
 
