@@ -110,7 +110,11 @@ export function pushgatewayGroupUrl(
 const URL_EXPECTED =
   'an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091"';
 
-const baseUrl = httpUrl(URL_EXPECTED, { query: false, shown: (value) => value });
+/** A refused URL as the message shows it: credentials in it (`scheme://user:pass@`) masked, never printed. */
+const masked = (value: unknown): unknown =>
+  typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@') : value;
+
+const baseUrl = httpUrl(URL_EXPECTED, { query: false, shown: masked });
 
 const aString = check<string>((v) => typeof v === 'string', 'a string');
 
