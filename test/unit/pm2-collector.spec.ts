@@ -241,6 +241,45 @@ describe('pm2 collector', () => {
     expect(counts.failed).toBe(1);
   });
 
+  it('a retired base at its cap (50,000 samples) is read back whole, and folds go on', async () => {
+    const many = (value: number): string => {
+      const values = Array.from({ length: 49_990 }, (_, i) => ({ value, labels: { route: `/r${i}` } }));
+      const parts: string[] = [];
+      for (let at = 0; at < values.length; at += 2_048)
+        parts.push(
+          JSON.stringify({
+            type: 'veza-metrics:part',
+            id: 1,
+            metrics: [
+              {
+                registry: 0,
+                name: 'veza_http_requests_total',
+                help: 'Requests',
+                type: 'counter',
+                values: values.slice(at, at + 2_048),
+              },
+            ],
+          }),
+        );
+      parts.push(
+        JSON.stringify({ type: 'veza-metrics:collected', id: 1, parts: parts.length, registries: 1 }),
+        '',
+      );
+      return parts.join('\n');
+    };
+    const options = { ...OPTIONS, maxWorkerSamples: 100_000 };
+    await fs.writeFile(path.join(dir, 'w0-101-0000abcd.state'), many(1));
+    const first = await new Pm2Collector(dir, options, events().events).collect(deadline());
+    expect(sumOf(first.parts, 'veza_http_requests_total')).toBe(49_990);
+    // Another instance reads it from disk (not from its cache), and folds one more into it.
+    await fs.writeFile(path.join(dir, 'w1-102-0000abcd.state'), many(2));
+    const { counts, events: e } = events();
+    const second = await new Pm2Collector(dir, options, e).collect(deadline());
+    expect(sumOf(second.parts, 'veza_http_requests_total')).toBe(3 * 49_990);
+    expect(second.retiredSamples).toBe(49_990);
+    expect(counts.failed).toBe(0);
+  });
+
   it(`asks at most ${MAX_PM2_PEERS} instances, however many files the directory holds`, async () => {
     for (let i = 0; i < MAX_PM2_PEERS + 20; i++)
       await fs.writeFile(path.join(dir, `w${i}-${1000 + i}-0000abcd.state`), answerLines(1, 1));
