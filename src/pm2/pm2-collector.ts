@@ -50,6 +50,8 @@ const READ_SLICE_MS = 5;
 const QUEUED_CHUNKS = 16;
 /** The names of folded instances `retired.state` remembers: those folded while a scrape was asking them. */
 const MAX_FOLDED_NAMES = 1_024;
+/** What `retired.state` may hold when read: its samples at the cap, and each part's header. */
+const RETIRED_READ_SAMPLES = MAX_RETIRED_SAMPLES * 2;
 /** `retired.state`'s header line. */
 const RETIRED_HEADER = 'veza-metrics:pm2-retired';
 
@@ -339,8 +341,9 @@ export class Pm2Collector {
     let folded: string[] = [];
     const answer = await readAnswerFile(
       file,
-      MAX_RETIRED_SAMPLES,
-      MAX_RETIRED_SAMPLES * CHARS_PER_SAMPLE * 4,
+      // The base's samples, and a header per part of it (its parts hold 2,048 values at most).
+      RETIRED_READ_SAMPLES,
+      RETIRED_READ_SAMPLES * CHARS_PER_SAMPLE * 2,
       (header) => {
         const h = header as { type?: unknown; folded?: unknown } | null;
         if (h?.type !== RETIRED_HEADER || !Array.isArray(h.folded))

@@ -1,6 +1,6 @@
 /*
  * The directory where a pm2 app's instances meet (option `pm2.directory`): per instance a local
- * socket `w<instance>-<pid>.sock` and a state file `w<instance>-<pid>.state` (its last answer), and
+ * socket `w<instance>-<pid>-<nonce>.sock` and a state file `w<instance>-<pid>-<nonce>.state` (its last answer), and
  * for the app `retired.state` (the counters and histograms of exited instances) with its lock.
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
@@ -12,15 +12,20 @@ import type { Answer } from '../cluster/answer-assembly';
 
 /** An instance's files: its socket and its state, by instance label and pid. */
 export interface PeerName {
-  /** `w<instance>-<pid>`: the stem of its socket and state file. */
+  /** `w<instance>-<pid>-<nonce>`: the stem of its socket and state file. */
   readonly stem: string;
   readonly instance: string;
   readonly pid: number;
 }
 
-const PEER_FILE = /^w([0-9]{1,9})-([0-9]{1,10})\.(sock|state)$/;
+const PEER_FILE = /^(w([0-9]{1,9})-([0-9]{1,10})-[0-9a-f]{8})\.(sock|state)$/;
 
-export const stemOf = (instance: string, pid: number): string => `w${instance}-${pid}`;
+/**
+ * The names of this process's files: its instance, its pid, and 8 hex digits of its own, so that a
+ * later process given the same pid (a container's pids restart low) never takes a dead one's names.
+ */
+export const stemOf = (instance: string, pid: number, nonce: string): string =>
+  `w${instance}-${pid}-${nonce}`;
 export const socketPath = (dir: string, stem: string): string => path.join(dir, `${stem}.sock`);
 export const statePath = (dir: string, stem: string): string => path.join(dir, `${stem}.state`);
 export const RETIRED_FILE = 'retired.state';
@@ -51,17 +56,17 @@ export async function listPeers(
   for (const name of await fs.readdir(dir)) {
     const match = PEER_FILE.exec(name);
     if (!match) continue;
-    const stem = stemOf(match[1], Number(match[2]));
+    const stem = match[1];
     let peer = peers.get(stem);
     if (!peer) {
       if (peers.size >= max) {
         more = true;
         continue;
       }
-      peer = { stem, instance: match[1], pid: Number(match[2]), socket: false, state: false };
+      peer = { stem, instance: match[2], pid: Number(match[3]), socket: false, state: false };
       peers.set(stem, peer);
     }
-    if (match[3] === 'sock') peer.socket = true;
+    if (match[4] === 'sock') peer.socket = true;
     else peer.state = true;
   }
   return { peers, more };

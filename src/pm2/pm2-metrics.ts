@@ -1,5 +1,6 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { CounterMetric as Counter, GaugeMetric as Gauge, MetricsRegistry } from '../compat/client-types';
 import { metricsOf } from '../compat/metrics-client';
 import { aggregate } from '../cluster/aggregate';
@@ -96,14 +97,7 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.error(pm2DirectoryFailed(dir, error));
       return;
     }
-    addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
-    try {
-      this.peer = await joinPeer(dir, stemOf(instance.instance, process.pid));
-    } catch (error) {
-      removeAnswering(this.app.registry);
-      this.logger.error(pm2DirectoryFailed(dir, error));
-      return;
-    }
+    const stem = stemOf(instance.instance, process.pid, randomBytes(4).toString('hex'));
     const timeouts: Counter = this.self.counter(
       'veza_metrics_pm2_worker_timeouts_total',
       'pm2 instances that did not send their metrics within the timeout (their last answer was used)',
@@ -114,10 +108,19 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       'pm2 instances that answered with an error or could not be asked (their last answer was used)',
       [],
     );
-    this.collector = new Pm2Collector(dir, options, {
+    const collector = new Pm2Collector(dir, options, {
       timedOut: () => timeouts.inc(),
       failed: () => errors.inc(),
     });
+    addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
+    try {
+      this.peer = await joinPeer(dir, stem);
+    } catch (error) {
+      removeAnswering(this.app.registry);
+      this.logger.error(pm2DirectoryFailed(dir, error));
+      return;
+    }
+    this.collector = collector;
     this.local = this.localMetrics();
     // The files of instances that exited while nobody scraped: folded now, so they never pile up.
     void this.collector.foldExited(performance.now() + START_FOLD_MS).catch(() => undefined);

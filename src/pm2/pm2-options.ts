@@ -34,7 +34,7 @@ export interface ResolvedPm2Options extends ResolvedClusterMetricsOptions {
   readonly directory: string | undefined;
 }
 
-/** The longest `directory`: a socket's name (`w<instance>-<pid>.sock`) and the path must fit in 107 bytes. */
+/** The longest `directory`: a socket's name (`w<instance>-<pid>-<nonce>.sock`) and the path must fit in 107 bytes. */
 export const MAX_PM2_DIRECTORY_LENGTH = 80;
 
 const directory = optional(

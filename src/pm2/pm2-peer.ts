@@ -102,12 +102,18 @@ export class Pm2Peer {
       }
       const received = performance.now();
       const waitMs = request.timeoutMs > 0 ? request.timeoutMs : undefined;
+      // An asker that stops reading must not hold the answers after it: past its wait (and a
+      // second), its connection is destroyed, which fails the write that waits for it.
+      const limit = setTimeout(() => socket.destroy(), (waitMs ?? REQUEST_TIMEOUT_MS) + 1_000);
       void this.enqueue(async () => {
         // The asker gave up already (the answers before this one took its whole wait): not answered.
         const left = waitMs === undefined ? undefined : waitMs - (performance.now() - received);
         if ((left !== undefined && left <= 0) || socket.destroyed) return;
         await this.writeAnswer(request.id, left, socket);
-      }).finally(() => socket.end());
+      }).finally(() => {
+        clearTimeout(limit);
+        socket.end();
+      });
     };
     socket.on('data', onData);
   }

@@ -1,6 +1,5 @@
 import {
   Injectable,
-  Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
@@ -8,8 +7,7 @@ import {
 } from '@nestjs/common';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AnyMetric as Metric, CounterMetric as Counter, MetricsRegistry } from '../compat/client-types';
-import { metricsOf } from '../compat/metrics-client';
+import type { AnyMetric as Metric } from '../compat/client-types';
 import { CONTENT_TYPES } from '../exposition/render-exposition';
 import { MetricsExposition } from '../exposition/metrics-exposition';
 import { InjectVezaMetricsOptions } from '../options/inject-options';
@@ -19,29 +17,20 @@ import { SelfMetrics } from '../registry/self-metrics';
 import { errorText, pushFailed, pushRecovered, type PushFailureReason } from '../veza-metrics.messages';
 import type { PushFormat, ResolvedPushgatewayOptions } from './pushgateway-options';
 import { ownRequest } from '../outbound/outbound-hub';
+import {
+  describeNetworkError,
+  MAX_DETAIL,
+  PeriodicSend,
+  SendFailure,
+  withShutdownSnapshot,
+} from './periodic-send';
 
 /** The self-metric counting failed pushes, by `reason`. */
 export const PUSH_FAILURES_METRIC = 'veza_metrics_push_failures_total';
 const PUSH_FAILURES_HELP =
   'Pushes to the Pushgateway that failed, by reason (unreachable, timeout, rejected, render)';
 
-/**
- * The longest the final push waits for the HTTP server to close (its in-flight responses to finish)
- * before it pushes anyway; it pushes again once the server is closed.
- */
-export const FINAL_PUSH_WAIT_MS = 10_000;
-
-/** The longest part of a rejection's body kept for the log line. */
-const MAX_DETAIL = 300;
-
-class PushError extends Error {
-  constructor(
-    readonly reason: PushFailureReason,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
+class PushError extends SendFailure<PushFailureReason> {}
 
 /**
  * Pushes the application's metrics to a Pushgateway (option `pushgateway`): every `intervalMs`
@@ -57,18 +46,11 @@ class PushError extends Error {
 export class MetricsPusher
   implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown
 {
-  private readonly logger = new Logger('VezaMetrics');
   private readonly options: ResolvedPushgatewayOptions | undefined;
-  private readonly failures: Counter<'reason'> | undefined;
-  private readonly logged = new Set<PushFailureReason>();
-  private timer: NodeJS.Timeout | undefined;
+  /** The timer, the final push and the failure log (periodic-send.ts, shared with remote write). */
+  private readonly lifecycle: PeriodicSend<PushFailureReason>;
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
-  /** The registry's metrics as they were just before the module destroyed it (see `beforeApplicationShutdown`). */
-  private snapshot: Metric[] = [];
-  private finalPushDone = false;
-  /** Pushes at `FINAL_PUSH_WAIT_MS` when the HTTP server takes longer than that to close. */
-  private waitTimer: NodeJS.Timeout | undefined;
 
   /** @internal Nest's injector builds it; the module provides it. */
   constructor(
@@ -78,19 +60,29 @@ export class MetricsPusher
     @InjectVezaMetricsOptions()
     private readonly moduleOptions: ResolvedOptions<{ pushgateway: ResolvedPushgatewayOptions | undefined }>,
   ) {
-    this.options = moduleOptions.pushgateway;
-    if (this.options) this.failures = self.counter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']);
+    const options = (this.options = moduleOptions.pushgateway);
+    this.lifecycle = new PeriodicSend(
+      () => app.registry,
+      options && {
+        intervalMs: options.intervalMs,
+        finalSend: options.pushOnShutdown,
+        target: options.target,
+        failed: pushFailed,
+        recovered: pushRecovered,
+        // A slow Pushgateway does not pile up pushes: skip a tick while one is still on its way.
+        tick: () => {
+          if (this.pending === 0) void this.push();
+        },
+        send: (snapshot) => this.push(snapshot),
+        settled: () => this.queue,
+      },
+      options && self.counter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']),
+    );
   }
 
   /** Nest's start-up hook: starts the periodic push, when `pushgateway.intervalMs` is set. */
   onApplicationBootstrap(): void {
-    const interval = this.options?.intervalMs;
-    if (interval === undefined || this.timer) return;
-    this.timer = setInterval(() => {
-      // A slow Pushgateway does not pile up pushes: skip a tick while one is still on its way.
-      if (this.pending === 0) void this.push();
-    }, interval);
-    this.timer.unref();
+    this.lifecycle.start();
   }
 
   /**
@@ -98,9 +90,7 @@ export class MetricsPusher
    * the registry it depends on, which clears the registry it owns.
    */
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.options?.pushOnShutdown) this.snapshot = metricsOf(this.app.registry);
+    this.lifecycle.stop();
   }
 
   /**
@@ -110,27 +100,16 @@ export class MetricsPusher
    * push when the process is killed at the end of its grace period.
    */
   beforeApplicationShutdown(): void {
-    if (!this.options?.pushOnShutdown || this.finalPushDone || this.waitTimer) return;
-    this.waitTimer = setTimeout(() => void this.push(this.snapshot), FINAL_PUSH_WAIT_MS);
-    this.waitTimer.unref();
+    this.lifecycle.beforeShutdown();
   }
 
   /**
    * The final push: after every `onModuleDestroy` hook of the application has run (what a job records
    * while it shuts down is in it) and once the HTTP server is closed (so are the requests that were
-   * in flight when the shutdown began).
+   * in flight when the shutdown began). A periodic push on its way ends before `app.close()` does.
    */
-  async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.waitTimer);
-    if (!this.options?.pushOnShutdown || this.finalPushDone) {
-      // A periodic push on its way ends before `app.close()` does (within `timeoutMs`): nothing of a
-      // closed application reaches the Pushgateway after it.
-      await this.queue;
-      return;
-    }
-    this.finalPushDone = true;
-    await this.push(this.snapshot);
-    this.snapshot = [];
+  onApplicationShutdown(): Promise<void> {
+    return this.lifecycle.shutdown();
   }
 
   /**
@@ -155,18 +134,10 @@ export class MetricsPusher
         throw new PushError('render', errorText(error));
       }
       await put(options, body);
-      if (this.logged.size > 0) {
-        this.logged.clear();
-        this.logger.log(pushRecovered(options.target));
-      }
+      this.lifecycle.succeeded();
       return true;
     } catch (error) {
-      const reason = error instanceof PushError ? error.reason : 'unreachable';
-      this.failures?.inc({ reason });
-      if (!this.logged.has(reason)) {
-        this.logged.add(reason);
-        this.logger.warn(pushFailed(options.target, reason, errorText(error)));
-      }
+      this.lifecycle.failed(error instanceof PushError ? error.reason : 'unreachable', error);
       return false;
     }
   }
@@ -179,28 +150,6 @@ export class MetricsPusher
     return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, () =>
       this.exposition.renderBytes(format),
     );
-  }
-}
-
-/**
- * `render()`, with the module's registry as the application had it: at shutdown that registry is
- * already cleared, so the metrics noted before (`snapshot`, still counting) go back in for the time
- * of the render, with the module's default labels, and out again after. Shared by the Pushgateway
- * push and remote write.
- */
-export async function withShutdownSnapshot<T>(
-  registry: MetricsRegistry,
-  defaultLabels: Readonly<Record<string, string>>,
-  snapshot: readonly Metric[],
-  render: () => Promise<T>,
-): Promise<T> {
-  if (snapshot.length === 0 || registry.getMetricsAsArray().length > 0) return render();
-  for (const metric of snapshot) registry.registerMetric(metric);
-  if (Object.keys(defaultLabels).length > 0) registry.setDefaultLabels({ ...defaultLabels });
-  try {
-    return await render();
-  } finally {
-    registry.clear();
   }
 }
 
@@ -254,9 +203,4 @@ function put(options: ResolvedPushgatewayOptions, body: Buffer): Promise<void> {
     });
     req.end(body);
   });
-}
-
-function describeNetworkError(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
 }

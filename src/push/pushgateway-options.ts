@@ -9,10 +9,10 @@ import {
   oneOf,
   optional,
   record,
-  rule,
   shapeOf,
   type Rule,
 } from '../options/option-schema';
+import { headersRule, httpUrl, withAuthorization } from './target-options';
 
 /**
  * Option `pushgateway` of `VezaMetricsModule`: push the application's metrics to a Prometheus
@@ -83,8 +83,6 @@ export interface ResolvedPushgatewayOptions {
   readonly format: PushFormat;
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
 /**
  * One path segment of the grouping key: `name/value`, or `name@base64/…` where the value holds a
  * `/` or is empty (the Pushgateway's own encoding for those).
@@ -112,18 +110,11 @@ export function pushgatewayGroupUrl(
 const URL_EXPECTED =
   'an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091"';
 
-const baseUrl: Rule<URL> = rule((value, at) => {
-  if (typeof value !== 'string') fail(at, URL_EXPECTED, value);
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    // refused below
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '')
-    fail(at, URL_EXPECTED, value);
-  return url;
-});
+/** A refused URL as the message shows it: credentials in it (`scheme://user:pass@`) masked, never printed. */
+const masked = (value: unknown): unknown =>
+  typeof value === 'string' ? value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@') : value;
+
+const baseUrl = httpUrl(URL_EXPECTED, { query: false, shown: masked });
 
 const aString = check<string>((v) => typeof v === 'string', 'a string');
 
@@ -153,18 +144,7 @@ export const pushgatewayRule: Rule<ResolvedPushgatewayOptions | undefined> = opt
       intervalMs: optional(delay()),
       pushOnShutdown: nullAsUnset(check<boolean>((v) => typeof v === 'boolean', 'a boolean', true)),
       timeoutMs: nullAsUnset(delay(5_000)),
-      headers: nullAsUnset(
-        defaulted(
-          record(
-            check<string>((v) => typeof v === 'string' && !/[\r\n]/.test(v), 'a string without line breaks'),
-            'an object of header names to string values',
-            (name, at) => {
-              if (!HEADER_NAME.test(name)) fail(at, 'HTTP header names as keys', name);
-            },
-          ),
-          {},
-        ),
-      ),
+      headers: headersRule,
       format: nullAsUnset(oneOf<PushFormat>(['text', 'protobuf'], '"text" or "protobuf"', 'text')),
     }),
     'an object { url, jobName, groupings?, intervalMs?, ... }',
@@ -185,14 +165,7 @@ function resolved(options: {
   const { url, jobName, intervalMs, pushOnShutdown, timeoutMs, format } = options;
   // Credentials in the URL (http://user:pass@host) become a Basic Authorization header: log lines
   // and the group URL name the Pushgateway without them.
-  const allHeaders: Record<string, string> = { ...options.headers };
-  if (
-    (url.username || url.password) &&
-    !Object.keys(allHeaders).some((h) => h.toLowerCase() === 'authorization')
-  ) {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-    allHeaders.Authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-  }
+  const allHeaders = withAuthorization(url, options.headers);
   const frozenGroupings = Object.freeze({ ...options.groupings });
   return Object.freeze({
     groupUrl: pushgatewayGroupUrl(url, jobName, frozenGroupings),

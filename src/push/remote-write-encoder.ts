@@ -13,6 +13,12 @@
  * labels with an empty value are left out (Prometheus treats them as absent), and `le` / `quantile`
  * are written as the text format writes them (`0.5`, `+Inf`), so a series is named exactly as a scrape
  * of `/metrics` names it.
+ *
+ * The exposition is read as the render wrote it, a list of 64 KiB chunks, never joined into one
+ * buffer (joining the 3 MiB of an exposition at the caps held the event loop 10 to 20 ms in one
+ * turn, and allocated a buffer of its size): a family is read field by field across the chunks, a
+ * series' `Metric` where it lies (the render keeps one contiguous; one that is not is copied, its own
+ * bytes only), and the work yields every `seriesPerPause` series when its slice of time is spent.
  */
 import type { ProtoWriter } from '../exposition/protobuf-writer';
 
@@ -85,6 +91,94 @@ class Reader {
 
   text(range: [number, number]): string {
     return this.buf.toString('utf8', range[0], range[1]);
+  }
+}
+
+/**
+ * The exposition as a list of parts, read in order without joining them: varints across part
+ * boundaries, and the next `length` bytes as a {@link Reader} on the part that holds them (a copy of
+ * those bytes only when they straddle two parts).
+ */
+class PartsReader {
+  /** Bytes read so far, from the start of the first part. */
+  offset = 0;
+  readonly total: number;
+  private index = 0;
+  private pos = 0;
+
+  constructor(private readonly parts: readonly Buffer[]) {
+    let total = 0;
+    for (const part of parts) total += part.length;
+    this.total = total;
+  }
+
+  get done(): boolean {
+    return this.offset >= this.total;
+  }
+
+  /** The part holding the next byte (moving past the parts read to their end). */
+  private current(): Buffer {
+    let part = this.parts[this.index];
+    while (part !== undefined && this.pos >= part.length) {
+      part = this.parts[++this.index];
+      this.pos = 0;
+    }
+    if (part === undefined) throw new Error('truncated exposition');
+    return part;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const byte = this.current()[this.pos++];
+      this.offset++;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error('bad varint in the exposition');
+  }
+
+  /** The next `length` bytes, which must end by `limit` (the end of the message they are in). */
+  take(length: number, limit: number): Reader {
+    if (this.offset + length > limit) throw new Error('truncated exposition');
+    if (length === 0) return new Reader(Buffer.alloc(0), 0, 0);
+    const part = this.current();
+    if (this.pos + length <= part.length) {
+      const reader = new Reader(part, this.pos, this.pos + length);
+      this.pos += length;
+      this.offset += length;
+      return reader;
+    }
+    const copy = Buffer.allocUnsafe(length);
+    for (let at = 0; at < length;) {
+      const from = this.current();
+      const n = Math.min(length - at, from.length - this.pos);
+      from.copy(copy, at, this.pos, this.pos + n);
+      at += n;
+      this.pos += n;
+    }
+    this.offset += length;
+    return new Reader(copy, 0, length);
+  }
+
+  /** Skips a field of wire type `wire`, which must end by `limit`. */
+  skip(wire: number, limit: number): void {
+    let length: number;
+    if (wire === 0) return void this.varint();
+    if (wire === 1) length = 8;
+    else if (wire === 2) length = this.varint();
+    else if (wire === 5) length = 4;
+    else throw new Error(`wire type ${wire} in the exposition`);
+    if (this.offset + length > limit) throw new Error('truncated exposition');
+    for (let left = length; left > 0;) {
+      const part = this.current();
+      const n = Math.min(left, part.length - this.pos);
+      this.pos += n;
+      left -= n;
+    }
+    this.offset += length;
   }
 }
 
@@ -327,29 +421,38 @@ function summary(
   sampleSeries(w, `${name}_count`, labels, undefined, count, timestampMs);
 }
 
-/** One family's time series, awaiting `pause` every `every` metrics. */
+/**
+ * One family's time series (its message ends at `end`), awaiting `pause` every `every` series. Its
+ * series are gathered first (where they lie), since its name and type may come after them.
+ */
 async function family(
   w: ProtoWriter,
-  r: Reader,
+  r: PartsReader,
+  end: number,
   timestampMs: number,
   pause: () => Promise<void>,
   every: number,
 ): Promise<void> {
   let name = '';
   let type = 3;
-  const metrics: Array<[number, number]> = [];
-  while (r.pos < r.end) {
+  const metrics: Reader[] = [];
+  while (r.offset < end) {
     const key = r.varint();
-    if (key === FAMILY_NAME * 8 + 2) name = r.text(r.bytes());
-    else if (key === FAMILY_TYPE * 8) type = r.varint();
-    else if (key === FAMILY_METRIC * 8 + 2) metrics.push(r.bytes());
-    else r.skip(key & 7);
+    if (key === FAMILY_NAME * 8 + 2) {
+      const text = r.take(r.varint(), end);
+      name = text.text([text.pos, text.end]);
+    } else if (key === FAMILY_TYPE * 8) type = r.varint();
+    else if (key === FAMILY_METRIC * 8 + 2) {
+      metrics.push(r.take(r.varint(), end));
+      if (metrics.length % every === 0) await pause();
+    } else r.skip(key & 7, end);
   }
+  if (r.offset !== end) throw new Error('truncated exposition');
   for (let i = 0; i < metrics.length; i++) {
     if (i % every === every - 1) await pause();
-    const metric = readMetric(r.sub(metrics[i]));
+    const metric = readMetric(metrics[i]);
     if (!metric.value) continue;
-    const body = r.sub(metric.value);
+    const body = metrics[i].sub(metric.value);
     if (type === HISTOGRAM && metric.field === 7) histogram(w, body, name, metric.labels, timestampMs);
     else if (type === SUMMARY && metric.field === 4) summary(w, body, name, metric.labels, timestampMs);
     else if (
@@ -364,20 +467,24 @@ async function family(
 }
 
 /**
- * Writes the `WriteRequest` for the exposition `body` (length-delimited `MetricFamily` messages) into
- * `w`, every sample at `timestampMs`; `pause` is awaited after every family and every `seriesPerPause`
- * series of one (it yields when the slice of work is spent, as the render's).
+ * Writes the `WriteRequest` for the exposition `exposition` (length-delimited `MetricFamily`
+ * messages, in the parts the render wrote them in) into `w`, every sample at `timestampMs`; `pause`
+ * is awaited after every family and every `seriesPerPause` series of one (it yields when the slice
+ * of work is spent, as the render's).
  */
 export async function encodeWriteRequest(
   w: ProtoWriter,
-  body: Buffer,
+  exposition: readonly Buffer[],
   timestampMs: number,
   pause: () => Promise<void>,
   seriesPerPause = 32,
 ): Promise<void> {
-  const r = new Reader(body, 0, body.length);
-  while (r.pos < r.end) {
-    await family(w, r.sub(r.bytes()), timestampMs, pause, seriesPerPause);
+  const r = new PartsReader(exposition);
+  while (!r.done) {
+    const length = r.varint();
+    const end = r.offset + length;
+    if (end > r.total) throw new Error('truncated exposition');
+    await family(w, r, end, timestampMs, pause, seriesPerPause);
     await pause();
   }
 }

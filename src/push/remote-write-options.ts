@@ -1,16 +1,15 @@
 import {
   check,
-  defaulted,
   delay,
   fail,
   nullAsUnset,
   object,
   optional,
-  record,
   rule,
   shapeOf,
   type Rule,
 } from '../options/option-schema';
+import { headersRule, httpUrl, noLineBreak, withAuthorization } from './target-options';
 
 /** Credentials of the remote-write receiver: a bearer token, or basic credentials. */
 export type RemoteWriteAuth = { bearerToken: string } | { username: string; password: string };
@@ -68,24 +67,11 @@ export interface ResolvedRemoteWriteOptions {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const NO_LINE_BREAK = (v: unknown): boolean => typeof v === 'string' && !/[\r\n]/.test(v);
-
 const URL_EXPECTED =
   'an http:// or https:// URL without fragment, such as "http://prometheus:9090/api/v1/write"';
 
-const writeUrl: Rule<URL> = rule((value, at) => {
-  if (typeof value !== 'string') fail(at, URL_EXPECTED, value);
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    // refused below
-  }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hash !== '')
-    fail(at, URL_EXPECTED, '(the URL given)');
-  return url;
-});
+// The URL given may hold credentials: never in the message.
+const writeUrl = httpUrl(URL_EXPECTED, { query: true, shown: () => '(the URL given)' });
 
 const AUTH_EXPECTED = '{ bearerToken } or { username, password } (strings without line breaks)';
 
@@ -94,9 +80,9 @@ const authRule: Rule<string | undefined> = optional(
     const given = value as Record<string, unknown> | null;
     if (typeof given !== 'object' || given === null) fail(at, AUTH_EXPECTED, '(hidden)');
     const keys = Object.keys(given).sort().join(',');
-    if (keys === 'bearerToken' && NO_LINE_BREAK(given.bearerToken) && given.bearerToken !== '')
+    if (keys === 'bearerToken' && noLineBreak(given.bearerToken) && given.bearerToken !== '')
       return `Bearer ${given.bearerToken as string}`;
-    if (keys === 'password,username' && NO_LINE_BREAK(given.username) && NO_LINE_BREAK(given.password))
+    if (keys === 'password,username' && noLineBreak(given.username) && noLineBreak(given.password))
       return `Basic ${Buffer.from(`${given.username as string}:${given.password as string}`, 'utf8').toString('base64')}`;
     // The value itself is a secret: never in the message.
     return fail(at, AUTH_EXPECTED, `an object with keys ${keys || '(none)'}`);
@@ -112,18 +98,7 @@ export const remoteWriteRule: Rule<ResolvedRemoteWriteOptions | undefined> = opt
       timeoutMs: nullAsUnset(delay(5_000)),
       sendOnShutdown: nullAsUnset(check<boolean>((v) => typeof v === 'boolean', 'a boolean', true)),
       auth: authRule,
-      headers: nullAsUnset(
-        defaulted(
-          record(
-            check<string>(NO_LINE_BREAK, 'a string without line breaks'),
-            'an object of header names to string values',
-            (name, at) => {
-              if (!HEADER_NAME.test(name)) fail(at, 'HTTP header names as keys', name);
-            },
-          ),
-          {},
-        ),
-      ),
+      headers: headersRule,
     }),
     'an object { url, intervalMs?, timeoutMs?, auth?, headers?, ... }',
     { finish: (given) => resolved(given) },
@@ -139,13 +114,7 @@ function resolved(options: {
   headers: Record<string, string>;
 }): ResolvedRemoteWriteOptions {
   const { url } = options;
-  const headers: Record<string, string> = { ...options.headers };
-  const hasAuthorization = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
-  if (options.auth && !hasAuthorization) headers.Authorization = options.auth;
-  else if ((url.username || url.password) && !hasAuthorization) {
-    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
-    headers.Authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`;
-  }
+  const headers = withAuthorization(url, options.headers, options.auth);
   const bare = new URL(url.href);
   bare.username = '';
   bare.password = '';

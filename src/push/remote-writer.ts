@@ -1,6 +1,5 @@
 import {
   Injectable,
-  Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
@@ -8,8 +7,7 @@ import {
 } from '@nestjs/common';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AnyMetric as Metric, CounterMetric as Counter } from '../compat/client-types';
-import { metricsOf } from '../compat/metrics-client';
+import type { AnyMetric as Metric } from '../compat/client-types';
 import { recycleChunks } from '../exposition/chunk-pool';
 import { MetricsExposition } from '../exposition/metrics-exposition';
 import { ProtoWriter } from '../exposition/protobuf-writer';
@@ -25,7 +23,13 @@ import {
   type RemoteWriteFailureReason,
 } from '../veza-metrics.messages';
 import { ownRequest } from '../outbound/outbound-hub';
-import { FINAL_PUSH_WAIT_MS, withShutdownSnapshot } from './metrics-pusher';
+import {
+  describeNetworkError,
+  MAX_DETAIL,
+  PeriodicSend,
+  SendFailure,
+  withShutdownSnapshot,
+} from './periodic-send';
 import { encodeWriteRequest } from './remote-write-encoder';
 import type { ResolvedRemoteWriteOptions } from './remote-write-options';
 import { snappyCompressParts } from './snappy';
@@ -35,20 +39,11 @@ export const REMOTE_WRITE_FAILURES_METRIC = 'veza_metrics_remote_write_failures_
 const REMOTE_WRITE_FAILURES_HELP =
   'Remote-write sends that failed or were skipped, by reason (unreachable, timeout, rejected, unavailable, render, skipped)';
 
-/** The longest part of a failed answer's body read (and kept for the log line); the rest is never read. */
-const MAX_DETAIL = 300;
 /** Work between two yields to the event loop while encoding and compressing. */
 const SLICE_MS = 5;
 const USER_AGENT = 'veza-nestjs-metrics (remote write 1.0)';
 
-class SendError extends Error {
-  constructor(
-    readonly reason: RemoteWriteFailureReason,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
+class SendError extends SendFailure<RemoteWriteFailureReason> {}
 
 /**
  * Sends the application's samples to a remote-write receiver (option `remoteWrite`): every
@@ -67,17 +62,11 @@ class SendError extends Error {
 export class RemoteWriter
   implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown, OnApplicationShutdown
 {
-  private readonly logger = new Logger('VezaMetrics');
   private readonly options: ResolvedRemoteWriteOptions | undefined;
-  private readonly failures: Counter<'reason'> | undefined;
-  private readonly logged = new Set<RemoteWriteFailureReason>();
-  private timer: NodeJS.Timeout | undefined;
+  /** The timer, the final send and the failure log (periodic-send.ts, shared with the Pushgateway push). */
+  private readonly lifecycle: PeriodicSend<RemoteWriteFailureReason>;
   /** The send on its way, if any: there is never more than one. */
   private inFlight: Promise<boolean> | undefined;
-  /** The registry's metrics as they were just before the module destroyed it. */
-  private snapshot: Metric[] = [];
-  private finalSendDone = false;
-  private waitTimer: NodeJS.Timeout | undefined;
   /** The timestamp of the last send: the next one's is later (a receiver refuses a second sample at the same time). */
   private lastTimestampMs = 0;
 
@@ -89,46 +78,45 @@ export class RemoteWriter
     @InjectVezaMetricsOptions()
     private readonly moduleOptions: ResolvedOptions<{ remoteWrite: ResolvedRemoteWriteOptions | undefined }>,
   ) {
-    this.options = moduleOptions.remoteWrite;
-    if (this.options)
-      this.failures = self.counter(REMOTE_WRITE_FAILURES_METRIC, REMOTE_WRITE_FAILURES_HELP, ['reason']);
+    const options = (this.options = moduleOptions.remoteWrite);
+    this.lifecycle = new PeriodicSend(
+      () => app.registry,
+      options && {
+        intervalMs: options.intervalMs,
+        finalSend: options.sendOnShutdown,
+        target: options.target,
+        failed: remoteWriteFailed,
+        recovered: remoteWriteRecovered,
+        // Nothing queued: an interval that comes while a send is on its way is skipped, and counted.
+        tick: () => {
+          if (this.inFlight) this.lifecycle.count('skipped');
+          else void this.start([]);
+        },
+        send: (snapshot) => this.send(snapshot),
+        settled: async () => this.inFlight,
+      },
+      options && self.counter(REMOTE_WRITE_FAILURES_METRIC, REMOTE_WRITE_FAILURES_HELP, ['reason']),
+    );
   }
 
   /** Nest's start-up hook: starts the periodic send. */
   onApplicationBootstrap(): void {
-    const options = this.options;
-    if (!options || this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.inFlight) this.count('skipped');
-      else void this.start([]);
-    }, options.intervalMs);
-    this.timer.unref();
+    this.lifecycle.start();
   }
 
   /** Stops the periodic send and notes the registry's metrics (Nest clears the registry after). */
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.options?.sendOnShutdown) this.snapshot = metricsOf(this.app.registry);
+    this.lifecycle.stop();
   }
 
   /** As the Pushgateway's: the final send waits for the HTTP server to close, at most `FINAL_PUSH_WAIT_MS`. */
   beforeApplicationShutdown(): void {
-    if (!this.options?.sendOnShutdown || this.finalSendDone || this.waitTimer) return;
-    this.waitTimer = setTimeout(() => void this.send(this.snapshot), FINAL_PUSH_WAIT_MS);
-    this.waitTimer.unref();
+    this.lifecycle.beforeShutdown();
   }
 
   /** The final send, once the HTTP server is closed: a send on its way ends first (within `timeoutMs`). */
-  async onApplicationShutdown(): Promise<void> {
-    clearTimeout(this.waitTimer);
-    if (!this.options?.sendOnShutdown || this.finalSendDone) {
-      await this.inFlight;
-      return;
-    }
-    this.finalSendDone = true;
-    await this.send(this.snapshot);
-    this.snapshot = [];
+  onApplicationShutdown(): Promise<void> {
+    return this.lifecycle.shutdown();
   }
 
   /**
@@ -151,14 +139,6 @@ export class RemoteWriter
     return tracked;
   }
 
-  private count(reason: RemoteWriteFailureReason): void {
-    try {
-      this.failures?.inc({ reason });
-    } catch {
-      // The registry may be gone at shutdown: the count is lost, never thrown.
-    }
-  }
-
   private async sendOnce(options: ResolvedRemoteWriteOptions, snapshot: readonly Metric[]): Promise<boolean> {
     try {
       let body: Buffer[];
@@ -168,29 +148,25 @@ export class RemoteWriter
         throw new SendError('render', errorText(error));
       }
       await post(options, body);
-      if (this.logged.size > 0) {
-        this.logged.clear();
-        this.logger.log(remoteWriteRecovered(options.target));
-      }
+      this.lifecycle.succeeded();
       return true;
     } catch (error) {
-      const reason = error instanceof SendError ? error.reason : 'unreachable';
-      this.count(reason);
-      if (!this.logged.has(reason)) {
-        this.logged.add(reason);
-        this.logger.warn(remoteWriteFailed(options.target, reason, errorText(error)));
-      }
+      this.lifecycle.failed(error instanceof SendError ? error.reason : 'unreachable', error);
       return false;
     }
   }
 
-  /** The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed. */
+  /**
+   * The snappy-compressed `WriteRequest`: the protobuf exposition, turned into time series, compressed.
+   * Each step works in slices of `SLICE_MS` (as the render does), on the chunks of the one before,
+   * never joined: no turn of the event loop does more than a slice.
+   */
   private async encode(snapshot: readonly Metric[]): Promise<Buffer[]> {
     // Strictly increasing, even for two sends in one millisecond or a clock set back.
     const timestampMs = Math.max(Date.now(), this.lastTimestampMs + 1);
     this.lastTimestampMs = timestampMs;
     const exposition = await this.render(snapshot);
-    let slice = performance.now();
+    let slice = 0;
     const pause = async (): Promise<void> => {
       if (performance.now() - slice < SLICE_MS) return;
       await nextTurn();
@@ -198,11 +174,15 @@ export class RemoteWriter
     };
     const writer = new ProtoWriter();
     try {
+      // The render's last slice and the encoding's first are two turns.
+      await pause();
       await encodeWriteRequest(writer, exposition, timestampMs, pause);
     } catch (error) {
       // The writer's chunks go back to the pool on a failure too.
       recycleChunks(writer.finish());
       throw error;
+    } finally {
+      recycleChunks(exposition);
     }
     const parts = writer.finish();
     try {
@@ -212,14 +192,11 @@ export class RemoteWriter
     }
   }
 
-  /** The protobuf exposition (at shutdown, of the registry's metrics put back for the render). */
-  private render(snapshot: readonly Metric[]): Promise<Buffer> {
-    return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, async () => {
-      const chunks = await this.exposition.renderChunks('protobuf');
-      const body = Buffer.concat(chunks);
-      recycleChunks(chunks);
-      return body;
-    });
+  /** The protobuf exposition, as the chunks it is rendered in (at shutdown, of the registry's metrics put back for the render). */
+  private render(snapshot: readonly Metric[]): Promise<Buffer[]> {
+    return withShutdownSnapshot(this.app.registry, this.moduleOptions.defaultLabels, snapshot, () =>
+      this.exposition.renderChunks('protobuf'),
+    );
   }
 }
 
@@ -288,9 +265,4 @@ function post(options: ResolvedRemoteWriteOptions, body: readonly Buffer[]): Pro
     for (const part of body) req.write(part);
     req.end();
   });
-}
-
-function describeNetworkError(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
 }

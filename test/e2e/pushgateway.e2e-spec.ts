@@ -14,7 +14,7 @@ import { createServer as createHttpServer, request as httpRequest } from 'node:h
 import { Counter, Registry } from 'prom-client';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { MetricsPusher, VezaMetricsModule, VezaMetricsService, type PushgatewayOptions } from '../../src';
-import { FINAL_PUSH_WAIT_MS } from '../../src/push/metrics-pusher';
+import { FINAL_PUSH_WAIT_MS } from '../../src/push/periodic-send';
 import { getMetricValue } from '../../src/testing';
 import { ADAPTERS, startApp } from '../utils/app';
 import { sampleValue } from '../utils/exposition';

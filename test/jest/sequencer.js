@@ -30,6 +30,7 @@ const EXPECTED_S = {
   'test/unit/prisma-contract.spec.ts': 20,
   'test/stress/scrape-chunk-reuse.stress-spec.ts': 50,
   'test/pack/pack.e2e-spec.ts': 37,
+  'test/e2e/remote-write.e2e-spec.ts': 75,
   'test/e2e/pushgateway.e2e-spec.ts': 36,
   'test/e2e/prometheus.e2e-spec.ts': 36,
   'test/e2e/cluster-stream.e2e-spec.ts': 34,

@@ -147,8 +147,8 @@ describe('pm2 collector', () => {
   }
 
   it('sums every instance that answers, and says who answered', async () => {
-    await start('w0-101', 5);
-    await start('w1-102', 7);
+    await start('w0-101-0000abcd', 5);
+    await start('w1-102-0000abcd', 7);
     const { events: e } = events();
     const got = await new Pm2Collector(dir, OPTIONS, e).collect(deadline());
     expect(sumOf(got.parts, 'veza_http_requests_total')).toBe(12);
@@ -162,8 +162,8 @@ describe('pm2 collector', () => {
   });
 
   it("keeps a killed instance's counters (not its gauges) exactly once, across later scrapes, and removes its files", async () => {
-    await start('w0-101', 5);
-    const b = await start('w1-102', 7);
+    await start('w0-101-0000abcd', 5);
+    const b = await start('w1-102-0000abcd', 7);
     const collector = new Pm2Collector(dir, OPTIONS, events().events);
     expect(sumOf((await collector.collect(deadline())).parts, 'veza_http_requests_total')).toBe(12);
     await b.kill();
@@ -173,12 +173,16 @@ describe('pm2 collector', () => {
       expect(sumOf(got.parts, 'veza_active_sessions')).toBe(1);
       expect(got.asked).toBe(1);
     }
-    expect((await fs.readdir(dir)).sort()).toEqual(['retired.state', 'w0-101.sock', 'w0-101.state']);
+    expect((await fs.readdir(dir)).sort()).toEqual([
+      'retired.state',
+      'w0-101-0000abcd.sock',
+      'w0-101-0000abcd.state',
+    ]);
   });
 
   it('two scrapes that find one dead instance at once fold it once (each sees it once)', async () => {
-    await start('w0-101', 5);
-    const b = await start('w1-102', 7);
+    await start('w0-101-0000abcd', 5);
+    const b = await start('w1-102-0000abcd', 7);
     await b.writeState();
     await b.kill();
     const [x, y] = await Promise.all([
@@ -192,12 +196,12 @@ describe('pm2 collector', () => {
   });
 
   it('an answer received from an instance that another scrape then folds is not counted twice', async () => {
-    const a = await start('w0-101', 5);
+    const a = await start('w0-101-0000abcd', 5);
     await a.writeState();
     // A scrape by another instance folded w0-101 (its name is in retired.state) while this one asked it.
     await fs.writeFile(
       path.join(dir, 'retired.state'),
-      JSON.stringify({ type: 'veza-metrics:pm2-retired', v: 1, folded: ['w0-101'], samples: 1 }) +
+      JSON.stringify({ type: 'veza-metrics:pm2-retired', v: 1, folded: ['w0-101-0000abcd'], samples: 1 }) +
         '\n' +
         answerLines(0, 5),
     );
@@ -206,8 +210,8 @@ describe('pm2 collector', () => {
   });
 
   it('an instance that never answers: its last state is used, the timeout counted, the scrape ends at timeoutMs', async () => {
-    await start('w0-101', 5);
-    const silent = await start('w1-102', 9, 'silent');
+    await start('w0-101-0000abcd', 5);
+    const silent = await start('w1-102-0000abcd', 9, 'silent');
     await silent.writeState();
     const { counts, events: e } = events();
     const got = await new Pm2Collector(dir, OPTIONS, e).collect(deadline());
@@ -217,9 +221,9 @@ describe('pm2 collector', () => {
   });
 
   it('an endless line is cut at the frame bound, garbage is an error: both counted, the rest summed', async () => {
-    await start('w0-101', 5);
-    await start('w1-102', 0, 'endless');
-    await start('w2-103', 0, 'garbage');
+    await start('w0-101-0000abcd', 5);
+    await start('w1-102-0000abcd', 0, 'endless');
+    await start('w2-103-0000abcd', 0, 'garbage');
     const { counts, events: e } = events();
     const got = await new Pm2Collector(dir, { ...OPTIONS, timeoutMs: 20_000 }, e).collect(
       deadline() + 20_000,
@@ -229,7 +233,7 @@ describe('pm2 collector', () => {
   });
 
   it('an answer past maxWorkerSamples is refused as it arrives', async () => {
-    const big = await start('w0-101', 1);
+    const big = await start('w0-101-0000abcd', 1);
     big.behaviour = 'answer';
     const { counts, events: e } = events();
     const got = await new Pm2Collector(dir, { ...OPTIONS, maxWorkerSamples: 2 }, e).collect(deadline());
@@ -237,9 +241,48 @@ describe('pm2 collector', () => {
     expect(counts.failed).toBe(1);
   });
 
+  it('a retired base at its cap (50,000 samples) is read back whole, and folds go on', async () => {
+    const many = (value: number): string => {
+      const values = Array.from({ length: 49_990 }, (_, i) => ({ value, labels: { route: `/r${i}` } }));
+      const parts: string[] = [];
+      for (let at = 0; at < values.length; at += 2_048)
+        parts.push(
+          JSON.stringify({
+            type: 'veza-metrics:part',
+            id: 1,
+            metrics: [
+              {
+                registry: 0,
+                name: 'veza_http_requests_total',
+                help: 'Requests',
+                type: 'counter',
+                values: values.slice(at, at + 2_048),
+              },
+            ],
+          }),
+        );
+      parts.push(
+        JSON.stringify({ type: 'veza-metrics:collected', id: 1, parts: parts.length, registries: 1 }),
+        '',
+      );
+      return parts.join('\n');
+    };
+    const options = { ...OPTIONS, maxWorkerSamples: 100_000 };
+    await fs.writeFile(path.join(dir, 'w0-101-0000abcd.state'), many(1));
+    const first = await new Pm2Collector(dir, options, events().events).collect(deadline());
+    expect(sumOf(first.parts, 'veza_http_requests_total')).toBe(49_990);
+    // Another instance reads it from disk (not from its cache), and folds one more into it.
+    await fs.writeFile(path.join(dir, 'w1-102-0000abcd.state'), many(2));
+    const { counts, events: e } = events();
+    const second = await new Pm2Collector(dir, options, e).collect(deadline());
+    expect(sumOf(second.parts, 'veza_http_requests_total')).toBe(3 * 49_990);
+    expect(second.retiredSamples).toBe(49_990);
+    expect(counts.failed).toBe(0);
+  });
+
   it(`asks at most ${MAX_PM2_PEERS} instances, however many files the directory holds`, async () => {
     for (let i = 0; i < MAX_PM2_PEERS + 20; i++)
-      await fs.writeFile(path.join(dir, `w${i}-${1000 + i}.state`), answerLines(1, 1));
+      await fs.writeFile(path.join(dir, `w${i}-${1000 + i}-0000abcd.state`), answerLines(1, 1));
     const got = await new Pm2Collector(dir, OPTIONS, events().events).collect(deadline());
     // Every one is an exited instance (no socket): the first MAX_PM2_PEERS are folded by this scrape.
     expect(sumOf(got.parts, 'veza_http_requests_total')).toBe(MAX_PM2_PEERS);

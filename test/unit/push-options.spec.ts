@@ -94,6 +94,11 @@ describe('option pushgateway', () => {
       'VezaMetricsModule: option "pushgateway.url" must be an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091", got the string "ftp://h:21".',
     ],
     [
+      'a url with credentials that is refused (they are masked in the message)',
+      { ...base, url: 'http://user:s3cret@h:9091/?a=1' },
+      'VezaMetricsModule: option "pushgateway.url" must be an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091", got the string "http://***@h:9091/?a=1".',
+    ],
+    [
       'a url with a query',
       { ...base, url: 'http://h:9091/?a=1' },
       'VezaMetricsModule: option "pushgateway.url" must be an http:// or https:// URL without query or fragment, such as "http://pushgateway:9091", got the string "http://h:9091/?a=1".',

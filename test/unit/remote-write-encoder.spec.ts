@@ -25,12 +25,13 @@ import {
 
 const NOW = 1_765_000_000_123;
 
-async function render(
+/** The exposition as the render writes it: a list of chunks. */
+function renderParts(
   registry: PC.Registry,
   format: 'text' | 'protobuf',
   defaultLabels = {},
-): Promise<Buffer> {
-  const chunks = await renderExposition(metricsOf(registry), {
+): Promise<Buffer[]> {
+  return renderExposition(metricsOf(registry), {
     format,
     defaultLabels,
     collectTimeoutMs: 1_000,
@@ -38,15 +39,36 @@ async function render(
     sliceMs: 5,
     onCollectFailure: () => undefined,
   });
-  return Buffer.concat(chunks);
+}
+
+async function render(
+  registry: PC.Registry,
+  format: 'text' | 'protobuf',
+  defaultLabels = {},
+): Promise<Buffer> {
+  return Buffer.concat(await renderParts(registry, format, defaultLabels));
+}
+
+async function encode(parts: readonly Buffer[]): Promise<Buffer> {
+  const writer = new ProtoWriter();
+  await encodeWriteRequest(writer, parts, NOW, () => Promise.resolve());
+  return Buffer.concat(writer.finish());
 }
 
 async function writeRequest(registry: PC.Registry, defaultLabels = {}): Promise<Buffer> {
-  const writer = new ProtoWriter();
-  await encodeWriteRequest(writer, await render(registry, 'protobuf', defaultLabels), NOW, () =>
-    Promise.resolve(),
-  );
-  return Buffer.concat(writer.finish());
+  return encode(await renderParts(registry, 'protobuf', defaultLabels));
+}
+
+/** `body` cut at `cuts` (offsets), with an empty part at each cut too. */
+function cutAt(body: Buffer, cuts: readonly number[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (const cut of [...cuts].sort((a, b) => a - b)) {
+    parts.push(body.subarray(from, cut), Buffer.alloc(0));
+    from = cut;
+  }
+  parts.push(body.subarray(from));
+  return parts;
 }
 
 /** The text exposition's samples as `name{labels sorted, empty left out} value` lines. */
@@ -204,6 +226,65 @@ describe('remote write: WriteRequest from the exposition', () => {
       'x\ufffdy',
       'line\nbreak "quoted" \\',
     ]);
+  });
+
+  it('reads the exposition in the parts it was rendered in, never joined: the same WriteRequest wherever they are cut', async () => {
+    const registry = new PC.Registry();
+    const histogram = new PC.Histogram({
+      name: 'work_seconds',
+      help: 'Work',
+      labelNames: ['kind'],
+      buckets: [0.1, 1],
+      registers: [registry],
+    });
+    const counter = new PC.Counter({
+      name: 'jobs_total',
+      help: 'Jobs',
+      labelNames: ['queue'],
+      registers: [registry],
+    });
+    for (let i = 0; i < 3; i++) {
+      histogram.observe({ kind: `k${i}` }, i / 2);
+      counter.inc({ queue: `q${i}` }, i + 1);
+    }
+    const body = await render(registry, 'protobuf');
+    const expected = await encode([body]);
+    expect(decodeWriteRequest(expected).length).toBe(3 * 5 + 3);
+    // Every single cut (through a varint, a family's length, a series, a double), every pair of
+    // neighbouring cuts, and one-byte parts.
+    for (let cut = 0; cut <= body.length; cut++) {
+      expect(await encode(cutAt(body, [cut]))).toEqual(expected);
+      if (cut + 1 < body.length) expect(await encode(cutAt(body, [cut, cut + 1]))).toEqual(expected);
+    }
+    const bytes = [...body].map((_, i) => body.subarray(i, i + 1));
+    expect(await encode(bytes)).toEqual(expected);
+  });
+
+  it('refuses an exposition cut inside a family, wherever (never a wrong sample)', async () => {
+    const registry = new PC.Registry();
+    new PC.Counter({ name: 'a_total', help: 'A', labelNames: ['x'], registers: [registry] }).inc({ x: 'y' });
+    new PC.Gauge({ name: 'b', help: 'B', registers: [registry] }).set(2);
+    const body = await render(registry, 'protobuf');
+    // Cut at the end of a family, the rest is a whole exposition: only a cut inside one is refused.
+    const ends: number[] = [];
+    for (let at = 0; at < body.length;) {
+      let length = 0;
+      let scale = 1;
+      for (;;) {
+        const byte = body[at++];
+        length += (byte & 0x7f) * scale;
+        scale *= 128;
+        if (byte < 0x80) break;
+      }
+      at += length;
+      ends.push(at);
+    }
+    for (let end = 1; end < body.length; end++) {
+      if (ends.includes(end)) continue;
+      await expect(encode(cutAt(body.subarray(0, end), [Math.floor(end / 2)]))).rejects.toThrow(
+        /truncated exposition|bad varint/,
+      );
+    }
   });
 
   it('writes nothing for an empty registry (an empty WriteRequest)', async () => {
