@@ -67,6 +67,12 @@ export function allUp(count: number): Record<string, number> {
   return Object.fromEntries(Array.from({ length: count }, (_, k) => [String(k), 1]));
 }
 
+/** The instance and pid a file of the module's directory belongs to (`w<instance>-<pid>-<nonce>.sock|.state`). */
+export function ownerOf(name: string): { instance: number; pid: number } | undefined {
+  const match = /^w(\d+)-(\d+)-[0-9a-f]+\.(?:sock|state)$/.exec(name);
+  return match ? { instance: Number(match[1]), pid: Number(match[2]) } : undefined;
+}
+
 /** One instance as the fixture announced it (CONTROL_DIR/<instance>-<pid>.json). */
 export interface Announced {
   instance: number;
@@ -251,7 +257,9 @@ export class Pm2Fixture {
    * queue of a connection to that socket, or a connection in its accept queue.
    */
   requestWaiting(ss: string, pid: number): boolean {
-    const socket = readdirSync(this.socketDir).find((name) => name.endsWith(`-${pid}.sock`));
+    const socket = readdirSync(this.socketDir).find(
+      (name) => ownerOf(name)?.pid === pid && name.endsWith('.sock'),
+    );
     if (!socket)
       throw new Error(
         `no socket of pid ${pid} in ${this.socketDir}: ${readdirSync(this.socketDir).join(', ')}`,
@@ -273,12 +281,10 @@ export class Pm2Fixture {
    * bounded however many instances come and go.
    */
   async expectOnlyFilesOf(instances: Announced[]): Promise<void> {
-    const wanted = instances.flatMap((a) => [
-      `w${a.instance}-${a.pid}.sock`,
-      `w${a.instance}-${a.pid}.state`,
-    ]);
+    const live = (name: string): boolean =>
+      instances.some((a) => ownerOf(name)?.pid === a.pid && ownerOf(name)?.instance === a.instance);
     const extra = (): string[] =>
-      readdirSync(this.socketDir).filter((name) => !wanted.includes(name) && !name.startsWith('retired.'));
+      readdirSync(this.socketDir).filter((name) => !live(name) && !name.startsWith('retired.'));
     await until(async () => {
       if (extra().length === 0) return true;
       await this.scrape(`${this.appUrl}/metrics`);
@@ -286,11 +292,11 @@ export class Pm2Fixture {
     }, `the files of exited instances removed from ${this.socketDir}`).catch((error: Error) => {
       throw new Error(`${error.message}: ${extra().join(', ')}`);
     });
-    expect(
-      readdirSync(this.socketDir)
-        .filter((name) => wanted.includes(name))
-        .sort(),
-    ).toEqual([...wanted].sort());
+    // A socket and a state file each.
+    for (const a of instances) {
+      const own = readdirSync(this.socketDir).filter((name) => ownerOf(name)?.pid === a.pid);
+      expect(own.map((name) => path.extname(name)).sort()).toEqual(['.sock', '.state']);
+    }
   }
 
   /** Everything the fixture announced, by pid. */
