@@ -99,6 +99,10 @@ describeWithPm2('pm2 cluster mode: 4 instances of a Nest app under the real pm2,
 
   it('asks for the credentials on every instance, on the app port and on metricsServer', async () => {
     const instances = await app.live();
+    // A refused scrape asks no instance: no state file is written (nobody without the credentials
+    // makes 4 processes write to disk).
+    const states = app.stateFiles();
+    expect(Object.keys(states)).toHaveLength(INSTANCES);
     const urls = [...instances.map((a) => app.directUrl(a)), ...Array<string>(8).fill(app.metricsServerUrl)];
     for (const url of urls) {
       const anonymous = await get(url);
@@ -112,7 +116,10 @@ describeWithPm2('pm2 cluster mode: 4 instances of a Nest app under the real pm2,
       refusedBy.add(anonymous.instance);
       return refusedBy.size === INSTANCES;
     }, 'an anonymous scrape refused by each of the 4 instances');
+    expect(app.stateFiles()).toEqual(states);
     app.expectExact((await app.scrape(`${app.appUrl}/metrics`)).body);
+    // An authorized one does (which shows the check above can see a write).
+    expect(app.stateFiles()).not.toEqual(states);
   }, 60_000);
 
   it("answers for a hung instance with its last answer, within the scrape's timeout", async () => {

@@ -6,7 +6,7 @@
  * makes of an exposition (the exact count of the GET /hit answered).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import * as path from 'node:path';
 import { parseExposition, sampleValue } from './exposition';
@@ -297,6 +297,15 @@ export class Pm2Fixture {
       const own = readdirSync(this.socketDir).filter((name) => ownerOf(name)?.pid === a.pid);
       expect(own.map((name) => path.extname(name)).sort()).toEqual(['.sock', '.state']);
     }
+  }
+
+  /** The state files of the module's directory and their modification times (ms). */
+  stateFiles(): Record<string, number> {
+    return Object.fromEntries(
+      readdirSync(this.socketDir)
+        .filter((name) => name.endsWith('.state'))
+        .map((name) => [name, statSync(path.join(this.socketDir, name)).mtimeMs]),
+    );
   }
 
   /** Everything the fixture announced, by pid. */
