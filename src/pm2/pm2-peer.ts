@@ -59,6 +59,12 @@ export class Pm2Peer {
     this.server = server;
   }
 
+  /** Writes the state (what the instance counted until now) without answering anyone. */
+  async writeState(): Promise<void> {
+    if (this.closed || !this.server) return;
+    await this.enqueue(() => this.writeAnswer(0, undefined, undefined));
+  }
+
   /**
    * Writes the final state (what the instance counted until now), then stops answering and removes
    * the socket: from then on the instance is exited to the others, and its state is folded into the
