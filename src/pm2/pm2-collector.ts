@@ -228,6 +228,13 @@ export class Pm2Collector {
       this.warnOnce('disk', pm2DiskFailed(this.dir, errorText(error)));
       retired = this.retired;
     }
+    // Exited instances not folded (the lock held past the wait, the disk refusing): their last answer
+    // stays in the sum until a later scrape folds them, or it would go back, then up again.
+    for (const peer of dead) {
+      if (retired?.foldedSet.has(peer.stem)) continue;
+      const last = await this.readState(peer).catch(() => undefined);
+      if (last) answers.set(peer.stem, last);
+    }
     const parts: MetricJson[][] = [];
     for (const [stem, answer] of answers) if (!retired?.foldedSet.has(stem)) parts.push(...answer.metrics);
     const base = retired?.series.toJson() ?? [];

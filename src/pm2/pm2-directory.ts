@@ -25,6 +25,12 @@ export const socketPath = (dir: string, stem: string): string => path.join(dir, 
 export const statePath = (dir: string, stem: string): string => path.join(dir, `${stem}.state`);
 export const RETIRED_FILE = 'retired.state';
 const LOCK_FILE = 'retired.lock';
+/**
+ * A lock older than this is taken over whoever its pid names: a fold (at most `MAX_PM2_PEERS` state
+ * files into `MAX_RETIRED_SAMPLES` samples) takes seconds at worst, and a dead owner's pid may be
+ * another process's by now.
+ */
+const LOCK_STALE_MS = 60_000;
 
 /**
  * Creates the directory (mode 0700) or checks the one there: a directory (not a link) of this
@@ -169,8 +175,17 @@ export async function withLock<T>(
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number.parseInt(await fs.readFile(lock, 'utf8').catch(() => ''), 10);
-    // An owner that died holding it (or one that had not written its pid yet, seen twice): taken over.
-    if ((Number.isInteger(owner) && owner > 0 && !alive(owner)) || (Number.isNaN(owner) && attempt > 20)) {
+    const since = await fs.lstat(lock).then(
+      (stat) => Date.now() - stat.mtimeMs,
+      () => 0,
+    );
+    // An owner that died holding it (or one that had not written its pid yet, seen twice), or a lock
+    // older than any fold takes (its owner's pid now another process's): taken over.
+    if (
+      (Number.isInteger(owner) && owner > 0 && !alive(owner)) ||
+      (Number.isNaN(owner) && attempt > 20) ||
+      since > LOCK_STALE_MS
+    ) {
       await fs.rm(lock, { force: true });
       continue;
     }

@@ -1,0 +1,144 @@
+/**
+ * pm2's cluster mode on a bad day (src/pm2/): an exited instance whose fold cannot be done now (the
+ * lock held, the disk refusing), a pid used again by a new instance, a lock whose owner's pid now
+ * belongs to another process. Instances are played by hand-written socket servers, as in
+ * pm2-collector.spec.ts, or are real `Pm2Peer`s answering a real registry.
+ */
+import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Pm2Collector } from '../../src/pm2/pm2-collector';
+import { prepareDirectory, withLock } from '../../src/pm2/pm2-directory';
+import type { MetricJson } from '../../src/cluster/cluster-protocol';
+
+const OPTIONS = { timeoutMs: 300, aggregators: {}, maxWorkerSamples: 1_000 };
+
+function answerLines(id: number, requests: number): string {
+  const metrics = [
+    {
+      registry: 0,
+      name: 'veza_http_requests_total',
+      help: 'Requests',
+      type: 'counter',
+      values: [{ value: requests, labels: { status: '2xx' } }],
+    },
+  ];
+  return (
+    JSON.stringify({ type: 'veza-metrics:part', id, metrics }) +
+    '\n' +
+    JSON.stringify({ type: 'veza-metrics:collected', id, parts: 1, registries: 1 }) +
+    '\n'
+  );
+}
+
+/** An instance: answers `requests`, its state file written before its answer is sent. */
+class FakeInstance {
+  server: Server | undefined;
+  constructor(
+    readonly dir: string,
+    readonly stem: string,
+    public requests: number,
+  ) {}
+
+  async listen(): Promise<void> {
+    const server = createServer((socket: Socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', (chunk: Buffer) => {
+        const request = JSON.parse(chunk.toString('utf8').split('\n')[0]) as { id: number };
+        void this.writeState(request.id).then(() => socket.end(answerLines(request.id, this.requests)));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(path.join(this.dir, `${this.stem}.sock`), resolve));
+    this.server = server;
+  }
+
+  writeState(id = 1): Promise<void> {
+    return fs.writeFile(path.join(this.dir, `${this.stem}.state`), answerLines(id, this.requests));
+  }
+
+  /** Dies as `kill -9` leaves it: the socket file stays, nobody listens. */
+  async kill(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    const dead = createServer();
+    const stale = path.join(this.dir, `${this.stem}-x.sock`);
+    await new Promise<void>((resolve) => dead.listen(stale, resolve));
+    await fs.rename(stale, path.join(this.dir, `${this.stem}.sock`));
+    await new Promise<void>((resolve) => dead.close(() => resolve()));
+  }
+}
+
+const requestsOf = (parts: MetricJson[][]): number =>
+  parts
+    .flat()
+    .filter((m) => m.name === 'veza_http_requests_total')
+    .reduce((total, m) => total + m.values.reduce((s, v) => s + v.value, 0), 0);
+
+describe('pm2 on a bad day', () => {
+  let dir: string;
+  const instances: FakeInstance[] = [];
+  const counts = { timedOut: 0, failed: 0 };
+  const events = { timedOut: () => void counts.timedOut++, failed: () => void counts.failed++ };
+  const deadline = (): number => performance.now() + 5_000;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'vz-pm2a-'));
+    await prepareDirectory(dir);
+    counts.timedOut = counts.failed = 0;
+  });
+  afterEach(async () => {
+    for (const i of instances.splice(0))
+      await new Promise<void>((r) => (i.server ? i.server.close(() => r()) : r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(stem: string, requests: number): Promise<FakeInstance> {
+    const instance = new FakeInstance(dir, stem, requests);
+    await instance.listen();
+    instances.push(instance);
+    return instance;
+  }
+
+  it('an exited instance stays in the sum while the lock is held by a live process past the scrape', async () => {
+    await start('w0-101', 5);
+    const b = await start('w1-102', 7);
+    const collector = new Pm2Collector(dir, OPTIONS, events);
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+    await b.kill();
+    await fs.writeFile(path.join(dir, 'retired.lock'), String(process.pid));
+    expect(requestsOf((await collector.collect(performance.now() + 100)).parts)).toBe(12);
+    expect(counts.failed).toBe(1);
+    await fs.rm(path.join(dir, 'retired.lock'));
+    for (let scrape = 0; scrape < 2; scrape++)
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+  });
+
+  it('an exited instance stays in the sum while the disk refuses its fold, and is folded once it accepts', async () => {
+    await start('w0-101', 5);
+    const b = await start('w1-102', 7);
+    const collector = new Pm2Collector(dir, OPTIONS, events);
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+    await b.kill();
+    // retired.state's temporary file cannot be written (EISDIR, as ENOSPC or EROFS would refuse it).
+    await fs.mkdir(path.join(dir, 'retired.state.tmp'));
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+    expect(counts.failed).toBe(2);
+    await fs.rmdir(path.join(dir, 'retired.state.tmp'));
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+    expect((await fs.readdir(dir)).sort()).toEqual(['retired.state', 'w0-101.sock', 'w0-101.state']);
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+  });
+
+  it("a lock whose owner's pid now belongs to another live process is taken over once it is old", async () => {
+    const lock = path.join(dir, 'retired.lock');
+    await fs.writeFile(lock, String(process.pid));
+    const old = new Date(Date.now() - 10 * 60_000);
+    await fs.utimes(lock, old, old);
+    expect(await withLock(dir, performance.now() + 1_000, () => Promise.resolve('ran'))).toEqual({
+      done: 'ran',
+    });
+  });
+});
