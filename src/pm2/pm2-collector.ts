@@ -257,14 +257,40 @@ export class Pm2Collector {
     if (dead.length > 0) await withLock(this.dir, deadline, () => this.fold(dead));
   }
 
+  /**
+   * Before this process listens as `peer`: what an exited process that had the same pid (and
+   * instance) left is folded, and its name forgotten by `retired.state`, so that this process's
+   * answers are not taken for that one's (left out of the sum, or overwriting a state not folded).
+   * A pid is given again after a container's restart (in the same order) or a wrap of the pids.
+   * `false` when the lock was not had by `deadline`.
+   */
+  async claim(peer: PeerName, deadline: number): Promise<boolean> {
+    const left = await Promise.all(
+      [statePath(this.dir, peer.stem), socketPath(this.dir, peer.stem)].map((file) =>
+        fs.lstat(file).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    const locked = await withLock(this.dir, deadline, () =>
+      this.fold(left.includes(true) ? [peer] : [], peer.stem),
+    );
+    return locked !== undefined;
+  }
+
   private readState(peer: PeerName): Promise<Answer | undefined> {
     return readAnswerFile(statePath(this.dir, peer.stem), this.options.maxWorkerSamples, this.maxStateBytes);
   }
 
-  /** Under the lock: the exited instances' counters and histograms added to `retired.state`, their files removed. */
-  private async fold(dead: readonly PeerName[]): Promise<void> {
-    if (dead.length === 0) return;
+  /**
+   * Under the lock: the exited instances' counters and histograms added to `retired.state`, their
+   * files removed (and `forget` taken out of its names).
+   */
+  private async fold(dead: readonly PeerName[], forget?: string): Promise<void> {
+    if (dead.length === 0 && forget === undefined) return;
     const base = await this.loadRetired();
+    if (dead.length === 0 && !base.foldedSet.has(forget ?? '')) return;
     // A copy: a scrape still reading the base as it was (a `RetiredBase` is never changed) goes on seeing it.
     const series = new RetiredSeries(MAX_RETIRED_SAMPLES);
     series.add(base.series.toJson());
@@ -287,7 +313,8 @@ export class Pm2Collector {
       folded.push(peer.stem);
       gone.push(peer);
     }
-    const kept = folded.slice(-MAX_FOLDED_NAMES);
+    // `forget`: a live process's name from now on (see `claim`).
+    const kept = folded.filter((stem) => stem !== forget).slice(-MAX_FOLDED_NAMES);
     await writeAtomically(
       path.join(this.dir, RETIRED_FILE),
       retiredLines(series.toJson(), kept, series.size),

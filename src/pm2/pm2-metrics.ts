@@ -11,7 +11,7 @@ import { InjectVezaMetricsOptions } from '../options/inject-options';
 import type { ResolvedOptions } from '../options/resolve-options';
 import { AppRegistry } from '../registry/app-registry';
 import { SelfMetrics } from '../registry/self-metrics';
-import { pm2DirectoryFailed } from '../veza-metrics.messages';
+import { errorText, pm2DirectoryFailed, pm2DiskFailed, pm2LockTimedOut } from '../veza-metrics.messages';
 import { Pm2Collector } from './pm2-collector';
 import { prepareDirectory, stemOf } from './pm2-directory';
 import { defaultPm2Directory, pm2InstanceOf, type ResolvedPm2Options } from './pm2-options';
@@ -28,11 +28,12 @@ const START_FOLD_MS = 2_000;
  */
 const peers = new Map<string, { peer: Promise<Pm2Peer>; count: number }>();
 
-async function joinPeer(dir: string, stem: string): Promise<Pm2Peer> {
+async function joinPeer(dir: string, stem: string, claim: () => Promise<unknown>): Promise<Pm2Peer> {
   let entry = peers.get(dir);
   if (!entry) {
     const peer = new Pm2Peer(dir, stem);
-    entry = { peer: peer.listen().then(() => peer), count: 0 };
+    // Claimed before listening, once per process: another app of this process listens already.
+    entry = { peer: claim().then(() => peer.listen().then(() => peer)), count: 0 };
     peers.set(dir, entry);
   }
   entry.count++;
@@ -96,14 +97,6 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.error(pm2DirectoryFailed(dir, error));
       return;
     }
-    addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
-    try {
-      this.peer = await joinPeer(dir, stemOf(instance.instance, process.pid));
-    } catch (error) {
-      removeAnswering(this.app.registry);
-      this.logger.error(pm2DirectoryFailed(dir, error));
-      return;
-    }
     const timeouts: Counter = this.self.counter(
       'veza_metrics_pm2_worker_timeouts_total',
       'pm2 instances that did not send their metrics within the timeout (their last answer was used)',
@@ -114,10 +107,31 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       'pm2 instances that answered with an error or could not be asked (their last answer was used)',
       [],
     );
-    this.collector = new Pm2Collector(dir, options, {
+    const collector = new Pm2Collector(dir, options, {
       timedOut: () => timeouts.inc(),
       failed: () => errors.inc(),
     });
+    const me = {
+      stem: stemOf(instance.instance, process.pid),
+      instance: instance.instance,
+      pid: process.pid,
+    };
+    addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
+    try {
+      this.peer = await joinPeer(dir, me.stem, async () => {
+        // Not had (a lock held for long, a disk that refuses): said, and the instance goes on.
+        const claimed = await collector.claim(me, performance.now() + START_FOLD_MS).catch((error) => {
+          this.logger.warn(pm2DiskFailed(dir, errorText(error)));
+          return true;
+        });
+        if (!claimed) this.logger.warn(pm2LockTimedOut(dir));
+      });
+    } catch (error) {
+      removeAnswering(this.app.registry);
+      this.logger.error(pm2DirectoryFailed(dir, error));
+      return;
+    }
+    this.collector = collector;
     this.local = this.localMetrics();
     // The files of instances that exited while nobody scraped: folded now, so they never pile up.
     void this.collector.foldExited(performance.now() + START_FOLD_MS).catch(() => undefined);

@@ -4,6 +4,9 @@
  * belongs to another process. Instances are played by hand-written socket servers, as in
  * pm2-collector.spec.ts, or are real `Pm2Peer`s answering a real registry.
  */
+import { Module, type INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import cluster from 'node:cluster';
 import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,14 +14,18 @@ import * as path from 'node:path';
 import { Pm2Collector } from '../../src/pm2/pm2-collector';
 import { prepareDirectory, withLock } from '../../src/pm2/pm2-directory';
 import type { MetricJson } from '../../src/cluster/cluster-protocol';
+import { Counter, Registry } from 'prom-client';
+import { VezaMetricsModule } from '../../src';
 
+/** The counter every instance answers (the real ones through their own registry). */
+const JOBS = 'vz_jobs_total';
 const OPTIONS = { timeoutMs: 300, aggregators: {}, maxWorkerSamples: 1_000 };
 
 function answerLines(id: number, requests: number): string {
   const metrics = [
     {
       registry: 0,
-      name: 'veza_http_requests_total',
+      name: JOBS,
       help: 'Requests',
       type: 'counter',
       values: [{ value: requests, labels: { status: '2xx' } }],
@@ -73,7 +80,7 @@ class FakeInstance {
 const requestsOf = (parts: MetricJson[][]): number =>
   parts
     .flat()
-    .filter((m) => m.name === 'veza_http_requests_total')
+    .filter((m) => m.name === JOBS)
     .reduce((total, m) => total + m.values.reduce((s, v) => s + v.value, 0), 0);
 
 describe('pm2 on a bad day', () => {
@@ -139,6 +146,78 @@ describe('pm2 on a bad day', () => {
     await fs.utimes(lock, old, old);
     expect(await withLock(dir, performance.now() + 1_000, () => Promise.resolve('ran'))).toEqual({
       done: 'ran',
+    });
+  });
+
+  describe('a real instance (the module in a pm2 instance of this process)', () => {
+    const saved = { ...process.env };
+    let app: INestApplicationContext | undefined;
+    const stem = `w0-${process.pid}`;
+
+    beforeEach(() => {
+      Object.assign(process.env, {
+        pm_id: '0',
+        exec_mode: 'cluster_mode',
+        NODE_APP_INSTANCE: '0',
+        name: 'api',
+      });
+      jest.replaceProperty(cluster, 'isWorker', true);
+    });
+    afterEach(async () => {
+      await app?.close();
+      app = undefined;
+      process.env = saved;
+      jest.restoreAllMocks();
+    });
+
+    async function startApp(jobs: number): Promise<void> {
+      const registry = new Registry();
+      new Counter({ name: JOBS, help: 'Jobs', labelNames: ['status'], registers: [registry] }).inc(
+        { status: '2xx' },
+        jobs,
+      );
+      @Module({
+        imports: [
+          VezaMetricsModule.forRoot({
+            registry,
+            defaultMetrics: false,
+            pm2: { directory: dir, timeoutMs: 2_000 },
+          }),
+        ],
+      })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      app = await moduleRef.createNestApplication({ logger: false }).init();
+    }
+
+    it('a process that gets the pid of an exited instance not folded yet folds that one first', async () => {
+      // The instance that had this pid (a container restarted: pids are given again in the same order)
+      // was killed: its state and its dead socket are there, nobody folded them.
+      const previous = new FakeInstance(dir, stem, 7);
+      await previous.listen();
+      await previous.writeState();
+      await previous.kill();
+      await start('w1-101', 5);
+      await startApp(3);
+      const collector = new Pm2Collector(dir, OPTIONS, events);
+      for (let scrape = 0; scrape < 2; scrape++)
+        expect(requestsOf((await collector.collect(deadline())).parts)).toBe(15);
+    });
+
+    it('a process that gets the pid of an instance folded before is counted, and kept once it exits', async () => {
+      const previous = await start(stem, 7);
+      await start('w1-101', 5);
+      const collector = new Pm2Collector(dir, OPTIONS, events);
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+      await previous.kill();
+      instances.splice(instances.indexOf(previous), 1);
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(12);
+      await startApp(3);
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(15);
+      await app?.close();
+      app = undefined;
+      for (let scrape = 0; scrape < 2; scrape++)
+        expect(requestsOf((await collector.collect(deadline())).parts)).toBe(15);
     });
   });
 });
