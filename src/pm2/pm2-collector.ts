@@ -45,6 +45,11 @@ import * as path from 'node:path';
 export const MAX_PM2_PEERS = 512;
 /** The names of folded instances `retired.state` remembers: those folded while a scrape was asking them. */
 const MAX_FOLDED_NAMES = 1_024;
+/**
+ * The samples `retired.state` is read with: the base's own bound, plus the one an answer's reading
+ * counts per metric of each part (at most one per sample), or a full base could not be read again.
+ */
+const RETIRED_READ_SAMPLES = 2 * MAX_RETIRED_SAMPLES;
 /** `retired.state`'s header line. */
 const RETIRED_HEADER = 'veza-metrics:pm2-retired';
 
@@ -348,7 +353,7 @@ export class Pm2Collector {
     let folded: string[] = [];
     const answer = await readAnswerFile(
       file,
-      MAX_RETIRED_SAMPLES,
+      RETIRED_READ_SAMPLES,
       MAX_RETIRED_SAMPLES * CHARS_PER_SAMPLE * 4,
       (header) => {
         const h = header as { type?: unknown; folded?: unknown } | null;

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Pm2Collector } from '../../src/pm2/pm2-collector';
 import { prepareDirectory, withLock } from '../../src/pm2/pm2-directory';
-import type { MetricJson } from '../../src/cluster/cluster-protocol';
+import { MAX_PART_SAMPLES, type MetricJson } from '../../src/cluster/cluster-protocol';
+import { MAX_RETIRED_SAMPLES } from '../../src/cluster/retired-series';
 import { Counter, Registry } from 'prom-client';
 import { VezaMetricsModule } from '../../src';
 
@@ -147,6 +148,33 @@ describe('pm2 on a bad day', () => {
     expect(await withLock(dir, performance.now() + 1_000, () => Promise.resolve('ran'))).toEqual({
       done: 'ran',
     });
+  });
+
+  it(`a retired base full to MAX_RETIRED_SAMPLES (${MAX_RETIRED_SAMPLES}) is read again by every instance`, async () => {
+    // An exited instance whose answer is as large as the base may be: one counter of that many series.
+    const lines: string[] = [];
+    let parts = 0;
+    for (let at = 0; at < MAX_RETIRED_SAMPLES; at += MAX_PART_SAMPLES, parts++) {
+      const values = [];
+      for (let i = at; i < Math.min(MAX_RETIRED_SAMPLES, at + MAX_PART_SAMPLES); i++)
+        values.push({ value: 1, labels: { route: `/r/${i}` } });
+      lines.push(
+        JSON.stringify({
+          type: 'veza-metrics:part',
+          id: 1,
+          metrics: [{ registry: 0, name: JOBS, help: 'Jobs', type: 'counter', values }],
+        }),
+      );
+    }
+    lines.push(JSON.stringify({ type: 'veza-metrics:collected', id: 1, parts, registries: 1 }));
+    await fs.writeFile(path.join(dir, 'w1-102.state'), lines.join('\n') + '\n');
+    const options = { ...OPTIONS, maxWorkerSamples: 250_000 };
+    const folding = await new Pm2Collector(dir, options, events).collect(deadline());
+    expect(folding.retiredSamples).toBe(MAX_RETIRED_SAMPLES);
+    // Another instance (a new collector) reads the base that fold wrote.
+    const other = await new Pm2Collector(dir, options, events).collect(deadline());
+    expect(requestsOf(other.parts)).toBe(MAX_RETIRED_SAMPLES);
+    expect(counts.failed).toBe(0);
   });
 
   describe('a real instance (the module in a pm2 instance of this process)', () => {
