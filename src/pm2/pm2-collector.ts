@@ -19,6 +19,7 @@ import {
 } from '../cluster/cluster-protocol';
 import { MAX_PART_SAMPLES } from '../cluster/cluster-protocol';
 import { MAX_RETIRED_SAMPLES, RetiredSeries } from '../cluster/retired-series';
+import { nextTurn } from '../exposition/render-exposition';
 import { errorText } from '../veza-metrics.messages';
 import {
   pm2DiskFailed,
@@ -125,6 +126,22 @@ function ask(file: string, waitMs: number, maxWorkerSamples: number): Promise<Ou
     });
     socket.on('close', () => finish({ failed: 'error', error: 'the connection closed before the answer' }));
   });
+}
+
+/** How long one event-loop turn of folding or reading the retired base works before it yields. */
+const SLICE_MS = 5;
+
+/** `series.add(metrics)`, a part's worth of samples at a time, yielding to the event loop every `SLICE_MS`. */
+async function addSliced(series: RetiredSeries, metrics: readonly MetricJson[]): Promise<void> {
+  let sliceStart = performance.now();
+  for (const metric of metrics)
+    for (let at = 0; at < metric.values.length; at += MAX_PART_SAMPLES) {
+      series.add([{ ...metric, values: metric.values.slice(at, at + MAX_PART_SAMPLES) }]);
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
 }
 
 /** The retired base as frames: a header, then its samples in parts of at most `MAX_PART_SAMPLES`. */
@@ -298,7 +315,7 @@ export class Pm2Collector {
     if (dead.length === 0 && !base.foldedSet.has(forget ?? '')) return;
     // A copy: a scrape still reading the base as it was (a `RetiredBase` is never changed) goes on seeing it.
     const series = new RetiredSeries(MAX_RETIRED_SAMPLES);
-    series.add(base.series.toJson());
+    await addSliced(series, base.series.toJson());
     const folded = [...base.folded];
     const gone: PeerName[] = [];
     for (const peer of dead) {
@@ -314,7 +331,7 @@ export class Pm2Collector {
         this.events.failed();
         this.warnOnce('retired', pm2RetiredFailed(peer.stem, errorText(error)));
       }
-      if (answer) series.add(retirable(answer.metrics, this.options.aggregators));
+      if (answer) await addSliced(series, retirable(answer.metrics, this.options.aggregators));
       folded.push(peer.stem);
       gone.push(peer);
     }
@@ -363,7 +380,7 @@ export class Pm2Collector {
       },
     );
     const series = new RetiredSeries(MAX_RETIRED_SAMPLES);
-    if (answer) series.add(answer.metrics.flat());
+    if (answer) await addSliced(series, answer.metrics.flat());
     this.retired = { key, series, folded, foldedSet: new Set(folded) };
     return this.retired;
   }
