@@ -198,7 +198,10 @@ describe('pm2 on a bad day', () => {
       jest.restoreAllMocks();
     });
 
-    async function startApp(jobs: number): Promise<void> {
+    async function startApp(
+      jobs: number,
+      pm2: object | boolean = { directory: dir, timeoutMs: 2_000 },
+    ): Promise<void> {
       const registry = new Registry();
       new Counter({ name: JOBS, help: 'Jobs', labelNames: ['status'], registers: [registry] }).inc(
         { status: '2xx' },
@@ -209,7 +212,7 @@ describe('pm2 on a bad day', () => {
           VezaMetricsModule.forRoot({
             registry,
             defaultMetrics: false,
-            pm2: { directory: dir, timeoutMs: 2_000 },
+            pm2,
           }),
         ],
       })
@@ -246,6 +249,35 @@ describe('pm2 on a bad day', () => {
       app = undefined;
       for (let scrape = 0; scrape < 2; scrape++)
         expect(requestsOf((await collector.collect(deadline())).parts)).toBe(15);
+    });
+
+    it('an app closed and started again in the same process (same pid) is counted again, its first life kept', async () => {
+      await start('w1-101', 5);
+      const collector = new Pm2Collector(dir, OPTIONS, events);
+      await startApp(3);
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(8);
+      await app?.close();
+      app = undefined;
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(8);
+      await startApp(2);
+      for (let scrape = 0; scrape < 2; scrape++)
+        expect(requestsOf((await collector.collect(deadline())).parts)).toBe(10);
+    });
+
+    it.each([
+      ['pm2: false', { exec_mode: 'cluster_mode' }, true, false],
+      ["pm2's fork mode", { exec_mode: 'fork_mode' }, true, { directory: '' }],
+      [
+        'pm_id set outside pm2 (not a cluster worker)',
+        { exec_mode: 'cluster_mode' },
+        false,
+        { directory: '' },
+      ],
+    ])('%s: inert (no socket, no file, the instance answers alone)', async (_, env, worker, pm2) => {
+      Object.assign(process.env, env);
+      jest.replaceProperty(cluster, 'isWorker', worker);
+      await startApp(3, pm2 === false ? false : { directory: dir });
+      expect(await fs.readdir(dir)).toEqual([]);
     });
   });
 });
