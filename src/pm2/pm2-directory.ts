@@ -86,13 +86,16 @@ export async function readAnswerFile(
 ): Promise<Answer | undefined> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    // Not a link, and not waited on: a FIFO opened for reading blocks (a libuv thread) until a writer comes.
+    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   try {
-    const { size } = await handle.stat();
+    const stat = await handle.stat();
+    const { size } = stat;
+    if (!stat.isFile()) throw new Error(`${path.basename(file)} is not a file`);
     if (size > maxBytes) throw new Error(`${path.basename(file)} holds ${size} bytes, more than ${maxBytes}`);
     const splitter = new FrameSplitter();
     const reader = new AnswerReader(maxWorkerSamples);

@@ -7,7 +7,8 @@
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import cluster from 'node:cluster';
-import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants as fsConstants, mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -149,6 +150,25 @@ describe('pm2 on a bad day', () => {
       done: 'ran',
     });
   });
+
+  it('a state file that is a FIFO is refused, not waited on (it would hold a libuv thread for ever)', async () => {
+    await start('w0-101', 5);
+    const b = await start('w1-102', 7);
+    await b.kill();
+    await fs.rm(path.join(dir, 'w1-102.state'), { force: true });
+    execFileSync('mkfifo', [path.join(dir, 'w1-102.state')]);
+    try {
+      const got = await new Pm2Collector(dir, OPTIONS, events).collect(deadline());
+      expect(requestsOf(got.parts)).toBe(5);
+      expect(counts.failed).toBe(1);
+    } finally {
+      // A reader stuck on it (before the fix) is let go: a writer opens it.
+      await fs.open(path.join(dir, 'w1-102.state'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).then(
+        (h) => h.close(),
+        () => undefined,
+      );
+    }
+  }, 10_000);
 
   it(`a retired base full to MAX_RETIRED_SAMPLES (${MAX_RETIRED_SAMPLES}) is read again by every instance`, async () => {
     // An exited instance whose answer is as large as the base may be: one counter of that many series.
