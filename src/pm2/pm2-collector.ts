@@ -186,6 +186,8 @@ export class Pm2Collector {
     private readonly dir: string,
     private readonly options: ResolvedClusterMetricsOptions,
     private readonly events: Pm2CollectorEvents,
+    /** Makes this instance's socket (and the directory) again when they are gone; `true` when it did. */
+    private readonly listenAgain: () => Promise<boolean> = () => Promise.resolve(false),
   ) {
     this.maxStateBytes = options.maxWorkerSamples * CHARS_PER_SAMPLE * 2;
   }
@@ -196,7 +198,7 @@ export class Pm2Collector {
    */
   async collect(deadline: number): Promise<Pm2Collected> {
     const waitMs = Math.max(1, Math.min(this.options.timeoutMs, Math.floor(deadline - performance.now())));
-    const { peers, more } = await listPeers(this.dir, MAX_PM2_PEERS);
+    const { peers, more } = await this.list();
     if (more) this.warnOnce('peers', pm2TooManyPeers(this.dir, MAX_PM2_PEERS));
     const listed = [...peers.values()];
     const asked = listed.filter((p) => p.socket);
@@ -235,6 +237,7 @@ export class Pm2Collector {
     let retired: RetiredBase | undefined;
     try {
       const locked = await withLock(this.dir, lockDeadline, async () => {
+        await this.restoreRetired();
         await this.fold(dead);
         return this.loadRetired();
       });
@@ -262,6 +265,22 @@ export class Pm2Collector {
     const base = retired?.series.toJson() ?? [];
     if (base.length > 0) parts.push(base);
     return { parts, answered, asked: listed.length - dead.length, retiredSamples: retired?.series.size ?? 0 };
+  }
+
+  /**
+   * The instances in the directory; when the directory is gone (a tmp cleaner, an operator's `rm`),
+   * counted, this instance's socket made again (the others make theirs within `WATCH_MS`), and listed
+   * again. Throws when it cannot be made again: the scrape fails rather than serve a sum without them.
+   */
+  private async list(): ReturnType<typeof listPeers> {
+    try {
+      return await listPeers(this.dir, MAX_PM2_PEERS);
+    } catch (error) {
+      this.events.failed();
+      this.warnOnce('disk', pm2DiskFailed(this.dir, errorText(error)));
+      if (!(await this.listenAgain())) throw error;
+      return listPeers(this.dir, MAX_PM2_PEERS);
+    }
   }
 
   /** Folds exited instances found while no scrape runs (an instance's start): bounded files on disk. */
@@ -337,12 +356,7 @@ export class Pm2Collector {
     }
     // `forget`: a live process's name from now on (see `claim`).
     const kept = folded.filter((stem) => stem !== forget).slice(-MAX_FOLDED_NAMES);
-    await writeAtomically(
-      path.join(this.dir, RETIRED_FILE),
-      retiredLines(series.toJson(), kept, series.size),
-    );
-    const stat = await fs.stat(path.join(this.dir, RETIRED_FILE));
-    this.retired = { key: keyOf(stat), series, folded: kept, foldedSet: new Set(kept) };
+    await this.writeRetired(series, kept);
     for (const peer of gone)
       for (const file of [
         statePath(this.dir, peer.stem),
@@ -352,18 +366,46 @@ export class Pm2Collector {
         await fs.rm(file, { force: true });
   }
 
+  /** Writes `retired.state`, and keeps what it holds as the base last read. */
+  private async writeRetired(series: RetiredSeries, folded: string[]): Promise<void> {
+    const file = path.join(this.dir, RETIRED_FILE);
+    await writeAtomically(file, retiredLines(series.toJson(), folded, series.size));
+    const stat = await fs.stat(file);
+    this.retired = { key: keyOf(stat), series, folded, foldedSet: new Set(folded) };
+  }
+
+  /**
+   * Under the lock: `retired.state` written again from the base last read when it is gone (its
+   * directory removed), so that the exited instances' counts stay in the sum (those folded by
+   * others since it was read are lost with the file).
+   */
+  private async restoreRetired(): Promise<void> {
+    const base = this.retired;
+    if (!base || base.key === '') return;
+    const file = path.join(this.dir, RETIRED_FILE);
+    if (
+      await fs.lstat(file).then(
+        () => false,
+        () => true,
+      )
+    )
+      await this.writeRetired(base.series, [...base.folded]);
+  }
+
   /** The retired base as `retired.state` holds it (read again only when the file changed). */
   private async loadRetired(): Promise<RetiredBase> {
     const file = path.join(this.dir, RETIRED_FILE);
     const stat = await fs.stat(file).catch(() => undefined);
     if (!stat) {
-      this.retired = {
+      const empty = {
         key: '',
         series: new RetiredSeries(MAX_RETIRED_SAMPLES),
         folded: [],
-        foldedSet: new Set(),
+        foldedSet: new Set<string>(),
       };
-      return this.retired;
+      // A base read before is kept, to be written again (`restoreRetired`) by the next scrape that has the lock.
+      if (!this.retired || this.retired.key === '') this.retired = empty;
+      return empty;
     }
     const key = keyOf(stat);
     if (this.retired?.key === key) return this.retired;

@@ -107,10 +107,12 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       'pm2 instances that answered with an error or could not be asked (their last answer was used)',
       [],
     );
-    const collector = new Pm2Collector(dir, options, {
-      timedOut: () => timeouts.inc(),
-      failed: () => errors.inc(),
-    });
+    const collector = new Pm2Collector(
+      dir,
+      options,
+      { timedOut: () => timeouts.inc(), failed: () => errors.inc() },
+      () => this.peer?.listenAgainIfGone() ?? Promise.resolve(false),
+    );
     const me = {
       stem: stemOf(instance.instance, process.pid),
       instance: instance.instance,

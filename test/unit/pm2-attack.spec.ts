@@ -18,6 +18,7 @@ import { MAX_PART_SAMPLES, type MetricJson } from '../../src/cluster/cluster-pro
 import { MAX_RETIRED_SAMPLES } from '../../src/cluster/retired-series';
 import { Counter, Registry } from 'prom-client';
 import { VezaMetricsModule } from '../../src';
+import { Pm2Metrics } from '../../src/pm2/pm2-metrics';
 
 /** The counter every instance answers (the real ones through their own registry). */
 const JOBS = 'vz_jobs_total';
@@ -282,6 +283,31 @@ describe('pm2 on a bad day', () => {
       await startApp(2);
       for (let scrape = 0; scrape < 2; scrape++)
         expect(requestsOf((await collector.collect(deadline())).parts)).toBe(10);
+    });
+
+    it('the directory removed under a running app: the scrape answers, counts it, and the instance listens again with the retired base written back', async () => {
+      const b = await start('w1-102', 7);
+      await start('w2-103', 5);
+      await startApp(3);
+      const pm2 = app!.get(Pm2Metrics);
+      const scrape = async (): Promise<string> =>
+        Buffer.concat(
+          await pm2.renderChunks('text', {
+            deadline: performance.now() + 5_000,
+            collectTimeoutMs: 1_000,
+            onCollectFailure: () => undefined,
+          }),
+        ).toString();
+      expect(await scrape()).toContain('vz_jobs_total{status="2xx"} 15');
+      await b.kill();
+      expect(await scrape()).toContain('vz_jobs_total{status="2xx"} 15');
+      rmSync(dir, { recursive: true, force: true });
+      // w2-103 (a hand-played instance) does not make its socket again; a real one does within 10 s.
+      const text = await scrape();
+      expect(text).toContain('vz_jobs_total{status="2xx"} 10');
+      expect(text).toContain('veza_metrics_pm2_worker_errors_total 1');
+      expect((await fs.readdir(dir)).sort()).toEqual(['retired.state', `${stem}.sock`, `${stem}.state`]);
+      expect(await scrape()).toContain('vz_jobs_total{status="2xx"} 10');
     });
 
     it.each([
