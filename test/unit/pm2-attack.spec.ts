@@ -152,6 +152,33 @@ describe('pm2 on a bad day', () => {
     });
   });
 
+  it('a peer that sends small frames for ever (empty parts) is cut at timeoutMs, counted, and keeps nothing', async () => {
+    await start('w0-101', 5);
+    const frame = Buffer.from(
+      `${JSON.stringify({ type: 'veza-metrics:part', id: 0, metrics: [] })}\n`.repeat(1_000),
+    );
+    const flood = createServer((socket) => {
+      socket.on('error', () => undefined);
+      const write = (): void => {
+        while (!socket.destroyed && socket.write(frame));
+        if (!socket.destroyed) socket.once('drain', write);
+      };
+      socket.once('data', write);
+    });
+    await new Promise<void>((resolve) => flood.listen(path.join(dir, 'w1-102.sock'), resolve));
+    try {
+      global.gc?.();
+      const before = process.memoryUsage().heapUsed;
+      const got = await new Pm2Collector(dir, { ...OPTIONS, timeoutMs: 1_000 }, events).collect(deadline());
+      global.gc?.();
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(16 * 1024 * 1024);
+      expect(requestsOf(got.parts)).toBe(5);
+      expect(counts).toEqual({ timedOut: 1, failed: 0 });
+    } finally {
+      await new Promise<void>((resolve) => flood.close(() => resolve()));
+    }
+  });
+
   it('a state file that is a FIFO is refused, not waited on (it would hold a libuv thread for ever)', async () => {
     await start('w0-101', 5);
     const b = await start('w1-102', 7);
