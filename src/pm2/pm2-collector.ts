@@ -144,6 +144,24 @@ async function addSliced(series: RetiredSeries, metrics: readonly MetricJson[]):
     }
 }
 
+/** Whether a process listens on the socket `file` (one that does not answer at once is taken as alive). */
+function listening(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(file);
+    const done = (alive: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(alive);
+    };
+    const timer = setTimeout(() => done(true), 1_000);
+    socket.on('connect', () => done(true));
+    // Refused or removed: nobody listens. Anything else (a full backlog: EAGAIN) is a live process.
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      done(error.code !== 'ECONNREFUSED' && error.code !== 'ENOENT'),
+    );
+  });
+}
+
 /** The retired base as frames: a header, then its samples in parts of at most `MAX_PART_SAMPLES`. */
 function* retiredLines(
   metrics: readonly MetricJson[],
@@ -338,6 +356,9 @@ export class Pm2Collector {
     const folded = [...base.folded];
     const gone: PeerName[] = [];
     for (const peer of dead) {
+      // Listening again by now (a new process with its pid and instance, found exited before this
+      // scrape had the lock): alive, its files its own.
+      if (await listening(socketPath(this.dir, peer.stem))) continue;
       // Folded already (by another instance's scrape, then its files' removal was cut short): only removed.
       if (base.foldedSet.has(peer.stem)) {
         gone.push(peer);

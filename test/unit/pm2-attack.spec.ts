@@ -179,6 +179,35 @@ describe('pm2 on a bad day', () => {
     }
   });
 
+  it('an instance seen exited by a scrape waiting for the lock, listening again when it gets it, is not folded', async () => {
+    await start('w0-101', 5);
+    const old = await start('w1-102', 7);
+    await old.writeState();
+    await old.kill();
+    const lock = path.join(dir, 'retired.lock');
+    await fs.writeFile(lock, String(process.pid));
+    let waiting!: () => void;
+    const atLock = new Promise<void>((resolve) => (waiting = resolve));
+    const readFile = fs.readFile.bind(fs);
+    jest.spyOn(fs, 'readFile').mockImplementation(((file: string, ...rest: unknown[]) => {
+      if (file === lock) waiting();
+      return (readFile as (...args: unknown[]) => unknown)(file, ...rest);
+    }) as typeof fs.readFile);
+    // The scrape found w1-102's socket refusing, and waits for the lock...
+    const scrape = new Pm2Collector(dir, OPTIONS, events).collect(deadline());
+    await atLock;
+    // ...while a new process with that pid and instance listens there, and answers.
+    await fs.rm(path.join(dir, 'w1-102.sock'));
+    const again = await start('w1-102', 3);
+    await again.writeState();
+    await fs.rm(lock);
+    await scrape;
+    jest.restoreAllMocks();
+    again.requests = 4;
+    expect((await fs.readdir(dir)).sort()).toContain('w1-102.sock');
+    expect(requestsOf((await new Pm2Collector(dir, OPTIONS, events).collect(deadline())).parts)).toBe(9);
+  });
+
   it('a state file that is a FIFO is refused, not waited on (it would hold a libuv thread for ever)', async () => {
     await start('w0-101', 5);
     const b = await start('w1-102', 7);
