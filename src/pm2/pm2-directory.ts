@@ -153,6 +153,45 @@ function alive(pid: number): boolean {
   }
 }
 
+/** What a lock file is: its inode, change time and content (its owner's pid). */
+interface LockIdentity {
+  readonly ino: number | undefined;
+  readonly mtimeMs: number | undefined;
+  readonly text: string;
+}
+
+async function lockIdentity(lock: string): Promise<LockIdentity> {
+  const stat = await fs.lstat(lock).catch(() => undefined);
+  const text = await fs.readFile(lock, 'utf8').catch(() => '');
+  return { ino: stat?.ino, mtimeMs: stat?.mtimeMs, text };
+}
+
+/**
+ * Removes a lock judged stale, under a second lock (`<lock>.takeover`, O_EXCL) and only if it is
+ * still the one judged: two processes that judged it at once would otherwise both remove it, the
+ * second removing the one the first has just taken, and both fold at once (one fold lost).
+ */
+async function takeOver(lock: string, seen: LockIdentity): Promise<void> {
+  const guard = `${lock}.takeover`;
+  try {
+    await (await fs.open(guard, 'wx', 0o600)).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process takes it over; a guard left by one killed meanwhile goes once old.
+    const stat = await fs.lstat(guard).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > LOCK_STALE_MS) await fs.rm(guard, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return;
+  }
+  try {
+    const now = await lockIdentity(lock);
+    if (now.ino === seen.ino && now.text === seen.text && now.mtimeMs === seen.mtimeMs)
+      await fs.rm(lock, { force: true });
+  } finally {
+    await fs.rm(guard, { force: true });
+  }
+}
+
 /**
  * Runs `work` holding the app's lock (`retired.lock`, made with O_EXCL, holding its owner's pid),
  * which guards `retired.state` and the folding of exited instances into it. A lock whose owner is
@@ -177,11 +216,9 @@ export async function withLock<T>(
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const owner = Number.parseInt(await fs.readFile(lock, 'utf8').catch(() => ''), 10);
-    const since = await fs.lstat(lock).then(
-      (stat) => Date.now() - stat.mtimeMs,
-      () => 0,
-    );
+    const seen = await lockIdentity(lock);
+    const owner = Number.parseInt(seen.text, 10);
+    const since = seen.mtimeMs === undefined ? 0 : Date.now() - seen.mtimeMs;
     // An owner that died holding it (or one that had not written its pid yet, seen twice), or a lock
     // older than any fold takes (its owner's pid now another process's): taken over.
     if (
@@ -189,7 +226,7 @@ export async function withLock<T>(
       (Number.isNaN(owner) && attempt > 20) ||
       since > LOCK_STALE_MS
     ) {
-      await fs.rm(lock, { force: true });
+      await takeOver(lock, seen);
       continue;
     }
     if (performance.now() >= deadline) return undefined;

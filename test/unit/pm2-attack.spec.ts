@@ -227,6 +227,54 @@ describe('pm2 on a bad day', () => {
     }
   }, 10_000);
 
+  it("two scrapes taking over a dead owner's lock at once never hold it together", async () => {
+    const lock = path.join(dir, 'retired.lock');
+    await fs.writeFile(lock, '2147483646');
+    // The first to read the lock (B) reads the dead owner, then is held until A has taken it over.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let judged!: () => void;
+    const bJudging = new Promise<void>((resolve) => (judged = resolve));
+    let calls = 0;
+    const readFile = fs.readFile.bind(fs);
+    jest.spyOn(fs, 'readFile').mockImplementation(((file: string, ...rest: unknown[]) => {
+      const read = (readFile as (...args: unknown[]) => Promise<unknown>)(file, ...rest);
+      if (file !== lock || calls++ > 0) return read;
+      judged();
+      return read.then(async (text) => {
+        await held;
+        return text;
+      });
+    }) as typeof fs.readFile);
+    let holders = 0;
+    let most = 0;
+    let aHolds!: () => void;
+    const aIn = new Promise<void>((resolve) => (aHolds = resolve));
+    let letAGo!: () => void;
+    const aOut = new Promise<void>((resolve) => (letAGo = resolve));
+    const work = (signal?: () => void, until?: Promise<void>) => async (): Promise<void> => {
+      most = Math.max(most, ++holders);
+      signal?.();
+      await until;
+      holders--;
+    };
+    const b = withLock(dir, performance.now() + 5_000, work());
+    await bJudging;
+    const a = withLock(dir, performance.now() + 5_000, work(aHolds, aOut));
+    await aIn;
+    // A holds the lock; B goes on from the dead owner it read. A is let go once B read the lock twice more.
+    release();
+    const polled = calls + 2;
+    await new Promise<void>((resolve) => {
+      const check = (): void => (calls >= polled || most > 1 ? resolve() : void setTimeout(check, 1));
+      check();
+    });
+    letAGo();
+    await Promise.all([a, b]);
+    jest.restoreAllMocks();
+    expect(most).toBe(1);
+  });
+
   it(`a retired base full to MAX_RETIRED_SAMPLES (${MAX_RETIRED_SAMPLES}) is read again by every instance`, async () => {
     // An exited instance whose answer is as large as the base may be: one counter of that many series.
     const lines: string[] = [];
