@@ -5,7 +5,8 @@
  * back. Every instance may be the one scraped: what must outlive an instance is on disk.
  */
 import { Logger } from '@nestjs/common';
-import { promises as fs, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, promises as fs, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import type { Answer } from '../cluster/answer-assembly';
 import { retirable } from '../cluster/answer-assembly';
@@ -86,7 +87,23 @@ interface RetiredBase {
   readonly foldedSet: ReadonlySet<string>;
 }
 
-const keyOf = (stat: Stats): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+const keyOf = (stat: Stats, generation: string): string =>
+  `${stat.ino}:${stat.size}:${stat.mtimeMs}:${generation}`;
+
+/**
+ * The random id in `retired.state`'s header (its first bytes): two versions of the file may have
+ * the same inode (reused at once by ext4), size and mtime (one clock tick, 1-10 ms, for two folds).
+ */
+async function generationOf(file: string): Promise<string> {
+  const handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const buffer = Buffer.alloc(96);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return /"g":"([0-9a-f]{16})"/.exec(buffer.toString('latin1', 0, bytesRead))?.[1] ?? '';
+  } finally {
+    await handle.close();
+  }
+}
 let lastRequestId = 0;
 
 /** Asks one instance for its answer over its socket, within `waitMs`. */
@@ -164,11 +181,12 @@ function listening(file: string): Promise<boolean> {
 
 /** The retired base as frames: a header, then its samples in parts of at most `MAX_PART_SAMPLES`. */
 function* retiredLines(
+  generation: string,
   metrics: readonly MetricJson[],
   folded: readonly string[],
   samples: number,
 ): Generator<string> {
-  yield frameLine({ type: RETIRED_HEADER, v: PM2_PROTOCOL, folded, samples });
+  yield frameLine({ type: RETIRED_HEADER, g: generation, v: PM2_PROTOCOL, folded, samples });
   let parts = 0;
   for (const metric of metrics) {
     for (let at = 0; at === 0 || at < metric.values.length; at += MAX_PART_SAMPLES) {
@@ -390,9 +408,10 @@ export class Pm2Collector {
   /** Writes `retired.state`, and keeps what it holds as the base last read. */
   private async writeRetired(series: RetiredSeries, folded: string[]): Promise<void> {
     const file = path.join(this.dir, RETIRED_FILE);
-    await writeAtomically(file, retiredLines(series.toJson(), folded, series.size));
+    const generation = randomBytes(8).toString('hex');
+    await writeAtomically(file, retiredLines(generation, series.toJson(), folded, series.size));
     const stat = await fs.stat(file);
-    this.retired = { key: keyOf(stat), series, folded, foldedSet: new Set(folded) };
+    this.retired = { key: keyOf(stat, generation), series, folded, foldedSet: new Set(folded) };
   }
 
   /**
@@ -428,7 +447,7 @@ export class Pm2Collector {
       if (!this.retired || this.retired.key === '') this.retired = empty;
       return empty;
     }
-    const key = keyOf(stat);
+    const key = keyOf(stat, await generationOf(file));
     if (this.retired?.key === key) return this.retired;
     let folded: string[] = [];
     const answer = await readAnswerFile(

@@ -275,6 +275,25 @@ describe('pm2 on a bad day', () => {
     expect(most).toBe(1);
   });
 
+  it('retired.state changed with the same inode, size and mtime (inode reuse within one clock tick) is read again', async () => {
+    const file = path.join(dir, 'retired.state');
+    const base = (g: string, jobs: number): string =>
+      JSON.stringify({ type: 'veza-metrics:pm2-retired', g, v: 1, folded: [], samples: 1 }) +
+      '\n' +
+      answerLines(0, jobs);
+    const mtime = new Date(Math.floor(Date.now() / 1_000) * 1_000);
+    await fs.writeFile(file, base('1'.repeat(16), 5));
+    await fs.utimes(file, mtime, mtime);
+    const collector = new Pm2Collector(dir, OPTIONS, events);
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(5);
+    // Another instance's fold: same length, same inode (rewritten in place here), same mtime.
+    const handle = await fs.open(file, 'r+');
+    await handle.write(base('2'.repeat(16), 7), 0);
+    await handle.close();
+    await fs.utimes(file, mtime, mtime);
+    expect(requestsOf((await collector.collect(deadline())).parts)).toBe(7);
+  });
+
   it(`a retired base full to MAX_RETIRED_SAMPLES (${MAX_RETIRED_SAMPLES}) is read again by every instance`, async () => {
     // An exited instance whose answer is as large as the base may be: one counter of that many series.
     const lines: string[] = [];
