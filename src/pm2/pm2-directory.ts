@@ -131,7 +131,9 @@ export async function writeAtomically(
   lines: AsyncIterable<string> | Iterable<string>,
 ): Promise<void> {
   const temporary = `${file}.tmp`;
-  const handle = await fs.open(temporary, 'w', 0o600);
+  // Made anew (O_EXCL: a link left there is removed, never followed), whatever a crash left.
+  await fs.rm(temporary, { force: true });
+  const handle = await fs.open(temporary, 'wx', 0o600);
   try {
     for await (const line of lines) await handle.write(line);
   } catch (error) {

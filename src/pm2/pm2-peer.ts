@@ -152,7 +152,9 @@ export class Pm2Peer {
   ): Promise<void> {
     const file = statePath(this.dir, this.stem);
     const temporary = `${file}.tmp`;
-    const handle = await fs.open(temporary, 'w', 0o600);
+    // Made anew (O_EXCL: a link left there is removed, never followed), whatever a crash left.
+    await fs.rm(temporary, { force: true });
+    const handle = await fs.open(temporary, 'wx', 0o600);
     let renamed = false;
     try {
       const send = async (part: CollectPart): Promise<void> => {

@@ -433,6 +433,21 @@ describe('pm2 on a bad day', () => {
       expect(await scrape()).toContain('vz_jobs_total{status="2xx"} 10');
     });
 
+    it('a link planted where a state or retired.state is written is not followed: the file it names stays as it was', async () => {
+      const victim = path.join(mkdtempSync(path.join(tmpdir(), 'vz-pm2v-')), 'victim');
+      await fs.writeFile(victim, 'untouched');
+      await fs.symlink(victim, path.join(dir, `${stem}.state.tmp`));
+      await fs.symlink(victim, path.join(dir, 'retired.state.tmp'));
+      await startApp(3);
+      const b = await start('w1-102', 7);
+      const collector = new Pm2Collector(dir, OPTIONS, events);
+      await collector.collect(deadline());
+      await b.kill();
+      await collector.collect(deadline());
+      expect(await fs.readFile(victim, 'utf8')).toBe('untouched');
+      rmSync(path.dirname(victim), { recursive: true, force: true });
+    });
+
     it.each([
       ['pm2: false', { exec_mode: 'cluster_mode' }, true, false],
       ["pm2's fork mode", { exec_mode: 'fork_mode' }, true, { directory: '' }],
