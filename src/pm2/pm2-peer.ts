@@ -15,6 +15,8 @@ import { FrameSplitter, frameLine, isPm2Request } from './pm2-frames';
 const MAX_CONNECTIONS = 64;
 /** A connection that has not sent its request within this is closed. */
 const REQUEST_TIMEOUT_MS = 5_000;
+/** The longest an answer is sent for, whatever wait the asker says it has. */
+const MAX_ANSWER_MS = 60_000;
 /** How often an instance checks that its socket is still there (a tmp cleaner, an operator's `rm`). */
 const WATCH_MS = 10_000;
 
@@ -129,7 +131,14 @@ export class Pm2Peer {
         // The asker gave up already (the answers before this one took its whole wait): not answered.
         const left = waitMs === undefined ? undefined : waitMs - (performance.now() - received);
         if ((left !== undefined && left <= 0) || socket.destroyed) return;
-        await this.writeAnswer(request.id, left, socket);
+        // Cut once the asker's wait is over: one that does not read (its event loop blocked, or a
+        // process that never reads) would hold the answers to every other asker behind it.
+        const cut = setTimeout(() => socket.destroy(), Math.min(left ?? MAX_ANSWER_MS, MAX_ANSWER_MS));
+        try {
+          await this.writeAnswer(request.id, left, socket);
+        } finally {
+          clearTimeout(cut);
+        }
       }).finally(() => socket.end());
     };
     socket.on('data', onData);

@@ -9,7 +9,7 @@ import { Test } from '@nestjs/testing';
 import cluster from 'node:cluster';
 import { execFileSync } from 'node:child_process';
 import { constants as fsConstants, mkdtempSync, promises as fs, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Pm2Collector } from '../../src/pm2/pm2-collector';
@@ -19,6 +19,8 @@ import { MAX_RETIRED_SAMPLES } from '../../src/cluster/retired-series';
 import { Counter, Registry } from 'prom-client';
 import { VezaMetricsModule } from '../../src';
 import { Pm2Metrics } from '../../src/pm2/pm2-metrics';
+import { Pm2Peer } from '../../src/pm2/pm2-peer';
+import { addAnswering, removeAnswering } from '../../src/cluster/cluster-worker';
 
 /** The counter every instance answers (the real ones through their own registry). */
 const JOBS = 'vz_jobs_total';
@@ -207,6 +209,32 @@ describe('pm2 on a bad day', () => {
     expect((await fs.readdir(dir)).sort()).toContain('w1-102.sock');
     expect(requestsOf((await new Pm2Collector(dir, OPTIONS, events).collect(deadline())).parts)).toBe(9);
   });
+
+  it('an asker that sends its request and never reads holds a real instance only for the wait it asked for', async () => {
+    const registry = new Registry();
+    const big = new Counter({ name: JOBS, help: 'Jobs', labelNames: ['route'], registers: [registry] });
+    for (let i = 0; i < 20_000; i++) big.inc({ route: `/a/rather/long/route/number/${i}` });
+    addAnswering(registry, 1_000);
+    const peer = new Pm2Peer(dir, 'w0-1');
+    await peer.listen();
+    const stuck = connect(path.join(dir, 'w0-1.sock'));
+    try {
+      await new Promise<void>((resolve) => stuck.once('connect', resolve));
+      stuck.pause();
+      stuck.write(`${JSON.stringify({ type: 'veza-metrics:pm2-collect', v: 1, id: 1, timeoutMs: 200 })}\n`);
+      const got = await new Pm2Collector(
+        dir,
+        { ...OPTIONS, timeoutMs: 20_000, maxWorkerSamples: 250_000 },
+        events,
+      ).collect(performance.now() + 20_000);
+      expect(counts).toEqual({ timedOut: 0, failed: 0 });
+      expect(requestsOf(got.parts)).toBe(20_000);
+    } finally {
+      stuck.destroy();
+      await peer.close();
+      removeAnswering(registry);
+    }
+  }, 30_000);
 
   it('a state file that is a FIFO is refused, not waited on (it would hold a libuv thread for ever)', async () => {
     await start('w0-101', 5);
