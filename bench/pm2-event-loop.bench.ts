@@ -64,6 +64,13 @@ async function main(): Promise<void> {
   const rows: [string, number][] = [];
   rows.push(['idle loop (no work)', await worstDelay(() => new Promise((r) => setTimeout(r, 200)))]);
 
+  // (0) One part as instances send them (MAX_PART_SAMPLES samples).
+  const part = Buffer.from(answerText(MAX_PART_SAMPLES, 0).split('\n')[0] + '\n');
+  rows.push([
+    `one part of ${MAX_PART_SAMPLES} samples (${(part.length / 1024).toFixed(0)} KiB) split and parsed`,
+    await worstDelay(() => new FrameSplitter().push(part)),
+  ]);
+
   // (1) One line at MAX_FRAME_BYTES: an array of small objects, JSON's costliest shape per byte.
   const item = '{"value":1,"labels":{"a":"b"}},';
   const body = item.repeat(Math.floor((MAX_FRAME_BYTES - 64) / item.length));
