@@ -66,6 +66,8 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
   private peer: Pm2Peer | undefined;
   private collector: Pm2Collector | undefined;
   private readonly logger = new Logger('VezaMetrics');
+  /** The final state being written (once): see `onModuleDestroy`. */
+  private leaving: Promise<void> | undefined;
   /** The scraped instance's view of the latest scrape: rendered after the sum, never summed. */
   private local:
     { registry: MetricsRegistry; workers: Gauge; up: Gauge<'pm2_instance'>; retired: Gauge } | undefined;
@@ -135,15 +137,28 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.collector = collector;
     this.local = this.localMetrics();
+    // The registry the module owns is cleared by its provider's onModuleDestroy, which Nest 10 and 11
+    // call at once with this one's, and first (they go in the order providers are listed): it waits
+    // for this instance's final state, or that state would hold nothing (its counts lost at a reload).
+    const registry = this.app;
+    const clear = registry.onModuleDestroy.bind(registry);
+    registry.onModuleDestroy = async (): Promise<void> => {
+      await this.onModuleDestroy();
+      clear();
+    };
     // The files of instances that exited while nobody scraped: folded now, so they never pile up.
     void this.collector.foldExited(performance.now() + START_FOLD_MS).catch(() => undefined);
   }
 
   /**
-   * Writes this instance's final state and leaves: Nest destroys this provider before the registry
-   * it depends on, so the state holds everything counted until now.
+   * Writes this instance's final state and leaves, once, before the registry the module owns is
+   * cleared (see `onApplicationBootstrap`), so the state holds everything counted until now.
    */
-  async onModuleDestroy(): Promise<void> {
+  onModuleDestroy(): Promise<void> {
+    return (this.leaving ??= this.leave());
+  }
+
+  private async leave(): Promise<void> {
     const peer = this.peer;
     if (!peer) return;
     this.peer = undefined;

@@ -20,6 +20,7 @@ import { Counter, Registry } from 'prom-client';
 import { VezaMetricsModule } from '../../src';
 import { Pm2Metrics } from '../../src/pm2/pm2-metrics';
 import { Pm2Peer } from '../../src/pm2/pm2-peer';
+import { AppRegistry } from '../../src/registry/app-registry';
 import { addAnswering, removeAnswering } from '../../src/cluster/cluster-worker';
 
 /** The counter every instance answers (the real ones through their own registry). */
@@ -421,6 +422,34 @@ describe('pm2 on a bad day', () => {
       app = undefined;
       for (let scrape = 0; scrape < 2; scrape++)
         expect(requestsOf((await collector.collect(deadline())).parts)).toBe(15);
+    });
+
+    it("the final state at close holds the module's own registry's counts, whatever order Nest destroys providers in", async () => {
+      await start('w1-101', 5);
+      @Module({
+        imports: [
+          VezaMetricsModule.forRoot({ defaultMetrics: false, pm2: { directory: dir, timeoutMs: 2_000 } }),
+        ],
+      })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      app = await moduleRef.createNestApplication({ logger: false }).init();
+      // The module's registry (the default): cleared by AppRegistry's onModuleDestroy.
+      const { registry } = app.get(AppRegistry);
+      new Counter({
+        name: JOBS,
+        help: 'Jobs',
+        labelNames: ['status'],
+        registers: [registry as Registry],
+      }).inc({ status: '2xx' }, 3);
+      const collector = new Pm2Collector(dir, OPTIONS, events);
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(8);
+      // Nest 10 and 11 call every provider's onModuleDestroy at once, in the order they were
+      // registered: the registry's first, as here.
+      await app.get(AppRegistry).onModuleDestroy();
+      await app.close();
+      app = undefined;
+      expect(requestsOf((await collector.collect(deadline())).parts)).toBe(8);
     });
 
     it('an app closed and started again in the same process (same pid) is counted again, its first life kept', async () => {
