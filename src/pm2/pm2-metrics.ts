@@ -142,10 +142,14 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
     // for this instance's final state, or that state would hold nothing (its counts lost at a reload).
     const registry = this.app;
     const clear = registry.onModuleDestroy.bind(registry);
-    registry.onModuleDestroy = async (): Promise<void> => {
-      await this.onModuleDestroy();
-      clear();
-    };
+    Object.defineProperty(registry, 'onModuleDestroy', {
+      configurable: true,
+      writable: true,
+      value: async (): Promise<void> => {
+        await this.onModuleDestroy();
+        clear();
+      },
+    });
     // The files of instances that exited while nobody scraped: folded now, so they never pile up.
     void this.collector.foldExited(performance.now() + START_FOLD_MS).catch(() => undefined);
   }

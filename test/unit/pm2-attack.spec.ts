@@ -446,7 +446,8 @@ describe('pm2 on a bad day', () => {
       expect(requestsOf((await collector.collect(deadline())).parts)).toBe(8);
       // Nest 10 and 11 call every provider's onModuleDestroy at once, in the order they were
       // registered: the registry's first, as here.
-      await app.get(AppRegistry).onModuleDestroy();
+      const registryProvider: { onModuleDestroy(): unknown } = app.get(AppRegistry);
+      await (registryProvider.onModuleDestroy() as Promise<void>);
       await app.close();
       app = undefined;
       expect(requestsOf((await collector.collect(deadline())).parts)).toBe(8);
