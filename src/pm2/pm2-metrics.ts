@@ -116,10 +116,12 @@ export class Pm2Metrics implements OnApplicationBootstrap, BeforeApplicationShut
       'pm2 instances that answered with an error or could not be asked (their last answer was used)',
       [],
     );
-    const collector = new Pm2Collector(dir, options, {
-      timedOut: () => timeouts.inc(),
-      failed: () => errors.inc(),
-    });
+    const collector = new Pm2Collector(
+      dir,
+      options,
+      { timedOut: () => timeouts.inc(), failed: () => errors.inc() },
+      () => this.peer?.listenAgainIfGone() ?? Promise.resolve(false),
+    );
     addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
     try {
       this.peer = await joinPeer(dir, stem);

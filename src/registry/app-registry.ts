@@ -55,7 +55,7 @@ export class AppRegistry implements OnModuleDestroy {
       this.registry.clear();
       return;
     }
-    const holds = this.holds.splice(0);
-    void Promise.allSettled(holds).then(() => this.registry.clear());
+    // Kept for a second call too (a hook called by hand): the registry is cleared once they settle.
+    void Promise.allSettled([...this.holds]).then(() => this.registry.clear());
   }
 }
