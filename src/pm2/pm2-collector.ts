@@ -5,7 +5,8 @@
  * back. Every instance may be the one scraped: what must outlive an instance is on disk.
  */
 import { Logger } from '@nestjs/common';
-import { promises as fs, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, promises as fs, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import type { Answer } from '../cluster/answer-assembly';
 import { retirable } from '../cluster/answer-assembly';
@@ -19,8 +20,8 @@ import {
 } from '../cluster/cluster-protocol';
 import { MAX_PART_SAMPLES } from '../cluster/cluster-protocol';
 import { MAX_RETIRED_SAMPLES, RetiredSeries } from '../cluster/retired-series';
-import { errorText } from '../veza-metrics.messages';
 import { nextTurn } from '../exposition/render-exposition';
+import { errorText } from '../veza-metrics.messages';
 import {
   pm2DiskFailed,
   pm2LockTimedOut,
@@ -87,7 +88,23 @@ interface RetiredBase {
   readonly foldedSet: ReadonlySet<string>;
 }
 
-const keyOf = (stat: Stats): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+const keyOf = (stat: Stats, generation: string): string =>
+  `${stat.ino}:${stat.size}:${stat.mtimeMs}:${generation}`;
+
+/**
+ * The random id in `retired.state`'s header (its first bytes): two versions of the file may have
+ * the same inode (reused at once by ext4), size and mtime (one clock tick, 1-10 ms, for two folds).
+ */
+async function generationOf(file: string): Promise<string> {
+  const handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const buffer = Buffer.alloc(96);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return /"g":"([0-9a-f]{16})"/.exec(buffer.toString('latin1', 0, bytesRead))?.[1] ?? '';
+  } finally {
+    await handle.close();
+  }
+}
 let lastRequestId = 0;
 
 /** Asks one instance for its answer over its socket, within `waitMs`. */
@@ -149,13 +166,48 @@ function ask(file: string, waitMs: number, maxWorkerSamples: number): Promise<Ou
   });
 }
 
+/** How long one event-loop turn of folding or reading the retired base works before it yields. */
+const SLICE_MS = 5;
+
+/** `series.add(metrics)`, a part's worth of samples at a time, yielding to the event loop every `SLICE_MS`. */
+async function addSliced(series: RetiredSeries, metrics: readonly MetricJson[]): Promise<void> {
+  let sliceStart = performance.now();
+  for (const metric of metrics)
+    for (let at = 0; at < metric.values.length; at += MAX_PART_SAMPLES) {
+      series.add([{ ...metric, values: metric.values.slice(at, at + MAX_PART_SAMPLES) }]);
+      if (performance.now() - sliceStart >= SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
+    }
+}
+
+/** Whether a process listens on the socket `file` (one that does not answer at once is taken as alive). */
+function listening(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(file);
+    const done = (alive: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(alive);
+    };
+    const timer = setTimeout(() => done(true), 1_000);
+    socket.on('connect', () => done(true));
+    // Refused or removed: nobody listens. Anything else (a full backlog: EAGAIN) is a live process.
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      done(error.code !== 'ECONNREFUSED' && error.code !== 'ENOENT'),
+    );
+  });
+}
+
 /** The retired base as frames: a header, then its samples in parts of at most `MAX_PART_SAMPLES`. */
 function* retiredLines(
+  generation: string,
   metrics: readonly MetricJson[],
   folded: readonly string[],
   samples: number,
 ): Generator<string> {
-  yield frameLine({ type: RETIRED_HEADER, v: PM2_PROTOCOL, folded, samples });
+  yield frameLine({ type: RETIRED_HEADER, g: generation, v: PM2_PROTOCOL, folded, samples });
   let parts = 0;
   for (const metric of metrics) {
     for (let at = 0; at === 0 || at < metric.values.length; at += MAX_PART_SAMPLES) {
@@ -191,6 +243,8 @@ export class Pm2Collector {
     private readonly dir: string,
     private readonly options: ResolvedClusterMetricsOptions,
     private readonly events: Pm2CollectorEvents,
+    /** Makes this instance's socket (and the directory) again when they are gone; `true` when it did. */
+    private readonly listenAgain: () => Promise<boolean> = () => Promise.resolve(false),
   ) {
     this.maxStateBytes = options.maxWorkerSamples * CHARS_PER_SAMPLE * 2;
   }
@@ -201,7 +255,7 @@ export class Pm2Collector {
    */
   async collect(deadline: number): Promise<Pm2Collected> {
     const waitMs = Math.max(1, Math.min(this.options.timeoutMs, Math.floor(deadline - performance.now())));
-    const { peers, more } = await listPeers(this.dir, MAX_PM2_PEERS);
+    const { peers, more } = await this.list();
     if (more) this.warnOnce('peers', pm2TooManyPeers(this.dir, MAX_PM2_PEERS));
     const listed = [...peers.values()];
     const asked = listed.filter((p) => p.socket);
@@ -240,6 +294,7 @@ export class Pm2Collector {
     let retired: RetiredBase | undefined;
     try {
       const locked = await withLock(this.dir, lockDeadline, async () => {
+        await this.restoreRetired();
         await this.fold(dead);
         return this.loadRetired();
       });
@@ -255,11 +310,34 @@ export class Pm2Collector {
       this.warnOnce('disk', pm2DiskFailed(this.dir, errorText(error)));
       retired = this.retired;
     }
+    // Exited instances not folded (the lock held past the wait, the disk refusing): their last answer
+    // stays in the sum until a later scrape folds them, or it would go back, then up again.
+    for (const peer of dead) {
+      if (retired?.foldedSet.has(peer.stem)) continue;
+      const last = await this.readState(peer).catch(() => undefined);
+      if (last) answers.set(peer.stem, last);
+    }
     const parts: MetricJson[][] = [];
     for (const [stem, answer] of answers) if (!retired?.foldedSet.has(stem)) parts.push(...answer.metrics);
     const base = retired?.series.toJson() ?? [];
     if (base.length > 0) parts.push(base);
     return { parts, answered, asked: listed.length - dead.length, retiredSamples: retired?.series.size ?? 0 };
+  }
+
+  /**
+   * The instances in the directory; when the directory is gone (a tmp cleaner, an operator's `rm`),
+   * counted, this instance's socket made again (the others make theirs within `WATCH_MS`), and listed
+   * again. Throws when it cannot be made again: the scrape fails rather than serve a sum without them.
+   */
+  private async list(): ReturnType<typeof listPeers> {
+    try {
+      return await listPeers(this.dir, MAX_PM2_PEERS);
+    } catch (error) {
+      this.events.failed();
+      this.warnOnce('disk', pm2DiskFailed(this.dir, errorText(error)));
+      if (!(await this.listenAgain())) throw error;
+      return listPeers(this.dir, MAX_PM2_PEERS);
+    }
   }
 
   /** Folds exited instances found while no scrape runs (an instance's start): bounded files on disk. */
@@ -287,10 +365,13 @@ export class Pm2Collector {
     const base = await this.loadRetired();
     // A copy: a scrape still reading the base as it was (a `RetiredBase` is never changed) goes on seeing it.
     const series = new RetiredSeries(MAX_RETIRED_SAMPLES);
-    series.add(base.series.toJson());
+    await addSliced(series, base.series.toJson());
     const folded = [...base.folded];
     const gone: PeerName[] = [];
     for (const peer of dead) {
+      // Listening again by now (a new process with its pid and instance, found exited before this
+      // scrape had the lock): alive, its files its own.
+      if (await listening(socketPath(this.dir, peer.stem))) continue;
       // Folded already (by another instance's scrape, then its files' removal was cut short): only removed.
       if (base.foldedSet.has(peer.stem)) {
         gone.push(peer);
@@ -303,17 +384,12 @@ export class Pm2Collector {
         this.events.failed();
         this.warnOnce('retired', pm2RetiredFailed(peer.stem, errorText(error)));
       }
-      if (answer) series.add(retirable(answer.metrics, this.options.aggregators));
+      if (answer) await addSliced(series, retirable(answer.metrics, this.options.aggregators));
       folded.push(peer.stem);
       gone.push(peer);
     }
     const kept = folded.slice(-MAX_FOLDED_NAMES);
-    await writeAtomically(
-      path.join(this.dir, RETIRED_FILE),
-      retiredLines(series.toJson(), kept, series.size),
-    );
-    const stat = await fs.stat(path.join(this.dir, RETIRED_FILE));
-    this.retired = { key: keyOf(stat), series, folded: kept, foldedSet: new Set(kept) };
+    await this.writeRetired(series, kept);
     for (const peer of gone)
       for (const file of [
         statePath(this.dir, peer.stem),
@@ -323,20 +399,49 @@ export class Pm2Collector {
         await fs.rm(file, { force: true });
   }
 
+  /** Writes `retired.state`, and keeps what it holds as the base last read. */
+  private async writeRetired(series: RetiredSeries, folded: string[]): Promise<void> {
+    const file = path.join(this.dir, RETIRED_FILE);
+    const generation = randomBytes(8).toString('hex');
+    await writeAtomically(file, retiredLines(generation, series.toJson(), folded, series.size));
+    const stat = await fs.stat(file);
+    this.retired = { key: keyOf(stat, generation), series, folded, foldedSet: new Set(folded) };
+  }
+
+  /**
+   * Under the lock: `retired.state` written again from the base last read when it is gone (its
+   * directory removed), so that the exited instances' counts stay in the sum (those folded by
+   * others since it was read are lost with the file).
+   */
+  private async restoreRetired(): Promise<void> {
+    const base = this.retired;
+    if (!base || base.key === '') return;
+    const file = path.join(this.dir, RETIRED_FILE);
+    if (
+      await fs.lstat(file).then(
+        () => false,
+        () => true,
+      )
+    )
+      await this.writeRetired(base.series, [...base.folded]);
+  }
+
   /** The retired base as `retired.state` holds it (read again only when the file changed). */
   private async loadRetired(): Promise<RetiredBase> {
     const file = path.join(this.dir, RETIRED_FILE);
     const stat = await fs.stat(file).catch(() => undefined);
     if (!stat) {
-      this.retired = {
+      const empty = {
         key: '',
         series: new RetiredSeries(MAX_RETIRED_SAMPLES),
         folded: [],
-        foldedSet: new Set(),
+        foldedSet: new Set<string>(),
       };
-      return this.retired;
+      // A base read before is kept, to be written again (`restoreRetired`) by the next scrape that has the lock.
+      if (!this.retired || this.retired.key === '') this.retired = empty;
+      return empty;
     }
-    const key = keyOf(stat);
+    const key = keyOf(stat, await generationOf(file));
     if (this.retired?.key === key) return this.retired;
     let folded: string[] = [];
     const answer = await readAnswerFile(
@@ -352,7 +457,7 @@ export class Pm2Collector {
       },
     );
     const series = new RetiredSeries(MAX_RETIRED_SAMPLES);
-    if (answer) series.add(answer.metrics.flat());
+    if (answer) await addSliced(series, answer.metrics.flat());
     this.retired = { key, series, folded, foldedSet: new Set(folded) };
     return this.retired;
   }

@@ -30,6 +30,12 @@ export const socketPath = (dir: string, stem: string): string => path.join(dir, 
 export const statePath = (dir: string, stem: string): string => path.join(dir, `${stem}.state`);
 export const RETIRED_FILE = 'retired.state';
 const LOCK_FILE = 'retired.lock';
+/**
+ * A lock older than this is taken over whoever its pid names: a fold (at most `MAX_PM2_PEERS` state
+ * files into `MAX_RETIRED_SAMPLES` samples) takes seconds at worst, and a dead owner's pid may be
+ * another process's by now.
+ */
+const LOCK_STALE_MS = 60_000;
 
 /**
  * Creates the directory (mode 0700) or checks the one there: a directory (not a link) of this
@@ -85,13 +91,16 @@ export async function readAnswerFile(
 ): Promise<Answer | undefined> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    // Not a link, and not waited on: a FIFO opened for reading blocks (a libuv thread) until a writer comes.
+    handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   try {
-    const { size } = await handle.stat();
+    const stat = await handle.stat();
+    const { size } = stat;
+    if (!stat.isFile()) throw new Error(`${path.basename(file)} is not a file`);
     if (size > maxBytes) throw new Error(`${path.basename(file)} holds ${size} bytes, more than ${maxBytes}`);
     const splitter = new FrameSplitter();
     const reader = new AnswerReader(maxWorkerSamples);
@@ -127,7 +136,9 @@ export async function writeAtomically(
   lines: AsyncIterable<string> | Iterable<string>,
 ): Promise<void> {
   const temporary = `${file}.tmp`;
-  const handle = await fs.open(temporary, 'w', 0o600);
+  // Made anew (O_EXCL: a link left there is removed, never followed), whatever a crash left.
+  await fs.rm(temporary, { force: true });
+  const handle = await fs.open(temporary, 'wx', 0o600);
   try {
     for await (const line of lines) await handle.write(line);
   } catch (error) {
@@ -146,6 +157,45 @@ function alive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What a lock file is: its inode, change time and content (its owner's pid). */
+interface LockIdentity {
+  readonly ino: number | undefined;
+  readonly mtimeMs: number | undefined;
+  readonly text: string;
+}
+
+async function lockIdentity(lock: string): Promise<LockIdentity> {
+  const stat = await fs.lstat(lock).catch(() => undefined);
+  const text = await fs.readFile(lock, 'utf8').catch(() => '');
+  return { ino: stat?.ino, mtimeMs: stat?.mtimeMs, text };
+}
+
+/**
+ * Removes a lock judged stale, under a second lock (`<lock>.takeover`, O_EXCL) and only if it is
+ * still the one judged: two processes that judged it at once would otherwise both remove it, the
+ * second removing the one the first has just taken, and both fold at once (one fold lost).
+ */
+async function takeOver(lock: string, seen: LockIdentity): Promise<void> {
+  const guard = `${lock}.takeover`;
+  try {
+    await (await fs.open(guard, 'wx', 0o600)).close();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    // Another process takes it over; a guard left by one killed meanwhile goes once old.
+    const stat = await fs.lstat(guard).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > LOCK_STALE_MS) await fs.rm(guard, { force: true });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return;
+  }
+  try {
+    const now = await lockIdentity(lock);
+    if (now.ino === seen.ino && now.text === seen.text && now.mtimeMs === seen.mtimeMs)
+      await fs.rm(lock, { force: true });
+  } finally {
+    await fs.rm(guard, { force: true });
   }
 }
 
@@ -173,10 +223,17 @@ export async function withLock<T>(
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const owner = Number.parseInt(await fs.readFile(lock, 'utf8').catch(() => ''), 10);
-    // An owner that died holding it (or one that had not written its pid yet, seen twice): taken over.
-    if ((Number.isInteger(owner) && owner > 0 && !alive(owner)) || (Number.isNaN(owner) && attempt > 20)) {
-      await fs.rm(lock, { force: true });
+    const seen = await lockIdentity(lock);
+    const owner = Number.parseInt(seen.text, 10);
+    const since = seen.mtimeMs === undefined ? 0 : Date.now() - seen.mtimeMs;
+    // An owner that died holding it (or one that had not written its pid yet, seen twice), or a lock
+    // older than any fold takes (its owner's pid now another process's): taken over.
+    if (
+      (Number.isInteger(owner) && owner > 0 && !alive(owner)) ||
+      (Number.isNaN(owner) && attempt > 20) ||
+      since > LOCK_STALE_MS
+    ) {
+      await takeOver(lock, seen);
       continue;
     }
     if (performance.now() >= deadline) return undefined;

@@ -1,4 +1,10 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { CounterMetric as Counter, GaugeMetric as Gauge, MetricsRegistry } from '../compat/client-types';
@@ -62,9 +68,11 @@ async function leavePeer(peer: Pm2Peer): Promise<void> {
  * instances stay in it (docs/operations.md, "pm2"). Does nothing outside pm2's cluster mode.
  */
 @Injectable()
-export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
+export class Pm2Metrics implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private peer: Pm2Peer | undefined;
   private collector: Pm2Collector | undefined;
+  /** Lets the module clear its registry, once the final state is written. */
+  private release: (() => void) | undefined;
   private readonly logger = new Logger('VezaMetrics');
   /** The scraped instance's view of the latest scrape: rendered after the sum, never summed. */
   private local:
@@ -108,10 +116,12 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
       'pm2 instances that answered with an error or could not be asked (their last answer was used)',
       [],
     );
-    const collector = new Pm2Collector(dir, options, {
-      timedOut: () => timeouts.inc(),
-      failed: () => errors.inc(),
-    });
+    const collector = new Pm2Collector(
+      dir,
+      options,
+      { timedOut: () => timeouts.inc(), failed: () => errors.inc() },
+      () => this.peer?.listenAgainIfGone() ?? Promise.resolve(false),
+    );
     addAnswering(this.app.registry, this.options.endpoint.scrape.collectTimeoutMs);
     try {
       this.peer = await joinPeer(dir, stem);
@@ -122,21 +132,37 @@ export class Pm2Metrics implements OnApplicationBootstrap, OnModuleDestroy {
     }
     this.collector = collector;
     this.local = this.localMetrics();
+    // The registry stays as it is until the final state is written (see onApplicationShutdown).
+    this.app.keepUntil(new Promise<void>((resolve) => (this.release = resolve)));
     // The files of instances that exited while nobody scraped: folded now, so they never pile up.
     void this.collector.foldExited(performance.now() + START_FOLD_MS).catch(() => undefined);
   }
 
   /**
-   * Writes this instance's final state and leaves: Nest destroys this provider before the registry
-   * it depends on, so the state holds everything counted until now.
+   * Nest closes the HTTP server next: the state is written once now, so that an instance killed
+   * before the server is closed (pm2's `kill_timeout`) leaves what it counted until here.
    */
-  async onModuleDestroy(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.peer?.writeState().catch(() => undefined);
+  }
+
+  /**
+   * Writes this instance's final state and leaves, once the HTTP server is closed: the requests
+   * served until then are in it. Until then the instance answers the others as before, from its
+   * registry, which the module keeps for it (`AppRegistry.keepUntil`).
+   */
+  async onApplicationShutdown(): Promise<void> {
     const peer = this.peer;
     if (!peer) return;
     this.peer = undefined;
     this.collector = undefined;
-    await leavePeer(peer);
-    removeAnswering(this.app.registry);
+    try {
+      await leavePeer(peer);
+    } finally {
+      removeAnswering(this.app.registry);
+      this.release?.();
+      this.release = undefined;
+    }
   }
 
   /** The app's sum over its live instances, and the retired base, within a scrape's limits: what `/metrics` sends. */

@@ -8,13 +8,16 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { streamAnswer } from '../cluster/cluster-worker';
 import { COLLECT_RESPONSE, type CollectPart, type CollectResponse } from '../cluster/cluster-protocol';
 import { errorText } from '../veza-metrics.messages';
-import { socketPath, statePath } from './pm2-directory';
+import { prepareDirectory, socketPath, statePath } from './pm2-directory';
 import { FrameSplitter, frameLine, isPm2Request } from './pm2-frames';
 
 /** Connections answered at once; more are closed at once (the asker counts an error). */
 const MAX_CONNECTIONS = 64;
 /** A connection that has not sent its request within this is closed. */
 const REQUEST_TIMEOUT_MS = 5_000;
+/** The longest an answer is sent for, whatever wait the asker says it has. */
+/** How often an instance checks that its socket is still there (a tmp cleaner, an operator's `rm`). */
+const WATCH_MS = 10_000;
 
 /** Writes a line to the socket, resolved once written (the socket's back-pressure). */
 function writeLine(socket: Socket, line: string): Promise<void> {
@@ -34,6 +37,7 @@ export class Pm2Peer {
   /** Answers are built one at a time: the state file has one writer. */
   private answering: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private watch: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dir: string,
@@ -57,6 +61,31 @@ export class Pm2Peer {
     // Errors after listening (none are expected) must not crash the application.
     server.on('error', () => undefined);
     this.server = server;
+    this.watch ??= setInterval(() => void this.listenAgainIfGone().catch(() => undefined), WATCH_MS).unref();
+  }
+
+  /**
+   * Listens again when the socket's file is gone (its directory removed): the directory made again,
+   * the old server closed (it unlinks its path at once) before the new one takes it. `true` when done.
+   */
+  async listenAgainIfGone(): Promise<boolean> {
+    if (this.closed || !this.server) return false;
+    const there = await fs.lstat(socketPath(this.dir, this.stem)).then(
+      () => true,
+      () => false,
+    );
+    if (there || this.closed || !this.server) return false;
+    await prepareDirectory(this.dir);
+    this.server.close();
+    this.server = undefined;
+    await this.listen();
+    return true;
+  }
+
+  /** Writes the state (what the instance counted until now) without answering anyone. */
+  async writeState(): Promise<void> {
+    if (this.closed || !this.server) return;
+    await this.enqueue(() => this.writeAnswer(0, undefined, undefined));
   }
 
   /**
@@ -67,6 +96,7 @@ export class Pm2Peer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watch);
     if (this.server) {
       await this.enqueue(() => this.writeAnswer(0, undefined, undefined)).catch(() => undefined);
       const server = this.server;
@@ -135,7 +165,9 @@ export class Pm2Peer {
   ): Promise<void> {
     const file = statePath(this.dir, this.stem);
     const temporary = `${file}.tmp`;
-    const handle = await fs.open(temporary, 'w', 0o600);
+    // Made anew (O_EXCL: a link left there is removed, never followed), whatever a crash left.
+    await fs.rm(temporary, { force: true });
+    const handle = await fs.open(temporary, 'wx', 0o600);
     let renamed = false;
     try {
       const send = async (part: CollectPart): Promise<void> => {

@@ -77,6 +77,7 @@ export class MetricsPusher
         settled: () => this.queue,
       },
       options && self.counter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']),
+      (until) => app.keepUntil(until),
     );
   }
 

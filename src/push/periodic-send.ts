@@ -63,14 +63,24 @@ export class PeriodicSend<Reason extends string> {
   /** Sends at `FINAL_PUSH_WAIT_MS` when the HTTP server takes longer than that to close. */
   private waitTimer: NodeJS.Timeout | undefined;
 
+  /** Lets the module clear its registry once the final send is done (see `start`). */
+  private release: (() => void) | undefined;
+
   constructor(
     private readonly registry: () => MetricsRegistry,
     private readonly plan: PeriodicSendPlan<Reason> | undefined,
     private readonly failures: Counter<'reason'> | undefined,
+    private readonly keepUntil?: (until: Promise<unknown>) => void,
   ) {}
 
-  /** Starts the periodic send, when the plan has an interval. The timer never keeps the process alive. */
+  /**
+   * Starts the periodic send, when the plan has an interval (the timer never keeps the process
+   * alive); with a final send, keeps the module's registry until it is done: Nest 10 and 11 call
+   * every provider's `onModuleDestroy` at once, the registry's own (which clears it) first.
+   */
   start(): void {
+    if (this.plan?.finalSend && this.keepUntil && !this.release)
+      this.keepUntil(new Promise<void>((resolve) => (this.release = resolve)));
     const interval = this.plan?.intervalMs;
     if (interval === undefined || this.timer) return;
     const tick = (this.plan as PeriodicSendPlan<Reason>).tick;
@@ -109,6 +119,15 @@ export class PeriodicSend<Reason extends string> {
    */
   async shutdown(): Promise<void> {
     clearTimeout(this.waitTimer);
+    try {
+      await this.finalSend();
+    } finally {
+      this.release?.();
+      this.release = undefined;
+    }
+  }
+
+  private async finalSend(): Promise<void> {
     const plan = this.plan;
     if (!plan) return;
     if (!plan.finalSend || this.finalSendDone) {

@@ -96,6 +96,7 @@ export class RemoteWriter
         settled: async () => this.inFlight,
       },
       options && self.counter(REMOTE_WRITE_FAILURES_METRIC, REMOTE_WRITE_FAILURES_HELP, ['reason']),
+      (until) => app.keepUntil(until),
     );
   }
 

@@ -8,7 +8,8 @@ import type { ResolvedOptions } from '../options/resolve-options';
  * The application's Prometheus registry and the client it belongs to (prom-client or
  * `@prometheus-io/client`, chosen by src/compat/metrics-client.ts): the registry the `registry`
  * option gave, else one of the application's own, with the `defaultLabels` set. Cleared when the
- * module is destroyed, when the module created it.
+ * module is destroyed, when the module created it (or once what {@link AppRegistry.keepUntil} was
+ * given settles).
  */
 @Injectable()
 export class AppRegistry implements OnModuleDestroy {
@@ -32,8 +33,29 @@ export class AppRegistry implements OnModuleDestroy {
     return globalRegistries(this.client).filter((r) => r !== this.registry);
   }
 
-  /** Nest's shutdown hook: clears the registry, when the module created it. */
+  /** What the registry is kept for after the module is destroyed (see {@link AppRegistry.keepUntil}). */
+  private readonly holds: Promise<unknown>[] = [];
+
+  /**
+   * Keeps the registry as it is past the module's destruction, until `until` settles: for a read
+   * once the HTTP server is closed (the final state of a pm2 instance, src/pm2/), which the requests
+   * served until then are counted in.
+   */
+  keepUntil(until: Promise<unknown>): void {
+    this.holds.push(until);
+  }
+
+  /**
+   * Nest's shutdown hook: clears the registry, when the module created it (Nest 10 and 11 call every
+   * provider's at once: a provider that reads the registry later holds it with `keepUntil`).
+   */
   onModuleDestroy(): void {
-    if (this.owned) this.registry.clear();
+    if (!this.owned) return;
+    if (this.holds.length === 0) {
+      this.registry.clear();
+      return;
+    }
+    // Kept for a second call too (a hook called by hand): the registry is cleared once they settle.
+    void Promise.allSettled([...this.holds]).then(() => this.registry.clear());
   }
 }
