@@ -24,7 +24,7 @@ const EXPECTED_S = {
   'test/pack/new-app.e2e-spec.ts': 63,
   'test/e2e/cluster.e2e-spec.ts': 55,
   'test/e2e/pm2.e2e-spec.ts': 65,
-  'test/e2e/pm2-prometheus.e2e-spec.ts': 50,
+  'test/e2e/pm2-prometheus.e2e-spec.ts': 60,
   'test/e2e/database-prisma.e2e-spec.ts': 45,
   'test/e2e/whole-catalog.e2e-spec.ts': 30,
   'test/unit/prisma-contract.spec.ts': 20,
