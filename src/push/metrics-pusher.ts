@@ -62,7 +62,7 @@ export class MetricsPusher
   ) {
     const options = (this.options = moduleOptions.pushgateway);
     this.lifecycle = new PeriodicSend(
-      () => app.registry,
+      app,
       options && {
         intervalMs: options.intervalMs,
         finalSend: options.pushOnShutdown,
@@ -77,7 +77,6 @@ export class MetricsPusher
         settled: () => this.queue,
       },
       options && self.counter(PUSH_FAILURES_METRIC, PUSH_FAILURES_HELP, ['reason']),
-      (until) => app.keepUntil(until),
     );
   }
 

@@ -9,6 +9,7 @@ import { Logger } from '@nestjs/common';
 import type { AnyMetric as Metric, CounterMetric as Counter, MetricsRegistry } from '../compat/client-types';
 import { metricsOf } from '../compat/metrics-client';
 import { errorText } from '../veza-metrics.messages';
+import type { AppRegistry } from '../registry/app-registry';
 
 /**
  * The longest the final push waits for the HTTP server to close (its in-flight responses to finish)
@@ -67,10 +68,9 @@ export class PeriodicSend<Reason extends string> {
   private release: (() => void) | undefined;
 
   constructor(
-    private readonly registry: () => MetricsRegistry,
+    private readonly app: AppRegistry,
     private readonly plan: PeriodicSendPlan<Reason> | undefined,
     private readonly failures: Counter<'reason'> | undefined,
-    private readonly keepUntil?: (until: Promise<unknown>) => void,
   ) {}
 
   /**
@@ -79,8 +79,8 @@ export class PeriodicSend<Reason extends string> {
    * every provider's `onModuleDestroy` at once, the registry's own (which clears it) first.
    */
   start(): void {
-    if (this.plan?.finalSend && this.keepUntil && !this.release)
-      this.keepUntil(new Promise<void>((resolve) => (this.release = resolve)));
+    if (this.plan?.finalSend && !this.release)
+      this.app.keepUntil(new Promise<void>((resolve) => (this.release = resolve)));
     const interval = this.plan?.intervalMs;
     if (interval === undefined || this.timer) return;
     const tick = (this.plan as PeriodicSendPlan<Reason>).tick;
@@ -95,7 +95,7 @@ export class PeriodicSend<Reason extends string> {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.plan?.finalSend) this.snapshot = metricsOf(this.registry());
+    if (this.plan?.finalSend) this.snapshot = metricsOf(this.app.registry);
   }
 
   /**

@@ -80,7 +80,7 @@ export class RemoteWriter
   ) {
     const options = (this.options = moduleOptions.remoteWrite);
     this.lifecycle = new PeriodicSend(
-      () => app.registry,
+      app,
       options && {
         intervalMs: options.intervalMs,
         finalSend: options.sendOnShutdown,
@@ -96,7 +96,6 @@ export class RemoteWriter
         settled: async () => this.inFlight,
       },
       options && self.counter(REMOTE_WRITE_FAILURES_METRIC, REMOTE_WRITE_FAILURES_HELP, ['reason']),
-      (until) => app.keepUntil(until),
     );
   }
 
