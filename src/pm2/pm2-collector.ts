@@ -347,9 +347,9 @@ export class Pm2Collector {
     const dead: PeerName[] = [];
     await Promise.all(
       candidates.map(async (peer) => {
-        if (!peer.socket) dead.push(peer);
-        else if ('dead' in (await ask(socketPath(this.dir, peer.stem), 1_000, this.options.maxWorkerSamples)))
-          dead.push(peer);
+        // Whether anyone listens is all that is asked: an answer would make the instance serialise
+        // its registry and write its state file, for nothing.
+        if (!peer.socket || !(await listening(socketPath(this.dir, peer.stem)))) dead.push(peer);
       }),
     );
     if (dead.length > 0) await withLock(this.dir, deadline, () => this.fold(dead));
