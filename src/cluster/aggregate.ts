@@ -27,6 +27,23 @@ const MERGE: Readonly<Record<string, Merge | undefined>> = {
 };
 
 /**
+ * `parts` with each metric merged as `aggregators` names it (the options' overrides, by metric
+ * name), a metric copied only where its aggregator changes: what the cluster's primary and a pm2
+ * instance hand to {@link aggregate}.
+ */
+export function withAggregators(
+  parts: readonly (readonly MetricJson[])[],
+  aggregators: Readonly<Record<string, string>>,
+): MetricJson[][] {
+  return parts.map((metrics) =>
+    metrics.map((metric) => {
+      const wanted = aggregators[metric.name];
+      return wanted && wanted !== metric.aggregator ? { ...metric, aggregator: wanted } : metric;
+    }),
+  );
+}
+
+/**
  * The workers' metrics merged into one registry of `client`, as `Registry.aggregate` does in both
  * clients, but with series told apart by an injective key (`sampleKey`: names sorted, values as
  * JSON strings): prom-client's own grouping merges label values holding `,` and `:`, the

@@ -6,10 +6,9 @@ import type {
 } from '../compat/client-types';
 import { defaultClient, metricsOf, type MetricsClient } from '../compat/metrics-client';
 import { CONTENT_TYPES, renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
-import { aggregate } from './aggregate';
+import { aggregate, withAggregators } from './aggregate';
 import type { RenderLimits } from '../exposition/metrics-exposition';
 import { clusterNotPrimary } from '../veza-metrics.messages';
-import type { MetricJson } from './cluster-protocol';
 import {
   resolveClusterMetricsOptions,
   type ClusterAggregator,
@@ -152,19 +151,11 @@ export class ClusterMetricsAggregator {
   async collect(deadline?: number): Promise<Registry> {
     const { parts, answered } = await this.collector.collect(deadline);
     answered.forEach((up, slot) => this.up.set({ worker: String(slot + 1) }, up ? 1 : 0));
-    return await aggregate(
-      this.client,
-      parts.map((metrics) => metrics.map((m) => this.withAggregator(m))),
-    );
+    return await aggregate(this.client, withAggregators(parts, this.aggregators));
   }
 
   /** Stops listening to the cluster and forgets the workers (the primary's own metrics stay readable). */
   close(): void {
     this.collector.close();
-  }
-
-  private withAggregator(metric: MetricJson): MetricJson {
-    const wanted = this.aggregators[metric.name];
-    return wanted && wanted !== metric.aggregator ? { ...metric, aggregator: wanted } : metric;
   }
 }

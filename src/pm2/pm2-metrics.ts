@@ -9,9 +9,8 @@ import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { CounterMetric as Counter, GaugeMetric as Gauge, MetricsRegistry } from '../compat/client-types';
 import { metricsOf } from '../compat/metrics-client';
-import { aggregate } from '../cluster/aggregate';
+import { aggregate, withAggregators } from '../cluster/aggregate';
 import { addAnswering, removeAnswering } from '../cluster/cluster-worker';
-import type { MetricJson } from '../cluster/cluster-protocol';
 import type { RenderLimits } from '../exposition/metrics-exposition';
 import { renderExposition, type ExpositionFormat } from '../exposition/render-exposition';
 import { InjectVezaMetricsOptions } from '../options/inject-options';
@@ -175,10 +174,7 @@ export class Pm2Metrics implements OnApplicationBootstrap, BeforeApplicationShut
     local.up.reset();
     for (const [instance, up] of answered) local.up.set({ pm2_instance: instance }, up ? 1 : 0);
     local.retired.set(retiredSamples);
-    const merged = await aggregate(
-      this.app.client,
-      parts.map((metrics) => metrics.map((m) => this.withAggregator(m))),
-    );
+    const merged = await aggregate(this.app.client, withAggregators(parts, this.options.pm2.aggregators));
     return renderExposition([...metricsOf(merged), ...metricsOf(local.registry)], {
       format,
       defaultLabels: this.options.defaultLabels,
@@ -187,11 +183,6 @@ export class Pm2Metrics implements OnApplicationBootstrap, BeforeApplicationShut
       sliceMs: RENDER_SLICE_MS,
       onCollectFailure: limits.onCollectFailure,
     });
-  }
-
-  private withAggregator(metric: MetricJson): MetricJson {
-    const wanted = this.options.pm2.aggregators[metric.name];
-    return wanted && wanted !== metric.aggregator ? { ...metric, aggregator: wanted } : metric;
   }
 
   private localMetrics(): NonNullable<Pm2Metrics['local']> {
